@@ -1,0 +1,34 @@
+//! The simulation core of `sim`: what every protocol and every run stands on.
+//!
+//! - [`time`]: simulated time ([`SimTime`], [`SimDuration`]); nothing reads the wall clock.
+//! - [`rng`]: one seed, independent named ChaCha8 streams ([`Streams`]).
+//! - [`process`]: the sans-IO process interface ([`Process`], [`Ctx`]) protocols implement.
+//! - [`storage`]: durable state with crash semantics ([`Storage`]).
+//! - [`network`]: latency, loss, duplication and reachability ([`NetworkConfig`], [`Reachability`]).
+//! - [`sim`]: the event loop ([`Simulation`]), node lifecycle, faults and the client [`Workload`].
+//! - [`trace`]: structured events, the JSON Lines sink and the trace hash ([`Trace`]).
+//! - [`check`]: the [`Check`] interface for always / sometimes / eventually properties.
+//! - [`testing`]: run one handler without the simulator ([`testing::Harness`]).
+//!
+//! Scenario files, fault schedules and protocol choice live above this crate (`sim-scenario`,
+//! `sim-runner`); protocols live beside it (`sim-protocols`) and depend only on this interface.
+
+pub mod check;
+pub mod hash;
+pub mod network;
+pub mod process;
+pub mod rng;
+pub mod sim;
+pub mod storage;
+pub mod testing;
+pub mod time;
+pub mod trace;
+
+pub use check::{Check, CheckKind, CheckReport, NodeChange, Observation, Phases, Violation};
+pub use network::{Latency, NetworkConfig, Reachability};
+pub use process::{Ctx, Event, NodeId, Outputs, Process, RequestId, TimerOp};
+pub use rng::{SimRng, Streams};
+pub use sim::{ClientCtx, Clock, NodeStatus, SimConfig, Simulation, Stats, Step, Workload};
+pub use storage::Storage;
+pub use time::{SimDuration, SimTime};
+pub use trace::Trace;
