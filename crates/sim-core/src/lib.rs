@@ -8,6 +8,7 @@
 //! - [`sim`]: the event loop ([`Simulation`]), node lifecycle, faults and the client [`Workload`].
 //! - [`trace`]: structured events, the JSON Lines sink and the trace hash ([`Trace`]).
 //! - [`check`]: the [`Check`] interface for always / sometimes / eventually properties.
+//! - [`suite`]: a protocol family as scenarios run it ([`Suite`]).
 //! - [`testing`]: run one handler without the simulator ([`testing::Harness`]).
 //!
 //! Scenario files, fault schedules and protocol choice live above this crate (`sim-scenario`,
@@ -20,6 +21,7 @@ pub mod process;
 pub mod rng;
 pub mod sim;
 pub mod storage;
+pub mod suite;
 pub mod testing;
 pub mod time;
 pub mod trace;
@@ -30,5 +32,6 @@ pub use process::{Ctx, Event, NodeId, Outputs, Process, RequestId, TimerOp};
 pub use rng::{SimRng, Streams};
 pub use sim::{ClientCtx, Clock, NodeStatus, SimConfig, Simulation, Stats, Step, Workload};
 pub use storage::Storage;
+pub use suite::{ClusterInfo, Suite, SuiteError};
 pub use time::{SimDuration, SimTime};
 pub use trace::Trace;

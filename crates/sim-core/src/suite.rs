@@ -1,0 +1,85 @@
+//! A protocol family as a scenario runs it: its processes, client workload, checks and summary.
+//!
+//! The runner knows protocols only through this trait. A scenario's `[protocol]` table (less its
+//! `name`), its `[workload]` table and its `[checks]` table are deserialized into the suite's
+//! three parameter types, which should reject unknown fields (`#[serde(deny_unknown_fields)]`).
+//! A user who writes a protocol implements [`crate::Process`] and then this trait to run it from
+//! scenario files.
+
+use serde::de::DeserializeOwned;
+
+use crate::check::Check;
+use crate::process::Process;
+use crate::sim::{Simulation, Workload};
+use crate::time::SimDuration;
+use crate::NodeId;
+
+/// What a suite needs to know about the cluster when it is built.
+#[derive(Debug, Clone)]
+pub struct ClusterInfo {
+    pub node_count: usize,
+    pub node_names: Vec<String>,
+    /// The length of the fault phase.
+    pub fault_duration: SimDuration,
+    /// The length of the quiet phase, zero when the run has none.
+    pub quiet_duration: SimDuration,
+}
+
+/// One protocol family, runnable from a scenario.
+pub trait Suite: Sized {
+    type P: Process;
+    /// `[protocol]` less `name`.
+    type Params: DeserializeOwned;
+    /// `[workload]`; an absent table deserializes from an empty one.
+    type WorkloadParams: DeserializeOwned;
+    /// `[checks]`; an absent table deserializes from an empty one.
+    type CheckParams: DeserializeOwned;
+
+    /// The name a scenario gives in `[protocol] name = ...`.
+    const NAME: &'static str;
+
+    /// Validates the parameters together; the error names the field and what was expected.
+    fn new(
+        cluster: &ClusterInfo,
+        params: Self::Params,
+        workload: Self::WorkloadParams,
+        checks: Self::CheckParams,
+    ) -> Result<Self, SuiteError>;
+
+    /// A fresh process for `node`: on first boot and on every restart (it reads its durable
+    /// state in `on_start`).
+    fn process(&self, node: NodeId) -> Self::P;
+
+    /// The client workload, if the protocol has clients.
+    fn workload(&self) -> Option<Box<dyn Workload<Self::P>>>;
+
+    /// The checks of this run.
+    fn checks(&self) -> Vec<Box<dyn Check<Self::P>>>;
+
+    /// Protocol-specific lines for the run summary (leaders by term, operations, latencies).
+    fn summary(&self, sim: &Simulation<Self::P>) -> Vec<(String, String)> {
+        let _ = sim;
+        Vec::new()
+    }
+
+    /// The client history in the checker's JSON format, for `--history FILE`.
+    fn history(&self, sim: &Simulation<Self::P>) -> Option<serde_json::Value> {
+        let _ = sim;
+        None
+    }
+}
+
+/// A parameter problem found by [`Suite::new`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("field \"{field}\": {message}")]
+pub struct SuiteError {
+    /// The dotted path of the field, e.g. `protocol.election_timeout`.
+    pub field: String,
+    pub message: String,
+}
+
+impl SuiteError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        SuiteError { field: field.into(), message: message.into() }
+    }
+}
