@@ -11,7 +11,8 @@ use serde::de::DeserializeOwned;
 use crate::check::Check;
 use crate::process::Process;
 use crate::sim::{Simulation, Workload};
-use crate::time::SimDuration;
+use crate::check::Phases;
+use crate::time::{SimDuration, SimTime};
 use crate::NodeId;
 
 /// What a suite needs to know about the cluster when it is built.
@@ -56,9 +57,10 @@ pub trait Suite: Sized {
     /// The checks of this run.
     fn checks(&self) -> Vec<Box<dyn Check<Self::P>>>;
 
-    /// Protocol-specific lines for the run summary (leaders by term, operations, latencies).
-    fn summary(&self, sim: &Simulation<Self::P>) -> Vec<(String, String)> {
-        let _ = sim;
+    /// Protocol-specific lines for the run summary (leaders by term, operations, latencies,
+    /// availability during the fault windows).
+    fn summary(&self, sim: &Simulation<Self::P>, run: &RunInfo) -> Vec<(String, String)> {
+        let _ = (sim, run);
         Vec::new()
     }
 
@@ -67,6 +69,14 @@ pub trait Suite: Sized {
         let _ = sim;
         None
     }
+}
+
+/// What the runner knows about a finished run, for summaries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunInfo {
+    pub phases: Phases,
+    /// The intervals during which at least one fault was in force, in order, not overlapping.
+    pub fault_windows: Vec<(SimTime, SimTime)>,
 }
 
 /// A parameter problem found by [`Suite::new`].

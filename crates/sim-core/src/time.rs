@@ -258,3 +258,40 @@ mod tests {
         }
     }
 }
+
+/// Durations are written the human way in scenario files and JSON: `"150ms"`, `"5s"`.
+impl serde::Serialize for SimDuration {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SimDuration {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = SimDuration;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration such as \"150ms\", \"5s\" or \"2m\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<SimDuration, E> {
+                SimDuration::parse(v).map_err(E::custom)
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<SimDuration, E> {
+                if v == 0 {
+                    Ok(SimDuration::ZERO)
+                } else {
+                    Err(E::custom(format!("expected a duration with a unit such as \"{v}ms\", found the bare number {v}")))
+                }
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<SimDuration, E> {
+                if v < 0 {
+                    Err(E::custom(format!("expected a duration, found the negative number {v}")))
+                } else {
+                    self.visit_u64(v as u64)
+                }
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
