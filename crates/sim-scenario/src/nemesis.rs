@@ -1,0 +1,173 @@
+//! The nemesis: a random fault schedule, drawn from the run's seed and written out explicitly.
+//!
+//! Faults follow one another: each starts after a random interval, lasts a random time, and is
+//! healed before the next starts. Node targets are resolved here (except `leader`, which only
+//! the running protocol can answer), so the materialised list says exactly what will happen.
+
+use rand::Rng;
+use sim_core::{Latency, NodeId, SimDuration, SimRng, SimTime, Streams};
+use toml::Spanned;
+
+use crate::error::{ScenarioError, Source};
+use crate::fault::{Action, FaultSpec, Shape, Target, Trigger};
+use crate::raw::RawNemesis;
+use crate::Scenario;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NemesisKind {
+    Crash,
+    Pause,
+    Partition,
+    Clock,
+    Network,
+}
+
+impl NemesisKind {
+    const ALL: [(&'static str, NemesisKind); 5] = [
+        ("crash", NemesisKind::Crash),
+        ("pause", NemesisKind::Pause),
+        ("partition", NemesisKind::Partition),
+        ("clock", NemesisKind::Clock),
+        ("network", NemesisKind::Network),
+    ];
+
+    pub fn name(self) -> &'static str {
+        Self::ALL.iter().find(|(_, k)| *k == self).map(|(n, _)| *n).unwrap_or("?")
+    }
+}
+
+/// What the nemesis may do and how often.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Nemesis {
+    pub kinds: Vec<NemesisKind>,
+    /// Time between the end of one fault and the start of the next: `[min, max]`.
+    pub interval: [SimDuration; 2],
+    /// How long each fault lasts: `[min, max]`.
+    pub fault_duration: [SimDuration; 2],
+    pub start_after: SimDuration,
+}
+
+impl Nemesis {
+    pub(crate) fn from_raw(raw: &Spanned<RawNemesis>, source: &Source<'_>, _scenario: &Scenario) -> Result<Nemesis, ScenarioError> {
+        let r = raw.get_ref();
+        let mut kinds = Vec::new();
+        for kind in r.kinds.get_ref() {
+            let found = NemesisKind::ALL.iter().find(|(n, _)| *n == kind.get_ref().as_str());
+            match found {
+                Some((_, k)) if !kinds.contains(k) => kinds.push(*k),
+                Some(_) => return Err(source.error_at(kind.span().start, "nemesis.kinds", format!("{:?} is listed twice", kind.get_ref()))),
+                None => {
+                    return Err(source.error_at(
+                        kind.span().start,
+                        "nemesis.kinds",
+                        format!("expected some of crash, pause, partition, clock, network, found {:?}", kind.get_ref()),
+                    ))
+                }
+            }
+        }
+        if kinds.is_empty() {
+            return Err(source.error_at(r.kinds.span().start, "nemesis.kinds", "expected at least one fault kind"));
+        }
+        let range = |v: &Spanned<[SimDuration; 2]>, field: &str| -> Result<[SimDuration; 2], ScenarioError> {
+            let [lo, hi] = *v.get_ref();
+            if lo > hi {
+                return Err(source.error_at(v.span().start, field, format!("the minimum ({lo}) is above the maximum ({hi})")));
+            }
+            if hi == SimDuration::ZERO {
+                return Err(source.error_at(v.span().start, field, "expected a positive duration"));
+            }
+            Ok([lo, hi])
+        };
+        Ok(Nemesis {
+            kinds,
+            interval: range(&r.interval, "nemesis.interval")?,
+            fault_duration: range(&r.fault_duration, "nemesis.fault_duration")?,
+            start_after: r.start_after.as_ref().map_or(SimDuration::from_secs(1), |d| *d.get_ref()),
+        })
+    }
+
+    /// The faults of a run with `seed`, from the seed's `nemesis` stream.
+    pub fn materialise(&self, seed: u64, scenario: &Scenario) -> Vec<FaultSpec> {
+        let mut rng = Streams::new(seed).stream("nemesis");
+        let n = scenario.node_count();
+        let mut faults = Vec::new();
+        let mut t = SimTime::ZERO + self.start_after;
+        let end = scenario.fault_end();
+        // A bound on the schedule's length, so an absurd interval cannot produce millions.
+        const FAULTS_MAX: usize = 10_000;
+        while faults.len() < FAULTS_MAX {
+            t = t.saturating_add(draw(&mut rng, self.interval));
+            let lasts = draw(&mut rng, self.fault_duration);
+            if t >= end {
+                break;
+            }
+            let kind = self.kinds[rng.gen_range(0..self.kinds.len())];
+            let random_node = |rng: &mut SimRng| NodeId(rng.gen_range(0..n as u32));
+            let action = match kind {
+                NemesisKind::Crash => {
+                    let target = if rng.gen_bool(0.5) { Target::Role("leader".into()) } else { Target::Nodes(vec![random_node(&mut rng)]) };
+                    Action::Crash { target, restart_after: Some(lasts) }
+                }
+                NemesisKind::Pause => {
+                    let target = if rng.gen_bool(0.5) { Target::Role("leader".into()) } else { Target::Nodes(vec![random_node(&mut rng)]) };
+                    Action::Pause { target, duration: lasts }
+                }
+                NemesisKind::Partition => {
+                    let shape = match rng.gen_range(0..4) {
+                        0 => Shape::Isolate(Target::Role("leader".into())),
+                        1 => {
+                            let mut nodes: Vec<NodeId> = (0..n as u32).map(NodeId).collect();
+                            for i in (1..nodes.len()).rev() {
+                                let j = rng.gen_range(0..=i);
+                                nodes.swap(i, j);
+                            }
+                            let mut second = nodes.split_off(n / 2);
+                            let mut first = nodes;
+                            first.sort();
+                            second.sort();
+                            Shape::Split(vec![first, second])
+                        }
+                        2 => Shape::MajorityRing,
+                        _ => Shape::Bridge,
+                    };
+                    Action::Partition { shape, one_way: false, heal_after: Some(lasts) }
+                }
+                NemesisKind::Clock => {
+                    let offset_ms = rng.gen_range(-2000i64..=2000);
+                    let drift_ppm = rng.gen_range(-50_000i64..=50_000);
+                    Action::Clock {
+                        target: Target::Nodes(vec![random_node(&mut rng)]),
+                        offset_ns: offset_ms * 1_000_000,
+                        drift_ppm,
+                        heal_after: Some(lasts),
+                    }
+                }
+                NemesisKind::Network => {
+                    let mut network = scenario.network.clone();
+                    let (min, max) = match network.latency {
+                        Latency::Fixed(d) => (d, d),
+                        Latency::Uniform { min, max } | Latency::LongTail { min, max, .. } => (min, max),
+                    };
+                    network.latency = Latency::LongTail {
+                        min,
+                        max,
+                        tail_probability: 0.1,
+                        tail_scale: SimDuration::from_millis(50),
+                        tail_shape: 1.2,
+                        tail_max: SimDuration::from_secs(2),
+                    };
+                    network.drop_probability = (network.drop_probability + rng.gen_range(0.0..0.2)).min(1.0);
+                    network.duplicate_probability = (network.duplicate_probability + rng.gen_range(0.0..0.1)).min(1.0);
+                    Action::Network { network, heal_after: Some(lasts) }
+                }
+            };
+            faults.push(FaultSpec { trigger: Trigger::At(t), action, line: 0 });
+            t = t.saturating_add(lasts);
+        }
+        faults
+    }
+}
+
+fn draw(rng: &mut SimRng, [lo, hi]: [SimDuration; 2]) -> SimDuration {
+    SimDuration(sim_core::rng::between(rng, lo.0, hi.0))
+}

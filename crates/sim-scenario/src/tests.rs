@@ -1,0 +1,211 @@
+use super::*;
+use proptest::prelude::*;
+
+const VALID: &str = r#"
+name = "partition"
+description = "isolate the leader"
+duration = "30s"
+quiet = "10s"
+
+[cluster]
+nodes = 5
+
+[protocol]
+name = "raft"
+election_timeout = ["150ms", "300ms"]
+
+[network]
+latency = { min = "1ms", max = "5ms" }
+drop = 0.01
+
+[workload]
+clients = 3
+
+[[faults]]
+at = "10s"
+kind = "partition"
+shape = "isolate"
+node = "leader"
+heal_after = "10s"
+
+[[faults]]
+on_event = "became_leader"
+occurrence = 2
+kind = "crash"
+node = "reporter"
+restart_after = "2s"
+
+[nemesis]
+kinds = ["crash", "partition", "clock"]
+interval = ["2s", "5s"]
+fault_duration = ["1s", "3s"]
+"#;
+
+fn parse(text: &str) -> Result<Scenario, ScenarioError> {
+    Scenario::parse("s.toml", text)
+}
+
+fn error(text: &str) -> ScenarioError {
+    parse(text).expect_err("the scenario should be rejected")
+}
+
+#[test]
+fn a_valid_scenario_parses() {
+    let s = parse(VALID).expect("valid");
+    assert_eq!(s.name, "partition");
+    assert_eq!(s.node_names, vec!["n1", "n2", "n3", "n4", "n5"]);
+    assert_eq!(s.duration, SimDuration::from_secs(30));
+    assert_eq!(s.protocol, "raft");
+    assert_eq!(s.network.drop_probability, 0.01);
+    assert_eq!(s.faults.len(), 2);
+    assert_eq!(s.faults[0].trigger, Trigger::At(SimTime(10_000_000_000)));
+    assert_eq!(
+        s.faults[1].trigger,
+        Trigger::OnEvent { event: "became_leader".into(), occurrence: 2, not_before: SimTime::ZERO }
+    );
+    assert!(matches!(&s.faults[1].action, Action::Crash { target: Target::Reporter, .. }));
+}
+
+#[test]
+fn protocol_tables_decode_into_suite_types() {
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    struct Params {
+        #[allow(dead_code)]
+        election_timeout: [SimDuration; 2],
+    }
+    let s = parse(VALID).unwrap();
+    let p: Params = s.decode(Section::Protocol).unwrap();
+    assert_eq!(p.election_timeout[1], SimDuration::from_millis(300));
+
+    let bad = VALID.replace("election_timeout = [", "election_timout = [");
+    let s = parse(&bad).unwrap();
+    let e = s.decode::<Params>(Section::Protocol).unwrap_err();
+    assert_eq!(e.line, 12, "{e}");
+    assert_eq!(e.field, "protocol.election_timout");
+}
+
+#[test]
+fn schedule_is_deterministic_per_seed_and_varies_across_seeds() {
+    let s = parse(VALID).unwrap();
+    assert_eq!(s.schedule(7), s.schedule(7));
+    let differs = (0..10).any(|seed| s.schedule(seed) != s.schedule(7));
+    assert!(differs, "the nemesis ignores the seed");
+    let schedule = s.schedule(7);
+    assert!(schedule.len() > 2, "the nemesis added nothing: {schedule:?}");
+    for f in &schedule {
+        if let Trigger::At(t) = f.trigger {
+            assert!(t <= s.fault_end());
+        }
+    }
+}
+
+fn assert_error(text: &str, line: usize, field: &str, needle: &str) {
+    let e = error(text);
+    assert_eq!(e.line, line, "wrong line in: {e}");
+    assert_eq!(e.field, field, "wrong field in: {e}");
+    assert!(e.message.contains(needle), "{e:?} does not say {needle:?}");
+    assert!(e.to_string().starts_with("s.toml:"), "{e}");
+}
+
+#[test]
+fn an_empty_file_is_rejected() {
+    let e = error("  \n");
+    assert!(e.message.contains("empty"), "{e}");
+}
+
+#[test]
+fn text_that_is_not_toml_is_rejected_with_its_line() {
+    let e = error("duration = \"1s\"\n[cluster\nnodes = 3\n");
+    assert_eq!(e.line, 2, "{e}");
+}
+
+#[test]
+fn wrong_types_are_rejected() {
+    assert_error(&VALID.replace("nodes = 5", "nodes = \"five\""), 8, "", "invalid type");
+}
+
+#[test]
+fn unknown_keys_are_rejected() {
+    let e = error(&VALID.replace("drop = 0.01", "drop = 0.01\njitter = 3"));
+    assert_eq!(e.line, 17, "{e}");
+    assert!(e.message.contains("unknown field `jitter`"), "{e}");
+    assert_eq!(e.field, "jitter");
+}
+
+#[test]
+fn probabilities_outside_the_unit_interval_are_rejected() {
+    assert_error(&VALID.replace("drop = 0.01", "drop = 1.5"), 16, "network.drop", "expected a probability in [0, 1], found 1.5");
+    assert_error(&VALID.replace("drop = 0.01", "drop = -0.1"), 16, "network.drop", "probability");
+}
+
+#[test]
+fn negative_and_absurd_durations_are_rejected() {
+    assert_error(&VALID.replace("duration = \"30s\"", "duration = \"-5s\""), 4, "", "duration");
+    assert_error(&VALID.replace("duration = \"30s\"", "duration = \"0s\""), 4, "duration", "positive");
+    assert_error(&VALID.replace("duration = \"30s\"", "duration = \"400000h\""), 4, "duration", "absurd");
+    assert_error(&VALID.replace("duration = \"30s\"", "duration = 30"), 4, "", "unit");
+}
+
+#[test]
+fn references_to_missing_nodes_are_rejected() {
+    let e = error(&VALID.replace("node = \"leader\"", "node = \"n9\""));
+    assert_eq!(e.line, 25, "{e}");
+    assert_eq!(e.field, "faults[0].node");
+    assert!(e.message.contains("no node is called \"n9\""), "{e}");
+}
+
+#[test]
+fn faults_after_the_fault_phase_are_rejected() {
+    assert_error(&VALID.replace("at = \"10s\"", "at = \"31s\""), 22, "faults[0].at", "after the end");
+}
+
+#[test]
+fn a_field_of_another_fault_kind_is_rejected() {
+    let e = error(&VALID.replace("restart_after = \"2s\"", "restart_after = \"2s\"\nfor = \"1s\""));
+    assert_eq!(e.field, "faults[1].for", "{e}");
+}
+
+#[test]
+fn reporter_needs_an_event() {
+    let e = error(&VALID.replace("node = \"leader\"", "node = \"reporter\""));
+    assert!(e.message.contains("needs on_event"), "{e}");
+}
+
+#[test]
+fn unknown_nemesis_kinds_are_rejected() {
+    assert_error(&VALID.replace("\"clock\"]", "\"meteor\"]"), 36, "nemesis.kinds", "meteor");
+}
+
+#[test]
+fn a_missing_protocol_name_is_rejected() {
+    assert_error(&VALID.replace("name = \"raft\"", "nme = \"raft\""), 10, "protocol.name", "missing");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Whatever the text, the parser answers with a scenario or an error, never a panic.
+    #[test]
+    fn arbitrary_text_never_panics(text in "\\PC{0,200}") {
+        let _ = parse(&text);
+    }
+
+    /// Mutations of a valid file: a byte replaced, a range deleted, or a line duplicated.
+    #[test]
+    fn mutations_of_a_valid_file_never_panic(position in 0usize..VALID.len(), len in 0usize..40, byte in any::<u8>(), op in 0u8..3) {
+        let mut bytes = VALID.as_bytes().to_vec();
+        match op {
+            0 => bytes[position] = byte,
+            1 => { let end = (position + len).min(bytes.len()); bytes.drain(position..end); }
+            _ => { let end = (position + len).min(bytes.len()); let copy = bytes[position..end].to_vec(); bytes.splice(position..position, copy); }
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        if let Err(e) = parse(&text) {
+            prop_assert!(!e.message.is_empty());
+        }
+        if let Ok(s) = parse(&text) {
+            let _ = s.schedule(1);
+        }
+    }
+}
