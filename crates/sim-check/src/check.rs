@@ -1,0 +1,429 @@
+//! Checking a whole history: split it by object, search each, combine the verdicts.
+//!
+//! Owns [`check`], [`check_with`], [`Budget`], [`CheckResult`] and the explanation data. Objects
+//! (kv keys) are independent (P-compositionality), so each is searched on its own, in parallel
+//! where there are several, and the results are combined in key order so output is
+//! deterministic: after the first failing key in key order, later keys are reported as not
+//! checked whether or not a worker got to them.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::history::{describe_key, History, ModelKind, Operation, Outcome};
+use crate::model::{Kv, Model, Mutex, Register};
+use crate::search::{search, Limits, SearchOutcome, StopReason};
+
+/// How much work a check may do before answering unknown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Budget {
+    /// The most configurations the search may explore for any one object (kv key). Each costs
+    /// about 24 bytes of memory, and at most a few objects are searched at once.
+    pub max_states: u64,
+    /// A wall-clock limit for the whole check. Leave it `None` for deterministic results.
+    pub timeout: Option<Duration>,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget {
+            max_states: 50_000_000,
+            timeout: None,
+        }
+    }
+}
+
+/// The answer for a history or one of its objects.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Linearizable,
+    NotLinearizable,
+    /// A budget ran out first; the reason says which.
+    Unknown { reason: String },
+}
+
+impl Verdict {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Verdict::Linearizable => "linearizable",
+            Verdict::NotLinearizable => "not_linearizable",
+            Verdict::Unknown { .. } => "unknown",
+        }
+    }
+}
+
+/// The result for one independent object (a kv key; the whole history for other models).
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeyResult {
+    pub key: Option<String>,
+    /// Operations on this object, failed ones included.
+    pub op_count: usize,
+    /// `None` when the object was not checked because an earlier key (in key order) failed.
+    pub verdict: Option<Verdict>,
+    pub states_explored: u64,
+}
+
+/// One step of the linearization found, with the state after it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PrefixStep {
+    pub op: usize,
+    pub state: Value,
+}
+
+/// An operation that could have gone next where the search got stuck, and why it did not.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Candidate {
+    pub op: usize,
+    pub reason: String,
+}
+
+/// Why a history is not linearizable. Operations are named by the index of their invoke event.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Explanation {
+    pub key: Option<String>,
+    /// Operations on this key that completed ok, and so had to take effect.
+    pub required_count: usize,
+    /// The longest linearization the search found, in order.
+    pub prefix: Vec<usize>,
+    /// The last steps of the prefix (at most [`Explanation::TAIL_LEN`]) with the state after each.
+    pub prefix_tail: Vec<PrefixStep>,
+    /// The state after the prefix.
+    pub state: Value,
+    /// The operation that cannot be placed after the prefix: it returned before any remaining
+    /// candidate could take effect.
+    pub blocking: usize,
+    /// Set when the blocking operation can never take effect, whatever the order.
+    pub reason: Option<String>,
+    /// The operations that could have gone next, the blocking one first, each with why not.
+    pub candidates: Vec<Candidate>,
+    /// The operations on this key whose real-time interval overlaps the blocking one's.
+    pub concurrent: Vec<usize>,
+}
+
+impl Explanation {
+    pub const TAIL_LEN: usize = 8;
+}
+
+/// What [`check`] found.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckResult {
+    pub verdict: Verdict,
+    /// Operations in the history.
+    pub op_count: usize,
+    /// One result per object, in key order.
+    pub keys: Vec<KeyResult>,
+    /// Configurations explored over all objects.
+    pub states_explored: u64,
+    /// Present when the verdict is not linearizable: the first failing key in key order.
+    pub explanation: Option<Explanation>,
+}
+
+/// Checks `history` against its model.
+pub fn check(history: &History, budget: &Budget) -> CheckResult {
+    match history.model() {
+        ModelKind::Register => check_with(history, &Register, budget),
+        ModelKind::Kv => check_with(history, &Kv, budget),
+        ModelKind::Mutex => check_with(history, &Mutex, budget),
+    }
+}
+
+/// Checks `history` against a model of your own.
+pub fn check_with<M: Model>(history: &History, model: &M, budget: &Budget) -> CheckResult {
+    let operations = history.operations();
+    let mut partitions: BTreeMap<Option<String>, Vec<&Operation>> = BTreeMap::new();
+    for op in &operations {
+        partitions.entry(model.partition(op)).or_default().push(op);
+    }
+    let partitions: Vec<(Option<String>, Vec<&Operation>)> = partitions.into_iter().collect();
+    let deadline = budget.timeout.map(|timeout| {
+        let start = crate::clock::now();
+        (start.checked_add(timeout).unwrap_or(start), timeout)
+    });
+    let first_failure = AtomicUsize::new(usize::MAX);
+    let context = Context {
+        model,
+        init: history.init(),
+        budget,
+        deadline,
+        first_failure: &first_failure,
+    };
+
+    let total_ops: usize = partitions.iter().map(|(_, ops)| ops.len()).sum();
+    let parallelism = std::thread::available_parallelism().map_or(1, |count| count.get());
+    let worker_count = if partitions.len() < 2 || total_ops < 2_000 {
+        1
+    } else {
+        parallelism.clamp(1, 4).min(partitions.len())
+    };
+    let mut outcomes: Vec<Option<PartitionOutcome>> = (0..partitions.len()).map(|_| None).collect();
+    if worker_count == 1 {
+        for (index, (key, ops)) in partitions.iter().enumerate() {
+            outcomes[index] = Some(context.check_partition(index, key, ops));
+            if first_failure.load(Ordering::Relaxed) != usize::MAX {
+                break;
+            }
+        }
+    } else {
+        let next_index = AtomicUsize::new(0);
+        let finished: Vec<(usize, PartitionOutcome)> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..worker_count)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut done = Vec::new();
+                        loop {
+                            let index = next_index.fetch_add(1, Ordering::Relaxed);
+                            let Some((key, ops)) = partitions.get(index) else {
+                                break;
+                            };
+                            if first_failure.load(Ordering::Relaxed) < index {
+                                continue;
+                            }
+                            done.push((index, context.check_partition(index, key, ops)));
+                        }
+                        done
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|worker| match worker.join() {
+                    Ok(done) => done,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                })
+                .collect()
+        });
+        for (index, outcome) in finished {
+            outcomes[index] = Some(outcome);
+        }
+    }
+    combine(&partitions, outcomes, operations.len())
+}
+
+struct Context<'a, M: Model> {
+    model: &'a M,
+    init: &'a Value,
+    budget: &'a Budget,
+    deadline: Option<(std::time::Instant, Duration)>,
+    first_failure: &'a AtomicUsize,
+}
+
+struct PartitionOutcome {
+    verdict: Verdict,
+    states_explored: u64,
+    explanation: Option<Explanation>,
+}
+
+impl<M: Model> Context<'_, M> {
+    fn check_partition(&self, index: usize, key: &Option<String>, ops: &[&Operation]) -> PartitionOutcome {
+        let outcome = self.search_partition(index, key, ops);
+        if outcome.verdict == Verdict::NotLinearizable {
+            self.first_failure.fetch_min(index, Ordering::Relaxed);
+        }
+        outcome
+    }
+
+    fn search_partition(&self, index: usize, key: &Option<String>, ops: &[&Operation]) -> PartitionOutcome {
+        let relevant: Vec<Operation> = ops
+            .iter()
+            .filter(|op| op.outcome != Outcome::Fail)
+            .map(|op| (*op).clone())
+            .collect();
+        let required_count = relevant.iter().filter(|op| op.outcome == Outcome::Ok).count();
+        if let Some((position, reason)) = self.model.impossible(self.init, &relevant) {
+            let blocking = &relevant[position.min(relevant.len().saturating_sub(1))];
+            let state = self.model.init(self.init);
+            let explanation = Explanation {
+                key: key.clone(),
+                required_count,
+                prefix: Vec::new(),
+                prefix_tail: Vec::new(),
+                state: self.model.describe(&state),
+                blocking: blocking.index,
+                reason: Some(reason.clone()),
+                candidates: vec![Candidate {
+                    op: blocking.index,
+                    reason,
+                }],
+                concurrent: concurrent_with(blocking, ops),
+            };
+            return PartitionOutcome {
+                verdict: Verdict::NotLinearizable,
+                states_explored: 0,
+                explanation: Some(explanation),
+            };
+        }
+        let irrelevant = self.model.irrelevant(&relevant);
+        let searched: Vec<&Operation> = relevant
+            .iter()
+            .zip(irrelevant.iter().chain(std::iter::repeat(&false)))
+            .filter(|(_, irrelevant)| !**irrelevant)
+            .map(|(op, _)| op)
+            .collect();
+        let limits = Limits {
+            max_states: self.budget.max_states,
+            deadline: self.deadline,
+            first_failure: Some((self.first_failure, index)),
+        };
+        let report = search(self.model, self.init, &searched, &limits);
+        let (verdict, explanation) = match report.outcome {
+            SearchOutcome::Linearizable => (Verdict::Linearizable, None),
+            SearchOutcome::NotLinearizable(failure) => {
+                let explanation = self.explain(key, required_count, &searched, ops, &failure);
+                (Verdict::NotLinearizable, Some(explanation))
+            }
+            SearchOutcome::Unknown(stop) => {
+                let reason = match stop {
+                    StopReason::StateBudget(max_states) => format!(
+                        "the state budget of {} states ran out on key {}",
+                        max_states,
+                        describe_key(key.as_deref())
+                    ),
+                    StopReason::Timeout(timeout) => format!(
+                        "the timeout of {} ran out on key {}",
+                        format_duration(timeout),
+                        describe_key(key.as_deref())
+                    ),
+                    StopReason::Cancelled => "not checked: an earlier key failed".to_string(),
+                };
+                (Verdict::Unknown { reason }, None)
+            }
+        };
+        PartitionOutcome {
+            verdict,
+            states_explored: report.states_explored,
+            explanation,
+        }
+    }
+
+    fn explain(
+        &self,
+        key: &Option<String>,
+        required_count: usize,
+        searched: &[&Operation],
+        ops: &[&Operation],
+        failure: &crate::search::Failure,
+    ) -> Explanation {
+        // Replay the prefix to know the state after each step; every step was valid in the search.
+        let mut state = self.model.init(self.init);
+        let tail_start = failure.prefix.len().saturating_sub(Explanation::TAIL_LEN);
+        let mut prefix_tail = Vec::new();
+        for (step, &position) in failure.prefix.iter().enumerate() {
+            let op = searched[position];
+            if let Some(next) = self.model.step(&state, op) {
+                state = next;
+            }
+            if step >= tail_start {
+                prefix_tail.push(PrefixStep {
+                    op: op.index,
+                    state: self.model.describe(&state),
+                });
+            }
+        }
+        let candidates = failure
+            .candidates
+            .iter()
+            .map(|&position| {
+                let op = searched[position];
+                Candidate {
+                    op: op.index,
+                    reason: self.model.explain(&state, op),
+                }
+            })
+            .collect();
+        let blocking = searched[failure.blocking];
+        Explanation {
+            key: key.clone(),
+            required_count,
+            prefix: failure.prefix.iter().map(|&position| searched[position].index).collect(),
+            prefix_tail,
+            state: self.model.describe(&state),
+            blocking: blocking.index,
+            reason: None,
+            candidates,
+            concurrent: concurrent_with(blocking, ops),
+        }
+    }
+}
+
+/// The operations whose real-time interval overlaps `op`'s.
+fn concurrent_with(op: &Operation, ops: &[&Operation]) -> Vec<usize> {
+    let end = op.complete_index.unwrap_or(usize::MAX);
+    ops.iter()
+        .filter(|other| other.index != op.index)
+        .filter(|other| other.index < end && other.complete_index.map_or(true, |done| done > op.index))
+        .map(|other| other.index)
+        .collect()
+}
+
+fn combine(
+    partitions: &[(Option<String>, Vec<&Operation>)],
+    outcomes: Vec<Option<PartitionOutcome>>,
+    op_count: usize,
+) -> CheckResult {
+    let first_failure = outcomes.iter().position(|outcome| {
+        outcome
+            .as_ref()
+            .is_some_and(|outcome| outcome.verdict == Verdict::NotLinearizable)
+    });
+    let mut keys = Vec::new();
+    let mut states_explored = 0;
+    let mut explanation = None;
+    let mut unknown_reason: Option<String> = None;
+    for (index, ((key, ops), outcome)) in partitions.iter().zip(outcomes).enumerate() {
+        let reported = match (first_failure, outcome) {
+            (Some(failing), _) if index > failing => None,
+            (_, outcome) => outcome,
+        };
+        let verdict = reported.map(|outcome| {
+            states_explored += outcome.states_explored;
+            if outcome.explanation.is_some() && explanation.is_none() {
+                explanation = outcome.explanation;
+            }
+            if let Verdict::Unknown { reason } = &outcome.verdict {
+                unknown_reason.get_or_insert_with(|| reason.clone());
+            }
+            (outcome.verdict, outcome.states_explored)
+        });
+        keys.push(KeyResult {
+            key: key.clone(),
+            op_count: ops.len(),
+            states_explored: verdict.as_ref().map_or(0, |(_, states)| *states),
+            verdict: verdict.map(|(verdict, _)| verdict),
+        });
+    }
+    let verdict = if first_failure.is_some() {
+        Verdict::NotLinearizable
+    } else if let Some(reason) = unknown_reason {
+        Verdict::Unknown { reason }
+    } else {
+        Verdict::Linearizable
+    };
+    CheckResult {
+        verdict,
+        op_count,
+        keys,
+        states_explored,
+        explanation,
+    }
+}
+
+/// The process exit status for a result: 0 linearizable, 1 not linearizable, 3 unknown (2 is for
+/// a history that cannot be read).
+pub fn exit_code(result: &CheckResult) -> u8 {
+    match result.verdict {
+        Verdict::Linearizable => 0,
+        Verdict::NotLinearizable => 1,
+        Verdict::Unknown { .. } => 3,
+    }
+}
+
+pub(crate) fn format_duration(duration: Duration) -> String {
+    let millis = duration.as_millis();
+    if millis % 1000 == 0 {
+        format!("{}s", millis / 1000)
+    } else {
+        format!("{millis}ms")
+    }
+}

@@ -1,0 +1,56 @@
+//! `sim-check`: a linearizability checker for histories of operations, independent of the
+//! simulator.
+//!
+//! A history (see [`History`], read with [`parse_history`] or [`load_history`], recorded with
+//! [`History::invoke`] and [`History::complete`]) lists the invocations and completions of
+//! operations by client processes in real-time order. [`check`] decides whether some order of the
+//! operations, consistent with real time, is legal for the sequential [`Model`] (a register, a
+//! key-value map, a mutex, or your own): linearizable, not linearizable with an [`Explanation`],
+//! or unknown when the [`Budget`] runs out. [`render_text`] and [`render_json`] present the result;
+//! [`exit_code`] maps it to the status of `sim check`.
+//!
+//! Modules: `history` (events, operations, the builder and writers), `parse` (text to history,
+//! [`HistoryError`]), `model` (the [`Model`] trait and built-in models), `search` (the
+//! Wing–Gong–Lowe search with memoisation for one object), `table` (its hash tables), `check`
+//! (splitting by key, running the searches, combining), `report` (text and JSON), [`bench`] (a
+//! generator of histories and a benchmark). The command line lives in the `sim` binary; this crate
+//! reads no files except through [`load_history`] and reads the clock only for a timeout or a
+//! benchmark (`clock`).
+//!
+//! ```
+//! use sim_check::{check, parse_history, Budget, Verdict};
+//!
+//! let text = r#"{"model": "register", "init": 0, "ops": [
+//!   {"process": 0, "type": "invoke", "f": "write", "value": 1},
+//!   {"process": 0, "type": "ok", "f": "write", "value": 1},
+//!   {"process": 1, "type": "invoke", "f": "read", "value": null},
+//!   {"process": 1, "type": "ok", "f": "read", "value": 0}
+//! ]}"#;
+//! let history = parse_history(text, "stale.json", None).unwrap();
+//! let result = check(&history, &Budget::default());
+//! assert_eq!(result.verdict, Verdict::NotLinearizable);
+//! ```
+
+pub mod bench;
+mod check;
+mod clock;
+mod history;
+mod model;
+mod parse;
+mod report;
+mod search;
+mod table;
+
+#[cfg(test)]
+mod tests;
+
+pub use check::{
+    check, check_with, exit_code, Budget, Candidate, CheckResult, Explanation, KeyResult,
+    PrefixStep, Verdict,
+};
+pub use history::{
+    Event, EventError, EventKind, History, ModelKind, OpFn, OpIndex, Operation, Outcome,
+};
+pub use model::{Json, Kv, Model, Mutex, Register};
+pub use parse::{load_history, parse_history, HistoryError};
+pub use report::{render_json, render_text};

@@ -1,0 +1,478 @@
+//! The Wing–Gong–Lowe search for one independent object, with memoisation as in Porcupine.
+//!
+//! Owns [`search`] and its outcome types. The input is the operations on one object with failed
+//! operations and irrelevant info operations already removed.
+//!
+//! How it works: operations that completed ok ("required") sit in a doubly linked list of call and
+//! return entries in real-time order. The search walks the list from its head: a call entry is a
+//! candidate to linearize next; the first return entry is an operation that must be linearized
+//! before anything returning later, so candidates end there. Linearizing an operation lifts its two
+//! entries out of the list; backtracking puts them back (unlift). Info operations return at the
+//! end of the history and need not take effect at all, so they are kept out of the list: they are
+//! tried only after the required candidates, grouped into classes of operations with the same
+//! effect, and within a class only in invoke order (a symmetry: swapping two info ops with equal
+//! effects changes nothing). The search succeeds once every required operation is linearized.
+//!
+//! Configurations (set of linearized operations, model state) already explored are remembered as
+//! 128-bit fingerprints: each operation and each state gets a fixed pseudo-random 128-bit key and a
+//! configuration's fingerprint is the XOR of its keys, updated in O(1) per step. As with TLC's
+//! fingerprints, a collision could hide an unexplored configuration; at 128 bits the chance is
+//! below 2^-64 even after billions of states, far below the chance of a hardware fault.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::history::{Operation, Outcome};
+use crate::model::Model;
+use crate::table::{mix64, FingerprintSet, Interner, TransitionCache};
+
+/// The limits of one search.
+pub(crate) struct Limits<'a> {
+    pub(crate) max_states: u64,
+    pub(crate) deadline: Option<(Instant, Duration)>,
+    /// Another object with a smaller index already failed: this search may stop.
+    pub(crate) first_failure: Option<(&'a AtomicUsize, usize)>,
+}
+
+pub(crate) enum SearchOutcome {
+    Linearizable,
+    NotLinearizable(Failure),
+    Unknown(StopReason),
+}
+
+pub(crate) enum StopReason {
+    StateBudget(u64),
+    Timeout(Duration),
+    Cancelled,
+}
+
+/// Where the search got stuck, in terms of the operations given to it.
+pub(crate) struct Failure {
+    /// Positions (in the search's operation slice) of the longest linearization found.
+    pub(crate) prefix: Vec<usize>,
+    /// Position of the operation that could not be placed after the prefix.
+    pub(crate) blocking: usize,
+    /// Positions of the operations that could have gone next, the blocking one first.
+    pub(crate) candidates: Vec<usize>,
+}
+
+pub(crate) struct SearchReport {
+    pub(crate) outcome: SearchOutcome,
+    pub(crate) states_explored: u64,
+}
+
+const NONE: u32 = u32::MAX;
+const HEAD: u32 = 0;
+/// How many loop iterations pass between looks at the clock and the cancel flag.
+const POLL_INTERVAL: u64 = 1 << 12;
+
+struct Frame {
+    op: u32,
+    previous_state: u32,
+    /// For an info op: the return entry that bounded the candidates when it was chosen.
+    return_node: u32,
+}
+
+enum Cursor {
+    Main(u32),
+    Info { class: usize, return_node: u32 },
+}
+
+struct InfoClass {
+    members: Vec<u32>,
+    used: usize,
+}
+
+/// Searches for a linearization of `ops` (all on one object, in invoke order, none failed).
+pub(crate) fn search<M: Model>(
+    model: &M,
+    init: &Value,
+    ops: &[&Operation],
+    limits: &Limits<'_>,
+) -> SearchReport {
+    let mut engine = Engine::new(model, init, ops);
+    let outcome = engine.run(limits);
+    SearchReport {
+        outcome,
+        states_explored: engine.states_explored,
+    }
+}
+
+struct Engine<'a, M: Model> {
+    model: &'a M,
+    ops: &'a [&'a Operation],
+    // The list of required call and return entries; node 0 is the head.
+    next: Vec<u32>,
+    prev: Vec<u32>,
+    node_op: Vec<u32>,
+    node_is_call: Vec<bool>,
+    node_position: Vec<usize>,
+    call_node: Vec<u32>,
+    return_node: Vec<u32>,
+    // Info operations.
+    classes: Vec<InfoClass>,
+    class_of: Vec<u32>,
+    class_first_call: Vec<usize>,
+    is_info: Vec<bool>,
+    required_count: usize,
+    // Memoisation.
+    op_keys: Vec<[u64; 2]>,
+    memo: FingerprintSet,
+    states: Interner<M::State>,
+    transitions: TransitionCache,
+    states_explored: u64,
+}
+
+impl<'a, M: Model> Engine<'a, M> {
+    fn new(model: &'a M, init: &Value, ops: &'a [&'a Operation]) -> Self {
+        let op_count = ops.len();
+        let mut entries: Vec<(usize, u32, bool)> = Vec::new();
+        let mut is_info = vec![false; op_count];
+        for (position, op) in ops.iter().enumerate() {
+            let position_u32 = position as u32;
+            match (op.outcome, op.complete_index) {
+                (Outcome::Ok, Some(complete_index)) => {
+                    entries.push((op.index, position_u32, true));
+                    entries.push((complete_index, position_u32, false));
+                }
+                _ => is_info[position] = true,
+            }
+        }
+        entries.sort_unstable();
+        let node_count = entries.len() + 1;
+        let mut next = vec![NONE; node_count];
+        let mut prev = vec![NONE; node_count];
+        let mut node_op = vec![NONE; node_count];
+        let mut node_is_call = vec![false; node_count];
+        let mut node_position = vec![0; node_count];
+        let mut call_node = vec![NONE; op_count];
+        let mut return_node = vec![NONE; op_count];
+        for (entry_index, &(position, op, is_call)) in entries.iter().enumerate() {
+            let node = entry_index as u32 + 1;
+            node_op[node as usize] = op;
+            node_is_call[node as usize] = is_call;
+            node_position[node as usize] = position;
+            prev[node as usize] = node - 1;
+            next[node as usize - 1] = node;
+            if is_call {
+                call_node[op as usize] = node;
+            } else {
+                return_node[op as usize] = node;
+            }
+        }
+
+        // Info ops with the same effect form a class, tried in invoke order only.
+        let mut class_names: std::collections::BTreeMap<String, u32> =
+            std::collections::BTreeMap::new();
+        let mut classes: Vec<InfoClass> = Vec::new();
+        let mut class_of = vec![NONE; op_count];
+        let mut class_first_call: Vec<usize> = Vec::new();
+        for (position, op) in ops.iter().enumerate() {
+            if !is_info[position] {
+                continue;
+            }
+            let class = match model.effect_key(op) {
+                Some(name) => *class_names.entry(name).or_insert_with(|| {
+                    classes.push(InfoClass {
+                        members: Vec::new(),
+                        used: 0,
+                    });
+                    class_first_call.push(op.index);
+                    classes.len() as u32 - 1
+                }),
+                None => {
+                    classes.push(InfoClass {
+                        members: Vec::new(),
+                        used: 0,
+                    });
+                    class_first_call.push(op.index);
+                    classes.len() as u32 - 1
+                }
+            };
+            classes[class as usize].members.push(position as u32);
+            class_of[position] = class;
+        }
+
+        let op_keys = (0..op_count as u64)
+            .map(|op| [mix64(op.wrapping_mul(2)), mix64(op.wrapping_mul(2) + 1) ^ 0x5bd1_e995])
+            .collect();
+        let mut states = Interner::new();
+        states.intern(model.init(init));
+        let required_count = is_info.iter().filter(|info| !**info).count();
+        Engine {
+            model,
+            ops,
+            next,
+            prev,
+            node_op,
+            node_is_call,
+            node_position,
+            call_node,
+            return_node,
+            classes,
+            class_of,
+            class_first_call,
+            is_info,
+            required_count,
+            op_keys,
+            memo: FingerprintSet::new(),
+            states,
+            transitions: TransitionCache::new(),
+            states_explored: 0,
+        }
+    }
+
+    fn state_key(state: u32) -> [u64; 2] {
+        let word = u64::from(state) ^ 0xa076_1d64_78bd_642f;
+        [mix64(word ^ 0xe703_7ed1_a0b4_28db), mix64(word.rotate_left(17))]
+    }
+
+    /// The state after `op` in `state`, through the transition cache.
+    fn step(&mut self, state: u32, op: u32) -> Option<u32> {
+        if let Some(result) = self.transitions.get(state, op) {
+            return if result == NONE { None } else { Some(result) };
+        }
+        let result = self
+            .model
+            .step(self.states.get(state), self.ops[op as usize])
+            .map(|next| self.states.intern(next));
+        self.transitions.insert(state, op, result.unwrap_or(NONE));
+        result
+    }
+
+    fn lift(&mut self, op: u32) {
+        let call = self.call_node[op as usize] as usize;
+        let (call_prev, call_next) = (self.prev[call], self.next[call]);
+        self.next[call_prev as usize] = call_next;
+        if call_next != NONE {
+            self.prev[call_next as usize] = call_prev;
+        }
+        // The return entry comes after the call entry, so it is still in the list.
+        let ret = self.return_node[op as usize] as usize;
+        let (ret_prev, ret_next) = (self.prev[ret], self.next[ret]);
+        self.next[ret_prev as usize] = ret_next;
+        if ret_next != NONE {
+            self.prev[ret_next as usize] = ret_prev;
+        }
+    }
+
+    fn unlift(&mut self, op: u32) {
+        let ret = self.return_node[op as usize];
+        let (ret_prev, ret_next) = (self.prev[ret as usize], self.next[ret as usize]);
+        self.next[ret_prev as usize] = ret;
+        if ret_next != NONE {
+            self.prev[ret_next as usize] = ret;
+        }
+        let call = self.call_node[op as usize];
+        let (call_prev, call_next) = (self.prev[call as usize], self.next[call as usize]);
+        self.next[call_prev as usize] = call;
+        if call_next != NONE {
+            self.prev[call_next as usize] = call;
+        }
+    }
+
+    fn run(&mut self, limits: &Limits<'_>) -> SearchOutcome {
+        let mut required_left = self.required_count;
+        if required_left == 0 {
+            return SearchOutcome::Linearizable;
+        }
+        let mut state: u32 = 0;
+        let mut fingerprint: [u64; 2] = Self::state_key(0);
+        let mut stack: Vec<Frame> = Vec::new();
+        let mut cursor = Cursor::Main(self.next[HEAD as usize]);
+        let mut iterations: u64 = 0;
+        let mut best = BestPrefix::new();
+        loop {
+            iterations += 1;
+            if iterations % POLL_INTERVAL == 0 {
+                if let Some(reason) = poll(limits) {
+                    return SearchOutcome::Unknown(reason);
+                }
+            }
+            // Either a candidate op to try in the current configuration, or the end of them.
+            let candidate: Option<(u32, u32)> = match cursor {
+                Cursor::Main(node) => {
+                    if node == NONE {
+                        // Unreachable while required ops remain (their returns are in the list),
+                        // but a dead end is the safe reading.
+                        None
+                    } else if self.node_is_call[node as usize] {
+                        cursor = Cursor::Main(self.next[node as usize]);
+                        Some((self.node_op[node as usize], NONE))
+                    } else {
+                        cursor = Cursor::Info {
+                            class: 0,
+                            return_node: node,
+                        };
+                        continue;
+                    }
+                }
+                Cursor::Info { class, return_node } => {
+                    let bound = self.node_position[return_node as usize];
+                    if class >= self.classes.len() || self.class_first_call[class] > bound {
+                        None
+                    } else {
+                        cursor = Cursor::Info {
+                            class: class + 1,
+                            return_node,
+                        };
+                        let info_class = &self.classes[class];
+                        match info_class.members.get(info_class.used) {
+                            Some(&op) if self.ops[op as usize].index < bound => {
+                                Some((op, return_node))
+                            }
+                            _ => continue,
+                        }
+                    }
+                }
+            };
+
+            let Some((op, return_node)) = candidate else {
+                // Every candidate failed: a dead end. Remember the deepest one, then backtrack.
+                if let Cursor::Info { return_node, .. } = cursor {
+                    best.record(&stack, state, self.node_op[return_node as usize]);
+                }
+                let Some(frame) = stack.pop() else {
+                    return SearchOutcome::NotLinearizable(self.failure(&best));
+                };
+                best.popped(stack.len());
+                let op_keys = self.op_keys[frame.op as usize];
+                let state_keys = Self::state_key(state);
+                let previous_keys = Self::state_key(frame.previous_state);
+                fingerprint = xor3(fingerprint, op_keys, xor(state_keys, previous_keys));
+                state = frame.previous_state;
+                if self.is_info[frame.op as usize] {
+                    let class = self.class_of[frame.op as usize] as usize;
+                    self.classes[class].used -= 1;
+                    cursor = Cursor::Info {
+                        class: class + 1,
+                        return_node: frame.return_node,
+                    };
+                } else {
+                    self.unlift(frame.op);
+                    required_left += 1;
+                    cursor = Cursor::Main(self.next[self.call_node[frame.op as usize] as usize]);
+                }
+                continue;
+            };
+
+            let Some(next_state) = self.step(state, op) else {
+                continue;
+            };
+            let next_fingerprint = xor3(
+                fingerprint,
+                self.op_keys[op as usize],
+                xor(Self::state_key(state), Self::state_key(next_state)),
+            );
+            if !self.memo.insert(next_fingerprint) {
+                continue;
+            }
+            self.states_explored += 1;
+            if self.states_explored > limits.max_states {
+                return SearchOutcome::Unknown(StopReason::StateBudget(limits.max_states));
+            }
+            stack.push(Frame {
+                op,
+                previous_state: state,
+                return_node,
+            });
+            state = next_state;
+            fingerprint = next_fingerprint;
+            if self.is_info[op as usize] {
+                let class = self.class_of[op as usize] as usize;
+                self.classes[class].used += 1;
+            } else {
+                self.lift(op);
+                required_left -= 1;
+                if required_left == 0 {
+                    return SearchOutcome::Linearizable;
+                }
+            }
+            cursor = Cursor::Main(self.next[HEAD as usize]);
+        }
+    }
+
+    /// The failure facts of the deepest dead end.
+    fn failure(&self, best: &BestPrefix) -> Failure {
+        let prefix: Vec<usize> = best.ops.iter().map(|&op| op as usize).collect();
+        let blocking = best.blocking as usize;
+        let mut linearized = vec![false; self.ops.len()];
+        for &op in &prefix {
+            linearized[op] = true;
+        }
+        let bound = self.ops[blocking]
+            .complete_index
+            .unwrap_or(usize::MAX);
+        let mut candidates = vec![blocking];
+        for (position, op) in self.ops.iter().enumerate() {
+            if position != blocking && !linearized[position] && op.index < bound {
+                candidates.push(position);
+            }
+        }
+        Failure {
+            prefix,
+            blocking,
+            candidates,
+        }
+    }
+}
+
+fn xor(left: [u64; 2], right: [u64; 2]) -> [u64; 2] {
+    [left[0] ^ right[0], left[1] ^ right[1]]
+}
+
+fn xor3(first: [u64; 2], second: [u64; 2], third: [u64; 2]) -> [u64; 2] {
+    xor(xor(first, second), third)
+}
+
+fn poll(limits: &Limits<'_>) -> Option<StopReason> {
+    if let Some((first_failure, own_index)) = limits.first_failure {
+        if first_failure.load(Ordering::Relaxed) < own_index {
+            return Some(StopReason::Cancelled);
+        }
+    }
+    if let Some((deadline, timeout)) = limits.deadline {
+        if crate::clock::now() >= deadline {
+            return Some(StopReason::Timeout(timeout));
+        }
+    }
+    None
+}
+
+/// The deepest dead end met so far, copied from the stack incrementally: the part of the stack
+/// that was not popped since the last copy is still equal to the copy.
+struct BestPrefix {
+    ops: Vec<u32>,
+    depth: Option<usize>,
+    blocking: u32,
+    unchanged_len: usize,
+}
+
+impl BestPrefix {
+    fn new() -> Self {
+        BestPrefix {
+            ops: Vec::new(),
+            depth: None,
+            blocking: 0,
+            unchanged_len: 0,
+        }
+    }
+
+    fn record(&mut self, stack: &[Frame], _state: u32, blocking: u32) {
+        if self.depth.is_some_and(|depth| stack.len() <= depth) {
+            return;
+        }
+        self.ops.truncate(self.unchanged_len.min(self.ops.len()));
+        let start = self.ops.len();
+        self.ops.extend(stack[start..].iter().map(|frame| frame.op));
+        self.unchanged_len = stack.len();
+        self.depth = Some(stack.len());
+        self.blocking = blocking;
+    }
+
+    fn popped(&mut self, stack_len: usize) {
+        self.unchanged_len = self.unchanged_len.min(stack_len);
+    }
+}
