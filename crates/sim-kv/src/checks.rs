@@ -1,0 +1,362 @@
+//! The checks a key-value run ends with: linearizability of the client history, progress after
+//! the faults heal, and that anything completed at all.
+//!
+//! Owns [`KvCheckParams`] and [`checks`], which builds `kv.linearizable` (always: the recorded
+//! history is checked with `sim-check` at the end of the run, within a deterministic state
+//! budget), `kv.progress` (eventually: after the quiet phase starts, operations complete ok within
+//! a bound) and `kv.some_ok` (sometimes: at least one operation completed ok). They read the
+//! [`KvWorkload`] through [`kv_workload`]; they work for any process whose requests and responses
+//! are the kv types. Protocol-specific checks (a single leader per term, say) live with the
+//! protocol.
+
+use serde::{Deserialize, Serialize};
+use sim_check::{render_text, Budget, Verdict};
+use sim_core::{
+    Check, CheckKind, CheckReport, ClusterInfo, Observation, Phases, Process, SimDuration,
+    SimTime, Simulation, SuiteError, Violation,
+};
+
+use crate::stats::human_duration;
+use crate::types::{KvRequest, KvResponse};
+use crate::workload::{KvWorkload, OpStatus};
+
+/// The key-value checks' parameters.
+///
+/// A suite's `[checks]` table can hold these fields itself and build this struct, or nest it as
+/// a field (`#[serde(default)] kv: KvCheckParams`, written `[checks.kv]` in a scenario). Do not
+/// `#[serde(flatten)]` it into a struct that denies unknown fields: serde does not support the
+/// two together.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KvCheckParams {
+    /// Check the history for linearizability at the end of the run (`kv.linearizable`).
+    pub linearizability: bool,
+    /// The most search states the checker may explore per key before answering unknown.
+    pub state_budget: u64,
+    /// `kv.progress`: after the quiet phase starts, operations must complete ok within this
+    /// bound. No progress check when absent.
+    pub ops_within: Option<SimDuration>,
+    /// `kv.progress`: how many operations must complete ok within the bound.
+    pub progress_ops: u64,
+    /// `kv.progress`: every client active in the window must complete an operation ok, not
+    /// just `progress_ops` between them.
+    pub progress_every_client: bool,
+}
+
+impl Default for KvCheckParams {
+    fn default() -> Self {
+        KvCheckParams {
+            linearizability: true,
+            state_budget: 10_000_000,
+            ops_within: None,
+            progress_ops: 1,
+            progress_every_client: false,
+        }
+    }
+}
+
+impl KvCheckParams {
+    /// Checks the parameters against the run's phases; `prefix` is where the fields live in the
+    /// scenario (`checks` or `checks.kv`), for the error's field name.
+    pub fn validate(&self, cluster: &ClusterInfo, prefix: &str) -> Result<(), SuiteError> {
+        if self.state_budget == 0 {
+            return Err(SuiteError::new(
+                format!("{prefix}.state_budget"),
+                "expected at least 1, found 0",
+            ));
+        }
+        if self.progress_ops == 0 {
+            return Err(SuiteError::new(
+                format!("{prefix}.progress_ops"),
+                "expected at least 1, found 0",
+            ));
+        }
+        if let Some(within) = self.ops_within {
+            if within == SimDuration::ZERO {
+                return Err(SuiteError::new(
+                    format!("{prefix}.ops_within"),
+                    "expected a positive duration, found 0s",
+                ));
+            }
+            if cluster.quiet_duration == SimDuration::ZERO {
+                return Err(SuiteError::new(
+                    format!("{prefix}.ops_within"),
+                    "a progress bound needs a quiet phase, but the scenario has quiet = \"0s\"",
+                ));
+            }
+            if within > cluster.quiet_duration {
+                return Err(SuiteError::new(
+                    format!("{prefix}.ops_within"),
+                    format!(
+                        "expected at most the quiet phase ({}), found {within}",
+                        cluster.quiet_duration
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The kv workload of a simulation, if it has one.
+pub fn kv_workload<P: Process>(sim: &Simulation<P>) -> Option<&KvWorkload> {
+    sim.workload().and_then(|w| w.as_any().downcast_ref::<KvWorkload>())
+}
+
+/// The kv checks `params` ask for, for a suite's `checks()`.
+pub fn checks<P>(params: &KvCheckParams) -> Vec<Box<dyn Check<P>>>
+where
+    P: Process<Request = KvRequest, Response = KvResponse>,
+{
+    let mut checks: Vec<Box<dyn Check<P>>> = Vec::new();
+    if params.linearizability {
+        checks.push(Box::new(Linearizable { state_budget: params.state_budget }));
+    }
+    if let Some(within) = params.ops_within {
+        checks.push(Box::new(Progress {
+            within,
+            ops: params.progress_ops,
+            every_client: params.progress_every_client,
+        }));
+    }
+    checks.push(Box::new(SomeOk));
+    checks
+}
+
+fn no_workload(name: &str, kind: CheckKind, end: SimTime) -> CheckReport {
+    CheckReport {
+        name: name.to_string(),
+        kind,
+        violation: Some(Violation {
+            time: end,
+            message: "the run has no kv workload, so there is nothing to check".to_string(),
+        }),
+        figures: Vec::new(),
+    }
+}
+
+/// `kv.linearizable`: the client history is linearizable for a key-value map, key by key.
+#[derive(Debug, Clone)]
+pub struct Linearizable {
+    pub state_budget: u64,
+}
+
+impl<P: Process> Check<P> for Linearizable {
+    fn name(&self) -> &str {
+        "kv.linearizable"
+    }
+
+    fn kind(&self) -> CheckKind {
+        CheckKind::Always
+    }
+
+    fn observe(&mut self, _: &Simulation<P>, _: &Observation<'_, P>) -> Option<Violation> {
+        // The history is checked once, at the end: a violation needs the whole history anyway.
+        None
+    }
+
+    fn finish(&mut self, sim: &Simulation<P>, phases: &Phases) -> CheckReport {
+        let name = Check::<P>::name(self).to_string();
+        let Some(workload) = kv_workload(sim) else {
+            return no_workload(&name, CheckKind::Always, phases.end);
+        };
+        let history = workload.history();
+        // A state budget only: a wall-clock limit would make the verdict depend on the machine.
+        let budget = Budget { max_states: self.state_budget, timeout: None };
+        let result = sim_check::check(history, &budget);
+        let mut figures = vec![
+            ("operations".to_string(), result.op_count.to_string()),
+            ("keys".to_string(), result.keys.len().to_string()),
+            ("states explored".to_string(), result.states_explored.to_string()),
+        ];
+        let violation = match &result.verdict {
+            Verdict::Linearizable => {
+                figures.insert(0, ("verdict".to_string(), "linearizable".to_string()));
+                None
+            }
+            Verdict::Unknown { reason } => {
+                // Not a failure, but never quiet: the summary says the check could not decide.
+                figures.insert(
+                    0,
+                    ("verdict".to_string(), format!("unknown: budget exhausted ({reason})")),
+                );
+                None
+            }
+            Verdict::NotLinearizable => {
+                figures.insert(0, ("verdict".to_string(), "not linearizable".to_string()));
+                let mut time = phases.end;
+                let mut message = String::new();
+                if let Some(explanation) = &result.explanation {
+                    let events = history.events();
+                    let blocking = history
+                        .operations()
+                        .into_iter()
+                        .find(|op| op.index == explanation.blocking);
+                    let invoked = events.get(explanation.blocking).and_then(|e| e.time_ns);
+                    let returned = blocking
+                        .as_ref()
+                        .and_then(|op| op.complete_index)
+                        .and_then(|i| events.get(i))
+                        .and_then(|e| e.time_ns);
+                    if let Some(returned) = returned {
+                        time = SimTime(returned);
+                    }
+                    message.push_str(&format!(
+                        "key {} op {} (process {}, invoked at t={}, returned at {}) cannot be \
+                         placed in any legal order\n",
+                        explanation.key.as_deref().unwrap_or("(none)"),
+                        explanation.blocking,
+                        blocking.as_ref().map_or(0, |op| op.process),
+                        SimTime(invoked.unwrap_or(0)),
+                        returned.map_or("(never)".to_string(), |t| format!("t={}", SimTime(t))),
+                    ));
+                }
+                message.push_str(&render_text(&result, history));
+                Some(Violation { time, message: message.trim_end().to_string() })
+            }
+        };
+        CheckReport { name, kind: CheckKind::Always, violation, figures }
+    }
+}
+
+/// `kv.progress`: once every fault has healed, operations complete ok within a bound.
+#[derive(Debug, Clone)]
+pub struct Progress {
+    pub within: SimDuration,
+    pub ops: u64,
+    pub every_client: bool,
+}
+
+impl<P: Process> Check<P> for Progress {
+    fn name(&self) -> &str {
+        "kv.progress"
+    }
+
+    fn kind(&self) -> CheckKind {
+        CheckKind::Eventually
+    }
+
+    fn observe(&mut self, _: &Simulation<P>, _: &Observation<'_, P>) -> Option<Violation> {
+        None
+    }
+
+    fn finish(&mut self, sim: &Simulation<P>, phases: &Phases) -> CheckReport {
+        let name = Check::<P>::name(self).to_string();
+        let Some(workload) = kv_workload(sim) else {
+            return no_workload(&name, CheckKind::Eventually, phases.end);
+        };
+        let Some(quiet_start) = phases.quiet_start else {
+            return CheckReport {
+                name,
+                kind: CheckKind::Eventually,
+                violation: None,
+                figures: vec![("quiet phase".to_string(), "none: nothing to check".to_string())],
+            };
+        };
+        let deadline = quiet_start.saturating_add(self.within);
+        let completed = |at: Option<SimTime>| at.is_some_and(|t| quiet_start <= t && t <= deadline);
+        let ok_in_window: Vec<_> = workload
+            .records()
+            .iter()
+            .filter(|r| r.status == OpStatus::Ok && completed(r.completed_at))
+            .collect();
+        let ok_count = ok_in_window.len() as u64;
+        let first_ok = ok_in_window.iter().filter_map(|r| r.completed_at).min();
+        let mut figures = vec![(
+            "ok operations in the window".to_string(),
+            format!("{ok_count} by t={deadline}"),
+        )];
+        if let Some(first) = first_ok {
+            figures.push((
+                "first ok after healing".to_string(),
+                human_duration(first.saturating_since(quiet_start)),
+            ));
+        }
+        let mut problems = Vec::new();
+        if ok_count < self.ops {
+            problems.push(format!(
+                "{ok_count} operations completed ok, expected at least {}",
+                self.ops
+            ));
+        }
+        if self.every_client {
+            // A client is held to the bound if it had an operation outstanding or invoked one
+            // during the window; a client that stopped before it (max_ops, stop_at) is not.
+            let stalled: Vec<String> = (0..workload.client_count())
+                .filter(|&client| {
+                    let mut active = workload.records().iter().filter(|r| {
+                        r.client == client
+                            && r.invoked_at <= deadline
+                            && r.completed_at.map_or(true, |t| t >= quiet_start)
+                    });
+                    let was_active = active.clone().next().is_some();
+                    was_active && !active.any(|r| r.status == OpStatus::Ok && completed(r.completed_at))
+                })
+                .map(|client| format!("c{}", client + 1))
+                .collect();
+            if !stalled.is_empty() {
+                problems.push(format!(
+                    "clients {} completed nothing ok",
+                    stalled.join(", ")
+                ));
+            }
+        }
+        let ran_short = phases.end < deadline;
+        let violation = (!problems.is_empty()).then(|| Violation {
+            time: deadline.min(phases.end),
+            message: format!(
+                "the quiet phase started at t={quiet_start}; within {} (by t={deadline}) {}{}",
+                self.within,
+                problems.join("; "),
+                if ran_short {
+                    format!(" (the run ended early, at t={})", phases.end)
+                } else {
+                    String::new()
+                }
+            ),
+        });
+        CheckReport { name, kind: CheckKind::Eventually, violation, figures }
+    }
+}
+
+/// `kv.some_ok`: at least one operation completed ok, so a run where nothing worked cannot pass
+/// quietly.
+#[derive(Debug, Clone)]
+pub struct SomeOk;
+
+impl<P: Process> Check<P> for SomeOk {
+    fn name(&self) -> &str {
+        "kv.some_ok"
+    }
+
+    fn kind(&self) -> CheckKind {
+        CheckKind::Sometimes
+    }
+
+    fn observe(&mut self, _: &Simulation<P>, _: &Observation<'_, P>) -> Option<Violation> {
+        None
+    }
+
+    fn finish(&mut self, sim: &Simulation<P>, phases: &Phases) -> CheckReport {
+        let name = Check::<P>::name(self).to_string();
+        let Some(workload) = kv_workload(sim) else {
+            return no_workload(&name, CheckKind::Sometimes, phases.end);
+        };
+        let counts = workload.counts();
+        let first_ok = workload
+            .records()
+            .iter()
+            .filter(|r| r.status == OpStatus::Ok)
+            .filter_map(|r| r.completed_at)
+            .min();
+        let violation = (counts.ok == 0).then(|| Violation {
+            time: phases.end,
+            message: format!("no operation completed ok in the whole run ({counts})"),
+        });
+        let mut figures = vec![("operations".to_string(), counts.to_string())];
+        if let Some(first) = first_ok {
+            figures.push(("first ok".to_string(), format!("t={first}")));
+        }
+        CheckReport { name, kind: CheckKind::Sometimes, violation, figures }
+    }
+}

@@ -1,0 +1,252 @@
+//! The workload's parameters, as a scenario's `[workload]` table gives them.
+//!
+//! Owns [`WorkloadParams`] (with [`Mix`], [`Distribution`] and [`ValueFormat`]) and its
+//! validation, which names the offending field the way the runner reports it
+//! (`workload.clients`). Every field has a default, so an empty `[workload]` table is a complete
+//! workload. What the parameters drive lives in `workload`.
+
+use serde::{Deserialize, Serialize};
+use sim_core::{SimDuration, SuiteError};
+
+/// At most this many clients: a client's index is packed into wake-up tokens.
+pub const CLIENTS_MAX: usize = 1024;
+/// At most this many keys: the key table is built up front.
+pub const KEYS_MAX: usize = 100_000;
+
+/// How clients choose the key of each operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Distribution {
+    /// Every key equally likely.
+    #[default]
+    Uniform,
+    /// Key `k` (from 0) with weight `1 / (k + 1)^zipf_exponent`: a few hot keys.
+    Zipf,
+}
+
+/// How written values look. Every write carries a value no other write uses, so a read that
+/// returns a corrupted, lost or resurrected value cannot pass for a legal one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ValueFormat {
+    /// `c3-17`: session 3's operation 17 (appends add `+c3-17`).
+    #[default]
+    Unique,
+}
+
+/// The relative weights of the four operations; they need not sum to 1.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Mix {
+    pub get: f64,
+    pub put: f64,
+    pub cas: f64,
+    pub append: f64,
+}
+
+impl Default for Mix {
+    fn default() -> Self {
+        Mix { get: 0.4, put: 0.3, cas: 0.2, append: 0.1 }
+    }
+}
+
+impl Mix {
+    fn weights(&self) -> [(&'static str, f64); 4] {
+        [("get", self.get), ("put", self.put), ("cas", self.cas), ("append", self.append)]
+    }
+}
+
+/// The closed-loop client workload: `[workload]` in a scenario.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkloadParams {
+    /// Closed-loop clients, each with at most one operation outstanding.
+    pub clients: usize,
+    /// Keys `k0` .. `k{keys-1}`.
+    pub keys: usize,
+    pub distribution: Distribution,
+    /// The skew of the zipf distribution (0 is uniform).
+    pub zipf_exponent: f64,
+    pub mix: Mix,
+    /// A client waits a uniform time in `[min, max]` between operations.
+    pub think_time: [SimDuration; 2],
+    /// How long one attempt waits for an answer before the client retries at another node.
+    pub request_timeout: SimDuration,
+    /// How long one operation may take across all its attempts before it is recorded as info.
+    pub op_timeout: SimDuration,
+    /// How long a client waits before retrying when a node says it is not the leader and knows
+    /// no leader, so that a leaderless cluster is not asked in a tight loop.
+    pub backoff: SimDuration,
+    /// At most this many operations per client; none when absent.
+    pub max_ops: Option<u64>,
+    pub values: ValueFormat,
+    /// Clients start invoking after this much simulated time.
+    pub start_after: SimDuration,
+    /// Clients invoke nothing new from this time on; when absent they go on until the run ends.
+    pub stop_at: Option<SimDuration>,
+}
+
+impl Default for WorkloadParams {
+    fn default() -> Self {
+        WorkloadParams {
+            clients: 3,
+            keys: 5,
+            distribution: Distribution::Uniform,
+            zipf_exponent: 1.0,
+            mix: Mix::default(),
+            think_time: [SimDuration::ZERO, SimDuration::from_millis(10)],
+            request_timeout: SimDuration::from_millis(500),
+            op_timeout: SimDuration::from_secs(2),
+            backoff: SimDuration::from_millis(10),
+            max_ops: None,
+            values: ValueFormat::Unique,
+            start_after: SimDuration::ZERO,
+            stop_at: None,
+        }
+    }
+}
+
+impl WorkloadParams {
+    /// Checks the parameters against each other and the cluster; the error names the field.
+    pub fn validate(&self, node_count: usize) -> Result<(), SuiteError> {
+        if node_count == 0 {
+            return Err(SuiteError::new("cluster.nodes", "the kv workload needs at least one node"));
+        }
+        if self.clients == 0 || self.clients > CLIENTS_MAX {
+            return Err(SuiteError::new(
+                "workload.clients",
+                format!("expected between 1 and {CLIENTS_MAX}, found {}", self.clients),
+            ));
+        }
+        if self.keys == 0 || self.keys > KEYS_MAX {
+            return Err(SuiteError::new(
+                "workload.keys",
+                format!("expected between 1 and {KEYS_MAX}, found {}", self.keys),
+            ));
+        }
+        if !self.zipf_exponent.is_finite() || self.zipf_exponent < 0.0 || self.zipf_exponent > 100.0
+        {
+            return Err(SuiteError::new(
+                "workload.zipf_exponent",
+                format!("expected a number in [0, 100], found {}", self.zipf_exponent),
+            ));
+        }
+        for (name, weight) in self.mix.weights() {
+            if !weight.is_finite() || weight < 0.0 {
+                return Err(SuiteError::new(
+                    format!("workload.mix.{name}"),
+                    format!("expected a weight of at least 0, found {weight}"),
+                ));
+            }
+        }
+        if self.mix.weights().iter().map(|(_, w)| w).sum::<f64>() <= 0.0 {
+            return Err(SuiteError::new(
+                "workload.mix",
+                "expected at least one operation with a positive weight",
+            ));
+        }
+        let [think_min, think_max] = self.think_time;
+        if think_min > think_max {
+            return Err(SuiteError::new(
+                "workload.think_time",
+                format!("expected [min, max] with min <= max, found [{think_min}, {think_max}]"),
+            ));
+        }
+        for (name, duration) in [
+            ("request_timeout", self.request_timeout),
+            ("op_timeout", self.op_timeout),
+            ("backoff", self.backoff),
+        ] {
+            if duration == SimDuration::ZERO {
+                return Err(SuiteError::new(
+                    format!("workload.{name}"),
+                    "expected a positive duration, found 0s",
+                ));
+            }
+        }
+        if self.max_ops == Some(0) {
+            return Err(SuiteError::new("workload.max_ops", "expected at least 1, found 0"));
+        }
+        if let Some(stop_at) = self.stop_at {
+            if stop_at <= self.start_after {
+                return Err(SuiteError::new(
+                    "workload.stop_at",
+                    format!(
+                        "expected a time after workload.start_after ({}), found {stop_at}",
+                        self.start_after
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<WorkloadParams, toml::de::Error> {
+        toml::from_str(text)
+    }
+
+    #[test]
+    fn an_empty_table_is_the_default_workload() {
+        let params = parse("").unwrap();
+        assert_eq!(params, WorkloadParams::default());
+        assert_eq!(params.validate(3), Ok(()));
+    }
+
+    #[test]
+    fn fields_read_the_human_way() {
+        let params = parse(
+            r#"
+            clients = 5
+            keys = 2
+            distribution = "zipf"
+            zipf_exponent = 1.2
+            mix = { get = 1, put = 1 }
+            think_time = ["1ms", "5ms"]
+            request_timeout = "100ms"
+            op_timeout = "1s"
+            max_ops = 10
+            values = "unique"
+            start_after = "1s"
+            stop_at = "20s"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(params.clients, 5);
+        assert_eq!(params.distribution, Distribution::Zipf);
+        assert_eq!(params.mix, Mix { get: 1.0, put: 1.0, cas: 0.2, append: 0.1 });
+        assert_eq!(params.think_time, [SimDuration::from_millis(1), SimDuration::from_millis(5)]);
+        assert_eq!(params.stop_at, Some(SimDuration::from_secs(20)));
+        assert_eq!(params.validate(3), Ok(()));
+    }
+
+    #[test]
+    fn unknown_fields_are_rejected() {
+        let error = parse("client = 3").unwrap_err().to_string();
+        assert!(error.contains("unknown field `client`"), "{error}");
+        let error = parse("mix = { gets = 1 }").unwrap_err().to_string();
+        assert!(error.contains("unknown field `gets`"), "{error}");
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        let cases: [(&str, &str); 8] = [
+            ("clients = 0", "workload.clients"),
+            ("keys = 0", "workload.keys"),
+            ("mix = { get = 0, put = 0, cas = 0, append = 0 }", "workload.mix"),
+            ("mix = { cas = -1 }", "workload.mix.cas"),
+            ("think_time = [\"5ms\", \"1ms\"]", "workload.think_time"),
+            ("request_timeout = \"0s\"", "workload.request_timeout"),
+            ("max_ops = 0", "workload.max_ops"),
+            ("start_after = \"5s\"\nstop_at = \"5s\"", "workload.stop_at"),
+        ];
+        for (text, field) in cases {
+            let error = parse(text).unwrap().validate(3).unwrap_err();
+            assert_eq!(error.field, field, "{text}: {error}");
+        }
+    }
+}

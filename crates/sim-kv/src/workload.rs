@@ -1,0 +1,671 @@
+//! The closed-loop key-value client workload and the history it records.
+//!
+//! Owns [`KvWorkload`]: a fixed number of clients, each with at most one operation outstanding
+//! (as in Jepsen). A client picks an operation and a key, sends `KvRequest { client, seq, op }`
+//! to the node it believes leads, follows `NotLeader` redirects, retries the same `(client, seq)`
+//! at another node when an attempt times out, and gives up on the operation when `op_timeout`
+//! has passed since it was invoked. Every operation's invoke and completion are recorded in
+//! simulated time in a [`sim_check::History`] (model `kv`): ok, fail (certainly did not happen)
+//! or info (unknown; the client then continues under a fresh history process, so the history
+//! stays well formed). It works with any process whose requests and responses are
+//! [`KvRequest`] and [`KvResponse`]; what the store does with them is the protocol's business.
+//! Statistics for the summary live in `stats`, the checks over the history in `checks`.
+
+use std::any::Any;
+use std::collections::BTreeMap;
+
+use rand::Rng;
+use serde_json::Value;
+use sim_check::{History, ModelKind, OpFn, OpIndex, Outcome};
+use sim_core::rng;
+use sim_core::{ClientCtx, NodeId, Process, RequestId, SimDuration, SimTime, Workload};
+
+use crate::params::{Distribution, WorkloadParams, CLIENTS_MAX};
+use crate::types::{KvOp, KvRequest, KvResponse};
+
+/// The four kinds of operation, for the mix and the statistics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum OpKind {
+    Get,
+    Put,
+    Cas,
+    Append,
+}
+
+impl OpKind {
+    pub const ALL: [OpKind; 4] = [OpKind::Get, OpKind::Put, OpKind::Cas, OpKind::Append];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            OpKind::Get => "get",
+            OpKind::Put => "put",
+            OpKind::Cas => "cas",
+            OpKind::Append => "append",
+        }
+    }
+
+    pub fn of(op: &KvOp) -> OpKind {
+        match op {
+            KvOp::Get { .. } => OpKind::Get,
+            KvOp::Put { .. } => OpKind::Put,
+            KvOp::Cas { .. } => OpKind::Cas,
+            KvOp::Append { .. } => OpKind::Append,
+        }
+    }
+}
+
+/// How a recorded operation ended, or that it has not (yet).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum OpStatus {
+    Ok,
+    Fail,
+    Info,
+    /// Still outstanding when the run ended: counted as info.
+    Pending,
+}
+
+/// One operation as the statistics see it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpRecord {
+    /// The client's index, from 0.
+    pub client: usize,
+    /// The history process that ran it.
+    pub process: u64,
+    pub kind: OpKind,
+    pub invoked_at: SimTime,
+    /// When it completed ok or fail, or was given up (info); `None` while pending.
+    pub completed_at: Option<SimTime>,
+    pub status: OpStatus,
+    /// Requests sent for it, the first included.
+    pub attempts: u32,
+}
+
+/// What a wake-up token is for; packed in its low bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum WakeKind {
+    /// The think time is over: invoke the next operation.
+    Think = 0,
+    /// The current attempt got no answer in time: retry elsewhere.
+    RequestTimeout = 1,
+    /// The backoff after a leaderless `NotLeader` is over: retry.
+    Backoff = 2,
+    /// The operation has taken `op_timeout`: give up and record info.
+    OpTimeout = 3,
+}
+
+const KIND_BITS: u32 = 2;
+const CLIENT_BITS: u32 = 10;
+const _: () = assert!(CLIENTS_MAX <= 1 << CLIENT_BITS);
+
+/// A token says which client a wake-up is for, why, and which generation of the client's state
+/// (or, for an operation timeout, which operation) it belongs to. Wake-ups cannot be cancelled,
+/// so a stale one is recognised by its number and ignored.
+fn token(kind: WakeKind, client: usize, number: u64) -> u64 {
+    (number << (KIND_BITS + CLIENT_BITS)) | ((client as u64) << KIND_BITS) | kind as u64
+}
+
+fn untoken(token: u64) -> (Option<WakeKind>, usize, u64) {
+    let kind = match token & ((1 << KIND_BITS) - 1) {
+        0 => Some(WakeKind::Think),
+        1 => Some(WakeKind::RequestTimeout),
+        2 => Some(WakeKind::Backoff),
+        3 => Some(WakeKind::OpTimeout),
+        _ => None,
+    };
+    let client = ((token >> KIND_BITS) & ((1 << CLIENT_BITS) - 1)) as usize;
+    (kind, client, token >> (KIND_BITS + CLIENT_BITS))
+}
+
+/// The operation a client is waiting on.
+#[derive(Clone, Debug)]
+struct Outstanding {
+    request: KvRequest,
+    history: OpIndex,
+    /// Index into `KvWorkload::records`.
+    record: usize,
+    /// The request of the latest attempt and the node it went to.
+    attempt: RequestId,
+    node: NodeId,
+    /// Redirects followed at once since the last pause; past the node count the client backs
+    /// off, so two nodes naming each other leader cannot keep it busy at one instant.
+    redirects: u32,
+}
+
+#[derive(Clone, Debug)]
+enum Phase {
+    /// Waiting for the think time to pass (or for `start_after`).
+    Thinking,
+    Waiting(Box<Outstanding>),
+    /// Invokes nothing more (`max_ops` or `stop_at`).
+    Done,
+}
+
+#[derive(Clone, Debug)]
+struct Client {
+    /// The KV session id: stable for the whole run, so a store with sessions can dedupe.
+    session: u64,
+    /// The history process: fresh after every info.
+    process: u64,
+    /// The sequence number of the latest operation.
+    seq: u64,
+    invoked: u64,
+    /// Where the client sends next: the last node that answered or named a leader.
+    leader: Option<NodeId>,
+    /// The last node tried, for round-robin when there is no leader to go to.
+    cursor: usize,
+    /// Bumped whenever a wake-up is scheduled, except operation timeouts (see [`token`]).
+    generation: u64,
+    phase: Phase,
+}
+
+/// Counters of things that should not happen but are survivable.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Anomalies {
+    /// Replies whose kind does not fit the operation (a `Value` for a put, say); the operation
+    /// is recorded as info.
+    pub mismatched_replies: u64,
+}
+
+/// Closed-loop clients over a replicated key-value store; see the module docs.
+pub struct KvWorkload {
+    params: WorkloadParams,
+    node_count: usize,
+    keys: Vec<String>,
+    /// Cumulative key weights for the zipf distribution (empty for uniform).
+    key_cumulative: Vec<f64>,
+    clients: Vec<Client>,
+    next_process: u64,
+    /// Which client and operation each request in flight belongs to.
+    requests: BTreeMap<RequestId, (usize, u64)>,
+    /// The last value seen per key, so that a compare-and-set has a chance to succeed.
+    last_seen: BTreeMap<String, Option<String>>,
+    history: History,
+    records: Vec<OpRecord>,
+    anomalies: Anomalies,
+}
+
+impl KvWorkload {
+    /// A workload over `node_count` nodes. Call [`WorkloadParams::validate`] first; invalid
+    /// parameters are clamped here rather than trusted.
+    pub fn new(params: WorkloadParams, node_count: usize) -> Self {
+        let client_count = params.clients.clamp(1, CLIENTS_MAX);
+        let key_count = params.keys.max(1);
+        let keys = (0..key_count).map(|k| format!("k{k}")).collect();
+        let key_cumulative = match params.distribution {
+            Distribution::Uniform => Vec::new(),
+            Distribution::Zipf => {
+                let exponent = params.zipf_exponent.max(0.0);
+                let mut total = 0.0;
+                (0..key_count)
+                    .map(|k| {
+                        total += 1.0 / ((k + 1) as f64).powf(exponent);
+                        total
+                    })
+                    .collect()
+            }
+        };
+        let clients = (0..client_count)
+            .map(|c| Client {
+                session: c as u64 + 1,
+                process: c as u64,
+                seq: 0,
+                invoked: 0,
+                leader: None,
+                cursor: c % node_count.max(1),
+                generation: 0,
+                phase: Phase::Thinking,
+            })
+            .collect();
+        KvWorkload {
+            params,
+            node_count: node_count.max(1),
+            keys,
+            key_cumulative,
+            clients,
+            next_process: client_count as u64,
+            requests: BTreeMap::new(),
+            last_seen: BTreeMap::new(),
+            history: History::new(ModelKind::Kv, Value::Null),
+            records: Vec::new(),
+            anomalies: Anomalies::default(),
+        }
+    }
+
+    pub fn params(&self) -> &WorkloadParams {
+        &self.params
+    }
+
+    /// The history recorded so far. Operations still outstanding have an invoke and no
+    /// completion, which the checker reads as info.
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
+    /// The history in the checker's JSON format, for `--history FILE`.
+    pub fn history_json(&self) -> Value {
+        self.history.to_json()
+    }
+
+    /// Every operation invoked, in invoke order.
+    pub fn records(&self) -> &[OpRecord] {
+        &self.records
+    }
+
+    pub fn anomalies(&self) -> Anomalies {
+        self.anomalies
+    }
+
+    /// The number of clients.
+    pub fn client_count(&self) -> usize {
+        self.clients.len()
+    }
+
+    fn schedule<P: Process>(
+        &mut self,
+        ctx: &mut ClientCtx<'_, P>,
+        client: usize,
+        kind: WakeKind,
+        after: SimDuration,
+    ) {
+        let c = &mut self.clients[client];
+        c.generation += 1;
+        ctx.wake_after(after, token(kind, client, c.generation));
+    }
+
+    fn think_time<P: Process>(&self, ctx: &mut ClientCtx<'_, P>) -> SimDuration {
+        let [low, high] = self.params.think_time;
+        SimDuration(rng::between(ctx.rng(), low.0, high.0))
+    }
+
+    /// After an operation ends: think, then invoke the next one (or stop).
+    fn think<P: Process>(&mut self, ctx: &mut ClientCtx<'_, P>, client: usize) {
+        self.clients[client].phase = Phase::Thinking;
+        let after = self.think_time(ctx);
+        self.schedule(ctx, client, WakeKind::Think, after);
+    }
+
+    fn pick_kind<P: Process>(&self, ctx: &mut ClientCtx<'_, P>) -> OpKind {
+        let mix = &self.params.mix;
+        let weights = [mix.get, mix.put, mix.cas, mix.append].map(|w| w.max(0.0));
+        let total: f64 = weights.iter().sum();
+        let mut draw = rng::unit(ctx.rng()) * total;
+        for (kind, weight) in OpKind::ALL.into_iter().zip(weights) {
+            if draw < weight {
+                return kind;
+            }
+            draw -= weight;
+        }
+        // Rounding can leave the draw just past the last weight: take the last kind that has one.
+        OpKind::ALL
+            .into_iter()
+            .zip(weights)
+            .filter(|&(_, w)| w > 0.0)
+            .map(|(kind, _)| kind)
+            .last()
+            .unwrap_or(OpKind::Get)
+    }
+
+    fn pick_key<P: Process>(&self, ctx: &mut ClientCtx<'_, P>) -> String {
+        let index = match self.key_cumulative.last() {
+            None => ctx.rng().gen_range(0..self.keys.len()),
+            Some(&total) => {
+                let draw = rng::unit(ctx.rng()) * total;
+                self.key_cumulative.partition_point(|&c| c <= draw).min(self.keys.len() - 1)
+            }
+        };
+        self.keys[index].clone()
+    }
+
+    /// Invokes the client's next operation, unless it is done.
+    fn invoke<P>(&mut self, ctx: &mut ClientCtx<'_, P>, client: usize)
+    where
+        P: Process<Request = KvRequest, Response = KvResponse>,
+    {
+        let now = ctx.now();
+        let c = &self.clients[client];
+        let stopped = self.params.stop_at.is_some_and(|stop| now >= SimTime::ZERO + stop);
+        let exhausted = self.params.max_ops.is_some_and(|max| c.invoked >= max);
+        if stopped || exhausted {
+            self.clients[client].phase = Phase::Done;
+            return;
+        }
+        let kind = self.pick_kind(ctx);
+        let key = self.pick_key(ctx);
+        let c = &mut self.clients[client];
+        c.seq += 1;
+        c.invoked += 1;
+        let value = format!("c{}-{}", c.session, c.seq);
+        let op = match kind {
+            OpKind::Get => KvOp::Get { key },
+            OpKind::Put => KvOp::Put { key, value },
+            OpKind::Cas => {
+                let expected = self.last_seen.get(&key).cloned().flatten();
+                KvOp::Cas { key, expected, new: value }
+            }
+            OpKind::Append => KvOp::Append { key, value: format!("+{value}") },
+        };
+        let (f, argument) = history_invoke(&op);
+        let history =
+            self.history.invoke(c.process, f, Some(op.key().to_string()), argument, now.0);
+        let record = self.records.len();
+        self.records.push(OpRecord {
+            client,
+            process: c.process,
+            kind,
+            invoked_at: now,
+            completed_at: None,
+            status: OpStatus::Pending,
+            attempts: 0,
+        });
+        let request = KvRequest { client: c.session, seq: c.seq, op };
+        let node = match c.leader {
+            Some(leader) => leader,
+            None => NodeId(ctx.rng().gen_range(0..self.node_count) as u32),
+        };
+        let seq = c.seq;
+        c.phase = Phase::Waiting(Box::new(Outstanding {
+            request,
+            history,
+            record,
+            attempt: RequestId(u64::MAX),
+            node,
+            redirects: 0,
+        }));
+        ctx.wake_after(self.params.op_timeout, token(WakeKind::OpTimeout, client, seq));
+        self.send_attempt(ctx, client, node);
+    }
+
+    /// Sends the outstanding operation (again) to `node` and arms its request timeout.
+    fn send_attempt<P>(&mut self, ctx: &mut ClientCtx<'_, P>, client: usize, node: NodeId)
+    where
+        P: Process<Request = KvRequest, Response = KvResponse>,
+    {
+        let Phase::Waiting(outstanding) = &mut self.clients[client].phase else {
+            return;
+        };
+        let request = outstanding.request.clone();
+        let seq = request.seq;
+        let id = ctx.submit(node, request);
+        outstanding.attempt = id;
+        outstanding.node = node;
+        self.records[outstanding.record].attempts += 1;
+        self.clients[client].cursor = node.index();
+        self.requests.insert(id, (client, seq));
+        let timeout = self.params.request_timeout;
+        self.schedule(ctx, client, WakeKind::RequestTimeout, timeout);
+    }
+
+    /// The node after the one last tried, round-robin.
+    fn next_node(&self, client: usize) -> NodeId {
+        NodeId(((self.clients[client].cursor + 1) % self.node_count) as u32)
+    }
+
+    /// Ends the outstanding operation: records its completion and lets the client think.
+    fn complete<P: Process>(
+        &mut self,
+        ctx: &mut ClientCtx<'_, P>,
+        client: usize,
+        status: OpStatus,
+        value: Value,
+    ) {
+        let now = ctx.now();
+        let phase = std::mem::replace(&mut self.clients[client].phase, Phase::Thinking);
+        let Phase::Waiting(outstanding) = phase else {
+            self.clients[client].phase = phase;
+            return;
+        };
+        let outcome = match status {
+            OpStatus::Ok => Outcome::Ok,
+            OpStatus::Fail => Outcome::Fail,
+            OpStatus::Info | OpStatus::Pending => Outcome::Info,
+        };
+        let read = value_as_option(&value);
+        self.history.complete(outstanding.history, outcome, value, now.0);
+        let record = &mut self.records[outstanding.record];
+        record.completed_at = Some(now);
+        record.status = status;
+        // Requests of this operation still in flight are stale from now on.
+        let seq = outstanding.request.seq;
+        self.requests.retain(|_, &mut (c, s)| !(c == client && s == seq));
+        if status == OpStatus::Info {
+            // A process whose operation may still take effect issues nothing more: the client
+            // continues as a fresh one (its KV session stays, so the store can still dedupe).
+            self.clients[client].process = self.next_process;
+            self.next_process += 1;
+        }
+        if status == OpStatus::Ok {
+            self.learn(&outstanding.request.op, &read);
+            self.clients[client].leader = Some(outstanding.node);
+        }
+        self.think(ctx, client);
+    }
+
+    /// Remembers what an ok operation says a key holds, for later compare-and-sets.
+    fn learn(&mut self, op: &KvOp, read: &Option<String>) {
+        match op {
+            KvOp::Get { key } => {
+                self.last_seen.insert(key.clone(), read.clone());
+            }
+            KvOp::Put { key, value } => {
+                self.last_seen.insert(key.clone(), Some(value.clone()));
+            }
+            KvOp::Cas { key, new, .. } => {
+                self.last_seen.insert(key.clone(), Some(new.clone()));
+            }
+            KvOp::Append { key, .. } => {
+                self.last_seen.remove(key);
+            }
+        }
+    }
+
+    fn on_response<P>(
+        &mut self,
+        ctx: &mut ClientCtx<'_, P>,
+        client: usize,
+        node: NodeId,
+        id: RequestId,
+        response: KvResponse,
+    ) where
+        P: Process<Request = KvRequest, Response = KvResponse>,
+    {
+        let Phase::Waiting(outstanding) = &self.clients[client].phase else {
+            return;
+        };
+        let kind = OpKind::of(&outstanding.request.op);
+        let current = outstanding.attempt == id;
+        match (kind, response) {
+            (_, KvResponse::NotLeader { leader }) => {
+                // Only the latest attempt's redirect is acted on; an earlier attempt's says
+                // nothing about where the current one went.
+                if !current {
+                    return;
+                }
+                let redirects = outstanding.redirects;
+                let hint = leader.filter(|&l| l != node && l.index() < self.node_count);
+                self.clients[client].leader = hint;
+                let immediate = hint.is_some() && (redirects as usize) < self.node_count;
+                if let Phase::Waiting(outstanding) = &mut self.clients[client].phase {
+                    outstanding.redirects = if immediate { redirects + 1 } else { 0 };
+                }
+                match hint {
+                    Some(leader) if immediate => self.send_attempt(ctx, client, leader),
+                    _ => {
+                        let backoff = self.params.backoff;
+                        self.schedule(ctx, client, WakeKind::Backoff, backoff);
+                    }
+                }
+            }
+            (OpKind::Get, KvResponse::Value(value)) => {
+                let value = value.map_or(Value::Null, Value::String);
+                self.answered_by(client, node);
+                self.complete(ctx, client, OpStatus::Ok, value);
+            }
+            (OpKind::Put | OpKind::Cas | OpKind::Append, KvResponse::Done) => {
+                self.answered_by(client, node);
+                self.complete(ctx, client, OpStatus::Ok, Value::Null);
+            }
+            (OpKind::Cas, KvResponse::CasFailed { current }) => {
+                self.answered_by(client, node);
+                if let Phase::Waiting(outstanding) = &self.clients[client].phase {
+                    let key = outstanding.request.op.key().to_string();
+                    self.last_seen.insert(key, current);
+                }
+                self.complete(ctx, client, OpStatus::Fail, Value::Null);
+            }
+            (_, KvResponse::Value(_) | KvResponse::Done | KvResponse::CasFailed { .. }) => {
+                // The store answered something that does not fit the operation. Whether it took
+                // effect is unknown, so the operation is info, and the summary counts it.
+                self.anomalies.mismatched_replies += 1;
+                self.complete(ctx, client, OpStatus::Info, Value::Null);
+            }
+        }
+    }
+
+    /// The answer came from `node` (possibly an earlier attempt's node): that is where the
+    /// operation was served, so the next one goes there.
+    fn answered_by(&mut self, client: usize, node: NodeId) {
+        if let Phase::Waiting(outstanding) = &mut self.clients[client].phase {
+            outstanding.node = node;
+        }
+    }
+}
+
+fn value_as_option(value: &Value) -> Option<String> {
+    match value {
+        Value::String(text) => Some(text.clone()),
+        _ => None,
+    }
+}
+
+/// The history's `f` and invoke value for an operation: a read's value is null, a cas's is
+/// `[expected, new]` (null for an absent key).
+fn history_invoke(op: &KvOp) -> (OpFn, Value) {
+    match op {
+        KvOp::Get { .. } => (OpFn::Read, Value::Null),
+        KvOp::Put { value, .. } => (OpFn::Write, Value::String(value.clone())),
+        KvOp::Cas { expected, new, .. } => (
+            OpFn::Cas,
+            Value::Array(vec![
+                expected.clone().map_or(Value::Null, Value::String),
+                Value::String(new.clone()),
+            ]),
+        ),
+        KvOp::Append { value, .. } => (OpFn::Append, Value::String(value.clone())),
+    }
+}
+
+impl<P> Workload<P> for KvWorkload
+where
+    P: Process<Request = KvRequest, Response = KvResponse>,
+{
+    fn on_start(&mut self, ctx: &mut ClientCtx<'_, P>) {
+        // Clients start staggered by one think time after `start_after`, so they do not all
+        // invoke at the same instant.
+        for client in 0..self.clients.len() {
+            let after = self.params.start_after + self.think_time(ctx);
+            self.schedule(ctx, client, WakeKind::Think, after);
+        }
+    }
+
+    fn on_reply(
+        &mut self,
+        ctx: &mut ClientCtx<'_, P>,
+        node: NodeId,
+        id: RequestId,
+        response: KvResponse,
+    ) {
+        let Some((client, seq)) = self.requests.remove(&id) else {
+            return;
+        };
+        let outstanding_seq = match &self.clients[client].phase {
+            Phase::Waiting(outstanding) => outstanding.request.seq,
+            _ => return,
+        };
+        // A reply to any attempt of the outstanding operation answers it: every attempt is the
+        // same (client, seq), which the store applies at most once.
+        if seq == outstanding_seq {
+            self.on_response(ctx, client, node, id, response);
+        }
+    }
+
+    fn on_wake(&mut self, ctx: &mut ClientCtx<'_, P>, token: u64) {
+        let (kind, client, number) = untoken(token);
+        let Some(kind) = kind else {
+            return;
+        };
+        let Some(c) = self.clients.get(client) else {
+            return;
+        };
+        match kind {
+            WakeKind::OpTimeout => {
+                let live = matches!(&c.phase, Phase::Waiting(o) if o.request.seq == number);
+                if live {
+                    self.complete(ctx, client, OpStatus::Info, Value::Null);
+                }
+            }
+            _ if number != c.generation => {}
+            WakeKind::Think => {
+                if matches!(c.phase, Phase::Thinking) {
+                    self.invoke(ctx, client);
+                }
+            }
+            WakeKind::RequestTimeout | WakeKind::Backoff => {
+                if !matches!(c.phase, Phase::Waiting(_)) {
+                    return;
+                }
+                // A timed-out node may be down or cut off: forget it as leader and try the
+                // next one. After a backoff, go where the client last heard the leader is.
+                let node = match (kind, c.leader) {
+                    (WakeKind::Backoff, Some(leader)) => leader,
+                    _ => self.next_node(client),
+                };
+                if kind == WakeKind::RequestTimeout {
+                    self.clients[client].leader = None;
+                }
+                if let Phase::Waiting(outstanding) = &mut self.clients[client].phase {
+                    outstanding.redirects = 0;
+                }
+                self.send_attempt(ctx, client, node);
+            }
+        }
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+impl std::fmt::Debug for KvWorkload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KvWorkload")
+            .field("clients", &self.clients.len())
+            .field("ops", &self.records.len())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_round_trip() {
+        for kind in
+            [WakeKind::Think, WakeKind::RequestTimeout, WakeKind::Backoff, WakeKind::OpTimeout]
+        {
+            for client in [0, 1, CLIENTS_MAX - 1] {
+                for number in [0, 1, 12345, 1 << 40] {
+                    assert_eq!(untoken(token(kind, client, number)), (Some(kind), client, number));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn history_values_follow_the_format() {
+        let cas = KvOp::Cas { key: "k".into(), expected: None, new: "c1-2".into() };
+        assert_eq!(history_invoke(&cas), (OpFn::Cas, serde_json::json!([null, "c1-2"])));
+        let get = KvOp::Get { key: "k".into() };
+        assert_eq!(history_invoke(&get), (OpFn::Read, Value::Null));
+    }
+}
