@@ -12,8 +12,8 @@
 use serde::{Deserialize, Serialize};
 use sim_check::{render_text, Budget, Verdict};
 use sim_core::{
-    Check, CheckKind, CheckReport, ClusterInfo, Observation, Phases, Process, SimDuration,
-    SimTime, Simulation, SuiteError, Violation,
+    Check, CheckKind, CheckReport, ClusterInfo, Observation, Phases, Process, SimDuration, SimTime,
+    Simulation, SuiteError, Violation,
 };
 
 use crate::stats::human_duration;
@@ -100,7 +100,8 @@ impl KvCheckParams {
 
 /// The kv workload of a simulation, if it has one.
 pub fn kv_workload<P: Process>(sim: &Simulation<P>) -> Option<&KvWorkload> {
-    sim.workload().and_then(|w| w.as_any().downcast_ref::<KvWorkload>())
+    sim.workload()
+        .and_then(|w| w.as_any().downcast_ref::<KvWorkload>())
 }
 
 /// The kv checks `params` ask for, for a suite's `checks()`.
@@ -110,7 +111,9 @@ where
 {
     let mut checks: Vec<Box<dyn Check<P>>> = Vec::new();
     if params.linearizability {
-        checks.push(Box::new(Linearizable { state_budget: params.state_budget }));
+        checks.push(Box::new(Linearizable {
+            state_budget: params.state_budget,
+        }));
     }
     if let Some(within) = params.ops_within {
         checks.push(Box::new(Progress {
@@ -162,12 +165,18 @@ impl<P: Process> Check<P> for Linearizable {
         };
         let history = workload.history();
         // A state budget only: a wall-clock limit would make the verdict depend on the machine.
-        let budget = Budget { max_states: self.state_budget, timeout: None };
+        let budget = Budget {
+            max_states: self.state_budget,
+            timeout: None,
+        };
         let result = sim_check::check(history, &budget);
         let mut figures = vec![
             ("operations".to_string(), result.op_count.to_string()),
             ("keys".to_string(), result.keys.len().to_string()),
-            ("states explored".to_string(), result.states_explored.to_string()),
+            (
+                "states explored".to_string(),
+                result.states_explored.to_string(),
+            ),
         ];
         let violation = match &result.verdict {
             Verdict::Linearizable => {
@@ -178,7 +187,10 @@ impl<P: Process> Check<P> for Linearizable {
                 // Not a failure, but never quiet: the summary says the check could not decide.
                 figures.insert(
                     0,
-                    ("verdict".to_string(), format!("unknown: budget exhausted ({reason})")),
+                    (
+                        "verdict".to_string(),
+                        format!("unknown: budget exhausted ({reason})"),
+                    ),
                 );
                 None
             }
@@ -212,10 +224,18 @@ impl<P: Process> Check<P> for Linearizable {
                     ));
                 }
                 message.push_str(&render_text(&result, history));
-                Some(Violation { time, message: message.trim_end().to_string() })
+                Some(Violation {
+                    time,
+                    message: message.trim_end().to_string(),
+                })
             }
         };
-        CheckReport { name, kind: CheckKind::Always, violation, figures }
+        CheckReport {
+            name,
+            kind: CheckKind::Always,
+            violation,
+            figures,
+        }
     }
 }
 
@@ -250,7 +270,10 @@ impl<P: Process> Check<P> for Progress {
                 name,
                 kind: CheckKind::Eventually,
                 violation: None,
-                figures: vec![("quiet phase".to_string(), "none: nothing to check".to_string())],
+                figures: vec![(
+                    "quiet phase".to_string(),
+                    "none: nothing to check".to_string(),
+                )],
             };
         };
         let deadline = quiet_start.saturating_add(self.within);
@@ -287,10 +310,11 @@ impl<P: Process> Check<P> for Progress {
                     let mut active = workload.records().iter().filter(|r| {
                         r.client == client
                             && r.invoked_at <= deadline
-                            && r.completed_at.map_or(true, |t| t >= quiet_start)
+                            && !matches!(r.completed_at, Some(t) if t < quiet_start)
                     });
                     let was_active = active.clone().next().is_some();
-                    was_active && !active.any(|r| r.status == OpStatus::Ok && completed(r.completed_at))
+                    was_active
+                        && !active.any(|r| r.status == OpStatus::Ok && completed(r.completed_at))
                 })
                 .map(|client| format!("c{}", client + 1))
                 .collect();
@@ -315,7 +339,12 @@ impl<P: Process> Check<P> for Progress {
                 }
             ),
         });
-        CheckReport { name, kind: CheckKind::Eventually, violation, figures }
+        CheckReport {
+            name,
+            kind: CheckKind::Eventually,
+            violation,
+            figures,
+        }
     }
 }
 
@@ -357,6 +386,216 @@ impl<P: Process> Check<P> for SomeOk {
         if let Some(first) = first_ok {
             figures.push(("first ok".to_string(), format!("t={first}")));
         }
-        CheckReport { name, kind: CheckKind::Sometimes, violation, figures }
+        CheckReport {
+            name,
+            kind: CheckKind::Sometimes,
+            violation,
+            figures,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::toy::{self, finish, Faults, ToyStore};
+    use crate::WorkloadParams;
+
+    fn seconds(s: u64) -> SimDuration {
+        SimDuration::from_secs(s)
+    }
+
+    fn at(s: u64) -> Option<SimTime> {
+        Some(SimTime::ZERO + seconds(s))
+    }
+
+    fn figure<'a>(report: &'a CheckReport, name: &str) -> &'a str {
+        report
+            .figures
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or("", |(_, v)| v.as_str())
+    }
+
+    /// A correct store passes, and the summary says the verdict.
+    #[test]
+    fn linearizable_passes_a_correct_store() {
+        let sim = toy::run(
+            WorkloadParams::default(),
+            Faults::default(),
+            1,
+            21,
+            seconds(2),
+        );
+        let report = finish(
+            &mut Linearizable {
+                state_budget: 1_000_000,
+            },
+            &sim,
+            None,
+        );
+        assert!(report.passed(), "{:?}", report.violation);
+        assert_eq!(report.kind, CheckKind::Always);
+        assert_eq!(figure(&report, "verdict"), "linearizable");
+    }
+
+    /// A store that sometimes reads a key's previous value is caught, and the message names the
+    /// key, the operation that cannot be placed and when it ran.
+    #[test]
+    fn linearizable_catches_stale_reads() {
+        let faults = Faults {
+            stale_read: 0.2,
+            ..Faults::default()
+        };
+        let sim = toy::run(WorkloadParams::default(), faults, 1, 21, seconds(2));
+        let report = finish(
+            &mut Linearizable {
+                state_budget: 1_000_000,
+            },
+            &sim,
+            None,
+        );
+        let violation = report.violation.expect("stale reads must be caught");
+        assert!(
+            violation.message.starts_with("key k"),
+            "{}",
+            violation.message
+        );
+        assert!(
+            violation.message.contains("cannot be placed"),
+            "{}",
+            violation.message
+        );
+        assert!(
+            violation.message.contains("not linearizable"),
+            "{}",
+            violation.message
+        );
+        assert!(violation.time > SimTime::ZERO && violation.time <= sim.now());
+    }
+
+    /// When the state budget runs out the check passes, but its verdict says unknown.
+    #[test]
+    fn linearizable_unknown_is_visible_but_not_a_failure() {
+        let params = WorkloadParams {
+            clients: 5,
+            keys: 1,
+            ..WorkloadParams::default()
+        };
+        let faults = Faults {
+            drop_after_apply: 0.3,
+            ..Faults::default()
+        };
+        let sim = toy::run(params, faults, 1, 4, seconds(2));
+        let report = finish(&mut Linearizable { state_budget: 1 }, &sim, None);
+        assert!(report.passed(), "{:?}", report.violation);
+        assert!(
+            figure(&report, "verdict").starts_with("unknown: budget exhausted"),
+            "{report:?}"
+        );
+    }
+
+    /// Progress holds when operations complete ok soon after the quiet phase starts, and fails
+    /// (saying when the phase started, the bound and the count) when the store has gone silent.
+    #[test]
+    fn progress_needs_ok_operations_after_healing() {
+        let faults = Faults {
+            silent_after: at(3),
+            ..Faults::default()
+        };
+        let sim = toy::run(WorkloadParams::default(), faults, 1, 8, seconds(6));
+        let mut progress = Progress {
+            within: seconds(1),
+            ops: 10,
+            every_client: true,
+        };
+        let report = finish(&mut progress, &sim, at(1));
+        assert!(report.passed(), "{:?}", report.violation);
+        let report = finish(&mut progress, &sim, at(4));
+        let violation = report.violation.expect("a silent store makes no progress");
+        assert_eq!(
+            violation.message,
+            "the quiet phase started at t=4s; within 1s (by t=5s) 0 operations completed ok, \
+             expected at least 10; clients c1, c2, c3 completed nothing ok"
+        );
+        assert_eq!(violation.time, SimTime::ZERO + seconds(5));
+        let report = finish(&mut progress, &sim, None);
+        assert!(report.passed());
+    }
+
+    /// A run in which nothing completed ok does not pass quietly.
+    #[test]
+    fn some_ok_fails_when_nothing_completes() {
+        let faults = Faults {
+            silent_after: Some(SimTime::ZERO),
+            ..Faults::default()
+        };
+        let sim = toy::run(WorkloadParams::default(), faults, 1, 8, seconds(3));
+        let report = finish(&mut SomeOk, &sim, None);
+        let violation = report.violation.expect("nothing completed");
+        assert!(
+            violation.message.starts_with("no operation completed ok"),
+            "{}",
+            violation.message
+        );
+        let sim = toy::run(
+            WorkloadParams::default(),
+            Faults::default(),
+            1,
+            8,
+            seconds(1),
+        );
+        assert!(finish(&mut SomeOk, &sim, None).passed());
+    }
+
+    /// The checks a suite gets from its parameters.
+    #[test]
+    fn checks_follow_the_parameters() {
+        let names = |params: &KvCheckParams| {
+            checks::<ToyStore>(params)
+                .iter()
+                .map(|c| c.name().to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names(&KvCheckParams::default()),
+            ["kv.linearizable", "kv.some_ok"]
+        );
+        let params = KvCheckParams {
+            linearizability: false,
+            ops_within: Some(seconds(5)),
+            ..KvCheckParams::default()
+        };
+        assert_eq!(names(&params), ["kv.progress", "kv.some_ok"]);
+    }
+
+    #[test]
+    fn check_params_read_from_toml_and_validate() {
+        let params: KvCheckParams = toml::from_str("ops_within = \"5s\"").unwrap();
+        assert_eq!(params.ops_within, Some(seconds(5)));
+        assert!(toml::from_str::<KvCheckParams>("ops_in = \"5s\"").is_err());
+        let cluster = ClusterInfo {
+            node_count: 3,
+            node_names: vec!["n1".into(), "n2".into(), "n3".into()],
+            fault_duration: seconds(30),
+            quiet_duration: seconds(10),
+        };
+        assert_eq!(params.validate(&cluster, "checks"), Ok(()));
+        let long = KvCheckParams {
+            ops_within: Some(seconds(11)),
+            ..KvCheckParams::default()
+        };
+        assert_eq!(
+            long.validate(&cluster, "checks").unwrap_err().field,
+            "checks.ops_within"
+        );
+        let none = ClusterInfo {
+            quiet_duration: SimDuration::ZERO,
+            ..cluster
+        };
+        assert_eq!(
+            params.validate(&none, "checks.kv").unwrap_err().field,
+            "checks.kv.ops_within"
+        );
     }
 }

@@ -46,13 +46,23 @@ pub struct Mix {
 
 impl Default for Mix {
     fn default() -> Self {
-        Mix { get: 0.4, put: 0.3, cas: 0.2, append: 0.1 }
+        Mix {
+            get: 0.4,
+            put: 0.3,
+            cas: 0.2,
+            append: 0.1,
+        }
     }
 }
 
 impl Mix {
     fn weights(&self) -> [(&'static str, f64); 4] {
-        [("get", self.get), ("put", self.put), ("cas", self.cas), ("append", self.append)]
+        [
+            ("get", self.get),
+            ("put", self.put),
+            ("cas", self.cas),
+            ("append", self.append),
+        ]
     }
 }
 
@@ -110,12 +120,18 @@ impl WorkloadParams {
     /// Checks the parameters against each other and the cluster; the error names the field.
     pub fn validate(&self, node_count: usize) -> Result<(), SuiteError> {
         if node_count == 0 {
-            return Err(SuiteError::new("cluster.nodes", "the kv workload needs at least one node"));
+            return Err(SuiteError::new(
+                "cluster.nodes",
+                "the kv workload needs at least one node",
+            ));
         }
         if self.clients == 0 || self.clients > CLIENTS_MAX {
             return Err(SuiteError::new(
                 "workload.clients",
-                format!("expected between 1 and {CLIENTS_MAX}, found {}", self.clients),
+                format!(
+                    "expected between 1 and {CLIENTS_MAX}, found {}",
+                    self.clients
+                ),
             ));
         }
         if self.keys == 0 || self.keys > KEYS_MAX {
@@ -128,7 +144,10 @@ impl WorkloadParams {
         {
             return Err(SuiteError::new(
                 "workload.zipf_exponent",
-                format!("expected a number in [0, 100], found {}", self.zipf_exponent),
+                format!(
+                    "expected a number in [0, 100], found {}",
+                    self.zipf_exponent
+                ),
             ));
         }
         for (name, weight) in self.mix.weights() {
@@ -165,7 +184,10 @@ impl WorkloadParams {
             }
         }
         if self.max_ops == Some(0) {
-            return Err(SuiteError::new("workload.max_ops", "expected at least 1, found 0"));
+            return Err(SuiteError::new(
+                "workload.max_ops",
+                "expected at least 1, found 0",
+            ));
         }
         if let Some(stop_at) = self.stop_at {
             if stop_at <= self.start_after {
@@ -218,8 +240,19 @@ mod tests {
         .unwrap();
         assert_eq!(params.clients, 5);
         assert_eq!(params.distribution, Distribution::Zipf);
-        assert_eq!(params.mix, Mix { get: 1.0, put: 1.0, cas: 0.2, append: 0.1 });
-        assert_eq!(params.think_time, [SimDuration::from_millis(1), SimDuration::from_millis(5)]);
+        assert_eq!(
+            params.mix,
+            Mix {
+                get: 1.0,
+                put: 1.0,
+                cas: 0.2,
+                append: 0.1
+            }
+        );
+        assert_eq!(
+            params.think_time,
+            [SimDuration::from_millis(1), SimDuration::from_millis(5)]
+        );
         assert_eq!(params.stop_at, Some(SimDuration::from_secs(20)));
         assert_eq!(params.validate(3), Ok(()));
     }
@@ -237,7 +270,10 @@ mod tests {
         let cases: [(&str, &str); 8] = [
             ("clients = 0", "workload.clients"),
             ("keys = 0", "workload.keys"),
-            ("mix = { get = 0, put = 0, cas = 0, append = 0 }", "workload.mix"),
+            (
+                "mix = { get = 0, put = 0, cas = 0, append = 0 }",
+                "workload.mix",
+            ),
             ("mix = { cas = -1 }", "workload.mix.cas"),
             ("think_time = [\"5ms\", \"1ms\"]", "workload.think_time"),
             ("request_timeout = \"0s\"", "workload.request_timeout"),

@@ -2,7 +2,9 @@
 //!
 //! Owns [`KvWorkload::summary`]: operations ok / fail / info (overall and per kind), latency
 //! percentiles of ok operations in simulated time, throughput, and availability inside and
-//! outside the fault windows the runner reports in [`RunInfo`]. The records it reads are kept by
+//! outside the fault windows the runner reports in [`RunInfo`]: the share of operations invoked
+//! there that got a definite answer (ok, or fail for a compare-and-set that found another value)
+//! rather than ending in info. The records it reads are kept by
 //! `workload`.
 
 use sim_core::check::percentile;
@@ -69,17 +71,23 @@ pub fn human_duration(duration: SimDuration) -> String {
 }
 
 fn in_windows(time: SimTime, windows: &[(SimTime, SimTime)]) -> bool {
-    windows.iter().any(|&(start, end)| start <= time && time < end)
+    windows
+        .iter()
+        .any(|&(start, end)| start <= time && time < end)
 }
 
 fn availability(records: &[&OpRecord], which: &str) -> String {
-    let ok = records.iter().filter(|r| r.status == OpStatus::Ok).count();
+    // A failed compare-and-set is a definite answer too: the store was available for it.
+    let ok = records
+        .iter()
+        .filter(|r| matches!(r.status, OpStatus::Ok | OpStatus::Fail))
+        .count();
     let total = records.len();
     if total == 0 {
         return "no operations invoked".to_string();
     }
     let percent = ok as f64 * 100.0 / total as f64;
-    format!("{percent:.0}% of operations invoked {which} completed ok ({ok} of {total})")
+    format!("{percent:.0}% of operations invoked {which} completed ok or fail ({ok} of {total})")
 }
 
 impl KvWorkload {
@@ -117,12 +125,21 @@ impl KvWorkload {
                     counts.add(record.status);
                 }
                 (counts.total() > 0).then(|| {
-                    format!("{} {}/{}/{}", kind.name(), counts.ok, counts.fail, counts.info)
+                    format!(
+                        "{} {}/{}/{}",
+                        kind.name(),
+                        counts.ok,
+                        counts.fail,
+                        counts.info
+                    )
                 })
             })
             .collect();
         if !by_kind.is_empty() {
-            lines.push(("operations by kind (ok/fail/info)".to_string(), by_kind.join(", ")));
+            lines.push((
+                "operations by kind (ok/fail/info)".to_string(),
+                by_kind.join(", "),
+            ));
         }
         let latencies = self.ok_latencies();
         let latency = match (
@@ -142,17 +159,29 @@ impl KvWorkload {
         let elapsed = run.phases.end.saturating_since(SimTime::ZERO);
         if elapsed > SimDuration::ZERO {
             let rate = counts.ok as f64 / elapsed.as_secs_f64();
-            lines.push(("throughput".to_string(), format!("{rate:.1} ok operations/s")));
+            lines.push((
+                "throughput".to_string(),
+                format!("{rate:.1} ok operations/s"),
+            ));
         }
         if run.fault_windows.is_empty() {
-            lines.push(("availability".to_string(), availability(&self.records().iter().collect::<Vec<_>>(), "in the run")));
+            lines.push((
+                "availability".to_string(),
+                availability(&self.records().iter().collect::<Vec<_>>(), "in the run"),
+            ));
         } else {
             let (during, outside): (Vec<&OpRecord>, Vec<&OpRecord>) = self
                 .records()
                 .iter()
                 .partition(|r| in_windows(r.invoked_at, &run.fault_windows));
-            lines.push(("availability during faults".to_string(), availability(&during, "during a fault window")));
-            lines.push(("availability outside faults".to_string(), availability(&outside, "outside fault windows")));
+            lines.push((
+                "availability during faults".to_string(),
+                availability(&during, "during a fault window"),
+            ));
+            lines.push((
+                "availability outside faults".to_string(),
+                availability(&outside, "outside fault windows"),
+            ));
         }
         let retried = self.records().iter().filter(|r| r.attempts > 1).count();
         if retried > 0 {
@@ -195,5 +224,59 @@ mod tests {
         assert!(in_windows(SimTime(10), &windows));
         assert!(!in_windows(SimTime(20), &windows));
         assert!(!in_windows(SimTime(5), &windows));
+    }
+}
+
+#[cfg(test)]
+mod summary_tests {
+    use sim_core::{Phases, RunInfo, SimDuration, SimTime};
+
+    use crate::toy::{self, Faults};
+    use crate::{kv_workload, WorkloadParams};
+
+    /// The summary counts operations, gives latency percentiles, and splits availability by the
+    /// fault windows.
+    #[test]
+    fn summary_reports_operations_latency_and_availability() {
+        let faults = Faults {
+            silent_after: Some(SimTime(2_000_000_000)),
+            ..Faults::default()
+        };
+        let sim = toy::run(
+            WorkloadParams::default(),
+            faults,
+            1,
+            5,
+            SimDuration::from_secs(4),
+        );
+        let run = RunInfo {
+            phases: Phases {
+                quiet_start: None,
+                end: sim.now(),
+            },
+            fault_windows: vec![(SimTime(2_000_000_000), SimTime(4_000_000_000))],
+        };
+        let lines = kv_workload(&sim).unwrap().summary(&run);
+        let get = |name: &str| {
+            lines
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        assert!(get("operations").contains(" ok, "), "{lines:?}");
+        assert!(get("latency").starts_with("p50 "), "{lines:?}");
+        assert!(
+            get("availability during faults").starts_with(
+                "0% of operations invoked during a fault window completed ok or fail (0 of"
+            ),
+            "{lines:?}"
+        );
+        assert!(
+            get("availability outside faults")
+                .starts_with("100% of operations invoked outside fault windows completed"),
+            "{lines:?}"
+        );
+        assert!(get("throughput").ends_with("ok operations/s"), "{lines:?}");
     }
 }

@@ -44,7 +44,10 @@ pub struct ToyStore {
 
 impl ToyStore {
     pub fn new(faults: Faults) -> Self {
-        ToyStore { faults, ..ToyStore::default() }
+        ToyStore {
+            faults,
+            ..ToyStore::default()
+        }
     }
 
     fn apply(&mut self, ctx: &mut Ctx<'_, Self>, op: KvOp) -> KvResponse {
@@ -65,7 +68,9 @@ impl ToyStore {
                     set(entry, new);
                     KvResponse::Done
                 } else {
-                    KvResponse::CasFailed { current: entry.0.clone() }
+                    KvResponse::CasFailed {
+                        current: entry.0.clone(),
+                    }
                 }
             }
             KvOp::Append { value, .. } => {
@@ -91,10 +96,19 @@ impl Process for ToyStore {
 
     fn on_request(&mut self, ctx: &mut Ctx<'_, Self>, id: RequestId, request: KvRequest) {
         if ctx.id() != NodeId(0) {
-            ctx.reply(id, KvResponse::NotLeader { leader: Some(NodeId(0)) });
+            ctx.reply(
+                id,
+                KvResponse::NotLeader {
+                    leader: Some(NodeId(0)),
+                },
+            );
             return;
         }
-        if self.faults.silent_after.is_some_and(|t| ctx.local_time() >= t) {
+        if self
+            .faults
+            .silent_after
+            .is_some_and(|t| ctx.local_time() >= t)
+        {
             return;
         }
         // Every draw happens on every request, so one fault's rate does not shift the others.
@@ -117,7 +131,8 @@ impl Process for ToyStore {
             Some((seq, _)) if *seq > request.seq => return,
             _ => {
                 let response = self.apply(ctx, request.op);
-                self.sessions.insert(request.client, (request.seq, response.clone()));
+                self.sessions
+                    .insert(request.client, (request.seq, response.clone()));
                 response
             }
         };
@@ -136,7 +151,11 @@ pub fn run(
     duration: SimDuration,
 ) -> Simulation<ToyStore> {
     let config = SimConfig::new(seed, node_count);
-    let mut sim = Simulation::new(config, Box::new(move |_| ToyStore::new(faults)), Trace::new(None));
+    let mut sim = Simulation::new(
+        config,
+        Box::new(move |_| ToyStore::new(faults)),
+        Trace::new(None),
+    );
     sim.set_workload(Box::new(KvWorkload::new(params, node_count)));
     sim.start();
     let end = SimTime::ZERO + duration;
@@ -154,5 +173,11 @@ pub fn finish(
     sim: &Simulation<ToyStore>,
     quiet_start: Option<SimTime>,
 ) -> sim_core::CheckReport {
-    check.finish(sim, &Phases { quiet_start, end: sim.now() })
+    check.finish(
+        sim,
+        &Phases {
+            quiet_start,
+            end: sim.now(),
+        },
+    )
 }

@@ -10,7 +10,11 @@ pub enum KvOp {
     /// Writes `value` to `key`.
     Put { key: String, value: String },
     /// Writes `new` to `key` if it holds `expected` (`None`: the key is absent).
-    Cas { key: String, expected: Option<String>, new: String },
+    Cas {
+        key: String,
+        expected: Option<String>,
+        new: String,
+    },
     /// Appends `value` to the string at `key` (an absent key counts as empty).
     Append { key: String, value: String },
 }
@@ -18,7 +22,10 @@ pub enum KvOp {
 impl KvOp {
     pub fn key(&self) -> &str {
         match self {
-            KvOp::Get { key } | KvOp::Put { key, .. } | KvOp::Cas { key, .. } | KvOp::Append { key, .. } => key,
+            KvOp::Get { key }
+            | KvOp::Put { key, .. }
+            | KvOp::Cas { key, .. }
+            | KvOp::Append { key, .. } => key,
         }
     }
 

@@ -301,7 +301,7 @@ impl KvWorkload {
             .zip(weights)
             .filter(|&(_, w)| w > 0.0)
             .map(|(kind, _)| kind)
-            .last()
+            .next_back()
             .unwrap_or(OpKind::Get)
     }
 
@@ -310,7 +310,9 @@ impl KvWorkload {
             None => ctx.rng().gen_range(0..self.keys.len()),
             Some(&total) => {
                 let draw = rng::unit(ctx.rng()) * total;
-                self.key_cumulative.partition_point(|&c| c <= draw).min(self.keys.len() - 1)
+                self.key_cumulative
+                    .partition_point(|&c| c <= draw)
+                    .min(self.keys.len() - 1)
             }
         };
         self.keys[index].clone()
@@ -323,7 +325,10 @@ impl KvWorkload {
     {
         let now = ctx.now();
         let c = &self.clients[client];
-        let stopped = self.params.stop_at.is_some_and(|stop| now >= SimTime::ZERO + stop);
+        let stopped = self
+            .params
+            .stop_at
+            .is_some_and(|stop| now >= SimTime::ZERO + stop);
         let exhausted = self.params.max_ops.is_some_and(|max| c.invoked >= max);
         if stopped || exhausted {
             self.clients[client].phase = Phase::Done;
@@ -340,13 +345,21 @@ impl KvWorkload {
             OpKind::Put => KvOp::Put { key, value },
             OpKind::Cas => {
                 let expected = self.last_seen.get(&key).cloned().flatten();
-                KvOp::Cas { key, expected, new: value }
+                KvOp::Cas {
+                    key,
+                    expected,
+                    new: value,
+                }
             }
-            OpKind::Append => KvOp::Append { key, value: format!("+{value}") },
+            OpKind::Append => KvOp::Append {
+                key,
+                value: format!("+{value}"),
+            },
         };
         let (f, argument) = history_invoke(&op);
         let history =
-            self.history.invoke(c.process, f, Some(op.key().to_string()), argument, now.0);
+            self.history
+                .invoke(c.process, f, Some(op.key().to_string()), argument, now.0);
         let record = self.records.len();
         self.records.push(OpRecord {
             client,
@@ -357,7 +370,11 @@ impl KvWorkload {
             status: OpStatus::Pending,
             attempts: 0,
         });
-        let request = KvRequest { client: c.session, seq: c.seq, op };
+        let request = KvRequest {
+            client: c.session,
+            seq: c.seq,
+            op,
+        };
         let node = match c.leader {
             Some(leader) => leader,
             None => NodeId(ctx.rng().gen_range(0..self.node_count) as u32),
@@ -371,7 +388,10 @@ impl KvWorkload {
             node,
             redirects: 0,
         }));
-        ctx.wake_after(self.params.op_timeout, token(WakeKind::OpTimeout, client, seq));
+        ctx.wake_after(
+            self.params.op_timeout,
+            token(WakeKind::OpTimeout, client, seq),
+        );
         self.send_attempt(ctx, client, node);
     }
 
@@ -420,13 +440,15 @@ impl KvWorkload {
             OpStatus::Info | OpStatus::Pending => Outcome::Info,
         };
         let read = value_as_option(&value);
-        self.history.complete(outstanding.history, outcome, value, now.0);
+        self.history
+            .complete(outstanding.history, outcome, value, now.0);
         let record = &mut self.records[outstanding.record];
         record.completed_at = Some(now);
         record.status = status;
         // Requests of this operation still in flight are stale from now on.
         let seq = outstanding.request.seq;
-        self.requests.retain(|_, &mut (c, s)| !(c == client && s == seq));
+        self.requests
+            .retain(|_, &mut (c, s)| !(c == client && s == seq));
         if status == OpStatus::Info {
             // A process whose operation may still take effect issues nothing more: the client
             // continues as a fresh one (its KV session stays, so the store can still dedupe).
@@ -650,21 +672,324 @@ mod tests {
 
     #[test]
     fn tokens_round_trip() {
-        for kind in
-            [WakeKind::Think, WakeKind::RequestTimeout, WakeKind::Backoff, WakeKind::OpTimeout]
-        {
+        for kind in [
+            WakeKind::Think,
+            WakeKind::RequestTimeout,
+            WakeKind::Backoff,
+            WakeKind::OpTimeout,
+        ] {
             for client in [0, 1, CLIENTS_MAX - 1] {
                 for number in [0, 1, 12345, 1 << 40] {
-                    assert_eq!(untoken(token(kind, client, number)), (Some(kind), client, number));
+                    assert_eq!(
+                        untoken(token(kind, client, number)),
+                        (Some(kind), client, number)
+                    );
                 }
             }
         }
     }
 
+    use std::collections::BTreeSet;
+
+    use proptest::prelude::*;
+    use sim_check::{parse_history, EventKind};
+
+    use crate::toy::{self, Faults};
+    use crate::Mix;
+
+    fn seconds(s: u64) -> SimDuration {
+        SimDuration::from_secs(s)
+    }
+
+    fn workload(sim: &sim_core::Simulation<toy::ToyStore>) -> &KvWorkload {
+        crate::kv_workload(sim).expect("the toy run has a kv workload")
+    }
+
+    /// The recorded history reads back through the checker's parser, which validates it: every
+    /// completion matches an invoke of its process, no process has two operations in flight, and
+    /// no process acts after an info.
+    fn assert_well_formed(workload: &KvWorkload) {
+        let text = workload.history_json().to_string();
+        let parsed = parse_history(&text, "recorded", None);
+        assert!(
+            parsed.is_ok(),
+            "the recorded history is malformed: {:?}",
+            parsed.err()
+        );
+        let mut ended: BTreeSet<u64> = BTreeSet::new();
+        let mut open: BTreeSet<u64> = BTreeSet::new();
+        for event in workload.history().events() {
+            assert!(
+                !ended.contains(&event.process),
+                "process {} acts after an info",
+                event.process
+            );
+            match event.kind {
+                EventKind::Invoke => assert!(open.insert(event.process), "two ops in flight"),
+                EventKind::Info => {
+                    open.remove(&event.process);
+                    ended.insert(event.process);
+                }
+                EventKind::Ok | EventKind::Fail => {
+                    open.remove(&event.process);
+                }
+            }
+        }
+    }
+
+    fn assert_linearizable(workload: &KvWorkload) {
+        let result = sim_check::check(workload.history(), &sim_check::Budget::default());
+        assert_eq!(
+            result.verdict,
+            sim_check::Verdict::Linearizable,
+            "{}",
+            sim_check::render_text(&result, workload.history())
+        );
+    }
+
+    /// A correct store answers every operation: the history is linearizable and nothing is info
+    /// except what was pending when the run stopped.
+    #[test]
+    fn a_correct_store_gives_a_linearizable_history() {
+        let sim = toy::run(
+            WorkloadParams::default(),
+            Faults::default(),
+            1,
+            7,
+            seconds(3),
+        );
+        let workload = workload(&sim);
+        let counts = workload.counts();
+        assert!(counts.ok > 100, "{counts}");
+        assert_eq!(counts.info, counts.pending, "{counts}");
+        assert!(counts.pending <= 3, "{counts}");
+        assert_well_formed(workload);
+        assert_linearizable(workload);
+        // Compare-and-set uses the last value seen, so some succeed and some fail.
+        let cas: Vec<_> = workload
+            .records()
+            .iter()
+            .filter(|r| r.kind == OpKind::Cas)
+            .collect();
+        assert!(cas.iter().any(|r| r.status == OpStatus::Ok));
+    }
+
+    /// The same seed gives the same run: trace hash and history alike.
+    #[test]
+    fn the_same_seed_gives_the_same_run() {
+        let run = |seed| {
+            let faults = Faults {
+                not_leader: 0.1,
+                drop_after_apply: 0.05,
+                ..Faults::default()
+            };
+            let sim = toy::run(WorkloadParams::default(), faults, 3, seed, seconds(2));
+            (sim.trace_hash(), workload(&sim).history_json())
+        };
+        assert_eq!(run(11), run(11));
+        assert_ne!(run(11).0, run(12).0);
+    }
+
+    /// Every write carries a value no other write uses.
+    #[test]
+    fn written_values_are_unique() {
+        let sim = toy::run(
+            WorkloadParams::default(),
+            Faults::default(),
+            1,
+            3,
+            seconds(2),
+        );
+        let mut seen = BTreeSet::new();
+        for event in workload(&sim).history().events() {
+            if event.kind != EventKind::Invoke {
+                continue;
+            }
+            let written = match event.f {
+                OpFn::Write | OpFn::Append => event.value.clone(),
+                OpFn::Cas => event.value[1].clone(),
+                _ => continue,
+            };
+            assert!(seen.insert(written.to_string()), "{written} written twice");
+        }
+        assert!(seen.len() > 50);
+    }
+
+    /// Followers and a flaky leader answer `NotLeader`; clients follow the hints, back off when
+    /// there is none, and still complete operations, retrying the same (client, seq).
+    #[test]
+    fn redirects_are_followed_to_the_leader() {
+        let faults = Faults {
+            not_leader: 0.3,
+            ..Faults::default()
+        };
+        let sim = toy::run(WorkloadParams::default(), faults, 3, 5, seconds(3));
+        let workload = workload(&sim);
+        let counts = workload.counts();
+        assert!(counts.ok > 50, "{counts}");
+        assert_eq!(counts.info, counts.pending, "{counts}");
+        assert!(workload.records().iter().any(|r| r.attempts > 1));
+        assert_well_formed(workload);
+        assert_linearizable(workload);
+    }
+
+    /// Lost requests and answers end in retries, and when `op_timeout` passes, in info; the
+    /// client goes on as a fresh process and the history stays well formed and linearizable
+    /// (the store's sessions apply each retried write once).
+    #[test]
+    fn lost_answers_end_in_info_under_a_fresh_process() {
+        let faults = Faults {
+            drop_after_apply: 0.4,
+            drop_before_apply: 0.2,
+            ..Faults::default()
+        };
+        let params = WorkloadParams {
+            request_timeout: SimDuration::from_millis(20),
+            op_timeout: SimDuration::from_millis(50),
+            ..WorkloadParams::default()
+        };
+        let sim = toy::run(params, faults, 2, 9, seconds(3));
+        let workload = workload(&sim);
+        let counts = workload.counts();
+        assert!(counts.info > counts.pending, "{counts}");
+        assert!(counts.ok > 20, "{counts}");
+        let processes = workload.history().processes();
+        assert!(processes.len() > workload.client_count(), "{processes:?}");
+        assert_well_formed(workload);
+        assert_linearizable(workload);
+    }
+
+    /// A store that never answers: every operation ends in info after `op_timeout`, and each
+    /// client moves on under a fresh process each time.
+    #[test]
+    fn a_silent_store_yields_only_info() {
+        let faults = Faults {
+            silent_after: Some(SimTime::ZERO),
+            ..Faults::default()
+        };
+        let params = WorkloadParams {
+            clients: 2,
+            ..WorkloadParams::default()
+        };
+        let sim = toy::run(params, faults, 1, 1, seconds(5));
+        let workload = workload(&sim);
+        let counts = workload.counts();
+        assert_eq!(counts.ok + counts.fail, 0);
+        // Two clients, 2s per operation plus a think time, over 5s.
+        assert!(counts.info >= 4, "{counts}");
+        let given_up = workload
+            .records()
+            .iter()
+            .filter(|r| r.status == OpStatus::Info);
+        assert!(
+            given_up.clone().all(|r| r.attempts == 4),
+            "{:?}",
+            workload.records()
+        );
+        assert_well_formed(workload);
+    }
+
+    /// `max_ops` and `stop_at` bound what clients invoke; `start_after` delays the first.
+    #[test]
+    fn clients_start_and_stop_when_told() {
+        let params = WorkloadParams {
+            clients: 2,
+            max_ops: Some(5),
+            start_after: seconds(1),
+            ..WorkloadParams::default()
+        };
+        let sim = toy::run(params, Faults::default(), 1, 2, seconds(3));
+        let records = workload(&sim).records();
+        assert_eq!(records.len(), 10);
+        assert!(records
+            .iter()
+            .all(|r| r.invoked_at >= SimTime::ZERO + seconds(1)));
+        let params = WorkloadParams {
+            stop_at: Some(seconds(1)),
+            ..WorkloadParams::default()
+        };
+        let sim = toy::run(params, Faults::default(), 1, 2, seconds(3));
+        let records = workload(&sim).records();
+        assert!(records
+            .iter()
+            .all(|r| r.invoked_at < SimTime::ZERO + seconds(1)));
+        assert!(records
+            .iter()
+            .all(|r| matches!(r.status, OpStatus::Ok | OpStatus::Fail)));
+    }
+
+    /// Under zipf the first key is the hottest.
+    #[test]
+    fn zipf_prefers_the_first_keys() {
+        let params = WorkloadParams {
+            keys: 4,
+            distribution: crate::Distribution::Zipf,
+            zipf_exponent: 2.0,
+            ..WorkloadParams::default()
+        };
+        let sim = toy::run(params, Faults::default(), 1, 4, seconds(2));
+        let mut per_key: BTreeMap<String, usize> = BTreeMap::new();
+        for event in workload(&sim).history().events() {
+            *per_key
+                .entry(event.key.clone().unwrap_or_default())
+                .or_default() += 1;
+        }
+        assert!(per_key["k0"] > per_key["k1"], "{per_key:?}");
+        assert!(
+            per_key["k1"] > per_key.get("k3").copied().unwrap_or(0),
+            "{per_key:?}"
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+        /// Whatever the parameters, a correct store (with redirects and lost answers) gives a
+        /// well-formed, linearizable history.
+        #[test]
+        fn toy_histories_are_linearizable_and_well_formed(
+            clients in 1usize..5,
+            keys in 1usize..4,
+            weights in proptest::array::uniform4(0u8..4),
+            seed in 0u64..1000,
+            not_leader in 0.0f64..0.3,
+            lost in 0.0f64..0.3,
+            node_count in 1usize..4,
+        ) {
+            let [get, put, cas, append] = weights.map(f64::from);
+            let mix = if get + put + cas + append == 0.0 {
+                Mix::default()
+            } else {
+                Mix { get, put, cas, append }
+            };
+            let params = WorkloadParams {
+                clients,
+                keys,
+                mix,
+                request_timeout: SimDuration::from_millis(30),
+                op_timeout: SimDuration::from_millis(100),
+                ..WorkloadParams::default()
+            };
+            prop_assert_eq!(params.validate(node_count), Ok(()));
+            let faults = Faults { not_leader, drop_after_apply: lost, ..Faults::default() };
+            let sim = toy::run(params, faults, node_count, seed, SimDuration::from_millis(1500));
+            let workload = workload(&sim);
+            assert_well_formed(workload);
+            assert_linearizable(workload);
+        }
+    }
+
     #[test]
     fn history_values_follow_the_format() {
-        let cas = KvOp::Cas { key: "k".into(), expected: None, new: "c1-2".into() };
-        assert_eq!(history_invoke(&cas), (OpFn::Cas, serde_json::json!([null, "c1-2"])));
+        let cas = KvOp::Cas {
+            key: "k".into(),
+            expected: None,
+            new: "c1-2".into(),
+        };
+        assert_eq!(
+            history_invoke(&cas),
+            (OpFn::Cas, serde_json::json!([null, "c1-2"]))
+        );
         let get = KvOp::Get { key: "k".into() };
         assert_eq!(history_invoke(&get), (OpFn::Read, Value::Null));
     }
