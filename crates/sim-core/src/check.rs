@@ -45,7 +45,10 @@ pub enum NodeChange {
 #[derive(Debug, Clone, Copy)]
 pub enum Observation<'a, P: Process> {
     /// A handler ran on `node` and reported `events` (possibly none).
-    Handled { node: NodeId, events: &'a [P::Event] },
+    Handled {
+        node: NodeId,
+        events: &'a [P::Event],
+    },
     /// A node's lifecycle changed.
     Node { node: NodeId, change: NodeChange },
     /// Reachability or the network's behaviour changed.
@@ -92,7 +95,11 @@ pub trait Check<P: Process> {
     fn name(&self) -> &str;
     fn kind(&self) -> CheckKind;
     /// Called after every step and fault. An *always* check returns its first violation here.
-    fn observe(&mut self, sim: &Simulation<P>, observation: &Observation<'_, P>) -> Option<Violation>;
+    fn observe(
+        &mut self,
+        sim: &Simulation<P>,
+        observation: &Observation<'_, P>,
+    ) -> Option<Violation>;
     /// Called once at the end of the run.
     fn finish(&mut self, sim: &Simulation<P>, phases: &Phases) -> CheckReport;
 }

@@ -23,13 +23,17 @@ impl Default for StableHasher {
 
 impl StableHasher {
     pub const fn new() -> Self {
-        StableHasher { state: KEY, count: 0 }
+        StableHasher {
+            state: KEY,
+            count: 0,
+        }
     }
 
     #[inline]
     pub fn write_u64(&mut self, word: u64) {
         self.count = self.count.wrapping_add(1);
-        self.state = mix(self.state ^ word.wrapping_add(self.count.wrapping_mul(0x9e37_79b9_7f4a_7c15)));
+        self.state =
+            mix(self.state ^ word.wrapping_add(self.count.wrapping_mul(0x9e37_79b9_7f4a_7c15)));
     }
 
     pub fn write_bytes(&mut self, bytes: &[u8]) {

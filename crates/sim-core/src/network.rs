@@ -15,7 +15,10 @@ use rand::Rng;
 pub enum Latency {
     Fixed(SimDuration),
     /// Uniform in `[min, max]`.
-    Uniform { min: SimDuration, max: SimDuration },
+    Uniform {
+        min: SimDuration,
+        max: SimDuration,
+    },
     /// A long tail: a uniform base in `[min, max]`, plus with probability `tail_probability` an
     /// extra delay from a Pareto distribution with scale `tail_scale` and shape `tail_shape`
     /// (smaller shapes give heavier tails), capped at `tail_max`.
@@ -31,7 +34,10 @@ pub enum Latency {
 
 impl Default for Latency {
     fn default() -> Self {
-        Latency::Uniform { min: SimDuration::from_millis(1), max: SimDuration::from_millis(5) }
+        Latency::Uniform {
+            min: SimDuration::from_millis(1),
+            max: SimDuration::from_millis(5),
+        }
     }
 }
 
@@ -41,7 +47,14 @@ impl Latency {
         match *self {
             Latency::Fixed(d) => d,
             Latency::Uniform { min, max } => SimDuration(rng::between(rng, min.0, max.0)),
-            Latency::LongTail { min, max, tail_probability, tail_scale, tail_shape, tail_max } => {
+            Latency::LongTail {
+                min,
+                max,
+                tail_probability,
+                tail_scale,
+                tail_shape,
+                tail_max,
+            } => {
                 let base = rng::between(rng, min.0, max.0);
                 let u = rng::unit(rng);
                 let in_tail = rng::chance(rng, tail_probability);
@@ -51,7 +64,11 @@ impl Latency {
                 // Inverse transform of the Pareto distribution: scale / (1 - u)^(1 / shape).
                 let shape = tail_shape.max(0.01);
                 let extra = tail_scale.0 as f64 / (1.0 - u).max(1e-12).powf(1.0 / shape);
-                let extra = if extra.is_finite() { extra.min(tail_max.0 as f64) } else { tail_max.0 as f64 };
+                let extra = if extra.is_finite() {
+                    extra.min(tail_max.0 as f64)
+                } else {
+                    tail_max.0 as f64
+                };
                 SimDuration(base.saturating_add(extra as u64))
             }
         }
@@ -88,7 +105,10 @@ pub struct Reachability {
 impl Reachability {
     /// Every node reaches every node.
     pub fn full(node_count: usize) -> Self {
-        Reachability { node_count, blocked: vec![false; node_count * node_count] }
+        Reachability {
+            node_count,
+            blocked: vec![false; node_count * node_count],
+        }
     }
 
     pub fn node_count(&self) -> usize {
@@ -118,7 +138,10 @@ impl Reachability {
 
     /// The union of two cuts: a link is cut if either cuts it.
     pub fn merge(&mut self, other: &Reachability) {
-        assert_eq!(self.node_count, other.node_count, "merged reachabilities of different clusters");
+        assert_eq!(
+            self.node_count, other.node_count,
+            "merged reachabilities of different clusters"
+        );
         for (mine, theirs) in self.blocked.iter_mut().zip(&other.blocked) {
             *mine |= *theirs;
         }
@@ -149,7 +172,11 @@ impl Reachability {
         let mut r = Self::full(node_count);
         for a in 0..node_count {
             for b in 0..node_count {
-                let cut = if one_way { group_of[a] < group_of[b] } else { group_of[a] != group_of[b] };
+                let cut = if one_way {
+                    group_of[a] < group_of[b]
+                } else {
+                    group_of[a] != group_of[b]
+                };
                 if cut {
                     r.cut(NodeId(a as u32), NodeId(b as u32));
                 }
@@ -211,7 +238,10 @@ impl Reachability {
 
     /// The nodes `node` can reach, itself included.
     pub fn reachable_from(&self, node: NodeId) -> Vec<NodeId> {
-        (0..self.node_count as u32).map(NodeId).filter(|&to| self.can_reach(node, to)).collect()
+        (0..self.node_count as u32)
+            .map(NodeId)
+            .filter(|&to| self.can_reach(node, to))
+            .collect()
     }
 
     /// A short description for the trace: the cut links as `a->b` pairs.
@@ -303,7 +333,12 @@ mod tests {
             tail_max: SimDuration::from_secs(1),
         };
         let samples: Vec<SimDuration> = (0..2000).map(|_| latency.sample(&mut rng)).collect();
-        assert!(samples.iter().all(|&d| d >= SimDuration::from_millis(1) && d <= latency.max()));
-        assert!(samples.iter().any(|&d| d > SimDuration::from_millis(50)), "the tail is never reached");
+        assert!(samples
+            .iter()
+            .all(|&d| d >= SimDuration::from_millis(1) && d <= latency.max()));
+        assert!(
+            samples.iter().any(|&d| d > SimDuration::from_millis(50)),
+            "the tail is never reached"
+        );
     }
 }

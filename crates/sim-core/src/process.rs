@@ -112,7 +112,12 @@ pub struct Outputs<P: Process> {
 
 impl<P: Process> Default for Outputs<P> {
     fn default() -> Self {
-        Outputs { sends: Vec::new(), timers: Vec::new(), replies: Vec::new(), events: Vec::new() }
+        Outputs {
+            sends: Vec::new(),
+            timers: Vec::new(),
+            replies: Vec::new(),
+            events: Vec::new(),
+        }
     }
 }
 
@@ -146,8 +151,18 @@ impl<'a, P: Process> Ctx<'a, P> {
         storage: &'a mut Storage<P::Durable>,
         outputs: &'a mut Outputs<P>,
     ) -> Self {
-        assert!(node.index() < node_count, "{node} is outside a cluster of {node_count}");
-        Ctx { node, node_count, local_time, rng, storage, outputs }
+        assert!(
+            node.index() < node_count,
+            "{node} is outside a cluster of {node_count}"
+        );
+        Ctx {
+            node,
+            node_count,
+            local_time,
+            rng,
+            storage,
+            outputs,
+        }
     }
 
     /// This node.
@@ -189,13 +204,20 @@ impl<'a, P: Process> Ctx<'a, P> {
 
     /// Sends `msg` to `to`. The network decides when, whether and how often it arrives.
     pub fn send(&mut self, to: NodeId, msg: P::Msg) {
-        assert!(to.index() < self.node_count, "{} sent to {to}, outside the cluster", self.node);
+        assert!(
+            to.index() < self.node_count,
+            "{} sent to {to}, outside the cluster",
+            self.node
+        );
         self.outputs.sends.push((to, msg));
     }
 
     /// Sends a copy of `msg` to every other node.
     pub fn broadcast(&mut self, msg: P::Msg) {
-        for peer in (0..self.node_count as u32).map(NodeId).filter(|&n| n != self.node) {
+        for peer in (0..self.node_count as u32)
+            .map(NodeId)
+            .filter(|&n| n != self.node)
+        {
             self.outputs.sends.push((peer, msg.clone()));
         }
     }

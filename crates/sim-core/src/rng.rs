@@ -72,7 +72,9 @@ mod tests {
 
     #[test]
     fn same_seed_and_name_give_the_same_stream() {
-        let a: Vec<u64> = (0..8).map(|_| Streams::new(7).stream("network").next_u64()).collect();
+        let a: Vec<u64> = (0..8)
+            .map(|_| Streams::new(7).stream("network").next_u64())
+            .collect();
         let mut s = Streams::new(7).stream("network");
         let first = s.next_u64();
         assert!(a.iter().all(|&x| x == first));
@@ -85,7 +87,10 @@ mod tests {
         let mut faults = streams.stream("faults");
         assert_ne!(network.next_u64(), faults.next_u64());
         assert_ne!(streams.node(0).next_u64(), streams.node(1).next_u64());
-        assert_ne!(Streams::new(1).stream("x").next_u64(), Streams::new(2).stream("x").next_u64());
+        assert_ne!(
+            Streams::new(1).stream("x").next_u64(),
+            Streams::new(2).stream("x").next_u64()
+        );
     }
 
     /// Golden values: a change of rand, rand_chacha or the derivation must be noticed, because it

@@ -102,7 +102,9 @@ pub struct Stats {
 
 impl Stats {
     pub fn messages_dropped(&self) -> u64 {
-        self.messages_dropped_loss + self.messages_dropped_partition + self.messages_dropped_node_down
+        self.messages_dropped_loss
+            + self.messages_dropped_partition
+            + self.messages_dropped_node_down
     }
 }
 
@@ -136,7 +138,13 @@ pub struct HandlerPanic {
 /// run's `workload` random stream.
 pub trait Workload<P: Process>: Any {
     fn on_start(&mut self, ctx: &mut ClientCtx<'_, P>);
-    fn on_reply(&mut self, ctx: &mut ClientCtx<'_, P>, node: NodeId, id: RequestId, response: P::Response);
+    fn on_reply(
+        &mut self,
+        ctx: &mut ClientCtx<'_, P>,
+        node: NodeId,
+        id: RequestId,
+        response: P::Response,
+    );
     fn on_wake(&mut self, ctx: &mut ClientCtx<'_, P>, token: u64);
     /// For checks and reports that need the concrete workload (its history, say).
     fn as_any(&self) -> &dyn Any;
@@ -164,7 +172,10 @@ impl<'a, P: Process> ClientCtx<'a, P> {
     }
     /// Sends `request` to `node`; its reply, if any, comes back through `Workload::on_reply`.
     pub fn submit(&mut self, node: NodeId, request: P::Request) -> RequestId {
-        assert!(node.index() < self.node_count, "a client submitted to {node}, outside the cluster");
+        assert!(
+            node.index() < self.node_count,
+            "a client submitted to {node}, outside the cluster"
+        );
         let id = RequestId(*self.next_request);
         *self.next_request += 1;
         self.submits.push((node, id, request));
@@ -177,13 +188,35 @@ impl<'a, P: Process> ClientCtx<'a, P> {
 }
 
 enum EventKind<P: Process> {
-    Deliver { from: NodeId, to: NodeId, incarnation: u32, msg_id: u64, msg: P::Msg },
-    Timer { node: NodeId, incarnation: u32, generation: u64, timer: P::Timer },
-    Request { node: NodeId, id: RequestId, request: P::Request },
-    Reply { node: NodeId, id: RequestId, response: P::Response },
+    Deliver {
+        from: NodeId,
+        to: NodeId,
+        incarnation: u32,
+        msg_id: u64,
+        msg: P::Msg,
+    },
+    Timer {
+        node: NodeId,
+        incarnation: u32,
+        generation: u64,
+        timer: P::Timer,
+    },
+    Request {
+        node: NodeId,
+        id: RequestId,
+        request: P::Request,
+    },
+    Reply {
+        node: NodeId,
+        id: RequestId,
+        response: P::Response,
+    },
     ClientWake(u64),
     External(u64),
-    Resume { node: NodeId, pause: u64 },
+    Resume {
+        node: NodeId,
+        pause: u64,
+    },
 }
 
 struct Entry<P: Process> {
@@ -394,7 +427,11 @@ impl<P: Process> Simulation<P> {
 
     /// Schedules a wake-up for the driver: `step` returns `Step::External(token)` at `at`.
     pub fn schedule_external(&mut self, at: SimTime, token: u64) {
-        assert!(at >= self.now, "scheduled at {at}, before now ({})", self.now);
+        assert!(
+            at >= self.now,
+            "scheduled at {at}, before now ({})",
+            self.now
+        );
         self.push(at, EventKind::External(token));
     }
 
@@ -405,23 +442,36 @@ impl<P: Process> Simulation<P> {
             return None;
         }
         let entry = self.queue.pop()?;
-        assert!(entry.time >= self.now, "time went backwards: {} after {}", entry.time, self.now);
+        assert!(
+            entry.time >= self.now,
+            "time went backwards: {} after {}",
+            entry.time,
+            self.now
+        );
         self.now = entry.time;
         self.stats.events += 1;
         self.outputs.clear();
         let step = match entry.kind {
-            EventKind::Deliver { from, to, incarnation, msg_id, msg } => {
-                self.deliver(from, to, incarnation, msg_id, msg)
-            }
-            EventKind::Timer { node, incarnation, generation, timer } => {
-                self.fire_timer(node, incarnation, generation, timer)
-            }
+            EventKind::Deliver {
+                from,
+                to,
+                incarnation,
+                msg_id,
+                msg,
+            } => self.deliver(from, to, incarnation, msg_id, msg),
+            EventKind::Timer {
+                node,
+                incarnation,
+                generation,
+                timer,
+            } => self.fire_timer(node, incarnation, generation, timer),
             EventKind::Request { node, id, request } => self.arrive_request(node, id, request),
             EventKind::Reply { node, id, response } => {
                 self.stats.replies += 1;
-                self.trace.record(self.now, Kind::Reply, [node.0 as u64, id.0, 0, 0], |l| {
-                    let _ = write!(l, ",\"node\":\"{node}\",\"request\":{}", id.0);
-                });
+                self.trace
+                    .record(self.now, Kind::Reply, [node.0 as u64, id.0, 0, 0], |l| {
+                        let _ = write!(l, ",\"node\":\"{node}\",\"request\":{}", id.0);
+                    });
                 if let Some(mut workload) = self.workload.take() {
                     self.with_client(|w, ctx| w.on_reply(ctx, node, id, response), &mut workload);
                     self.workload = Some(workload);
@@ -441,7 +491,14 @@ impl<P: Process> Simulation<P> {
         Some(step)
     }
 
-    fn deliver(&mut self, from: NodeId, to: NodeId, incarnation: u32, msg_id: u64, msg: P::Msg) -> Step {
+    fn deliver(
+        &mut self,
+        from: NodeId,
+        to: NodeId,
+        incarnation: u32,
+        msg_id: u64,
+        msg: P::Msg,
+    ) -> Step {
         let target = &self.nodes[to.index()];
         if target.process.is_none() || target.incarnation != incarnation {
             self.drop_message(from, to, msg_id, DropReason::NodeDown);
@@ -453,35 +510,75 @@ impl<P: Process> Simulation<P> {
         }
         if target.pause.is_some() {
             let now = self.now;
-            self.nodes[to.index()].deferred.push((now, EventKind::Deliver { from, to, incarnation, msg_id, msg }));
+            self.nodes[to.index()].deferred.push((
+                now,
+                EventKind::Deliver {
+                    from,
+                    to,
+                    incarnation,
+                    msg_id,
+                    msg,
+                },
+            ));
             return Step::Quiet;
         }
         self.stats.messages_delivered += 1;
-        self.trace.record(self.now, Kind::Deliver, [from.0 as u64, to.0 as u64, msg_id, 0], |l| {
-            let _ = write!(l, ",\"from\":\"{from}\",\"to\":\"{to}\",\"id\":{msg_id}");
-        });
+        self.trace.record(
+            self.now,
+            Kind::Deliver,
+            [from.0 as u64, to.0 as u64, msg_id, 0],
+            |l| {
+                let _ = write!(l, ",\"from\":\"{from}\",\"to\":\"{to}\",\"id\":{msg_id}");
+            },
+        );
         self.run_handler(to, |p, ctx| p.on_message(ctx, from, msg));
         Step::Handled { node: to }
     }
 
-    fn fire_timer(&mut self, node: NodeId, incarnation: u32, generation: u64, timer: P::Timer) -> Step {
+    fn fire_timer(
+        &mut self,
+        node: NodeId,
+        incarnation: u32,
+        generation: u64,
+        timer: P::Timer,
+    ) -> Step {
         let n = &mut self.nodes[node.index()];
-        if n.process.is_none() || n.incarnation != incarnation || n.timers.get(&timer) != Some(&generation) {
+        if n.process.is_none()
+            || n.incarnation != incarnation
+            || n.timers.get(&timer) != Some(&generation)
+        {
             return Step::Quiet;
         }
         if n.pause.is_some() {
             let now = self.now;
-            n.deferred.push((now, EventKind::Timer { node, incarnation, generation, timer }));
+            n.deferred.push((
+                now,
+                EventKind::Timer {
+                    node,
+                    incarnation,
+                    generation,
+                    timer,
+                },
+            ));
             return Step::Quiet;
         }
         n.timers.remove(&timer);
         self.stats.timers_fired += 1;
         let writing = self.trace.is_writing();
-        self.trace.record(self.now, Kind::TimerFire, [node.0 as u64, generation, 0, 0], |l| {
-            if writing {
-                let _ = write!(l, ",\"node\":\"{node}\",\"timer\":{}", json_string(&format!("{timer:?}")));
-            }
-        });
+        self.trace.record(
+            self.now,
+            Kind::TimerFire,
+            [node.0 as u64, generation, 0, 0],
+            |l| {
+                if writing {
+                    let _ = write!(
+                        l,
+                        ",\"node\":\"{node}\",\"timer\":{}",
+                        json_string(&format!("{timer:?}"))
+                    );
+                }
+            },
+        );
         self.run_handler(node, |p, ctx| p.on_timer(ctx, timer));
         Step::Handled { node }
     }
@@ -489,28 +586,39 @@ impl<P: Process> Simulation<P> {
     fn arrive_request(&mut self, node: NodeId, id: RequestId, request: P::Request) -> Step {
         let n = &mut self.nodes[node.index()];
         if n.process.is_none() {
-            self.trace.record(self.now, Kind::Drop, [u64::MAX, node.0 as u64, id.0, 2], |l| {
-                let _ = write!(l, ",\"to\":\"{node}\",\"request\":{},\"reason\":\"node-down\"", id.0);
-            });
+            self.trace.record(
+                self.now,
+                Kind::Drop,
+                [u64::MAX, node.0 as u64, id.0, 2],
+                |l| {
+                    let _ = write!(
+                        l,
+                        ",\"to\":\"{node}\",\"request\":{},\"reason\":\"node-down\"",
+                        id.0
+                    );
+                },
+            );
             return Step::Quiet;
         }
         if n.pause.is_some() {
             let now = self.now;
-            n.deferred.push((now, EventKind::Request { node, id, request }));
+            n.deferred
+                .push((now, EventKind::Request { node, id, request }));
             return Step::Quiet;
         }
         self.stats.requests += 1;
         let writing = self.trace.is_writing();
-        self.trace.record(self.now, Kind::Request, [node.0 as u64, id.0, 0, 0], |l| {
-            if writing {
-                let _ = write!(
-                    l,
-                    ",\"node\":\"{node}\",\"request\":{},\"op\":{}",
-                    id.0,
-                    json_string(&format!("{request:?}"))
-                );
-            }
-        });
+        self.trace
+            .record(self.now, Kind::Request, [node.0 as u64, id.0, 0, 0], |l| {
+                if writing {
+                    let _ = write!(
+                        l,
+                        ",\"node\":\"{node}\",\"request\":{},\"op\":{}",
+                        id.0,
+                        json_string(&format!("{request:?}"))
+                    );
+                }
+            });
         self.run_handler(node, |p, ctx| p.on_request(ctx, id, request));
         Step::Handled { node }
     }
@@ -522,9 +630,14 @@ impl<P: Process> Simulation<P> {
         }
         n.pause = None;
         let deferred = std::mem::take(&mut n.deferred);
-        self.trace.record(self.now, Kind::Resume, [node.0 as u64, deferred.len() as u64, 0, 0], |l| {
-            let _ = write!(l, ",\"node\":\"{node}\",\"deferred\":{}", deferred.len());
-        });
+        self.trace.record(
+            self.now,
+            Kind::Resume,
+            [node.0 as u64, deferred.len() as u64, 0, 0],
+            |l| {
+                let _ = write!(l, ",\"node\":\"{node}\",\"deferred\":{}", deferred.len());
+            },
+        );
         // What arrived during the pause is seen now, in arrival order.
         for (_, kind) in deferred {
             let now = self.now;
@@ -548,7 +661,14 @@ impl<P: Process> Simulation<P> {
         let Some(process) = n.process.as_mut() else {
             unreachable!("a handler was run on {node}, which is down");
         };
-        let mut ctx = Ctx::new(node, node_count, local, &mut n.rng, &mut n.storage, &mut self.outputs);
+        let mut ctx = Ctx::new(
+            node,
+            node_count,
+            local,
+            &mut n.rng,
+            &mut n.storage,
+            &mut self.outputs,
+        );
         let result = panic::catch_unwind(AssertUnwindSafe(|| handler(process, &mut ctx)));
         if let Err(payload) = result {
             let message = payload
@@ -556,8 +676,17 @@ impl<P: Process> Simulation<P> {
                 .map(|s| s.to_string())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "a panic with a non-string payload".to_string());
-            self.trace.record_text(self.now, Kind::Panic, node.0 as u64, format_args!("{message}"));
-            self.panic = Some(HandlerPanic { node, time: self.now, message });
+            self.trace.record_text(
+                self.now,
+                Kind::Panic,
+                node.0 as u64,
+                format_args!("{message}"),
+            );
+            self.panic = Some(HandlerPanic {
+                node,
+                time: self.now,
+                message,
+            });
             return;
         }
         self.apply_outputs(node);
@@ -571,7 +700,14 @@ impl<P: Process> Simulation<P> {
                 TimerOp::Set { after, timer } => self.set_timer(node, after, timer),
                 TimerOp::Cancel(timer) => {
                     if self.nodes[node.index()].timers.remove(&timer).is_some() {
-                        self.trace.record(self.now, Kind::TimerCancel, [node.0 as u64, 0, 0, 0], |_| {});
+                        self.trace.record(
+                            self.now,
+                            Kind::TimerCancel,
+                            [node.0 as u64, 0, 0, 0],
+                            |l| {
+                                let _ = write!(l, ",\"node\":\"{node}\"");
+                            },
+                        );
                     }
                 }
             }
@@ -591,7 +727,12 @@ impl<P: Process> Simulation<P> {
         self.outputs.replies = replies;
         for i in 0..self.outputs.events.len() {
             let event = &self.outputs.events[i];
-            self.trace.record_text(self.now, Kind::Report, node.0 as u64, format_args!("{event:?}"));
+            self.trace.record_text(
+                self.now,
+                Kind::Report,
+                node.0 as u64,
+                format_args!("{event:?}"),
+            );
         }
     }
 
@@ -602,8 +743,31 @@ impl<P: Process> Simulation<P> {
         let at = self.now.saturating_add(n.clock.true_duration(after));
         let incarnation = n.incarnation;
         n.timers.insert(timer.clone(), generation);
-        self.trace.record(self.now, Kind::TimerSet, [node.0 as u64, generation, at.0, 0], |_| {});
-        self.push(at, EventKind::Timer { node, incarnation, generation, timer });
+        let writing = self.trace.is_writing();
+        self.trace.record(
+            self.now,
+            Kind::TimerSet,
+            [node.0 as u64, generation, at.0, 0],
+            |l| {
+                if writing {
+                    let _ = write!(
+                        l,
+                        ",\"node\":\"{node}\",\"at\":{},\"timer\":{}",
+                        at.0,
+                        json_string(&format!("{timer:?}"))
+                    );
+                }
+            },
+        );
+        self.push(
+            at,
+            EventKind::Timer {
+                node,
+                incarnation,
+                generation,
+                timer,
+            },
+        );
     }
 
     fn send(&mut self, from: NodeId, to: NodeId, msg: P::Msg) {
@@ -611,15 +775,20 @@ impl<P: Process> Simulation<P> {
         self.next_msg_id += 1;
         self.stats.messages_sent += 1;
         let writing = self.trace.is_writing();
-        self.trace.record(self.now, Kind::Send, [from.0 as u64, to.0 as u64, msg_id, 0], |l| {
-            if writing {
-                let _ = write!(
-                    l,
-                    ",\"from\":\"{from}\",\"to\":\"{to}\",\"id\":{msg_id},\"msg\":{}",
-                    json_string(&format!("{msg:?}"))
-                );
-            }
-        });
+        self.trace.record(
+            self.now,
+            Kind::Send,
+            [from.0 as u64, to.0 as u64, msg_id, 0],
+            |l| {
+                if writing {
+                    let _ = write!(
+                        l,
+                        ",\"from\":\"{from}\",\"to\":\"{to}\",\"id\":{msg_id},\"msg\":{}",
+                        json_string(&format!("{msg:?}"))
+                    );
+                }
+            },
+        );
         if !self.reachability.can_reach(from, to) {
             self.drop_message(from, to, msg_id, DropReason::Partition);
             return;
@@ -636,14 +805,37 @@ impl<P: Process> Simulation<P> {
         if duplicated {
             let second = self.network.latency.sample(&mut self.network_rng);
             self.stats.messages_duplicated += 1;
-            self.trace.record(self.now, Kind::Duplicate, [from.0 as u64, to.0 as u64, msg_id, second.0], |l| {
-                let _ = write!(l, ",\"from\":\"{from}\",\"to\":\"{to}\",\"id\":{msg_id}");
-            });
+            self.trace.record(
+                self.now,
+                Kind::Duplicate,
+                [from.0 as u64, to.0 as u64, msg_id, second.0],
+                |l| {
+                    let _ = write!(l, ",\"from\":\"{from}\",\"to\":\"{to}\",\"id\":{msg_id}");
+                },
+            );
             let at = self.now + second;
-            self.push(at, EventKind::Deliver { from, to, incarnation, msg_id, msg: msg.clone() });
+            self.push(
+                at,
+                EventKind::Deliver {
+                    from,
+                    to,
+                    incarnation,
+                    msg_id,
+                    msg: msg.clone(),
+                },
+            );
         }
         let at = self.now + latency;
-        self.push(at, EventKind::Deliver { from, to, incarnation, msg_id, msg });
+        self.push(
+            at,
+            EventKind::Deliver {
+                from,
+                to,
+                incarnation,
+                msg_id,
+                msg,
+            },
+        );
     }
 
     fn drop_message(&mut self, from: NodeId, to: NodeId, msg_id: u64, reason: DropReason) {
@@ -652,9 +844,18 @@ impl<P: Process> Simulation<P> {
             DropReason::Partition => self.stats.messages_dropped_partition += 1,
             DropReason::NodeDown => self.stats.messages_dropped_node_down += 1,
         }
-        self.trace.record(self.now, Kind::Drop, [from.0 as u64, to.0 as u64, msg_id, reason as u64], |l| {
-            let _ = write!(l, ",\"from\":\"{from}\",\"to\":\"{to}\",\"id\":{msg_id},\"reason\":\"{}\"", reason.as_str());
-        });
+        self.trace.record(
+            self.now,
+            Kind::Drop,
+            [from.0 as u64, to.0 as u64, msg_id, reason as u64],
+            |l| {
+                let _ = write!(
+                    l,
+                    ",\"from\":\"{from}\",\"to\":\"{to}\",\"id\":{msg_id},\"reason\":\"{}\"",
+                    reason.as_str()
+                );
+            },
+        );
     }
 
     fn with_client(
@@ -678,11 +879,17 @@ impl<P: Process> Simulation<P> {
         for (node, id, request) in submits.drain(..) {
             let latency = self.client_latency.sample(&mut self.client_network_rng);
             let writing = self.trace.is_writing();
-            self.trace.record(self.now, Kind::Client, [node.0 as u64, id.0, 0, 0], |l| {
-                if writing {
-                    let _ = write!(l, ",\"to\":\"{node}\",\"request\":{},\"op\":{}", id.0, json_string(&format!("{request:?}")));
-                }
-            });
+            self.trace
+                .record(self.now, Kind::Client, [node.0 as u64, id.0, 0, 0], |l| {
+                    if writing {
+                        let _ = write!(
+                            l,
+                            ",\"to\":\"{node}\",\"request\":{},\"op\":{}",
+                            id.0,
+                            json_string(&format!("{request:?}"))
+                        );
+                    }
+                });
             let at = self.now + latency;
             self.push(at, EventKind::Request { node, id, request });
         }
@@ -717,9 +924,10 @@ impl<P: Process> Simulation<P> {
         n.deferred.clear();
         n.incarnation += 1;
         self.stats.crashes += 1;
-        self.trace.record(self.now, Kind::Crash, [node.0 as u64, 0, 0, 0], |l| {
-            let _ = write!(l, ",\"node\":\"{node}\"");
-        });
+        self.trace
+            .record(self.now, Kind::Crash, [node.0 as u64, 0, 0, 0], |l| {
+                let _ = write!(l, ",\"node\":\"{node}\"");
+            });
     }
 
     /// Restarts a crashed `node`: a new process is built and started from its durable state
@@ -729,9 +937,10 @@ impl<P: Process> Simulation<P> {
             return;
         }
         self.stats.restarts += 1;
-        self.trace.record(self.now, Kind::Restart, [node.0 as u64, 0, 0, 0], |l| {
-            let _ = write!(l, ",\"node\":\"{node}\"");
-        });
+        self.trace
+            .record(self.now, Kind::Restart, [node.0 as u64, 0, 0, 0], |l| {
+                let _ = write!(l, ",\"node\":\"{node}\"");
+            });
         self.boot(node);
     }
 
@@ -746,9 +955,14 @@ impl<P: Process> Simulation<P> {
         self.next_pause += 1;
         n.pause = Some(pause);
         self.stats.pauses += 1;
-        self.trace.record(self.now, Kind::Pause, [node.0 as u64, duration.0, 0, 0], |l| {
-            let _ = write!(l, ",\"node\":\"{node}\",\"for_ns\":{}", duration.0);
-        });
+        self.trace.record(
+            self.now,
+            Kind::Pause,
+            [node.0 as u64, duration.0, 0, 0],
+            |l| {
+                let _ = write!(l, ",\"node\":\"{node}\",\"for_ns\":{}", duration.0);
+            },
+        );
         let at = self.now.saturating_add(duration);
         self.push(at, EventKind::Resume { node, pause });
     }
@@ -763,9 +977,17 @@ impl<P: Process> Simulation<P> {
     /// Replaces who can reach whom. Messages in flight across a newly cut link are lost on
     /// arrival.
     pub fn set_reachability(&mut self, reachability: Reachability) {
-        assert_eq!(reachability.node_count(), self.nodes.len(), "reachability of another cluster size");
+        assert_eq!(
+            reachability.node_count(),
+            self.nodes.len(),
+            "reachability of another cluster size"
+        );
         let writing = self.trace.is_writing();
-        let description = if writing { reachability.describe() } else { String::new() };
+        let description = if writing {
+            reachability.describe()
+        } else {
+            String::new()
+        };
         self.reachability = reachability;
         let mut hasher = crate::hash::StableHasher::new();
         for a in self.node_ids() {
@@ -773,14 +995,20 @@ impl<P: Process> Simulation<P> {
                 hasher.write_u64(self.reachability.can_reach(a, b) as u64);
             }
         }
-        self.trace.record(self.now, Kind::Network, [hasher.finish(), 0, 0, 0], |l| {
-            let _ = write!(l, ",\"cut\":{}", json_string(&description));
-        });
+        self.trace
+            .record(self.now, Kind::Network, [hasher.finish(), 0, 0, 0], |l| {
+                let _ = write!(l, ",\"cut\":{}", json_string(&description));
+            });
     }
 
     /// Replaces the network's latency, loss and duplication.
     pub fn set_network(&mut self, network: NetworkConfig) {
-        self.trace.record_text(self.now, Kind::Network, u64::MAX, format_args!("{network:?}"));
+        self.trace.record_text(
+            self.now,
+            Kind::Network,
+            u64::MAX,
+            format_args!("{network:?}"),
+        );
         self.network = network;
     }
 
@@ -790,15 +1018,25 @@ impl<P: Process> Simulation<P> {
         self.trace.record(
             self.now,
             Kind::Clock,
-            [node.0 as u64, clock.offset_ns as u64, clock.drift_ppm as u64, 0],
+            [
+                node.0 as u64,
+                clock.offset_ns as u64,
+                clock.drift_ppm as u64,
+                0,
+            ],
             |l| {
-                let _ = write!(l, ",\"node\":\"{node}\",\"offset_ns\":{},\"drift_ppm\":{}", clock.offset_ns, clock.drift_ppm);
+                let _ = write!(
+                    l,
+                    ",\"node\":\"{node}\",\"offset_ns\":{},\"drift_ppm\":{}",
+                    clock.offset_ns, clock.drift_ppm
+                );
             },
         );
     }
 
     /// Notes a fault in the trace in the driver's words (what the scenario asked for).
     pub fn note_fault(&mut self, text: std::fmt::Arguments<'_>) {
-        self.trace.record_text(self.now, Kind::Fault, u64::MAX, text);
+        self.trace
+            .record_text(self.now, Kind::Fault, u64::MAX, text);
     }
 }

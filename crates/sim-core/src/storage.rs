@@ -19,7 +19,12 @@ pub struct Storage<V> {
 
 impl<V> Default for Storage<V> {
     fn default() -> Self {
-        Storage { durable: BTreeMap::new(), pending: BTreeMap::new(), sync_count: 0, write_count: 0 }
+        Storage {
+            durable: BTreeMap::new(),
+            pending: BTreeMap::new(),
+            sync_count: 0,
+            write_count: 0,
+        }
     }
 }
 
@@ -148,6 +153,9 @@ mod tests {
         disk.sync();
         disk.put("log/1", 1);
         disk.put("other", 9);
-        assert_eq!(disk.range_prefix("log/"), vec![("log/1".into(), 1), ("log/2".into(), 2)]);
+        assert_eq!(
+            disk.range_prefix("log/"),
+            vec![("log/1".into(), 1), ("log/2".into(), 2)]
+        );
     }
 }

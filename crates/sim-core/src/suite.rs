@@ -9,9 +9,9 @@
 use serde::de::DeserializeOwned;
 
 use crate::check::Check;
+use crate::check::Phases;
 use crate::process::Process;
 use crate::sim::{Simulation, Workload};
-use crate::check::Phases;
 use crate::time::{SimDuration, SimTime};
 use crate::NodeId;
 
@@ -27,7 +27,7 @@ pub struct ClusterInfo {
 }
 
 /// One protocol family, runnable from a scenario.
-pub trait Suite: Sized {
+pub trait Suite: Sized + 'static {
     type P: Process;
     /// `[protocol]` less `name`.
     type Params: DeserializeOwned;
@@ -90,6 +90,9 @@ pub struct SuiteError {
 
 impl SuiteError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        SuiteError { field: field.into(), message: message.into() }
+        SuiteError {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }

@@ -83,7 +83,14 @@ impl<P: Process> Harness<P> {
 
     fn call(&mut self, handler: impl FnOnce(&mut P, &mut Ctx<'_, P>)) -> &Outputs<P> {
         self.outputs.clear();
-        let mut ctx = Ctx::new(self.node, self.node_count, self.time, &mut self.rng, &mut self.storage, &mut self.outputs);
+        let mut ctx = Ctx::new(
+            self.node,
+            self.node_count,
+            self.time,
+            &mut self.rng,
+            &mut self.storage,
+            &mut self.outputs,
+        );
         handler(&mut self.process, &mut ctx);
         &self.outputs
     }

@@ -109,7 +109,9 @@ impl SimDuration {
         // rejected rather than rounded, so that a printed scenario reads back to the same value.
         let mut scale = unit_ns;
         for digit in frac.chars() {
-            let d = digit.to_digit(10).ok_or_else(|| DurationError::new(text, "a malformed number"))?;
+            let d = digit
+                .to_digit(10)
+                .ok_or_else(|| DurationError::new(text, "a malformed number"))?;
             if scale % 10 != 0 {
                 if d != 0 {
                     return Err(DurationError::new(text, "more precision than a nanosecond"));
@@ -135,14 +137,21 @@ pub struct DurationError {
 
 impl DurationError {
     fn new(found: &str, problem: &'static str) -> Self {
-        DurationError { found: found.to_string(), problem }
+        DurationError {
+            found: found.to_string(),
+            problem,
+        }
     }
 }
 
 impl Add<SimDuration> for SimTime {
     type Output = SimTime;
     fn add(self, d: SimDuration) -> SimTime {
-        SimTime(self.0.checked_add(d.0).expect("simulated time overflowed u64 nanoseconds"))
+        SimTime(
+            self.0
+                .checked_add(d.0)
+                .expect("simulated time overflowed u64 nanoseconds"),
+        )
     }
 }
 
@@ -155,7 +164,11 @@ impl AddAssign<SimDuration> for SimTime {
 impl Sub<SimTime> for SimTime {
     type Output = SimDuration;
     fn sub(self, earlier: SimTime) -> SimDuration {
-        SimDuration(self.0.checked_sub(earlier.0).expect("subtracted a later SimTime"))
+        SimDuration(
+            self.0
+                .checked_sub(earlier.0)
+                .expect("subtracted a later SimTime"),
+        )
     }
 }
 
@@ -223,18 +236,39 @@ mod tests {
 
     #[test]
     fn parses_human_units() {
-        assert_eq!(SimDuration::parse("150ms"), Ok(SimDuration::from_millis(150)));
+        assert_eq!(
+            SimDuration::parse("150ms"),
+            Ok(SimDuration::from_millis(150))
+        );
         assert_eq!(SimDuration::parse("5s"), Ok(SimDuration::from_secs(5)));
         assert_eq!(SimDuration::parse("2m"), Ok(SimDuration::from_secs(120)));
-        assert_eq!(SimDuration::parse("1.5s"), Ok(SimDuration::from_millis(1500)));
+        assert_eq!(
+            SimDuration::parse("1.5s"),
+            Ok(SimDuration::from_millis(1500))
+        );
         assert_eq!(SimDuration::parse("0"), Ok(SimDuration::ZERO));
-        assert_eq!(SimDuration::parse("250us"), Ok(SimDuration::from_micros(250)));
+        assert_eq!(
+            SimDuration::parse("250us"),
+            Ok(SimDuration::from_micros(250))
+        );
     }
 
     #[test]
     fn rejects_malformed_durations() {
-        for bad in ["", "5", "ms", "-5s", "5 parsecs", "1.2.3s", "99999999999999999999h", "1.5ns"] {
-            assert!(SimDuration::parse(bad).is_err(), "{bad:?} should be rejected");
+        for bad in [
+            "",
+            "5",
+            "ms",
+            "-5s",
+            "5 parsecs",
+            "1.2.3s",
+            "99999999999999999999h",
+            "1.5ns",
+        ] {
+            assert!(
+                SimDuration::parse(bad).is_err(),
+                "{bad:?} should be rejected"
+            );
         }
     }
 
@@ -286,7 +320,9 @@ impl<'de> serde::Deserialize<'de> for SimDuration {
             }
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<SimDuration, E> {
                 if v < 0 {
-                    Err(E::custom(format!("expected a duration, found the negative number {v}")))
+                    Err(E::custom(format!(
+                        "expected a duration, found the negative number {v}"
+                    )))
                 } else {
                     self.visit_u64(v as u64)
                 }

@@ -94,7 +94,10 @@ pub struct Trace {
 
 impl std::fmt::Debug for Trace {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Trace").field("hash", &self.hash()).field("events", &self.events).finish()
+        f.debug_struct("Trace")
+            .field("hash", &self.hash())
+            .field("events", &self.events)
+            .finish()
     }
 }
 
@@ -106,7 +109,13 @@ impl Default for Trace {
 
 impl Trace {
     pub fn new(sink: Option<Box<dyn Write>>) -> Self {
-        Trace { hasher: StableHasher::new(), sink, sink_error: None, line: String::new(), events: 0 }
+        Trace {
+            hasher: StableHasher::new(),
+            sink,
+            sink_error: None,
+            line: String::new(),
+            events: 0,
+        }
     }
 
     /// Whether lines are being written (so callers can skip formatting details otherwise).
@@ -153,7 +162,13 @@ impl Trace {
 
     /// Records an event whose text is part of its identity (protocol reports, faults): the text
     /// is hashed too. `text` must render the same on every run.
-    pub fn record_text(&mut self, time: SimTime, kind: Kind, node: u64, text: std::fmt::Arguments<'_>) {
+    pub fn record_text(
+        &mut self,
+        time: SimTime,
+        kind: Kind,
+        node: u64,
+        text: std::fmt::Arguments<'_>,
+    ) {
         self.events += 1;
         self.hasher.write_u64(time.0);
         self.hasher.write_u64(kind as u64);
@@ -220,8 +235,15 @@ mod tests {
         let mut with = Trace::new(Some(Box::new(buffer.clone())));
         let mut without = Trace::new(None);
         for trace in [&mut with, &mut without] {
-            trace.record(SimTime(5), Kind::Send, [0, 1, 7, 0], |l| l.push_str(",\"x\":1"));
-            trace.record_text(SimTime(6), Kind::Report, 2, format_args!("became_leader term={}", 3));
+            trace.record(SimTime(5), Kind::Send, [0, 1, 7, 0], |l| {
+                l.push_str(",\"x\":1")
+            });
+            trace.record_text(
+                SimTime(6),
+                Kind::Report,
+                2,
+                format_args!("became_leader term={}", 3),
+            );
         }
         assert_eq!(with.hash(), without.hash());
         let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();

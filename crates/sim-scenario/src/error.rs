@@ -48,19 +48,38 @@ impl<'a> Source<'a> {
         }
         let before = &self.text[..offset];
         let line = before.matches('\n').count() + 1;
-        let column = before.rfind('\n').map_or(before.chars().count(), |nl| before[nl + 1..].chars().count()) + 1;
+        let column = before.rfind('\n').map_or(before.chars().count(), |nl| {
+            before[nl + 1..].chars().count()
+        }) + 1;
         (line, column)
     }
 
     /// An error at byte `offset`.
-    pub fn error_at(&self, offset: usize, field: &str, message: impl Into<String>) -> ScenarioError {
+    pub fn error_at(
+        &self,
+        offset: usize,
+        field: &str,
+        message: impl Into<String>,
+    ) -> ScenarioError {
         let (line, column) = self.line_column(offset);
-        ScenarioError { file: self.file.to_string(), line, column, field: field.to_string(), message: message.into() }
+        ScenarioError {
+            file: self.file.to_string(),
+            line,
+            column,
+            field: field.to_string(),
+            message: message.into(),
+        }
     }
 
     /// An error about the whole file.
     pub fn error(&self, field: &str, message: impl Into<String>) -> ScenarioError {
-        ScenarioError { file: self.file.to_string(), line: 0, column: 0, field: field.to_string(), message: message.into() }
+        ScenarioError {
+            file: self.file.to_string(),
+            line: 0,
+            column: 0,
+            field: field.to_string(),
+            message: message.into(),
+        }
     }
 
     /// The offset of `key = ...` inside table `[section]` (or of the header itself when `key` is
@@ -72,13 +91,23 @@ impl<'a> Source<'a> {
         for line in self.text.split_inclusive('\n') {
             let trimmed = line.trim_start();
             if trimmed.starts_with('[') {
-                let name = trimmed.trim_start_matches('[').split(']').next().unwrap_or("").trim();
+                let name = trimmed
+                    .trim_start_matches('[')
+                    .split(']')
+                    .next()
+                    .unwrap_or("")
+                    .trim();
                 in_section = name == section;
                 if in_section {
                     header_offset = offset + (line.len() - trimmed.len());
                 }
             } else if in_section && !key.is_empty() {
-                let candidate = trimmed.split(['=', '.']).next().unwrap_or("").trim().trim_matches('"');
+                let candidate = trimmed
+                    .split(['=', '.'])
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .trim_matches('"');
                 if candidate == key {
                     return offset + (line.len() - trimmed.len());
                 }
@@ -113,7 +142,14 @@ mod tests {
 
     #[test]
     fn display_names_file_line_and_field() {
-        let e = Source::new("s.toml", "a\nb = 1.5").error_at(2, "network.drop", "expected a probability in [0, 1], found 1.5");
-        assert_eq!(e.to_string(), "s.toml:2:1: field \"network.drop\": expected a probability in [0, 1], found 1.5");
+        let e = Source::new("s.toml", "a\nb = 1.5").error_at(
+            2,
+            "network.drop",
+            "expected a probability in [0, 1], found 1.5",
+        );
+        assert_eq!(
+            e.to_string(),
+            "s.toml:2:1: field \"network.drop\": expected a probability in [0, 1], found 1.5"
+        );
     }
 }

@@ -14,7 +14,11 @@ pub enum Trigger {
     At(SimTime),
     /// Right after the handler whose reports include the `occurrence`-th event named `event`
     /// (counting only those at or after `not_before`).
-    OnEvent { event: String, occurrence: u32, not_before: SimTime },
+    OnEvent {
+        event: String,
+        occurrence: u32,
+        not_before: SimTime,
+    },
 }
 
 /// Which nodes a fault hits.
@@ -49,15 +53,35 @@ pub enum Shape {
 /// What a fault does.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
-    Crash { target: Target, restart_after: Option<SimDuration> },
-    Restart { target: Target },
-    Pause { target: Target, duration: SimDuration },
-    Partition { shape: Shape, one_way: bool, heal_after: Option<SimDuration> },
+    Crash {
+        target: Target,
+        restart_after: Option<SimDuration>,
+    },
+    Restart {
+        target: Target,
+    },
+    Pause {
+        target: Target,
+        duration: SimDuration,
+    },
+    Partition {
+        shape: Shape,
+        one_way: bool,
+        heal_after: Option<SimDuration>,
+    },
     /// Heals every partition.
     Heal,
-    Clock { target: Target, offset_ns: i64, drift_ppm: i64, heal_after: Option<SimDuration> },
+    Clock {
+        target: Target,
+        offset_ns: i64,
+        drift_ppm: i64,
+        heal_after: Option<SimDuration>,
+    },
     /// Replaces the network's behaviour (a latency spike, a lossy spell), restored after.
-    Network { network: NetworkConfig, heal_after: Option<SimDuration> },
+    Network {
+        network: NetworkConfig,
+        heal_after: Option<SimDuration>,
+    },
 }
 
 /// One fault of the schedule.
@@ -103,10 +127,15 @@ impl fmt::Display for FaultSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.trigger {
             Trigger::At(t) => write!(f, "at {t}: ")?,
-            Trigger::OnEvent { event, occurrence, .. } => write!(f, "on {event} #{occurrence}: ")?,
+            Trigger::OnEvent {
+                event, occurrence, ..
+            } => write!(f, "on {event} #{occurrence}: ")?,
         }
         match &self.action {
-            Action::Crash { target, restart_after } => {
+            Action::Crash {
+                target,
+                restart_after,
+            } => {
                 write!(f, "crash {target}")?;
                 if let Some(d) = restart_after {
                     write!(f, ", restart after {d}")?;
@@ -114,14 +143,23 @@ impl fmt::Display for FaultSpec {
             }
             Action::Restart { target } => write!(f, "restart {target}")?,
             Action::Pause { target, duration } => write!(f, "pause {target} for {duration}")?,
-            Action::Partition { shape, one_way, heal_after } => {
+            Action::Partition {
+                shape,
+                one_way,
+                heal_after,
+            } => {
                 write!(f, "partition ")?;
                 match shape {
                     Shape::Isolate(t) => write!(f, "isolate {t}")?,
                     Shape::Split(groups) => {
                         let groups: Vec<String> = groups
                             .iter()
-                            .map(|g| g.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(","))
+                            .map(|g| {
+                                g.iter()
+                                    .map(|n| n.to_string())
+                                    .collect::<Vec<_>>()
+                                    .join(",")
+                            })
                             .collect();
                         write!(f, "split {}", groups.join(" | "))?
                     }
@@ -137,14 +175,32 @@ impl fmt::Display for FaultSpec {
                 }
             }
             Action::Heal => write!(f, "heal")?,
-            Action::Clock { target, offset_ns, drift_ppm, heal_after } => {
-                write!(f, "clock {target} offset {offset_ns}ns drift {drift_ppm}ppm")?;
+            Action::Clock {
+                target,
+                offset_ns,
+                drift_ppm,
+                heal_after,
+            } => {
+                write!(
+                    f,
+                    "clock {target} offset {} drift {drift_ppm}ppm",
+                    signed_duration(*offset_ns)
+                )?;
                 if let Some(d) = heal_after {
                     write!(f, ", heal after {d}")?;
                 }
             }
-            Action::Network { network, heal_after } => {
-                write!(f, "network latency up to {} drop {} duplicate {}", network.latency.max(), network.drop_probability, network.duplicate_probability)?;
+            Action::Network {
+                network,
+                heal_after,
+            } => {
+                write!(
+                    f,
+                    "network latency up to {} drop {} duplicate {}",
+                    network.latency.max(),
+                    network.drop_probability,
+                    network.duplicate_probability
+                )?;
                 if let Some(d) = heal_after {
                     write!(f, ", heal after {d}")?;
                 }
@@ -152,4 +208,10 @@ impl fmt::Display for FaultSpec {
         }
         Ok(())
     }
+}
+
+/// `-300ms`, `+1.5s`: an offset in the scenario file's own notation.
+pub fn signed_duration(ns: i64) -> String {
+    let sign = if ns < 0 { "-" } else { "+" };
+    format!("{sign}{}", SimDuration(ns.unsigned_abs()))
 }

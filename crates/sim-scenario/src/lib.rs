@@ -19,7 +19,7 @@ use sim_core::{Latency, NetworkConfig, NodeId, SimDuration, SimTime};
 use toml::Spanned;
 
 pub use error::{ScenarioError, Source};
-pub use fault::{Action, FaultSpec, Shape, Target, Trigger};
+pub use fault::{signed_duration, Action, FaultSpec, Shape, Target, Trigger};
 pub use nemesis::{Nemesis, NemesisKind};
 use raw::{RawFault, RawLatency, RawNetwork, RawScenario};
 
@@ -80,7 +80,10 @@ impl Scenario {
     pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
         let source = Source::new(file, text);
         if text.trim().is_empty() {
-            return Err(source.error("", "the file is empty; a scenario needs at least duration, [cluster] and [protocol]"));
+            return Err(source.error(
+                "",
+                "the file is empty; a scenario needs at least duration, [cluster] and [protocol]",
+            ));
         }
         let raw: RawScenario = toml::from_str(text).map_err(|e| {
             let offset = e.span().map_or(0, |s| s.start);
@@ -97,7 +100,10 @@ impl Scenario {
 
     /// The node called `name`.
     pub fn node(&self, name: &str) -> Option<NodeId> {
-        self.node_names.iter().position(|n| n == name).map(|i| NodeId(i as u32))
+        self.node_names
+            .iter()
+            .position(|n| n == name)
+            .map(|i| NodeId(i as u32))
     }
 
     pub fn node_name(&self, node: NodeId) -> &str {
@@ -121,12 +127,18 @@ impl Scenario {
             Section::Workload => &self.workload_table,
             Section::Checks => &self.checks_table,
         };
-        toml::Value::Table(table.clone()).try_into::<T>().map_err(|e| {
-            let message = e.message().trim().to_string();
-            let key = backticked(&message).unwrap_or_default();
-            let field = if key.is_empty() { section.name().to_string() } else { format!("{}.{key}", section.name()) };
-            self.error_at_field(&field, message)
-        })
+        toml::Value::Table(table.clone())
+            .try_into::<T>()
+            .map_err(|e| {
+                let message = e.message().trim().to_string();
+                let key = backticked(&message).unwrap_or_default();
+                let field = if key.is_empty() {
+                    section.name().to_string()
+                } else {
+                    format!("{}.{key}", section.name())
+                };
+                self.error_at_field(&field, message)
+            })
     }
 
     /// An error about `field` (a dotted path such as `protocol.election_timeout`), placed at the
@@ -165,7 +177,12 @@ struct Builder<'a> {
 }
 
 impl Builder<'_> {
-    fn at<T>(&self, spanned: &Spanned<T>, field: &str, message: impl Into<String>) -> ScenarioError {
+    fn at<T>(
+        &self,
+        spanned: &Spanned<T>,
+        field: &str,
+        message: impl Into<String>,
+    ) -> ScenarioError {
         self.source.error_at(spanned.span().start, field, message)
     }
 
@@ -173,35 +190,74 @@ impl Builder<'_> {
         let node_names = self.cluster(&raw.cluster)?;
         let duration = *raw.duration.get_ref();
         if duration == SimDuration::ZERO {
-            return Err(self.at(&raw.duration, "duration", "expected a positive duration, found 0"));
+            return Err(self.at(
+                &raw.duration,
+                "duration",
+                "expected a positive duration, found 0",
+            ));
         }
-        let quiet = raw.quiet.as_ref().map_or(SimDuration::from_secs(10), |q| *q.get_ref());
+        let quiet = raw
+            .quiet
+            .as_ref()
+            .map_or(SimDuration::from_secs(10), |q| *q.get_ref());
         if duration + quiet > RUN_MAX {
-            return Err(self.source.error_at(raw.duration.span().start, "duration", format!("a run of {} is absurd; at most {RUN_MAX} of simulated time", duration + quiet)));
+            return Err(self.source.error_at(
+                raw.duration.span().start,
+                "duration",
+                format!(
+                    "a run of {} is absurd; at most {RUN_MAX} of simulated time",
+                    duration + quiet
+                ),
+            ));
         }
         let max_events = match &raw.max_events {
             None => 500_000_000,
             Some(m) if *m.get_ref() >= 1 => *m.get_ref() as u64,
-            Some(m) => return Err(self.at(m, "max_events", format!("expected a positive count, found {}", m.get_ref()))),
+            Some(m) => {
+                return Err(self.at(
+                    m,
+                    "max_events",
+                    format!("expected a positive count, found {}", m.get_ref()),
+                ))
+            }
         };
         let protocol_table = raw.protocol.get_ref().clone();
         let protocol = match protocol_table.get("name") {
             Some(toml::Value::String(name)) => name.clone(),
             Some(other) => {
-                return Err(self.at(&raw.protocol, "protocol.name", format!("expected the protocol's name as a string, found {}", other.type_str())))
+                return Err(self.at(
+                    &raw.protocol,
+                    "protocol.name",
+                    format!(
+                        "expected the protocol's name as a string, found {}",
+                        other.type_str()
+                    ),
+                ))
             }
-            None => return Err(self.at(&raw.protocol, "protocol.name", "missing: say which protocol runs, e.g. name = \"raft\"")),
+            None => {
+                return Err(self.at(
+                    &raw.protocol,
+                    "protocol.name",
+                    "missing: say which protocol runs, e.g. name = \"raft\"",
+                ))
+            }
         };
         let mut protocol_params = protocol_table;
         protocol_params.remove("name");
         let (network, client_latency) = match &raw.network {
             Some(n) => self.network(n.get_ref(), &NetworkConfig::default(), "network")?,
-            None => (NetworkConfig::default(), Latency::Fixed(SimDuration::from_millis(1))),
+            None => (
+                NetworkConfig::default(),
+                Latency::Fixed(SimDuration::from_millis(1)),
+            ),
         };
         let mut scenario = Scenario {
             file: self.source.file.to_string(),
             text: self.source.text.to_string(),
-            name: raw.name.clone().unwrap_or_else(|| file_stem(self.source.file)),
+            name: raw
+                .name
+                .clone()
+                .unwrap_or_else(|| file_stem(self.source.file)),
             description: raw.description.clone().unwrap_or_default(),
             node_names,
             duration,
@@ -213,8 +269,16 @@ impl Builder<'_> {
             faults: Vec::new(),
             nemesis: None,
             protocol_table: protocol_params,
-            workload_table: raw.workload.as_ref().map(|w| w.get_ref().clone()).unwrap_or_default(),
-            checks_table: raw.checks.as_ref().map(|c| c.get_ref().clone()).unwrap_or_default(),
+            workload_table: raw
+                .workload
+                .as_ref()
+                .map(|w| w.get_ref().clone())
+                .unwrap_or_default(),
+            checks_table: raw
+                .checks
+                .as_ref()
+                .map(|c| c.get_ref().clone())
+                .unwrap_or_default(),
         };
         for (i, fault) in raw.faults.iter().enumerate() {
             let spec = self.fault(fault, i, &scenario)?;
@@ -229,29 +293,53 @@ impl Builder<'_> {
     fn cluster(&self, cluster: &Spanned<raw::RawCluster>) -> Result<Vec<String>, ScenarioError> {
         let c = cluster.get_ref();
         match (&c.nodes, &c.names) {
-            (Some(_), Some(names)) => Err(self.at(names, "cluster.names", "give either nodes (a count) or names, not both")),
-            (None, None) => Err(self.at(cluster, "cluster", "missing: give nodes = <count> or names = [...]")),
+            (Some(_), Some(names)) => Err(self.at(
+                names,
+                "cluster.names",
+                "give either nodes (a count) or names, not both",
+            )),
+            (None, None) => Err(self.at(
+                cluster,
+                "cluster",
+                "missing: give nodes = <count> or names = [...]",
+            )),
             (Some(count), None) => {
                 let n = *count.get_ref();
                 if n < 1 || n > NODES_MAX as i64 {
-                    return Err(self.at(count, "cluster.nodes", format!("expected a node count in 1..={NODES_MAX}, found {n}")));
+                    return Err(self.at(
+                        count,
+                        "cluster.nodes",
+                        format!("expected a node count in 1..={NODES_MAX}, found {n}"),
+                    ));
                 }
                 Ok((1..=n).map(|i| format!("n{i}")).collect())
             }
             (None, Some(names)) => {
                 let list = names.get_ref();
                 if list.is_empty() || list.len() > NODES_MAX {
-                    return Err(self.at(names, "cluster.names", format!("expected 1..={NODES_MAX} node names, found {}", list.len())));
+                    return Err(self.at(
+                        names,
+                        "cluster.names",
+                        format!("expected 1..={NODES_MAX} node names, found {}", list.len()),
+                    ));
                 }
                 let mut seen: Vec<String> = Vec::new();
                 for name in list {
                     let s = name.get_ref();
                     let reserved = ["leader", "random", "minority", "reporter"];
                     if s.is_empty() || reserved.contains(&s.as_str()) || s.starts_with("role:") {
-                        return Err(self.at(name, "cluster.names", format!("{s:?} cannot name a node (empty, or a reserved selector)")));
+                        return Err(self.at(
+                            name,
+                            "cluster.names",
+                            format!("{s:?} cannot name a node (empty, or a reserved selector)"),
+                        ));
                     }
                     if seen.contains(s) {
-                        return Err(self.at(name, "cluster.names", format!("the name {s:?} is given twice")));
+                        return Err(self.at(
+                            name,
+                            "cluster.names",
+                            format!("the name {s:?} is given twice"),
+                        ));
                     }
                     seen.push(s.clone());
                 }
@@ -263,7 +351,11 @@ impl Builder<'_> {
     fn probability(&self, p: &Spanned<f64>, field: &str) -> Result<f64, ScenarioError> {
         let v = *p.get_ref();
         if !(0.0..=1.0).contains(&v) || !v.is_finite() {
-            return Err(self.at(p, field, format!("expected a probability in [0, 1], found {v}")));
+            return Err(self.at(
+                p,
+                field,
+                format!("expected a probability in [0, 1], found {v}"),
+            ));
         }
         Ok(v)
     }
@@ -273,18 +365,33 @@ impl Builder<'_> {
             RawLatency::Fixed(d) => Ok(Latency::Fixed(*d)),
             RawLatency::Range(r) => {
                 if r.min > r.max {
-                    return Err(self.at(l, field, format!("min ({}) is above max ({})", r.min, r.max)));
+                    return Err(self.at(
+                        l,
+                        field,
+                        format!("min ({}) is above max ({})", r.min, r.max),
+                    ));
                 }
                 let tail = (r.tail_probability, r.tail_scale, r.tail_shape, r.tail_max);
                 match tail {
-                    (None, None, None, None) => Ok(Latency::Uniform { min: r.min, max: r.max }),
+                    (None, None, None, None) => Ok(Latency::Uniform {
+                        min: r.min,
+                        max: r.max,
+                    }),
                     (Some(p), Some(scale), shape, max) => {
                         if !(0.0..=1.0).contains(&p) {
-                            return Err(self.at(l, &format!("{field}.tail_probability"), format!("expected a probability in [0, 1], found {p}")));
+                            return Err(self.at(
+                                l,
+                                &format!("{field}.tail_probability"),
+                                format!("expected a probability in [0, 1], found {p}"),
+                            ));
                         }
                         let shape = shape.unwrap_or(1.5);
                         if !(shape.is_finite() && shape > 0.0) {
-                            return Err(self.at(l, &format!("{field}.tail_shape"), format!("expected a positive number, found {shape}")));
+                            return Err(self.at(
+                                l,
+                                &format!("{field}.tail_shape"),
+                                format!("expected a positive number, found {shape}"),
+                            ));
                         }
                         Ok(Latency::LongTail {
                             min: r.min,
@@ -295,13 +402,22 @@ impl Builder<'_> {
                             tail_max: max.unwrap_or(SimDuration::from_secs(10)),
                         })
                     }
-                    _ => Err(self.at(l, field, "a long tail needs at least tail_probability and tail_scale")),
+                    _ => Err(self.at(
+                        l,
+                        field,
+                        "a long tail needs at least tail_probability and tail_scale",
+                    )),
                 }
             }
         }
     }
 
-    fn network(&self, n: &RawNetwork, base: &NetworkConfig, field: &str) -> Result<(NetworkConfig, Latency), ScenarioError> {
+    fn network(
+        &self,
+        n: &RawNetwork,
+        base: &NetworkConfig,
+        field: &str,
+    ) -> Result<(NetworkConfig, Latency), ScenarioError> {
         let mut network = base.clone();
         if let Some(l) = &n.latency {
             network.latency = self.latency(l, &format!("{field}.latency"))?;
@@ -319,7 +435,13 @@ impl Builder<'_> {
         Ok((network, client))
     }
 
-    fn target(&self, name: &Spanned<String>, field: &str, scenario: &Scenario, event_triggered: bool) -> Result<Target, ScenarioError> {
+    fn target(
+        &self,
+        name: &Spanned<String>,
+        field: &str,
+        scenario: &Scenario,
+        event_triggered: bool,
+    ) -> Result<Target, ScenarioError> {
         let s = name.get_ref().as_str();
         match s {
             "leader" => Ok(Target::Role("leader".to_string())),
@@ -334,45 +456,107 @@ impl Builder<'_> {
         }
     }
 
-    fn fault(&self, f: &Spanned<RawFault>, index: usize, scenario: &Scenario) -> Result<FaultSpec, ScenarioError> {
+    fn fault(
+        &self,
+        f: &Spanned<RawFault>,
+        index: usize,
+        scenario: &Scenario,
+    ) -> Result<FaultSpec, ScenarioError> {
         let raw = f.get_ref();
         let field = |name: &str| format!("faults[{index}].{name}");
         let line = self.source.line_column(f.span().start).0;
         let trigger = match (&raw.at, &raw.on_event) {
             (Some(at), None) => {
                 if *at.get_ref() > scenario.duration {
-                    return Err(self.at(at, &field("at"), format!("{} is after the end of the fault phase ({})", at.get_ref(), scenario.duration)));
+                    return Err(self.at(
+                        at,
+                        &field("at"),
+                        format!(
+                            "{} is after the end of the fault phase ({})",
+                            at.get_ref(),
+                            scenario.duration
+                        ),
+                    ));
                 }
                 if raw.occurrence.is_some() || raw.not_before.is_some() {
-                    return Err(self.at(f, &field("occurrence"), "occurrence and not_before go with on_event, not at"));
+                    return Err(self.at(
+                        f,
+                        &field("occurrence"),
+                        "occurrence and not_before go with on_event, not at",
+                    ));
                 }
                 Trigger::At(SimTime::ZERO + *at.get_ref())
             }
             (None, Some(event)) => {
                 let occurrence = match &raw.occurrence {
                     None => 1,
-                    Some(o) if *o.get_ref() >= 1 && *o.get_ref() <= u32::MAX as i64 => *o.get_ref() as u32,
-                    Some(o) => return Err(self.at(o, &field("occurrence"), format!("expected a count from 1, found {}", o.get_ref()))),
+                    Some(o) if *o.get_ref() >= 1 && *o.get_ref() <= u32::MAX as i64 => {
+                        *o.get_ref() as u32
+                    }
+                    Some(o) => {
+                        return Err(self.at(
+                            o,
+                            &field("occurrence"),
+                            format!("expected a count from 1, found {}", o.get_ref()),
+                        ))
+                    }
                 };
                 if event.get_ref().is_empty() {
-                    return Err(self.at(event, &field("on_event"), "expected an event name such as \"became_leader\""));
+                    return Err(self.at(
+                        event,
+                        &field("on_event"),
+                        "expected an event name such as \"became_leader\"",
+                    ));
                 }
-                let not_before = SimTime::ZERO + raw.not_before.as_ref().map_or(SimDuration::ZERO, |d| *d.get_ref());
-                Trigger::OnEvent { event: event.get_ref().clone(), occurrence, not_before }
+                let not_before = SimTime::ZERO
+                    + raw
+                        .not_before
+                        .as_ref()
+                        .map_or(SimDuration::ZERO, |d| *d.get_ref());
+                Trigger::OnEvent {
+                    event: event.get_ref().clone(),
+                    occurrence,
+                    not_before,
+                }
             }
-            (Some(at), Some(_)) => return Err(self.at(at, &field("at"), "give either at or on_event, not both")),
-            (None, None) => return Err(self.at(f, &field("at"), "missing: say when, with at = \"5s\" or on_event = \"became_leader\"")),
+            (Some(at), Some(_)) => {
+                return Err(self.at(at, &field("at"), "give either at or on_event, not both"))
+            }
+            (None, None) => {
+                return Err(self.at(
+                    f,
+                    &field("at"),
+                    "missing: say when, with at = \"5s\" or on_event = \"became_leader\"",
+                ))
+            }
         };
         let event_triggered = matches!(trigger, Trigger::OnEvent { .. });
         let target = |required: bool| -> Result<Option<Target>, ScenarioError> {
             match (&raw.node, &raw.nodes) {
-                (Some(_), Some(nodes)) => Err(self.at(nodes, &field("nodes"), "give either node or nodes, not both")),
-                (Some(node), None) => Ok(Some(self.target(node, &field("node"), scenario, event_triggered)?)),
+                (Some(_), Some(nodes)) => Err(self.at(
+                    nodes,
+                    &field("nodes"),
+                    "give either node or nodes, not both",
+                )),
+                (Some(node), None) => Ok(Some(self.target(
+                    node,
+                    &field("node"),
+                    scenario,
+                    event_triggered,
+                )?)),
                 (None, Some(nodes)) => {
                     let mut ids = Vec::new();
                     for name in nodes.get_ref() {
                         let id = scenario.node(name.get_ref()).ok_or_else(|| {
-                            self.at(name, &field("nodes"), format!("no node is called {:?}; the cluster has {}", name.get_ref(), scenario.node_names.join(", ")))
+                            self.at(
+                                name,
+                                &field("nodes"),
+                                format!(
+                                    "no node is called {:?}; the cluster has {}",
+                                    name.get_ref(),
+                                    scenario.node_names.join(", ")
+                                ),
+                            )
                         })?;
                         ids.push(id);
                     }
@@ -381,7 +565,11 @@ impl Builder<'_> {
                     }
                     Ok(Some(Target::Nodes(ids)))
                 }
-                (None, None) if required => Err(self.at(f, &field("node"), "missing: say which node, e.g. node = \"n1\" or node = \"leader\"")),
+                (None, None) if required => Err(self.at(
+                    f,
+                    &field("node"),
+                    "missing: say which node, e.g. node = \"n1\" or node = \"leader\"",
+                )),
                 (None, None) => Ok(None),
             }
         };
@@ -417,33 +605,78 @@ impl Builder<'_> {
         ];
         for (name, is_present) in present {
             if is_present && !allowed.contains(&name) && name != "kind" && name != "at" {
-                return Err(self.at(f, &field(name), format!("a {kind} fault takes no {name} (it takes: {})", allowed.join(", "))));
+                return Err(self.at(
+                    f,
+                    &field(name),
+                    format!(
+                        "a {kind} fault takes no {name} (it takes: {})",
+                        allowed.join(", ")
+                    ),
+                ));
             }
         }
         let heal_after = raw.heal_after.as_ref().map(|d| *d.get_ref());
         let action = match kind {
-            "crash" => Action::Crash { target: target(true)?.expect("required"), restart_after: raw.restart_after.as_ref().map(|d| *d.get_ref()) },
-            "restart" => Action::Restart { target: target(true)?.expect("required") },
+            "crash" => Action::Crash {
+                target: target(true)?.expect("required"),
+                restart_after: raw.restart_after.as_ref().map(|d| *d.get_ref()),
+            },
+            "restart" => Action::Restart {
+                target: target(true)?.expect("required"),
+            },
             "pause" => {
-                let duration = raw.for_.as_ref().ok_or_else(|| self.at(f, &field("for"), "missing: how long the pause lasts, e.g. for = \"2s\""))?;
-                Action::Pause { target: target(true)?.expect("required"), duration: *duration.get_ref() }
+                let duration = raw.for_.as_ref().ok_or_else(|| {
+                    self.at(
+                        f,
+                        &field("for"),
+                        "missing: how long the pause lasts, e.g. for = \"2s\"",
+                    )
+                })?;
+                Action::Pause {
+                    target: target(true)?.expect("required"),
+                    duration: *duration.get_ref(),
+                }
             }
             "partition" => {
-                let shape_name = raw.shape.as_ref().map(|s| s.get_ref().as_str()).unwrap_or(if raw.groups.is_some() { "split" } else { "isolate" });
+                let shape_name = raw.shape.as_ref().map(|s| s.get_ref().as_str()).unwrap_or(
+                    if raw.groups.is_some() {
+                        "split"
+                    } else {
+                        "isolate"
+                    },
+                );
                 let shape = match shape_name {
                     "isolate" => Shape::Isolate(target(true)?.expect("required")),
                     "split" => {
-                        let groups = raw.groups.as_ref().ok_or_else(|| self.at(f, &field("groups"), "missing: a split needs groups = [[\"n1\"], [\"n2\", \"n3\"]]"))?;
+                        let groups = raw.groups.as_ref().ok_or_else(|| {
+                            self.at(
+                                f,
+                                &field("groups"),
+                                "missing: a split needs groups = [[\"n1\"], [\"n2\", \"n3\"]]",
+                            )
+                        })?;
                         let mut ids: Vec<Vec<NodeId>> = Vec::new();
                         let mut seen: Vec<NodeId> = Vec::new();
                         for group in groups.get_ref() {
                             let mut g = Vec::new();
                             for name in group {
                                 let id = scenario.node(name.get_ref()).ok_or_else(|| {
-                                    self.at(name, &field("groups"), format!("no node is called {:?}; the cluster has {}", name.get_ref(), scenario.node_names.join(", ")))
+                                    self.at(
+                                        name,
+                                        &field("groups"),
+                                        format!(
+                                            "no node is called {:?}; the cluster has {}",
+                                            name.get_ref(),
+                                            scenario.node_names.join(", ")
+                                        ),
+                                    )
                                 })?;
                                 if seen.contains(&id) {
-                                    return Err(self.at(name, &field("groups"), format!("{:?} is in two groups", name.get_ref())));
+                                    return Err(self.at(
+                                        name,
+                                        &field("groups"),
+                                        format!("{:?} is in two groups", name.get_ref()),
+                                    ));
                                 }
                                 seen.push(id);
                                 g.push(id);
@@ -451,13 +684,21 @@ impl Builder<'_> {
                             ids.push(g);
                         }
                         if raw.node.is_some() || raw.nodes.is_some() {
-                            return Err(self.at(f, &field("node"), "a split takes groups, not node"));
+                            return Err(self.at(
+                                f,
+                                &field("node"),
+                                "a split takes groups, not node",
+                            ));
                         }
                         Shape::Split(ids)
                     }
                     "halves" | "majority-ring" | "bridge" => {
                         if raw.node.is_some() || raw.nodes.is_some() || raw.groups.is_some() {
-                            return Err(self.at(f, &field("shape"), format!("the {shape_name} shape takes neither node nor groups")));
+                            return Err(self.at(
+                                f,
+                                &field("shape"),
+                                format!("the {shape_name} shape takes neither node nor groups"),
+                            ));
                         }
                         match shape_name {
                             "halves" => Shape::Halves,
@@ -470,7 +711,11 @@ impl Builder<'_> {
                         return Err(self.source.error_at(span.start, &field("shape"), format!("expected one of isolate, split, halves, majority-ring, bridge, found {other:?}")));
                     }
                 };
-                Action::Partition { shape, one_way: raw.one_way.unwrap_or(false), heal_after }
+                Action::Partition {
+                    shape,
+                    one_way: raw.one_way.unwrap_or(false),
+                    heal_after,
+                }
             }
             "heal" => Action::Heal,
             "clock" => {
@@ -482,37 +727,89 @@ impl Builder<'_> {
                             Some(rest) => (true, rest),
                             None => (false, text.strip_prefix('+').unwrap_or(text)),
                         };
-                        let d = SimDuration::parse(magnitude).map_err(|e| self.at(o, &field("offset"), e.to_string()))?;
+                        let d = SimDuration::parse(magnitude)
+                            .map_err(|e| self.at(o, &field("offset"), e.to_string()))?;
                         if d > SimDuration::from_secs(24 * 3600) {
-                            return Err(self.at(o, &field("offset"), format!("an offset of {d} is absurd; at most 24h")));
+                            return Err(self.at(
+                                o,
+                                &field("offset"),
+                                format!("an offset of {d} is absurd; at most 24h"),
+                            ));
                         }
-                        if negative { -(d.0 as i64) } else { d.0 as i64 }
+                        if negative {
+                            -(d.0 as i64)
+                        } else {
+                            d.0 as i64
+                        }
                     }
                 };
                 let drift_ppm = match &raw.drift_ppm {
                     None => 0,
                     Some(d) if d.get_ref().abs() < DRIFT_PPM_MAX => *d.get_ref(),
-                    Some(d) => return Err(self.at(d, &field("drift_ppm"), format!("expected a drift within ±{DRIFT_PPM_MAX} ppm, found {}", d.get_ref()))),
+                    Some(d) => {
+                        return Err(self.at(
+                            d,
+                            &field("drift_ppm"),
+                            format!(
+                                "expected a drift within ±{DRIFT_PPM_MAX} ppm, found {}",
+                                d.get_ref()
+                            ),
+                        ))
+                    }
                 };
                 if raw.offset.is_none() && raw.drift_ppm.is_none() {
-                    return Err(self.at(f, &field("offset"), "a clock fault needs offset, drift_ppm, or both"));
+                    return Err(self.at(
+                        f,
+                        &field("offset"),
+                        "a clock fault needs offset, drift_ppm, or both",
+                    ));
                 }
-                Action::Clock { target: target(true)?.expect("required"), offset_ns, drift_ppm, heal_after }
+                Action::Clock {
+                    target: target(true)?.expect("required"),
+                    offset_ns,
+                    drift_ppm,
+                    heal_after,
+                }
             }
             "network" => {
-                let change = RawNetwork { latency: raw.latency.clone(), drop: raw.drop.clone(), duplicate: raw.duplicate.clone(), client_latency: None };
+                let change = RawNetwork {
+                    latency: raw.latency.clone(),
+                    drop: raw.drop.clone(),
+                    duplicate: raw.duplicate.clone(),
+                    client_latency: None,
+                };
                 if change.latency.is_none() && change.drop.is_none() && change.duplicate.is_none() {
-                    return Err(self.at(f, &field("latency"), "a network fault needs latency, drop or duplicate"));
+                    return Err(self.at(
+                        f,
+                        &field("latency"),
+                        "a network fault needs latency, drop or duplicate",
+                    ));
                 }
-                let (network, _) = self.network(&change, &scenario.network, &format!("faults[{index}]"))?;
-                Action::Network { network, heal_after }
+                let (network, _) =
+                    self.network(&change, &scenario.network, &format!("faults[{index}]"))?;
+                Action::Network {
+                    network,
+                    heal_after,
+                }
             }
             _ => unreachable!("kinds were matched above"),
         };
-        if let Action::Partition { shape: Shape::Isolate(Target::Reporter), .. } | Action::Crash { target: Target::Reporter, .. } = &action {
+        if let Action::Partition {
+            shape: Shape::Isolate(Target::Reporter),
+            ..
+        }
+        | Action::Crash {
+            target: Target::Reporter,
+            ..
+        } = &action
+        {
             debug_assert!(event_triggered);
         }
-        Ok(FaultSpec { trigger, action, line })
+        Ok(FaultSpec {
+            trigger,
+            action,
+            line,
+        })
     }
 }
 

@@ -32,7 +32,11 @@ impl NemesisKind {
     ];
 
     pub fn name(self) -> &'static str {
-        Self::ALL.iter().find(|(_, k)| *k == self).map(|(n, _)| *n).unwrap_or("?")
+        Self::ALL
+            .iter()
+            .find(|(_, k)| *k == self)
+            .map(|(n, _)| *n)
+            .unwrap_or("?")
     }
 }
 
@@ -48,30 +52,55 @@ pub struct Nemesis {
 }
 
 impl Nemesis {
-    pub(crate) fn from_raw(raw: &Spanned<RawNemesis>, source: &Source<'_>, _scenario: &Scenario) -> Result<Nemesis, ScenarioError> {
+    pub(crate) fn from_raw(
+        raw: &Spanned<RawNemesis>,
+        source: &Source<'_>,
+        _scenario: &Scenario,
+    ) -> Result<Nemesis, ScenarioError> {
         let r = raw.get_ref();
         let mut kinds = Vec::new();
         for kind in r.kinds.get_ref() {
-            let found = NemesisKind::ALL.iter().find(|(n, _)| *n == kind.get_ref().as_str());
+            let found = NemesisKind::ALL
+                .iter()
+                .find(|(n, _)| *n == kind.get_ref().as_str());
             match found {
                 Some((_, k)) if !kinds.contains(k) => kinds.push(*k),
-                Some(_) => return Err(source.error_at(kind.span().start, "nemesis.kinds", format!("{:?} is listed twice", kind.get_ref()))),
+                Some(_) => {
+                    return Err(source.error_at(
+                        kind.span().start,
+                        "nemesis.kinds",
+                        format!("{:?} is listed twice", kind.get_ref()),
+                    ))
+                }
                 None => {
                     return Err(source.error_at(
                         kind.span().start,
                         "nemesis.kinds",
-                        format!("expected some of crash, pause, partition, clock, network, found {:?}", kind.get_ref()),
+                        format!(
+                            "expected some of crash, pause, partition, clock, network, found {:?}",
+                            kind.get_ref()
+                        ),
                     ))
                 }
             }
         }
         if kinds.is_empty() {
-            return Err(source.error_at(r.kinds.span().start, "nemesis.kinds", "expected at least one fault kind"));
+            return Err(source.error_at(
+                r.kinds.span().start,
+                "nemesis.kinds",
+                "expected at least one fault kind",
+            ));
         }
-        let range = |v: &Spanned<[SimDuration; 2]>, field: &str| -> Result<[SimDuration; 2], ScenarioError> {
+        let range = |v: &Spanned<[SimDuration; 2]>,
+                     field: &str|
+         -> Result<[SimDuration; 2], ScenarioError> {
             let [lo, hi] = *v.get_ref();
             if lo > hi {
-                return Err(source.error_at(v.span().start, field, format!("the minimum ({lo}) is above the maximum ({hi})")));
+                return Err(source.error_at(
+                    v.span().start,
+                    field,
+                    format!("the minimum ({lo}) is above the maximum ({hi})"),
+                ));
             }
             if hi == SimDuration::ZERO {
                 return Err(source.error_at(v.span().start, field, "expected a positive duration"));
@@ -82,7 +111,10 @@ impl Nemesis {
             kinds,
             interval: range(&r.interval, "nemesis.interval")?,
             fault_duration: range(&r.fault_duration, "nemesis.fault_duration")?,
-            start_after: r.start_after.as_ref().map_or(SimDuration::from_secs(1), |d| *d.get_ref()),
+            start_after: r
+                .start_after
+                .as_ref()
+                .map_or(SimDuration::from_secs(1), |d| *d.get_ref()),
         })
     }
 
@@ -105,12 +137,26 @@ impl Nemesis {
             let random_node = |rng: &mut SimRng| NodeId(rng.gen_range(0..n as u32));
             let action = match kind {
                 NemesisKind::Crash => {
-                    let target = if rng.gen_bool(0.5) { Target::Role("leader".into()) } else { Target::Nodes(vec![random_node(&mut rng)]) };
-                    Action::Crash { target, restart_after: Some(lasts) }
+                    let target = if rng.gen_bool(0.5) {
+                        Target::Role("leader".into())
+                    } else {
+                        Target::Nodes(vec![random_node(&mut rng)])
+                    };
+                    Action::Crash {
+                        target,
+                        restart_after: Some(lasts),
+                    }
                 }
                 NemesisKind::Pause => {
-                    let target = if rng.gen_bool(0.5) { Target::Role("leader".into()) } else { Target::Nodes(vec![random_node(&mut rng)]) };
-                    Action::Pause { target, duration: lasts }
+                    let target = if rng.gen_bool(0.5) {
+                        Target::Role("leader".into())
+                    } else {
+                        Target::Nodes(vec![random_node(&mut rng)])
+                    };
+                    Action::Pause {
+                        target,
+                        duration: lasts,
+                    }
                 }
                 NemesisKind::Partition => {
                     let shape = match rng.gen_range(0..4) {
@@ -130,7 +176,11 @@ impl Nemesis {
                         2 => Shape::MajorityRing,
                         _ => Shape::Bridge,
                     };
-                    Action::Partition { shape, one_way: false, heal_after: Some(lasts) }
+                    Action::Partition {
+                        shape,
+                        one_way: false,
+                        heal_after: Some(lasts),
+                    }
                 }
                 NemesisKind::Clock => {
                     let offset_ms = rng.gen_range(-2000i64..=2000);
@@ -146,7 +196,9 @@ impl Nemesis {
                     let mut network = scenario.network.clone();
                     let (min, max) = match network.latency {
                         Latency::Fixed(d) => (d, d),
-                        Latency::Uniform { min, max } | Latency::LongTail { min, max, .. } => (min, max),
+                        Latency::Uniform { min, max } | Latency::LongTail { min, max, .. } => {
+                            (min, max)
+                        }
                     };
                     network.latency = Latency::LongTail {
                         min,
@@ -156,18 +208,40 @@ impl Nemesis {
                         tail_shape: 1.2,
                         tail_max: SimDuration::from_secs(2),
                     };
-                    network.drop_probability = (network.drop_probability + rng.gen_range(0.0..0.2)).min(1.0);
-                    network.duplicate_probability = (network.duplicate_probability + rng.gen_range(0.0..0.1)).min(1.0);
-                    Action::Network { network, heal_after: Some(lasts) }
+                    network.drop_probability =
+                        rounded((network.drop_probability + rng.gen_range(0.0..0.2)).min(1.0));
+                    network.duplicate_probability =
+                        rounded((network.duplicate_probability + rng.gen_range(0.0..0.1)).min(1.0));
+                    Action::Network {
+                        network,
+                        heal_after: Some(lasts),
+                    }
                 }
             };
-            faults.push(FaultSpec { trigger: Trigger::At(t), action, line: 0 });
+            faults.push(FaultSpec {
+                trigger: Trigger::At(t),
+                action,
+                line: 0,
+            });
             t = t.saturating_add(lasts);
         }
         faults
     }
 }
 
+/// A duration in `[lo, hi]`, whole milliseconds when the range allows, so that a printed
+/// schedule reads `2.317s` rather than a string of nanoseconds.
 fn draw(rng: &mut SimRng, [lo, hi]: [SimDuration; 2]) -> SimDuration {
-    SimDuration(sim_core::rng::between(rng, lo.0, hi.0))
+    const MS: u64 = 1_000_000;
+    let (lo_ms, hi_ms) = (lo.0.div_ceil(MS), hi.0 / MS);
+    if lo_ms <= hi_ms {
+        SimDuration::from_millis(sim_core::rng::between(rng, lo_ms, hi_ms))
+    } else {
+        SimDuration(sim_core::rng::between(rng, lo.0, hi.0))
+    }
+}
+
+/// A probability rounded to three decimals.
+fn rounded(p: f64) -> f64 {
+    (p * 1000.0).round() / 1000.0
 }

@@ -61,9 +61,19 @@ fn a_valid_scenario_parses() {
     assert_eq!(s.faults[0].trigger, Trigger::At(SimTime(10_000_000_000)));
     assert_eq!(
         s.faults[1].trigger,
-        Trigger::OnEvent { event: "became_leader".into(), occurrence: 2, not_before: SimTime::ZERO }
+        Trigger::OnEvent {
+            event: "became_leader".into(),
+            occurrence: 2,
+            not_before: SimTime::ZERO
+        }
     );
-    assert!(matches!(&s.faults[1].action, Action::Crash { target: Target::Reporter, .. }));
+    assert!(matches!(
+        &s.faults[1].action,
+        Action::Crash {
+            target: Target::Reporter,
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -92,7 +102,10 @@ fn schedule_is_deterministic_per_seed_and_varies_across_seeds() {
     let differs = (0..10).any(|seed| s.schedule(seed) != s.schedule(7));
     assert!(differs, "the nemesis ignores the seed");
     let schedule = s.schedule(7);
-    assert!(schedule.len() > 2, "the nemesis added nothing: {schedule:?}");
+    assert!(
+        schedule.len() > 2,
+        "the nemesis added nothing: {schedule:?}"
+    );
     for f in &schedule {
         if let Trigger::At(t) = f.trigger {
             assert!(t <= s.fault_end());
@@ -122,7 +135,12 @@ fn text_that_is_not_toml_is_rejected_with_its_line() {
 
 #[test]
 fn wrong_types_are_rejected() {
-    assert_error(&VALID.replace("nodes = 5", "nodes = \"five\""), 8, "", "invalid type");
+    assert_error(
+        &VALID.replace("nodes = 5", "nodes = \"five\""),
+        8,
+        "",
+        "invalid type",
+    );
 }
 
 #[test]
@@ -135,16 +153,46 @@ fn unknown_keys_are_rejected() {
 
 #[test]
 fn probabilities_outside_the_unit_interval_are_rejected() {
-    assert_error(&VALID.replace("drop = 0.01", "drop = 1.5"), 16, "network.drop", "expected a probability in [0, 1], found 1.5");
-    assert_error(&VALID.replace("drop = 0.01", "drop = -0.1"), 16, "network.drop", "probability");
+    assert_error(
+        &VALID.replace("drop = 0.01", "drop = 1.5"),
+        16,
+        "network.drop",
+        "expected a probability in [0, 1], found 1.5",
+    );
+    assert_error(
+        &VALID.replace("drop = 0.01", "drop = -0.1"),
+        16,
+        "network.drop",
+        "probability",
+    );
 }
 
 #[test]
 fn negative_and_absurd_durations_are_rejected() {
-    assert_error(&VALID.replace("duration = \"30s\"", "duration = \"-5s\""), 4, "", "duration");
-    assert_error(&VALID.replace("duration = \"30s\"", "duration = \"0s\""), 4, "duration", "positive");
-    assert_error(&VALID.replace("duration = \"30s\"", "duration = \"400000h\""), 4, "duration", "absurd");
-    assert_error(&VALID.replace("duration = \"30s\"", "duration = 30"), 4, "", "unit");
+    assert_error(
+        &VALID.replace("duration = \"30s\"", "duration = \"-5s\""),
+        4,
+        "",
+        "duration",
+    );
+    assert_error(
+        &VALID.replace("duration = \"30s\"", "duration = \"0s\""),
+        4,
+        "duration",
+        "positive",
+    );
+    assert_error(
+        &VALID.replace("duration = \"30s\"", "duration = \"400000h\""),
+        4,
+        "duration",
+        "absurd",
+    );
+    assert_error(
+        &VALID.replace("duration = \"30s\"", "duration = 30"),
+        4,
+        "",
+        "unit",
+    );
 }
 
 #[test]
@@ -157,12 +205,20 @@ fn references_to_missing_nodes_are_rejected() {
 
 #[test]
 fn faults_after_the_fault_phase_are_rejected() {
-    assert_error(&VALID.replace("at = \"10s\"", "at = \"31s\""), 22, "faults[0].at", "after the end");
+    assert_error(
+        &VALID.replace("at = \"10s\"", "at = \"31s\""),
+        22,
+        "faults[0].at",
+        "after the end",
+    );
 }
 
 #[test]
 fn a_field_of_another_fault_kind_is_rejected() {
-    let e = error(&VALID.replace("restart_after = \"2s\"", "restart_after = \"2s\"\nfor = \"1s\""));
+    let e = error(&VALID.replace(
+        "restart_after = \"2s\"",
+        "restart_after = \"2s\"\nfor = \"1s\"",
+    ));
     assert_eq!(e.field, "faults[1].for", "{e}");
 }
 
@@ -174,12 +230,22 @@ fn reporter_needs_an_event() {
 
 #[test]
 fn unknown_nemesis_kinds_are_rejected() {
-    assert_error(&VALID.replace("\"clock\"]", "\"meteor\"]"), 36, "nemesis.kinds", "meteor");
+    assert_error(
+        &VALID.replace("\"clock\"]", "\"meteor\"]"),
+        36,
+        "nemesis.kinds",
+        "meteor",
+    );
 }
 
 #[test]
 fn a_missing_protocol_name_is_rejected() {
-    assert_error(&VALID.replace("name = \"raft\"", "nme = \"raft\""), 10, "protocol.name", "missing");
+    assert_error(
+        &VALID.replace("name = \"raft\"", "nme = \"raft\""),
+        10,
+        "protocol.name",
+        "missing",
+    );
 }
 
 proptest! {

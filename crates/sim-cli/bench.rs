@@ -1,0 +1,42 @@
+//! `sim bench`: throughput figures, measured in wall-clock time (the one place that may).
+
+use clap::{Args, Subcommand};
+use sim_core::SimDuration;
+
+use crate::{parse_duration, EXIT_OK};
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub what: BenchWhat,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BenchWhat {
+    /// Events per second of the core on a many-node heartbeat workload, against a bare heap loop.
+    Core {
+        /// How many nodes heartbeat to each other.
+        #[arg(long, default_value_t = 32)]
+        nodes: usize,
+        /// Simulated time to run.
+        #[arg(long, value_parser = parse_duration, default_value = "10m")]
+        simulated: SimDuration,
+    },
+    /// States per second of the linearizability checker on generated histories.
+    Check {
+        /// History sizes, in operations.
+        #[arg(long, value_delimiter = ',', default_value = "1000,10000,100000")]
+        ops: Vec<usize>,
+    },
+}
+
+pub fn run(args: BenchArgs) -> u8 {
+    match args.what {
+        BenchWhat::Core { nodes, simulated } => {
+            let nodes = nodes.clamp(2, sim_core::sim::NODES_MAX);
+            print!("{}", sim_runner::bench::core(nodes, simulated, 1).render());
+        }
+        BenchWhat::Check { ops } => print!("{}", sim_check::bench::run(&ops, 1)),
+    }
+    EXIT_OK
+}

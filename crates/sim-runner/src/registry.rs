@@ -1,0 +1,33 @@
+//! The protocol suites a scenario can name, and the dispatch from a name to a run.
+//!
+//! A new protocol family joins by implementing `sim_core::Suite` in its own crate and adding one
+//! line to [`run`] and [`protocols`].
+
+use sim_core::Suite;
+use sim_scenario::{Scenario, ScenarioError};
+
+use crate::driver::{run_suite, RunOptions};
+use crate::report::RunReport;
+
+/// The names scenarios may give in `[protocol] name = ...`.
+pub fn protocols() -> Vec<&'static str> {
+    vec![crate::bench::BeatSuite::NAME]
+}
+
+/// Runs `scenario` with the suite it names.
+pub fn run(scenario: &Scenario, options: RunOptions) -> Result<RunReport, ScenarioError> {
+    match scenario.protocol.as_str() {
+        crate::bench::BeatSuite::NAME => run_suite::<crate::bench::BeatSuite>(scenario, options),
+        _ => {
+            let _ = options;
+            Err(scenario.error_at_field(
+                "protocol.name",
+                format!(
+                    "unknown protocol {:?}; the known protocols are {}",
+                    scenario.protocol,
+                    protocols().join(", ")
+                ),
+            ))
+        }
+    }
+}
