@@ -125,10 +125,12 @@ pub enum Step {
     Quiet,
 }
 
-/// A protocol handler panicked: a finding, reported with its time and node.
+/// A protocol handler (or the client workload) panicked: a finding, reported with its time and
+/// node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HandlerPanic {
-    pub node: NodeId,
+    /// The node whose handler panicked; `None` for the client workload.
+    pub node: Option<NodeId>,
     pub time: SimTime,
     pub message: String,
 }
@@ -468,10 +470,14 @@ impl<P: Process> Simulation<P> {
             EventKind::Request { node, id, request } => self.arrive_request(node, id, request),
             EventKind::Reply { node, id, response } => {
                 self.stats.replies += 1;
-                self.trace
-                    .record(self.now, Kind::Reply, [node.0 as u64, id.0, 0, 0], |l| {
-                        let _ = write!(l, ",\"node\":\"{node}\",\"request\":{}", id.0);
-                    });
+                // Replies and requests are hashed by content: what clients see is part of a
+                // run's identity.
+                self.trace.record_text(
+                    self.now,
+                    Kind::Reply,
+                    node.0 as u64,
+                    format_args!("request {} {response:?}", id.0),
+                );
                 if let Some(mut workload) = self.workload.take() {
                     self.with_client(|w, ctx| w.on_reply(ctx, node, id, response), &mut workload);
                     self.workload = Some(workload);
@@ -671,11 +677,7 @@ impl<P: Process> Simulation<P> {
         );
         let result = panic::catch_unwind(AssertUnwindSafe(|| handler(process, &mut ctx)));
         if let Err(payload) = result {
-            let message = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a panic with a non-string payload".to_string());
+            let message = panic_message(payload.as_ref());
             self.trace.record_text(
                 self.now,
                 Kind::Panic,
@@ -683,7 +685,7 @@ impl<P: Process> Simulation<P> {
                 format_args!("{message}"),
             );
             self.panic = Some(HandlerPanic {
-                node,
+                node: Some(node),
                 time: self.now,
                 message,
             });
@@ -874,22 +876,27 @@ impl<P: Process> Simulation<P> {
                 submits: &mut submits,
                 wakes: &mut wakes,
             };
-            call(workload.as_mut(), &mut ctx);
+            let result =
+                panic::catch_unwind(AssertUnwindSafe(|| call(workload.as_mut(), &mut ctx)));
+            if let Err(payload) = result {
+                let message = format!("client workload: {}", panic_message(payload.as_ref()));
+                self.trace
+                    .record_text(self.now, Kind::Panic, u64::MAX, format_args!("{message}"));
+                self.panic = Some(HandlerPanic {
+                    node: None,
+                    time: self.now,
+                    message,
+                });
+            }
         }
         for (node, id, request) in submits.drain(..) {
             let latency = self.client_latency.sample(&mut self.client_network_rng);
-            let writing = self.trace.is_writing();
-            self.trace
-                .record(self.now, Kind::Client, [node.0 as u64, id.0, 0, 0], |l| {
-                    if writing {
-                        let _ = write!(
-                            l,
-                            ",\"to\":\"{node}\",\"request\":{},\"op\":{}",
-                            id.0,
-                            json_string(&format!("{request:?}"))
-                        );
-                    }
-                });
+            self.trace.record_text(
+                self.now,
+                Kind::Client,
+                node.0 as u64,
+                format_args!("request {} {request:?}", id.0),
+            );
             let at = self.now + latency;
             self.push(at, EventKind::Request { node, id, request });
         }
@@ -1039,4 +1046,12 @@ impl<P: Process> Simulation<P> {
         self.trace
             .record_text(self.now, Kind::Fault, u64::MAX, text);
     }
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic with a non-string payload".to_string())
 }

@@ -112,7 +112,7 @@ impl SimDuration {
             let d = digit
                 .to_digit(10)
                 .ok_or_else(|| DurationError::new(text, "a malformed number"))?;
-            if scale % 10 != 0 {
+            if !scale.is_multiple_of(10) {
                 if d != 0 {
                     return Err(DurationError::new(text, "more precision than a nanosecond"));
                 }
@@ -195,7 +195,7 @@ impl fmt::Display for SimDuration {
             (1, "ns"),
         ];
         for (unit_ns, name) in UNITS {
-            if ns % unit_ns == 0 {
+            if ns.is_multiple_of(unit_ns) {
                 return write!(f, "{}{}", ns / unit_ns, name);
             }
         }
@@ -226,6 +226,45 @@ impl fmt::Display for SimTime {
 impl fmt::Debug for SimTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(self, f)
+    }
+}
+
+/// Durations are written the human way in scenario files and JSON: `"150ms"`, `"5s"`.
+impl serde::Serialize for SimDuration {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SimDuration {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = SimDuration;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration such as \"150ms\", \"5s\" or \"2m\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<SimDuration, E> {
+                SimDuration::parse(v).map_err(E::custom)
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<SimDuration, E> {
+                if v == 0 {
+                    Ok(SimDuration::ZERO)
+                } else {
+                    Err(E::custom(format!("expected a duration with a unit such as \"{v}ms\", found the bare number {v}")))
+                }
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<SimDuration, E> {
+                if v < 0 {
+                    Err(E::custom(format!(
+                        "expected a duration, found the negative number {v}"
+                    )))
+                } else {
+                    self.visit_u64(v as u64)
+                }
+            }
+        }
+        deserializer.deserialize_any(Visitor)
     }
 }
 
@@ -290,44 +329,5 @@ mod tests {
         fn parse_never_panics(s in ".{0,24}") {
             let _ = SimDuration::parse(&s);
         }
-    }
-}
-
-/// Durations are written the human way in scenario files and JSON: `"150ms"`, `"5s"`.
-impl serde::Serialize for SimDuration {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for SimDuration {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl serde::de::Visitor<'_> for Visitor {
-            type Value = SimDuration;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a duration such as \"150ms\", \"5s\" or \"2m\"")
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<SimDuration, E> {
-                SimDuration::parse(v).map_err(E::custom)
-            }
-            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<SimDuration, E> {
-                if v == 0 {
-                    Ok(SimDuration::ZERO)
-                } else {
-                    Err(E::custom(format!("expected a duration with a unit such as \"{v}ms\", found the bare number {v}")))
-                }
-            }
-            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<SimDuration, E> {
-                if v < 0 {
-                    Err(E::custom(format!(
-                        "expected a duration, found the negative number {v}"
-                    )))
-                } else {
-                    self.visit_u64(v as u64)
-                }
-            }
-        }
-        deserializer.deserialize_any(Visitor)
     }
 }

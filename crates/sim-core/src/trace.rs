@@ -181,7 +181,7 @@ impl Trace {
             if node != u64::MAX {
                 let _ = write!(self.line, ",\"node\":\"n{}\"", node + 1);
             }
-            let _ = write!(self.line, ",\"text\":{}}}\n", json_string(&rendered));
+            let _ = writeln!(self.line, ",\"text\":{}}}", json_string(&rendered));
             self.write_line();
         }
     }

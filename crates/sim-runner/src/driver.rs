@@ -410,7 +410,7 @@ impl<S: Suite> Driver<S> {
                         let r = if nodes.len() == 1 {
                             Reachability::isolate(n, nodes[0], *one_way)
                         } else {
-                            Reachability::split(n, &[nodes.clone()], *one_way)
+                            Reachability::split(n, std::slice::from_ref(&nodes), *one_way)
                         };
                         (r, format!("isolate {}", Self::names(&nodes)))
                     }

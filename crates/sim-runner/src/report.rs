@@ -53,8 +53,10 @@ impl RunReport {
     pub fn failure(&self) -> Option<String> {
         if let Some(p) = &self.panic {
             return Some(format!(
-                "a protocol handler panicked on {} at t={}: {}",
-                p.node, p.time, p.message
+                "{} panicked at t={}: {}",
+                panic_place(p),
+                p.time,
+                p.message
             ));
         }
         if let Some((name, v)) = &self.stopped_by {
@@ -188,10 +190,11 @@ impl RunReport {
             }
         }
         if let Some(p) = &self.panic {
+            let place = panic_place(p);
             let _ = writeln!(
                 w,
-                "  FAIL panic      a protocol handler panicked on {} at t={}: {}",
-                p.node, p.time, p.message
+                "  FAIL panic      {place} panicked at t={}: {}",
+                p.time, p.message
             );
         }
         if self.limit_reached {
@@ -252,7 +255,7 @@ impl RunReport {
                 "violation": c.violation.as_ref().map(|v| json!({"time_ns": v.time.as_nanos(), "message": v.message})),
                 "figures": c.figures.iter().map(|(k, v)| json!({"name": k, "value": v})).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
-            "panic": self.panic.as_ref().map(|p| json!({"node": p.node.to_string(), "time_ns": p.time.as_nanos(), "message": p.message})),
+            "panic": self.panic.as_ref().map(|p| json!({"node": p.node.map(|n| n.to_string()), "time_ns": p.time.as_nanos(), "message": p.message})),
             "limit_reached": self.limit_reached,
             "passed": self.passed(),
             "failure": self.failure(),
@@ -274,5 +277,12 @@ impl RunReport {
             count(CheckKind::Sometimes),
             count(CheckKind::Eventually),
         ]
+    }
+}
+
+fn panic_place(p: &HandlerPanic) -> String {
+    match p.node {
+        Some(node) => format!("the protocol handler on {node}"),
+        None => "the client workload".to_string(),
     }
 }

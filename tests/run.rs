@@ -1,0 +1,246 @@
+//! `sim run`: determinism, the summary, exit statuses and bad input.
+
+use crate::support::{code, root, sim, stderr, stdout, temp_file, trace_hash};
+
+/// Golden trace hashes: `scenario seed hash` per line. A changed hash means the code changed
+/// what runs do; regenerate with `SIM_BLESS=1 cargo test --test integration golden` only when the
+/// change is meant, and say why in the commit.
+const GOLDEN: &str = include_str!("golden/hashes.txt");
+
+#[test]
+fn golden_trace_hashes_hold() {
+    let bless = std::env::var_os("SIM_BLESS").is_some();
+    let mut blessed = String::new();
+    let mut mismatches = Vec::new();
+    for line in GOLDEN
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+    {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let [scenario, seed, expected] = fields[..] else {
+            panic!("malformed golden line {line:?}")
+        };
+        let output = sim(&["run", scenario, "--seed", seed]);
+        let actual = trace_hash(&output);
+        if actual != expected {
+            mismatches.push(format!(
+                "{scenario} --seed {seed}: expected {expected}, got {actual}"
+            ));
+        }
+        blessed.push_str(&format!("{scenario} {seed} {actual}\n"));
+    }
+    if bless {
+        let header: String = GOLDEN
+            .lines()
+            .take_while(|l| l.starts_with('#'))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        std::fs::write(root().join("tests/golden/hashes.txt"), header + &blessed).expect("bless");
+        return;
+    }
+    assert!(
+        mismatches.is_empty(),
+        "trace hashes changed:\n{}",
+        mismatches.join("\n")
+    );
+}
+
+#[test]
+fn same_seed_same_hash_with_and_without_a_trace_file() {
+    let trace = root().join("target").join("integration-beat-trace.jsonl");
+    let plain = sim(&["run", "scenarios/beat.toml", "--seed", "11"]);
+    let traced = sim(&[
+        "run",
+        "scenarios/beat.toml",
+        "--seed",
+        "11",
+        "--trace",
+        trace.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&plain), 0, "{}", stdout(&plain));
+    assert_eq!(trace_hash(&plain), trace_hash(&traced));
+    let lines = std::fs::read_to_string(&trace).expect("the trace file was written");
+    let mut kinds = std::collections::BTreeSet::new();
+    for line in lines.lines() {
+        let value: serde_json::Value =
+            serde_json::from_str(line).expect("every trace line is JSON");
+        kinds.insert(
+            value["ev"]
+                .as_str()
+                .expect("every event has a kind")
+                .to_string(),
+        );
+    }
+    for kind in [
+        "send",
+        "deliver",
+        "drop",
+        "duplicate",
+        "timer-fire",
+        "crash",
+        "restart",
+        "pause",
+        "resume",
+        "network",
+        "clock",
+        "fault",
+    ] {
+        assert!(
+            kinds.contains(kind),
+            "no {kind} event in the trace; saw {kinds:?}"
+        );
+    }
+    let other = sim(&["run", "scenarios/beat.toml", "--seed", "12"]);
+    assert_ne!(
+        trace_hash(&plain),
+        trace_hash(&other),
+        "the seed does not matter"
+    );
+}
+
+#[test]
+fn summary_names_the_run_and_how_to_reproduce_it() {
+    let output = sim(&["run", "scenarios/beat.toml", "--seed", "5"]);
+    let text = stdout(&output);
+    for needle in [
+        "scenario   beat",
+        "seed       5",
+        "simulated  25s",
+        "messages",
+        "faults",
+        "trace hash",
+        "reproduce  sim run scenarios/beat.toml --seed 5",
+    ] {
+        assert!(text.contains(needle), "summary lacks {needle:?}:\n{text}");
+    }
+}
+
+#[test]
+fn json_summary_is_json_with_the_same_hash() {
+    let text_run = sim(&["run", "scenarios/beat.toml", "--seed", "5"]);
+    let json_run = sim(&[
+        "run",
+        "scenarios/beat.toml",
+        "--seed",
+        "5",
+        "--format",
+        "json",
+    ]);
+    let value: serde_json::Value = serde_json::from_slice(&json_run.stdout).expect("JSON");
+    assert_eq!(value["trace_hash"].as_str().unwrap(), trace_hash(&text_run));
+    assert_eq!(value["seed"], 5);
+    assert_eq!(value["passed"], true);
+}
+
+#[test]
+fn duration_flag_shortens_the_run() {
+    let output = sim(&[
+        "run",
+        "scenarios/beat.toml",
+        "--seed",
+        "5",
+        "--duration",
+        "3s",
+    ]);
+    let text = stdout(&output);
+    assert!(text.contains("simulated  8s"), "{text}");
+    assert!(
+        text.contains("--duration 3s"),
+        "the reproduce line keeps the override:\n{text}"
+    );
+}
+
+/// Each malformed scenario is rejected with exit status 2 and a message naming file and line.
+#[test]
+fn malformed_scenarios_exit_2_naming_the_line() {
+    let valid = std::fs::read_to_string(root().join("scenarios/beat.toml")).unwrap();
+    let cases: Vec<(&str, String, &str)> = vec![
+        ("empty", String::new(), "empty"),
+        ("not-toml", "duration = \n[[[".to_string(), ":1:"),
+        (
+            "wrong-type",
+            valid.replace("nodes = 5", "nodes = \"five\""),
+            "invalid type",
+        ),
+        (
+            "unknown-key",
+            valid.replace("drop = 0.05", "drop = 0.05\nwobble = 1"),
+            "unknown field `wobble`",
+        ),
+        (
+            "negative-duration",
+            valid.replace("duration = \"20s\"", "duration = \"-20s\""),
+            "duration",
+        ),
+        (
+            "absurd-duration",
+            valid.replace("duration = \"20s\"", "duration = \"9999999h\""),
+            "absurd",
+        ),
+        (
+            "probability",
+            valid.replace("drop = 0.05", "drop = 2"),
+            "expected a probability in [0, 1]",
+        ),
+        (
+            "missing-node",
+            valid.replace("node = \"n2\"", "node = \"n7\""),
+            "no node is called \"n7\"",
+        ),
+        (
+            "protocol-param",
+            valid.replace("interval = \"100ms\"", "intervl = \"100ms\""),
+            "unknown field `intervl`",
+        ),
+        (
+            "unknown-protocol",
+            valid.replace("name = \"beat\"\ninterval = \"100ms\"", "name = \"paxos\""),
+            "unknown protocol",
+        ),
+    ];
+    for (name, text, needle) in cases {
+        let path = temp_file(&format!("{name}.toml"), &text);
+        let output = sim(&["run", path.to_str().unwrap(), "--seed", "1"]);
+        let err = stderr(&output);
+        assert_eq!(
+            code(&output),
+            2,
+            "{name}: expected exit 2, got {}:\n{err}{}",
+            code(&output),
+            stdout(&output)
+        );
+        assert!(
+            err.contains(needle),
+            "{name}: message lacks {needle:?}:\n{err}"
+        );
+        assert!(
+            err.contains(&format!("{name}.toml")),
+            "{name}: message lacks the file:\n{err}"
+        );
+        if name != "empty" {
+            assert!(
+                err.contains(".toml:")
+                    && err
+                        .split(".toml:")
+                        .nth(1)
+                        .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit())),
+                "{name}: no line number:\n{err}"
+            );
+        }
+    }
+}
+
+#[test]
+fn bad_flags_and_missing_files_exit_2() {
+    assert_eq!(
+        code(&sim(&["run", "scenarios/beat.toml", "--seed", "minus-one"])),
+        2
+    );
+    assert_eq!(
+        code(&sim(&["run", "scenarios/beat.toml", "--duration", "soon"])),
+        2
+    );
+    assert_eq!(code(&sim(&["run", "scenarios/no-such-file.toml"])), 2);
+    assert_eq!(code(&sim(&["frobnicate"])), 2);
+    assert_eq!(code(&sim(&["--help"])), 0);
+}

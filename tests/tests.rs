@@ -1,0 +1,4 @@
+//! Integration tests: the real `sim` binary, its output and its exit statuses.
+
+mod run;
+mod support;
