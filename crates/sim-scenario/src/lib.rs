@@ -87,7 +87,11 @@ impl Scenario {
         }
         let raw: RawScenario = toml::from_str(text).map_err(|e| {
             let offset = e.span().map_or(0, |s| s.start);
-            let message = e.message().trim().to_string();
+            let message = match e.message().trim() {
+                // Some of toml's errors carry no message of their own.
+                "" => "invalid TOML: expected a value here".to_string(),
+                m => m.to_string(),
+            };
             let field = backticked(&message).unwrap_or_default();
             source.error_at(offset, &field, message)
         })?;

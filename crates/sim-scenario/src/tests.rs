@@ -275,3 +275,10 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_key_without_a_value_is_rejected_with_a_message() {
+    let e = error("duration =\n");
+    assert_eq!(e.line, 1, "{e}");
+    assert!(!e.message.is_empty(), "{e:?}");
+}
