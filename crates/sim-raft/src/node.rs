@@ -1,0 +1,1200 @@
+//! The Raft process: one node of the cluster, as in the extended Raft paper (Ongaro and
+//! Ousterhout, 2014) and Ongaro's thesis.
+//!
+//! [`RaftNode`] implements [`Process`]: roles and terms (§5.1), randomised elections with the log
+//! up-to-date check (§5.2, §5.4.1), optional pre-vote (thesis §9.6) and check-quorum (thesis
+//! §6.2), replication with the consistency check, conflict truncation and fast backtracking
+//! (§5.3), the current-term commit rule (§5.4.2), a no-op entry at the start of each term,
+//! client sessions and linearizable reads through the log or by ReadIndex (thesis §6.3, §6.4),
+//! and log compaction with InstallSnapshot (§7).
+//!
+//! Durable state (currentTerm, votedFor, the log and the latest snapshot) lives in
+//! `ctx.storage()` as [`Durable`] values and is synced before any message that depends on it is
+//! sent; [`Process::on_start`] rebuilds the node from storage alone. The commit index and the
+//! state machine are volatile.
+//!
+//! The node exposes read-only accessors for the checks ([`crate::checks`]), including what the
+//! latest handler changed ([`RaftNode::log_changed`], [`RaftNode::applied_now`]) so that the
+//! checks can be incremental. Planted bugs ([`crate::bugs`]) are switched by the configuration.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use sim_core::{rng, Ctx, Event, NodeId, Process, RequestId, SimDuration, SimTime};
+use sim_kv::{KvOp, KvRequest, KvResponse};
+
+use crate::bugs::Bug;
+use crate::kv::KvStore;
+use crate::log::{Command, Entry, RaftLog, Snapshot};
+use crate::message::Message;
+use crate::params::{RaftConfig, ReadMode};
+
+/// The storage key of currentTerm.
+pub const TERM_KEY: &str = "term";
+/// The storage key of votedFor.
+pub const VOTE_KEY: &str = "vote";
+/// The storage key of the latest snapshot.
+pub const SNAPSHOT_KEY: &str = "snapshot";
+/// The prefix of log entries' storage keys.
+pub const LOG_PREFIX: &str = "log/";
+
+/// The storage key of the log entry at `index` (zero-padded so that keys sort by index).
+pub fn log_key(index: u64) -> String {
+    format!("{LOG_PREFIX}{index:020}")
+}
+
+/// A node's role (§5.1), with the pre-candidate of pre-vote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Follower,
+    /// Asking for pre-votes; its term is not raised yet.
+    PreCandidate,
+    Candidate,
+    Leader,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Follower => "follower",
+            Role::PreCandidate => "pre-candidate",
+            Role::Candidate => "candidate",
+            Role::Leader => "leader",
+        }
+    }
+}
+
+/// A node's timers.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Timer {
+    Election,
+    Heartbeat,
+    CheckQuorum,
+}
+
+/// A value in durable storage.
+#[derive(Debug, Clone)]
+pub enum Durable {
+    Term(u64),
+    Vote(Option<NodeId>),
+    Entry(Entry),
+    Snapshot(Arc<Snapshot>),
+}
+
+/// What a node reports: to the trace, to the checks, and for faults aimed at moments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RaftEvent {
+    /// The node booted and read this from storage.
+    Restored {
+        term: u64,
+        last_index: u64,
+        snapshot_index: u64,
+    },
+    BecamePreCandidate {
+        term: u64,
+    },
+    BecameCandidate {
+        term: u64,
+    },
+    BecameLeader {
+        term: u64,
+    },
+    /// A leader became a follower.
+    SteppedDown {
+        term: u64,
+    },
+    Voted {
+        term: u64,
+        candidate: NodeId,
+    },
+    /// The commit index advanced to `index`, whose entry has `term`.
+    Committed {
+        index: u64,
+        term: u64,
+    },
+    /// The state machine has applied every entry up to `index`.
+    Applied {
+        index: u64,
+    },
+    SnapshotTaken {
+        index: u64,
+        term: u64,
+    },
+    SnapshotInstalled {
+        index: u64,
+        term: u64,
+    },
+}
+
+impl Event for RaftEvent {
+    fn name(&self) -> &'static str {
+        match self {
+            RaftEvent::Restored { .. } => "restored",
+            RaftEvent::BecamePreCandidate { .. } => "became_pre_candidate",
+            RaftEvent::BecameCandidate { .. } => "became_candidate",
+            RaftEvent::BecameLeader { .. } => "became_leader",
+            RaftEvent::SteppedDown { .. } => "stepped_down",
+            RaftEvent::Voted { .. } => "voted",
+            RaftEvent::Committed { .. } => "committed",
+            RaftEvent::Applied { .. } => "applied",
+            RaftEvent::SnapshotTaken { .. } => "snapshot_taken",
+            RaftEvent::SnapshotInstalled { .. } => "snapshot_installed",
+        }
+    }
+}
+
+/// An entry the state machine applied during the latest handler.
+#[derive(Debug, Clone)]
+pub struct AppliedEntry {
+    pub index: u64,
+    pub term: u64,
+    pub command: Command,
+}
+
+/// A client write (or a read in log mode) waiting for its entry to be applied.
+#[derive(Debug, Clone)]
+struct PendingWrite {
+    id: RequestId,
+    client: u64,
+    seq: u64,
+}
+
+/// A ReadIndex read waiting for its heartbeat round (`round == 0`: not started, because the
+/// leader has not committed an entry of its term yet).
+#[derive(Debug, Clone)]
+struct PendingRead {
+    id: RequestId,
+    key: String,
+    round: u64,
+    read_index: u64,
+}
+
+/// One Raft node.
+pub struct RaftNode {
+    pub(crate) config: Arc<RaftConfig>,
+    id: NodeId,
+    pub(crate) node_count: usize,
+    // Durable state (mirrored in storage).
+    term: u64,
+    voted_for: Option<NodeId>,
+    log: RaftLog,
+    snapshot: Option<Arc<Snapshot>>,
+    // Volatile state.
+    role: Role,
+    leader: Option<NodeId>,
+    commit_index: u64,
+    last_applied: u64,
+    kv: KvStore,
+    /// Local time of the latest AppendEntries or InstallSnapshot from the current leader.
+    leader_contact: Option<SimTime>,
+    votes: Vec<bool>,
+    // Leader state.
+    next_index: Vec<u64>,
+    match_index: Vec<u64>,
+    /// Per peer, the highest ReadIndex round it acknowledged in this term.
+    acked_round: Vec<u64>,
+    /// Per peer, whether it answered since the latest check-quorum tick.
+    heard_from: Vec<bool>,
+    read_round: u64,
+    pending_writes: BTreeMap<u64, PendingWrite>,
+    pending_reads: Vec<PendingRead>,
+    // What the latest handler did, for the checks.
+    applied_now: Vec<AppliedEntry>,
+    log_changed: Option<(u64, u64)>,
+    snapshots_taken: u64,
+}
+
+impl RaftNode {
+    /// A fresh node; its durable state is read in `on_start`.
+    pub fn new(id: NodeId, node_count: usize, config: Arc<RaftConfig>) -> Self {
+        assert!(
+            id.index() < node_count,
+            "{id} is outside a cluster of {node_count}"
+        );
+        RaftNode {
+            config,
+            id,
+            node_count,
+            term: 0,
+            voted_for: None,
+            log: RaftLog::new(),
+            snapshot: None,
+            role: Role::Follower,
+            leader: None,
+            commit_index: 0,
+            last_applied: 0,
+            kv: KvStore::new(),
+            leader_contact: None,
+            votes: vec![false; node_count],
+            next_index: vec![1; node_count],
+            match_index: vec![0; node_count],
+            acked_round: vec![0; node_count],
+            heard_from: vec![false; node_count],
+            read_round: 0,
+            pending_writes: BTreeMap::new(),
+            pending_reads: Vec::new(),
+            applied_now: Vec::new(),
+            log_changed: None,
+            snapshots_taken: 0,
+        }
+    }
+
+    // ----- Read-only accessors for checks and summaries -----
+
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+    pub fn term(&self) -> u64 {
+        self.term
+    }
+    pub fn role(&self) -> Role {
+        self.role
+    }
+    pub fn voted_for(&self) -> Option<NodeId> {
+        self.voted_for
+    }
+    /// The leader this node knows of in its term (itself when leader).
+    pub fn leader(&self) -> Option<NodeId> {
+        self.leader
+    }
+    pub fn commit_index(&self) -> u64 {
+        self.commit_index
+    }
+    pub fn last_applied(&self) -> u64 {
+        self.last_applied
+    }
+    pub fn log(&self) -> &RaftLog {
+        &self.log
+    }
+    pub fn snapshot(&self) -> Option<&Arc<Snapshot>> {
+        self.snapshot.as_ref()
+    }
+    pub fn kv(&self) -> &KvStore {
+        &self.kv
+    }
+    pub fn snapshots_taken(&self) -> u64 {
+        self.snapshots_taken
+    }
+    pub fn config(&self) -> &RaftConfig {
+        &self.config
+    }
+    /// The entries the state machine applied during the latest handler, in order.
+    pub fn applied_now(&self) -> &[AppliedEntry] {
+        &self.applied_now
+    }
+    /// The range of indices the latest handler wrote into the log, if any.
+    pub fn log_changed(&self) -> Option<(u64, u64)> {
+        self.log_changed
+    }
+
+    // ----- Small helpers -----
+
+    fn majority(&self) -> usize {
+        self.node_count / 2 + 1
+    }
+
+    fn bug(&self, bug: Bug) -> bool {
+        self.config.bugs.has(bug)
+    }
+
+    /// Clears what the previous handler recorded for the checks.
+    fn begin(&mut self) {
+        self.applied_now.clear();
+        self.log_changed = None;
+    }
+
+    fn note_log_change(&mut self, from: u64, to: u64) {
+        self.log_changed = Some(match self.log_changed {
+            Some((low, high)) => (low.min(from), high.max(to)),
+            None => (from, to),
+        });
+    }
+
+    fn reset_election_timer(&mut self, ctx: &mut Ctx<'_, Self>) {
+        let min = self.config.election_timeout_min.as_nanos();
+        let max = self.config.election_timeout_max.as_nanos();
+        let after = SimDuration::from_nanos(rng::between(ctx.rng(), min, max));
+        ctx.set_timer(after, Timer::Election);
+    }
+
+    /// Writes currentTerm and votedFor (not synced: the caller syncs before it speaks).
+    fn persist_term_and_vote(&mut self, ctx: &mut Ctx<'_, Self>) {
+        ctx.storage().put(TERM_KEY, Durable::Term(self.term));
+        if !self.bug(Bug::ForgetPersistVote) {
+            ctx.storage().put(VOTE_KEY, Durable::Vote(self.voted_for));
+        }
+    }
+
+    /// §5.1: a higher term seen anywhere makes this node a follower in that term.
+    fn adopt_term(&mut self, ctx: &mut Ctx<'_, Self>, term: u64) {
+        debug_assert!(term > self.term);
+        self.become_follower(ctx, None);
+        self.term = term;
+        self.voted_for = None;
+        self.persist_term_and_vote(ctx);
+        ctx.storage().sync();
+    }
+
+    fn become_follower(&mut self, ctx: &mut Ctx<'_, Self>, leader: Option<NodeId>) {
+        if self.role == Role::Leader {
+            ctx.report(RaftEvent::SteppedDown { term: self.term });
+            ctx.cancel_timer(Timer::Heartbeat);
+            ctx.cancel_timer(Timer::CheckQuorum);
+            // Writes in flight may still commit under the next leader, so their clients get no
+            // answer (they time out and retry with the same sequence number). Reads did nothing.
+            self.pending_writes.clear();
+            for read in std::mem::take(&mut self.pending_reads) {
+                ctx.reply(read.id, KvResponse::NotLeader { leader });
+            }
+            self.reset_election_timer(ctx);
+        }
+        self.role = Role::Follower;
+        self.leader = leader;
+    }
+
+    /// Appends `entry` to the leader's own log and counts it as matched once synced.
+    fn append_as_leader(&mut self, ctx: &mut Ctx<'_, Self>, entry: Entry) -> u64 {
+        let index = self.log.last_index() + 1;
+        ctx.storage()
+            .put(log_key(index), Durable::Entry(entry.clone()));
+        self.log.push(entry);
+        ctx.storage().sync();
+        self.note_log_change(index, index);
+        self.match_index[self.id.index()] = index;
+        index
+    }
+
+    // ----- Elections (§5.2, §5.4.1, thesis §9.6) -----
+
+    fn start_pre_vote(&mut self, ctx: &mut Ctx<'_, Self>) {
+        self.role = Role::PreCandidate;
+        self.leader = None;
+        self.votes.iter_mut().for_each(|v| *v = false);
+        self.votes[self.id.index()] = true;
+        ctx.report(RaftEvent::BecamePreCandidate {
+            term: self.term + 1,
+        });
+        ctx.broadcast(Message::RequestVote {
+            term: self.term + 1,
+            last_log_index: self.log.last_index(),
+            last_log_term: self.log.last_term(),
+            pre_vote: true,
+        });
+        self.reset_election_timer(ctx);
+        if self.vote_count() >= self.majority() {
+            self.start_election(ctx);
+        }
+    }
+
+    fn start_election(&mut self, ctx: &mut Ctx<'_, Self>) {
+        self.term += 1;
+        self.role = Role::Candidate;
+        self.leader = None;
+        self.voted_for = Some(self.id);
+        self.persist_term_and_vote(ctx);
+        ctx.storage().sync();
+        self.votes.iter_mut().for_each(|v| *v = false);
+        self.votes[self.id.index()] = true;
+        ctx.report(RaftEvent::BecameCandidate { term: self.term });
+        ctx.broadcast(Message::RequestVote {
+            term: self.term,
+            last_log_index: self.log.last_index(),
+            last_log_term: self.log.last_term(),
+            pre_vote: false,
+        });
+        self.reset_election_timer(ctx);
+        if self.vote_count() >= self.majority() {
+            self.become_leader(ctx);
+        }
+    }
+
+    fn vote_count(&self) -> usize {
+        self.votes.iter().filter(|&&v| v).count()
+    }
+
+    fn become_leader(&mut self, ctx: &mut Ctx<'_, Self>) {
+        self.role = Role::Leader;
+        self.leader = Some(self.id);
+        ctx.cancel_timer(Timer::Election);
+        let next = self.log.last_index() + 1;
+        self.next_index.iter_mut().for_each(|n| *n = next);
+        self.match_index.iter_mut().for_each(|m| *m = 0);
+        self.acked_round.iter_mut().for_each(|r| *r = 0);
+        self.heard_from.iter_mut().for_each(|h| *h = false);
+        self.read_round = 0;
+        ctx.report(RaftEvent::BecameLeader { term: self.term });
+        // §8: a no-op of the new term lets the leader learn what is committed and serve reads.
+        self.append_as_leader(
+            ctx,
+            Entry {
+                term: self.term,
+                command: Command::Noop,
+            },
+        );
+        ctx.set_timer(self.config.heartbeat_interval, Timer::Heartbeat);
+        if self.config.check_quorum {
+            ctx.set_timer(self.config.election_timeout_max, Timer::CheckQuorum);
+        }
+        self.broadcast_append(ctx);
+        self.advance_commit(ctx);
+    }
+
+    /// Whether this node heard from a live leader within the minimum election timeout.
+    fn heard_from_leader_recently(&self, now: SimTime) -> bool {
+        if self.role == Role::Leader {
+            return true;
+        }
+        match (self.leader, self.leader_contact) {
+            (Some(_), Some(at)) => now.saturating_since(at) < self.config.election_timeout_min,
+            _ => false,
+        }
+    }
+
+    fn on_request_vote(
+        &mut self,
+        ctx: &mut Ctx<'_, Self>,
+        from: NodeId,
+        term: u64,
+        last_log_index: u64,
+        last_log_term: u64,
+        pre_vote: bool,
+    ) {
+        // §5.4.1: the candidate's log must be at least as up-to-date as ours.
+        let up_to_date = (last_log_term, last_log_index)
+            >= (self.log.last_term(), self.log.last_index())
+            || self.bug(Bug::VoteWithoutLogCheck);
+        let recently = self.heard_from_leader_recently(ctx.local_time());
+        if pre_vote {
+            // Thesis §9.6: grant if the candidate could win and we have no live leader; change
+            // nothing either way.
+            let granted = term > self.term && up_to_date && !recently;
+            let reply_term = if granted { term } else { self.term };
+            ctx.send(
+                from,
+                Message::RequestVoteReply {
+                    term: reply_term,
+                    granted,
+                    pre_vote: true,
+                },
+            );
+            return;
+        }
+        if term > self.term && self.config.check_quorum && recently {
+            // Thesis §4.2.3: a node that hears from its leader ignores a disruptive candidate.
+            ctx.send(
+                from,
+                Message::RequestVoteReply {
+                    term: self.term,
+                    granted: false,
+                    pre_vote,
+                },
+            );
+            return;
+        }
+        if term > self.term {
+            self.adopt_term(ctx, term);
+        }
+        let granted = term == self.term && self.voted_for.map_or(true, |v| v == from) && up_to_date;
+        if granted {
+            self.voted_for = Some(from);
+            self.persist_term_and_vote(ctx);
+            ctx.storage().sync();
+            ctx.report(RaftEvent::Voted {
+                term,
+                candidate: from,
+            });
+            self.reset_election_timer(ctx);
+        }
+        ctx.send(
+            from,
+            Message::RequestVoteReply {
+                term: self.term,
+                granted,
+                pre_vote: false,
+            },
+        );
+    }
+
+    fn on_vote_reply(
+        &mut self,
+        ctx: &mut Ctx<'_, Self>,
+        from: NodeId,
+        term: u64,
+        granted: bool,
+        pre_vote: bool,
+    ) {
+        if pre_vote {
+            if granted && self.role == Role::PreCandidate && term == self.term + 1 {
+                self.votes[from.index()] = true;
+                if self.vote_count() >= self.majority() {
+                    self.start_election(ctx);
+                }
+            } else if !granted && term > self.term {
+                self.adopt_term(ctx, term);
+            }
+            return;
+        }
+        if term > self.term {
+            self.adopt_term(ctx, term);
+            return;
+        }
+        if granted && self.role == Role::Candidate && term == self.term {
+            self.votes[from.index()] = true;
+            if self.vote_count() >= self.majority() {
+                self.become_leader(ctx);
+            }
+        }
+    }
+
+    // ----- Replication (§5.3, §7) -----
+
+    fn broadcast_append(&mut self, ctx: &mut Ctx<'_, Self>) {
+        for peer in 0..self.node_count {
+            if peer != self.id.index() {
+                self.send_append(ctx, NodeId(peer as u32));
+            }
+        }
+    }
+
+    /// Sends `peer` what follows its next index: entries, a heartbeat, or the snapshot.
+    fn send_append(&mut self, ctx: &mut Ctx<'_, Self>, peer: NodeId) {
+        let p = peer.index();
+        let next = self.next_index[p].clamp(1, self.log.last_index() + 1);
+        if next <= self.log.snapshot_index() {
+            if let Some(snapshot) = &self.snapshot {
+                ctx.send(
+                    peer,
+                    Message::InstallSnapshot {
+                        term: self.term,
+                        snapshot: Arc::clone(snapshot),
+                        read_round: self.read_round,
+                    },
+                );
+                self.next_index[p] = snapshot.last_index + 1;
+                return;
+            }
+        }
+        let prev_log_index = next - 1;
+        let prev_log_term = self.log.term_at(prev_log_index).unwrap_or(0);
+        let last = (next + self.config.max_entries_per_append - 1).min(self.log.last_index());
+        let entries = self.log.slice(next, last).to_vec();
+        // Pipelining: the next send continues after these; a rejection moves it back.
+        self.next_index[p] = next + entries.len() as u64;
+        ctx.send(
+            peer,
+            Message::AppendEntries {
+                term: self.term,
+                prev_log_index,
+                prev_log_term,
+                entries,
+                leader_commit: self.commit_index,
+                read_round: self.read_round,
+            },
+        );
+    }
+
+    /// Accepts the sender as this term's leader.
+    fn follow(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId) {
+        if self.role != Role::Follower || self.leader != Some(from) {
+            self.become_follower(ctx, Some(from));
+        }
+        self.leader_contact = Some(ctx.local_time());
+        self.reset_election_timer(ctx);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_append_entries(
+        &mut self,
+        ctx: &mut Ctx<'_, Self>,
+        from: NodeId,
+        term: u64,
+        prev_log_index: u64,
+        prev_log_term: u64,
+        entries: Vec<Entry>,
+        leader_commit: u64,
+        read_round: u64,
+    ) {
+        let reject = |node: &Self, conflict_index, conflict_term| Message::AppendEntriesReply {
+            term: node.term,
+            success: false,
+            match_index: 0,
+            conflict_index,
+            conflict_term,
+            read_round,
+        };
+        if term < self.term {
+            ctx.send(from, reject(self, 0, None));
+            return;
+        }
+        if term > self.term {
+            self.adopt_term(ctx, term);
+        }
+        self.follow(ctx, from);
+
+        // Entries inside our snapshot are committed, hence already ours (§7).
+        let mut prev = prev_log_index;
+        let mut prev_term = prev_log_term;
+        let mut entries = &entries[..];
+        let base = self.log.snapshot_index();
+        if prev < base {
+            let skip = (base - prev) as usize;
+            if skip >= entries.len() {
+                let match_index = base.max(prev + entries.len() as u64);
+                self.reply_append_success(ctx, from, match_index, read_round);
+                return;
+            }
+            entries = &entries[skip..];
+            prev = base;
+            prev_term = self.log.snapshot_term();
+        }
+        // The consistency check, with the conflict hint for fast backtracking.
+        if prev > self.log.last_index() {
+            ctx.send(from, reject(self, self.log.last_index() + 1, None));
+            return;
+        }
+        let our_term = self.log.term_at(prev).unwrap_or(0);
+        if our_term != prev_term {
+            let first = self.log.first_index_of_term_at(prev);
+            ctx.send(from, reject(self, first, Some(our_term)));
+            return;
+        }
+        let mut wrote = false;
+        for (k, entry) in entries.iter().enumerate() {
+            let index = prev + 1 + k as u64;
+            match self.log.term_at(index) {
+                Some(t) if t == entry.term => continue,
+                Some(_) if self.bug(Bug::NoTruncateConflict) => {
+                    self.log.overwrite(index, entry.clone());
+                }
+                Some(_) => {
+                    // §5.3: a conflicting entry and everything after it go.
+                    for gone in index..=self.log.last_index() {
+                        ctx.storage().remove(&log_key(gone));
+                    }
+                    self.log.truncate_from(index);
+                    self.log.push(entry.clone());
+                }
+                None => self.log.push(entry.clone()),
+            }
+            ctx.storage()
+                .put(log_key(index), Durable::Entry(entry.clone()));
+            self.note_log_change(index, index);
+            wrote = true;
+        }
+        if wrote && !self.bug(Bug::AckBeforeSync) {
+            ctx.storage().sync();
+        }
+        let last_new = prev + entries.len() as u64;
+        if leader_commit > self.commit_index {
+            let commit = leader_commit.min(last_new);
+            if commit > self.commit_index {
+                self.set_commit(ctx, commit);
+            }
+        }
+        self.apply(ctx);
+        self.reply_append_success(ctx, from, last_new, read_round);
+    }
+
+    fn reply_append_success(
+        &mut self,
+        ctx: &mut Ctx<'_, Self>,
+        to: NodeId,
+        match_index: u64,
+        read_round: u64,
+    ) {
+        ctx.send(
+            to,
+            Message::AppendEntriesReply {
+                term: self.term,
+                success: true,
+                match_index,
+                conflict_index: 0,
+                conflict_term: None,
+                read_round,
+            },
+        );
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_append_reply(
+        &mut self,
+        ctx: &mut Ctx<'_, Self>,
+        from: NodeId,
+        term: u64,
+        success: bool,
+        match_index: u64,
+        conflict_index: u64,
+        conflict_term: Option<u64>,
+        read_round: u64,
+    ) {
+        if term > self.term {
+            self.adopt_term(ctx, term);
+            return;
+        }
+        if self.role != Role::Leader || term < self.term {
+            return;
+        }
+        let p = from.index();
+        self.heard_from[p] = true;
+        self.acked_round[p] = self.acked_round[p].max(read_round);
+        if success {
+            self.match_index[p] = self.match_index[p].max(match_index);
+            self.next_index[p] = self.next_index[p].max(self.match_index[p] + 1);
+            self.advance_commit(ctx);
+        } else {
+            // Fast backtracking (§5.3): skip the follower's whole conflicting term at once.
+            let hint = match conflict_term {
+                Some(t) => self
+                    .log
+                    .last_index_of_term(t)
+                    .map_or(conflict_index, |i| i + 1),
+                None => conflict_index,
+            };
+            self.next_index[p] = hint.max(self.match_index[p] + 1).max(1);
+            self.send_append(ctx, from);
+        }
+        self.serve_reads(ctx);
+    }
+
+    fn on_install_snapshot(
+        &mut self,
+        ctx: &mut Ctx<'_, Self>,
+        from: NodeId,
+        term: u64,
+        snapshot: Arc<Snapshot>,
+        read_round: u64,
+    ) {
+        if term < self.term {
+            let reply = Message::InstallSnapshotReply {
+                term: self.term,
+                match_index: 0,
+                read_round,
+            };
+            ctx.send(from, reply);
+            return;
+        }
+        if term > self.term {
+            self.adopt_term(ctx, term);
+        }
+        self.follow(ctx, from);
+        let (index, snapshot_term) = (snapshot.last_index, snapshot.last_term);
+        if index > self.commit_index {
+            // §7: keep the entries that follow the snapshot if the log agrees at its end;
+            // otherwise the whole log goes.
+            let first = self.log.snapshot_index() + 1;
+            let keep_suffix = self.log.term_at(index) == Some(snapshot_term);
+            let last_gone = if keep_suffix {
+                index
+            } else {
+                self.log.last_index()
+            };
+            for gone in first..=last_gone {
+                ctx.storage().remove(&log_key(gone));
+            }
+            if keep_suffix {
+                self.log.compact(index, snapshot_term);
+            } else {
+                self.log = RaftLog::with_base(index, snapshot_term);
+            }
+            ctx.storage()
+                .put(SNAPSHOT_KEY, Durable::Snapshot(Arc::clone(&snapshot)));
+            ctx.storage().sync();
+            self.note_log_change(index + 1, self.log.last_index().max(index + 1));
+            self.kv = snapshot.state.clone();
+            self.commit_index = index;
+            self.last_applied = index;
+            self.snapshot = Some(snapshot);
+            ctx.report(RaftEvent::SnapshotInstalled {
+                index,
+                term: snapshot_term,
+            });
+        }
+        let reply = Message::InstallSnapshotReply {
+            term: self.term,
+            match_index: index,
+            read_round,
+        };
+        ctx.send(from, reply);
+    }
+
+    fn on_snapshot_reply(
+        &mut self,
+        ctx: &mut Ctx<'_, Self>,
+        from: NodeId,
+        term: u64,
+        match_index: u64,
+        read_round: u64,
+    ) {
+        if term > self.term {
+            self.adopt_term(ctx, term);
+            return;
+        }
+        if self.role != Role::Leader || term < self.term {
+            return;
+        }
+        let p = from.index();
+        self.heard_from[p] = true;
+        self.acked_round[p] = self.acked_round[p].max(read_round);
+        self.match_index[p] = self.match_index[p].max(match_index);
+        self.next_index[p] = self.next_index[p].max(self.match_index[p] + 1);
+        self.advance_commit(ctx);
+        self.serve_reads(ctx);
+    }
+
+    // ----- Commitment and the state machine (§5.3, §5.4.2, §7) -----
+
+    /// §5.4.2: the leader commits the highest index stored on a majority, but only if that entry
+    /// is of its own term (entries of earlier terms are then committed with it).
+    fn advance_commit(&mut self, ctx: &mut Ctx<'_, Self>) {
+        if self.role != Role::Leader {
+            return;
+        }
+        let mut matched = self.match_index.clone();
+        matched[self.id.index()] = self.log.last_index();
+        matched.sort_unstable_by(|a, b| b.cmp(a));
+        let candidate = matched[self.majority() - 1];
+        if candidate <= self.commit_index {
+            return;
+        }
+        let current_term = self.log.term_at(candidate) == Some(self.term);
+        if current_term || self.bug(Bug::CommitPreviousTermByCount) {
+            self.set_commit(ctx, candidate);
+            self.apply(ctx);
+            self.serve_reads(ctx);
+        }
+    }
+
+    fn set_commit(&mut self, ctx: &mut Ctx<'_, Self>, index: u64) {
+        self.commit_index = index;
+        let term = self.log.term_at(index).unwrap_or(0);
+        ctx.report(RaftEvent::Committed { index, term });
+    }
+
+    /// Applies committed entries in log order and answers the clients waiting for them.
+    fn apply(&mut self, ctx: &mut Ctx<'_, Self>) {
+        let target = if self.bug(Bug::ApplyBeforeCommit) {
+            self.log.last_index().max(self.commit_index)
+        } else {
+            self.commit_index
+        };
+        let before = self.last_applied;
+        while self.last_applied < target {
+            let index = self.last_applied + 1;
+            let Some(entry) = self.log.entry(index).cloned() else {
+                break;
+            };
+            self.last_applied = index;
+            let applied = match &entry.command {
+                Command::Noop => None,
+                Command::Kv(request) => Some((request, self.kv.apply(request))),
+            };
+            if let Some(waiting) = self.pending_writes.remove(&index) {
+                if let Some((request, outcome)) = &applied {
+                    let same = request.client == waiting.client && request.seq == waiting.seq;
+                    if let (true, Some(response)) = (same, outcome.response()) {
+                        ctx.reply(waiting.id, response.clone());
+                    }
+                }
+            }
+            self.applied_now.push(AppliedEntry {
+                index,
+                term: entry.term,
+                command: entry.command,
+            });
+        }
+        if self.last_applied > before {
+            ctx.report(RaftEvent::Applied {
+                index: self.last_applied,
+            });
+            self.maybe_snapshot(ctx);
+        }
+    }
+
+    /// §7: once enough applied entries follow the last snapshot, snapshot the state machine and
+    /// drop those entries from the log and from storage.
+    fn maybe_snapshot(&mut self, ctx: &mut Ctx<'_, Self>) {
+        let threshold = self.config.snapshot_threshold;
+        let index = self.last_applied;
+        let base = self.log.snapshot_index();
+        if threshold == 0 || index < base + threshold || index > self.commit_index {
+            return;
+        }
+        let Some(term) = self.log.term_at(index) else {
+            return;
+        };
+        let snapshot = Arc::new(Snapshot {
+            last_index: index,
+            last_term: term,
+            state: self.kv.clone(),
+        });
+        ctx.storage()
+            .put(SNAPSHOT_KEY, Durable::Snapshot(Arc::clone(&snapshot)));
+        for gone in base + 1..=index {
+            ctx.storage().remove(&log_key(gone));
+        }
+        ctx.storage().sync();
+        self.log.compact(index, term);
+        self.snapshot = Some(snapshot);
+        self.snapshots_taken += 1;
+        ctx.report(RaftEvent::SnapshotTaken { index, term });
+    }
+
+    // ----- Clients (thesis §6.3, §6.4) -----
+
+    fn on_client_request(&mut self, ctx: &mut Ctx<'_, Self>, id: RequestId, request: KvRequest) {
+        if self.role != Role::Leader {
+            ctx.reply(
+                id,
+                KvResponse::NotLeader {
+                    leader: self.leader,
+                },
+            );
+            return;
+        }
+        if let (KvOp::Get { key }, ReadMode::ReadIndex) = (&request.op, self.config.read_mode) {
+            self.pending_reads.push(PendingRead {
+                id,
+                key: key.clone(),
+                round: 0,
+                read_index: 0,
+            });
+            self.serve_reads(ctx);
+            return;
+        }
+        if let Some(session) = self.kv.session(request.client) {
+            if request.seq == session.seq {
+                ctx.reply(id, session.response.clone());
+                return;
+            }
+            if request.seq < session.seq {
+                return;
+            }
+        }
+        let in_flight = self
+            .pending_writes
+            .values_mut()
+            .find(|w| w.client == request.client && w.seq == request.seq);
+        if let Some(waiting) = in_flight {
+            // A retry of an entry already in the log: answer this attempt when it applies.
+            waiting.id = id;
+            return;
+        }
+        let (client, seq) = (request.client, request.seq);
+        let entry = Entry {
+            term: self.term,
+            command: Command::Kv(Arc::new(request)),
+        };
+        let index = self.append_as_leader(ctx, entry);
+        self.pending_writes
+            .insert(index, PendingWrite { id, client, seq });
+        self.broadcast_append(ctx);
+        self.advance_commit(ctx);
+    }
+
+    /// Moves ReadIndex reads along: starts a heartbeat round for new ones once an entry of this
+    /// term is committed, and answers those whose round a majority acknowledged.
+    fn serve_reads(&mut self, ctx: &mut Ctx<'_, Self>) {
+        if self.role != Role::Leader || self.pending_reads.is_empty() {
+            return;
+        }
+        let committed_in_term = self.log.term_at(self.commit_index) == Some(self.term);
+        if committed_in_term && self.pending_reads.iter().any(|r| r.round == 0) {
+            self.read_round += 1;
+            for read in self.pending_reads.iter_mut().filter(|r| r.round == 0) {
+                read.round = self.read_round;
+                read.read_index = self.commit_index;
+            }
+            self.broadcast_append(ctx);
+        }
+        let mut acked = self.acked_round.clone();
+        acked[self.id.index()] = self.read_round;
+        acked.sort_unstable_by(|a, b| b.cmp(a));
+        let confirmed = acked[self.majority() - 1];
+        let applied = self.last_applied;
+        let kv = &self.kv;
+        self.pending_reads.retain(|read| {
+            let ready = read.round != 0 && read.round <= confirmed && read.read_index <= applied;
+            if ready {
+                ctx.reply(read.id, KvResponse::Value(kv.get(&read.key).cloned()));
+            }
+            !ready
+        });
+    }
+
+    // ----- Restart -----
+
+    /// Rebuilds currentTerm, votedFor, the snapshot and the log from storage alone.
+    fn restore(&mut self, ctx: &mut Ctx<'_, Self>) {
+        let storage = ctx.storage();
+        if let Some(Durable::Term(term)) = storage.get(TERM_KEY) {
+            self.term = *term;
+        }
+        if let Some(Durable::Vote(vote)) = storage.get(VOTE_KEY) {
+            self.voted_for = *vote;
+        }
+        if let Some(Durable::Snapshot(snapshot)) = storage.get(SNAPSHOT_KEY) {
+            let snapshot = Arc::clone(snapshot);
+            self.log = RaftLog::with_base(snapshot.last_index, snapshot.last_term);
+            self.kv = snapshot.state.clone();
+            self.commit_index = snapshot.last_index;
+            self.last_applied = snapshot.last_index;
+            self.snapshot = Some(snapshot);
+        }
+        for (key, value) in storage.range_prefix(LOG_PREFIX) {
+            let Ok(index) = key[LOG_PREFIX.len()..].parse::<u64>() else {
+                continue;
+            };
+            let Durable::Entry(entry) = value else {
+                continue;
+            };
+            if index <= self.log.snapshot_index() {
+                continue;
+            }
+            if index != self.log.last_index() + 1 {
+                break;
+            }
+            self.log.push(entry);
+        }
+    }
+}
+
+impl Process for RaftNode {
+    type Msg = Message;
+    type Timer = Timer;
+    type Request = KvRequest;
+    type Response = KvResponse;
+    type Durable = Durable;
+    type Event = RaftEvent;
+
+    fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) {
+        self.begin();
+        self.restore(ctx);
+        if self.term > 0 || self.log.last_index() > 0 {
+            ctx.report(RaftEvent::Restored {
+                term: self.term,
+                last_index: self.log.last_index(),
+                snapshot_index: self.log.snapshot_index(),
+            });
+        }
+        self.reset_election_timer(ctx);
+    }
+
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, msg: Message) {
+        self.begin();
+        match msg {
+            Message::RequestVote {
+                term,
+                last_log_index,
+                last_log_term,
+                pre_vote,
+            } => self.on_request_vote(ctx, from, term, last_log_index, last_log_term, pre_vote),
+            Message::RequestVoteReply {
+                term,
+                granted,
+                pre_vote,
+            } => self.on_vote_reply(ctx, from, term, granted, pre_vote),
+            Message::AppendEntries {
+                term,
+                prev_log_index,
+                prev_log_term,
+                entries,
+                leader_commit,
+                read_round,
+            } => self.on_append_entries(
+                ctx,
+                from,
+                term,
+                prev_log_index,
+                prev_log_term,
+                entries,
+                leader_commit,
+                read_round,
+            ),
+            Message::AppendEntriesReply {
+                term,
+                success,
+                match_index,
+                conflict_index,
+                conflict_term,
+                read_round,
+            } => self.on_append_reply(
+                ctx,
+                from,
+                term,
+                success,
+                match_index,
+                conflict_index,
+                conflict_term,
+                read_round,
+            ),
+            Message::InstallSnapshot {
+                term,
+                snapshot,
+                read_round,
+            } => self.on_install_snapshot(ctx, from, term, snapshot, read_round),
+            Message::InstallSnapshotReply {
+                term,
+                match_index,
+                read_round,
+            } => self.on_snapshot_reply(ctx, from, term, match_index, read_round),
+        }
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, timer: Timer) {
+        self.begin();
+        match timer {
+            Timer::Election => {
+                if self.role == Role::Leader {
+                    return;
+                }
+                if self.config.pre_vote {
+                    self.start_pre_vote(ctx);
+                } else {
+                    self.start_election(ctx);
+                }
+            }
+            Timer::Heartbeat => {
+                if self.role == Role::Leader {
+                    self.broadcast_append(ctx);
+                    ctx.set_timer(self.config.heartbeat_interval, Timer::Heartbeat);
+                }
+            }
+            Timer::CheckQuorum => {
+                if self.role != Role::Leader {
+                    return;
+                }
+                let me = self.id.index();
+                let heard = self
+                    .heard_from
+                    .iter()
+                    .enumerate()
+                    .filter(|&(p, &h)| h || p == me);
+                if heard.count() < self.majority() {
+                    // Thesis §6.2: a leader cut off from a majority steps down.
+                    self.become_follower(ctx, None);
+                    return;
+                }
+                self.heard_from.iter_mut().for_each(|h| *h = false);
+                ctx.set_timer(self.config.election_timeout_max, Timer::CheckQuorum);
+            }
+        }
+    }
+
+    fn on_request(&mut self, ctx: &mut Ctx<'_, Self>, id: RequestId, request: KvRequest) {
+        self.begin();
+        self.on_client_request(ctx, id, request);
+    }
+
+    fn has_role(&self, role: &str) -> bool {
+        match role {
+            "leader" => self.role == Role::Leader,
+            "follower" => self.role == Role::Follower,
+            "candidate" => matches!(self.role, Role::Candidate | Role::PreCandidate),
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "node_tests.rs"]
+mod tests;

@@ -1,0 +1,214 @@
+//! Raft as scenarios run it: [`RaftSuite`], `[protocol] name = "raft"`.
+//!
+//! The suite turns a scenario's `[protocol]` table into a validated [`RaftConfig`] shared by
+//! every node, uses `sim-kv`'s closed-loop [`KvWorkload`] as its clients, and checks a run with
+//! Raft's safety checks ([`crate::checks`]) plus `sim-kv`'s `kv.linearizable`, `kv.progress` and
+//! `kv.some_ok`. Its `[checks]` table ([`CheckParams`]) holds both the Raft and the kv fields.
+
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+use sim_core::{
+    Check, ClusterInfo, NodeId, RunInfo, SimDuration, Simulation, Suite, SuiteError, Workload,
+};
+use sim_kv::{KvCheckParams, KvWorkload, WorkloadParams};
+
+use crate::checks::{self, RaftCheckParams, RunRecord, SharedRecord};
+use crate::node::RaftNode;
+use crate::params::{Params, RaftConfig};
+
+/// A scenario's `[checks]` table for Raft: the Raft fields and `sim-kv`'s.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CheckParams {
+    /// `raft.leader_after_heal`: a leader a majority follows within this bound after the faults
+    /// heal.
+    pub leader_within: SimDuration,
+    /// `kv.linearizable`: check the client history at the end of the run.
+    pub linearizability: bool,
+    /// The linearizability checker's search budget per key.
+    pub state_budget: u64,
+    /// `kv.progress`: operations complete ok within this bound after the faults heal.
+    pub ops_within: Option<SimDuration>,
+    /// `kv.progress`: how many operations must complete within the bound.
+    pub progress_ops: u64,
+    /// `kv.progress`: every active client must complete an operation within the bound.
+    pub progress_every_client: bool,
+}
+
+impl Default for CheckParams {
+    fn default() -> Self {
+        let kv = KvCheckParams::default();
+        CheckParams {
+            leader_within: RaftCheckParams::default().leader_within,
+            linearizability: kv.linearizability,
+            state_budget: kv.state_budget,
+            ops_within: kv.ops_within,
+            progress_ops: kv.progress_ops,
+            progress_every_client: kv.progress_every_client,
+        }
+    }
+}
+
+impl CheckParams {
+    pub fn raft(&self) -> RaftCheckParams {
+        RaftCheckParams {
+            leader_within: self.leader_within,
+        }
+    }
+
+    pub fn kv(&self) -> KvCheckParams {
+        KvCheckParams {
+            linearizability: self.linearizability,
+            state_budget: self.state_budget,
+            ops_within: self.ops_within,
+            progress_ops: self.progress_ops,
+            progress_every_client: self.progress_every_client,
+        }
+    }
+}
+
+/// The Raft protocol family.
+pub struct RaftSuite {
+    config: Arc<RaftConfig>,
+    node_count: usize,
+    workload: WorkloadParams,
+    raft_checks: RaftCheckParams,
+    kv_checks: KvCheckParams,
+    /// The record the latest `checks()` call's checks fill, for `summary()`. The runner builds
+    /// the checks, runs, then asks for the summary, one run at a time per suite.
+    record: Mutex<SharedRecord>,
+}
+
+impl RaftSuite {
+    pub fn config(&self) -> &Arc<RaftConfig> {
+        &self.config
+    }
+
+    /// The record of the latest run's checks.
+    pub fn record(&self) -> RunRecord {
+        let shared = self
+            .record
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let record = shared.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        record
+    }
+}
+
+impl Suite for RaftSuite {
+    type P = RaftNode;
+    type Params = Params;
+    type WorkloadParams = WorkloadParams;
+    type CheckParams = CheckParams;
+
+    const NAME: &'static str = "raft";
+
+    fn new(
+        cluster: &ClusterInfo,
+        params: Params,
+        workload: WorkloadParams,
+        checks: CheckParams,
+    ) -> Result<Self, SuiteError> {
+        let config = params.validate()?;
+        workload.validate(cluster.node_count)?;
+        let kv_checks = checks.kv();
+        kv_checks.validate(cluster, "checks")?;
+        if checks.leader_within == SimDuration::ZERO {
+            return Err(SuiteError::new(
+                "checks.leader_within",
+                "expected a positive duration, found 0s",
+            ));
+        }
+        Ok(RaftSuite {
+            config: Arc::new(config),
+            node_count: cluster.node_count,
+            workload,
+            raft_checks: checks.raft(),
+            kv_checks,
+            record: Mutex::new(SharedRecord::default()),
+        })
+    }
+
+    fn process(&self, node: NodeId) -> RaftNode {
+        RaftNode::new(node, self.node_count, Arc::clone(&self.config))
+    }
+
+    fn workload(&self) -> Option<Box<dyn Workload<RaftNode>>> {
+        Some(Box::new(KvWorkload::new(
+            self.workload.clone(),
+            self.node_count,
+        )))
+    }
+
+    fn checks(&self) -> Vec<Box<dyn Check<RaftNode>>> {
+        let record = SharedRecord::default();
+        *self.record.lock().unwrap_or_else(|e| e.into_inner()) = Arc::clone(&record);
+        let mut all = checks::checks(&self.raft_checks, record);
+        all.extend(sim_kv::checks::<RaftNode>(&self.kv_checks));
+        all
+    }
+
+    fn summary(&self, sim: &Simulation<RaftNode>, run: &RunInfo) -> Vec<(String, String)> {
+        let record = self.record();
+        let mut lines = vec![
+            ("leaders".to_string(), leaders_by_term(&record)),
+            (
+                "elections".to_string(),
+                format!(
+                    "{} candidacies, {} terms with a leader",
+                    record.candidacies,
+                    record.leaders.len()
+                ),
+            ),
+        ];
+        if let Some(workload) = sim_kv::kv_workload(sim) {
+            lines.extend(workload.summary(run));
+        }
+        let commit = sim
+            .node_ids()
+            .filter_map(|n| sim.process(n))
+            .map(|p| p.commit_index())
+            .max();
+        lines.push((
+            "commit index".to_string(),
+            format!(
+                "{} (highest reached {})",
+                commit.unwrap_or(0),
+                record.max_commit
+            ),
+        ));
+        lines.push((
+            "snapshots".to_string(),
+            format!(
+                "{} taken, {} installed",
+                record.snapshots_taken, record.snapshots_installed
+            ),
+        ));
+        lines
+    }
+
+    fn history(&self, sim: &Simulation<RaftNode>) -> Option<serde_json::Value> {
+        sim_kv::kv_workload(sim).map(|w| w.history_json())
+    }
+}
+
+/// `term 1: n3, term 2: n1, ...`, the first and last few when there are many.
+fn leaders_by_term(record: &RunRecord) -> String {
+    const SHOWN: usize = 12;
+    if record.leaders.is_empty() {
+        return "none elected".to_string();
+    }
+    let items: Vec<String> = record
+        .leaders
+        .iter()
+        .map(|(t, n)| format!("term {t}: {n}"))
+        .collect();
+    if items.len() <= SHOWN {
+        return items.join(", ");
+    }
+    let head = items[..SHOWN / 2].join(", ");
+    let tail = items[items.len() - SHOWN / 2..].join(", ");
+    format!("{head}, ... ({} more), {tail}", items.len() - SHOWN)
+}
