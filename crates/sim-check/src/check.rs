@@ -41,7 +41,9 @@ pub enum Verdict {
     Linearizable,
     NotLinearizable,
     /// A budget ran out first; the reason says which.
-    Unknown { reason: String },
+    Unknown {
+        reason: String,
+    },
 }
 
 impl Verdict {
@@ -216,7 +218,12 @@ struct PartitionOutcome {
 }
 
 impl<M: Model> Context<'_, M> {
-    fn check_partition(&self, index: usize, key: &Option<String>, ops: &[&Operation]) -> PartitionOutcome {
+    fn check_partition(
+        &self,
+        index: usize,
+        key: &Option<String>,
+        ops: &[&Operation],
+    ) -> PartitionOutcome {
         let outcome = self.search_partition(index, key, ops);
         if outcome.verdict == Verdict::NotLinearizable {
             self.first_failure.fetch_min(index, Ordering::Relaxed);
@@ -224,13 +231,21 @@ impl<M: Model> Context<'_, M> {
         outcome
     }
 
-    fn search_partition(&self, index: usize, key: &Option<String>, ops: &[&Operation]) -> PartitionOutcome {
+    fn search_partition(
+        &self,
+        index: usize,
+        key: &Option<String>,
+        ops: &[&Operation],
+    ) -> PartitionOutcome {
         let relevant: Vec<Operation> = ops
             .iter()
             .filter(|op| op.outcome != Outcome::Fail)
             .map(|op| (*op).clone())
             .collect();
-        let required_count = relevant.iter().filter(|op| op.outcome == Outcome::Ok).count();
+        let required_count = relevant
+            .iter()
+            .filter(|op| op.outcome == Outcome::Ok)
+            .count();
         if let Some((position, reason)) = self.model.impossible(self.init, &relevant) {
             let blocking = &relevant[position.min(relevant.len().saturating_sub(1))];
             let state = self.model.init(self.init);
@@ -336,7 +351,11 @@ impl<M: Model> Context<'_, M> {
         Explanation {
             key: key.clone(),
             required_count,
-            prefix: failure.prefix.iter().map(|&position| searched[position].index).collect(),
+            prefix: failure
+                .prefix
+                .iter()
+                .map(|&position| searched[position].index)
+                .collect(),
             prefix_tail,
             state: self.model.describe(&state),
             blocking: blocking.index,
@@ -352,7 +371,9 @@ fn concurrent_with(op: &Operation, ops: &[&Operation]) -> Vec<usize> {
     let end = op.complete_index.unwrap_or(usize::MAX);
     ops.iter()
         .filter(|other| other.index != op.index)
-        .filter(|other| other.index < end && other.complete_index.map_or(true, |done| done > op.index))
+        .filter(|other| {
+            other.index < end && other.complete_index.map_or(true, |done| done > op.index)
+        })
         .map(|other| other.index)
         .collect()
 }

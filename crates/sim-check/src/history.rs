@@ -329,7 +329,10 @@ impl History {
             time_ns: Some(time_ns),
         };
         if let Err(error) = self.try_push(event) {
-            panic!("history recorder: invalid invoke as op {index}: {}", error.message);
+            panic!(
+                "history recorder: invalid invoke as op {index}: {}",
+                error.message
+            );
         }
         OpIndex(index)
     }
@@ -355,21 +358,23 @@ impl History {
             panic!("history recorder: op {} is not in flight", op.0);
         }
         if let Err(error) = self.try_push(event) {
-            panic!("history recorder: invalid completion of op {}: {}", op.0, error.message);
+            panic!(
+                "history recorder: invalid completion of op {}: {}",
+                op.0, error.message
+            );
         }
     }
 
     /// Appends a raw event after checking that it fits the history.
     pub fn push(&mut self, event: Event) -> Result<(), HistoryError> {
         let index = self.events.len();
-        self.try_push(event)
-            .map_err(|error| HistoryError::Invalid {
-                source_name: "history".to_string(),
-                line: None,
-                op: Some(index),
-                field: error.field.map(str::to_string),
-                message: error.message,
-            })
+        self.try_push(event).map_err(|error| HistoryError::Invalid {
+            source_name: "history".to_string(),
+            line: None,
+            op: Some(index),
+            field: error.field.map(str::to_string),
+            message: error.message,
+        })
     }
 
     /// Appends an event, or says which field is wrong.
@@ -561,7 +566,11 @@ impl History {
             self.init
         )?;
         for (index, event) in self.events.iter().enumerate() {
-            let separator = if index + 1 == self.events.len() { "" } else { "," };
+            let separator = if index + 1 == self.events.len() {
+                ""
+            } else {
+                ","
+            };
             writeln!(out, "{}{}", event_to_line(event), separator)?;
         }
         writeln!(out, "]}}")

@@ -45,6 +45,15 @@ pub trait Model: Sync {
         }
     }
 
+    /// Whether `op` never changes the state (a read). The search then linearizes it as soon as
+    /// it can take effect, without trying other orders: moving an operation that changes nothing
+    /// earlier, to a point after its invoke where it holds, keeps any linearization valid. The
+    /// default claims nothing.
+    fn read_only(&self, op: &Operation) -> bool {
+        let _ = op;
+        false
+    }
+
     /// The independent object `op` acts on: operations on different objects are checked
     /// separately (P-compositionality). `None` puts everything on one object.
     fn partition(&self, op: &Operation) -> Option<String> {
@@ -181,7 +190,11 @@ fn register_explain(state: &Json, op: &Operation) -> String {
     match op.f {
         OpFn::Read => match &op.output {
             Some(value) if *value != state.0 => {
-                format!("it read {}, but the value is {}", short_json(value), current)
+                format!(
+                    "it read {}, but the value is {}",
+                    short_json(value),
+                    current
+                )
             }
             _ => "it can take effect here, but no order of the remaining operations works"
                 .to_string(),
@@ -277,7 +290,10 @@ fn register_impossible(init: &Value, ops: &[Operation]) -> Option<(usize, String
             continue;
         }
         let missing = match op.f {
-            OpFn::Read => op.output.as_ref().filter(|value| !written.contains(&value.to_string())),
+            OpFn::Read => op
+                .output
+                .as_ref()
+                .filter(|value| !written.contains(&value.to_string())),
             OpFn::Cas => cas_pair(op)
                 .map(|(expected, _)| expected)
                 .filter(|value| !written.contains(&value.to_string())),
@@ -286,14 +302,21 @@ fn register_impossible(init: &Value, ops: &[Operation]) -> Option<(usize, String
         let Some(missing) = missing else {
             continue;
         };
-        let verb = if op.f == OpFn::Read { "read" } else { "expects" };
+        let verb = if op.f == OpFn::Read {
+            "read"
+        } else {
+            "expects"
+        };
         let reason = format!(
             "it {} {}, which is neither the initial value nor written by any operation",
             verb,
             short_json(missing)
         );
         let completed = op.complete_index.unwrap_or(usize::MAX);
-        if found.as_ref().map_or(true, |(_, best, _)| completed < *best) {
+        if found
+            .as_ref()
+            .map_or(true, |(_, best, _)| completed < *best)
+        {
             found = Some((position, completed, reason));
         }
     }
@@ -316,6 +339,10 @@ impl Model for Register {
 
     fn describe(&self, state: &Json) -> Value {
         state.0.clone()
+    }
+
+    fn read_only(&self, op: &Operation) -> bool {
+        op.f == OpFn::Read
     }
 
     fn explain(&self, state: &Json, op: &Operation) -> String {
@@ -352,6 +379,10 @@ impl Model for Kv {
 
     fn describe(&self, state: &Json) -> Value {
         state.0.clone()
+    }
+
+    fn read_only(&self, op: &Operation) -> bool {
+        op.f == OpFn::Read
     }
 
     fn explain(&self, state: &Json, op: &Operation) -> String {

@@ -53,7 +53,13 @@ impl HistoryError {
         }
     }
 
-    fn invalid(source_name: &str, line: Option<usize>, op: Option<usize>, field: Option<&str>, message: String) -> Self {
+    fn invalid(
+        source_name: &str,
+        line: Option<usize>,
+        op: Option<usize>,
+        field: Option<&str>,
+        message: String,
+    ) -> Self {
         HistoryError::Invalid {
             source_name: source_name.to_string(),
             line,
@@ -91,7 +97,10 @@ fn describe_invalid(
 }
 
 /// Reads a history file (see [`parse_history`]).
-pub fn load_history(path: &Path, model_override: Option<ModelKind>) -> Result<History, HistoryError> {
+pub fn load_history(
+    path: &Path,
+    model_override: Option<ModelKind>,
+) -> Result<History, HistoryError> {
     let bytes = std::fs::read(path).map_err(|error| HistoryError::Io {
         path: path.to_path_buf(),
         error,
@@ -166,8 +175,10 @@ impl<'a> Parser<'a> {
             }
             Err(_) => {
                 let first_line = trimmed.lines().next().unwrap_or("");
-                let first_is_object =
-                    matches!(serde_json::from_str::<Value>(first_line), Ok(Value::Object(_)));
+                let first_is_object = matches!(
+                    serde_json::from_str::<Value>(first_line),
+                    Ok(Value::Object(_))
+                );
                 let first_looks_like_op =
                     first_line.contains("\"process\"") || first_line.contains("\"type\"");
                 if first_is_object || first_looks_like_op {
@@ -193,7 +204,13 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn invalid(&self, line: Option<usize>, op: Option<usize>, field: Option<&str>, message: String) -> HistoryError {
+    fn invalid(
+        &self,
+        line: Option<usize>,
+        op: Option<usize>,
+        field: Option<&str>,
+        message: String,
+    ) -> HistoryError {
         HistoryError::invalid(self.source_name, line, op, field, message)
     }
 
@@ -213,7 +230,10 @@ impl<'a> Parser<'a> {
                 Some(line),
                 None,
                 Some("model"),
-                format!("expected one of register, kv, mutex, found {}", short_json(other)),
+                format!(
+                    "expected one of register, kv, mutex, found {}",
+                    short_json(other)
+                ),
             )),
             None => Err(self.invalid(
                 Some(1),
@@ -233,7 +253,10 @@ impl<'a> Parser<'a> {
             None => None,
         };
         let model = self.model(model_field.as_ref().map(|(value, line)| (value, *line)))?;
-        let init = map.get("init").map(|raw| parse_raw(raw)).unwrap_or(Value::Null);
+        let init = map
+            .get("init")
+            .map(|raw| parse_raw(raw))
+            .unwrap_or(Value::Null);
         let Some(ops_raw) = map.get("ops") else {
             return Err(self.invalid(
                 Some(1),
@@ -248,7 +271,10 @@ impl<'a> Parser<'a> {
                 Some(self.line_of(ops_raw)),
                 None,
                 Some("ops"),
-                format!("expected an array of ops, found {}", short_json(&parse_raw(ops_raw))),
+                format!(
+                    "expected an array of ops, found {}",
+                    short_json(&parse_raw(ops_raw))
+                ),
             )
         })?;
         let mut history = History::new(model, init);
@@ -308,7 +334,13 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn push_op(&self, history: &mut History, index: usize, raw: &str, line: usize) -> Result<(), HistoryError> {
+    fn push_op(
+        &self,
+        history: &mut History,
+        index: usize,
+        raw: &str,
+        line: usize,
+    ) -> Result<(), HistoryError> {
         let value: Value = serde_json::from_str(raw).unwrap_or(Value::Null);
         self.push_value(history, index, &value, raw, line)
     }
@@ -328,10 +360,20 @@ impl<'a> Parser<'a> {
             None => line,
         };
         let event = op_to_event(value).map_err(|error| {
-            self.invalid(Some(field_line(error.field)), Some(index), error.field, error.message)
+            self.invalid(
+                Some(field_line(error.field)),
+                Some(index),
+                error.field,
+                error.message,
+            )
         })?;
         history.try_push(event).map_err(|error| {
-            self.invalid(Some(field_line(error.field)), Some(index), error.field, error.message)
+            self.invalid(
+                Some(field_line(error.field)),
+                Some(index),
+                error.field,
+                error.message,
+            )
         })
     }
 }
@@ -429,17 +471,25 @@ fn op_to_event(value: &Value) -> Result<Event, EventError> {
         Some(other) => {
             return Err(field_error(
                 "process",
-                format!("expected a non-negative integer, found {}", short_json(other)),
+                format!(
+                    "expected a non-negative integer, found {}",
+                    short_json(other)
+                ),
             ))
         }
         None => return Err(field_error("process", "missing".to_string())),
     };
     let kind: EventKind = match map.get("type") {
-        Some(Value::String(name)) => name.parse().map_err(|message| field_error("type", message))?,
+        Some(Value::String(name)) => name
+            .parse()
+            .map_err(|message| field_error("type", message))?,
         Some(other) => {
             return Err(field_error(
                 "type",
-                format!("expected one of invoke, ok, fail, info, found {}", short_json(other)),
+                format!(
+                    "expected one of invoke, ok, fail, info, found {}",
+                    short_json(other)
+                ),
             ))
         }
         None => return Err(field_error("type", "missing".to_string())),
@@ -461,7 +511,9 @@ fn op_to_event(value: &Value) -> Result<Event, EventError> {
         None | Some(Value::Null) => None,
         Some(Value::String(key)) => Some(key.clone()),
         // Jepsen's independent keys are often integers; their decimal text names the same key.
-        Some(Value::Number(number)) if number.is_i64() || number.is_u64() => Some(number.to_string()),
+        Some(Value::Number(number)) if number.is_i64() || number.is_u64() => {
+            Some(number.to_string())
+        }
         Some(other) => {
             return Err(field_error(
                 "key",
@@ -476,7 +528,10 @@ fn op_to_event(value: &Value) -> Result<Event, EventError> {
         Some(other) => {
             return Err(field_error(
                 "time",
-                format!("expected non-negative integer nanoseconds, found {}", short_json(other)),
+                format!(
+                    "expected non-negative integer nanoseconds, found {}",
+                    short_json(other)
+                ),
             ))
         }
     };
@@ -537,7 +592,10 @@ mod tests {
     fn json_lines_need_a_model() {
         let text = "{\"process\": 0, \"type\": \"invoke\", \"f\": \"read\"}\n{\"process\": 0, \"type\": \"ok\", \"f\": \"read\", \"value\": null}\n";
         let error = parse(text).unwrap_err();
-        assert!(error.to_string().contains("field \"model\": missing"), "{error}");
+        assert!(
+            error.to_string().contains("field \"model\": missing"),
+            "{error}"
+        );
         let history = parse_history(text, "h.jsonl", Some(ModelKind::Register)).unwrap();
         assert_eq!(history.events().len(), 2);
     }
@@ -601,7 +659,9 @@ mod tests {
     #[test]
     fn load_history_names_a_missing_file() {
         let error = load_history(Path::new("/nonexistent/h.json"), None).unwrap_err();
-        assert!(error.to_string().starts_with("/nonexistent/h.json: cannot read"));
+        assert!(error
+            .to_string()
+            .starts_with("/nonexistent/h.json: cannot read"));
     }
 
     const SAMPLE: &str = "{\"model\": \"kv\", \"init\": null, \"ops\": [\n{\"process\": 0, \"type\": \"invoke\", \"f\": \"cas\", \"key\": \"a\", \"value\": [1, 2], \"time\": 5},\n{\"process\": 0, \"type\": \"ok\", \"f\": \"cas\", \"key\": \"a\", \"value\": [1, 2]}\n]}";

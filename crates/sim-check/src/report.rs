@@ -149,7 +149,12 @@ pub fn render_text(result: &CheckResult, history: &History) -> String {
     out
 }
 
-fn render_explanation(out: &mut String, explanation: &Explanation, table: &OpTable, history: &History) {
+fn render_explanation(
+    out: &mut String,
+    explanation: &Explanation,
+    table: &OpTable,
+    history: &History,
+) {
     let on_key = match &explanation.key {
         Some(key) => format!(" on key {}", describe_key(Some(key))),
         None => String::new(),
@@ -193,7 +198,10 @@ fn render_explanation(out: &mut String, explanation: &Explanation, table: &OpTab
                 }
             }
         }
-        out.push_str(&format!("State after the prefix: {}\n\n", short_json(&explanation.state)));
+        out.push_str(&format!(
+            "State after the prefix: {}\n\n",
+            short_json(&explanation.state)
+        ));
         out.push_str(&format!(
             "Cannot place op {}{}: {}, which returned at event {} before any of these could take \
              effect next:\n",
@@ -228,7 +236,11 @@ fn render_explanation(out: &mut String, explanation: &Explanation, table: &OpTab
 /// The events shown in the timeline: those of the blocking operation, of the operations
 /// concurrent with it and of the last few prefix operations, up to the blocking operation's
 /// return.
-fn timeline_events(explanation: &Explanation, table: &OpTable, blocking: &Operation) -> Vec<(usize, usize)> {
+fn timeline_events(
+    explanation: &Explanation,
+    table: &OpTable,
+    blocking: &Operation,
+) -> Vec<(usize, usize)> {
     let mut ops: BTreeSet<usize> = BTreeSet::new();
     ops.insert(blocking.index);
     ops.extend(explanation.concurrent.iter().copied());
@@ -288,7 +300,11 @@ fn render_timeline(
     ));
     let mut header = format!("{:>7}  ", "event");
     for process in &processes {
-        header.push_str(&format!("{:<width$}", format!("p{process}"), width = lane_width));
+        header.push_str(&format!(
+            "{:<width$}",
+            format!("p{process}"),
+            width = lane_width
+        ));
     }
     out.push_str(header.trim_end());
     out.push('\n');
@@ -394,7 +410,11 @@ pub fn render_json(result: &CheckResult, history: &History) -> Value {
 
 fn explanation_json(explanation: &Explanation, history: &History) -> Value {
     let table = OpTable::new(history);
-    let op = |index: usize| table.get(index).map_or(Value::Null, |op| op_json(op, history));
+    let op = |index: usize| {
+        table
+            .get(index)
+            .map_or(Value::Null, |op| op_json(op, history))
+    };
     let timeline: Vec<Value> = match table.get(explanation.blocking) {
         Some(blocking) => timeline_events(explanation, &table, blocking)
             .into_iter()

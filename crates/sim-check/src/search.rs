@@ -71,13 +71,20 @@ const POLL_INTERVAL: u64 = 1 << 12;
 struct Frame {
     op: u32,
     previous_state: u32,
+    /// The op was read-only and taken as soon as it could be: the configuration below it has no
+    /// other alternatives worth trying.
+    forced: bool,
     /// For an info op: the return entry that bounded the candidates when it was chosen.
     return_node: u32,
 }
 
 enum Cursor {
+    /// First pass over the required candidates: look for a read-only op that can take effect.
+    Reads(u32),
     Main(u32),
     Info { class: usize, return_node: u32 },
+    /// No candidate is left in this configuration.
+    Exhausted,
 }
 
 struct InfoClass {
@@ -116,6 +123,7 @@ struct Engine<'a, M: Model> {
     class_of: Vec<u32>,
     class_first_call: Vec<usize>,
     is_info: Vec<bool>,
+    read_only: Vec<bool>,
     required_count: usize,
     // Memoisation.
     op_keys: Vec<[u64; 2]>,
@@ -196,11 +204,21 @@ impl<'a, M: Model> Engine<'a, M> {
         }
 
         let op_keys = (0..op_count as u64)
-            .map(|op| [mix64(op.wrapping_mul(2)), mix64(op.wrapping_mul(2) + 1) ^ 0x5bd1_e995])
+            .map(|op| {
+                [
+                    mix64(op.wrapping_mul(2)),
+                    mix64(op.wrapping_mul(2) + 1) ^ 0x5bd1_e995,
+                ]
+            })
             .collect();
         let mut states = Interner::new();
         states.intern(model.init(init));
         let required_count = is_info.iter().filter(|info| !**info).count();
+        let read_only = ops
+            .iter()
+            .zip(&is_info)
+            .map(|(op, info)| !info && model.read_only(op))
+            .collect();
         Engine {
             model,
             ops,
@@ -215,6 +233,7 @@ impl<'a, M: Model> Engine<'a, M> {
             class_of,
             class_first_call,
             is_info,
+            read_only,
             required_count,
             op_keys,
             memo: FingerprintSet::new(),
@@ -226,7 +245,10 @@ impl<'a, M: Model> Engine<'a, M> {
 
     fn state_key(state: u32) -> [u64; 2] {
         let word = u64::from(state) ^ 0xa076_1d64_78bd_642f;
-        [mix64(word ^ 0xe703_7ed1_a0b4_28db), mix64(word.rotate_left(17))]
+        [
+            mix64(word ^ 0xe703_7ed1_a0b4_28db),
+            mix64(word.rotate_left(17)),
+        ]
     }
 
     /// The state after `op` in `state`, through the transition cache.
@@ -281,7 +303,7 @@ impl<'a, M: Model> Engine<'a, M> {
         let mut state: u32 = 0;
         let mut fingerprint: [u64; 2] = Self::state_key(0);
         let mut stack: Vec<Frame> = Vec::new();
-        let mut cursor = Cursor::Main(self.next[HEAD as usize]);
+        let mut cursor = Cursor::Reads(self.next[HEAD as usize]);
         let mut iterations: u64 = 0;
         let mut best = BestPrefix::new();
         loop {
@@ -293,6 +315,51 @@ impl<'a, M: Model> Engine<'a, M> {
             }
             // Either a candidate op to try in the current configuration, or the end of them.
             let candidate: Option<(u32, u32)> = match cursor {
+                Cursor::Reads(node) => {
+                    if node == NONE || !self.node_is_call[node as usize] {
+                        cursor = Cursor::Main(self.next[HEAD as usize]);
+                        continue;
+                    }
+                    cursor = Cursor::Reads(self.next[node as usize]);
+                    let op = self.node_op[node as usize];
+                    if !self.read_only[op as usize] {
+                        continue;
+                    }
+                    let Some(next_state) = self.step(state, op) else {
+                        continue;
+                    };
+                    // Forced: a read that holds now goes next. If that configuration was seen,
+                    // this one is a dead end.
+                    let next_fingerprint = xor3(
+                        fingerprint,
+                        self.op_keys[op as usize],
+                        xor(Self::state_key(state), Self::state_key(next_state)),
+                    );
+                    if self.memo.insert(next_fingerprint) {
+                        self.states_explored += 1;
+                        if self.states_explored > limits.max_states {
+                            return SearchOutcome::Unknown(StopReason::StateBudget(
+                                limits.max_states,
+                            ));
+                        }
+                        stack.push(Frame {
+                            op,
+                            previous_state: state,
+                            forced: true,
+                            return_node: NONE,
+                        });
+                        state = next_state;
+                        fingerprint = next_fingerprint;
+                        self.lift(op);
+                        required_left -= 1;
+                        if required_left == 0 {
+                            return SearchOutcome::Linearizable;
+                        }
+                        cursor = Cursor::Reads(self.next[HEAD as usize]);
+                        continue;
+                    }
+                    None
+                }
                 Cursor::Main(node) => {
                     if node == NONE {
                         // Unreachable while required ops remain (their returns are in the list),
@@ -300,7 +367,12 @@ impl<'a, M: Model> Engine<'a, M> {
                         None
                     } else if self.node_is_call[node as usize] {
                         cursor = Cursor::Main(self.next[node as usize]);
-                        Some((self.node_op[node as usize], NONE))
+                        let op = self.node_op[node as usize];
+                        if self.read_only[op as usize] {
+                            // Tried in the first pass: it cannot take effect here.
+                            continue;
+                        }
+                        Some((op, NONE))
                     } else {
                         cursor = Cursor::Info {
                             class: 0,
@@ -309,6 +381,7 @@ impl<'a, M: Model> Engine<'a, M> {
                         continue;
                     }
                 }
+                Cursor::Exhausted => None,
                 Cursor::Info { class, return_node } => {
                     let bound = self.node_position[return_node as usize];
                     if class >= self.classes.len() || self.class_first_call[class] > bound {
@@ -338,6 +411,7 @@ impl<'a, M: Model> Engine<'a, M> {
                     return SearchOutcome::NotLinearizable(self.failure(&best));
                 };
                 best.popped(stack.len());
+                let forced = frame.forced;
                 let op_keys = self.op_keys[frame.op as usize];
                 let state_keys = Self::state_key(state);
                 let previous_keys = Self::state_key(frame.previous_state);
@@ -354,6 +428,10 @@ impl<'a, M: Model> Engine<'a, M> {
                     self.unlift(frame.op);
                     required_left += 1;
                     cursor = Cursor::Main(self.next[self.call_node[frame.op as usize] as usize]);
+                }
+                if forced {
+                    // The forced read failed, so the configuration below it has failed too.
+                    cursor = Cursor::Exhausted;
                 }
                 continue;
             };
@@ -376,6 +454,7 @@ impl<'a, M: Model> Engine<'a, M> {
             stack.push(Frame {
                 op,
                 previous_state: state,
+                forced: false,
                 return_node,
             });
             state = next_state;
@@ -390,7 +469,7 @@ impl<'a, M: Model> Engine<'a, M> {
                     return SearchOutcome::Linearizable;
                 }
             }
-            cursor = Cursor::Main(self.next[HEAD as usize]);
+            cursor = Cursor::Reads(self.next[HEAD as usize]);
         }
     }
 
@@ -402,9 +481,7 @@ impl<'a, M: Model> Engine<'a, M> {
         for &op in &prefix {
             linearized[op] = true;
         }
-        let bound = self.ops[blocking]
-            .complete_index
-            .unwrap_or(usize::MAX);
+        let bound = self.ops[blocking].complete_index.unwrap_or(usize::MAX);
         let mut candidates = vec![blocking];
         for (position, op) in self.ops.iter().enumerate() {
             if position != blocking && !linearized[position] && op.index < bound {

@@ -93,7 +93,11 @@ impl FingerprintSet {
 
     /// Adds `fingerprint`; returns whether it was new.
     pub(crate) fn insert(&mut self, fingerprint: [u64; 2]) -> bool {
-        let fingerprint = if fingerprint == [0, 0] { [0, 1] } else { fingerprint };
+        let fingerprint = if fingerprint == [0, 0] {
+            [0, 1]
+        } else {
+            fingerprint
+        };
         if (self.len + 1) * 4 > self.slots.len() * 3 {
             self.grow();
         }

@@ -61,11 +61,13 @@ impl Script {
     }
 
     fn write(&mut self, process: u64, value: i64) -> &mut Self {
-        self.invoke(process, OpFn::Write, json!(value)).done(process)
+        self.invoke(process, OpFn::Write, json!(value))
+            .done(process)
     }
 
     fn read(&mut self, process: u64, value: i64) -> &mut Self {
-        self.invoke(process, OpFn::Read, Value::Null).ok(process, json!(value))
+        self.invoke(process, OpFn::Read, Value::Null)
+            .ok(process, json!(value))
     }
 
     fn verdict(&self) -> Verdict {
@@ -206,10 +208,7 @@ fn failed_write_never_takes_effect() {
 #[test]
 fn info_write_must_be_assumed_to_have_happened_when_read() {
     let mut script = register();
-    script
-        .invoke(0, OpFn::Write, json!(1))
-        .info(0)
-        .read(1, 1);
+    script.invoke(0, OpFn::Write, json!(1)).info(0).read(1, 1);
     assert_eq!(script.verdict(), Verdict::Linearizable);
 }
 
@@ -253,17 +252,17 @@ fn info_write_cannot_take_effect_twice() {
 #[test]
 fn info_write_cannot_take_effect_before_its_invoke() {
     let mut script = register();
-    script
-        .read(1, 1)
-        .invoke(0, OpFn::Write, json!(1))
-        .info(0);
+    script.read(1, 1).invoke(0, OpFn::Write, json!(1)).info(0);
     assert_eq!(script.verdict(), Verdict::NotLinearizable);
 }
 
 #[test]
 fn invoke_without_completion_counts_as_info() {
     let mut script = register();
-    script.invoke(0, OpFn::Write, json!(1)).read(1, 1).read(1, 1);
+    script
+        .invoke(0, OpFn::Write, json!(1))
+        .read(1, 1)
+        .read(1, 1);
     assert_eq!(script.verdict(), Verdict::Linearizable);
     let mut script = register();
     script.invoke(0, OpFn::Write, json!(1)).read(1, 0);
@@ -419,7 +418,10 @@ fn explanation_names_prefix_blocking_op_and_reasons() {
     let json = render_json(&result, &script.history);
     assert_eq!(json["verdict"], "not_linearizable");
     assert_eq!(json["explanation"]["op"]["index"], 3);
-    assert_eq!(json["explanation"]["candidates"][0]["reason"], "it read 0, but the value is 3");
+    assert_eq!(
+        json["explanation"]["candidates"][0]["reason"],
+        "it read 0, but the value is 3"
+    );
     assert_eq!(exit_code(&result), 1);
 }
 
@@ -466,7 +468,10 @@ fn timeout_ends_in_unknown_with_the_reason() {
 
 #[test]
 fn small_hard_history_is_decided() {
-    assert_eq!(check(&hard_history(8), &Budget::default()).verdict, Verdict::NotLinearizable);
+    assert_eq!(
+        check(&hard_history(8), &Budget::default()).verdict,
+        Verdict::NotLinearizable
+    );
 }
 
 #[test]

@@ -14,7 +14,9 @@
 //!   again and nothing is required.
 //! - `fd.<detector>.accuracy` (always): a suspicion raised outside every episode of its pair is
 //!   false: `x` was alive and could reach `m`. A paused `x` is alive: a pause is slowness, the
-//!   thing a detector must tell apart from a crash. Passes unless the scenario sets
+//!   thing a detector must tell apart from a crash. One raised within a grace (one heartbeat
+//!   interval) after a failure of the pair ended is *late*, neither true nor false: the
+//!   recovered node had not yet had the chance to be heard. Passes unless the scenario sets
 //!   `max_false_suspicions` for the detector and the count exceeds it.
 //! - `fd.<detector>.detection_time` (always, figures only): p50, p99 and max of the first
 //!   suspicion in each episode minus the episode's start.
@@ -68,6 +70,9 @@ pub struct Tally {
     pub false_suspicions: u64,
     /// False suspicions whose target was paused at the time.
     pub false_of_paused: u64,
+    /// Suspicions raised just after the failure ended (within the grace), before the first
+    /// heartbeat of the recovered peer could arrive: late, neither true nor false.
+    pub late_suspicions: u64,
     pub restores: u64,
     /// First suspicion minus episode start, one per detected episode, in detection order.
     pub detection_times: Vec<SimDuration>,
@@ -106,6 +111,7 @@ pub type Ledgers = Rc<RefCell<[Option<Tally>; 2]>>;
 #[derive(Debug, Clone)]
 pub struct Tracker {
     bound: SimDuration,
+    grace: SimDuration,
     detectors: Vec<DetectorKind>,
     initialized: bool,
     node_count: usize,
@@ -113,6 +119,8 @@ pub struct Tracker {
     /// Per pair (`monitor * n + target`): since when the target has failed as seen from the
     /// monitor.
     failed_since: Vec<Option<SimTime>>,
+    /// Per pair: when the target last stopped failing as seen from the monitor.
+    recovered_at: Vec<Option<SimTime>>,
     episodes: Vec<Option<Episode>>,
     /// Per detector, per pair: what the monitor's detector currently says.
     suspected: [Vec<bool>; 2],
@@ -127,14 +135,18 @@ pub struct Tracker {
 }
 
 impl Tracker {
-    pub fn new(bound: SimDuration, detectors: Vec<DetectorKind>) -> Self {
+    /// A tracker judging completeness within `bound` and excusing suspicions raised within
+    /// `grace` of a failure's end.
+    pub fn new(bound: SimDuration, grace: SimDuration, detectors: Vec<DetectorKind>) -> Self {
         Tracker {
             bound,
+            grace,
             detectors,
             initialized: false,
             node_count: 0,
             status: Vec::new(),
             failed_since: Vec::new(),
+            recovered_at: Vec::new(),
             episodes: Vec::new(),
             suspected: [Vec::new(), Vec::new()],
             tallies: [Tally::default(), Tally::default()],
@@ -158,6 +170,7 @@ impl Tracker {
         self.node_count = n;
         self.status = sim.node_ids().map(|node| sim.status(node)).collect();
         self.failed_since = vec![None; n * n];
+        self.recovered_at = vec![None; n * n];
         self.episodes = vec![None; n * n];
         self.suspected = [vec![false; n * n], vec![false; n * n]];
         // What the processes already suspect (a check attached mid-run).
@@ -243,7 +256,9 @@ impl Tracker {
                 let down = self.status[target.index()] == NodeStatus::Down;
                 let failed = down || !reachability.can_reach(target, monitor);
                 if !failed {
-                    self.failed_since[pair] = None;
+                    if self.failed_since[pair].take().is_some() {
+                        self.recovered_at[pair] = Some(now);
+                    }
                 } else if self.failed_since[pair].is_none() {
                     self.failed_since[pair] = Some(now);
                 }
@@ -334,6 +349,9 @@ impl Tracker {
                     tally.detection_times.push(sim.now().saturating_since(episode.start));
                 }
             }
+            None if self.recovered_at[pair].is_some_and(|t| sim.now().saturating_since(t) <= self.grace) => {
+                tally.late_suspicions += 1;
+            }
             None => {
                 tally.false_suspicions += 1;
                 let paused = self.status[target.index()] == NodeStatus::Paused;
@@ -394,6 +412,9 @@ impl FdCheck {
 pub struct CheckConfig {
     pub detectors: Vec<DetectorKind>,
     pub completeness_within: SimDuration,
+    /// How long after a failure ends a suspicion still counts as late rather than false: the
+    /// time a recovered node needs to be heard (the suite uses one heartbeat interval).
+    pub grace: SimDuration,
     /// Per detector (indexed by `DetectorKind as usize`), the false suspicions allowed.
     pub max_false_suspicions: [Option<u64>; 2],
     pub phi_fewer_false_suspicions: bool,
@@ -402,7 +423,7 @@ pub struct CheckConfig {
 /// The checks of a run, in a stable order: per detector completeness, accuracy, detection time
 /// and detected-a-failure, then the comparison if asked for.
 pub fn checks(config: &CheckConfig, ledgers: &Ledgers) -> Vec<Box<dyn Check<FdNode>>> {
-    let tracker = Tracker::new(config.completeness_within, config.detectors.clone());
+    let tracker = Tracker::new(config.completeness_within, config.grace, config.detectors.clone());
     let mut checks: Vec<Box<dyn Check<FdNode>>> = Vec::new();
     for &detector in &config.detectors {
         let max_false = config.max_false_suspicions[detector as usize];
@@ -501,6 +522,7 @@ impl Check<FdNode> for FdCheck {
                 figure("false", tally.false_suspicions.to_string());
                 figure("of_paused", tally.false_of_paused.to_string());
                 figure("true", tally.true_suspicions.to_string());
+                figure("late", tally.late_suspicions.to_string());
                 figure("per_pair_minute", format!("{:.4}", tally.false_rate_per_pair_minute()));
                 if let Some(max) = max_false {
                     figure("max", max.to_string());

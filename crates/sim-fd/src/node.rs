@@ -1,8 +1,9 @@
 //! [`FdNode`]: the process every node runs, heartbeating to every peer and monitoring every peer
 //! with each enabled detector side by side, on the same heartbeats.
 //!
-//! - Every `heartbeat_interval` of local time a node sends [`FdMsg::Heartbeat`] to every peer,
-//!   with its incarnation (a random number drawn at boot) and a sequence number.
+//! - At boot, and then every `heartbeat_interval` of local time, a node sends
+//!   [`FdMsg::Heartbeat`] to every peer, with its incarnation (a random number drawn at boot)
+//!   and a sequence number.
 //! - A heartbeat from a peer feeds every detector at the monitor's local time
 //!   ([`sim_core::Ctx::local_time`]), so clock offsets, drift and jumps reach the detectors as
 //!   they would in a real deployment. Duplicates and reordered heartbeats (a sequence number
@@ -208,7 +209,6 @@ impl Process for FdNode {
 
     fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) {
         self.incarnation = ctx.rng().gen();
-        self.next_seq = 0;
         let peer = Peer {
             latest: None,
             heartbeat: self.config.heartbeat.map(|rule| Judged { detector: HeartbeatDetector::new(rule), suspected: false }),
@@ -216,9 +216,13 @@ impl Process for FdNode {
         };
         self.peers = vec![peer; ctx.node_count()];
         self.last_check = ctx.local_time();
-        // A random phase, so that the nodes' heartbeats are not in lockstep and a fault at a
-        // round time does not always land at the same point of every node's cycle.
-        let phase = ctx.rng().gen_range(0..=self.config.heartbeat_interval.0);
+        // The first heartbeat goes out at once, so that a restarted node is heard again as soon
+        // as the network allows; the next at a random phase, so that the nodes' heartbeats are
+        // not in lockstep and a fault at a round time does not always land at the same point
+        // of every node's cycle.
+        ctx.broadcast(FdMsg::Heartbeat { incarnation: self.incarnation, seq: 0 });
+        self.next_seq = 1;
+        let phase = ctx.rng().gen_range(1..=self.config.heartbeat_interval.0);
         ctx.set_timer(SimDuration(phase), FdTimer::SendHeartbeat);
         ctx.set_timer(self.config.check_interval, FdTimer::Check);
         ctx.set_timer(self.config.expected_response_after, FdTimer::ExpectFirstHeartbeat);
@@ -321,13 +325,15 @@ mod tests {
         FdMsg::Heartbeat { incarnation: 7, seq }
     }
 
-    /// Booting arms the three timers: heartbeats (at a random phase within one interval), checks
-    /// and the expected first response.
+    /// Booting announces the node with a first heartbeat and arms the three timers: heartbeats
+    /// (at a random phase within one interval), checks and the expected first response.
     #[test]
-    fn on_start_sets_the_heartbeat_check_and_first_response_timers() {
+    fn on_start_announces_itself_and_sets_the_heartbeat_check_and_first_response_timers() {
         let mut node = Harness::new(FdNode::new(config()), NodeId(0), 3, 11);
         let outputs = node.start();
-        assert!(outputs.sends.is_empty());
+        let sends: Vec<(NodeId, u64)> =
+            outputs.sends.iter().map(|(to, FdMsg::Heartbeat { seq, .. })| (*to, *seq)).collect();
+        assert_eq!(sends, vec![(NodeId(1), 0), (NodeId(2), 0)]);
         assert!(outputs.events.is_empty());
         let mut timers: Vec<(FdTimer, SimDuration)> = outputs
             .timers
@@ -353,13 +359,13 @@ mod tests {
         let peers: Vec<NodeId> = first.sends.iter().map(|(to, _)| *to).collect();
         assert_eq!(peers, vec![NodeId(1), NodeId(2)]);
         let FdMsg::Heartbeat { incarnation, seq } = first.sends[0].1.clone();
-        assert_eq!(seq, 0);
+        assert_eq!(seq, 1, "the boot announcement was number 0");
         assert_eq!(
             first.timers,
             vec![TimerOp::Set { after: SimDuration::from_millis(100), timer: FdTimer::SendHeartbeat }]
         );
         let second = node.fire(FdTimer::SendHeartbeat);
-        assert_eq!(second.sends[0].1, FdMsg::Heartbeat { incarnation, seq: 1 });
+        assert_eq!(second.sends[0].1, FdMsg::Heartbeat { incarnation, seq: 2 });
     }
 
     /// Fires two checks, 5 ms apart, ending at `t`, so that the second is on time whatever

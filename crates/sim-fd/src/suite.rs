@@ -31,7 +31,7 @@ use serde::Deserialize;
 use sim_core::check::percentile;
 use sim_core::{Check, ClusterInfo, NodeId, RunInfo, SimDuration, Simulation, Suite, SuiteError, Workload};
 
-use crate::check::{self, format_duration, CheckConfig, Ledgers};
+use crate::check::{self, format_duration, CheckConfig, Ledgers, Tally};
 use crate::detector::{HeartbeatRule, PhiConfig};
 use crate::node::{DetectorKind, FdNode, NodeConfig};
 
@@ -197,6 +197,11 @@ impl FdSuite {
     pub fn check_config(&self) -> &CheckConfig {
         &self.checks
     }
+
+    /// `detector`'s tallies from the latest finished run of the checks, if it ran.
+    pub fn tally(&self, detector: DetectorKind) -> Option<Tally> {
+        self.ledgers.borrow()[detector as usize].clone()
+    }
 }
 
 fn positive(field: &str, value: SimDuration) -> Result<(), SuiteError> {
@@ -310,6 +315,7 @@ impl Suite for FdSuite {
             checks: CheckConfig {
                 detectors,
                 completeness_within: checks.completeness_within,
+                grace: params.heartbeat_interval,
                 max_false_suspicions: [checks.max_false_suspicions.heartbeat, checks.max_false_suspicions.phi],
                 phi_fewer_false_suspicions: checks.phi_fewer_false_suspicions,
             },
@@ -341,9 +347,10 @@ impl Suite for FdSuite {
             lines.push((
                 format!("fd.{detector}"),
                 format!(
-                    "suspicions {} ({} true, {} false, {:.4} false per pair-minute), restores {}, detection p50 {} p99 {} max {} over {} detections",
-                    tally.true_suspicions + tally.false_suspicions,
+                    "suspicions {} ({} true, {} late, {} false, {:.4} false per pair-minute), restores {}, detection p50 {} p99 {} max {} over {} detections",
+                    tally.true_suspicions + tally.late_suspicions + tally.false_suspicions,
                     tally.true_suspicions,
+                    tally.late_suspicions,
                     tally.false_suspicions,
                     tally.false_rate_per_pair_minute(),
                     tally.restores,
