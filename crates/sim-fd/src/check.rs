@@ -36,8 +36,8 @@ use std::rc::Rc;
 
 use sim_core::check::percentile;
 use sim_core::{
-    Check, CheckKind, CheckReport, NodeChange, NodeId, NodeStatus, Observation, Phases, SimDuration, SimTime,
-    Simulation, Violation,
+    Check, CheckKind, CheckReport, NodeChange, NodeId, NodeStatus, Observation, Phases,
+    SimDuration, SimTime, Simulation, Violation,
 };
 
 use crate::node::{DetectorKind, FdEvent, FdNode};
@@ -175,7 +175,9 @@ impl Tracker {
         self.suspected = [vec![false; n * n], vec![false; n * n]];
         // What the processes already suspect (a check attached mid-run).
         for monitor in sim.node_ids() {
-            let Some(process) = sim.process(monitor) else { continue };
+            let Some(process) = sim.process(monitor) else {
+                continue;
+            };
             for target in sim.node_ids().filter(|&t| t != monitor) {
                 let pair = monitor.index() * n + target.index();
                 for detector in DetectorKind::ALL {
@@ -199,8 +201,15 @@ impl Tracker {
         let now = sim.now();
         // Deadlines strictly before now were not met by anything up to now.
         self.expire(|deadline| deadline < now);
-        let mut changed = matches!(observation, Observation::Network | Observation::Node { .. } | Observation::QuietPhase);
-        if let Observation::Node { node, change: NodeChange::Restarted | NodeChange::Crashed } = observation {
+        let mut changed = matches!(
+            observation,
+            Observation::Network | Observation::Node { .. } | Observation::QuietPhase
+        );
+        if let Observation::Node {
+            node,
+            change: NodeChange::Restarted | NodeChange::Crashed,
+        } = observation
+        {
             self.forget_verdicts_of(*node);
         }
         for node in sim.node_ids() {
@@ -275,7 +284,8 @@ impl Tracker {
                             cause: if down { Cause::Down } else { Cause::Cut },
                             suspected,
                         });
-                        self.deadlines.insert((now.saturating_add(self.bound), pair, id));
+                        self.deadlines
+                            .insert((now.saturating_add(self.bound), pair, id));
                     }
                     (Some(_), false) => self.episodes[pair] = None,
                     _ => {}
@@ -306,10 +316,15 @@ impl Tracker {
                 if self.first_miss[d].is_none() {
                     let what = match episode.cause {
                         Cause::Down => format!("its crash at t={}", episode.failed_at),
-                        Cause::Cut => format!("being cut off from {monitor} at t={}", episode.failed_at),
+                        Cause::Cut => {
+                            format!("being cut off from {monitor} at t={}", episode.failed_at)
+                        }
                     };
                     let since = if episode.start > episode.failed_at {
-                        format!(" (counting from t={}, when {monitor} came up)", episode.start)
+                        format!(
+                            " (counting from t={}, when {monitor} came up)",
+                            episode.start
+                        )
                     } else {
                         String::new()
                     };
@@ -330,7 +345,10 @@ impl Tracker {
             FdEvent::Suspect { detector, peer } => (detector, peer, true),
             FdEvent::Restore { detector, peer } => (detector, peer, false),
         };
-        if !self.detectors.contains(&detector) || target.index() >= self.node_count || target == monitor {
+        if !self.detectors.contains(&detector)
+            || target.index() >= self.node_count
+            || target == monitor
+        {
             return;
         }
         let d = detector as usize;
@@ -346,10 +364,14 @@ impl Tracker {
                 tally.true_suspicions += 1;
                 if !episode.suspected[d] {
                     episode.suspected[d] = true;
-                    tally.detection_times.push(sim.now().saturating_since(episode.start));
+                    tally
+                        .detection_times
+                        .push(sim.now().saturating_since(episode.start));
                 }
             }
-            None if self.recovered_at[pair].is_some_and(|t| sim.now().saturating_since(t) <= self.grace) => {
+            None if self.recovered_at[pair]
+                .is_some_and(|t| sim.now().saturating_since(t) <= self.grace) =>
+            {
                 tally.late_suspicions += 1;
             }
             None => {
@@ -403,7 +425,14 @@ impl FdCheck {
             Role::DetectedAFailure => format!("fd.{detector}.detected_a_failure"),
             Role::PhiVsHeartbeat => "fd.phi_vs_heartbeat".to_string(),
         };
-        FdCheck { name, role, detector, tracker: tracker.clone(), ledgers: Rc::clone(ledgers), violation: None }
+        FdCheck {
+            name,
+            role,
+            detector,
+            tracker: tracker.clone(),
+            ledgers: Rc::clone(ledgers),
+            violation: None,
+        }
     }
 }
 
@@ -423,16 +452,30 @@ pub struct CheckConfig {
 /// The checks of a run, in a stable order: per detector completeness, accuracy, detection time
 /// and detected-a-failure, then the comparison if asked for.
 pub fn checks(config: &CheckConfig, ledgers: &Ledgers) -> Vec<Box<dyn Check<FdNode>>> {
-    let tracker = Tracker::new(config.completeness_within, config.grace, config.detectors.clone());
+    let tracker = Tracker::new(
+        config.completeness_within,
+        config.grace,
+        config.detectors.clone(),
+    );
     let mut checks: Vec<Box<dyn Check<FdNode>>> = Vec::new();
     for &detector in &config.detectors {
         let max_false = config.max_false_suspicions[detector as usize];
-        for role in [Role::Completeness, Role::Accuracy { max_false }, Role::DetectionTime, Role::DetectedAFailure] {
+        for role in [
+            Role::Completeness,
+            Role::Accuracy { max_false },
+            Role::DetectionTime,
+            Role::DetectedAFailure,
+        ] {
             checks.push(Box::new(FdCheck::new(role, detector, &tracker, ledgers)));
         }
     }
     if config.phi_fewer_false_suspicions {
-        checks.push(Box::new(FdCheck::new(Role::PhiVsHeartbeat, DetectorKind::Phi, &tracker, ledgers)));
+        checks.push(Box::new(FdCheck::new(
+            Role::PhiVsHeartbeat,
+            DetectorKind::Phi,
+            &tracker,
+            ledgers,
+        )));
     }
     checks
 }
@@ -457,7 +500,9 @@ impl FdCheck {
         let tally = self.tracker.tally(self.detector);
         match self.role {
             Role::Completeness => self.tracker.first_miss[d].clone(),
-            Role::Accuracy { max_false: Some(max) } if tally.false_suspicions > max => {
+            Role::Accuracy {
+                max_false: Some(max),
+            } if tally.false_suspicions > max => {
                 let (time, ..) = self.tracker.latest_false[d]?;
                 Some(Violation {
                     time,
@@ -487,7 +532,11 @@ impl Check<FdNode> for FdCheck {
         }
     }
 
-    fn observe(&mut self, sim: &Simulation<FdNode>, observation: &Observation<'_, FdNode>) -> Option<Violation> {
+    fn observe(
+        &mut self,
+        sim: &Simulation<FdNode>,
+        observation: &Observation<'_, FdNode>,
+    ) -> Option<Violation> {
         self.tracker.observe(sim, observation);
         if self.violation.is_some() {
             return None;
@@ -523,7 +572,10 @@ impl Check<FdNode> for FdCheck {
                 figure("of_paused", tally.false_of_paused.to_string());
                 figure("true", tally.true_suspicions.to_string());
                 figure("late", tally.late_suspicions.to_string());
-                figure("per_pair_minute", format!("{:.4}", tally.false_rate_per_pair_minute()));
+                figure(
+                    "per_pair_minute",
+                    format!("{:.4}", tally.false_rate_per_pair_minute()),
+                );
                 if let Some(max) = max_false {
                     figure("max", max.to_string());
                 }
@@ -567,6 +619,11 @@ impl Check<FdNode> for FdCheck {
                 }
             }
         }
-        CheckReport { name: self.name.clone(), kind: self.kind(), violation: self.violation.clone(), figures }
+        CheckReport {
+            name: self.name.clone(),
+            kind: self.kind(),
+            violation: self.violation.clone(),
+            figures,
+        }
     }
 }

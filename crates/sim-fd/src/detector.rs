@@ -85,7 +85,10 @@ impl HeartbeatDetector {
 
     /// Whether the peer is trusted at `now`: never monitored, or silent for at most the timeout.
     pub fn is_available(&self, now: SimTime) -> bool {
-        self.silence(now).map_or(true, |silence| silence <= self.rule.timeout())
+        match self.silence(now) {
+            Some(silence) => silence <= self.rule.timeout(),
+            None => true,
+        }
     }
 }
 
@@ -130,7 +133,7 @@ impl PhiConfig {
     pub fn suspicion_silence(&self, interval: SimDuration) -> SimDuration {
         let mean_ms = (interval.0 + self.acceptable_pause.0) as f64 / NANOS_PER_MILLI;
         let std_ms = self.min_std_deviation.0 as f64 / NANOS_PER_MILLI;
-        if !(self.threshold > 0.0) || std_ms <= 0.0 {
+        if self.threshold.is_nan() || self.threshold <= 0.0 || std_ms <= 0.0 {
             return SimDuration((mean_ms * NANOS_PER_MILLI) as u64);
         }
         // phi is increasing in the silence: bisect between the mean and far past it.
@@ -212,7 +215,8 @@ impl HeartbeatHistory {
             return 0.0;
         }
         let n = self.intervals.len() as f64;
-        let mean_square = self.squared_interval_sum as f64 / n / (NANOS_PER_MILLI * NANOS_PER_MILLI);
+        let mean_square =
+            self.squared_interval_sum as f64 / n / (NANOS_PER_MILLI * NANOS_PER_MILLI);
         let mean = self.mean_ms();
         (mean_square - mean * mean).max(0.0)
     }
@@ -255,7 +259,11 @@ pub struct PhiAccrualDetector {
 
 impl PhiAccrualDetector {
     pub fn new(config: PhiConfig) -> Self {
-        PhiAccrualDetector { config, history: HeartbeatHistory::new(config.max_sample_size), latest: None }
+        PhiAccrualDetector {
+            config,
+            history: HeartbeatHistory::new(config.max_sample_size),
+            latest: None,
+        }
     }
 
     pub fn config(&self) -> &PhiConfig {
@@ -302,8 +310,12 @@ impl PhiAccrualDetector {
             return 0.0;
         };
         let time_diff_ms = (now.0 as i128 - latest.0 as i128) as f64 / NANOS_PER_MILLI;
-        let mean_ms = self.history.mean_ms() + self.config.acceptable_pause.0 as f64 / NANOS_PER_MILLI;
-        let std_ms = self.history.std_deviation_ms().max(self.config.min_std_deviation.0 as f64 / NANOS_PER_MILLI);
+        let mean_ms =
+            self.history.mean_ms() + self.config.acceptable_pause.0 as f64 / NANOS_PER_MILLI;
+        let std_ms = self
+            .history
+            .std_deviation_ms()
+            .max(self.config.min_std_deviation.0 as f64 / NANOS_PER_MILLI);
         phi(time_diff_ms, mean_ms, std_ms)
     }
 
@@ -343,14 +355,20 @@ mod tests {
             FakeClock { times }
         }
         fn tick(&mut self) -> SimTime {
-            ms(self.times.pop_front().expect("the fake clock ran out of times"))
+            ms(self
+                .times
+                .pop_front()
+                .expect("the fake clock ran out of times"))
         }
     }
 
     /// Akka's `createFailureDetector` defaults: threshold 8, 1000 samples, 100 ms minimum
     /// deviation, no acceptable pause, 1 s first estimate.
     fn akka_spec_config() -> PhiConfig {
-        PhiConfig { acceptable_pause: SimDuration::ZERO, ..PhiConfig::default() }
+        PhiConfig {
+            acceptable_pause: SimDuration::ZERO,
+            ..PhiConfig::default()
+        }
     }
 
     fn cdf(phi: f64) -> f64 {
@@ -375,7 +393,10 @@ mod tests {
         assert_close(cdf(phi(35.0, 0.0, 10.0)), 0.99977, 0.001);
         assert_close(cdf(phi(40.0, 0.0, 10.0)), 0.99997, 0.0001);
         for x in 0..40 {
-            assert!(phi(x as f64, 0.0, 10.0) < phi((x + 1) as f64, 0.0, 10.0), "phi is not increasing at {x}");
+            assert!(
+                phi(x as f64, 0.0, 10.0) < phi((x + 1) as f64, 0.0, 10.0),
+                "phi is not increasing at {x}"
+            );
         }
         assert_close(cdf(phi(22.0, 20.0, 3.0)), 0.7475, 0.001);
     }
@@ -390,7 +411,15 @@ mod tests {
     /// Akka spec: "return realistic phi values".
     #[test]
     fn return_realistic_phi_values() {
-        let expectations = [(0, 0.0), (500, 0.1), (1000, 0.3), (1200, 1.6), (1400, 4.7), (1600, 10.8), (1700, 15.3)];
+        let expectations = [
+            (0, 0.0),
+            (500, 0.1),
+            (1000, 0.3),
+            (1200, 1.6),
+            (1400, 4.7),
+            (1600, 10.8),
+            (1700, 15.3),
+        ];
         for (time_diff, expected) in expectations {
             assert_close(phi(time_diff as f64, 1000.0, 100.0), expected, 0.1);
         }
@@ -447,7 +476,10 @@ mod tests {
     #[test]
     fn mark_node_as_dead_if_heartbeat_are_missed() {
         let mut clock = FakeClock::new(&[0, 1000, 100, 100, 7000]);
-        let mut fd = PhiAccrualDetector::new(PhiConfig { threshold: 3.0, ..akka_spec_config() });
+        let mut fd = PhiAccrualDetector::new(PhiConfig {
+            threshold: 3.0,
+            ..akka_spec_config()
+        });
         fd.heartbeat(clock.tick()); // 0
         fd.heartbeat(clock.tick()); // 1000
         fd.heartbeat(clock.tick()); // 1100
@@ -461,7 +493,7 @@ mod tests {
     fn mark_node_as_available_if_it_starts_heartbeat_again_after_being_marked_dead() {
         // 1000 regular intervals, a 5 minute pause, then a short pause that must be noticed.
         let mut intervals = vec![0];
-        intervals.extend(std::iter::repeat(1000).take(999));
+        intervals.extend([1000; 999]);
         intervals.extend([5 * 60 * 1000, 100, 900, 100, 7000, 100, 900, 100, 900]);
         let mut clock = FakeClock::new(&intervals);
         let mut fd = PhiAccrualDetector::new(PhiConfig {
@@ -520,14 +552,17 @@ mod tests {
     #[test]
     fn use_max_sample_size_heartbeats() {
         let mut clock = FakeClock::new(&[0, 100, 100, 100, 100, 600, 500, 500, 500, 500, 500]);
-        let mut fd = PhiAccrualDetector::new(PhiConfig { max_sample_size: 3, ..akka_spec_config() });
+        let mut fd = PhiAccrualDetector::new(PhiConfig {
+            max_sample_size: 3,
+            ..akka_spec_config()
+        });
         // 100 ms intervals.
         fd.heartbeat(clock.tick()); // 0
         fd.heartbeat(clock.tick()); // 100
         fd.heartbeat(clock.tick()); // 200
         fd.heartbeat(clock.tick()); // 300
         let phi1 = fd.phi(clock.tick()); // 400
-        // 500 ms intervals: the same phi once the 100 ms intervals have left the window.
+                                         // 500 ms intervals: the same phi once the 100 ms intervals have left the window.
         fd.heartbeat(clock.tick()); // 1000
         fd.heartbeat(clock.tick()); // 1500
         fd.heartbeat(clock.tick()); // 2000
@@ -602,8 +637,14 @@ mod tests {
     fn suspicion_silence_matches_phi_at_the_threshold() {
         let config = PhiConfig::default();
         let silence = config.suspicion_silence(SimDuration::from_secs(1));
-        assert!(silence > SimDuration::from_millis(4510) && silence < SimDuration::from_millis(4530), "{silence}");
-        let mut fd = PhiAccrualDetector::new(PhiConfig { first_heartbeat_estimate: SimDuration::from_secs(1), ..config });
+        assert!(
+            silence > SimDuration::from_millis(4510) && silence < SimDuration::from_millis(4530),
+            "{silence}"
+        );
+        let mut fd = PhiAccrualDetector::new(PhiConfig {
+            first_heartbeat_estimate: SimDuration::from_secs(1),
+            ..config
+        });
         for t in 0..2000 {
             fd.heartbeat(ms(t * 1000));
         }
@@ -628,13 +669,19 @@ mod tests {
     #[test]
     fn heartbeat_timeout_suspects_after_a_silence_longer_than_the_timeout() {
         let mut fd = HeartbeatDetector::new(HeartbeatRule::Timeout(SimDuration::from_millis(500)));
-        assert!(fd.is_available(ms(100_000)), "an unmonitored peer is trusted");
+        assert!(
+            fd.is_available(ms(100_000)),
+            "an unmonitored peer is trusted"
+        );
         fd.heartbeat(ms(1000));
         assert!(fd.is_available(ms(1500)));
         assert!(!fd.is_available(SimTime(ms(1500).0 + 1)));
         fd.heartbeat(ms(1600));
         assert!(fd.is_available(ms(1700)), "a heartbeat restores trust");
-        assert!(fd.is_available(ms(900)), "a clock going backwards is no silence");
+        assert!(
+            fd.is_available(ms(900)),
+            "a clock going backwards is no silence"
+        );
     }
 
     /// k missed heartbeats: with a 100 ms interval and k = 3, the third overdue heartbeat (due

@@ -48,6 +48,10 @@ pub mod suite;
 mod sim_tests;
 
 pub use check::{FdCheck, Tally};
-pub use detector::{phi, HeartbeatDetector, HeartbeatHistory, HeartbeatRule, PhiAccrualDetector, PhiConfig};
+pub use detector::{
+    phi, HeartbeatDetector, HeartbeatHistory, HeartbeatRule, PhiAccrualDetector, PhiConfig,
+};
 pub use node::{DetectorKind, FdEvent, FdMsg, FdNode, FdTimer, NodeConfig};
-pub use suite::{FdCheckParams, FdParams, FdSuite, FdWorkloadParams, HeartbeatParams, PerDetector, PhiParams};
+pub use suite::{
+    FdCheckParams, FdParams, FdSuite, FdWorkloadParams, HeartbeatParams, PerDetector, PhiParams,
+};

@@ -105,9 +105,15 @@ pub enum FdTimer {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FdEvent {
     /// `detector` now suspects `peer`.
-    Suspect { detector: DetectorKind, peer: NodeId },
+    Suspect {
+        detector: DetectorKind,
+        peer: NodeId,
+    },
     /// `detector` trusts `peer` again.
-    Restore { detector: DetectorKind, peer: NodeId },
+    Restore {
+        detector: DetectorKind,
+        peer: NodeId,
+    },
 }
 
 impl Event for FdEvent {
@@ -149,7 +155,13 @@ pub struct FdNode {
 
 impl FdNode {
     pub fn new(config: NodeConfig) -> Self {
-        FdNode { config, incarnation: 0, next_seq: 0, peers: Vec::new(), last_check: SimTime::ZERO }
+        FdNode {
+            config,
+            incarnation: 0,
+            next_seq: 0,
+            peers: Vec::new(),
+            last_check: SimTime::ZERO,
+        }
     }
 
     pub fn config(&self) -> &NodeConfig {
@@ -169,7 +181,11 @@ impl FdNode {
 
     /// The phi of `peer` at local time `now`, if phi is enabled.
     pub fn phi(&self, peer: NodeId, now: SimTime) -> Option<f64> {
-        self.peers.get(peer.index())?.phi.as_ref().map(|j| j.detector.phi(now))
+        self.peers
+            .get(peer.index())?
+            .phi
+            .as_ref()
+            .map(|j| j.detector.phi(now))
     }
 
     /// Asks each detector about `peer` and reports every change of verdict.
@@ -191,12 +207,21 @@ impl FdNode {
 }
 
 /// Records a detector's new verdict and returns the event to report if it changed.
-fn verdict<D>(judged: &mut Judged<D>, available: bool, detector: DetectorKind, peer: NodeId) -> Option<FdEvent> {
-    if judged.suspected == !available {
+fn verdict<D>(
+    judged: &mut Judged<D>,
+    available: bool,
+    detector: DetectorKind,
+    peer: NodeId,
+) -> Option<FdEvent> {
+    if judged.suspected != available {
         return None;
     }
     judged.suspected = !available;
-    Some(if available { FdEvent::Restore { detector, peer } } else { FdEvent::Suspect { detector, peer } })
+    Some(if available {
+        FdEvent::Restore { detector, peer }
+    } else {
+        FdEvent::Suspect { detector, peer }
+    })
 }
 
 impl Process for FdNode {
@@ -211,8 +236,14 @@ impl Process for FdNode {
         self.incarnation = ctx.rng().gen();
         let peer = Peer {
             latest: None,
-            heartbeat: self.config.heartbeat.map(|rule| Judged { detector: HeartbeatDetector::new(rule), suspected: false }),
-            phi: self.config.phi.map(|config| Judged { detector: PhiAccrualDetector::new(config), suspected: false }),
+            heartbeat: self.config.heartbeat.map(|rule| Judged {
+                detector: HeartbeatDetector::new(rule),
+                suspected: false,
+            }),
+            phi: self.config.phi.map(|config| Judged {
+                detector: PhiAccrualDetector::new(config),
+                suspected: false,
+            }),
         };
         self.peers = vec![peer; ctx.node_count()];
         self.last_check = ctx.local_time();
@@ -220,12 +251,18 @@ impl Process for FdNode {
         // as the network allows; the next at a random phase, so that the nodes' heartbeats are
         // not in lockstep and a fault at a round time does not always land at the same point
         // of every node's cycle.
-        ctx.broadcast(FdMsg::Heartbeat { incarnation: self.incarnation, seq: 0 });
+        ctx.broadcast(FdMsg::Heartbeat {
+            incarnation: self.incarnation,
+            seq: 0,
+        });
         self.next_seq = 1;
         let phase = ctx.rng().gen_range(1..=self.config.heartbeat_interval.0);
         ctx.set_timer(SimDuration(phase), FdTimer::SendHeartbeat);
         ctx.set_timer(self.config.check_interval, FdTimer::Check);
-        ctx.set_timer(self.config.expected_response_after, FdTimer::ExpectFirstHeartbeat);
+        ctx.set_timer(
+            self.config.expected_response_after,
+            FdTimer::ExpectFirstHeartbeat,
+        );
     }
 
     fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, msg: FdMsg) {
@@ -255,13 +292,17 @@ impl Process for FdNode {
         let now = ctx.local_time();
         match timer {
             FdTimer::SendHeartbeat => {
-                ctx.broadcast(FdMsg::Heartbeat { incarnation: self.incarnation, seq: self.next_seq });
+                ctx.broadcast(FdMsg::Heartbeat {
+                    incarnation: self.incarnation,
+                    seq: self.next_seq,
+                });
                 self.next_seq += 1;
                 ctx.set_timer(self.config.heartbeat_interval, FdTimer::SendHeartbeat);
             }
             FdTimer::Check => {
                 ctx.set_timer(self.config.check_interval, FdTimer::Check);
-                let late = now.saturating_since(self.last_check) > self.config.check_interval.saturating_mul(2);
+                let late = now.saturating_since(self.last_check)
+                    > self.config.check_interval.saturating_mul(2);
                 self.last_check = now;
                 if late {
                     return;
@@ -277,10 +318,15 @@ impl Process for FdNode {
                     if index == me.index() {
                         continue;
                     }
-                    if let Some(judged) = state.heartbeat.as_mut().filter(|j| !j.detector.is_monitoring()) {
+                    if let Some(judged) = state
+                        .heartbeat
+                        .as_mut()
+                        .filter(|j| !j.detector.is_monitoring())
+                    {
                         judged.detector.heartbeat(now);
                     }
-                    if let Some(judged) = state.phi.as_mut().filter(|j| !j.detector.is_monitoring()) {
+                    if let Some(judged) = state.phi.as_mut().filter(|j| !j.detector.is_monitoring())
+                    {
                         judged.detector.heartbeat(now);
                     }
                 }
@@ -322,7 +368,10 @@ mod tests {
     }
 
     fn heartbeat(seq: u64) -> FdMsg {
-        FdMsg::Heartbeat { incarnation: 7, seq }
+        FdMsg::Heartbeat {
+            incarnation: 7,
+            seq,
+        }
     }
 
     /// Booting announces the node with a first heartbeat and arms the three timers: heartbeats
@@ -331,8 +380,11 @@ mod tests {
     fn on_start_announces_itself_and_sets_the_heartbeat_check_and_first_response_timers() {
         let mut node = Harness::new(FdNode::new(config()), NodeId(0), 3, 11);
         let outputs = node.start();
-        let sends: Vec<(NodeId, u64)> =
-            outputs.sends.iter().map(|(to, FdMsg::Heartbeat { seq, .. })| (*to, *seq)).collect();
+        let sends: Vec<(NodeId, u64)> = outputs
+            .sends
+            .iter()
+            .map(|(to, FdMsg::Heartbeat { seq, .. })| (*to, *seq))
+            .collect();
         assert_eq!(sends, vec![(NodeId(1), 0), (NodeId(2), 0)]);
         assert!(outputs.events.is_empty());
         let mut timers: Vec<(FdTimer, SimDuration)> = outputs
@@ -348,7 +400,10 @@ mod tests {
         assert_eq!(timers[0].0, FdTimer::SendHeartbeat);
         assert!(timers[0].1 <= SimDuration::from_millis(100));
         assert_eq!(timers[1], (FdTimer::Check, SimDuration::from_millis(10)));
-        assert_eq!(timers[2], (FdTimer::ExpectFirstHeartbeat, SimDuration::from_millis(100)));
+        assert_eq!(
+            timers[2],
+            (FdTimer::ExpectFirstHeartbeat, SimDuration::from_millis(100))
+        );
     }
 
     /// Each heartbeat timer sends one numbered heartbeat to every peer and re-arms itself.
@@ -362,10 +417,19 @@ mod tests {
         assert_eq!(seq, 1, "the boot announcement was number 0");
         assert_eq!(
             first.timers,
-            vec![TimerOp::Set { after: SimDuration::from_millis(100), timer: FdTimer::SendHeartbeat }]
+            vec![TimerOp::Set {
+                after: SimDuration::from_millis(100),
+                timer: FdTimer::SendHeartbeat
+            }]
         );
         let second = node.fire(FdTimer::SendHeartbeat);
-        assert_eq!(second.sends[0].1, FdMsg::Heartbeat { incarnation, seq: 2 });
+        assert_eq!(
+            second.sends[0].1,
+            FdMsg::Heartbeat {
+                incarnation,
+                seq: 2
+            }
+        );
     }
 
     /// Fires two checks, 5 ms apart, ending at `t`, so that the second is on time whatever
@@ -382,20 +446,43 @@ mod tests {
     /// check, and a later heartbeat restores the peer.
     #[test]
     fn silence_past_the_timeout_suspects_and_a_heartbeat_restores() {
-        let mut node = Harness::new(FdNode::new(NodeConfig { phi: None, ..config() }), NodeId(0), 3, 11);
+        let mut node = Harness::new(
+            FdNode::new(NodeConfig {
+                phi: None,
+                ..config()
+            }),
+            NodeId(0),
+            3,
+            11,
+        );
         node.start();
         node.set_time(ms(0));
         node.deliver(NodeId(1), heartbeat(0));
         node.deliver(NodeId(2), heartbeat(0));
         node.set_time(ms(100));
         node.deliver(NodeId(2), heartbeat(1));
-        assert!(check_at(&mut node, ms(300)).is_empty(), "a silence of exactly the timeout is tolerated");
+        assert!(
+            check_at(&mut node, ms(300)).is_empty(),
+            "a silence of exactly the timeout is tolerated"
+        );
         let events = check_at(&mut node, ms(306));
-        assert_eq!(events, vec![FdEvent::Suspect { detector: DetectorKind::Heartbeat, peer: NodeId(1) }]);
+        assert_eq!(
+            events,
+            vec![FdEvent::Suspect {
+                detector: DetectorKind::Heartbeat,
+                peer: NodeId(1)
+            }]
+        );
         assert!(node.process.suspects(DetectorKind::Heartbeat, NodeId(1)));
         node.set_time(ms(310));
         let events = node.deliver(NodeId(1), heartbeat(1)).events.clone();
-        assert_eq!(events, vec![FdEvent::Restore { detector: DetectorKind::Heartbeat, peer: NodeId(1) }]);
+        assert_eq!(
+            events,
+            vec![FdEvent::Restore {
+                detector: DetectorKind::Heartbeat,
+                peer: NodeId(1)
+            }]
+        );
         assert!(!node.process.suspects(DetectorKind::Heartbeat, NodeId(1)));
     }
 
@@ -409,14 +496,26 @@ mod tests {
             node.deliver(NodeId(1), heartbeat(i));
             node.deliver(NodeId(2), heartbeat(i));
         }
-        assert!(check_at(&mut node, ms(1900 + 150)).is_empty(), "phi must tolerate 1.5 intervals");
+        assert!(
+            check_at(&mut node, ms(1900 + 150)).is_empty(),
+            "phi must tolerate 1.5 intervals"
+        );
         let events = check_at(&mut node, ms(1900 + 400));
-        assert!(events.contains(&FdEvent::Suspect { detector: DetectorKind::Phi, peer: NodeId(1) }));
-        let phi = node.process.phi(NodeId(1), ms(2300)).expect("phi is enabled");
+        assert!(events.contains(&FdEvent::Suspect {
+            detector: DetectorKind::Phi,
+            peer: NodeId(1)
+        }));
+        let phi = node
+            .process
+            .phi(NodeId(1), ms(2300))
+            .expect("phi is enabled");
         assert!(phi >= 8.0, "phi is {phi}");
         node.set_time(ms(2310));
         let events = node.deliver(NodeId(1), heartbeat(20)).events.clone();
-        assert!(events.contains(&FdEvent::Restore { detector: DetectorKind::Phi, peer: NodeId(1) }));
+        assert!(events.contains(&FdEvent::Restore {
+            detector: DetectorKind::Phi,
+            peer: NodeId(1)
+        }));
         assert!(!node.process.suspects(DetectorKind::Phi, NodeId(1)));
     }
 
@@ -444,8 +543,20 @@ mod tests {
         node.deliver(NodeId(1), heartbeat(40));
         check_at(&mut node, ms(400));
         node.set_time(ms(410));
-        let events = node.deliver(NodeId(1), FdMsg::Heartbeat { incarnation: 8, seq: 0 }).events.clone();
-        assert!(events.contains(&FdEvent::Restore { detector: DetectorKind::Heartbeat, peer: NodeId(1) }));
+        let events = node
+            .deliver(
+                NodeId(1),
+                FdMsg::Heartbeat {
+                    incarnation: 8,
+                    seq: 0,
+                },
+            )
+            .events
+            .clone();
+        assert!(events.contains(&FdEvent::Restore {
+            detector: DetectorKind::Heartbeat,
+            peer: NodeId(1)
+        }));
     }
 
     /// A peer that never answers is monitored from the expected first response on, so it is
@@ -459,9 +570,18 @@ mod tests {
         node.set_time(ms(390));
         node.deliver(NodeId(2), heartbeat(0));
         let early = check_at(&mut node, ms(395));
-        assert!(early.iter().all(|e| !matches!(e, FdEvent::Suspect { detector: DetectorKind::Heartbeat, .. })));
+        assert!(early.iter().all(|e| !matches!(
+            e,
+            FdEvent::Suspect {
+                detector: DetectorKind::Heartbeat,
+                ..
+            }
+        )));
         let events = check_at(&mut node, ms(401));
-        assert!(events.contains(&FdEvent::Suspect { detector: DetectorKind::Heartbeat, peer: NodeId(1) }));
+        assert!(events.contains(&FdEvent::Suspect {
+            detector: DetectorKind::Heartbeat,
+            peer: NodeId(1)
+        }));
         assert!(!node.process.suspects(DetectorKind::Heartbeat, NodeId(2)));
     }
 
@@ -478,20 +598,43 @@ mod tests {
         node.set_time(ms(1000));
         let outputs = node.fire(FdTimer::Check);
         assert!(outputs.events.is_empty());
-        assert_eq!(outputs.timers, vec![TimerOp::Set { after: SimDuration::from_millis(10), timer: FdTimer::Check }]);
+        assert_eq!(
+            outputs.timers,
+            vec![TimerOp::Set {
+                after: SimDuration::from_millis(10),
+                timer: FdTimer::Check
+            }]
+        );
         node.set_time(ms(1010));
         let events = node.fire(FdTimer::Check).events.clone();
-        assert!(events.contains(&FdEvent::Suspect { detector: DetectorKind::Heartbeat, peer: NodeId(1) }));
+        assert!(events.contains(&FdEvent::Suspect {
+            detector: DetectorKind::Heartbeat,
+            peer: NodeId(1)
+        }));
     }
 
     /// A disabled detector never reports.
     #[test]
     fn only_enabled_detectors_report() {
-        let mut node = Harness::new(FdNode::new(NodeConfig { phi: None, ..config() }), NodeId(0), 2, 3);
+        let mut node = Harness::new(
+            FdNode::new(NodeConfig {
+                phi: None,
+                ..config()
+            }),
+            NodeId(0),
+            2,
+            3,
+        );
         node.start();
         node.set_time(ms(0));
         node.deliver(NodeId(1), heartbeat(0));
         let events = check_at(&mut node, ms(1000));
-        assert_eq!(events, vec![FdEvent::Suspect { detector: DetectorKind::Heartbeat, peer: NodeId(1) }]);
+        assert_eq!(
+            events,
+            vec![FdEvent::Suspect {
+                detector: DetectorKind::Heartbeat,
+                peer: NodeId(1)
+            }]
+        );
     }
 }

@@ -29,7 +29,9 @@
 
 use serde::Deserialize;
 use sim_core::check::percentile;
-use sim_core::{Check, ClusterInfo, NodeId, RunInfo, SimDuration, Simulation, Suite, SuiteError, Workload};
+use sim_core::{
+    Check, ClusterInfo, NodeId, RunInfo, SimDuration, Simulation, Suite, SuiteError, Workload,
+};
 
 use crate::check::{self, format_duration, CheckConfig, Ledgers, Tally};
 use crate::detector::{HeartbeatRule, PhiConfig};
@@ -206,7 +208,10 @@ impl FdSuite {
 
 fn positive(field: &str, value: SimDuration) -> Result<(), SuiteError> {
     if value == SimDuration::ZERO {
-        return Err(SuiteError::new(field, "expected a duration above zero, found 0s"));
+        return Err(SuiteError::new(
+            field,
+            "expected a duration above zero, found 0s",
+        ));
     }
     Ok(())
 }
@@ -228,27 +233,42 @@ impl Suite for FdSuite {
         if cluster.node_count < 2 {
             return Err(SuiteError::new(
                 "cluster.nodes",
-                format!("a failure detector needs at least 2 nodes to monitor each other, found {}", cluster.node_count),
+                format!(
+                    "a failure detector needs at least 2 nodes to monitor each other, found {}",
+                    cluster.node_count
+                ),
             ));
         }
         positive("protocol.heartbeat_interval", params.heartbeat_interval)?;
         positive("protocol.check_interval", params.check_interval)?;
-        positive("protocol.expected_response_after", params.expected_response_after)?;
+        positive(
+            "protocol.expected_response_after",
+            params.expected_response_after,
+        )?;
         if params.detectors.is_empty() {
-            return Err(SuiteError::new("protocol.detectors", "expected at least one of \"heartbeat\" and \"phi\""));
+            return Err(SuiteError::new(
+                "protocol.detectors",
+                "expected at least one of \"heartbeat\" and \"phi\"",
+            ));
         }
         let mut detectors = params.detectors.clone();
         detectors.sort();
         detectors.dedup();
         if detectors.len() != params.detectors.len() {
-            return Err(SuiteError::new("protocol.detectors", "a detector is listed twice"));
+            return Err(SuiteError::new(
+                "protocol.detectors",
+                "a detector is listed twice",
+            ));
         }
         let heartbeat_enabled = detectors.contains(&DetectorKind::Heartbeat);
         let phi_enabled = detectors.contains(&DetectorKind::Phi);
 
         let rule = match (params.heartbeat.timeout, params.heartbeat.missed) {
             (Some(_), Some(_)) => {
-                return Err(SuiteError::new("protocol.heartbeat", "set timeout or missed, not both"));
+                return Err(SuiteError::new(
+                    "protocol.heartbeat",
+                    "set timeout or missed, not both",
+                ));
             }
             (Some(timeout), None) => {
                 positive("protocol.heartbeat.timeout", timeout)?;
@@ -256,9 +276,15 @@ impl Suite for FdSuite {
             }
             (None, Some(count)) => {
                 if count == 0 {
-                    return Err(SuiteError::new("protocol.heartbeat.missed", "expected at least 1 missed heartbeat, found 0"));
+                    return Err(SuiteError::new(
+                        "protocol.heartbeat.missed",
+                        "expected at least 1 missed heartbeat, found 0",
+                    ));
                 }
-                HeartbeatRule::Missed { count, interval: params.heartbeat_interval }
+                HeartbeatRule::Missed {
+                    count,
+                    interval: params.heartbeat_interval,
+                }
             }
             (None, None) => HeartbeatRule::Timeout(DEFAULT_HEARTBEAT_TIMEOUT),
         };
@@ -267,18 +293,29 @@ impl Suite for FdSuite {
         if !(phi.threshold.is_finite() && phi.threshold > 0.0) {
             return Err(SuiteError::new(
                 "protocol.phi.threshold",
-                format!("expected a finite number above zero, found {}", phi.threshold),
+                format!(
+                    "expected a finite number above zero, found {}",
+                    phi.threshold
+                ),
             ));
         }
         if phi.max_sample_size == 0 || phi.max_sample_size > MAX_SAMPLE_SIZE_LIMIT {
             return Err(SuiteError::new(
                 "protocol.phi.max_sample_size",
-                format!("expected 1 to {MAX_SAMPLE_SIZE_LIMIT}, found {}", phi.max_sample_size),
+                format!(
+                    "expected 1 to {MAX_SAMPLE_SIZE_LIMIT}, found {}",
+                    phi.max_sample_size
+                ),
             ));
         }
         positive("protocol.phi.min_std_deviation", phi.min_std_deviation)?;
-        let first_heartbeat_estimate = phi.first_heartbeat_estimate.unwrap_or(params.heartbeat_interval);
-        positive("protocol.phi.first_heartbeat_estimate", first_heartbeat_estimate)?;
+        let first_heartbeat_estimate = phi
+            .first_heartbeat_estimate
+            .unwrap_or(params.heartbeat_interval);
+        positive(
+            "protocol.phi.first_heartbeat_estimate",
+            first_heartbeat_estimate,
+        )?;
         let phi_config = PhiConfig {
             threshold: phi.threshold,
             max_sample_size: phi.max_sample_size,
@@ -295,7 +332,10 @@ impl Suite for FdSuite {
             ));
         }
         if checks.max_false_suspicions.phi.is_some() && !phi_enabled {
-            return Err(SuiteError::new("checks.max_false_suspicions.phi", "the phi detector is not in protocol.detectors"));
+            return Err(SuiteError::new(
+                "checks.max_false_suspicions.phi",
+                "the phi detector is not in protocol.detectors",
+            ));
         }
         if checks.phi_fewer_false_suspicions && !(heartbeat_enabled && phi_enabled) {
             return Err(SuiteError::new(
@@ -316,7 +356,10 @@ impl Suite for FdSuite {
                 detectors,
                 completeness_within: checks.completeness_within,
                 grace: params.heartbeat_interval,
-                max_false_suspicions: [checks.max_false_suspicions.heartbeat, checks.max_false_suspicions.phi],
+                max_false_suspicions: [
+                    checks.max_false_suspicions.heartbeat,
+                    checks.max_false_suspicions.phi,
+                ],
                 phi_fewer_false_suspicions: checks.phi_fewer_false_suspicions,
             },
             ledgers: Ledgers::default(),
@@ -341,9 +384,12 @@ impl Suite for FdSuite {
         let ledgers = self.ledgers.borrow();
         let mut lines = Vec::new();
         for &detector in &self.checks.detectors {
-            let Some(tally) = ledgers[detector as usize].as_ref() else { continue };
+            let Some(tally) = ledgers[detector as usize].as_ref() else {
+                continue;
+            };
             let sorted = tally.sorted_detection_times();
-            let time = |p: u32| percentile(&sorted, p).map_or_else(|| "-".to_string(), format_duration);
+            let time =
+                |p: u32| percentile(&sorted, p).map_or_else(|| "-".to_string(), format_duration);
             lines.push((
                 format!("fd.{detector}"),
                 format!(
@@ -379,8 +425,10 @@ mod tests {
     }
 
     fn build(protocol: &str, checks: &str) -> Result<FdSuite, SuiteError> {
-        let params: FdParams = toml::from_str(protocol).map_err(|e| SuiteError::new("protocol", e.to_string()))?;
-        let checks: FdCheckParams = toml::from_str(checks).map_err(|e| SuiteError::new("checks", e.to_string()))?;
+        let params: FdParams =
+            toml::from_str(protocol).map_err(|e| SuiteError::new("protocol", e.to_string()))?;
+        let checks: FdCheckParams =
+            toml::from_str(checks).map_err(|e| SuiteError::new("checks", e.to_string()))?;
         FdSuite::new(&cluster(5), params, FdWorkloadParams::default(), checks)
     }
 
@@ -397,10 +445,17 @@ mod tests {
         let suite = build("", "").expect("defaults are valid");
         let node = suite.node_config();
         assert_eq!(node.heartbeat_interval, SimDuration::from_secs(1));
-        assert_eq!(node.heartbeat, Some(HeartbeatRule::Timeout(DEFAULT_HEARTBEAT_TIMEOUT)));
+        assert_eq!(
+            node.heartbeat,
+            Some(HeartbeatRule::Timeout(DEFAULT_HEARTBEAT_TIMEOUT))
+        );
         assert_eq!(node.phi, Some(PhiConfig::default()));
         assert_eq!(suite.check_config().detectors, DetectorKind::ALL.to_vec());
-        let names: Vec<String> = suite.checks().iter().map(|c| c.name().to_string()).collect();
+        let names: Vec<String> = suite
+            .checks()
+            .iter()
+            .map(|c| c.name().to_string())
+            .collect();
         assert_eq!(
             names,
             [
@@ -431,31 +486,83 @@ mod tests {
         )
         .expect("valid");
         let node = suite.node_config();
-        assert_eq!(node.heartbeat.map(|r| r.timeout()), Some(SimDuration::from_millis(300)));
+        assert_eq!(
+            node.heartbeat.map(|r| r.timeout()),
+            Some(SimDuration::from_millis(300))
+        );
         let phi = node.phi.expect("phi is enabled");
         assert_eq!(phi.threshold, 10.0);
-        assert_eq!(phi.first_heartbeat_estimate, SimDuration::from_millis(100), "defaults to the interval");
-        assert_eq!(suite.check_config().max_false_suspicions, [Some(4), Some(1)]);
-        assert_eq!(suite.checks().last().map(|c| c.name().to_string()), Some("fd.phi_vs_heartbeat".to_string()));
+        assert_eq!(
+            phi.first_heartbeat_estimate,
+            SimDuration::from_millis(100),
+            "defaults to the interval"
+        );
+        assert_eq!(
+            suite.check_config().max_false_suspicions,
+            [Some(4), Some(1)]
+        );
+        assert_eq!(
+            suite.checks().last().map(|c| c.name().to_string()),
+            Some("fd.phi_vs_heartbeat".to_string())
+        );
     }
 
     #[test]
     fn bad_parameters_name_their_field() {
-        assert_eq!(field_of("heartbeat_interval = \"0s\"", ""), "protocol.heartbeat_interval");
-        assert_eq!(field_of("check_interval = \"0s\"", ""), "protocol.check_interval");
-        assert_eq!(field_of("detectors = []", ""), "protocol.detectors");
-        assert_eq!(field_of("detectors = [\"phi\", \"phi\"]", ""), "protocol.detectors");
-        assert_eq!(field_of("[heartbeat]\ntimeout = \"0s\"", ""), "protocol.heartbeat.timeout");
-        assert_eq!(field_of("[heartbeat]\nmissed = 0", ""), "protocol.heartbeat.missed");
-        assert_eq!(field_of("[heartbeat]\nmissed = 2\ntimeout = \"1s\"", ""), "protocol.heartbeat");
-        assert_eq!(field_of("[phi]\nthreshold = 0.0", ""), "protocol.phi.threshold");
-        assert_eq!(field_of("[phi]\nthreshold = -1.0", ""), "protocol.phi.threshold");
-        assert_eq!(field_of("[phi]\nmax_sample_size = 0", ""), "protocol.phi.max_sample_size");
-        assert_eq!(field_of("[phi]\nmin_std_deviation = \"0s\"", ""), "protocol.phi.min_std_deviation");
-        assert_eq!(field_of("[phi]\nfirst_heartbeat_estimate = \"0s\"", ""), "protocol.phi.first_heartbeat_estimate");
-        assert_eq!(field_of("", "completeness_within = \"0s\""), "checks.completeness_within");
         assert_eq!(
-            field_of("detectors = [\"heartbeat\"]", "max_false_suspicions = { phi = 1 }"),
+            field_of("heartbeat_interval = \"0s\"", ""),
+            "protocol.heartbeat_interval"
+        );
+        assert_eq!(
+            field_of("check_interval = \"0s\"", ""),
+            "protocol.check_interval"
+        );
+        assert_eq!(field_of("detectors = []", ""), "protocol.detectors");
+        assert_eq!(
+            field_of("detectors = [\"phi\", \"phi\"]", ""),
+            "protocol.detectors"
+        );
+        assert_eq!(
+            field_of("[heartbeat]\ntimeout = \"0s\"", ""),
+            "protocol.heartbeat.timeout"
+        );
+        assert_eq!(
+            field_of("[heartbeat]\nmissed = 0", ""),
+            "protocol.heartbeat.missed"
+        );
+        assert_eq!(
+            field_of("[heartbeat]\nmissed = 2\ntimeout = \"1s\"", ""),
+            "protocol.heartbeat"
+        );
+        assert_eq!(
+            field_of("[phi]\nthreshold = 0.0", ""),
+            "protocol.phi.threshold"
+        );
+        assert_eq!(
+            field_of("[phi]\nthreshold = -1.0", ""),
+            "protocol.phi.threshold"
+        );
+        assert_eq!(
+            field_of("[phi]\nmax_sample_size = 0", ""),
+            "protocol.phi.max_sample_size"
+        );
+        assert_eq!(
+            field_of("[phi]\nmin_std_deviation = \"0s\"", ""),
+            "protocol.phi.min_std_deviation"
+        );
+        assert_eq!(
+            field_of("[phi]\nfirst_heartbeat_estimate = \"0s\"", ""),
+            "protocol.phi.first_heartbeat_estimate"
+        );
+        assert_eq!(
+            field_of("", "completeness_within = \"0s\""),
+            "checks.completeness_within"
+        );
+        assert_eq!(
+            field_of(
+                "detectors = [\"heartbeat\"]",
+                "max_false_suspicions = { phi = 1 }"
+            ),
             "checks.max_false_suspicions.phi"
         );
         assert_eq!(
@@ -476,7 +583,15 @@ mod tests {
 
     #[test]
     fn a_single_node_is_rejected() {
-        let error = FdSuite::new(&cluster(1), FdParams::default(), FdWorkloadParams::default(), FdCheckParams::default());
-        assert_eq!(error.err().map(|e| e.field), Some("cluster.nodes".to_string()));
+        let error = FdSuite::new(
+            &cluster(1),
+            FdParams::default(),
+            FdWorkloadParams::default(),
+            FdCheckParams::default(),
+        );
+        assert_eq!(
+            error.err().map(|e| e.field),
+            Some("cluster.nodes".to_string())
+        );
     }
 }
