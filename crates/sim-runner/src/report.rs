@@ -167,8 +167,15 @@ impl RunReport {
                 faults.len() - 12
             );
         }
+        let width = self
+            .summary
+            .iter()
+            .map(|(k, _)| k.len())
+            .max()
+            .unwrap_or(0)
+            .max(10);
         for (key, value) in &self.summary {
-            let _ = writeln!(w, "{key:<10} {value}");
+            let _ = writeln!(w, "{key:<width$} {value}");
         }
         let _ = writeln!(w, "checks");
         for c in &self.checks {
