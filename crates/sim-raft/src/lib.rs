@@ -19,6 +19,11 @@ pub mod node;
 pub mod params;
 pub mod suite;
 
+#[cfg(test)]
+mod sim_tests;
+#[cfg(test)]
+mod testkit;
+
 pub use bugs::{Bug, BugSet};
 pub use checks::{RaftCheckParams, RunRecord};
 pub use kv::KvStore;
