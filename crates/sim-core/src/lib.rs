@@ -35,3 +35,6 @@ pub use storage::Storage;
 pub use suite::{ClusterInfo, RunInfo, Suite, SuiteError};
 pub use time::{SimDuration, SimTime};
 pub use trace::Trace;
+
+#[cfg(test)]
+mod sim_tests;
