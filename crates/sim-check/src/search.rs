@@ -26,7 +26,7 @@ use serde_json::Value;
 
 use crate::history::{Operation, Outcome};
 use crate::model::Model;
-use crate::table::{mix64, FingerprintSet, Interner, TransitionCache};
+use crate::table::{mix64, Interner, SubsumptionMemo, TransitionCache};
 
 /// The limits of one search.
 pub(crate) struct Limits<'a> {
@@ -87,10 +87,6 @@ enum Cursor {
     Exhausted,
 }
 
-struct InfoClass {
-    members: Vec<u32>,
-    used: usize,
-}
 
 /// Searches for a linearization of `ops` (all on one object, in invoke order, none failed).
 pub(crate) fn search<M: Model>(
@@ -118,19 +114,25 @@ struct Engine<'a, M: Model> {
     node_position: Vec<usize>,
     call_node: Vec<u32>,
     return_node: Vec<u32>,
-    // Info operations.
-    classes: Vec<InfoClass>,
+    // Info operations: members of each class in invoke order, and how many are linearized.
+    classes: Vec<Vec<u32>>,
+    used: Vec<u32>,
+    active: Vec<u32>,
     class_of: Vec<u32>,
     class_first_call: Vec<usize>,
     is_info: Vec<bool>,
     read_only: Vec<bool>,
-    required_count: usize,
     // Memoisation.
     op_keys: Vec<[u64; 2]>,
-    memo: FingerprintSet,
+    memo: SubsumptionMemo,
     states: Interner<M::State>,
     transitions: TransitionCache,
     states_explored: u64,
+    // The current configuration.
+    state: u32,
+    fingerprint: [u64; 2],
+    stack: Vec<Frame>,
+    required_left: usize,
 }
 
 impl<'a, M: Model> Engine<'a, M> {
@@ -174,7 +176,7 @@ impl<'a, M: Model> Engine<'a, M> {
         // Info ops with the same effect form a class, tried in invoke order only.
         let mut class_names: std::collections::BTreeMap<String, u32> =
             std::collections::BTreeMap::new();
-        let mut classes: Vec<InfoClass> = Vec::new();
+        let mut classes: Vec<Vec<u32>> = Vec::new();
         let mut class_of = vec![NONE; op_count];
         let mut class_first_call: Vec<usize> = Vec::new();
         for (position, op) in ops.iter().enumerate() {
@@ -183,23 +185,17 @@ impl<'a, M: Model> Engine<'a, M> {
             }
             let class = match model.effect_key(op) {
                 Some(name) => *class_names.entry(name).or_insert_with(|| {
-                    classes.push(InfoClass {
-                        members: Vec::new(),
-                        used: 0,
-                    });
+                    classes.push(Vec::new());
                     class_first_call.push(op.index);
                     classes.len() as u32 - 1
                 }),
                 None => {
-                    classes.push(InfoClass {
-                        members: Vec::new(),
-                        used: 0,
-                    });
+                    classes.push(Vec::new());
                     class_first_call.push(op.index);
                     classes.len() as u32 - 1
                 }
             };
-            classes[class as usize].members.push(position as u32);
+            classes[class as usize].push(position as u32);
             class_of[position] = class;
         }
 
@@ -229,17 +225,22 @@ impl<'a, M: Model> Engine<'a, M> {
             node_position,
             call_node,
             return_node,
+            used: vec![0; classes.len()],
+            active: Vec::new(),
             classes,
             class_of,
             class_first_call,
             is_info,
             read_only,
-            required_count,
             op_keys,
-            memo: FingerprintSet::new(),
+            memo: SubsumptionMemo::new(),
             states,
             transitions: TransitionCache::new(),
             states_explored: 0,
+            state: 0,
+            fingerprint: [0, 0],
+            stack: Vec::new(),
+            required_left: required_count,
         }
     }
 
@@ -296,13 +297,10 @@ impl<'a, M: Model> Engine<'a, M> {
     }
 
     fn run(&mut self, limits: &Limits<'_>) -> SearchOutcome {
-        let mut required_left = self.required_count;
-        if required_left == 0 {
+        if self.required_left == 0 {
             return SearchOutcome::Linearizable;
         }
-        let mut state: u32 = 0;
-        let mut fingerprint: [u64; 2] = Self::state_key(0);
-        let mut stack: Vec<Frame> = Vec::new();
+        self.fingerprint = Self::state_key(0);
         let mut cursor = Cursor::Reads(self.next[HEAD as usize]);
         let mut iterations: u64 = 0;
         let mut best = BestPrefix::new();
@@ -314,7 +312,7 @@ impl<'a, M: Model> Engine<'a, M> {
                 }
             }
             // Either a candidate op to try in the current configuration, or the end of them.
-            let candidate: Option<(u32, u32)> = match cursor {
+            let candidate: Option<(u32, u32, bool)> = match cursor {
                 Cursor::Reads(node) => {
                     if node == NONE || !self.node_is_call[node as usize] {
                         cursor = Cursor::Main(self.next[HEAD as usize]);
@@ -325,40 +323,13 @@ impl<'a, M: Model> Engine<'a, M> {
                     if !self.read_only[op as usize] {
                         continue;
                     }
-                    let Some(next_state) = self.step(state, op) else {
-                        continue;
-                    };
-                    // Forced: a read that holds now goes next. If that configuration was seen,
-                    // this one is a dead end.
-                    let next_fingerprint = xor3(
-                        fingerprint,
-                        self.op_keys[op as usize],
-                        xor(Self::state_key(state), Self::state_key(next_state)),
-                    );
-                    if self.memo.insert(next_fingerprint) {
-                        self.states_explored += 1;
-                        if self.states_explored > limits.max_states {
-                            return SearchOutcome::Unknown(StopReason::StateBudget(
-                                limits.max_states,
-                            ));
-                        }
-                        stack.push(Frame {
-                            op,
-                            previous_state: state,
-                            forced: true,
-                            return_node: NONE,
-                        });
-                        state = next_state;
-                        fingerprint = next_fingerprint;
-                        self.lift(op);
-                        required_left -= 1;
-                        if required_left == 0 {
-                            return SearchOutcome::Linearizable;
-                        }
-                        cursor = Cursor::Reads(self.next[HEAD as usize]);
+                    if self.peek(op).is_none() {
                         continue;
                     }
-                    None
+                    // Forced: a read that holds now goes next, and if that fails, so does this
+                    // configuration; there is nothing else to try here.
+                    cursor = Cursor::Exhausted;
+                    Some((op, NONE, true))
                 }
                 Cursor::Main(node) => {
                     if node == NONE {
@@ -372,7 +343,7 @@ impl<'a, M: Model> Engine<'a, M> {
                             // Tried in the first pass: it cannot take effect here.
                             continue;
                         }
-                        Some((op, NONE))
+                        Some((op, NONE, false))
                     } else {
                         cursor = Cursor::Info {
                             class: 0,
@@ -391,10 +362,10 @@ impl<'a, M: Model> Engine<'a, M> {
                             class: class + 1,
                             return_node,
                         };
-                        let info_class = &self.classes[class];
-                        match info_class.members.get(info_class.used) {
+                        let used = self.used[class] as usize;
+                        match self.classes[class].get(used) {
                             Some(&op) if self.ops[op as usize].index < bound => {
-                                Some((op, return_node))
+                                Some((op, return_node, false))
                             }
                             _ => continue,
                         }
@@ -402,74 +373,128 @@ impl<'a, M: Model> Engine<'a, M> {
                 }
             };
 
-            let Some((op, return_node)) = candidate else {
+            let Some((op, return_node, forced)) = candidate else {
                 // Every candidate failed: a dead end. Remember the deepest one, then backtrack.
                 if let Cursor::Info { return_node, .. } = cursor {
-                    best.record(&stack, state, self.node_op[return_node as usize]);
+                    best.record(&self.stack, self.node_op[return_node as usize]);
                 }
-                let Some(frame) = stack.pop() else {
+                let Some(frame) = self.stack.pop() else {
                     return SearchOutcome::NotLinearizable(self.failure(&best));
                 };
-                best.popped(stack.len());
-                let forced = frame.forced;
-                let op_keys = self.op_keys[frame.op as usize];
-                let state_keys = Self::state_key(state);
-                let previous_keys = Self::state_key(frame.previous_state);
-                fingerprint = xor3(fingerprint, op_keys, xor(state_keys, previous_keys));
-                state = frame.previous_state;
-                if self.is_info[frame.op as usize] {
-                    let class = self.class_of[frame.op as usize] as usize;
-                    self.classes[class].used -= 1;
-                    cursor = Cursor::Info {
-                        class: class + 1,
-                        return_node: frame.return_node,
-                    };
-                } else {
-                    self.unlift(frame.op);
-                    required_left += 1;
-                    cursor = Cursor::Main(self.next[self.call_node[frame.op as usize] as usize]);
-                }
-                if forced {
-                    // The forced read failed, so the configuration below it has failed too.
-                    cursor = Cursor::Exhausted;
-                }
+                best.popped(self.stack.len());
+                cursor = self.undo(&frame);
                 continue;
             };
 
-            let Some(next_state) = self.step(state, op) else {
+            let Some(next_state) = self.peek(op) else {
                 continue;
             };
-            let next_fingerprint = xor3(
-                fingerprint,
-                self.op_keys[op as usize],
-                xor(Self::state_key(state), Self::state_key(next_state)),
-            );
-            if !self.memo.insert(next_fingerprint) {
-                continue;
+            match self.advance(op, next_state, return_node, forced, limits) {
+                Err(reason) => return SearchOutcome::Unknown(reason),
+                Ok(false) => continue,
+                Ok(true) => {}
             }
-            self.states_explored += 1;
-            if self.states_explored > limits.max_states {
-                return SearchOutcome::Unknown(StopReason::StateBudget(limits.max_states));
-            }
-            stack.push(Frame {
-                op,
-                previous_state: state,
-                forced: false,
-                return_node,
-            });
-            state = next_state;
-            fingerprint = next_fingerprint;
-            if self.is_info[op as usize] {
-                let class = self.class_of[op as usize] as usize;
-                self.classes[class].used += 1;
-            } else {
-                self.lift(op);
-                required_left -= 1;
-                if required_left == 0 {
-                    return SearchOutcome::Linearizable;
-                }
+            if self.required_left == 0 {
+                return SearchOutcome::Linearizable;
             }
             cursor = Cursor::Reads(self.next[HEAD as usize]);
+        }
+    }
+
+    /// The state after `op` in the current state, if it can take effect.
+    fn peek(&mut self, op: u32) -> Option<u32> {
+        self.step(self.state, op)
+    }
+
+    /// Moves to the configuration after `op` unless it was explored already (or is subsumed by
+    /// one that was); returns whether it moved.
+    fn advance(
+        &mut self,
+        op: u32,
+        next_state: u32,
+        return_node: u32,
+        forced: bool,
+        limits: &Limits<'_>,
+    ) -> Result<bool, StopReason> {
+        let is_info = self.is_info[op as usize];
+        let op_key = if is_info { [0, 0] } else { self.op_keys[op as usize] };
+        let next_fingerprint = xor3(
+            self.fingerprint,
+            op_key,
+            xor(Self::state_key(self.state), Self::state_key(next_state)),
+        );
+        let class = self.class_of[op as usize];
+        if is_info {
+            self.used[class as usize] += 1;
+            if self.used[class as usize] == 1 {
+                self.active.push(class);
+            }
+        }
+        let recorded = self
+            .memo
+            .insert(next_fingerprint, &self.active, &self.used)
+            .map_err(|_| StopReason::StateBudget(limits.max_states))?;
+        if !recorded {
+            if is_info {
+                self.release_info(class);
+            }
+            return Ok(false);
+        }
+        self.states_explored += 1;
+        if self.states_explored > limits.max_states {
+            return Err(StopReason::StateBudget(limits.max_states));
+        }
+        self.stack.push(Frame {
+            op,
+            previous_state: self.state,
+            forced,
+            return_node,
+        });
+        self.state = next_state;
+        self.fingerprint = next_fingerprint;
+        if !is_info {
+            self.lift(op);
+            self.required_left -= 1;
+        }
+        Ok(true)
+    }
+
+    fn release_info(&mut self, class: u32) {
+        self.used[class as usize] -= 1;
+        if self.used[class as usize] == 0 {
+            // Classes become active and inactive in stack order.
+            let last = self.active.pop();
+            debug_assert_eq!(last, Some(class), "info classes released out of order");
+        }
+    }
+
+    /// Undoes `frame` and says where to continue in the configuration it returns to.
+    fn undo(&mut self, frame: &Frame) -> Cursor {
+        let is_info = self.is_info[frame.op as usize];
+        let op_key = if is_info { [0, 0] } else { self.op_keys[frame.op as usize] };
+        self.fingerprint = xor3(
+            self.fingerprint,
+            op_key,
+            xor(Self::state_key(self.state), Self::state_key(frame.previous_state)),
+        );
+        self.state = frame.previous_state;
+        let cursor = if is_info {
+            let class = self.class_of[frame.op as usize];
+            self.release_info(class);
+            Cursor::Info {
+                class: class as usize + 1,
+                return_node: frame.return_node,
+            }
+        } else {
+            self.unlift(frame.op);
+            self.required_left += 1;
+            Cursor::Main(self.next[self.call_node[frame.op as usize] as usize])
+        };
+        if frame.forced {
+            // The forced read failed, so the configuration below it has failed too.
+            Cursor::Exhausted
+        } else {
+            cursor
         }
     }
 
@@ -537,7 +562,7 @@ impl BestPrefix {
         }
     }
 
-    fn record(&mut self, stack: &[Frame], _state: u32, blocking: u32) {
+    fn record(&mut self, stack: &[Frame], blocking: u32) {
         if self.depth.is_some_and(|depth| stack.len() <= depth) {
             return;
         }

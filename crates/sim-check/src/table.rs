@@ -1,6 +1,6 @@
 //! Hash tables for the search, with fixed hash functions so runs are reproducible.
 //!
-//! Owns [`FingerprintSet`] (the memo of visited configurations), [`TransitionCache`] (model steps
+//! Owns [`SubsumptionMemo`] (the memo of explored configurations), [`TransitionCache`] (model steps
 //! already computed), [`Interner`] (model states to dense ids) and [`StableHasher`]. None of them
 //! is ever iterated, so no hash order can reach a result; std's maps are banned in this workspace
 //! anyway.
@@ -67,66 +67,114 @@ pub(crate) fn stable_hash<T: Hash + ?Sized>(value: &T) -> u64 {
     hasher.finish()
 }
 
-/// A set of 128-bit fingerprints with open addressing and linear probing.
+/// The memo of explored configurations with subsumption by info usage.
 ///
-/// The all-zero fingerprint marks an empty slot, so it is stored as `[0, 1]`; two configurations
-/// sharing a fingerprint by that remapping is as unlikely as any other collision.
-pub(crate) struct FingerprintSet {
-    slots: Vec<[u64; 2]>,
+/// A configuration is (required operations linearized, state, info operations used). Its first
+/// two parts are a 128-bit fingerprint; the third is a vector of counts per info class. A
+/// configuration is subsumed when one with the same fingerprint and a count vector no larger in
+/// every class was explored: having used fewer info operations, that one could do everything this
+/// one can. Count vectors are kept sparse in an arena, newest first per fingerprint.
+pub(crate) struct SubsumptionMemo {
+    keys: Vec<[u64; 2]>,
+    heads: Vec<u32>,
     len: usize,
+    /// Nodes: `[next, pair count, (class, count)*]`.
+    arena: Vec<u32>,
 }
 
-impl FingerprintSet {
+/// Why the memo cannot take another configuration.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct MemoFull;
+
+impl SubsumptionMemo {
     const CAPACITY_MIN: usize = 1 << 10;
+    const NO_NODE: u32 = u32::MAX;
 
     pub(crate) fn new() -> Self {
-        FingerprintSet {
-            slots: vec![[0, 0]; Self::CAPACITY_MIN],
+        SubsumptionMemo {
+            keys: vec![[0, 0]; Self::CAPACITY_MIN],
+            heads: vec![Self::NO_NODE; Self::CAPACITY_MIN],
             len: 0,
+            arena: Vec::new(),
         }
     }
 
-    #[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Adds `fingerprint`; returns whether it was new.
-    pub(crate) fn insert(&mut self, fingerprint: [u64; 2]) -> bool {
-        let fingerprint = if fingerprint == [0, 0] {
-            [0, 1]
-        } else {
-            fingerprint
-        };
-        if (self.len + 1) * 4 > self.slots.len() * 3 {
+    /// Records the configuration `(fingerprint, usage)` unless an explored one subsumes it;
+    /// returns whether it was recorded. `active` lists the classes with a nonzero count in
+    /// `used`.
+    pub(crate) fn insert(
+        &mut self,
+        fingerprint: [u64; 2],
+        active: &[u32],
+        used: &[u32],
+    ) -> Result<bool, MemoFull> {
+        let fingerprint = if fingerprint == [0, 0] { [0, 1] } else { fingerprint };
+        if (self.len + 1) * 4 > self.keys.len() * 3 {
             self.grow();
         }
-        let mask = self.slots.len() - 1;
+        let mask = self.keys.len() - 1;
         let mut slot = (fingerprint[0] as usize) & mask;
         loop {
-            let current = self.slots[slot];
+            let current = self.keys[slot];
             if current == [0, 0] {
-                self.slots[slot] = fingerprint;
+                self.keys[slot] = fingerprint;
                 self.len += 1;
-                return true;
+                break;
             }
             if current == fingerprint {
-                return false;
+                if self.subsumed(self.heads[slot], used) {
+                    return Ok(false);
+                }
+                break;
             }
             slot = (slot + 1) & mask;
         }
+        let node = self.arena.len();
+        let node_u32 = u32::try_from(node).map_err(|_| MemoFull)?;
+        if node_u32 >= Self::NO_NODE - 2 * (active.len() as u32 + 1) {
+            return Err(MemoFull);
+        }
+        self.arena.push(self.heads[slot]);
+        self.arena.push(active.len() as u32);
+        for &class in active {
+            self.arena.push(class);
+            self.arena.push(used[class as usize]);
+        }
+        self.heads[slot] = node_u32;
+        Ok(true)
+    }
+
+    fn subsumed(&self, mut node: u32, used: &[u32]) -> bool {
+        while node != Self::NO_NODE {
+            let start = node as usize;
+            let pair_count = self.arena[start + 1] as usize;
+            let pairs = &self.arena[start + 2..start + 2 + 2 * pair_count];
+            let covered = pairs
+                .chunks_exact(2)
+                .all(|pair| used.get(pair[0] as usize).copied().unwrap_or(0) >= pair[1]);
+            if covered {
+                return true;
+            }
+            node = self.arena[start];
+        }
+        false
     }
 
     fn grow(&mut self) {
-        let capacity = self.slots.len() * 2;
-        let old = std::mem::replace(&mut self.slots, vec![[0, 0]; capacity]);
-        let mask = self.slots.len() - 1;
-        for fingerprint in old.into_iter().filter(|slot| *slot != [0, 0]) {
-            let mut slot = (fingerprint[0] as usize) & mask;
-            while self.slots[slot] != [0, 0] {
+        let capacity = self.keys.len() * 2;
+        let old_keys = std::mem::replace(&mut self.keys, vec![[0, 0]; capacity]);
+        let old_heads = std::mem::replace(&mut self.heads, vec![Self::NO_NODE; capacity]);
+        let mask = capacity - 1;
+        for (key, head) in old_keys.into_iter().zip(old_heads) {
+            if key == [0, 0] {
+                continue;
+            }
+            let mut slot = (key[0] as usize) & mask;
+            while self.keys[slot] != [0, 0] {
                 slot = (slot + 1) & mask;
             }
-            self.slots[slot] = fingerprint;
+            self.keys[slot] = key;
+            self.heads[slot] = head;
         }
     }
 }
@@ -279,17 +327,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn fingerprint_set_reports_new_and_seen() {
-        let mut set = FingerprintSet::new();
-        for word in 0..5000u64 {
-            assert!(set.insert([mix64(word), word]));
+    fn subsumption_memo_prunes_configurations_with_more_info_used() {
+        let mut memo = SubsumptionMemo::new();
+        let mut used = vec![0u32; 3];
+        used[1] = 2;
+        assert_eq!(memo.insert([1, 2], &[1], &used), Ok(true));
+        assert_eq!(memo.insert([1, 2], &[1], &used), Ok(false));
+        used[1] = 3;
+        assert_eq!(memo.insert([1, 2], &[1], &used), Ok(false));
+        used[1] = 1;
+        assert_eq!(memo.insert([1, 2], &[1], &used), Ok(true));
+        used[1] = 0;
+        used[2] = 1;
+        assert_eq!(memo.insert([1, 2], &[2], &used), Ok(true));
+        assert_eq!(memo.insert([1, 2], &[], &[0, 0, 0]), Ok(true));
+        assert_eq!(memo.insert([1, 2], &[2], &used), Ok(false));
+        for word in 0..3000u64 {
+            assert_eq!(memo.insert([mix64(word), word], &[], &[]), Ok(true));
         }
-        for word in 0..5000u64 {
-            assert!(!set.insert([mix64(word), word]));
-        }
-        assert_eq!(set.len(), 5000);
-        assert!(set.insert([0, 0]));
-        assert!(!set.insert([0, 0]));
+        assert_eq!(memo.insert([mix64(7), 7], &[], &[]), Ok(false));
     }
 
     #[test]
