@@ -340,6 +340,72 @@ pub fn corrupt_read(history: &History, seed: u64) -> Option<History> {
     Some(corrupted)
 }
 
+/// A copy of `history` with a stale read: an ok read that began after a write W1 completed now
+/// returns the value of an earlier write W0 that completed before W1 began and whose value no
+/// other operation writes. No order can explain it: W0 took effect before W1, W1 before the read,
+/// and nothing else brings W0's value back. `None` when the history has no such triple.
+pub fn inject_stale_read(history: &History) -> Option<History> {
+    let ops = history.operations();
+    let mut written: BTreeMap<String, usize> = BTreeMap::new();
+    for op in ops.iter().filter(|op| op.outcome != crate::Outcome::Fail) {
+        let value = match op.f {
+            OpFn::Write => Some(op.input.clone()),
+            OpFn::Cas => op.input.get(1).cloned(),
+            _ => None,
+        };
+        if let Some(value) = value {
+            *written.entry(value.to_string()).or_default() += 1;
+        }
+    }
+    let is_ok_write = |op: &&crate::Operation| op.f == OpFn::Write && op.outcome == crate::Outcome::Ok;
+    for first in ops.iter().filter(is_ok_write) {
+        let unique = written.get(&first.input.to_string()) == Some(&1)
+            && first.input != *history.init();
+        let Some(first_done) = first.complete_index.filter(|_| unique) else {
+            continue;
+        };
+        let Some(second) = ops
+            .iter()
+            .filter(is_ok_write)
+            .find(|op| op.index > first_done && op.input != first.input)
+        else {
+            continue;
+        };
+        let second_done = second.complete_index?;
+        let Some(read) = ops.iter().find(|op| {
+            op.f == OpFn::Read && op.outcome == crate::Outcome::Ok && op.index > second_done
+        }) else {
+            continue;
+        };
+        let read_done = read.complete_index?;
+        let mut stale = History::new(history.model(), history.init().clone());
+        for (index, event) in history.events().iter().enumerate() {
+            let mut event = event.clone();
+            if index == read_done {
+                event.value = first.input.clone();
+            }
+            stale.try_push(event).ok()?;
+        }
+        return Some(stale);
+    }
+    None
+}
+
+/// An etcd-like cas-register history as Jepsen records them: many clients on one register,
+/// reads, writes and cas of small values, and many timeouts (info) whose clients come back as new
+/// processes. `value_count` sets the value domain (Jepsen uses 5).
+pub fn jepsen_register(op_count: usize, process_count: usize, value_count: u64, seed: u64) -> History {
+    let workload = Workload {
+        value_count,
+        info_probability: 0.12,
+        fail_probability: 0.0,
+        duration_max: 30,
+        pause_max: 10,
+        ..Workload::register(op_count, process_count)
+    };
+    generate(&workload, seed)
+}
+
 struct Measurement {
     name: String,
     op_count: usize,
