@@ -291,14 +291,14 @@ impl<M: Model> Context<'_, M> {
             SearchOutcome::Unknown(stop) => {
                 let reason = match stop {
                     StopReason::StateBudget(max_states) => format!(
-                        "the state budget of {} states ran out on key {}",
+                        "the state budget of {} states ran out{}",
                         max_states,
-                        describe_key(key.as_deref())
+                        on_key(key)
                     ),
                     StopReason::Timeout(timeout) => format!(
-                        "the timeout of {} ran out on key {}",
+                        "the timeout of {} ran out{}",
                         format_duration(timeout),
-                        describe_key(key.as_deref())
+                        on_key(key)
                     ),
                     StopReason::Cancelled => "not checked: an earlier key failed".to_string(),
                 };
@@ -363,6 +363,13 @@ impl<M: Model> Context<'_, M> {
             candidates,
             concurrent: concurrent_with(blocking, ops),
         }
+    }
+}
+
+fn on_key(key: &Option<String>) -> String {
+    match key {
+        Some(key) => format!(" on key {}", describe_key(Some(key))),
+        None => String::new(),
     }
 }
 
