@@ -357,10 +357,11 @@ pub fn inject_stale_read(history: &History) -> Option<History> {
             *written.entry(value.to_string()).or_default() += 1;
         }
     }
-    let is_ok_write = |op: &&crate::Operation| op.f == OpFn::Write && op.outcome == crate::Outcome::Ok;
+    let is_ok_write =
+        |op: &&crate::Operation| op.f == OpFn::Write && op.outcome == crate::Outcome::Ok;
     for first in ops.iter().filter(is_ok_write) {
-        let unique = written.get(&first.input.to_string()) == Some(&1)
-            && first.input != *history.init();
+        let unique =
+            written.get(&first.input.to_string()) == Some(&1) && first.input != *history.init();
         let Some(first_done) = first.complete_index.filter(|_| unique) else {
             continue;
         };
@@ -394,7 +395,12 @@ pub fn inject_stale_read(history: &History) -> Option<History> {
 /// An etcd-like cas-register history as Jepsen records them: many clients on one register,
 /// reads, writes and cas of small values, and many timeouts (info) whose clients come back as new
 /// processes. `value_count` sets the value domain (Jepsen uses 5).
-pub fn jepsen_register(op_count: usize, process_count: usize, value_count: u64, seed: u64) -> History {
+pub fn jepsen_register(
+    op_count: usize,
+    process_count: usize,
+    value_count: u64,
+    seed: u64,
+) -> History {
     let workload = Workload {
         value_count,
         info_probability: 0.12,

@@ -379,7 +379,7 @@ fn concurrent_with(op: &Operation, ops: &[&Operation]) -> Vec<usize> {
     ops.iter()
         .filter(|other| other.index != op.index)
         .filter(|other| {
-            other.index < end && other.complete_index.map_or(true, |done| done > op.index)
+            other.index < end && !matches!(other.complete_index, Some(done) if done <= op.index)
         })
         .map(|other| other.index)
         .collect()
@@ -449,7 +449,7 @@ pub fn exit_code(result: &CheckResult) -> u8 {
 
 pub(crate) fn format_duration(duration: Duration) -> String {
     let millis = duration.as_millis();
-    if millis % 1000 == 0 {
+    if duration.subsec_millis() == 0 {
         format!("{}s", millis / 1000)
     } else {
         format!("{millis}ms")

@@ -313,10 +313,7 @@ fn register_impossible(init: &Value, ops: &[Operation]) -> Option<(usize, String
             short_json(missing)
         );
         let completed = op.complete_index.unwrap_or(usize::MAX);
-        if found
-            .as_ref()
-            .map_or(true, |(_, best, _)| completed < *best)
-        {
+        if !matches!(&found, Some((_, best, _)) if completed >= *best) {
             found = Some((position, completed, reason));
         }
     }

@@ -248,10 +248,9 @@ impl<'a> Parser<'a> {
     fn parse_document(&self) -> Result<History, HistoryError> {
         let map: BTreeMap<String, &RawValue> =
             serde_json::from_str(self.text).map_err(|error| self.syntax_error(&error, 0))?;
-        let model_field = match map.get("model") {
-            Some(raw) => Some((parse_raw(raw), self.line_of(raw))),
-            None => None,
-        };
+        let model_field = map
+            .get("model")
+            .map(|raw| (parse_raw(raw), self.line_of(raw)));
         let model = self.model(model_field.as_ref().map(|(value, line)| (value, *line)))?;
         let init = map
             .get("init")

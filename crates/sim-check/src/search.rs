@@ -67,6 +67,7 @@ const NONE: u32 = u32::MAX;
 const HEAD: u32 = 0;
 /// How many loop iterations pass between looks at the clock and the cancel flag.
 const POLL_INTERVAL: u64 = 1 << 12;
+const _: () = assert!(POLL_INTERVAL.is_power_of_two());
 
 struct Frame {
     op: u32,
@@ -82,11 +83,13 @@ enum Cursor {
     /// First pass over the required candidates: look for a read-only op that can take effect.
     Reads(u32),
     Main(u32),
-    Info { class: usize, return_node: u32 },
+    Info {
+        class: usize,
+        return_node: u32,
+    },
     /// No candidate is left in this configuration.
     Exhausted,
 }
-
 
 /// Searches for a linearization of `ops` (all on one object, in invoke order, none failed).
 pub(crate) fn search<M: Model>(
@@ -306,7 +309,7 @@ impl<'a, M: Model> Engine<'a, M> {
         let mut best = BestPrefix::new();
         loop {
             iterations += 1;
-            if iterations % POLL_INTERVAL == 0 {
+            if iterations & (POLL_INTERVAL - 1) == 0 {
                 if let Some(reason) = poll(limits) {
                     return SearchOutcome::Unknown(reason);
                 }
@@ -417,7 +420,11 @@ impl<'a, M: Model> Engine<'a, M> {
         limits: &Limits<'_>,
     ) -> Result<bool, StopReason> {
         let is_info = self.is_info[op as usize];
-        let op_key = if is_info { [0, 0] } else { self.op_keys[op as usize] };
+        let op_key = if is_info {
+            [0, 0]
+        } else {
+            self.op_keys[op as usize]
+        };
         let next_fingerprint = xor3(
             self.fingerprint,
             op_key,
@@ -471,11 +478,18 @@ impl<'a, M: Model> Engine<'a, M> {
     /// Undoes `frame` and says where to continue in the configuration it returns to.
     fn undo(&mut self, frame: &Frame) -> Cursor {
         let is_info = self.is_info[frame.op as usize];
-        let op_key = if is_info { [0, 0] } else { self.op_keys[frame.op as usize] };
+        let op_key = if is_info {
+            [0, 0]
+        } else {
+            self.op_keys[frame.op as usize]
+        };
         self.fingerprint = xor3(
             self.fingerprint,
             op_key,
-            xor(Self::state_key(self.state), Self::state_key(frame.previous_state)),
+            xor(
+                Self::state_key(self.state),
+                Self::state_key(frame.previous_state),
+            ),
         );
         self.state = frame.previous_state;
         let cursor = if is_info {

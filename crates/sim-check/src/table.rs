@@ -108,7 +108,11 @@ impl SubsumptionMemo {
         active: &[u32],
         used: &[u32],
     ) -> Result<bool, MemoFull> {
-        let fingerprint = if fingerprint == [0, 0] { [0, 1] } else { fingerprint };
+        let fingerprint = if fingerprint == [0, 0] {
+            [0, 1]
+        } else {
+            fingerprint
+        };
         if (self.len + 1) * 4 > self.keys.len() * 3 {
             self.grow();
         }

@@ -487,16 +487,3 @@ fn same_history_gives_the_same_result() {
         .read(2, 2);
     assert_eq!(script.result(), script.result());
 }
-
-#[test]
-#[allow(clippy::print_stdout)]
-fn print_example_report() {
-    let mut script = register();
-    script
-        .write(0, 1)
-        .invoke(2, OpFn::Write, json!(3))
-        .read(1, 0)
-        .done(2);
-    let result = script.result();
-    println!("{}", render_text(&result, &script.history));
-}

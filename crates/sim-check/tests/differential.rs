@@ -95,7 +95,9 @@ fn search(ops: &[Operation], init: &Value, state: &State, placed: &mut Vec<bool>
         let must_wait = ops.iter().zip(placed.iter()).any(|(other, placed)| {
             !placed
                 && other.outcome == Outcome::Ok
-                && other.complete_index.is_some_and(|done| done < ops[index].index)
+                && other
+                    .complete_index
+                    .is_some_and(|done| done < ops[index].index)
         });
         if must_wait {
             continue;
@@ -112,7 +114,13 @@ fn search(ops: &[Operation], init: &Value, state: &State, placed: &mut Vec<bool>
 }
 
 /// Interprets random actions as a valid history of at most `op_count_max` operations.
-fn build_history(model: ModelKind, init: Value, actions: &[(u8, u8, u8)], process_count: u8, op_count_max: usize) -> History {
+fn build_history(
+    model: ModelKind,
+    init: Value,
+    actions: &[(u8, u8, u8)],
+    process_count: u8,
+    op_count_max: usize,
+) -> History {
     let mut history = History::new(model, init);
     let mut slot_process: Vec<u64> = (0..u64::from(process_count)).collect();
     let mut open: BTreeMap<u64, (usize, OpFn)> = BTreeMap::new();
@@ -132,10 +140,18 @@ fn build_history(model: ModelKind, init: Value, actions: &[(u8, u8, u8)], proces
             };
             let output = match (f, kind) {
                 (OpFn::Read, EventKind::Ok) => match model {
-                    ModelKind::Kv => [json!(null), json!(0), json!(1), json!("x"), json!("xy"), json!("yx")]
-                        [usize::from(value) % 6]
+                    ModelKind::Kv => [
+                        json!(null),
+                        json!(0),
+                        json!(1),
+                        json!("x"),
+                        json!("xy"),
+                        json!("yx"),
+                    ][usize::from(value) % 6]
                         .clone(),
-                    _ => [json!(null), json!(0), json!(1), json!(2)][usize::from(value) % 4].clone(),
+                    _ => {
+                        [json!(null), json!(0), json!(1), json!(2)][usize::from(value) % 4].clone()
+                    }
                 },
                 _ => Value::Null,
             };
@@ -173,14 +189,23 @@ fn build_history(model: ModelKind, init: Value, actions: &[(u8, u8, u8)], proces
             ModelKind::Mutex => {
                 // Mostly acquire then release per process, sometimes out of turn.
                 let acquired = last_f.get(&process) == Some(&OpFn::Acquire);
-                let f = if acquired == (action % 5 == 0) { OpFn::Acquire } else { OpFn::Release };
+                let f = if acquired == (action % 5 == 0) {
+                    OpFn::Acquire
+                } else {
+                    OpFn::Release
+                };
                 last_f.insert(process, f);
                 // Some processes name their holder; two of them may share a name.
-                let input = if process % 3 == 2 { json!(format!("h{}", value % 2)) } else { Value::Null };
+                let input = if process % 3 == 2 {
+                    json!(format!("h{}", value % 2))
+                } else {
+                    Value::Null
+                };
                 (f, input)
             }
         };
-        let key = (model == ModelKind::Kv).then(|| if (action / 4) % 3 == 0 { "b" } else { "a" }.to_string());
+        let key = (model == ModelKind::Kv)
+            .then(|| if (action / 4) % 3 == 0 { "b" } else { "a" }.to_string());
         let event = Event {
             process,
             kind: EventKind::Invoke,
@@ -320,8 +345,17 @@ fn random_small_histories_cover_both_verdicts() {
             fail_count += ops.iter().filter(|op| op.outcome == Outcome::Fail).count();
             linearizable += usize::from(brute_force_linearizable(&history));
         }
-        assert!(linearizable > case_count / 10, "{model:?}: {linearizable} linearizable");
-        assert!(linearizable < case_count * 4 / 5, "{model:?}: {linearizable} linearizable");
-        assert!(info_count > case_count && fail_count > case_count / 5, "{model:?}");
+        assert!(
+            linearizable > case_count / 10,
+            "{model:?}: {linearizable} linearizable"
+        );
+        assert!(
+            linearizable < case_count * 4 / 5,
+            "{model:?}: {linearizable} linearizable"
+        );
+        assert!(
+            info_count > case_count && fail_count > case_count / 5,
+            "{model:?}"
+        );
     }
 }

@@ -51,9 +51,20 @@ fn etcd_like_cas_register_history_is_linearizable() {
     let history = load_history(&data_path("etcd-cas-register-ok.json"), None).expect("readable");
     let ops = history.operations();
     assert!(ops.len() >= 500);
-    assert!(history.processes().len() >= 20, "crashed clients come back as new processes");
-    assert!(ops.iter().filter(|op| op.outcome == sim_check::Outcome::Info).count() >= 50);
-    assert_eq!(check(&history, &Budget::default()).verdict, Verdict::Linearizable);
+    assert!(
+        history.processes().len() >= 20,
+        "crashed clients come back as new processes"
+    );
+    assert!(
+        ops.iter()
+            .filter(|op| op.outcome == sim_check::Outcome::Info)
+            .count()
+            >= 50
+    );
+    assert_eq!(
+        check(&history, &Budget::default()).verdict,
+        Verdict::Linearizable
+    );
 }
 
 #[test]
@@ -69,9 +80,18 @@ fn etcd_like_cas_register_history_with_a_stale_read_is_not_linearizable() {
 #[test]
 fn small_files_have_their_known_verdicts() {
     assert_eq!(verdict_of("register-ok.json", None), Verdict::Linearizable);
-    assert_eq!(verdict_of("register-stale-read.json", None), Verdict::NotLinearizable);
-    assert_eq!(verdict_of("kv-ok.jsonl", Some(ModelKind::Kv)), Verdict::Linearizable);
-    assert_eq!(verdict_of("mutex-double-grant.json", None), Verdict::NotLinearizable);
+    assert_eq!(
+        verdict_of("register-stale-read.json", None),
+        Verdict::NotLinearizable
+    );
+    assert_eq!(
+        verdict_of("kv-ok.jsonl", Some(ModelKind::Kv)),
+        Verdict::Linearizable
+    );
+    assert_eq!(
+        verdict_of("mutex-double-grant.json", None),
+        Verdict::NotLinearizable
+    );
 }
 
 #[test]
@@ -94,7 +114,13 @@ fn large_history_with_many_processes_and_crashes_is_checked_quickly() {
     let result = check(&history, &Budget::default());
     assert_eq!(result.verdict, Verdict::Linearizable);
     let corrupted = corrupt_read(&history, 7).expect("a read");
-    assert_eq!(check(&corrupted, &Budget::default()).verdict, Verdict::NotLinearizable);
+    assert_eq!(
+        check(&corrupted, &Budget::default()).verdict,
+        Verdict::NotLinearizable
+    );
     let stale = inject_stale_read(&jepsen_register(4_000, 30, 1_000_000, 8)).expect("a stale read");
-    assert_eq!(check(&stale, &Budget::default()).verdict, Verdict::NotLinearizable);
+    assert_eq!(
+        check(&stale, &Budget::default()).verdict,
+        Verdict::NotLinearizable
+    );
 }
