@@ -76,7 +76,8 @@ pub fn checks(params: &RaftCheckParams, record: SharedRecord) -> Vec<Box<dyn Che
             violation: None,
         }),
         Box::new(LogMatching {
-            seen: BTreeMap::new(),
+            first: Vec::new(),
+            others: BTreeMap::new(),
             violation: None,
         }),
         Box::new(LeaderCompleteness {
@@ -84,7 +85,7 @@ pub fn checks(params: &RaftCheckParams, record: SharedRecord) -> Vec<Box<dyn Che
             violation: None,
         }),
         Box::new(StateMachineSafety {
-            applied: BTreeMap::new(),
+            applied: Vec::new(),
             violation: None,
         }),
         Box::new(Durability {
@@ -281,7 +282,10 @@ impl Check<RaftNode> for LeaderAppendOnly {
 /// §5.3 Log Matching, by induction: every `(index, term)` any node ever held maps to one command
 /// and one term at `index - 1`, and terms never decrease along a log.
 pub struct LogMatching {
-    seen: BTreeMap<(u64, u64), (u64, Command, NodeId)>,
+    /// By log index - 1, the first `(term, previous term, command, node)` seen there; other
+    /// terms at the same index (rarer: after leader changes) go to `others`.
+    first: Vec<Option<(u64, u64, Command, NodeId)>>,
+    others: BTreeMap<(u64, u64), (u64, Command, NodeId)>,
     violation: Option<Violation>,
 }
 
@@ -302,9 +306,23 @@ impl LogMatching {
                     index - 1
                 ));
             }
-            match self.seen.get(&(index, entry.term)) {
+            let k = (index - 1) as usize;
+            if self.first.len() <= k {
+                self.first.resize(k + 1, None);
+            }
+            let seen = match &self.first[k] {
+                Some((term, other_prev, command, other)) if *term == entry.term => {
+                    Some((*other_prev, command, *other))
+                }
+                Some(_) => self
+                    .others
+                    .get(&(index, entry.term))
+                    .map(|(p, c, o)| (*p, c, *o)),
+                None => None,
+            };
+            match seen {
                 Some((other_prev, command, other)) => {
-                    if *other_prev != prev {
+                    if other_prev != prev {
                         return Some(format!(
                             "{node} and {other} both hold index {index} in term {}, but at index \
                              {} {node} has term {prev} and {other} had term {other_prev}",
@@ -321,8 +339,12 @@ impl LogMatching {
                     }
                 }
                 None => {
-                    self.seen
-                        .insert((index, entry.term), (prev, entry.command.clone(), node));
+                    let record = (prev, entry.command.clone(), node);
+                    if self.first[k].is_none() {
+                        self.first[k] = Some((entry.term, record.0, record.1, record.2));
+                    } else {
+                        self.others.insert((index, entry.term), record);
+                    }
                 }
             }
         }
@@ -375,21 +397,37 @@ impl Check<RaftNode> for LogMatching {
 // ----- The committed record, shared in shape by two checks -----
 
 /// Entries known committed: applied by some node at an index within its commit index.
+///
+/// Indexed by log index - 1: nodes apply in order from 1 (or from a snapshot some node built by
+/// applying), so the record grows at its end; an index past the end + 1 is not recorded.
 #[derive(Default)]
 struct Committed {
-    entries: BTreeMap<u64, (u64, Command, NodeId, SimTime)>,
+    entries: Vec<(u64, Command, NodeId, SimTime)>,
 }
 
 impl Committed {
     fn update(&mut self, sim: &Simulation<RaftNode>, node: NodeId) {
         let Some(p) = sim.process(node) else { return };
         for applied in p.applied_now() {
-            if applied.index <= p.commit_index() {
+            if applied.index == self.entries.len() as u64 + 1 && applied.index <= p.commit_index() {
                 self.entries
-                    .entry(applied.index)
-                    .or_insert_with(|| (applied.term, applied.command.clone(), node, sim.now()));
+                    .push((applied.term, applied.command.clone(), node, sim.now()));
             }
         }
+    }
+
+    /// The recorded entries from `index` on, with their indices.
+    fn from(&self, index: u64) -> impl Iterator<Item = (u64, &(u64, Command, NodeId, SimTime))> {
+        let start = (index.max(1) - 1) as usize;
+        self.entries
+            .iter()
+            .enumerate()
+            .skip(start)
+            .map(|(k, e)| (k as u64 + 1, e))
+    }
+
+    fn last_index(&self) -> u64 {
+        self.entries.len() as u64
     }
 }
 
@@ -431,8 +469,7 @@ impl Check<RaftNode> for LeaderCompleteness {
         let p = sim.process(node)?;
         let log = p.log();
         let mut found = None;
-        for (&index, (entry_term, command, by, at)) in
-            self.committed.entries.range(log.snapshot_index() + 1..)
+        for (index, (entry_term, command, by, at)) in self.committed.from(log.snapshot_index() + 1)
         {
             let held = log.entry(index);
             if held.is_some_and(|e| e.term == *entry_term && e.command.same(command)) {
@@ -457,13 +494,7 @@ impl Check<RaftNode> for LeaderCompleteness {
     }
     fn finish(&mut self, _: &Simulation<RaftNode>, _: &Phases) -> CheckReport {
         let mut report = report(Self::NAME, CheckKind::Always, &self.violation);
-        let last = self
-            .committed
-            .entries
-            .keys()
-            .next_back()
-            .copied()
-            .unwrap_or(0);
+        let last = self.committed.last_index();
         report
             .figures
             .push(("highest committed index".into(), last.to_string()));
@@ -475,7 +506,8 @@ impl Check<RaftNode> for LeaderCompleteness {
 
 /// §5.4.3 State Machine Safety, from what each handler applied and every snapshot installed.
 pub struct StateMachineSafety {
-    applied: BTreeMap<u64, (u64, Command, NodeId, SimTime)>,
+    /// By log index - 1, the first application seen (see [`Committed`] on why it is dense).
+    applied: Vec<(u64, Command, NodeId, SimTime)>,
     violation: Option<Violation>,
 }
 
@@ -501,7 +533,7 @@ impl Check<RaftNode> for StateMachineSafety {
         let p = sim.process(node)?;
         let mut found = None;
         for applied in p.applied_now() {
-            match self.applied.get(&applied.index) {
+            match self.applied.get((applied.index.max(1) - 1) as usize) {
                 Some((term, command, other, at)) => {
                     if *term != applied.term || !command.same(&applied.command) {
                         found = Some(format!(
@@ -512,15 +544,18 @@ impl Check<RaftNode> for StateMachineSafety {
                         break;
                     }
                 }
-                None => {
+                None if applied.index == self.applied.len() as u64 + 1 => {
                     let record = (applied.term, applied.command.clone(), node, sim.now());
-                    self.applied.insert(applied.index, record);
+                    self.applied.push(record);
                 }
+                None => {}
             }
         }
         for event in events {
             if let RaftEvent::SnapshotInstalled { index, term } = *event {
-                if let Some((applied_term, _, other, at)) = self.applied.get(&index) {
+                if let Some((applied_term, _, other, at)) =
+                    self.applied.get((index.max(1) - 1) as usize)
+                {
                     if *applied_term != term && found.is_none() {
                         found = Some(format!(
                             "{node} installed a snapshot ending at index {index} in term {term}, \
@@ -567,7 +602,7 @@ impl Durability {
         sorted.sort_unstable_by(|a, b| b.cmp(a));
         // Indices up to the majority-th highest snapshot are inside a majority of snapshots.
         let floor = sorted[majority - 1];
-        for (&index, (term, _, by, at)) in self.committed.entries.range(floor + 1..) {
+        for (index, (term, _, by, at)) in self.committed.from(floor + 1) {
             let key = log_key(index);
             let holders: Vec<NodeId> = sim
                 .node_ids()

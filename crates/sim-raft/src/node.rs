@@ -40,7 +40,20 @@ pub const LOG_PREFIX: &str = "log/";
 
 /// The storage key of the log entry at `index` (zero-padded so that keys sort by index).
 pub fn log_key(index: u64) -> String {
-    format!("{LOG_PREFIX}{index:020}")
+    // Written by hand: this runs for every entry every node stores, and `format!` with padding
+    // showed up in profiles.
+    let mut digits = [b'0'; 20];
+    let mut rest = index;
+    let mut at = digits.len();
+    while rest > 0 {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    let mut key = String::with_capacity(LOG_PREFIX.len() + digits.len());
+    key.push_str(LOG_PREFIX);
+    key.extend(digits.iter().map(|&d| d as char));
+    key
 }
 
 /// A node's role (§5.1), with the pre-candidate of pre-vote.
@@ -107,14 +120,10 @@ pub enum RaftEvent {
         term: u64,
         candidate: NodeId,
     },
-    /// The commit index advanced to `index`, whose entry has `term`.
+    /// The leader advanced its commit index to `index`, whose entry has `term`.
     Committed {
         index: u64,
         term: u64,
-    },
-    /// The state machine has applied every entry up to `index`.
-    Applied {
-        index: u64,
     },
     SnapshotTaken {
         index: u64,
@@ -136,7 +145,6 @@ impl Event for RaftEvent {
             RaftEvent::SteppedDown { .. } => "stepped_down",
             RaftEvent::Voted { .. } => "voted",
             RaftEvent::Committed { .. } => "committed",
-            RaftEvent::Applied { .. } => "applied",
             RaftEvent::SnapshotTaken { .. } => "snapshot_taken",
             RaftEvent::SnapshotInstalled { .. } => "snapshot_installed",
         }
@@ -196,6 +204,10 @@ pub struct RaftNode {
     /// Per peer, whether it answered since the latest check-quorum tick.
     heard_from: Vec<bool>,
     read_round: u64,
+    /// When the election timeout expires (local time), and when the pending election timer
+    /// fires; see [`RaftNode::reset_election_timer`].
+    election_deadline: Option<SimTime>,
+    election_timer_at: Option<SimTime>,
     pending_writes: BTreeMap<u64, PendingWrite>,
     pending_reads: Vec<PendingRead>,
     // What the latest handler did, for the checks.
@@ -231,6 +243,8 @@ impl RaftNode {
             acked_round: vec![0; node_count],
             heard_from: vec![false; node_count],
             read_round: 0,
+            election_deadline: None,
+            election_timer_at: None,
             pending_writes: BTreeMap::new(),
             pending_reads: Vec::new(),
             applied_now: Vec::new(),
@@ -310,11 +324,28 @@ impl RaftNode {
         });
     }
 
+    /// Restarts the election timeout with a fresh random duration.
+    ///
+    /// Followers restart it on every AppendEntries, so instead of replacing the pending timer
+    /// each time (which fills the event queue with stale timers) the node keeps the deadline and
+    /// re-arms the timer when it fires early; it replaces the timer only when the new deadline
+    /// comes before the pending one.
     fn reset_election_timer(&mut self, ctx: &mut Ctx<'_, Self>) {
         let min = self.config.election_timeout_min.as_nanos();
         let max = self.config.election_timeout_max.as_nanos();
         let after = SimDuration::from_nanos(rng::between(ctx.rng(), min, max));
-        ctx.set_timer(after, Timer::Election);
+        let deadline = ctx.local_time().saturating_add(after);
+        self.election_deadline = Some(deadline);
+        if self.election_timer_at.map_or(true, |at| at > deadline) {
+            ctx.set_timer(after, Timer::Election);
+            self.election_timer_at = Some(deadline);
+        }
+    }
+
+    fn cancel_election_timer(&mut self, ctx: &mut Ctx<'_, Self>) {
+        ctx.cancel_timer(Timer::Election);
+        self.election_timer_at = None;
+        self.election_deadline = None;
     }
 
     /// Writes currentTerm and votedFor (not synced: the caller syncs before it speaks).
@@ -415,7 +446,7 @@ impl RaftNode {
     fn become_leader(&mut self, ctx: &mut Ctx<'_, Self>) {
         self.role = Role::Leader;
         self.leader = Some(self.id);
-        ctx.cancel_timer(Timer::Election);
+        self.cancel_election_timer(ctx);
         let next = self.log.last_index() + 1;
         self.next_index.iter_mut().for_each(|n| *n = next);
         self.match_index.iter_mut().for_each(|m| *m = 0);
@@ -866,8 +897,13 @@ impl RaftNode {
 
     fn set_commit(&mut self, ctx: &mut Ctx<'_, Self>, index: u64) {
         self.commit_index = index;
-        let term = self.log.term_at(index).unwrap_or(0);
-        ctx.report(RaftEvent::Committed { index, term });
+        // Only the leader reports: it decides commitment, and one event per advance keeps the
+        // trace (every report is hashed) small. Followers' applies reach the checks through
+        // `applied_now`.
+        if self.role == Role::Leader {
+            let term = self.log.term_at(index).unwrap_or(0);
+            ctx.report(RaftEvent::Committed { index, term });
+        }
     }
 
     /// Applies committed entries in log order and answers the clients waiting for them.
@@ -903,9 +939,6 @@ impl RaftNode {
             });
         }
         if self.last_applied > before {
-            ctx.report(RaftEvent::Applied {
-                index: self.last_applied,
-            });
             self.maybe_snapshot(ctx);
         }
     }
@@ -1144,7 +1177,14 @@ impl Process for RaftNode {
         self.begin();
         match timer {
             Timer::Election => {
+                self.election_timer_at = None;
                 if self.role == Role::Leader {
+                    return;
+                }
+                let now = ctx.local_time();
+                if let Some(deadline) = self.election_deadline.filter(|&d| d > now) {
+                    ctx.set_timer(deadline.saturating_since(now), Timer::Election);
+                    self.election_timer_at = Some(deadline);
                     return;
                 }
                 if self.config.pre_vote {

@@ -101,9 +101,17 @@ fn granted(m: &Message) -> bool {
     matches!(m, Message::RequestVoteReply { granted: true, .. })
 }
 
+/// Lets `h`'s election timeout expire.
+fn time_out(h: &mut Harness<RaftNode>) {
+    if let Some(deadline) = h.process.election_deadline {
+        h.set_time(deadline);
+    }
+    h.fire(Timer::Election);
+}
+
 /// Makes `h` leader of a 5-node cluster in its next term with votes from n2 and n3.
 fn elect(h: &mut Harness<RaftNode>) {
-    h.fire(Timer::Election);
+    time_out(h);
     let term = h.process.term();
     for voter in [1, 2] {
         h.deliver(
@@ -471,7 +479,7 @@ fn step_down_on_a_higher_term() {
 #[test]
 fn noop_appended_on_election() {
     let mut h = node(0, 3);
-    h.fire(Timer::Election);
+    time_out(&mut h);
     assert_eq!(h.process.role(), Role::Candidate);
     assert!(
         !h.storage.is_dirty(),
@@ -709,7 +717,7 @@ fn pre_vote_does_not_raise_the_term() {
         ..RaftConfig::default()
     };
     let mut h = node_with(0, 3, config.clone());
-    h.fire(Timer::Election);
+    time_out(&mut h);
     assert_eq!(h.process.role(), Role::PreCandidate);
     assert_eq!(h.process.term(), 0);
     h.deliver(
@@ -758,4 +766,12 @@ fn check_quorum_leader_steps_down_when_cut_off() {
     elect(&mut h);
     h.fire(Timer::CheckQuorum);
     assert_eq!(h.process.role(), Role::Follower);
+}
+
+#[test]
+fn log_keys_are_zero_padded_and_sort_by_index() {
+    assert_eq!(log_key(0), "log/00000000000000000000");
+    assert_eq!(log_key(1234), format!("log/{:020}", 1234));
+    assert_eq!(log_key(u64::MAX), format!("log/{:020}", u64::MAX));
+    assert!(log_key(9) < log_key(10));
 }
