@@ -457,6 +457,24 @@ pub fn run(ops_counts: &[usize], seed: u64) -> String {
         let history = generate(&Workload::register(op_count, 20), seed);
         measurements.push(measure("register, 20 processes".to_string(), &history));
     }
+    let mut parse_lines = Vec::new();
+    if let Some(&op_count) = ops_counts.iter().max() {
+        let history = generate(&Workload::kv(op_count), seed);
+        let mut text = Vec::new();
+        if history.write_json(&mut text).is_ok() {
+            let text = String::from_utf8_lossy(&text);
+            let start = crate::clock::now();
+            let parsed = crate::parse::parse_history(&text, "bench", None);
+            let seconds = start.elapsed().as_secs_f64();
+            parse_lines.push(format!(
+                "parsing the JSON of {} kv events ({} bytes): {:.1}ms{}\n",
+                history.events().len(),
+                text.len(),
+                seconds * 1e3,
+                if parsed.is_ok() { "" } else { " (failed)" }
+            ));
+        }
+    }
     let mut report = format!("sim-check benchmark, seed {seed} (wall-clock times)\n");
     report.push_str(&format!(
         "{:<28} {:>8} {:>10} {:>10} {:>10} {:>10}  {}\n",
@@ -477,6 +495,9 @@ pub fn run(ops_counts: &[usize], seed: u64) -> String {
             per_second(measurement.states_explored as f64, measurement.seconds),
             verdict
         ));
+    }
+    for line in parse_lines {
+        report.push_str(&line);
     }
     report
 }

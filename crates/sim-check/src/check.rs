@@ -246,8 +246,11 @@ impl<M: Model> Context<'_, M> {
             .iter()
             .filter(|op| op.outcome == Outcome::Ok)
             .count();
-        if let Some((position, reason)) = self.model.impossible(self.init, &relevant) {
-            let blocking = &relevant[position.min(relevant.len().saturating_sub(1))];
+        let impossible = self
+            .model
+            .impossible(self.init, &relevant)
+            .and_then(|(position, reason)| Some((relevant.get(position)?, reason)));
+        if let Some((blocking, reason)) = impossible {
             let state = self.model.init(self.init);
             let explanation = Explanation {
                 key: key.clone(),

@@ -68,6 +68,8 @@ const HEAD: u32 = 0;
 /// How many loop iterations pass between looks at the clock and the cancel flag.
 const POLL_INTERVAL: u64 = 1 << 12;
 const _: () = assert!(POLL_INTERVAL.is_power_of_two());
+/// The most distinct model states one search may intern; ids are u32 and `NONE` is reserved.
+const STATES_MAX: usize = 1 << 31;
 
 struct Frame {
     op: u32,
@@ -436,6 +438,9 @@ impl<'a, M: Model> Engine<'a, M> {
             if self.used[class as usize] == 1 {
                 self.active.push(class);
             }
+        }
+        if self.states.len() >= STATES_MAX {
+            return Err(StopReason::StateBudget(limits.max_states));
         }
         let recorded = self
             .memo

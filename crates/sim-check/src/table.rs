@@ -283,7 +283,6 @@ impl<T: Hash + Eq> Interner<T> {
         &self.values[id as usize]
     }
 
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.values.len()
     }
@@ -302,6 +301,7 @@ impl<T: Hash + Eq> Interner<T> {
             }
             slot = (slot + 1) & mask;
         }
+        // The search stops long before this (see `search::STATES_MAX`).
         let id = u32::try_from(self.values.len()).unwrap_or(u32::MAX - 1);
         self.values.push(value);
         self.hashes.push(hash);

@@ -487,3 +487,45 @@ fn same_history_gives_the_same_result() {
         .read(2, 2);
     assert_eq!(script.result(), script.result());
 }
+
+#[test]
+fn kv_failures_on_several_keys_report_the_first_key_in_key_order() {
+    // Large enough to be checked on several threads.
+    let history = crate::bench::generate(&crate::bench::Workload::kv(6_000), 3);
+    let mut corrupted = History::new(ModelKind::Kv, Value::Null);
+    let mut corrupted_keys = std::collections::BTreeSet::new();
+    for event in history.events() {
+        let mut event = event.clone();
+        let key = event.key.clone().unwrap_or_default();
+        let is_ok_read = event.kind == EventKind::Ok && event.f == OpFn::Read;
+        if is_ok_read && (key == "k7" || key == "k42") && corrupted_keys.insert(key) {
+            event.value = json!(999_999);
+        }
+        corrupted.push(event).expect("a valid event");
+    }
+    assert_eq!(corrupted_keys.len(), 2);
+    let first = check(&corrupted, &Budget::default());
+    assert_eq!(first.verdict, Verdict::NotLinearizable);
+    let explanation = first.explanation.as_ref().expect("an explanation");
+    // Keys are ordered as strings: "k42" comes before "k7".
+    assert_eq!(explanation.key.as_deref(), Some("k42"));
+    let position = first
+        .keys
+        .iter()
+        .position(|key| key.key.as_deref() == Some("k42"))
+        .expect("the key");
+    assert!(first.keys[..position]
+        .iter()
+        .all(|key| key.verdict == Some(Verdict::Linearizable)));
+    assert!(first.keys[position + 1..]
+        .iter()
+        .all(|key| key.verdict.is_none()));
+    for _ in 0..3 {
+        assert_eq!(check(&corrupted, &Budget::default()), first);
+    }
+    let text = render_text(&first, &corrupted);
+    assert!(
+        text.contains("op") && text.contains("key \"k42\""),
+        "{text}"
+    );
+}
