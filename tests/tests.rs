@@ -1,4 +1,5 @@
 //! Integration tests: the real `sim` binary, its output and its exit statuses.
 
+mod check;
 mod run;
 mod support;
