@@ -1182,9 +1182,14 @@ impl Process for RaftNode {
                     return;
                 }
                 let now = ctx.local_time();
-                if let Some(deadline) = self.election_deadline.filter(|&d| d > now) {
-                    ctx.set_timer(deadline.saturating_since(now), Timer::Election);
-                    self.election_timer_at = Some(deadline);
+                // Re-arm for what remains, unless it is under a millisecond: with a drifting
+                // clock a tiny remainder can round to no time at all and fire again at once.
+                let remaining = self
+                    .election_deadline
+                    .map_or(SimDuration::ZERO, |d| d.saturating_since(now));
+                if remaining >= SimDuration::from_millis(1) {
+                    ctx.set_timer(remaining, Timer::Election);
+                    self.election_timer_at = self.election_deadline;
                     return;
                 }
                 if self.config.pre_vote {
