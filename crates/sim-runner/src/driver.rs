@@ -76,7 +76,8 @@ pub fn run_suite<S: Suite>(
     scenario: &Scenario,
     mut options: RunOptions,
 ) -> Result<RunReport, ScenarioError> {
-    let mut scenario = scenario.clone();
+    // A scenario with [low, high] ranges runs the member its seed samples.
+    let mut scenario = scenario.sample(options.seed)?;
     if let Some(d) = options.duration {
         scenario.duration = d;
     }
@@ -198,6 +199,9 @@ pub fn run_suite<S: Suite>(
         checks: reports,
         summary,
         trace_hash: driver.sim.trace_hash(),
+        trace_events: driver.sim.trace_mut().event_count(),
+        trace_checkpoints: driver.sim.trace_mut().checkpoints().to_vec(),
+        parameters: scenario.sampled.clone(),
         panic: driver.sim.panic().cloned(),
         limit_reached: driver.sim.limit_reached(),
         stopped_by: stopped_early,

@@ -11,12 +11,17 @@ use crate::report::RunReport;
 
 /// The names scenarios may give in `[protocol] name = ...`.
 pub fn protocols() -> Vec<&'static str> {
-    vec![sim_fd::FdSuite::NAME, crate::bench::BeatSuite::NAME]
+    vec![
+        sim_raft::RaftSuite::NAME,
+        sim_fd::FdSuite::NAME,
+        crate::bench::BeatSuite::NAME,
+    ]
 }
 
 /// Runs `scenario` with the suite it names.
 pub fn run(scenario: &Scenario, options: RunOptions) -> Result<RunReport, ScenarioError> {
     match scenario.protocol.as_str() {
+        sim_raft::RaftSuite::NAME => run_suite::<sim_raft::RaftSuite>(scenario, options),
         sim_fd::FdSuite::NAME => run_suite::<sim_fd::FdSuite>(scenario, options),
         crate::bench::BeatSuite::NAME => run_suite::<crate::bench::BeatSuite>(scenario, options),
         _ => {

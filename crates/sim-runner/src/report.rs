@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use serde_json::{json, Value};
 use sim_core::check::CheckKind;
 use sim_core::sim::HandlerPanic;
+use sim_core::trace::Checkpoint;
 use sim_core::{CheckReport, SimDuration, SimTime, Stats, Violation};
 
 /// A fault as it was applied, with its targets resolved.
@@ -35,6 +36,12 @@ pub struct RunReport {
     /// The protocol's own summary lines.
     pub summary: Vec<(String, String)>,
     pub trace_hash: u64,
+    /// How many events the trace hash covers.
+    pub trace_events: u64,
+    /// The running trace hash every `CHECKPOINT_EVERY` events, to locate where two runs differ.
+    pub trace_checkpoints: Vec<Checkpoint>,
+    /// The parameters this seed sampled from the scenario's ranges (`field`, value).
+    pub parameters: Vec<(String, String)>,
     pub panic: Option<HandlerPanic>,
     pub limit_reached: bool,
     /// The always-check whose violation stopped the run.
@@ -123,6 +130,14 @@ impl RunReport {
             self.scenario_name, self.scenario_file, self.node_count, self.protocol, self.duration
         );
         let _ = writeln!(w, "seed       {}", self.seed);
+        if !self.parameters.is_empty() {
+            let sampled: Vec<String> = self
+                .parameters
+                .iter()
+                .map(|(k, v)| format!("{k} = {v}"))
+                .collect();
+            let _ = writeln!(w, "sampled    {}", sampled.join(", "));
+        }
         if self.schedule.is_empty() {
             let _ = writeln!(w, "schedule   no faults");
         } else {
@@ -239,6 +254,7 @@ impl RunReport {
             "protocol": self.protocol,
             "nodes": self.node_count,
             "seed": self.seed,
+            "sampled": self.parameters.iter().map(|(k, v)| json!({"name": k, "value": v})).collect::<Vec<_>>(),
             "duration_ns": self.duration.as_nanos(),
             "quiet_ns": self.quiet.as_nanos(),
             "schedule": self.schedule,

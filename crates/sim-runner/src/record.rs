@@ -1,0 +1,143 @@
+//! Failure records: a failing run written down so that it can be replayed anywhere.
+//!
+//! A [`FailureRecord`] is self-contained: it carries the scenario's full text (not only its
+//! path), the seed and any `--duration` override, the materialised fault schedule, the explicit
+//! scenario (sampled parameters and nemesis written out, for editing and shrinking), the failing
+//! check and its message, the trace hash with its checkpoints (to locate a divergence), and the
+//! version and commit of `sim` that found it. It is JSON; reading and writing files is the CLI's.
+
+use serde::{Deserialize, Serialize};
+use sim_core::trace::Checkpoint;
+use sim_core::{SimDuration, SimTime};
+use sim_scenario::{emit, Scenario, ScenarioError};
+
+use crate::report::RunReport;
+
+/// The record format's version; a reader refuses a newer one.
+pub const RECORD_FORMAT: u32 = 1;
+
+/// Which `sim` found a failure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Provenance {
+    pub version: String,
+    /// The git commit `sim` was built from, `unknown` when it was built outside a checkout.
+    pub commit: String,
+}
+
+/// One failing run, everything needed to run it again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailureRecord {
+    pub format: u32,
+    pub sim: Provenance,
+    /// The path the scenario was read from, for messages only: `scenario_text` is what runs.
+    pub scenario_file: String,
+    pub scenario_name: String,
+    pub scenario_text: String,
+    pub seed: u64,
+    /// The `--duration` override of the fault phase, if the campaign had one (`"10s"`).
+    pub duration: Option<SimDuration>,
+    /// The parameters the seed sampled from the scenario's ranges.
+    pub sampled: Vec<(String, String)>,
+    /// The materialised fault schedule, one line per fault.
+    pub schedule: Vec<String>,
+    /// The same run as an explicit scenario: no ranges, no nemesis; replays with `seed`.
+    pub explicit_scenario: String,
+    /// The failed check (or `panic`, `event-limit`).
+    pub check: String,
+    /// What went wrong, in words, with the simulated time.
+    pub message: String,
+    pub trace_hash: String,
+    pub trace_events: u64,
+    /// `[events, time_ns, hash]` every `CHECKPOINT_EVERY` events.
+    pub checkpoints: Vec<(u64, u64, String)>,
+}
+
+/// A record that cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("not a failure record: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("record format {found} is newer than this sim reads ({RECORD_FORMAT}); use a newer sim")]
+    Format { found: u32 },
+    #[error("the record's scenario does not parse: {0}")]
+    Scenario(#[from] ScenarioError),
+}
+
+impl FailureRecord {
+    /// The record of a failed run of `scenario` (the scenario as read, ranges and all).
+    pub fn new(
+        scenario: &Scenario,
+        report: &RunReport,
+        duration: Option<SimDuration>,
+        sim: Provenance,
+    ) -> Result<FailureRecord, ScenarioError> {
+        let explicit = emit::explicit(scenario, report.seed, duration)?;
+        let header = format!(
+            "{} with seed {} made explicit: sampled parameters and the nemesis's faults written out.\n\
+             It fails {}. Reproduce: sim run FILE --seed {}",
+            scenario.file,
+            report.seed,
+            report.failed_check().unwrap_or_default(),
+            report.seed
+        );
+        Ok(FailureRecord {
+            format: RECORD_FORMAT,
+            sim,
+            scenario_file: scenario.file.clone(),
+            scenario_name: scenario.name.clone(),
+            scenario_text: scenario.text.clone(),
+            seed: report.seed,
+            duration,
+            sampled: report.parameters.clone(),
+            schedule: report.schedule.clone(),
+            explicit_scenario: emit::to_toml(&explicit, &header),
+            check: report.failed_check().unwrap_or_default(),
+            message: report.failure().unwrap_or_default(),
+            trace_hash: report.trace_hash_hex(),
+            trace_events: report.trace_events,
+            checkpoints: report
+                .trace_checkpoints
+                .iter()
+                .map(|c| (c.events, c.time.as_nanos(), format!("{:016x}", c.hash)))
+                .collect(),
+        })
+    }
+
+    pub fn to_json(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
+        text.push('\n');
+        text
+    }
+
+    pub fn parse(text: &str) -> Result<FailureRecord, RecordError> {
+        let record: FailureRecord = serde_json::from_str(text)?;
+        if record.format > RECORD_FORMAT {
+            return Err(RecordError::Format {
+                found: record.format,
+            });
+        }
+        Ok(record)
+    }
+
+    /// The scenario as the campaign read it.
+    pub fn scenario(&self) -> Result<Scenario, ScenarioError> {
+        Scenario::parse(&self.scenario_file, &self.scenario_text)
+    }
+
+    /// The explicit scenario, parsed under `file` (where it is, or will be, written).
+    pub fn explicit(&self, file: &str) -> Result<Scenario, ScenarioError> {
+        Scenario::parse(file, &self.explicit_scenario)
+    }
+
+    /// The recorded checkpoints, as the trace has them.
+    pub fn trace_checkpoints(&self) -> Vec<Checkpoint> {
+        self.checkpoints
+            .iter()
+            .map(|(events, time_ns, hash)| Checkpoint {
+                events: *events,
+                time: SimTime(*time_ns),
+                hash: u64::from_str_radix(hash, 16).unwrap_or(0),
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,424 @@
+//! Shrinking: the smallest scenario that still fails the same check with the same seed.
+//!
+//! [`shrink`] starts from a failing run's explicit scenario (no ranges, no nemesis: every fault
+//! written out) and greedily tries simpler ones, keeping each that still fails the same check:
+//! faults dropped in groups then one by one (as delta debugging does), a shorter fault phase and
+//! quiet phase, fewer nodes where the protocol accepts them, fewer clients and operations (every
+//! integer of `[workload]`, halved then decremented), and a simpler network (no drops, no
+//! duplicates, fixed latency). Passes repeat until none makes progress or the run budget is
+//! spent. Candidates are tried in batches on `jobs` threads, and the first one in order that
+//! still fails is kept, so the result does not depend on `jobs`.
+
+use std::fmt::Write as _;
+
+use sim_core::{Latency, NodeId, SimDuration, SimTime};
+use sim_scenario::{emit, Action, FaultSpec, Scenario, ScenarioError, Section, Shape, Target, Trigger};
+
+use crate::driver::RunOptions;
+use crate::report::RunReport;
+
+/// Limits of a shrink.
+#[derive(Debug, Clone, Copy)]
+pub struct ShrinkOptions {
+    /// At most this many candidate runs.
+    pub max_runs: usize,
+    pub jobs: usize,
+}
+
+impl Default for ShrinkOptions {
+    fn default() -> Self {
+        ShrinkOptions {
+            max_runs: 400,
+            jobs: 1,
+        }
+    }
+}
+
+/// A shrink's result.
+#[derive(Debug)]
+pub struct Shrunk {
+    /// The smallest failing scenario found (its `text` is the file to write).
+    pub scenario: Scenario,
+    /// Its run: it fails the check the shrink was asked to keep.
+    pub report: RunReport,
+    pub runs: usize,
+    /// What was removed, one item per line.
+    pub removed: Vec<String>,
+    /// Whether the budget ran out before the passes stopped making progress.
+    pub budget_spent: bool,
+}
+
+/// Why a shrink could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ShrinkError {
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    #[error("the run no longer fails {check}: {outcome}")]
+    NoLongerFails { check: String, outcome: String },
+}
+
+struct Search<'a> {
+    seed: u64,
+    check: &'a str,
+    options: ShrinkOptions,
+    runs: usize,
+    best: Scenario,
+    best_report: RunReport,
+}
+
+impl Search<'_> {
+    /// Runs `candidate`; its report when it still fails the check.
+    fn fails(&self, candidate: &Scenario) -> Option<RunReport> {
+        let report = crate::registry::run(candidate, RunOptions::new(self.seed)).ok()?;
+        (report.failed_check().as_deref() == Some(self.check)).then_some(report)
+    }
+
+    /// Tries `candidates` in order, in batches of `jobs`; keeps the first that still fails.
+    fn try_all(&mut self, candidates: Vec<Scenario>) -> bool {
+        let candidates: Vec<Scenario> = candidates
+            .into_iter()
+            .filter_map(|c| emit::reparse(&c).ok())
+            .collect();
+        for batch in candidates.chunks(self.options.jobs.max(1)) {
+            if self.runs >= self.options.max_runs {
+                return false;
+            }
+            let batch = &batch[..batch.len().min(self.options.max_runs - self.runs)];
+            self.runs += batch.len();
+            let results: Vec<Option<RunReport>> = if batch.len() == 1 {
+                vec![self.fails(&batch[0])]
+            } else {
+                let this = &*self;
+                std::thread::scope(|scope| {
+                    let handles: Vec<_> = batch
+                        .iter()
+                        .map(|c| scope.spawn(move || this.fails(c)))
+                        .collect();
+                    handles
+                        .into_iter()
+                        .map(|h| h.join().ok().flatten())
+                        .collect()
+                })
+            };
+            if let Some((i, report)) = results
+                .into_iter()
+                .enumerate()
+                .find_map(|(i, r)| r.map(|r| (i, r)))
+            {
+                self.best = batch[i].clone();
+                self.best_report = report;
+                return true;
+            }
+        }
+        false
+    }
+
+    fn budget_left(&self) -> bool {
+        self.runs < self.options.max_runs
+    }
+}
+
+/// Shrinks `scenario` (explicit: no ranges, no nemesis) while the run with `seed` still fails
+/// `check`.
+pub fn shrink(
+    scenario: &Scenario,
+    seed: u64,
+    check: &str,
+    options: ShrinkOptions,
+) -> Result<Shrunk, ShrinkError> {
+    let start = emit::explicit(scenario, seed, None)?;
+    let report = crate::registry::run(&start, RunOptions::new(seed))?;
+    if report.failed_check().as_deref() != Some(check) {
+        return Err(ShrinkError::NoLongerFails {
+            check: check.to_string(),
+            outcome: report
+                .failure()
+                .unwrap_or_else(|| "every check held".to_string()),
+        });
+    }
+    let mut search = Search {
+        seed,
+        check,
+        options,
+        runs: 1,
+        best: start.clone(),
+        best_report: report,
+    };
+    loop {
+        let mut progress = false;
+        progress |= drop_faults(&mut search);
+        progress |= shorten(&mut search);
+        progress |= fewer_nodes(&mut search);
+        progress |= smaller_workload(&mut search);
+        progress |= simpler_network(&mut search);
+        if !progress || !search.budget_left() {
+            break;
+        }
+    }
+    let removed = describe(&start, &search.best);
+    Ok(Shrunk {
+        budget_spent: !search.budget_left(),
+        scenario: search.best,
+        report: search.best_report,
+        runs: search.runs,
+        removed,
+    })
+}
+
+/// Delta debugging over the fault list: drop halves, then quarters, ... then single faults.
+fn drop_faults(search: &mut Search<'_>) -> bool {
+    let mut progress = false;
+    let mut chunk = search.best.faults.len().div_ceil(2).max(1);
+    while !search.best.faults.is_empty() && search.budget_left() {
+        let n = search.best.faults.len();
+        let candidates: Vec<Scenario> = (0..n)
+            .step_by(chunk)
+            .map(|from| {
+                let mut c = search.best.clone();
+                c.faults.drain(from..(from + chunk).min(n));
+                c
+            })
+            .collect();
+        if search.try_all(candidates) {
+            progress = true;
+            chunk = chunk.min(search.best.faults.len().max(1));
+        } else if chunk == 1 {
+            break;
+        } else {
+            chunk = chunk.div_ceil(2);
+        }
+    }
+    progress
+}
+
+/// Keeps the faults that can still fire within a fault phase of `duration`.
+fn with_duration(s: &Scenario, duration: SimDuration) -> Scenario {
+    let mut c = s.clone();
+    c.duration = duration;
+    let end = SimTime::ZERO + duration;
+    c.faults
+        .retain(|f| !matches!(f.trigger, Trigger::At(t) if t > end));
+    c
+}
+
+/// A shorter fault phase (first just past the failure, then halves) and a shorter quiet phase.
+fn shorten(search: &mut Search<'_>) -> bool {
+    let mut progress = false;
+    let second = SimDuration::from_secs(1);
+    loop {
+        let d = search.best.duration;
+        let mut lengths = Vec::new();
+        let failed_at = search.best_report.time_reached;
+        let past_failure = SimDuration((failed_at.0 / second.0 + 1) * second.0);
+        if past_failure < d {
+            lengths.push(past_failure);
+        }
+        if d.0 / 2 >= second.0 / 10 {
+            lengths.push(SimDuration(d.0 / 2));
+        }
+        if d.0 / 4 * 3 >= second.0 / 10 {
+            lengths.push(SimDuration(d.0 / 4 * 3));
+        }
+        lengths.retain(|&l| l < d && l > SimDuration::ZERO);
+        let candidates = lengths
+            .into_iter()
+            .map(|l| with_duration(&search.best, l))
+            .collect();
+        if !search.try_all(candidates) {
+            break;
+        }
+        progress = true;
+    }
+    loop {
+        let q = search.best.quiet;
+        if q == SimDuration::ZERO {
+            break;
+        }
+        let candidates = [SimDuration::ZERO, SimDuration(q.0 / 2)]
+            .into_iter()
+            .filter(|&l| l < q)
+            .map(|l| {
+                let mut c = search.best.clone();
+                c.quiet = l;
+                c
+            })
+            .collect();
+        if !search.try_all(candidates) {
+            break;
+        }
+        progress = true;
+    }
+    progress
+}
+
+/// The scenario without its last node: faults aimed only at it go, groups lose it.
+fn without_last_node(s: &Scenario) -> Option<Scenario> {
+    let n = s.node_count();
+    if n <= 1 {
+        return None;
+    }
+    let gone = NodeId((n - 1) as u32);
+    let mut c = s.clone();
+    c.node_names.pop();
+    let keep_target = |t: &mut Target| -> bool {
+        match t {
+            Target::Nodes(nodes) => {
+                nodes.retain(|&x| x != gone);
+                !nodes.is_empty()
+            }
+            _ => true,
+        }
+    };
+    c.faults.retain_mut(|f| match &mut f.action {
+        Action::Crash { target, .. }
+        | Action::Restart { target }
+        | Action::Pause { target, .. }
+        | Action::Clock { target, .. } => keep_target(target),
+        Action::Partition { shape, .. } => match shape {
+            Shape::Isolate(target) => keep_target(target),
+            Shape::Split(groups) => {
+                for g in groups.iter_mut() {
+                    g.retain(|&x| x != gone);
+                }
+                groups.retain(|g| !g.is_empty());
+                !groups.is_empty()
+            }
+            _ => true,
+        },
+        Action::Heal | Action::Network { .. } => true,
+    });
+    Some(c)
+}
+
+fn fewer_nodes(search: &mut Search<'_>) -> bool {
+    let mut progress = false;
+    while search.budget_left() {
+        let Some(c) = without_last_node(&search.best) else {
+            break;
+        };
+        if !search.try_all(vec![c]) {
+            break;
+        }
+        progress = true;
+    }
+    progress
+}
+
+/// Every positive integer of `[workload]` (clients, operations, keys), halved, then less one.
+fn smaller_workload(search: &mut Search<'_>) -> bool {
+    let mut progress = false;
+    let keys: Vec<String> = search.best.workload_table().keys().cloned().collect();
+    for key in keys {
+        loop {
+            let Some(toml::Value::Integer(v)) = search.best.workload_table().get(&key).cloned()
+            else {
+                break;
+            };
+            if v <= 0 || !search.budget_left() {
+                break;
+            }
+            let mut smaller = vec![v / 2];
+            if v - 1 != v / 2 {
+                smaller.push(v - 1);
+            }
+            let candidates = smaller
+                .into_iter()
+                .map(|x| {
+                    let mut c = search.best.clone();
+                    c.table_mut(Section::Workload)
+                        .insert(key.clone(), toml::Value::Integer(x));
+                    c
+                })
+                .collect();
+            if !search.try_all(candidates) {
+                break;
+            }
+            progress = true;
+        }
+    }
+    progress
+}
+
+fn simpler_network(search: &mut Search<'_>) -> bool {
+    let mut progress = false;
+    let fixed = |l: &Latency| match *l {
+        Latency::Fixed(d) => Latency::Fixed(d),
+        Latency::Uniform { min, max } | Latency::LongTail { min, max, .. } => {
+            Latency::Fixed(SimDuration((min.0 + max.0) / 2))
+        }
+    };
+    let steps: [fn(&mut Scenario, &dyn Fn(&Latency) -> Latency) -> bool; 4] = [
+        |c, _| std::mem::replace(&mut c.network.drop_probability, 0.0) != 0.0,
+        |c, _| std::mem::replace(&mut c.network.duplicate_probability, 0.0) != 0.0,
+        |c, fixed| {
+            let l = fixed(&c.network.latency);
+            std::mem::replace(&mut c.network.latency, l.clone()) != l
+        },
+        |c, fixed| {
+            let l = fixed(&c.client_latency);
+            std::mem::replace(&mut c.client_latency, l.clone()) != l
+        },
+    ];
+    for step in steps {
+        if !search.budget_left() {
+            break;
+        }
+        let mut c = search.best.clone();
+        if step(&mut c, &fixed) && search.try_all(vec![c]) {
+            progress = true;
+        }
+    }
+    progress
+}
+
+/// What the shrink removed, in words.
+fn describe(before: &Scenario, after: &Scenario) -> Vec<String> {
+    let mut lines = Vec::new();
+    let count = |s: &Scenario| s.faults.len();
+    lines.push(format!(
+        "faults   {} -> {}{}",
+        count(before),
+        count(after),
+        if after.faults.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " ({})",
+                after
+                    .faults
+                    .iter()
+                    .map(FaultSpec::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )
+        }
+    ));
+    lines.push(format!("duration {} -> {}", before.duration, after.duration));
+    lines.push(format!("quiet    {} -> {}", before.quiet, after.quiet));
+    lines.push(format!("nodes    {} -> {}", before.node_count(), after.node_count()));
+    let mut network = String::new();
+    if before.network.drop_probability != after.network.drop_probability {
+        let _ = write!(network, " drop {} -> {};", before.network.drop_probability, after.network.drop_probability);
+    }
+    if before.network.duplicate_probability != after.network.duplicate_probability {
+        let _ = write!(
+            network,
+            " duplicate {} -> {};",
+            before.network.duplicate_probability, after.network.duplicate_probability
+        );
+    }
+    if before.network.latency != after.network.latency {
+        let _ = write!(network, " latency fixed at {};", after.network.latency.max());
+    }
+    if !network.is_empty() {
+        lines.push(format!("network {}", network.trim_end_matches(';')));
+    }
+    for (key, value) in after.workload_table() {
+        if let Some(old) = before.workload_table().get(key) {
+            if old != value {
+                lines.push(format!("workload {key} {old} -> {value}"));
+            }
+        }
+    }
+    lines
+}
