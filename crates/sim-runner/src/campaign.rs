@@ -235,7 +235,12 @@ pub fn run_seed(
         });
         return Ok(Outcome { line, record: None });
     }
-    let record = FailureRecord::new(scenario, &report, seed_options.duration, seed_options.sim.clone())?;
+    let record = FailureRecord::new(
+        scenario,
+        &report,
+        seed_options.duration,
+        seed_options.sim.clone(),
+    )?;
     Ok(Outcome {
         line,
         record: Some(record),
@@ -282,8 +287,10 @@ pub fn spawn(scenario: Arc<Scenario>, plan: CampaignPlan) -> Campaign {
     let plan = Arc::new(plan);
     let workers = (0..plan.jobs.max(1))
         .map(|_| {
-            let (scenario, plan, sender) = (Arc::clone(&scenario), Arc::clone(&plan), sender.clone());
-            let (stop, next, started) = (Arc::clone(&stop), Arc::clone(&next), Arc::clone(&started));
+            let (scenario, plan, sender) =
+                (Arc::clone(&scenario), Arc::clone(&plan), sender.clone());
+            let (stop, next, started) =
+                (Arc::clone(&stop), Arc::clone(&next), Arc::clone(&started));
             std::thread::spawn(move || loop {
                 if stop.load(Ordering::SeqCst) {
                     return;
@@ -376,7 +383,12 @@ pub struct Summary {
 }
 
 impl Summary {
-    pub fn new(scenario: &Scenario, space: SeedSpace, duration: Option<SimDuration>, sim: Provenance) -> Self {
+    pub fn new(
+        scenario: &Scenario,
+        space: SeedSpace,
+        duration: Option<SimDuration>,
+        sim: Provenance,
+    ) -> Self {
         Summary {
             scenario_name: scenario.name.clone(),
             scenario_file: scenario.file.clone(),
@@ -457,7 +469,11 @@ impl Summary {
             w,
             "seeds      {} run{}, {} passed, {} failed, {} determinism bugs",
             self.seeds_run,
-            if self.complete { "" } else { " (stopped before the end)" },
+            if self.complete {
+                ""
+            } else {
+                " (stopped before the end)"
+            },
             self.seeds_passed,
             self.failures.len(),
             self.determinism_bugs.len()
@@ -490,9 +506,19 @@ impl Summary {
                 } else {
                     String::new()
                 };
-                let _ = writeln!(w, "  {check}: {} seeds ({}{more})", seeds.len(), list.join(", "));
+                let _ = writeln!(
+                    w,
+                    "  {check}: {} seeds ({}{more})",
+                    seeds.len(),
+                    list.join(", ")
+                );
                 let first = seeds[0];
-                let _ = writeln!(w, "    first  seed {}: {}", first.seed, first.message.lines().next().unwrap_or(""));
+                let _ = writeln!(
+                    w,
+                    "    first  seed {}: {}",
+                    first.seed,
+                    first.message.lines().next().unwrap_or("")
+                );
                 let _ = writeln!(w, "    replay sim replay {}", record_path(first.seed));
                 let mut run = format!("sim run {} --seed {}", self.scenario_file, first.seed);
                 if let Some(d) = self.duration {
@@ -505,7 +531,10 @@ impl Summary {
             let _ = writeln!(
                 w,
                 "DETERMINISM BUG seed {}: hashed {} then {}; {}",
-                d.seed, d.determinism.first_hash, d.determinism.second_hash, d.determinism.difference
+                d.seed,
+                d.determinism.first_hash,
+                d.determinism.second_hash,
+                d.determinism.difference
             );
         }
         out
@@ -518,7 +547,8 @@ impl Summary {
             return Err("nothing to merge".into());
         };
         let mut merged = first.clone();
-        let mut shards: BTreeSet<(u64, u64)> = first.shards.iter().map(|s| (s.count, s.index)).collect();
+        let mut shards: BTreeSet<(u64, u64)> =
+            first.shards.iter().map(|s| (s.count, s.index)).collect();
         for s in &summaries[1..] {
             if s.scenario_digest != first.scenario_digest {
                 return Err(format!(
@@ -526,7 +556,9 @@ impl Summary {
                     s.scenario_file, first.scenario_file, s.scenario_digest, first.scenario_digest
                 ));
             }
-            if (s.space.start, s.space.end) != (first.space.start, first.space.end) || s.duration != first.duration {
+            if (s.space.start, s.space.end) != (first.space.start, first.space.end)
+                || s.duration != first.duration
+            {
                 return Err(format!(
                     "the summaries cover different campaigns: seeds {} vs {}",
                     s.space, first.space
@@ -534,7 +566,10 @@ impl Summary {
             }
             for shard in &s.shards {
                 if shard.count != first.space.shard.count {
-                    return Err(format!("shard {shard} does not split the seeds as {} does", first.space.shard));
+                    return Err(format!(
+                        "shard {shard} does not split the seeds as {} does",
+                        first.space.shard
+                    ));
                 }
                 if !shards.insert((shard.count, shard.index)) {
                     return Err(format!("shard {shard} is given twice"));
@@ -544,7 +579,9 @@ impl Summary {
             merged.seeds_run += s.seeds_run;
             merged.seeds_passed += s.seeds_passed;
             merged.failures.extend(s.failures.iter().cloned());
-            merged.determinism_bugs.extend(s.determinism_bugs.iter().cloned());
+            merged
+                .determinism_bugs
+                .extend(s.determinism_bugs.iter().cloned());
             for (name, c) in &s.coverage {
                 let m = merged.coverage.entry(name.clone()).or_default();
                 m.met += c.met;
@@ -560,7 +597,11 @@ impl Summary {
         merged.determinism_bugs.sort_by_key(|d| d.seed);
         let count = first.space.shard.count;
         merged.complete &= merged.shards.len() as u64 == count;
-        merged.space.shard = if merged.shards.len() as u64 == count { Shard::WHOLE } else { first.space.shard };
+        merged.space.shard = if merged.shards.len() as u64 == count {
+            Shard::WHOLE
+        } else {
+            first.space.shard
+        };
         Ok(merged)
     }
 }
@@ -571,7 +612,9 @@ mod tests {
 
     #[test]
     fn shards_partition_a_range_exactly() {
-        let whole: Vec<u64> = (0..).map_while(|i| SeedSpace::range(5, 42).nth(i)).collect();
+        let whole: Vec<u64> = (0..)
+            .map_while(|i| SeedSpace::range(5, 42).nth(i))
+            .collect();
         assert_eq!(whole, (5..42).collect::<Vec<_>>());
         let mut seen = Vec::new();
         for index in 0..4 {
@@ -598,7 +641,11 @@ mod tests {
 
     #[test]
     fn an_open_space_never_ends() {
-        let space = SeedSpace { start: 3, end: None, shard: Shard::WHOLE };
+        let space = SeedSpace {
+            start: 3,
+            end: None,
+            shard: Shard::WHOLE,
+        };
         assert_eq!(space.nth(1_000_000), Some(1_000_003));
         assert_eq!(space.len(), None);
     }

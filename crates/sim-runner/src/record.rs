@@ -57,7 +57,9 @@ pub struct FailureRecord {
 pub enum RecordError {
     #[error("not a failure record: {0}")]
     Json(#[from] serde_json::Error),
-    #[error("record format {found} is newer than this sim reads ({RECORD_FORMAT}); use a newer sim")]
+    #[error(
+        "record format {found} is newer than this sim reads ({RECORD_FORMAT}); use a newer sim"
+    )]
     Format { found: u32 },
     #[error("the record's scenario does not parse: {0}")]
     Scenario(#[from] ScenarioError),

@@ -186,6 +186,7 @@ impl RunReport {
             .summary
             .iter()
             .map(|(k, _)| k.len())
+            .filter(|&len| len <= 16)
             .max()
             .unwrap_or(0)
             .max(10);

@@ -12,7 +12,9 @@
 use std::fmt::Write as _;
 
 use sim_core::{Latency, NodeId, SimDuration, SimTime};
-use sim_scenario::{emit, Action, FaultSpec, Scenario, ScenarioError, Section, Shape, Target, Trigger};
+use sim_scenario::{
+    emit, Action, FaultSpec, Scenario, ScenarioError, Section, Shape, Target, Trigger,
+};
 
 use crate::driver::RunOptions;
 use crate::report::RunReport;
@@ -393,12 +395,23 @@ fn describe(before: &Scenario, after: &Scenario) -> Vec<String> {
             )
         }
     ));
-    lines.push(format!("duration {} -> {}", before.duration, after.duration));
+    lines.push(format!(
+        "duration {} -> {}",
+        before.duration, after.duration
+    ));
     lines.push(format!("quiet    {} -> {}", before.quiet, after.quiet));
-    lines.push(format!("nodes    {} -> {}", before.node_count(), after.node_count()));
+    lines.push(format!(
+        "nodes    {} -> {}",
+        before.node_count(),
+        after.node_count()
+    ));
     let mut network = String::new();
     if before.network.drop_probability != after.network.drop_probability {
-        let _ = write!(network, " drop {} -> {};", before.network.drop_probability, after.network.drop_probability);
+        let _ = write!(
+            network,
+            " drop {} -> {};",
+            before.network.drop_probability, after.network.drop_probability
+        );
     }
     if before.network.duplicate_probability != after.network.duplicate_probability {
         let _ = write!(
@@ -408,7 +421,11 @@ fn describe(before: &Scenario, after: &Scenario) -> Vec<String> {
         );
     }
     if before.network.latency != after.network.latency {
-        let _ = write!(network, " latency fixed at {};", after.network.latency.max());
+        let _ = write!(
+            network,
+            " latency fixed at {};",
+            after.network.latency.max()
+        );
     }
     if !network.is_empty() {
         lines.push(format!("network {}", network.trim_end_matches(';')));
