@@ -221,27 +221,56 @@ enum EventKind<P: Process> {
     },
 }
 
-struct Entry<P: Process> {
+/// A queue entry: the order key and the slot of its payload. Payloads (messages can be large)
+/// stay put in [`Slots`] while the heap moves only these 24 bytes around.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Entry {
     time: SimTime,
     seq: u64,
-    kind: EventKind<P>,
+    slot: u32,
 }
 
-impl<P: Process> PartialEq for Entry<P> {
-    fn eq(&self, other: &Self) -> bool {
-        self.time == other.time && self.seq == other.seq
-    }
-}
-impl<P: Process> Eq for Entry<P> {}
-impl<P: Process> PartialOrd for Entry<P> {
+impl PartialOrd for Entry {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
-impl<P: Process> Ord for Entry<P> {
+impl Ord for Entry {
     /// Reversed, so that `BinaryHeap` (a max-heap) pops the earliest `(time, seq)` first.
     fn cmp(&self, other: &Self) -> Ordering {
         (other.time, other.seq).cmp(&(self.time, self.seq))
+    }
+}
+
+/// Event payloads by slot, with a free list so slots are reused.
+struct Slots<P: Process> {
+    payloads: Vec<Option<EventKind<P>>>,
+    free: Vec<u32>,
+}
+
+impl<P: Process> Slots<P> {
+    fn insert(&mut self, kind: EventKind<P>) -> u32 {
+        match self.free.pop() {
+            Some(slot) => {
+                debug_assert!(self.payloads[slot as usize].is_none());
+                self.payloads[slot as usize] = Some(kind);
+                slot
+            }
+            None => {
+                let slot =
+                    u32::try_from(self.payloads.len()).expect("more than 2^32 pending events");
+                self.payloads.push(Some(kind));
+                slot
+            }
+        }
+    }
+
+    fn take(&mut self, slot: u32) -> EventKind<P> {
+        let kind = self.payloads[slot as usize]
+            .take()
+            .expect("every queued slot holds a payload");
+        self.free.push(slot);
+        kind
     }
 }
 
@@ -267,7 +296,8 @@ pub type Factory<P> = Box<dyn FnMut(NodeId) -> P>;
 pub struct Simulation<P: Process> {
     now: SimTime,
     seq: u64,
-    queue: BinaryHeap<Entry<P>>,
+    queue: BinaryHeap<Entry>,
+    slots: Slots<P>,
     nodes: Vec<Node<P>>,
     factory: Factory<P>,
     network: NetworkConfig,
@@ -313,6 +343,10 @@ impl<P: Process> Simulation<P> {
             now: SimTime::ZERO,
             seq: 0,
             queue: BinaryHeap::new(),
+            slots: Slots {
+                payloads: Vec::new(),
+                free: Vec::new(),
+            },
             nodes,
             factory,
             network: config.network,
@@ -453,7 +487,7 @@ impl<P: Process> Simulation<P> {
         self.now = entry.time;
         self.stats.events += 1;
         self.outputs.clear();
-        let step = match entry.kind {
+        let step = match self.slots.take(entry.slot) {
             EventKind::Deliver {
                 from,
                 to,
@@ -912,7 +946,8 @@ impl<P: Process> Simulation<P> {
         debug_assert!(time >= self.now);
         let seq = self.seq;
         self.seq += 1;
-        self.queue.push(Entry { time, seq, kind });
+        let slot = self.slots.insert(kind);
+        self.queue.push(Entry { time, seq, slot });
     }
 
     // ----- Faults -----

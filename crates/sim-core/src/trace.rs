@@ -4,6 +4,10 @@
 //! written anywhere, so the trace hash identifies a run (scenario, seed and code) in debug and
 //! release builds alike. With a sink (`--trace FILE`), events are also streamed as JSON Lines;
 //! the run never keeps the whole trace in memory.
+//!
+//! Every [`CHECKPOINT_EVERY`] events the running hash is kept as a [`Checkpoint`], so two runs
+//! that should be the same (a replay, a determinism re-run) can be compared window by window and
+//! their first difference located without keeping either trace.
 
 use std::fmt::Write as _;
 use std::io::{self, Write};
@@ -83,9 +87,22 @@ impl Kind {
     }
 }
 
+/// How many events lie between two checkpoints: a power of two, so the test is a mask.
+pub const CHECKPOINT_EVERY: u64 = 1024;
+const _: () = assert!(CHECKPOINT_EVERY.is_power_of_two());
+
+/// The running trace hash after `events` events, the last of them at `time`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Checkpoint {
+    pub events: u64,
+    pub time: SimTime,
+    pub hash: u64,
+}
+
 /// Folds events into the trace hash and, with a sink, writes them as JSON Lines.
 pub struct Trace {
     hasher: StableHasher,
+    checkpoints: Vec<Checkpoint>,
     sink: Option<Box<dyn Write>>,
     sink_error: Option<io::Error>,
     line: String,
@@ -111,6 +128,7 @@ impl Trace {
     pub fn new(sink: Option<Box<dyn Write>>) -> Self {
         Trace {
             hasher: StableHasher::new(),
+            checkpoints: Vec::new(),
             sink,
             sink_error: None,
             line: String::new(),
@@ -134,6 +152,22 @@ impl Trace {
         self.events
     }
 
+    /// The running hash every [`CHECKPOINT_EVERY`] events so far, in order.
+    pub fn checkpoints(&self) -> &[Checkpoint] {
+        &self.checkpoints
+    }
+
+    #[inline]
+    fn checkpoint(&mut self, time: SimTime) {
+        if self.events & (CHECKPOINT_EVERY - 1) == 0 {
+            self.checkpoints.push(Checkpoint {
+                events: self.events,
+                time,
+                hash: self.hasher.finish(),
+            });
+        }
+    }
+
     /// Records an event of `kind` at `time` with up to four numeric fields (node indices, ids).
     /// The hash covers exactly these; `detail` renders the JSON line's extra fields and runs only
     /// when a sink is attached.
@@ -151,6 +185,7 @@ impl Trace {
         for f in fields {
             self.hasher.write_u64(f);
         }
+        self.checkpoint(time);
         if self.sink.is_some() {
             self.line.clear();
             let _ = write!(self.line, "{{\"t\":{},\"ev\":\"{}\"", time.0, kind.as_str());
@@ -174,6 +209,7 @@ impl Trace {
         self.hasher.write_u64(kind as u64);
         self.hasher.write_u64(node);
         let _ = self.hasher.write_fmt(text);
+        self.checkpoint(time);
         if self.sink.is_some() {
             self.line.clear();
             let rendered = text.to_string();
@@ -246,11 +282,32 @@ mod tests {
             );
         }
         assert_eq!(with.hash(), without.hash());
+        assert!(
+            with.checkpoints().is_empty(),
+            "two events make no checkpoint"
+        );
         let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 2);
         for line in lines {
             serde_json::from_str::<serde_json::Value>(line).expect("every line is JSON");
         }
+    }
+
+    #[test]
+    fn checkpoints_every_so_many_events_locate_a_difference() {
+        let mut a = Trace::new(None);
+        let mut b = Trace::new(None);
+        let n = CHECKPOINT_EVERY * 3 + 5;
+        for i in 0..n {
+            a.record(SimTime(i), Kind::Send, [i, 0, 0, 0], |_| {});
+            let odd = if i == CHECKPOINT_EVERY * 2 + 7 { 1 } else { 0 };
+            b.record(SimTime(i), Kind::Send, [i, odd, 0, 0], |_| {});
+        }
+        assert_eq!(a.checkpoints().len(), 3);
+        assert_eq!(a.checkpoints()[0].events, CHECKPOINT_EVERY);
+        assert_eq!(a.checkpoints()[0], b.checkpoints()[0]);
+        assert_eq!(a.checkpoints()[1], b.checkpoints()[1]);
+        assert_ne!(a.checkpoints()[2].hash, b.checkpoints()[2].hash);
     }
 }
