@@ -7,7 +7,11 @@
 
 mod bench;
 mod check;
+mod fuzz;
+mod progress;
+mod replay;
 mod run;
+mod shrink;
 
 use std::process::ExitCode;
 
@@ -30,6 +34,14 @@ enum Command {
     Check(check::CheckArgs),
     /// Measure the simulator's speed.
     Bench(bench::BenchArgs),
+    /// Run a scenario over many seeds, on every core; record, replay and shrink failures.
+    Fuzz(fuzz::FuzzArgs),
+    /// Merge the JSON summaries of a campaign's shards.
+    FuzzMerge(fuzz::MergeArgs),
+    /// Re-run a failure record and check it reproduces exactly.
+    Replay(replay::ReplayArgs),
+    /// Minimise a failure record to the smallest scenario that still fails the same check.
+    Shrink(shrink::ShrinkArgs),
 }
 
 /// Exit statuses.
@@ -52,6 +64,10 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Check(args) => check::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Fuzz(args) => fuzz::run(args),
+        Command::FuzzMerge(args) => fuzz::merge(args),
+        Command::Replay(args) => replay::run(args),
+        Command::Shrink(args) => shrink::run(args),
     };
     ExitCode::from(status)
 }

@@ -30,6 +30,10 @@ pub struct RunArgs {
     /// How to print the summary.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Write this run as an explicit scenario to FILE: the sampled parameters and the nemesis's
+    /// faults written out. With the same seed it replays bit for bit, and it can be edited.
+    #[arg(long, value_name = "FILE")]
+    pub emit_scenario: Option<PathBuf>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,6 +66,12 @@ pub fn run(args: RunArgs) -> u8 {
     if let Some(d) = args.duration {
         if d == SimDuration::ZERO {
             eprintln!("error: --duration: expected a positive duration");
+            return EXIT_BAD_INPUT;
+        }
+    }
+    if let Some(path) = &args.emit_scenario {
+        if let Err(message) = emit_scenario(&scenario, &args, path) {
+            eprintln!("error: --emit-scenario {}: {message}", path.display());
             return EXIT_BAD_INPUT;
         }
     }
@@ -118,4 +128,28 @@ pub fn run(args: RunArgs) -> u8 {
     } else {
         EXIT_FAILED
     }
+}
+
+/// `--emit-scenario FILE`: the run as an explicit scenario file.
+fn emit_scenario(
+    scenario: &Scenario,
+    args: &RunArgs,
+    path: &std::path::Path,
+) -> Result<(), String> {
+    let explicit = sim_scenario::emit::explicit(scenario, args.seed, args.duration)
+        .map_err(|e| e.to_string())?;
+    let header = format!(
+        "Emitted by `sim run {} --seed {}{} --emit-scenario`: the run with every sampled\n\
+         parameter and every fault of the nemesis written out. Run it with the same seed:\n\
+         sim run {} --seed {}",
+        args.scenario.display(),
+        args.seed,
+        args.duration
+            .map(|d| format!(" --duration {d}"))
+            .unwrap_or_default(),
+        path.display(),
+        args.seed
+    );
+    let text = sim_scenario::emit::to_toml(&explicit, &header);
+    std::fs::write(path, text).map_err(|e| e.to_string())
 }

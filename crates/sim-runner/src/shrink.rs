@@ -120,15 +120,16 @@ impl Search<'_> {
     }
 }
 
-/// Shrinks `scenario` (explicit: no ranges, no nemesis) while the run with `seed` still fails
-/// `check`.
+/// Shrinks the run of `scenario` with `seed` (and the fault phase replaced by `duration`) while
+/// it still fails `check`. The scenario is first made explicit ([`emit::explicit`]).
 pub fn shrink(
     scenario: &Scenario,
     seed: u64,
+    duration: Option<SimDuration>,
     check: &str,
     options: ShrinkOptions,
 ) -> Result<Shrunk, ShrinkError> {
-    let start = emit::explicit(scenario, seed, None)?;
+    let start = emit::explicit(scenario, seed, duration)?;
     let report = crate::registry::run(&start, RunOptions::new(seed))?;
     if report.failed_check().as_deref() != Some(check) {
         return Err(ShrinkError::NoLongerFails {

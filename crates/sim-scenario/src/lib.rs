@@ -7,12 +7,21 @@
 //! materialises the random fault schedule (the nemesis) into an explicit list of [`FaultSpec`]s
 //! from the run's seed, so a run can be printed, replayed and shrunk fault by fault.
 //!
+//! A scenario may leave some parameters open as `[low, high]` ranges (`cluster.nodes`, the
+//! network's `drop` and `duplicate`, latency bounds): such a file describes a family of runs, and
+//! [`Scenario::sample`] draws one member per seed from the seed's `parameters` stream ([`sample`]).
+//! [`emit`] writes any scenario back out as an explicit TOML file.
+//!
 //! This crate reads no files: the CLI reads them and passes their text.
 
+pub mod emit;
 mod error;
 mod fault;
 mod nemesis;
 mod raw;
+pub mod sample;
+#[cfg(feature = "proptest")]
+pub mod strategies;
 
 use serde::de::DeserializeOwned;
 use sim_core::{Latency, NetworkConfig, NodeId, SimDuration, SimTime};
@@ -21,7 +30,10 @@ use toml::Spanned;
 pub use error::{ScenarioError, Source};
 pub use fault::{signed_duration, Action, FaultSpec, Shape, Target, Trigger};
 pub use nemesis::{Nemesis, NemesisKind};
-use raw::{RawFault, RawLatency, RawNetwork, RawScenario};
+use raw::{Ranged, RawFault, RawLatency, RawNetwork, RawScenario};
+pub use sample::ParameterRange;
+use sample::Sampler;
+use std::cell::RefCell;
 
 /// The largest cluster a scenario may ask for.
 pub const NODES_MAX: usize = 64;
@@ -52,6 +64,12 @@ pub struct Scenario {
     /// The explicit fault schedule, in file order.
     pub faults: Vec<FaultSpec>,
     pub nemesis: Option<Nemesis>,
+    /// The parameters the file leaves open as `[low, high]` ranges, in file order; empty for a
+    /// scenario whose every parameter is fixed.
+    pub ranges: Vec<ParameterRange>,
+    /// The values [`Scenario::sample`] drew for those ranges (`field`, value), in the same order;
+    /// empty until sampled.
+    pub sampled: Vec<(String, String)>,
     protocol_table: toml::Table,
     workload_table: toml::Table,
     checks_table: toml::Table,
@@ -77,7 +95,61 @@ impl Section {
 
 impl Scenario {
     /// Parses and validates `text`, read from `file`.
+    ///
+    /// A file with ranges is validated at both ends (every low bound, then every high bound), and
+    /// the scenario returned holds the low ends until [`Scenario::sample`] draws a member.
     pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
+        let raw = Self::parse_raw(file, text)?;
+        let source = Source::new(file, text);
+        let low = Builder::new(source.clone(), Sampler::Low).build(&raw)?;
+        if !low.ranges.is_empty() {
+            Builder::new(source, Sampler::High).build(&raw)?;
+        }
+        Ok(low)
+    }
+
+    /// The member of this scenario's family that `seed` runs: every `[low, high]` range replaced
+    /// by a value drawn from the seed's `parameters` stream, in file order. A scenario without
+    /// ranges is its own only member.
+    pub fn sample(&self, seed: u64) -> Result<Scenario, ScenarioError> {
+        if self.ranges.is_empty() {
+            return Ok(self.clone());
+        }
+        let raw = Self::parse_raw(&self.file, &self.text)?;
+        let sampler = Sampler::Draw(Box::new(sim_core::Streams::new(seed).stream("parameters")));
+        let mut sampled = Builder::new(Source::new(&self.file, &self.text), sampler).build(&raw)?;
+        // Whatever the file says, the caller's edits of the family (a shortened duration, say)
+        // are not in the text; keep the ones the text cannot express.
+        sampled.file.clone_from(&self.file);
+        Ok(sampled)
+    }
+
+    /// The `[protocol]` table less `name`, as written.
+    pub fn protocol_table(&self) -> &toml::Table {
+        &self.protocol_table
+    }
+
+    /// The `[workload]` table, as written (empty when absent).
+    pub fn workload_table(&self) -> &toml::Table {
+        &self.workload_table
+    }
+
+    /// The `[checks]` table, as written (empty when absent).
+    pub fn checks_table(&self) -> &toml::Table {
+        &self.checks_table
+    }
+
+    /// Mutable access to a protocol-specific table, for tools that rewrite scenarios (`sim
+    /// shrink`); the result should be written out with [`emit`] and parsed again.
+    pub fn table_mut(&mut self, section: Section) -> &mut toml::Table {
+        match section {
+            Section::Protocol => &mut self.protocol_table,
+            Section::Workload => &mut self.workload_table,
+            Section::Checks => &mut self.checks_table,
+        }
+    }
+
+    fn parse_raw(file: &str, text: &str) -> Result<RawScenario, ScenarioError> {
         let source = Source::new(file, text);
         if text.trim().is_empty() {
             return Err(source.error(
@@ -95,7 +167,7 @@ impl Scenario {
             let field = backticked(&message).unwrap_or_default();
             source.error_at(offset, &field, message)
         })?;
-        Builder { source }.build(raw)
+        Ok(raw)
     }
 
     pub fn node_count(&self) -> usize {
@@ -178,9 +250,72 @@ fn backticked(message: &str) -> Option<String> {
 
 struct Builder<'a> {
     source: Source<'a>,
+    /// Where range values come from: their low or high ends (validation), or a seed's draws.
+    sampler: RefCell<Sampler>,
+    ranges: RefCell<Vec<ParameterRange>>,
+    sampled: RefCell<Vec<(String, String)>>,
 }
 
-impl Builder<'_> {
+impl<'a> Builder<'a> {
+    fn new(source: Source<'a>, sampler: Sampler) -> Self {
+        Builder {
+            source,
+            sampler: RefCell::new(sampler),
+            ranges: RefCell::new(Vec::new()),
+            sampled: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// The value of a possibly ranged parameter: a range is checked (`low <= high`, each end by
+    /// `check`), recorded, and resolved by the sampler.
+    fn pick<T: sample::Sample>(
+        &self,
+        value: &Spanned<Ranged<T>>,
+        field: &str,
+        check: impl Fn(T) -> Result<(), String>,
+    ) -> Result<T, ScenarioError> {
+        self.pick_at(value.get_ref(), value.span().start, field, check)
+    }
+
+    fn pick_at<T: sample::Sample>(
+        &self,
+        value: &Ranged<T>,
+        offset: usize,
+        field: &str,
+        check: impl Fn(T) -> Result<(), String>,
+    ) -> Result<T, ScenarioError> {
+        let at = |message: String| self.source.error_at(offset, field, message);
+        match *value {
+            Ranged::One(v) => {
+                check(v).map_err(at)?;
+                Ok(v)
+            }
+            Ranged::Range([low, high]) => {
+                check(low).map_err(|m| at(format!("the range's low end: {m}")))?;
+                check(high).map_err(|m| at(format!("the range's high end: {m}")))?;
+                if low.exceeds(high) {
+                    return Err(at(format!(
+                        "the range's low end ({}) is above its high end ({})",
+                        low.render(),
+                        high.render()
+                    )));
+                }
+                self.ranges.borrow_mut().push(ParameterRange {
+                    field: field.to_string(),
+                    low: low.render(),
+                    high: high.render(),
+                });
+                let v = self.sampler.borrow_mut().pick(low, high);
+                if matches!(*self.sampler.borrow(), Sampler::Draw(_)) {
+                    self.sampled
+                        .borrow_mut()
+                        .push((field.to_string(), v.render()));
+                }
+                Ok(v)
+            }
+        }
+    }
+
     fn at<T>(
         &self,
         spanned: &Spanned<T>,
@@ -190,7 +325,7 @@ impl Builder<'_> {
         self.source.error_at(spanned.span().start, field, message)
     }
 
-    fn build(&self, raw: RawScenario) -> Result<Scenario, ScenarioError> {
+    fn build(&self, raw: &RawScenario) -> Result<Scenario, ScenarioError> {
         let node_names = self.cluster(&raw.cluster)?;
         let duration = *raw.duration.get_ref();
         if duration == SimDuration::ZERO {
@@ -272,6 +407,8 @@ impl Builder<'_> {
             client_latency,
             faults: Vec::new(),
             nemesis: None,
+            ranges: Vec::new(),
+            sampled: Vec::new(),
             protocol_table: protocol_params,
             workload_table: raw
                 .workload
@@ -291,6 +428,8 @@ impl Builder<'_> {
         if let Some(nemesis) = &raw.nemesis {
             scenario.nemesis = Some(Nemesis::from_raw(nemesis, &self.source, &scenario)?);
         }
+        scenario.ranges = self.ranges.take();
+        scenario.sampled = self.sampled.take();
         Ok(scenario)
     }
 
@@ -308,14 +447,15 @@ impl Builder<'_> {
                 "missing: give nodes = <count> or names = [...]",
             )),
             (Some(count), None) => {
-                let n = *count.get_ref();
-                if n < 1 || n > NODES_MAX as i64 {
-                    return Err(self.at(
-                        count,
-                        "cluster.nodes",
-                        format!("expected a node count in 1..={NODES_MAX}, found {n}"),
-                    ));
-                }
+                let n = self.pick(count, "cluster.nodes", |n| {
+                    if n < 1 || n > NODES_MAX as i64 {
+                        Err(format!(
+                            "expected a node count in 1..={NODES_MAX}, found {n}"
+                        ))
+                    } else {
+                        Ok(())
+                    }
+                })?;
                 Ok((1..=n).map(|i| format!("n{i}")).collect())
             }
             (None, Some(names)) => {
@@ -352,36 +492,35 @@ impl Builder<'_> {
         }
     }
 
-    fn probability(&self, p: &Spanned<f64>, field: &str) -> Result<f64, ScenarioError> {
-        let v = *p.get_ref();
-        if !(0.0..=1.0).contains(&v) || !v.is_finite() {
-            return Err(self.at(
-                p,
-                field,
-                format!("expected a probability in [0, 1], found {v}"),
-            ));
-        }
-        Ok(v)
+    fn probability(&self, p: &Spanned<Ranged<f64>>, field: &str) -> Result<f64, ScenarioError> {
+        self.pick(p, field, |v| {
+            if !(0.0..=1.0).contains(&v) || !v.is_finite() {
+                Err(format!("expected a probability in [0, 1], found {v}"))
+            } else {
+                Ok(())
+            }
+        })
     }
 
     fn latency(&self, l: &Spanned<RawLatency>, field: &str) -> Result<Latency, ScenarioError> {
         match l.get_ref() {
             RawLatency::Fixed(d) => Ok(Latency::Fixed(*d)),
             RawLatency::Range(r) => {
-                if r.min > r.max {
-                    return Err(self.at(
-                        l,
-                        field,
-                        format!("min ({}) is above max ({})", r.min, r.max),
-                    ));
+                let start = l.span().start;
+                let any = |_| Ok(());
+                let min = self.pick_at(&r.min, start, &format!("{field}.min"), any)?;
+                let mut max = self.pick_at(&r.max, start, &format!("{field}.max"), any)?;
+                if matches!(*self.sampler.borrow(), Sampler::Draw(_)) && max < min {
+                    // Independent draws of two ranges may cross; the bound drawn second gives way.
+                    max = min;
+                }
+                if min > max {
+                    return Err(self.at(l, field, format!("min ({min}) is above max ({max})")));
                 }
                 let tail = (r.tail_probability, r.tail_scale, r.tail_shape, r.tail_max);
                 match tail {
-                    (None, None, None, None) => Ok(Latency::Uniform {
-                        min: r.min,
-                        max: r.max,
-                    }),
-                    (Some(p), Some(scale), shape, max) => {
+                    (None, None, None, None) => Ok(Latency::Uniform { min, max }),
+                    (Some(p), Some(scale), shape, tail_max) => {
                         if !(0.0..=1.0).contains(&p) {
                             return Err(self.at(
                                 l,
@@ -398,12 +537,12 @@ impl Builder<'_> {
                             ));
                         }
                         Ok(Latency::LongTail {
-                            min: r.min,
-                            max: r.max,
+                            min,
+                            max,
                             tail_probability: p,
                             tail_scale: scale,
                             tail_shape: shape,
-                            tail_max: max.unwrap_or(SimDuration::from_secs(10)),
+                            tail_max: tail_max.unwrap_or(SimDuration::from_secs(10)),
                         })
                     }
                     _ => Err(self.at(

@@ -231,7 +231,7 @@ impl Nemesis {
 
 /// A duration in `[lo, hi]`, whole milliseconds when the range allows, so that a printed
 /// schedule reads `2.317s` rather than a string of nanoseconds.
-fn draw(rng: &mut SimRng, [lo, hi]: [SimDuration; 2]) -> SimDuration {
+pub(crate) fn draw(rng: &mut SimRng, [lo, hi]: [SimDuration; 2]) -> SimDuration {
     const MS: u64 = 1_000_000;
     let (lo_ms, hi_ms) = (lo.0.div_ceil(MS), hi.0 / MS);
     if lo_ms <= hi_ms {

@@ -1,6 +1,12 @@
 //! The scenario file as written: serde structs that mirror the TOML, with spans kept where a
 //! later check must point at a line. Unknown fields are errors everywhere.
+//!
+//! A few parameters may be given as a `[low, high]` range ([`Ranged`]) that each seed samples:
+//! `cluster.nodes`, the network's `drop` and `duplicate`, and latency bounds.
 
+use std::fmt;
+
+use serde::de::{self, Deserializer, IntoDeserializer, SeqAccess, Visitor};
 use serde::Deserialize;
 use sim_core::SimDuration;
 use toml::Spanned;
@@ -30,7 +36,7 @@ pub struct RawScenario {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawCluster {
-    pub nodes: Option<Spanned<i64>>,
+    pub nodes: Option<Spanned<Ranged<i64>>>,
     pub names: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
@@ -38,8 +44,8 @@ pub struct RawCluster {
 #[serde(deny_unknown_fields)]
 pub struct RawNetwork {
     pub latency: Option<Spanned<RawLatency>>,
-    pub drop: Option<Spanned<f64>>,
-    pub duplicate: Option<Spanned<f64>>,
+    pub drop: Option<Spanned<Ranged<f64>>>,
+    pub duplicate: Option<Spanned<Ranged<f64>>>,
     pub client_latency: Option<Spanned<RawLatency>>,
 }
 
@@ -53,8 +59,8 @@ pub enum RawLatency {
 #[derive(Debug, Deserialize, Clone, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RawLatencyRange {
-    pub min: SimDuration,
-    pub max: SimDuration,
+    pub min: Ranged<SimDuration>,
+    pub max: Ranged<SimDuration>,
     pub tail_probability: Option<f64>,
     pub tail_scale: Option<SimDuration>,
     pub tail_shape: Option<f64>,
@@ -81,8 +87,8 @@ pub struct RawFault {
     pub offset: Option<Spanned<String>>,
     pub drift_ppm: Option<Spanned<i64>>,
     pub latency: Option<Spanned<RawLatency>>,
-    pub drop: Option<Spanned<f64>>,
-    pub duplicate: Option<Spanned<f64>>,
+    pub drop: Option<Spanned<Ranged<f64>>>,
+    pub duplicate: Option<Spanned<Ranged<f64>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -92,4 +98,54 @@ pub struct RawNemesis {
     pub interval: Spanned<[SimDuration; 2]>,
     pub fault_duration: Spanned<[SimDuration; 2]>,
     pub start_after: Option<Spanned<SimDuration>>,
+}
+
+/// A value, or a `[low, high]` range of values that each seed samples from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Ranged<T> {
+    One(T),
+    Range([T; 2]),
+}
+
+/// A scalar is read as `T` itself, so its errors stay `T`'s (`invalid type: string "five",
+/// expected i64`); an array must hold exactly two `T`s.
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Ranged<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct RangedVisitor<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for RangedVisitor<T> {
+            type Value = Ranged<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a value or a [low, high] range")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+                T::deserialize(v.into_deserializer()).map(Ranged::One)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                T::deserialize(v.into_deserializer()).map(Ranged::One)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                T::deserialize(v.into_deserializer()).map(Ranged::One)
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                T::deserialize(v.into_deserializer()).map(Ranged::One)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                T::deserialize(v.into_deserializer()).map(Ranged::One)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let expected = "a [low, high] range of two values";
+                let low: T = seq
+                    .next_element()?
+                    .ok_or_else(|| de::Error::invalid_length(0, &expected))?;
+                let high: T = seq
+                    .next_element()?
+                    .ok_or_else(|| de::Error::invalid_length(1, &expected))?;
+                if seq.next_element::<de::IgnoredAny>()?.is_some() {
+                    return Err(de::Error::invalid_length(3, &expected));
+                }
+                Ok(Ranged::Range([low, high]))
+            }
+        }
+        deserializer.deserialize_any(RangedVisitor(std::marker::PhantomData))
+    }
 }

@@ -1,0 +1,449 @@
+//! `sim fuzz SCENARIO`: a campaign over many seeds, and `sim fuzz-merge`: the summaries of its
+//! shards as one.
+//!
+//! The campaign directory (`--out DIR`, default `fuzz-out/<scenario name>/`) holds:
+//! - `campaign.json`: what the campaign runs (scenario digest, seeds, shard, duration);
+//! - `seeds.jsonl`: the journal, one line per finished seed, appended after its record;
+//! - `seed-<N>.json`: the failure record of each failing seed, written whole (a temporary file,
+//!   then a rename), so an interrupted campaign never leaves half a record;
+//! - `seed-<N>.shrunk.toml` with `--shrink`; `summary.json` at the end.
+//!
+//! `--resume` reads the journal and runs only the seeds it lacks, so a campaign stopped by
+//! Ctrl-C, `--time`, or a kill neither repeats nor skips a seed. The work itself is
+//! `sim_runner::campaign`'s; this module owns the files, the clock and the display.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::RecvTimeoutError;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+use serde::{Deserialize, Serialize};
+use sim_core::SimDuration;
+use sim_runner::campaign::{self, CampaignPlan, SeedLine, SeedOptions, SeedSpace, Shard, Summary};
+use sim_runner::record::Provenance;
+use sim_runner::shrink::ShrinkOptions;
+
+use crate::progress::{self, Progress, Stopwatch};
+use crate::run::load_scenario;
+use crate::{parse_duration, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK};
+
+#[derive(Args, Debug)]
+pub struct FuzzArgs {
+    /// The scenario file (TOML).
+    pub scenario: PathBuf,
+    /// The seeds: `A..B` (B excluded), or `A..` with --time.
+    #[arg(long, value_name = "A..B")]
+    pub seeds: Option<String>,
+    /// Run this many seeds, from 0 (or from the start of --seeds).
+    #[arg(long, value_name = "N", conflicts_with = "seeds")]
+    pub count: Option<u64>,
+    /// Stop taking new seeds after this much wall time, e.g. 10m.
+    #[arg(long, value_parser = parse_duration, value_name = "D")]
+    pub time: Option<SimDuration>,
+    /// Worker threads (default: every core).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// The campaign directory (default fuzz-out/<scenario name>).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Continue the campaign in --out: run only the seeds its journal lacks.
+    #[arg(long)]
+    pub resume: bool,
+    /// Shrink the first failing seed of each failed check.
+    #[arg(long)]
+    pub shrink: bool,
+    /// Run shard K of N (K from 0): the seeds at positions K, K+N, K+2N, ...
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<Shard>,
+    /// Also write the JSON summary to FILE (for `sim fuzz-merge`).
+    #[arg(long, value_name = "FILE")]
+    pub summary: Option<PathBuf>,
+    /// Replace the scenario's fault-phase duration, e.g. 10s.
+    #[arg(long, value_parser = parse_duration, value_name = "D")]
+    pub duration: Option<SimDuration>,
+    /// Stop as if interrupted after starting this many seeds (tests of --resume).
+    #[arg(long, hide = true, value_name = "N")]
+    pub stop_after: Option<u64>,
+}
+
+/// What `campaign.json` says: enough for `--resume` to tell it is the same campaign.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct CampaignFile {
+    scenario_file: String,
+    scenario_digest: String,
+    space: SeedSpace,
+    duration: Option<SimDuration>,
+}
+
+pub fn provenance() -> Provenance {
+    Provenance {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        commit: env!("SIM_COMMIT").to_string(),
+    }
+}
+
+/// `A..B` or `A..`.
+fn parse_seeds(text: &str) -> Result<(u64, Option<u64>), String> {
+    let (a, b) = text
+        .split_once("..")
+        .ok_or_else(|| format!("--seeds: expected A..B such as 0..1000, found {text:?}"))?;
+    let start = a
+        .trim()
+        .parse::<u64>()
+        .map_err(|_| format!("--seeds: expected a first seed, found {a:?}"))?;
+    let end = match b.trim() {
+        "" => None,
+        b => Some(
+            b.parse::<u64>()
+                .map_err(|_| format!("--seeds: expected a last seed (excluded), found {b:?}"))?,
+        ),
+    };
+    if end.is_some_and(|e| e < start) {
+        return Err(format!("--seeds: {text} is empty the wrong way round"));
+    }
+    Ok((start, end))
+}
+
+/// Writes `bytes` to `path` whole or not at all: a temporary file beside it, then a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".tmp-{}", std::process::id()));
+    let tmp = PathBuf::from(tmp);
+    let mut file = File::create(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    drop(file);
+    fs::rename(&tmp, path)
+}
+
+/// The journal's lines; a torn last line (a kill mid-write) is dropped, and the file rewritten
+/// without it so that appends start on a fresh line.
+fn read_journal(path: &Path) -> Result<BTreeMap<u64, SeedLine>, String> {
+    let text = match fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    let mut lines = BTreeMap::new();
+    let mut valid = String::new();
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        match serde_json::from_str::<SeedLine>(line.trim_end()) {
+            Ok(seed) if line.ends_with('\n') => {
+                valid.push_str(line);
+                lines.insert(seed.seed, seed);
+            }
+            _ if i + 1 == text.split_inclusive('\n').count() => {}
+            Err(e) => return Err(format!("{}:{}: {e}", path.display(), i + 1)),
+            Ok(_) => {}
+        }
+    }
+    if valid.len() != text.len() {
+        write_atomic(path, valid.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(lines)
+}
+
+/// Removes what an earlier campaign left in `dir` (only files of the campaign's own names).
+fn clear_campaign(dir: &Path) -> std::io::Result<()> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let ours = matches!(
+            name.as_str(),
+            "campaign.json" | "seeds.jsonl" | "summary.json"
+        ) || (name.starts_with("seed-")
+            && (name.ends_with(".json") || name.ends_with(".shrunk.toml")));
+        if ours {
+            fs::remove_file(entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+fn record_path(dir: &Path, seed: u64) -> PathBuf {
+    dir.join(format!("seed-{seed}.json"))
+}
+
+pub fn run(args: FuzzArgs) -> u8 {
+    match fuzz(args) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            EXIT_BAD_INPUT
+        }
+    }
+}
+
+fn fuzz(args: FuzzArgs) -> Result<u8, String> {
+    let scenario = load_scenario(&args.scenario)?;
+    if args.duration == Some(SimDuration::ZERO) {
+        return Err("--duration: expected a positive duration".into());
+    }
+    let (start, end) = match (&args.seeds, args.count, args.time) {
+        (Some(s), _, _) => parse_seeds(s)?,
+        (None, Some(n), _) => (0, Some(n)),
+        (None, None, Some(_)) => (0, None),
+        (None, None, None) => (0, Some(100)),
+    };
+    if end.is_none() && args.time.is_none() {
+        return Err("--seeds A.. without an end needs --time".into());
+    }
+    let space = SeedSpace {
+        start,
+        end,
+        shard: args.shard.unwrap_or(Shard::WHOLE),
+    };
+    let jobs = args.jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    if jobs == 0 {
+        return Err("--jobs: expected at least 1".into());
+    }
+    let dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("fuzz-out").join(&scenario.name));
+    fs::create_dir_all(&dir).map_err(|e| format!("--out {}: {e}", dir.display()))?;
+    let journal_path = dir.join("seeds.jsonl");
+    let this = CampaignFile {
+        scenario_file: scenario.file.clone(),
+        scenario_digest: campaign::scenario_digest(&scenario.text),
+        space,
+        duration: args.duration,
+    };
+    let mut lines = BTreeMap::new();
+    if args.resume {
+        let earlier = fs::read_to_string(dir.join("campaign.json"))
+            .map_err(|e| format!("--resume: {} holds no campaign: {e}", dir.display()))?;
+        let earlier: CampaignFile = serde_json::from_str(&earlier)
+            .map_err(|e| format!("--resume: {}/campaign.json: {e}", dir.display()))?;
+        if earlier.scenario_digest != this.scenario_digest {
+            return Err(format!(
+                "--resume: {} changed since the campaign in {} started; start afresh without --resume",
+                scenario.file,
+                dir.display()
+            ));
+        }
+        if earlier.duration != this.duration {
+            return Err("--resume: the campaign ran with another --duration".into());
+        }
+        lines = read_journal(&journal_path)?;
+    } else {
+        clear_campaign(&dir).map_err(|e| format!("--out {}: {e}", dir.display()))?;
+    }
+    write_atomic(
+        &dir.join("campaign.json"),
+        serde_json::to_string_pretty(&this)
+            .unwrap_or_default()
+            .as_bytes(),
+    )
+    .map_err(|e| format!("--out {}: {e}", dir.display()))?;
+    let mut journal = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&journal_path)
+        .map_err(|e| format!("{}: {e}", journal_path.display()))?;
+
+    let done: BTreeSet<u64> = lines.keys().copied().collect();
+    let already = lines.keys().filter(|&&s| space.contains(s)).count() as u64;
+    let remaining = space.len().map(|n| n.saturating_sub(already));
+    if already > 0 {
+        eprintln!(
+            "fuzz: resuming {}: {already} seeds already done",
+            dir.display()
+        );
+    }
+    let watch = Stopwatch::start();
+    let budget = args.time.map(|t| Duration::from_nanos(t.as_nanos()));
+    let mut progress = Progress::new(remaining, budget, watch);
+    progress::catch_interrupt();
+    let plan = CampaignPlan {
+        space,
+        done,
+        jobs,
+        stop_after: args.stop_after,
+        seed_options: SeedOptions {
+            duration: args.duration,
+            sim: provenance(),
+        },
+    };
+    let running = campaign::spawn(Arc::new(scenario.clone()), plan);
+    let mut new_seeds = 0u64;
+    let mut error = None;
+    let mut interrupted = false;
+    loop {
+        match running.results.recv_timeout(Duration::from_millis(100)) {
+            Ok(Ok(outcome)) => {
+                if let Some(record) = &outcome.record {
+                    write_atomic(
+                        &record_path(&dir, outcome.line.seed),
+                        record.to_json().as_bytes(),
+                    )
+                    .map_err(|e| format!("{}: {e}", dir.display()))?;
+                }
+                let mut json = serde_json::to_string(&outcome.line).unwrap_or_default();
+                json.push('\n');
+                journal
+                    .write_all(json.as_bytes())
+                    .and_then(|()| journal.flush())
+                    .map_err(|e| format!("{}: {e}", journal_path.display()))?;
+                progress.seed_done(!outcome.line.passed);
+                new_seeds += 1;
+                lines.insert(outcome.line.seed, outcome.line);
+            }
+            Ok(Err(e)) => {
+                error.get_or_insert(e.to_string());
+                running.stop.store(true, Ordering::SeqCst);
+            }
+            Err(RecvTimeoutError::Timeout) => progress.tick(),
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        if progress::interrupted() && !interrupted {
+            interrupted = true;
+            eprintln!(
+                "fuzz: interrupted; finishing the seeds in flight (Ctrl-C again to quit now)"
+            );
+            running.stop.store(true, Ordering::SeqCst);
+        }
+        if progress.out_of_time() {
+            running.stop.store(true, Ordering::SeqCst);
+        }
+    }
+    let stopped = running.stop.load(Ordering::SeqCst);
+    running.join();
+    progress.finish();
+    if let Some(e) = error {
+        return Err(e);
+    }
+    let wall = watch.elapsed().as_secs_f64();
+
+    let mut summary = Summary::new(&scenario, space, args.duration, provenance());
+    let in_space: BTreeMap<u64, SeedLine> = lines
+        .into_iter()
+        .filter(|(s, _)| space.contains(*s))
+        .collect();
+    summary.add(&in_space);
+    summary.complete = space.len() == Some(summary.seeds_run);
+    summary.wall_seconds = wall;
+    summary.jobs = jobs;
+    let rate = new_seeds as f64 / wall.max(1e-9);
+    let dir_for_paths = dir.clone();
+    let mut text =
+        summary.render_text(&|seed| record_path(&dir_for_paths, seed).display().to_string());
+    if new_seeds != summary.seeds_run {
+        text.push_str(&format!(
+            "this run   {new_seeds} seeds in {wall:.1}s ({rate:.1} seeds/s, {jobs} jobs)\n"
+        ));
+    }
+    let summary_json = serde_json::to_string_pretty(&summary).unwrap_or_default() + "\n";
+    write_atomic(&dir.join("summary.json"), summary_json.as_bytes())
+        .map_err(|e| format!("{}: {e}", dir.display()))?;
+    if let Some(path) = &args.summary {
+        write_atomic(path, summary_json.as_bytes())
+            .map_err(|e| format!("--summary {}: {e}", path.display()))?;
+    }
+    print!("{text}");
+    if stopped && !summary.complete && space.end.is_some() {
+        println!(
+            "resume     sim fuzz {} --out {} --resume{}",
+            args.scenario.display(),
+            dir.display(),
+            args.seeds
+                .as_ref()
+                .map(|s| format!(" --seeds {s}"))
+                .unwrap_or_default()
+        );
+    }
+    if args.shrink {
+        for (check, failures) in summary.failures_by_check() {
+            let seed = failures[0].seed;
+            shrink_one(&dir, seed, check, jobs);
+        }
+    }
+    Ok(
+        if summary.failures.is_empty() && summary.determinism_bugs.is_empty() {
+            EXIT_OK
+        } else {
+            EXIT_FAILED
+        },
+    )
+}
+
+/// `--shrink`: shrinks one failing seed's record and writes `seed-<N>.shrunk.toml`.
+fn shrink_one(dir: &Path, seed: u64, check: &str, jobs: usize) {
+    let record_file = record_path(dir, seed);
+    let out = dir.join(format!("seed-{seed}.shrunk.toml"));
+    let options = ShrinkOptions {
+        jobs,
+        ..ShrinkOptions::default()
+    };
+    println!("shrink     seed {seed} ({check}):");
+    match crate::shrink::shrink_record(&record_file, &out, options) {
+        Ok(lines) => {
+            for line in lines {
+                println!("           {line}");
+            }
+        }
+        Err(e) => println!("           could not shrink: {e}"),
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct MergeArgs {
+    /// Summaries written by `sim fuzz --summary FILE`, one per shard.
+    #[arg(required = true)]
+    pub summaries: Vec<PathBuf>,
+    /// Write the merged summary to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// `sim fuzz-merge`: 0 when the merged campaign found nothing, 1 when it found failures, 2 on
+/// unreadable or mismatched summaries.
+pub fn merge(args: MergeArgs) -> u8 {
+    let mut summaries = Vec::new();
+    for path in &args.summaries {
+        let parsed = fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|t| serde_json::from_str::<Summary>(&t).map_err(|e| e.to_string()));
+        match parsed {
+            Ok(s) => summaries.push(s),
+            Err(e) => {
+                eprintln!("error: {}: {e}", path.display());
+                return EXIT_BAD_INPUT;
+            }
+        }
+    }
+    let merged = match Summary::merge(&summaries) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    if let Some(path) = &args.out {
+        let json = serde_json::to_string_pretty(&merged).unwrap_or_default() + "\n";
+        if let Err(e) = write_atomic(path, json.as_bytes()) {
+            eprintln!("error: --out {}: {e}", path.display());
+            return EXIT_BAD_INPUT;
+        }
+    }
+    print!(
+        "{}",
+        merged.render_text(&|seed| format!("<the shard's out dir>/seed-{seed}.json"))
+    );
+    if merged.failures.is_empty() && merged.determinism_bugs.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_FAILED
+    }
+}

@@ -1,0 +1,128 @@
+//! `sim replay RECORD`: runs a failure record again and says whether it reproduced exactly.
+//!
+//! Exit status: 0 when the replay has the recorded trace hash and fails the recorded check
+//! (reproducing a failure is success here), 1 when it diverged or no longer fails, 2 when the
+//! record cannot be read.
+
+use std::fs::{self, File};
+use std::io::BufWriter;
+use std::path::PathBuf;
+
+use clap::Args;
+use sim_runner::record::FailureRecord;
+use sim_runner::replay::{self, ReplayVerdict};
+
+use crate::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK};
+
+#[derive(Args, Debug)]
+pub struct ReplayArgs {
+    /// A failure record (`seed-<N>.json`) written by `sim fuzz`.
+    pub record: PathBuf,
+    /// Stream every event of the replayed run to FILE as JSON Lines.
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
+}
+
+/// Reads a record file; the error is a full message.
+pub fn load_record(path: &std::path::Path) -> Result<FailureRecord, String> {
+    let text = fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    FailureRecord::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+pub fn run(args: ReplayArgs) -> u8 {
+    let record = match load_record(&args.record) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let trace: Option<Box<dyn std::io::Write>> = match &args.trace {
+        None => None,
+        Some(path) => match File::create(path) {
+            Ok(f) => Some(Box::new(BufWriter::new(f))),
+            Err(e) => {
+                eprintln!(
+                    "error: --trace {}: cannot create the file: {e}",
+                    path.display()
+                );
+                return EXIT_BAD_INPUT;
+            }
+        },
+    };
+    let replayed = match replay::replay(&record, trace) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {}: {e}", args.record.display());
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let this = crate::fuzz::provenance();
+    println!(
+        "record     {}: {} with seed {}, {} (found by sim {} at commit {})",
+        args.record.display(),
+        record.scenario_file,
+        record.seed,
+        record.check,
+        record.sim.version,
+        record.sim.commit
+    );
+    print!("{}", replayed.report.render_text());
+    let same_check = replayed.fails_same_check(&record);
+    let code_changed = this != record.sim;
+    match &replayed.verdict {
+        ReplayVerdict::Reproduced if same_check => {
+            println!(
+                "replay     REPRODUCED: trace hash {} as recorded, fails {} as recorded",
+                record.trace_hash, record.check
+            );
+            EXIT_OK
+        }
+        ReplayVerdict::Reproduced => {
+            // The same trace with another verdict: the checks changed, not the run.
+            println!(
+                "replay     DIFFERENT VERDICT: the same trace (hash {}), but it {} instead of failing {}",
+                record.trace_hash,
+                replayed
+                    .report
+                    .failed_check()
+                    .map(|c| format!("fails {c}"))
+                    .unwrap_or_else(|| "passes".into()),
+                record.check
+            );
+            EXIT_FAILED
+        }
+        ReplayVerdict::Diverged {
+            divergence,
+            first_replayed,
+        } => {
+            println!(
+                "replay     DIVERGED: recorded trace hash {}, replayed {}",
+                record.trace_hash,
+                replayed.report.trace_hash_hex()
+            );
+            println!("           {divergence}");
+            if let Some(line) = first_replayed {
+                println!(
+                    "           the replay's event {}: {line}",
+                    divergence.agree_events + 1
+                );
+            }
+            if code_changed {
+                println!(
+                    "           the record was made by sim {} at commit {}; this is sim {} at commit {}",
+                    record.sim.version, record.sim.commit, this.version, this.commit
+                );
+            }
+            println!(
+                "           the replay {}",
+                match replayed.report.failed_check() {
+                    Some(c) if c == record.check => format!("still fails {c}"),
+                    Some(c) => format!("fails {c} instead of {}", record.check),
+                    None => format!("no longer fails {}", record.check),
+                }
+            );
+            EXIT_FAILED
+        }
+    }
+}
