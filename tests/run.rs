@@ -244,3 +244,53 @@ fn bad_flags_and_missing_files_exit_2() {
     assert_eq!(code(&sim(&["frobnicate"])), 2);
     assert_eq!(code(&sim(&["--help"])), 0);
 }
+
+/// Faults aimed at a moment fire right after the handler that reported the event, on the node
+/// that reported it: here, each of the first two leaders is crashed the instant it is elected.
+#[test]
+fn faults_aimed_at_a_protocol_event_hit_the_reporting_node_at_that_instant() {
+    let trace = root()
+        .join("target")
+        .join("integration-crash-new-leader.jsonl");
+    let output = sim(&[
+        "run",
+        "tests/data/scenarios/crash-new-leader.toml",
+        "--seed",
+        "3",
+        "--format",
+        "json",
+        "--trace",
+        trace.to_str().unwrap(),
+    ]);
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON summary");
+    let crashes: Vec<&serde_json::Value> = report["faults"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["fault"].as_str().unwrap().starts_with("crash"))
+        .collect();
+    assert_eq!(crashes.len(), 2, "{report:#}");
+    let trace = std::fs::read_to_string(&trace).unwrap();
+    let events: Vec<serde_json::Value> = trace
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for crash in crashes {
+        let time = crash["time_ns"].as_u64().unwrap();
+        let node = crash["fault"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("crash ")
+            .to_string();
+        let elected = events.iter().any(|e| {
+            e["ev"] == "report"
+                && e["t"].as_u64() == Some(time)
+                && e["node"] == node.as_str()
+                && e["text"].as_str().unwrap_or("").starts_with("BecameLeader")
+        });
+        assert!(
+            elected,
+            "{node} was crashed at t={time}ns without having just become leader"
+        );
+    }
+}
