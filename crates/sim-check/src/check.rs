@@ -284,7 +284,8 @@ impl<M: Model> Context<'_, M> {
             deadline: self.deadline,
             first_failure: Some((self.first_failure, index)),
         };
-        let report = search(self.model, self.init, &searched, &limits);
+        let unobservable = self.model.unobservable(self.init, &relevant);
+        let report = search(self.model, self.init, &searched, unobservable, &limits);
         let (verdict, explanation) = match report.outcome {
             SearchOutcome::Linearizable => (Verdict::Linearizable, None),
             SearchOutcome::NotLinearizable(failure) => {

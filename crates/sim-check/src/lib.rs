@@ -51,6 +51,6 @@ pub use check::{
 pub use history::{
     Event, EventError, EventKind, History, ModelKind, OpFn, OpIndex, Operation, Outcome,
 };
-pub use model::{Json, Kv, Model, Mutex, Register};
+pub use model::{Json, Kv, Model, Mutex, Register, StateTest};
 pub use parse::{load_history, parse_history, HistoryError};
 pub use report::{render_json, render_text};

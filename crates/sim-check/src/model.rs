@@ -54,6 +54,22 @@ pub trait Model: Sync {
         false
     }
 
+    /// Whether `op` can take effect in every state and leaves the same state whatever the state
+    /// was (a blind write). The default claims nothing.
+    fn overwrites(&self, op: &Operation) -> bool {
+        let _ = op;
+        false
+    }
+
+    /// A test for states that no operation of one object can observe: no read returns them, no
+    /// cas expects them, nothing builds on them. In such a state only an operation that
+    /// [`overwrites`](Model::overwrites) can go next, so the search tries nothing else there. The
+    /// default treats every state as observable.
+    fn unobservable<'m>(&'m self, init: &Value, ops: &[Operation]) -> StateTest<'m, Self::State> {
+        let _ = (init, ops);
+        Box::new(|_| false)
+    }
+
     /// The independent object `op` acts on: operations on different objects are checked
     /// separately (P-compositionality). `None` puts everything on one object.
     fn partition(&self, op: &Operation) -> Option<String> {
@@ -82,6 +98,9 @@ pub trait Model: Sync {
         None
     }
 }
+
+/// A test on states, as returned by [`Model::unobservable`].
+pub type StateTest<'m, State> = Box<dyn Fn(&State) -> bool + 'm>;
 
 /// A JSON value with `Hash`, so it can be a model state.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -259,6 +278,31 @@ fn register_irrelevant(ops: &[Operation]) -> Vec<bool> {
         .collect()
 }
 
+/// Without appends, a value that no ok read returns and no cas (ok or info) expects can only be
+/// overwritten.
+fn register_unobservable(ops: &[Operation]) -> StateTest<'static, Json> {
+    if ops.iter().any(|op| op.f == OpFn::Append) {
+        return Box::new(|_| false);
+    }
+    let mut observed: BTreeSet<String> = BTreeSet::new();
+    for op in ops {
+        match (op.f, op.outcome) {
+            (OpFn::Read, Outcome::Ok) => {
+                if let Some(output) = &op.output {
+                    observed.insert(output.to_string());
+                }
+            }
+            (OpFn::Cas, Outcome::Ok | Outcome::Info) => {
+                if let Some((expected, _)) = cas_pair(op) {
+                    observed.insert(expected.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    Box::new(move |state: &Json| !observed.contains(&state.0.to_string()))
+}
+
 /// A read that returns, or a cas that expects, a value that is neither the initial value nor
 /// written by any operation can never take effect. Appends build new values, so with appends
 /// this finds nothing.
@@ -342,6 +386,18 @@ impl Model for Register {
         op.f == OpFn::Read
     }
 
+    fn overwrites(&self, op: &Operation) -> bool {
+        op.f == OpFn::Write
+    }
+
+    fn unobservable<'m>(
+        &'m self,
+        _init: &Value,
+        ops: &[Operation],
+    ) -> Box<dyn Fn(&Json) -> bool + 'm> {
+        register_unobservable(ops)
+    }
+
     fn explain(&self, state: &Json, op: &Operation) -> String {
         register_explain(state, op)
     }
@@ -380,6 +436,18 @@ impl Model for Kv {
 
     fn read_only(&self, op: &Operation) -> bool {
         op.f == OpFn::Read
+    }
+
+    fn overwrites(&self, op: &Operation) -> bool {
+        op.f == OpFn::Write
+    }
+
+    fn unobservable<'m>(
+        &'m self,
+        _init: &Value,
+        ops: &[Operation],
+    ) -> Box<dyn Fn(&Json) -> bool + 'm> {
+        register_unobservable(ops)
     }
 
     fn explain(&self, state: &Json, op: &Operation) -> String {

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::history::{Operation, Outcome};
-use crate::model::Model;
+use crate::model::{Model, StateTest};
 use crate::table::{mix64, Interner, SubsumptionMemo, TransitionCache};
 
 /// The limits of one search.
@@ -64,6 +64,8 @@ pub(crate) struct SearchReport {
 }
 
 const NONE: u32 = u32::MAX;
+const UNASKED: u8 = 2;
+const UNOBSERVABLE_KEY: [u64; 2] = [0x2545_f491_4f6c_dd1d, 0x9e6c_63d0_676a_9a99];
 const HEAD: u32 = 0;
 /// How many loop iterations pass between looks at the clock and the cancel flag.
 const POLL_INTERVAL: u64 = 1 << 12;
@@ -77,6 +79,8 @@ struct Frame {
     /// The op was read-only and taken as soon as it could be: the configuration below it has no
     /// other alternatives worth trying.
     forced: bool,
+    /// The op was tried early because the op `target` could take effect after it; `NONE` if not.
+    target: u32,
     /// For an info op: the return entry that bounded the candidates when it was chosen.
     return_node: u32,
 }
@@ -84,6 +88,12 @@ struct Frame {
 enum Cursor {
     /// First pass over the required candidates: look for a read-only op that can take effect.
     Reads(u32),
+    /// Second pass: candidates after which `blocker`, the op that must return first and cannot
+    /// take effect now, could. An ordering heuristic only: the main pass tries everything.
+    Target {
+        node: u32,
+        blocker: u32,
+    },
     Main(u32),
     Info {
         class: usize,
@@ -94,13 +104,14 @@ enum Cursor {
 }
 
 /// Searches for a linearization of `ops` (all on one object, in invoke order, none failed).
-pub(crate) fn search<M: Model>(
-    model: &M,
+pub(crate) fn search<'a, M: Model>(
+    model: &'a M,
     init: &Value,
-    ops: &[&Operation],
+    ops: &'a [&'a Operation],
+    unobservable: StateTest<'a, M::State>,
     limits: &Limits<'_>,
 ) -> SearchReport {
-    let mut engine = Engine::new(model, init, ops);
+    let mut engine = Engine::new(model, init, ops, unobservable);
     let outcome = engine.run(limits);
     SearchReport {
         outcome,
@@ -127,6 +138,10 @@ struct Engine<'a, M: Model> {
     class_first_call: Vec<usize>,
     is_info: Vec<bool>,
     read_only: Vec<bool>,
+    overwrites: Vec<bool>,
+    unobservable: StateTest<'a, M::State>,
+    /// Per state id: 0 observable, 1 unobservable, `UNASKED`.
+    unobservable_cache: Vec<u8>,
     // Memoisation.
     op_keys: Vec<[u64; 2]>,
     memo: SubsumptionMemo,
@@ -141,7 +156,12 @@ struct Engine<'a, M: Model> {
 }
 
 impl<'a, M: Model> Engine<'a, M> {
-    fn new(model: &'a M, init: &Value, ops: &'a [&'a Operation]) -> Self {
+    fn new(
+        model: &'a M,
+        init: &Value,
+        ops: &'a [&'a Operation],
+        unobservable: StateTest<'a, M::State>,
+    ) -> Self {
         let op_count = ops.len();
         let mut entries: Vec<(usize, u32, bool)> = Vec::new();
         let mut is_info = vec![false; op_count];
@@ -215,6 +235,7 @@ impl<'a, M: Model> Engine<'a, M> {
         let mut states = Interner::new();
         states.intern(model.init(init));
         let required_count = is_info.iter().filter(|info| !**info).count();
+        let overwrites = ops.iter().map(|op| model.overwrites(op)).collect();
         let read_only = ops
             .iter()
             .zip(&is_info)
@@ -237,6 +258,9 @@ impl<'a, M: Model> Engine<'a, M> {
             class_first_call,
             is_info,
             read_only,
+            overwrites,
+            unobservable,
+            unobservable_cache: Vec::new(),
             op_keys,
             memo: SubsumptionMemo::new(),
             states,
@@ -305,7 +329,7 @@ impl<'a, M: Model> Engine<'a, M> {
         if self.required_left == 0 {
             return SearchOutcome::Linearizable;
         }
-        self.fingerprint = Self::state_key(0);
+        self.fingerprint = self.fingerprint_key(0);
         let mut cursor = Cursor::Reads(self.next[HEAD as usize]);
         let mut iterations: u64 = 0;
         let mut best = BestPrefix::new();
@@ -317,10 +341,20 @@ impl<'a, M: Model> Engine<'a, M> {
                 }
             }
             // Either a candidate op to try in the current configuration, or the end of them.
-            let candidate: Option<(u32, u32, bool)> = match cursor {
+            let candidate: Option<(u32, u32, bool, u32)> = match cursor {
                 Cursor::Reads(node) => {
                     if node == NONE || !self.node_is_call[node as usize] {
+                        // `node` is the first return entry: aim at it if it is stuck.
                         cursor = Cursor::Main(self.next[HEAD as usize]);
+                        if node != NONE {
+                            let blocker = self.node_op[node as usize];
+                            if self.peek(blocker).is_none() {
+                                cursor = Cursor::Target {
+                                    node: self.next[HEAD as usize],
+                                    blocker,
+                                };
+                            }
+                        }
                         continue;
                     }
                     cursor = Cursor::Reads(self.next[node as usize]);
@@ -334,7 +368,28 @@ impl<'a, M: Model> Engine<'a, M> {
                     // Forced: a read that holds now goes next, and if that fails, so does this
                     // configuration; there is nothing else to try here.
                     cursor = Cursor::Exhausted;
-                    Some((op, NONE, true))
+                    Some((op, NONE, true, NONE))
+                }
+                Cursor::Target { node, blocker } => {
+                    if node == NONE || !self.node_is_call[node as usize] {
+                        cursor = Cursor::Main(self.next[HEAD as usize]);
+                        continue;
+                    }
+                    cursor = Cursor::Target {
+                        node: self.next[node as usize],
+                        blocker,
+                    };
+                    let op = self.node_op[node as usize];
+                    if op == blocker || self.read_only[op as usize] {
+                        continue;
+                    }
+                    let Some(after) = self.peek(op) else {
+                        continue;
+                    };
+                    if self.step(after, blocker).is_none() {
+                        continue;
+                    }
+                    Some((op, NONE, false, blocker))
                 }
                 Cursor::Main(node) => {
                     if node == NONE {
@@ -348,7 +403,7 @@ impl<'a, M: Model> Engine<'a, M> {
                             // Tried in the first pass: it cannot take effect here.
                             continue;
                         }
-                        Some((op, NONE, false))
+                        Some((op, NONE, false, NONE))
                     } else {
                         cursor = Cursor::Info {
                             class: 0,
@@ -370,7 +425,7 @@ impl<'a, M: Model> Engine<'a, M> {
                         let used = self.used[class] as usize;
                         match self.classes[class].get(used) {
                             Some(&op) if self.ops[op as usize].index < bound => {
-                                Some((op, return_node, false))
+                                Some((op, return_node, false, NONE))
                             }
                             _ => continue,
                         }
@@ -378,7 +433,7 @@ impl<'a, M: Model> Engine<'a, M> {
                 }
             };
 
-            let Some((op, return_node, forced)) = candidate else {
+            let Some((op, return_node, forced, target)) = candidate else {
                 // Every candidate failed: a dead end. Remember the deepest one, then backtrack.
                 if let Cursor::Info { return_node, .. } = cursor {
                     best.record(&self.stack, self.node_op[return_node as usize]);
@@ -391,10 +446,14 @@ impl<'a, M: Model> Engine<'a, M> {
                 continue;
             };
 
+            if !self.overwrites[op as usize] && self.state_is_unobservable() {
+                // Nothing can observe this state: only an overwrite can follow it.
+                continue;
+            }
             let Some(next_state) = self.peek(op) else {
                 continue;
             };
-            match self.advance(op, next_state, return_node, forced, limits) {
+            match self.advance(op, next_state, return_node, forced, target, limits) {
                 Err(reason) => return SearchOutcome::Unknown(reason),
                 Ok(false) => continue,
                 Ok(true) => {}
@@ -404,6 +463,34 @@ impl<'a, M: Model> Engine<'a, M> {
             }
             cursor = Cursor::Reads(self.next[HEAD as usize]);
         }
+    }
+
+    /// Whether no operation can observe the current state.
+    fn state_is_unobservable(&mut self) -> bool {
+        self.is_unobservable(self.state)
+    }
+
+    /// The fingerprint key of a state. All states no operation can observe share one key: from
+    /// any of them only a blind write can follow, so their futures are the same.
+    fn fingerprint_key(&mut self, state: u32) -> [u64; 2] {
+        if self.is_unobservable(state) {
+            UNOBSERVABLE_KEY
+        } else {
+            Self::state_key(state)
+        }
+    }
+
+    /// Whether no operation can observe `state` (asked of the model once per state).
+    fn is_unobservable(&mut self, state: u32) -> bool {
+        let state = state as usize;
+        if self.unobservable_cache.len() <= state {
+            self.unobservable_cache.resize(state + 1, UNASKED);
+        }
+        if self.unobservable_cache[state] == UNASKED {
+            let answer = (self.unobservable)(self.states.get(state as u32));
+            self.unobservable_cache[state] = u8::from(answer);
+        }
+        self.unobservable_cache[state] == 1
     }
 
     /// The state after `op` in the current state, if it can take effect.
@@ -419,6 +506,7 @@ impl<'a, M: Model> Engine<'a, M> {
         next_state: u32,
         return_node: u32,
         forced: bool,
+        target: u32,
         limits: &Limits<'_>,
     ) -> Result<bool, StopReason> {
         let is_info = self.is_info[op as usize];
@@ -427,11 +515,11 @@ impl<'a, M: Model> Engine<'a, M> {
         } else {
             self.op_keys[op as usize]
         };
-        let next_fingerprint = xor3(
-            self.fingerprint,
-            op_key,
-            xor(Self::state_key(self.state), Self::state_key(next_state)),
+        let state_keys = xor(
+            self.fingerprint_key(self.state),
+            self.fingerprint_key(next_state),
         );
+        let next_fingerprint = xor3(self.fingerprint, op_key, state_keys);
         let class = self.class_of[op as usize];
         if is_info {
             self.used[class as usize] += 1;
@@ -460,6 +548,7 @@ impl<'a, M: Model> Engine<'a, M> {
             op,
             previous_state: self.state,
             forced,
+            target,
             return_node,
         });
         self.state = next_state;
@@ -488,14 +577,11 @@ impl<'a, M: Model> Engine<'a, M> {
         } else {
             self.op_keys[frame.op as usize]
         };
-        self.fingerprint = xor3(
-            self.fingerprint,
-            op_key,
-            xor(
-                Self::state_key(self.state),
-                Self::state_key(frame.previous_state),
-            ),
+        let state_keys = xor(
+            self.fingerprint_key(self.state),
+            self.fingerprint_key(frame.previous_state),
         );
+        self.fingerprint = xor3(self.fingerprint, op_key, state_keys);
         self.state = frame.previous_state;
         let cursor = if is_info {
             let class = self.class_of[frame.op as usize];
@@ -507,7 +593,15 @@ impl<'a, M: Model> Engine<'a, M> {
         } else {
             self.unlift(frame.op);
             self.required_left += 1;
-            Cursor::Main(self.next[self.call_node[frame.op as usize] as usize])
+            let node = self.next[self.call_node[frame.op as usize] as usize];
+            if frame.target == NONE {
+                Cursor::Main(node)
+            } else {
+                Cursor::Target {
+                    node,
+                    blocker: frame.target,
+                }
+            }
         };
         if frame.forced {
             // The forced read failed, so the configuration below it has failed too.
