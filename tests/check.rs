@@ -25,7 +25,11 @@ fn stderr(output: &Output) -> String {
 fn check_linearizable_history_exits_0() {
     let output = sim_check(&["register-ok.json"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert!(stdout(&output).starts_with("linearizable: 6 operations"), "{}", stdout(&output));
+    assert!(
+        stdout(&output).starts_with("linearizable: 6 operations"),
+        "{}",
+        stdout(&output)
+    );
 }
 
 #[test]
@@ -34,7 +38,10 @@ fn check_stale_read_exits_1_and_explains_it() {
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let text = stdout(&output);
     assert!(text.starts_with("not linearizable"), "{text}");
-    assert!(text.contains("Longest linearizable prefix found: 3 operations"), "{text}");
+    assert!(
+        text.contains("Longest linearizable prefix found: 3 operations"),
+        "{text}"
+    );
     assert!(text.contains("Cannot place op 6: p2 read -> 1"), "{text}");
     assert!(text.contains("it read 1, but the value is 2"), "{text}");
     assert!(text.contains("<- cannot be placed"), "{text}");
@@ -49,7 +56,10 @@ fn check_stale_read_as_json_names_the_op_and_candidates() {
     assert_eq!(json["explanation"]["op"]["index"], 6);
     assert_eq!(json["explanation"]["prefix"], serde_json::json!([0, 2, 3]));
     assert_eq!(json["explanation"]["state"], 2);
-    assert_eq!(json["explanation"]["candidates"][0]["reason"], "it read 1, but the value is 2");
+    assert_eq!(
+        json["explanation"]["candidates"][0]["reason"],
+        "it read 1, but the value is 2"
+    );
 }
 
 #[test]
@@ -77,7 +87,11 @@ fn check_malformed_history_exits_2_naming_line_op_and_field() {
 fn check_json_lines_needs_a_model() {
     let output = sim_check(&["kv-ok.jsonl"]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("kv-ok.jsonl:1: field \"model\""), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("kv-ok.jsonl:1: field \"model\""),
+        "{}",
+        stderr(&output)
+    );
     let output = sim_check(&["kv-ok.jsonl", "--model", "kv"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(stdout(&output).contains("2 keys"), "{}", stdout(&output));
@@ -101,12 +115,20 @@ fn check_unknown_model_exits_2() {
 fn check_missing_file_exits_2() {
     let output = sim_check(&["no-such-history.json"]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("no-such-history.json"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("no-such-history.json"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
 fn check_hard_history_past_its_timeout_exits_3() {
     let output = sim_check(&["register-hard.json", "--timeout", "500ms"]);
     assert_eq!(output.status.code(), Some(3), "{}", stdout(&output));
-    assert!(stdout(&output).starts_with("unknown: the timeout of 500ms ran out"), "{}", stdout(&output));
+    assert!(
+        stdout(&output).starts_with("unknown: the timeout of 500ms ran out"),
+        "{}",
+        stdout(&output)
+    );
 }
