@@ -1,5 +1,6 @@
 //! Integration tests: the real `sim` binary, its output and its exit statuses.
 
 mod check;
+mod fuzz;
 mod run;
 mod support;

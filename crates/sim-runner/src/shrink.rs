@@ -2,7 +2,8 @@
 //!
 //! [`shrink`] starts from a failing run's explicit scenario (no ranges, no nemesis: every fault
 //! written out) and greedily tries simpler ones, keeping each that still fails the same check:
-//! faults dropped in groups then one by one (as delta debugging does), a shorter fault phase and
+//! faults dropped in groups then one by one (as delta debugging does), the faults moved earlier
+//! together, a shorter fault phase and
 //! quiet phase, fewer nodes where the protocol accepts them, fewer clients and operations (every
 //! integer of `[workload]`, halved then decremented), and a simpler network (no drops, no
 //! duplicates, fixed latency). Passes repeat until none makes progress or the run budget is
@@ -150,6 +151,7 @@ pub fn shrink(
     loop {
         let mut progress = false;
         progress |= drop_faults(&mut search);
+        progress |= earlier(&mut search);
         progress |= shorten(&mut search);
         progress |= fewer_nodes(&mut search);
         progress |= smaller_workload(&mut search);
@@ -194,6 +196,53 @@ fn drop_faults(search: &mut Search<'_>) -> bool {
     progress
 }
 
+/// Moves every time-triggered fault earlier by the same amount (first to 1s, then by half the
+/// first fault's time), so that the fault phase can then be shortened.
+fn earlier(search: &mut Search<'_>) -> bool {
+    let mut progress = false;
+    let second = SimDuration::from_secs(1);
+    while search.budget_left() {
+        let Some(first) = search
+            .best
+            .faults
+            .iter()
+            .filter_map(|f| match f.trigger {
+                Trigger::At(t) => Some(t),
+                Trigger::OnEvent { .. } => None,
+            })
+            .min()
+        else {
+            break;
+        };
+        let shifts: Vec<u64> = [first.0.saturating_sub(second.0), whole_ms(first.0 / 2)]
+            .into_iter()
+            .filter(|&d| d >= second.0 / 10)
+            .collect();
+        let candidates = shifts
+            .into_iter()
+            .map(|d| {
+                let mut c = search.best.clone();
+                for f in &mut c.faults {
+                    if let Trigger::At(t) = &mut f.trigger {
+                        *t = SimTime(t.0 - d);
+                    }
+                }
+                c
+            })
+            .collect();
+        if !search.try_all(candidates) {
+            break;
+        }
+        progress = true;
+    }
+    progress
+}
+
+/// `ns` rounded down to whole milliseconds, so shrunk files read `1.5s`, not `1.46875s`.
+fn whole_ms(ns: u64) -> u64 {
+    ns / 1_000_000 * 1_000_000
+}
+
 /// Keeps the faults that can still fire within a fault phase of `duration`.
 fn with_duration(s: &Scenario, duration: SimDuration) -> Scenario {
     let mut c = s.clone();
@@ -216,11 +265,11 @@ fn shorten(search: &mut Search<'_>) -> bool {
         if past_failure < d {
             lengths.push(past_failure);
         }
-        if d.0 / 2 >= second.0 / 10 {
-            lengths.push(SimDuration(d.0 / 2));
-        }
-        if d.0 / 4 * 3 >= second.0 / 10 {
-            lengths.push(SimDuration(d.0 / 4 * 3));
+        for fraction in [(1, 2), (3, 4)] {
+            let l = whole_ms(d.0 / fraction.1 * fraction.0);
+            if l >= second.0 / 10 {
+                lengths.push(SimDuration(l));
+            }
         }
         lengths.retain(|&l| l < d && l > SimDuration::ZERO);
         let candidates = lengths
@@ -237,7 +286,7 @@ fn shorten(search: &mut Search<'_>) -> bool {
         if q == SimDuration::ZERO {
             break;
         }
-        let candidates = [SimDuration::ZERO, SimDuration(q.0 / 2)]
+        let candidates = [SimDuration::ZERO, SimDuration(whole_ms(q.0 / 2))]
             .into_iter()
             .filter(|&l| l < q)
             .map(|l| {
