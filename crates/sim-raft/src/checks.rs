@@ -101,11 +101,10 @@ pub fn checks(params: &RaftCheckParams, record: SharedRecord) -> Vec<Box<dyn Che
     ]
 }
 
-fn violation(name: &str, time: SimTime, message: String) -> Violation {
-    Violation {
-        time,
-        message: format!("{name} violated at t={time}: {message}"),
-    }
+/// A violation; the runner prints it as `{name} violated at t={time}: {message}`, so the message
+/// itself names the nodes, terms and indices, not the property.
+fn violation(time: SimTime, message: String) -> Violation {
+    Violation { time, message }
 }
 
 fn report(name: &str, kind: CheckKind, violation: &Option<Violation>) -> CheckReport {
@@ -168,7 +167,6 @@ impl Check<RaftNode> for ElectionSafety {
                     match self.leaders.get(&term) {
                         Some(&(other, since)) if other != node && found.is_none() => {
                             found = Some(violation(
-                                Self::NAME,
                                 sim.now(),
                                 format!(
                                     "{other} and {node} are both leader in term {term} \
@@ -269,7 +267,7 @@ impl Check<RaftNode> for LeaderAppendOnly {
             }
         }
         *slot = Some((p.term(), p.log().last_index()));
-        let found = found.map(|m| violation(Self::NAME, sim.now(), m));
+        let found = found.map(|m| violation(sim.now(), m));
         keep(&mut self.violation, found)
     }
     fn finish(&mut self, _: &Simulation<RaftNode>, _: &Phases) -> CheckReport {
@@ -386,7 +384,7 @@ impl Check<RaftNode> for LogMatching {
         };
         let found = self
             .check_range(node, p, from, to)
-            .map(|m| violation(Self::NAME, sim.now(), m));
+            .map(|m| violation(sim.now(), m));
         keep(&mut self.violation, found)
     }
     fn finish(&mut self, _: &Simulation<RaftNode>, _: &Phases) -> CheckReport {
@@ -402,7 +400,18 @@ impl Check<RaftNode> for LogMatching {
 /// applying), so the record grows at its end; an index past the end + 1 is not recorded.
 #[derive(Default)]
 struct Committed {
-    entries: Vec<(u64, Command, NodeId, SimTime)>,
+    entries: Vec<CommittedEntry>,
+}
+
+/// One committed entry and who first applied it.
+struct CommittedEntry {
+    term: u64,
+    command: Command,
+    /// The term in which it was committed: the term of the first node to apply it, the leader
+    /// that committed it (a follower learns of a commit only from a leader that applied first).
+    commit_term: u64,
+    by: NodeId,
+    at: SimTime,
 }
 
 impl Committed {
@@ -410,14 +419,19 @@ impl Committed {
         let Some(p) = sim.process(node) else { return };
         for applied in p.applied_now() {
             if applied.index == self.entries.len() as u64 + 1 && applied.index <= p.commit_index() {
-                self.entries
-                    .push((applied.term, applied.command.clone(), node, sim.now()));
+                self.entries.push(CommittedEntry {
+                    term: applied.term,
+                    command: applied.command.clone(),
+                    commit_term: p.term(),
+                    by: node,
+                    at: sim.now(),
+                });
             }
         }
     }
 
     /// The recorded entries from `index` on, with their indices.
-    fn from(&self, index: u64) -> impl Iterator<Item = (u64, &(u64, Command, NodeId, SimTime))> {
+    fn from(&self, index: u64) -> impl Iterator<Item = (u64, &CommittedEntry)> {
         let start = (index.max(1) - 1) as usize;
         self.entries
             .iter()
@@ -469,8 +483,20 @@ impl Check<RaftNode> for LeaderCompleteness {
         let p = sim.process(node)?;
         let log = p.log();
         let mut found = None;
-        for (index, (entry_term, command, by, at)) in self.committed.from(log.snapshot_index() + 1)
-        {
+        for (index, committed) in self.committed.from(log.snapshot_index() + 1) {
+            // The property is about later terms: a candidate of an older term can still win
+            // with votes granted before that commit, and lead a term in which it can commit
+            // nothing.
+            if committed.commit_term >= term {
+                continue;
+            }
+            let CommittedEntry {
+                term: entry_term,
+                command,
+                commit_term,
+                by,
+                at,
+            } = committed;
             let held = log.entry(index);
             if held.is_some_and(|e| e.term == *entry_term && e.command.same(command)) {
                 continue;
@@ -480,11 +506,10 @@ impl Check<RaftNode> for LeaderCompleteness {
                 None => format!("its log ends at index {}", log.last_index()),
             };
             found = Some(violation(
-                Self::NAME,
                 sim.now(),
                 format!(
                     "{node} became leader in term {term} without the entry at index {index} \
-                     (term {entry_term}, {command:?}, committed and applied by {by} at t={at}); \
+                     (term {entry_term}, {command:?}, committed in term {commit_term} by {by} at t={at}); \
                      {what}"
                 ),
             ));
@@ -565,7 +590,7 @@ impl Check<RaftNode> for StateMachineSafety {
                 }
             }
         }
-        let found = found.map(|m| violation(Self::NAME, sim.now(), m));
+        let found = found.map(|m| violation(sim.now(), m));
         keep(&mut self.violation, found)
     }
     fn finish(&mut self, _: &Simulation<RaftNode>, _: &Phases) -> CheckReport {
@@ -602,7 +627,7 @@ impl Durability {
         sorted.sort_unstable_by(|a, b| b.cmp(a));
         // Indices up to the majority-th highest snapshot are inside a majority of snapshots.
         let floor = sorted[majority - 1];
-        for (index, (term, _, by, at)) in self.committed.from(floor + 1) {
+        for (index, CommittedEntry { term, by, at, .. }) in self.committed.from(floor + 1) {
             let key = log_key(index);
             let holders: Vec<NodeId> = sim
                 .node_ids()
@@ -654,7 +679,7 @@ impl Check<RaftNode> for Durability {
             } => {
                 let found = self
                     .check(sim, node, change)
-                    .map(|m| violation(Self::NAME, sim.now(), m));
+                    .map(|m| violation(sim.now(), m));
                 keep(&mut self.violation, found)
             }
             _ => None,
@@ -715,10 +740,7 @@ impl Check<RaftNode> for LeaderElected {
             None => {
                 report.violation = Some(Violation {
                     time: phases.end,
-                    message: format!(
-                        "{} never happened: no leader was elected in the whole run",
-                        Self::NAME
-                    ),
+                    message: "no leader was elected in the whole run".to_string(),
                 })
             }
         }
@@ -808,7 +830,6 @@ impl Check<RaftNode> for LeaderAfterHeal {
             }
             Some((at, leader, term)) => {
                 report.violation = Some(violation(
-                    Self::NAME,
                     at,
                     format!(
                         "the first leader a majority followed after the faults healed at t={quiet} \
@@ -820,7 +841,6 @@ impl Check<RaftNode> for LeaderAfterHeal {
             }
             None => {
                 report.violation = Some(violation(
-                    Self::NAME,
                     phases.end,
                     format!(
                         "no leader that a majority followed appeared after the faults healed at \

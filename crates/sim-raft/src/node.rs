@@ -196,6 +196,8 @@ pub struct RaftNode {
     /// Local time of the latest AppendEntries or InstallSnapshot from the current leader.
     leader_contact: Option<SimTime>,
     votes: Vec<bool>,
+    /// Per peer, whether it answered this (pre-)candidacy's RequestVote.
+    responded: Vec<bool>,
     // Leader state.
     next_index: Vec<u64>,
     match_index: Vec<u64>,
@@ -238,6 +240,7 @@ impl RaftNode {
             kv: KvStore::new(),
             leader_contact: None,
             votes: vec![false; node_count],
+            responded: vec![false; node_count],
             next_index: vec![1; node_count],
             match_index: vec![0; node_count],
             acked_round: vec![0; node_count],
@@ -402,15 +405,11 @@ impl RaftNode {
         self.leader = None;
         self.votes.iter_mut().for_each(|v| *v = false);
         self.votes[self.id.index()] = true;
+        self.responded.iter_mut().for_each(|r| *r = false);
         ctx.report(RaftEvent::BecamePreCandidate {
             term: self.term + 1,
         });
-        ctx.broadcast(Message::RequestVote {
-            term: self.term + 1,
-            last_log_index: self.log.last_index(),
-            last_log_term: self.log.last_term(),
-            pre_vote: true,
-        });
+        self.request_votes(ctx, true);
         self.reset_election_timer(ctx);
         if self.vote_count() >= self.majority() {
             self.start_election(ctx);
@@ -426,17 +425,38 @@ impl RaftNode {
         ctx.storage().sync();
         self.votes.iter_mut().for_each(|v| *v = false);
         self.votes[self.id.index()] = true;
+        self.responded.iter_mut().for_each(|r| *r = false);
         ctx.report(RaftEvent::BecameCandidate { term: self.term });
-        ctx.broadcast(Message::RequestVote {
-            term: self.term,
-            last_log_index: self.log.last_index(),
-            last_log_term: self.log.last_term(),
-            pre_vote: false,
-        });
+        self.request_votes(ctx, false);
         self.reset_election_timer(ctx);
         if self.vote_count() >= self.majority() {
             self.become_leader(ctx);
         }
+    }
+
+    /// Sends this candidacy's RequestVote to every peer that has not answered it yet, and
+    /// schedules a retry.
+    fn request_votes(&mut self, ctx: &mut Ctx<'_, Self>, pre_vote: bool) {
+        let term = if pre_vote { self.term + 1 } else { self.term };
+        let request = Message::RequestVote {
+            term,
+            last_log_index: self.log.last_index(),
+            last_log_term: self.log.last_term(),
+            pre_vote,
+        };
+        for peer in 0..self.node_count {
+            if peer != self.id.index() && !self.responded[peer] {
+                ctx.send(NodeId(peer as u32), request.clone());
+            }
+        }
+        ctx.set_timer(self.config.heartbeat_interval, Timer::Heartbeat);
+    }
+
+    /// §5.1: RPCs are retried when no answer comes in time; a candidate asks again those that
+    /// have not answered (their request or its reply may have been lost).
+    fn retry_vote_requests(&mut self, ctx: &mut Ctx<'_, Self>) {
+        let pre_vote = self.role == Role::PreCandidate;
+        self.request_votes(ctx, pre_vote);
     }
 
     fn vote_count(&self) -> usize {
@@ -554,6 +574,15 @@ impl RaftNode {
         granted: bool,
         pre_vote: bool,
     ) {
+        let current = if pre_vote { self.term + 1 } else { self.term };
+        let role = if pre_vote {
+            Role::PreCandidate
+        } else {
+            Role::Candidate
+        };
+        if term == current && self.role == role {
+            self.responded[from.index()] = true;
+        }
         if pre_vote {
             if granted && self.role == Role::PreCandidate && term == self.term + 1 {
                 self.votes[from.index()] = true;
@@ -1022,6 +1051,9 @@ impl RaftNode {
             .insert(index, PendingWrite { id, client, seq });
         self.broadcast_append(ctx);
         self.advance_commit(ctx);
+        // Applies nothing in a correct run (the entry is not committed yet); with the planted
+        // bug `apply_before_commit` this is where the leader applies and answers too early.
+        self.apply(ctx);
     }
 
     /// Moves ReadIndex reads along: starts a heartbeat round for new ones once an entry of this
@@ -1198,12 +1230,14 @@ impl Process for RaftNode {
                     self.start_election(ctx);
                 }
             }
-            Timer::Heartbeat => {
-                if self.role == Role::Leader {
+            Timer::Heartbeat => match self.role {
+                Role::Leader => {
                     self.broadcast_append(ctx);
                     ctx.set_timer(self.config.heartbeat_interval, Timer::Heartbeat);
                 }
-            }
+                Role::Candidate | Role::PreCandidate => self.retry_vote_requests(ctx),
+                Role::Follower => {}
+            },
             Timer::CheckQuorum => {
                 if self.role != Role::Leader {
                     return;

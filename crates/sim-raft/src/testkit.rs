@@ -67,7 +67,8 @@ impl Run {
 
     fn observe(&mut self, observation: Observation<'_, RaftNode>) {
         for check in &mut self.checks {
-            if let Some(v) = check.observe(&self.sim, &observation) {
+            if let Some(mut v) = check.observe(&self.sim, &observation) {
+                v.message = format!("{} violated at t={}: {}", check.name(), v.time, v.message);
                 self.violation.get_or_insert(v);
             }
         }
