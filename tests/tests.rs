@@ -2,5 +2,6 @@
 
 mod check;
 mod fuzz;
+mod property;
 mod run;
 mod support;
