@@ -28,6 +28,18 @@ pub enum BenchWhat {
         #[arg(long, value_delimiter = ',', default_value = "1000,10000,100000")]
         ops: Vec<usize>,
     },
+    /// Seeds per second of a fuzz campaign, by number of jobs (the results must not differ).
+    Fuzz {
+        /// The scenario to fuzz.
+        #[arg(long, default_value = "scenarios/partition.toml")]
+        scenario: std::path::PathBuf,
+        /// Seeds 0..N.
+        #[arg(long, default_value_t = 200)]
+        seeds: u64,
+        /// The job counts to compare.
+        #[arg(long, value_delimiter = ',', default_value = "1,2")]
+        jobs: Vec<usize>,
+    },
 }
 
 pub fn run(args: BenchArgs) -> u8 {
@@ -37,6 +49,11 @@ pub fn run(args: BenchArgs) -> u8 {
             print!("{}", sim_runner::bench::core(nodes, simulated, 1).render());
         }
         BenchWhat::Check { ops } => print!("{}", sim_check::bench::run(&ops, 1)),
+        BenchWhat::Fuzz {
+            scenario,
+            seeds,
+            jobs,
+        } => return crate::fuzz::bench(&scenario, seeds, &jobs),
     }
     EXIT_OK
 }

@@ -447,3 +447,77 @@ pub fn merge(args: MergeArgs) -> u8 {
         EXIT_FAILED
     }
 }
+
+/// `sim bench fuzz`: campaign throughput (seeds per second) of `scenario` over seeds
+/// `0..seeds` with each job count, and whether every job count found the same results.
+pub fn bench(scenario: &Path, seeds: u64, job_counts: &[usize]) -> u8 {
+    let scenario = match load_scenario(scenario) {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    println!(
+        "fuzz campaign throughput: {} ({}), seeds 0..{seeds}",
+        scenario.name, scenario.file
+    );
+    let mut baseline: Option<(f64, BTreeMap<u64, SeedLine>)> = None;
+    for &jobs in job_counts {
+        let watch = Stopwatch::start();
+        let running = campaign::spawn(
+            Arc::clone(&scenario),
+            CampaignPlan {
+                space: SeedSpace::range(0, seeds),
+                done: BTreeSet::new(),
+                jobs: jobs.max(1),
+                stop_after: None,
+                seed_options: SeedOptions {
+                    duration: None,
+                    sim: provenance(),
+                },
+            },
+        );
+        let mut lines = BTreeMap::new();
+        for result in running.results.iter() {
+            match result {
+                Ok(outcome) => {
+                    lines.insert(outcome.line.seed, outcome.line);
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return EXIT_BAD_INPUT;
+                }
+            }
+        }
+        running.join();
+        let seconds = watch.elapsed().as_secs_f64();
+        let rate = seeds as f64 / seconds.max(1e-9);
+        let failures = lines.values().filter(|l| !l.passed).count();
+        let (speedup, same) = match &baseline {
+            None => (1.0, true),
+            Some((base_rate, base_lines)) => (rate / base_rate, *base_lines == lines),
+        };
+        println!(
+            "  {jobs} job{}: {rate:>8.1} seeds/s ({seconds:.2}s, {failures} failing seeds){}{}",
+            if jobs == 1 { " " } else { "s" },
+            if baseline.is_some() {
+                format!(", {speedup:.2}x")
+            } else {
+                String::new()
+            },
+            if same {
+                ""
+            } else {
+                ", RESULTS DIFFER FROM THE FIRST JOB COUNT"
+            }
+        );
+        if !same {
+            return EXIT_FAILED;
+        }
+        if baseline.is_none() {
+            baseline = Some((rate, lines));
+        }
+    }
+    EXIT_OK
+}
