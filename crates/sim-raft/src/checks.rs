@@ -239,9 +239,7 @@ impl Check<RaftNode> for LeaderAppendOnly {
         if self.fingerprints.len() < sim.node_count() {
             self.fingerprints.resize(sim.node_count(), None);
         }
-        let Some(p) = sim.process(node) else {
-            return None;
-        };
+        let p = sim.process(node)?;
         let slot = &mut self.fingerprints[node.index()];
         if p.role() != Role::Leader {
             *slot = None;
@@ -364,12 +362,8 @@ impl Check<RaftNode> for LogMatching {
     ) -> Option<Violation> {
         let (node, from, to) = match *obs {
             Observation::Handled { node, .. } => {
-                let Some(p) = sim.process(node) else {
-                    return None;
-                };
-                let Some((low, high)) = p.log_changed() else {
-                    return None;
-                };
+                let p = sim.process(node)?;
+                let (low, high) = p.log_changed()?;
                 // One past the written range: a stale entry kept after a rewritten one shows there.
                 (node, low, high + 1)
             }
@@ -379,9 +373,7 @@ impl Check<RaftNode> for LogMatching {
             } => (node, 0, u64::MAX),
             _ => return None,
         };
-        let Some(p) = sim.process(node) else {
-            return None;
-        };
+        let p = sim.process(node)?;
         let found = self
             .check_range(node, p, from, to)
             .map(|m| violation(sim.now(), m));
@@ -474,12 +466,10 @@ impl Check<RaftNode> for LeaderCompleteness {
             return None;
         };
         self.committed.update(sim, node);
-        let Some(term) = events.iter().find_map(|e| match e {
+        let term = events.iter().find_map(|e| match e {
             RaftEvent::BecameLeader { term } => Some(*term),
             _ => None,
-        }) else {
-            return None;
-        };
+        })?;
         let p = sim.process(node)?;
         let log = p.log();
         let mut found = None;
@@ -559,16 +549,17 @@ impl Check<RaftNode> for StateMachineSafety {
         let mut found = None;
         for applied in p.applied_now() {
             match self.applied.get((applied.index.max(1) - 1) as usize) {
-                Some((term, command, other, at)) => {
-                    if *term != applied.term || !command.same(&applied.command) {
-                        found = Some(format!(
-                            "{node} applied {:?} (term {}) at index {}, but {other} applied \
-                             {command:?} (term {term}) there at t={at}",
-                            applied.command, applied.term, applied.index
-                        ));
-                        break;
-                    }
+                Some((term, command, other, at))
+                    if *term != applied.term || !command.same(&applied.command) =>
+                {
+                    found = Some(format!(
+                        "{node} applied {:?} (term {}) at index {}, but {other} applied \
+                         {command:?} (term {term}) there at t={at}",
+                        applied.command, applied.term, applied.index
+                    ));
+                    break;
                 }
+                Some(_) => {}
                 None if applied.index == self.applied.len() as u64 + 1 => {
                     let record = (applied.term, applied.command.clone(), node, sim.now());
                     self.applied.push(record);

@@ -339,7 +339,7 @@ impl RaftNode {
         let after = SimDuration::from_nanos(rng::between(ctx.rng(), min, max));
         let deadline = ctx.local_time().saturating_add(after);
         self.election_deadline = Some(deadline);
-        if self.election_timer_at.map_or(true, |at| at > deadline) {
+        if self.election_timer_at.is_none_or(|at| at > deadline) {
             ctx.set_timer(after, Timer::Election);
             self.election_timer_at = Some(deadline);
         }
@@ -545,7 +545,7 @@ impl RaftNode {
         if term > self.term {
             self.adopt_term(ctx, term);
         }
-        let granted = term == self.term && self.voted_for.map_or(true, |v| v == from) && up_to_date;
+        let granted = term == self.term && self.voted_for.is_none_or(|v| v == from) && up_to_date;
         if granted {
             self.voted_for = Some(from);
             self.persist_term_and_vote(ctx);
