@@ -1,14 +1,66 @@
-//! Raft, all of it, as in the extended Raft paper, as a `sim` protocol family.
+//! Raft, all of it, as in the extended Raft paper (Ongaro and Ousterhout, "In Search of an
+//! Understandable Consensus Algorithm", 2014) and Ongaro's thesis, as a `sim` protocol family.
 //!
-//! - [`node`]: the [`RaftNode`] process.
-//! - [`log`], [`kv`], [`message`]: its log, its key-value state machine with sessions, its
-//!   messages.
-//! - [`params`]: the scenario's `[protocol]` table ([`Params`]) and its validation.
+//! - [`node`]: the [`RaftNode`] process: roles and terms, randomised elections with the log
+//!   up-to-date check, pre-vote and check-quorum (parameters, off by default), replication with
+//!   the consistency check, conflict truncation and fast backtracking, the current-term commit
+//!   rule, a no-op entry at the start of each term, durable state synced before every reply that
+//!   depends on it, recovery from durable state alone, snapshots and InstallSnapshot.
+//! - [`log`], [`kv`], [`message`]: its log, its key-value state machine with client sessions
+//!   (a retried `(client, seq)` is applied once), its messages.
+//! - [`params`]: a scenario's `[protocol]` table ([`Params`]) and its validation.
 //! - [`bugs`]: planted bugs, switchable by name ([`Bug`]).
-//! - [`checks`]: Raft's safety properties, checked continuously, and its liveness expectation.
+//! - [`checks`]: Raft's safety properties, checked after every step, and its liveness
+//!   expectation.
+//! - [`suite`]: [`RaftSuite`], `[protocol] name = "raft"`, with `sim-kv`'s clients and checks.
+//!
+//! # Parameters (`[protocol]`)
+//!
+//! | field | default | meaning |
+//! |---|---|---|
+//! | `election_timeout` | `["150ms", "300ms"]` | drawn uniformly per timeout (§5.2) |
+//! | `heartbeat_interval` | `"50ms"` | leader heartbeats; candidates retry RequestVote as often |
+//! | `pre_vote` | `false` | thesis §9.6 |
+//! | `check_quorum` | `false` | thesis §6.2 (and §4.2.3: followers with a live leader ignore votes) |
+//! | `read_mode` | `"read_index"` | `"read_index"` (thesis §6.4) or `"log"` |
+//! | `snapshot_threshold` | `500` | applied entries after the last snapshot before the next; 0: off |
+//! | `max_entries_per_append` | `64` | entries per AppendEntries |
+//! | `bugs` | `[]` | planted bugs by name |
+//!
+//! Reads default to ReadIndex: no disk write and no log growth per read, and no clock
+//! assumption (leadership is confirmed by a heartbeat round that starts after the read arrives).
+//! `read_mode = "log"` sends reads through the log like writes, for comparison.
+//!
+//! # Checks (`[checks]`)
+//!
+//! Always: `raft.election_safety`, `raft.leader_append_only`, `raft.log_matching`,
+//! `raft.leader_completeness`, `raft.state_machine_safety`, `raft.durability`, and `sim-kv`'s
+//! `kv.linearizable`. Sometimes: `raft.leader_elected`, `kv.some_ok`. Eventually:
+//! `raft.leader_after_heal` (`leader_within`, default 5s) and `kv.progress` (`ops_within`).
+//! The `[checks]` table takes `leader_within` and `sim-kv`'s fields (`linearizability`,
+//! `state_budget`, `ops_within`, `progress_ops`, `progress_every_client`).
+//!
+//! # Events
+//!
+//! Reported for the trace, the checks and faults aimed at moments (`on_event = ...`):
+//! `restored`, `became_pre_candidate`, `became_candidate`, `became_leader`, `stepped_down`,
+//! `voted`, `committed` (the leader's commit index advanced), `snapshot_taken`,
+//! `snapshot_installed`.
+//!
+//! # Planted bugs and the scenarios that expose them
+//!
+//! | bug | scenario | caught by | within |
+//! |---|---|---|---|
+//! | `commit_previous_term_by_count` | `raft-bug-commit_previous_term_by_count.toml` | `raft.leader_completeness` | 30 seeds |
+//! | `vote_without_log_check` | `raft-bug-vote_without_log_check.toml` | `raft.leader_completeness` | 5 seeds |
+//! | `forget_persist_vote` | `raft-bug-forget_persist_vote.toml` | `raft.election_safety` | 10 seeds |
+//! | `apply_before_commit` | `raft-bug-apply_before_commit.toml` | `raft.state_machine_safety` | 5 seeds |
+//! | `no_truncate_conflict` | `raft-bug-no_truncate_conflict.toml` | `raft.log_matching` | 10 seeds |
+//! | `ack_before_sync` | `raft-bug-ack_before_sync.toml` | `raft.durability` | 5 seeds |
 //!
 //! The client workload, history and linearizability check are `sim-kv`'s; the scenario runner
-//! is `sim-runner`'s.
+//! is `sim-runner`'s. This crate depends on the core's process interface only (and on `sim-kv`
+//! for the request types, the workload and its checks).
 
 pub mod bugs;
 pub mod checks;
