@@ -263,7 +263,7 @@ fn a_killed_campaign_leaves_only_whole_records_and_resumes() {
     child.wait().expect("reaped");
     let before = journal_len(&dir);
     assert!(
-        before >= 12 && before < 400,
+        (12..400).contains(&before),
         "{before} seeds before the kill"
     );
     for entry in std::fs::read_dir(&dir).unwrap().flatten() {

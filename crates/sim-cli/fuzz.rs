@@ -334,14 +334,15 @@ fn fuzz(args: FuzzArgs) -> Result<u8, String> {
     summary.add(&in_space);
     summary.complete = space.len() == Some(summary.seeds_run);
     summary.wall_seconds = wall;
+    summary.seeds_timed = new_seeds;
     summary.jobs = jobs;
-    let rate = new_seeds as f64 / wall.max(1e-9);
     let dir_for_paths = dir.clone();
     let mut text =
         summary.render_text(&|seed| record_path(&dir_for_paths, seed).display().to_string());
     if new_seeds != summary.seeds_run {
         text.push_str(&format!(
-            "this run   {new_seeds} seeds in {wall:.1}s ({rate:.1} seeds/s, {jobs} jobs)\n"
+            "this run   {new_seeds} seeds; {} were done before\n",
+            summary.seeds_run - new_seeds
         ));
     }
     let summary_json = serde_json::to_string_pretty(&summary).unwrap_or_default() + "\n";

@@ -106,7 +106,7 @@ impl SeedSpace {
     /// Whether `seed` belongs to this shard of the space.
     pub fn contains(&self, seed: u64) -> bool {
         seed >= self.start
-            && self.end.map_or(true, |end| seed < end)
+            && !matches!(self.end, Some(end) if seed >= end)
             && (seed - self.start) % self.shard.count == self.shard.index
     }
 
@@ -378,7 +378,11 @@ pub struct Summary {
     pub coverage: BTreeMap<String, Coverage>,
     /// Whether every seed of the space was run (false after a stop or a time budget).
     pub complete: bool,
+    /// The wall time of the (last) invocation that ran seeds, and how many it ran: a resumed
+    /// campaign's speed is its last run's.
     pub wall_seconds: f64,
+    #[serde(default)]
+    pub seeds_timed: u64,
     pub jobs: usize,
 }
 
@@ -404,6 +408,7 @@ impl Summary {
             coverage: BTreeMap::new(),
             complete: false,
             wall_seconds: 0.0,
+            seeds_timed: 0,
             jobs: 0,
         }
     }
@@ -437,7 +442,7 @@ impl Summary {
     }
 
     pub fn seeds_per_second(&self) -> f64 {
-        self.seeds_run as f64 / self.wall_seconds.max(1e-9)
+        self.seeds_timed as f64 / self.wall_seconds.max(1e-9)
     }
 
     /// Failures grouped by check, each group in seed order.
@@ -481,8 +486,9 @@ impl Summary {
         if self.wall_seconds > 0.0 {
             let _ = writeln!(
                 w,
-                "speed      {:.1} seeds/s ({:.1}s with {} jobs)",
+                "speed      {:.1} seeds/s ({} seeds in {:.1}s with {} jobs)",
                 self.seeds_per_second(),
+                self.seeds_timed,
                 self.wall_seconds,
                 self.jobs
             );
@@ -590,6 +596,7 @@ impl Summary {
             merged.complete &= s.complete;
             // Shards run side by side: the campaign took as long as the slowest.
             merged.wall_seconds = merged.wall_seconds.max(s.wall_seconds);
+            merged.seeds_timed += s.seeds_timed;
             merged.jobs += s.jobs;
         }
         merged.shards.sort_by_key(|s| s.index);

@@ -139,13 +139,16 @@ pub fn trace_window(
     Ok((lines, report))
 }
 
+/// The first differing event: its number (1-based) and each run's trace line there.
+pub type FirstDifference = (u64, Option<String>, Option<String>);
+
 /// The first event two runs disagree on, by re-running each with its trace kept for the window
 /// `divergence` names: the event number and each run's line (`None` past a run's end).
 pub fn first_differing_event(
     a: (&Scenario, RunOptions),
     b: (&Scenario, RunOptions),
     divergence: &Divergence,
-) -> Result<Option<(u64, Option<String>, Option<String>)>, ScenarioError> {
+) -> Result<Option<FirstDifference>, ScenarioError> {
     let from = divergence.agree_events + 1;
     let to = divergence.differ_by_event.max(from);
     let (a_lines, _) = trace_window(a.0, a.1, from, to)?;

@@ -361,11 +361,7 @@ fn smaller_workload(search: &mut Search<'_>) -> bool {
     let mut progress = false;
     let keys: Vec<String> = search.best.workload_table().keys().cloned().collect();
     for key in keys {
-        loop {
-            let Some(toml::Value::Integer(v)) = search.best.workload_table().get(&key).cloned()
-            else {
-                break;
-            };
+        while let Some(toml::Value::Integer(v)) = search.best.workload_table().get(&key).cloned() {
             if v <= 0 || !search.budget_left() {
                 break;
             }
@@ -393,20 +389,23 @@ fn smaller_workload(search: &mut Search<'_>) -> bool {
 
 fn simpler_network(search: &mut Search<'_>) -> bool {
     let mut progress = false;
-    let fixed = |l: &Latency| match *l {
-        Latency::Fixed(d) => Latency::Fixed(d),
-        Latency::Uniform { min, max } | Latency::LongTail { min, max, .. } => {
-            Latency::Fixed(SimDuration((min.0 + max.0) / 2))
+    fn fixed(l: &Latency) -> Latency {
+        match *l {
+            Latency::Fixed(d) => Latency::Fixed(d),
+            Latency::Uniform { min, max } | Latency::LongTail { min, max, .. } => {
+                Latency::Fixed(SimDuration((min.0 + max.0) / 2))
+            }
         }
-    };
-    let steps: [fn(&mut Scenario, &dyn Fn(&Latency) -> Latency) -> bool; 4] = [
-        |c, _| std::mem::replace(&mut c.network.drop_probability, 0.0) != 0.0,
-        |c, _| std::mem::replace(&mut c.network.duplicate_probability, 0.0) != 0.0,
-        |c, fixed| {
+    }
+    // Each step simplifies one thing and says whether it changed anything.
+    let steps: [fn(&mut Scenario) -> bool; 4] = [
+        |c| std::mem::replace(&mut c.network.drop_probability, 0.0) != 0.0,
+        |c| std::mem::replace(&mut c.network.duplicate_probability, 0.0) != 0.0,
+        |c| {
             let l = fixed(&c.network.latency);
             std::mem::replace(&mut c.network.latency, l.clone()) != l
         },
-        |c, fixed| {
+        |c| {
             let l = fixed(&c.client_latency);
             std::mem::replace(&mut c.client_latency, l.clone()) != l
         },
@@ -416,7 +415,7 @@ fn simpler_network(search: &mut Search<'_>) -> bool {
             break;
         }
         let mut c = search.best.clone();
-        if step(&mut c, &fixed) && search.try_all(vec![c]) {
+        if step(&mut c) && search.try_all(vec![c]) {
             progress = true;
         }
     }
