@@ -775,3 +775,50 @@ fn log_keys_are_zero_padded_and_sort_by_index() {
     assert_eq!(log_key(u64::MAX), format!("log/{:020}", u64::MAX));
     assert!(log_key(9) < log_key(10));
 }
+
+/// §5.2: the election timeout restarts on every AppendEntries without piling up timers; a timer
+/// that fires before the deadline re-arms for the remainder, and a remainder under a millisecond
+/// counts as expired (a drifting clock can round it to no time at all: raft-pause-skew seed 7).
+#[test]
+fn election_timer_rearms_for_the_remainder_and_expires_under_a_millisecond() {
+    use sim_core::{SimDuration, TimerOp};
+    let mut h = node(0, 3);
+    let deadline = h.process.election_deadline.expect("a deadline");
+    h.set_time(SimTime(deadline.0 - 10_000_000));
+    h.fire(Timer::Election);
+    assert_eq!(h.process.role(), Role::Follower);
+    let rearmed = h.outputs().timers.iter().any(|op| {
+        matches!(op, TimerOp::Set { after, timer: Timer::Election } if *after == SimDuration::from_millis(10))
+    });
+    assert!(rearmed, "{:?}", h.outputs().timers);
+    h.set_time(SimTime(deadline.0 - 500_000));
+    h.fire(Timer::Election);
+    assert_eq!(h.process.role(), Role::Candidate);
+}
+
+/// §5.1: RPCs are retried; a candidate asks again, each heartbeat interval, the peers that have
+/// not answered its RequestVote in this term.
+#[test]
+fn candidate_retries_vote_requests_to_silent_peers() {
+    let mut h = node(0, 5);
+    time_out(&mut h);
+    let term = h.process.term();
+    h.deliver(
+        n(1),
+        Message::RequestVoteReply {
+            term,
+            granted: false,
+            pre_vote: false,
+        },
+    );
+    h.fire(Timer::Heartbeat);
+    let mut asked: Vec<NodeId> = h
+        .outputs()
+        .sends
+        .iter()
+        .filter(|(_, m)| matches!(m, Message::RequestVote { term: t, .. } if *t == term))
+        .map(|(to, _)| *to)
+        .collect();
+    asked.sort();
+    assert_eq!(asked, vec![n(2), n(3), n(4)]);
+}
