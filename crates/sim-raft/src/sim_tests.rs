@@ -223,3 +223,42 @@ fn figure8_with_commit_previous_term_by_count_is_caught() {
         assert!(failure.contains("raft."), "seed {seed}: {failure}");
     }
 }
+
+/// §5.4 states Leader Completeness for leaders of *later* terms. A candidate of an older term
+/// can still become leader after a later term committed entries it lacks, if the votes it was
+/// granted before reach it late; it can commit nothing and steps down at once. The check once
+/// flagged this legal run: here a candidate is paused right after asking for votes, another node
+/// is elected in a later term and commits, and the paused candidate then wins its older term.
+#[test]
+fn a_late_leader_of_an_older_term_is_not_a_leader_completeness_violation() {
+    let mut caught = 0;
+    for seed in 0..4 {
+        let mut run = Run::with_clients(RaftConfig::default(), 5, seed, NetworkConfig::default());
+        assert!(run.run_until(secs(1.0)));
+        let first = run.leader().expect("a leader");
+        run.crash(first);
+        let candidate = run
+            .run_until_event(secs(3.0), |_, _, e| {
+                e.iter()
+                    .any(|e| matches!(e, RaftEvent::BecameCandidate { .. }))
+            })
+            .expect("a candidate");
+        let old_term = run.node(candidate).term();
+        run.sim
+            .pause(candidate, sim_core::SimDuration::from_secs(1));
+        let late = run.run_until_event(secs(6.0), |s, n, e| {
+            n == candidate
+                && e.contains(&RaftEvent::BecameLeader { term: old_term })
+                && s.nodes_with_role("leader").len() > 1
+        });
+        if late.is_some() {
+            caught += 1;
+        }
+        run.restart(first);
+        run.quiet();
+        assert!(run.run_until(secs(8.0)), "seed {seed}: {:?}", run.violation);
+        let (_, failure) = run.finish();
+        assert_eq!(failure, None, "seed {seed}");
+    }
+    assert!(caught > 0, "the late leader never happened");
+}
