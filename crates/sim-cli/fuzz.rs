@@ -370,14 +370,19 @@ fn fuzz(args: FuzzArgs) -> Result<u8, String> {
             shrink_one(&dir, seed, check, jobs);
         }
     }
-    Ok(
-        if summary.failures.is_empty() && summary.determinism_bugs.is_empty() {
-            EXIT_OK
-        } else {
-            EXIT_FAILED
-        },
-    )
+    let failed = !summary.failures.is_empty() || !summary.determinism_bugs.is_empty();
+    Ok(if failed {
+        EXIT_FAILED
+    } else if interrupted {
+        // Nothing failed, but not everything ran either: not a pass.
+        EXIT_INTERRUPTED
+    } else {
+        EXIT_OK
+    })
 }
+
+/// A campaign stopped by Ctrl-C before its end, with no failure so far (128 + SIGINT).
+const EXIT_INTERRUPTED: u8 = 130;
 
 /// `--shrink`: shrinks one failing seed's record and writes `seed-<N>.shrunk.toml`.
 fn shrink_one(dir: &Path, seed: u64, check: &str, jobs: usize) {
