@@ -39,6 +39,9 @@ pub struct RunRecord {
     pub candidacies: u64,
     pub snapshots_taken: u64,
     pub snapshots_installed: u64,
+    /// Conflicting suffixes discarded by followers, and the entries in them.
+    pub truncations: u64,
+    pub truncated_entries: u64,
     /// The highest commit index any node reported.
     pub max_commit: u64,
 }
@@ -183,6 +186,10 @@ impl Check<RaftNode> for ElectionSafety {
                 RaftEvent::BecameCandidate { .. } => record.candidacies += 1,
                 RaftEvent::SnapshotTaken { .. } => record.snapshots_taken += 1,
                 RaftEvent::SnapshotInstalled { .. } => record.snapshots_installed += 1,
+                RaftEvent::Truncated { count, .. } => {
+                    record.truncations += 1;
+                    record.truncated_entries += count;
+                }
                 RaftEvent::Committed { index, .. } => {
                     record.max_commit = record.max_commit.max(index)
                 }

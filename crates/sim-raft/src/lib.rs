@@ -45,7 +45,7 @@
 //! Reported for the trace, the checks and faults aimed at moments (`on_event = ...`):
 //! `restored`, `became_pre_candidate`, `became_candidate`, `became_leader`, `stepped_down`,
 //! `voted`, `committed` (the leader's commit index advanced), `snapshot_taken`,
-//! `snapshot_installed`.
+//! `snapshot_installed`, `truncated` (a follower discarded a conflicting suffix).
 //!
 //! # Planted bugs and the scenarios that expose them
 //!

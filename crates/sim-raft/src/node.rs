@@ -133,6 +133,12 @@ pub enum RaftEvent {
         index: u64,
         term: u64,
     },
+    /// A follower discarded `count` entries past its commit index from `from` on: a suffix that
+    /// conflicted with its leader's log (§5.3), or a log an installed snapshot replaced (§7).
+    Truncated {
+        from: u64,
+        count: u64,
+    },
 }
 
 impl Event for RaftEvent {
@@ -147,6 +153,7 @@ impl Event for RaftEvent {
             RaftEvent::Committed { .. } => "committed",
             RaftEvent::SnapshotTaken { .. } => "snapshot_taken",
             RaftEvent::SnapshotInstalled { .. } => "snapshot_installed",
+            RaftEvent::Truncated { .. } => "truncated",
         }
     }
 }
@@ -728,10 +735,12 @@ impl RaftNode {
                 }
                 Some(_) => {
                     // §5.3: a conflicting entry and everything after it go.
+                    let count = self.log.last_index() - index + 1;
                     for gone in index..=self.log.last_index() {
                         ctx.storage().remove(&log_key(gone));
                     }
                     self.log.truncate_from(index);
+                    ctx.report(RaftEvent::Truncated { from: index, count });
                     self.log.push(entry.clone());
                 }
                 None => self.log.push(entry.clone()),
@@ -854,6 +863,12 @@ impl RaftNode {
             if keep_suffix {
                 self.log.compact(index, snapshot_term);
             } else {
+                // Entries past our commit index that the snapshot does not vouch for go too.
+                let from = self.commit_index.max(self.log.snapshot_index()) + 1;
+                if self.log.last_index() >= from {
+                    let count = self.log.last_index() - from + 1;
+                    ctx.report(RaftEvent::Truncated { from, count });
+                }
                 self.log = RaftLog::with_base(index, snapshot_term);
             }
             ctx.storage()

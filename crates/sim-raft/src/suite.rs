@@ -186,6 +186,14 @@ impl Suite for RaftSuite {
                 record.snapshots_taken, record.snapshots_installed
             ),
         ));
+        lines.push((
+            "discarded".to_string(),
+            format!(
+                "{} entries past a follower's commit index, in {} suffixes (conflicts or logs \
+                 replaced by a snapshot)",
+                record.truncated_entries, record.truncations
+            ),
+        ));
         lines
     }
 
