@@ -258,4 +258,61 @@ mod tests {
         assert_eq!(log.last_index(), 2);
         assert_eq!(log.last_term(), 1);
     }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Push(u64),
+        Truncate(u64),
+        Compact(u64),
+    }
+
+    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        prop_oneof![
+            (1u64..5).prop_map(Op::Push),
+            (0u64..40).prop_map(Op::Truncate),
+            (0u64..40).prop_map(Op::Compact),
+        ]
+    }
+
+    proptest::proptest! {
+        /// The log agrees with a plain vector of terms (index i at position i - 1) under any
+        /// sequence of appends, truncations and compactions, above its snapshot base.
+        #[test]
+        fn log_agrees_with_a_plain_vector(ops in proptest::collection::vec(op(), 0..60)) {
+            let mut log = RaftLog::new();
+            let mut model: Vec<u64> = Vec::new();
+            for op in ops {
+                match op {
+                    Op::Push(term) => {
+                        let term = term.max(log.last_term());
+                        log.push(Entry { term, command: Command::Noop });
+                        model.push(term);
+                    }
+                    Op::Truncate(index) => {
+                        if index > log.snapshot_index() && index <= log.last_index() {
+                            log.truncate_from(index);
+                            model.truncate(index as usize - 1);
+                        }
+                    }
+                    Op::Compact(index) => {
+                        if index > log.snapshot_index() && index <= log.last_index() {
+                            let term = log.term_at(index).unwrap();
+                            log.compact(index, term);
+                        }
+                    }
+                }
+                proptest::prop_assert_eq!(log.last_index(), model.len() as u64);
+                for index in log.snapshot_index()..=log.last_index() {
+                    let expected = if index == 0 { 0 } else { model[index as usize - 1] };
+                    proptest::prop_assert_eq!(log.term_at(index), Some(expected));
+                }
+                if log.last_index() > log.snapshot_index() {
+                    let first = log.first_index_of_term_at(log.last_index());
+                    proptest::prop_assert!(first > log.snapshot_index());
+                    proptest::prop_assert_eq!(log.term_at(first), log.term_at(log.last_index()));
+                }
+            }
+        }
+    }
 }

@@ -56,6 +56,12 @@ pub fn log_key(index: u64) -> String {
     key
 }
 
+/// The highest value that at least `majority` of `values` reach (reorders `values`).
+fn majority_value(values: &mut [u64], majority: usize) -> u64 {
+    let (_, value, _) = values.select_nth_unstable_by(majority - 1, |a, b| b.cmp(a));
+    *value
+}
+
 /// A node's role (§5.1), with the pre-candidate of pre-vote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -926,8 +932,7 @@ impl RaftNode {
         }
         let mut matched = self.match_index.clone();
         matched[self.id.index()] = self.log.last_index();
-        matched.sort_unstable_by(|a, b| b.cmp(a));
-        let candidate = matched[self.majority() - 1];
+        let candidate = majority_value(&mut matched, self.majority());
         if candidate <= self.commit_index {
             return;
         }
@@ -1088,8 +1093,7 @@ impl RaftNode {
         }
         let mut acked = self.acked_round.clone();
         acked[self.id.index()] = self.read_round;
-        acked.sort_unstable_by(|a, b| b.cmp(a));
-        let confirmed = acked[self.majority() - 1];
+        let confirmed = majority_value(&mut acked, self.majority());
         let applied = self.last_applied;
         let kv = &self.kv;
         self.pending_reads.retain(|read| {
