@@ -3,5 +3,6 @@
 mod check;
 mod fuzz;
 mod property;
+mod raft_lab;
 mod run;
 mod support;
