@@ -87,9 +87,13 @@ impl Kind {
     }
 }
 
-/// How many events lie between two checkpoints: a power of two, so the test is a mask.
+/// How many events lie between two checkpoints at first: a power of two, so the test is a mask.
 pub const CHECKPOINT_EVERY: u64 = 1024;
 const _: () = assert!(CHECKPOINT_EVERY.is_power_of_two());
+/// At most this many checkpoints are kept: when a long run reaches it, every other one is
+/// dropped and the spacing doubles, so memory stays flat however long the run. Two runs thin at
+/// the same event counts, so their common checkpoints still locate where they part.
+pub const CHECKPOINTS_MAX: usize = 4096;
 
 /// The running trace hash after `events` events, the last of them at `time`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,6 +107,8 @@ pub struct Checkpoint {
 pub struct Trace {
     hasher: StableHasher,
     checkpoints: Vec<Checkpoint>,
+    /// The current spacing of checkpoints, a power of two from [`CHECKPOINT_EVERY`].
+    checkpoint_every: u64,
     sink: Option<Box<dyn Write>>,
     sink_error: Option<io::Error>,
     line: String,
@@ -129,6 +135,7 @@ impl Trace {
         Trace {
             hasher: StableHasher::new(),
             checkpoints: Vec::new(),
+            checkpoint_every: CHECKPOINT_EVERY,
             sink,
             sink_error: None,
             line: String::new(),
@@ -152,14 +159,22 @@ impl Trace {
         self.events
     }
 
-    /// The running hash every [`CHECKPOINT_EVERY`] events so far, in order.
+    /// The running hash every [`CHECKPOINT_EVERY`] events so far (sparser in long runs), in order.
     pub fn checkpoints(&self) -> &[Checkpoint] {
         &self.checkpoints
     }
 
     #[inline]
     fn checkpoint(&mut self, time: SimTime) {
-        if self.events & (CHECKPOINT_EVERY - 1) == 0 {
+        if self.events & (self.checkpoint_every - 1) == 0 {
+            if self.checkpoints.len() == CHECKPOINTS_MAX {
+                self.checkpoint_every *= 2;
+                let every = self.checkpoint_every;
+                self.checkpoints.retain(|c| c.events % every == 0);
+                if self.events % every != 0 {
+                    return;
+                }
+            }
             self.checkpoints.push(Checkpoint {
                 events: self.events,
                 time,
@@ -309,5 +324,24 @@ mod tests {
         assert_eq!(a.checkpoints()[0], b.checkpoints()[0]);
         assert_eq!(a.checkpoints()[1], b.checkpoints()[1]);
         assert_ne!(a.checkpoints()[2].hash, b.checkpoints()[2].hash);
+    }
+
+    #[test]
+    fn checkpoints_stay_bounded_in_long_runs() {
+        let mut trace = Trace::new(None);
+        let n = CHECKPOINT_EVERY * CHECKPOINTS_MAX as u64 * 3;
+        for i in 0..n {
+            trace.record(SimTime(i), Kind::Send, [i, 0, 0, 0], |_| {});
+        }
+        let kept = trace.checkpoints();
+        assert!(kept.len() <= CHECKPOINTS_MAX, "{} checkpoints", kept.len());
+        assert!(kept.len() >= CHECKPOINTS_MAX / 2);
+        let spacing = kept[1].events - kept[0].events;
+        assert!(
+            kept.windows(2)
+                .all(|w| w[1].events - w[0].events == spacing),
+            "uneven spacing"
+        );
+        assert_eq!(kept.last().unwrap().events, n - n % spacing);
     }
 }
