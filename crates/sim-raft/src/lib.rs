@@ -55,7 +55,7 @@
 //! | `vote_without_log_check` | `raft-bug-vote_without_log_check.toml` | `raft.leader_completeness` | 5 seeds |
 //! | `forget_persist_vote` | `raft-bug-forget_persist_vote.toml` | `raft.election_safety` | 10 seeds |
 //! | `apply_before_commit` | `raft-bug-apply_before_commit.toml` | `raft.state_machine_safety` | 5 seeds |
-//! | `no_truncate_conflict` | `raft-bug-no_truncate_conflict.toml` | `raft.log_matching` | 10 seeds |
+//! | `no_truncate_conflict` | `raft-bug-no_truncate_conflict.toml` | `raft.log_matching` | 5 seeds |
 //! | `ack_before_sync` | `raft-bug-ack_before_sync.toml` | `raft.durability` | 5 seeds |
 //!
 //! The client workload, history and linearizability check are `sim-kv`'s; the scenario runner

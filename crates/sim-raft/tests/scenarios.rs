@@ -64,7 +64,7 @@ const BUGS: [(&str, u64, &[&str]); 6] = [
     ),
     (
         "raft-bug-no_truncate_conflict.toml",
-        10,
+        5,
         &["raft.log_matching"],
     ),
     ("raft-bug-ack_before_sync.toml", 5, &["raft.durability"]),
