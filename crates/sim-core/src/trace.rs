@@ -170,8 +170,8 @@ impl Trace {
             if self.checkpoints.len() == CHECKPOINTS_MAX {
                 self.checkpoint_every *= 2;
                 let every = self.checkpoint_every;
-                self.checkpoints.retain(|c| c.events % every == 0);
-                if self.events % every != 0 {
+                self.checkpoints.retain(|c| c.events.is_multiple_of(every));
+                if !self.events.is_multiple_of(every) {
                     return;
                 }
             }

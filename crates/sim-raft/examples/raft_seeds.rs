@@ -1,6 +1,6 @@
 //! Sweeps a Raft scenario over consecutive seeds and reports how many pass, the first failures
 //! and the speed in seeds per second: `cargo run --release -p sim-raft --example raft_seeds --
-//! scenarios/raft-partition.toml 0 200`.
+//! scenarios/partition.toml 0 200`.
 
 use std::process::ExitCode;
 

@@ -30,7 +30,7 @@ fn run(scenario: &Scenario, seed: u64) -> RunReport {
 }
 
 const SCENARIOS: [&str; 7] = [
-    "raft-partition.toml",
+    "partition.toml",
     "raft-leader-crash.toml",
     "raft-figure8.toml",
     "raft-lossy.toml",
@@ -129,7 +129,7 @@ fn issue_pause_skew_seeds_7_and_23_election_timer_livelock_under_drift() {
 
 #[test]
 fn the_summary_tells_what_happened() {
-    let report = run(&load("raft-partition.toml"), 1);
+    let report = run(&load("partition.toml"), 1);
     let keys: Vec<&str> = report.summary.iter().map(|(k, _)| k.as_str()).collect();
     for key in [
         "leaders",
