@@ -455,6 +455,10 @@ impl<P: Process> Simulation<P> {
         self.workload.as_deref()
     }
     /// The time of the next event, if any.
+    /// How many events are pending (including stale timers not yet reached).
+    pub fn queue_len(&self) -> usize {
+        self.queue.len()
+    }
     pub fn peek_time(&self) -> Option<SimTime> {
         self.queue.peek().map(|e| e.time)
     }
