@@ -500,12 +500,14 @@ pub fn bench(scenario: &Path, seeds: u64, job_counts: &[usize]) -> u8 {
         let seconds = watch.elapsed().as_secs_f64();
         let rate = seeds as f64 / seconds.max(1e-9);
         let failures = lines.values().filter(|l| !l.passed).count();
+        let events: u64 = lines.values().map(|l| l.events).sum();
+        let events_rate = events as f64 / seconds.max(1e-9) / 1e6;
         let (speedup, same) = match &baseline {
             None => (1.0, true),
             Some((base_rate, base_lines)) => (rate / base_rate, *base_lines == lines),
         };
         println!(
-            "  {jobs} job{}: {rate:>8.1} seeds/s ({seconds:.2}s, {failures} failing seeds){}{}",
+            "  {jobs} job{}: {rate:>8.1} seeds/s, {events_rate:.2} M events/s ({seconds:.2}s, {failures} failing seeds){}{}",
             if jobs == 1 { " " } else { "s" },
             if baseline.is_some() {
                 format!(", {speedup:.2}x")
