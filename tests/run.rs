@@ -294,3 +294,33 @@ fn faults_aimed_at_a_protocol_event_hit_the_reporting_node_at_that_instant() {
         );
     }
 }
+
+/// A latency or client timeout longer than any run (up to the ~584 years a duration can hold)
+/// means the message or wake-up never comes; it used to overflow the simulated clock and panic.
+#[test]
+fn delays_past_the_end_of_time_run_instead_of_panicking() {
+    let beat = std::fs::read_to_string(root().join("scenarios/beat.toml")).unwrap();
+    let huge_latency = beat.replace(
+        "latency = { min = \"1ms\", max = \"10ms\" }",
+        "latency = \"18446744073s\"",
+    );
+    assert_ne!(huge_latency, beat);
+    let kv =
+        "duration = \"3s\"\nquiet = \"1s\"\n[cluster]\nnodes = 3\n[protocol]\nname = \"raft\"\n\
+              [workload]\nrequest_timeout = \"18446744073s\"\n";
+    for (name, text) in [
+        ("huge-latency", huge_latency.as_str()),
+        ("huge-timeout", kv),
+    ] {
+        let path = temp_file(&format!("{name}.toml"), text);
+        let output = sim(&["run", path.to_str().unwrap(), "--seed", "1"]);
+        assert!(
+            matches!(code(&output), 0 | 1),
+            "{name}: exit {}:\n{}{}",
+            code(&output),
+            stderr(&output),
+            stdout(&output)
+        );
+        assert!(stdout(&output).contains("verdict"), "{name}: no verdict");
+    }
+}

@@ -761,7 +761,7 @@ impl<P: Process> Simulation<P> {
         let mut replies = std::mem::take(&mut self.outputs.replies);
         for (id, response) in replies.drain(..) {
             let latency = self.client_latency.sample(&mut self.client_network_rng);
-            let at = self.now + latency;
+            let at = self.now.saturating_add(latency);
             self.push(at, EventKind::Reply { node, id, response });
         }
         self.outputs.replies = replies;
@@ -853,7 +853,7 @@ impl<P: Process> Simulation<P> {
                     let _ = write!(l, ",\"from\":\"{from}\",\"to\":\"{to}\",\"id\":{msg_id}");
                 },
             );
-            let at = self.now + second;
+            let at = self.now.saturating_add(second);
             self.push(
                 at,
                 EventKind::Deliver {
@@ -865,7 +865,10 @@ impl<P: Process> Simulation<P> {
                 },
             );
         }
-        let at = self.now + latency;
+        // Latencies, like every delay below, come from scenario files and suite parameters: one
+        // that reaches past the end of simulated time is a message that never arrives, not an
+        // overflow.
+        let at = self.now.saturating_add(latency);
         self.push(
             at,
             EventKind::Deliver {
@@ -935,11 +938,11 @@ impl<P: Process> Simulation<P> {
                 node.0 as u64,
                 format_args!("request {} {request:?}", id.0),
             );
-            let at = self.now + latency;
+            let at = self.now.saturating_add(latency);
             self.push(at, EventKind::Request { node, id, request });
         }
         for (after, token) in wakes.drain(..) {
-            let at = self.now + after;
+            let at = self.now.saturating_add(after);
             self.push(at, EventKind::ClientWake(token));
         }
         self.submits = submits;

@@ -454,3 +454,34 @@ fn step_reports_what_ran() {
     }
     assert!(handled_n1_with_report);
 }
+
+/// Delays reach the core from scenario files and suite parameters (latencies, client timeouts);
+/// one that reaches past the end of simulated time means "never", and must not overflow the clock.
+#[test]
+fn a_delay_past_the_end_of_time_never_arrives_and_does_not_overflow() {
+    let mut config = SimConfig::new(1, 2);
+    config.network = NetworkConfig {
+        latency: Latency::Fixed(SimDuration::MAX),
+        duplicate_probability: 1.0,
+        ..NetworkConfig::default()
+    };
+    config.client_latency = Latency::Fixed(SimDuration::ZERO);
+    let mut s = Simulation::new(config, Box::new(|_| Probe::default()), Trace::new(None));
+    let script = vec![
+        (
+            SimDuration::from_millis(5),
+            n(0),
+            Request::Send { to: n(1), tag: 1 },
+        ),
+        (SimDuration::MAX, n(0), Request::Send { to: n(1), tag: 2 }),
+    ];
+    s.set_workload(Box::new(Script(script)));
+    s.start();
+    run_until(&mut s, 1_000);
+    assert!(
+        received(&s, 1).is_empty(),
+        "a message delivered after forever"
+    );
+    assert_eq!(s.stats().messages_sent, 1);
+    assert_eq!(s.peek_time(), Some(SimTime::MAX));
+}
