@@ -465,3 +465,29 @@ fn issue_5_planted_raft_bug_is_found_replayed_and_shrunk() {
         stdout(&again)
     );
 }
+
+/// A failure record's duration is an override of the fault phase like `--duration`, and is held
+/// to the same limits: a record edited to `0s` used to replay a run with no fault phase, and one
+/// edited to `100000h` ran far past the 24h limit a scenario file has (in effect a hang).
+#[test]
+fn a_record_with_an_impossible_duration_exits_2() {
+    let dir = fresh_dir("record-duration");
+    let out = sim(&["fuzz", FLAKY, "--seeds", "0..8", "--out", s(&dir)]);
+    assert_eq!(code(&out), 1, "{}", stdout(&out));
+    let (seed, _, _) = failures(&json(&dir.join("summary.json")))[0].clone();
+    let mut record = json(&dir.join(format!("seed-{seed}.json")));
+    for duration in ["0s", "100000h"] {
+        record["duration"] = Value::String(duration.into());
+        let edited = dir.join(format!("duration-{duration}.json"));
+        std::fs::write(&edited, serde_json::to_string(&record).unwrap()).unwrap();
+        for command in ["replay", "shrink"] {
+            let out = sim(&[command, s(&edited)]);
+            let err = stderr(&out);
+            assert_eq!(code(&out), 2, "{command} {duration}: {}{err}", stdout(&out));
+            assert!(
+                err.contains("field \"duration\""),
+                "{command} {duration}: {err}"
+            );
+        }
+    }
+}

@@ -241,6 +241,10 @@ fn bad_flags_and_missing_files_exit_2() {
         2
     );
     assert_eq!(code(&sim(&["run", "scenarios/no-such-file.toml"])), 2);
+    // Beyond the 24h a scenario file may ask for: it used to run (for hours).
+    let long = sim(&["run", "scenarios/beat.toml", "--duration", "100000h"]);
+    assert_eq!(code(&long), 2, "{}", stdout(&long));
+    assert!(stderr(&long).contains("at most 24h"), "{}", stderr(&long));
     assert_eq!(code(&sim(&["frobnicate"])), 2);
     assert_eq!(code(&sim(&["--help"])), 0);
 }

@@ -79,7 +79,7 @@ pub fn run_suite<S: Suite>(
     // A scenario with [low, high] ranges runs the member its seed samples.
     let mut scenario = scenario.sample(options.seed)?;
     if let Some(d) = options.duration {
-        scenario.duration = d;
+        scenario = scenario.with_duration(d)?;
     }
     let cluster = ClusterInfo {
         node_count: scenario.node_count(),

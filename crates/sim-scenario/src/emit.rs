@@ -23,7 +23,7 @@ pub fn explicit(
 ) -> Result<Scenario, ScenarioError> {
     let mut s = scenario.sample(seed)?;
     if let Some(d) = duration {
-        s.duration = d;
+        s = s.with_duration(d)?;
     }
     let end = s.fault_end();
     // A time-triggered fault after the fault phase never fires; a file may not even say it.

@@ -186,6 +186,32 @@ impl Scenario {
         &self.node_names[node.index()]
     }
 
+    /// This scenario with its fault phase replaced by `duration` (a `--duration` flag, or the
+    /// one a failure record carries), held to the limits a file's own duration is: positive, and
+    /// with the quiet phase at most [`RUN_MAX`].
+    pub fn with_duration(&self, duration: SimDuration) -> Result<Scenario, ScenarioError> {
+        let source = Source::new(&self.file, &self.text);
+        if duration == SimDuration::ZERO {
+            return Err(source.error(
+                "duration",
+                "the duration override (--duration) must be positive, found 0s",
+            ));
+        }
+        if duration + self.quiet > RUN_MAX {
+            return Err(source.error(
+                "duration",
+                format!(
+                    "the duration override (--duration) {duration} makes a run of {}; at most \
+                     {RUN_MAX} of simulated time",
+                    duration + self.quiet
+                ),
+            ));
+        }
+        let mut scenario = self.clone();
+        scenario.duration = duration;
+        Ok(scenario)
+    }
+
     /// The end of the fault phase.
     pub fn fault_end(&self) -> SimTime {
         SimTime::ZERO + self.duration

@@ -195,6 +195,26 @@ fn negative_and_absurd_durations_are_rejected() {
     );
 }
 
+/// `--duration` (and a failure record's duration) replaces the fault phase; it is held to the
+/// limits of the file's own duration, so a flag cannot ask for a run the file could not.
+#[test]
+fn a_duration_override_is_held_to_the_file_limits() {
+    let s = parse(VALID).expect("valid");
+    let shorter = s.with_duration(SimDuration::from_secs(5)).expect("5s");
+    assert_eq!(shorter.duration, SimDuration::from_secs(5));
+    assert_eq!(shorter.end(), SimTime::ZERO + SimDuration::from_secs(15));
+    let zero = s.with_duration(SimDuration::ZERO).expect_err("0s");
+    assert_eq!(zero.field, "duration");
+    assert!(zero.to_string().contains("positive"), "{zero}");
+    let long = s
+        .with_duration(SimDuration::from_secs(100_000 * 3600))
+        .expect_err("100000h");
+    assert_eq!(long.field, "duration");
+    assert!(long.to_string().contains("at most 24h"), "{long}");
+    assert!(s.with_duration(RUN_MAX).is_err(), "24h plus 10s of quiet");
+    assert!(emit::explicit(&s, 1, Some(SimDuration::ZERO)).is_err());
+}
+
 #[test]
 fn references_to_missing_nodes_are_rejected() {
     let e = error(&VALID.replace("node = \"leader\"", "node = \"n9\""));
