@@ -1291,6 +1291,90 @@ fn test_backup_2b() {
     }
 }
 
+/// 6.824 TestCount2B: bounded messages for an election (the lab's 30 RPCs), for eleven
+/// agreements ((iters + 1 + 3) * 3 RPCs) and for a second of idleness (3 * 20 RPCs); an RPC is
+/// two messages here, so every bound is doubled. Pipelined appends overtake each other on the
+/// network; a rejection of one that arrived early must not make the leader resend the suffix.
+#[test]
+fn test_count_2b() {
+    for seed in seeds() {
+        let mut cfg = Cluster::new("TestCount2B", seed, 3, false, false);
+        let servers = cfg.servers();
+        cfg.check_one_leader();
+        let mut total1 = cfg.messages();
+        if !(1..=30 * 2).contains(&total1) {
+            cfg.fail(format!(
+                "too many or few messages ({total1}) to elect initial leader"
+            ));
+        }
+        let mut total2 = 0;
+        let mut success = false;
+        let iters = 10u64;
+        'tries: for attempt in 0..5 {
+            if attempt > 0 {
+                cfg.run_for(SimDuration::from_secs(3));
+            }
+            let leader = cfg.check_one_leader();
+            total1 = cfg.messages();
+            let Some((term, _)) = cfg.get_state(leader) else {
+                continue;
+            };
+            let values: Vec<String> = (0..iters + 2).map(|k| (1000 + k).to_string()).collect();
+            let indices = cfg.start_many(leader, &values);
+            let Some(starti) = indices[0] else {
+                continue;
+            };
+            if cfg.get_state(leader).map(|s| s.0) != Some(term) {
+                continue;
+            }
+            for (k, index) in indices.iter().enumerate() {
+                if *index != Some(starti + k as u64) {
+                    cfg.fail("Start() failed");
+                }
+            }
+            for k in 1..=iters {
+                let command = cfg.wait(starti + k, servers, Some(term));
+                if command.is_none() {
+                    continue 'tries;
+                }
+                let got = value_of(&command);
+                if got.as_deref() != Some(values[k as usize].as_str()) {
+                    cfg.fail(format!(
+                        "wrong value {got:?} committed for index {}; expected {}",
+                        starti + k,
+                        values[k as usize]
+                    ));
+                }
+            }
+            if (0..servers).any(|j| cfg.get_state(j).map(|s| s.0) != Some(term)) {
+                continue;
+            }
+            total2 = cfg.messages();
+            let bound = (iters + 1 + 3) * 3 * 2;
+            if total2 - total1 > bound {
+                cfg.fail(format!(
+                    "too many messages ({}) for {iters} entries (bound {bound})",
+                    total2 - total1
+                ));
+            }
+            success = true;
+            break;
+        }
+        if !success {
+            cfg.fail("term changed too often");
+        }
+        cfg.run_for(RAFT_ELECTION_TIMEOUT);
+        let total3 = cfg.messages();
+        if total3 - total2 > 3 * 20 * 2 {
+            cfg.fail(format!(
+                "too many messages ({}) for 1 second of idleness",
+                total3 - total2
+            ));
+        }
+        cfg.end();
+    }
+}
+
 // ----- 2C: persistence -----
 
 /// 6.824 TestPersist12C: agreement survives restarting every server, the leader, a cut-off

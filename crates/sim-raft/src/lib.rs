@@ -3,7 +3,8 @@
 //!
 //! - [`node`]: the [`RaftNode`] process: roles and terms, randomised elections with the log
 //!   up-to-date check, pre-vote and check-quorum (parameters, off by default), replication with
-//!   the consistency check, conflict truncation and fast backtracking, the current-term commit
+//!   the consistency check, conflict truncation and fast backtracking (a rejection counts only if
+//!   it answers the leader's current probe, as etcd's `maybeDecrTo`), the current-term commit
 //!   rule, a no-op entry at the start of each term, durable state synced before every reply that
 //!   depends on it, recovery from durable state alone, snapshots and InstallSnapshot.
 //! - [`log`], [`kv`], [`message`]: its log, its key-value state machine with client sessions

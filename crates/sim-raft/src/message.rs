@@ -30,14 +30,17 @@ pub enum Message {
         leader_commit: u64,
         read_round: u64,
     },
-    /// On success `match_index` is the last index known to match the leader. On failure the
-    /// conflict hint (§5.3, fast backtracking): `conflict_term` is the term of the follower's
-    /// entry at `prev_log_index` (none if the follower's log is shorter) and `conflict_index`
-    /// the first index of that term, or the follower's last index + 1.
+    /// On success `match_index` is the last index known to match the leader. On failure
+    /// `rejected_index` is the `prev_log_index` of the request it answers (so that the leader
+    /// can tell a stale rejection from one that answers its current probe, as etcd's
+    /// `maybeDecrTo`), and the conflict hint (§5.3, fast backtracking): `conflict_term` is the
+    /// term of the follower's entry at `prev_log_index` (none if the follower's log is shorter)
+    /// and `conflict_index` the first index of that term, or the follower's last index + 1.
     AppendEntriesReply {
         term: u64,
         success: bool,
         match_index: u64,
+        rejected_index: u64,
         conflict_index: u64,
         conflict_term: Option<u64>,
         read_round: u64,

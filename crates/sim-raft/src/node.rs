@@ -172,6 +172,18 @@ pub struct AppliedEntry {
     pub command: Command,
 }
 
+/// An AppendEntries reply's fields (see [`Message::AppendEntriesReply`]).
+#[derive(Debug, Clone)]
+struct AppendReply {
+    term: u64,
+    success: bool,
+    match_index: u64,
+    rejected_index: u64,
+    conflict_index: u64,
+    conflict_term: Option<u64>,
+    read_round: u64,
+}
+
 /// A client write (or a read in log mode) waiting for its entry to be applied.
 #[derive(Debug, Clone)]
 struct PendingWrite {
@@ -214,6 +226,20 @@ pub struct RaftNode {
     // Leader state.
     next_index: Vec<u64>,
     match_index: Vec<u64>,
+    /// Per peer, whether the leader is probing it (etcd's `StateProbe`): from the election and
+    /// from an accepted rejection until an append succeeds. While probing, a send does not move
+    /// `next_index` (so the probe's reply is recognised as the current one) and only one probe
+    /// is in flight: new entries wait, the heartbeat resends it.
+    probing: Vec<bool>,
+    probe_in_flight: Vec<bool>,
+    /// Per peer, the `prev_log_index` of the latest append sent: a rejection of it answers the
+    /// current probe.
+    probe_index: Vec<u64>,
+    /// Per peer, the `prev_log_index` of the latest heartbeat. While replicating, every new
+    /// entry is a new append, so under steady load the reply to the latest append is rarely
+    /// back before the next one goes out; a rejection of the latest heartbeat counts as current
+    /// too, so that a follower that fell behind is noticed anyway.
+    heartbeat_index: Vec<u64>,
     /// Per peer, the highest ReadIndex round it acknowledged in this term.
     acked_round: Vec<u64>,
     /// Per peer, whether it answered since the latest check-quorum tick.
@@ -256,6 +282,10 @@ impl RaftNode {
             responded: vec![false; node_count],
             next_index: vec![1; node_count],
             match_index: vec![0; node_count],
+            probing: vec![true; node_count],
+            probe_in_flight: vec![false; node_count],
+            probe_index: vec![0; node_count],
+            heartbeat_index: vec![0; node_count],
             acked_round: vec![0; node_count],
             heard_from: vec![false; node_count],
             read_round: 0,
@@ -483,6 +513,11 @@ impl RaftNode {
         let next = self.log.last_index() + 1;
         self.next_index.iter_mut().for_each(|n| *n = next);
         self.match_index.iter_mut().for_each(|m| *m = 0);
+        // Nothing is known of the followers' logs yet: probe each, as etcd does.
+        self.probing.iter_mut().for_each(|p| *p = true);
+        self.probe_in_flight.iter_mut().for_each(|f| *f = false);
+        self.probe_index.iter_mut().for_each(|i| *i = 0);
+        self.heartbeat_index.iter_mut().for_each(|h| *h = 0);
         self.acked_round.iter_mut().for_each(|r| *r = 0);
         self.heard_from.iter_mut().for_each(|h| *h = false);
         self.read_round = 0;
@@ -499,7 +534,7 @@ impl RaftNode {
         if self.config.check_quorum {
             ctx.set_timer(self.config.election_timeout_max, Timer::CheckQuorum);
         }
-        self.broadcast_append(ctx);
+        self.broadcast_append(ctx, false);
         self.advance_commit(ctx);
     }
 
@@ -621,17 +656,25 @@ impl RaftNode {
 
     // ----- Replication (§5.3, §7) -----
 
-    fn broadcast_append(&mut self, ctx: &mut Ctx<'_, Self>) {
+    /// Sends every peer what follows its next index; `heartbeat` also resends the probe to
+    /// peers being probed (see [`RaftNode::send_append`]).
+    fn broadcast_append(&mut self, ctx: &mut Ctx<'_, Self>, heartbeat: bool) {
         for peer in 0..self.node_count {
             if peer != self.id.index() {
-                self.send_append(ctx, NodeId(peer as u32));
+                self.send_append(ctx, NodeId(peer as u32), heartbeat);
             }
         }
     }
 
-    /// Sends `peer` what follows its next index: entries, a heartbeat, or the snapshot.
-    fn send_append(&mut self, ctx: &mut Ctx<'_, Self>, peer: NodeId) {
+    /// Sends `peer` what follows its next index: entries, a heartbeat, or the snapshot. A peer
+    /// being probed with a probe in flight gets nothing unless this is the heartbeat, which
+    /// resends the probe (it or its reply may have been lost).
+    fn send_append(&mut self, ctx: &mut Ctx<'_, Self>, peer: NodeId, heartbeat: bool) {
         let p = peer.index();
+        if self.probing[p] && self.probe_in_flight[p] && !heartbeat {
+            return;
+        }
+        self.probe_in_flight[p] = self.probing[p];
         let next = self.next_index[p].clamp(1, self.log.last_index() + 1);
         if next <= self.log.snapshot_index() {
             if let Some(snapshot) = &self.snapshot {
@@ -651,8 +694,17 @@ impl RaftNode {
         let prev_log_term = self.log.term_at(prev_log_index).unwrap_or(0);
         let last = (next + self.config.max_entries_per_append - 1).min(self.log.last_index());
         let entries = self.log.slice(next, last).to_vec();
-        // Pipelining: the next send continues after these; a rejection moves it back.
-        self.next_index[p] = next + entries.len() as u64;
+        self.probe_index[p] = prev_log_index;
+        if heartbeat {
+            self.heartbeat_index[p] = prev_log_index;
+        }
+        // Pipelining while replicating: the next send continues after these. A probe stays
+        // where it is until it is answered.
+        self.next_index[p] = if self.probing[p] {
+            next
+        } else {
+            next + entries.len() as u64
+        };
         ctx.send(
             peer,
             Message::AppendEntries {
@@ -691,6 +743,7 @@ impl RaftNode {
             term: node.term,
             success: false,
             match_index: 0,
+            rejected_index: prev_log_index,
             conflict_index,
             conflict_term,
             read_round,
@@ -783,6 +836,7 @@ impl RaftNode {
                 term: self.term,
                 success: true,
                 match_index,
+                rejected_index: 0,
                 conflict_index: 0,
                 conflict_term: None,
                 read_round,
@@ -790,45 +844,80 @@ impl RaftNode {
         );
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn on_append_reply(
-        &mut self,
-        ctx: &mut Ctx<'_, Self>,
-        from: NodeId,
-        term: u64,
-        success: bool,
-        match_index: u64,
-        conflict_index: u64,
-        conflict_term: Option<u64>,
-        read_round: u64,
-    ) {
-        if term > self.term {
-            self.adopt_term(ctx, term);
+    fn on_append_reply(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, reply: AppendReply) {
+        if reply.term > self.term {
+            self.adopt_term(ctx, reply.term);
             return;
         }
-        if self.role != Role::Leader || term < self.term {
+        if self.role != Role::Leader || reply.term < self.term {
             return;
         }
         let p = from.index();
         self.heard_from[p] = true;
-        self.acked_round[p] = self.acked_round[p].max(read_round);
-        if success {
-            self.match_index[p] = self.match_index[p].max(match_index);
-            self.next_index[p] = self.next_index[p].max(self.match_index[p] + 1);
-            self.advance_commit(ctx);
-        } else {
-            // Fast backtracking (§5.3): skip the follower's whole conflicting term at once.
-            let hint = match conflict_term {
-                Some(t) => self
-                    .log
-                    .last_index_of_term(t)
-                    .map_or(conflict_index, |i| i + 1),
-                None => conflict_index,
-            };
-            self.next_index[p] = hint.max(self.match_index[p] + 1).max(1);
-            self.send_append(ctx, from);
+        self.acked_round[p] = self.acked_round[p].max(reply.read_round);
+        if reply.success {
+            self.on_matched(ctx, from, reply.match_index);
+        } else if self.answers_current_probe(p, reply.rejected_index) {
+            self.backtrack(ctx, from, &reply);
         }
         self.serve_reads(ctx);
+    }
+
+    /// Whether a rejection of the append whose `prev_log_index` was `rejected` answers the
+    /// leader's current probe of peer `p` (etcd's `maybeDecrTo`). Appends are pipelined and the
+    /// network reorders them, so a follower often rejects one that overtook its predecessors
+    /// ("prev index beyond my log") while those are still on their way; backtracking on it would
+    /// resend the whole suffix. A rejection at or below `match_index` is stale (the follower has
+    /// matched past it since); otherwise it must answer the latest append (while probing, that
+    /// is at `next_index - 1`, which does not move) or the latest heartbeat.
+    fn answers_current_probe(&self, p: usize, rejected: u64) -> bool {
+        if rejected <= self.match_index[p] {
+            return false;
+        }
+        rejected == self.probe_index[p] || rejected == self.heartbeat_index[p]
+    }
+
+    /// A successful append (or installed snapshot) reached `match_index`; one that answers the
+    /// probe ends the probing. What is left to send goes with the next new entry or heartbeat.
+    fn on_matched(&mut self, ctx: &mut Ctx<'_, Self>, peer: NodeId, match_index: u64) {
+        let p = peer.index();
+        self.match_index[p] = self.match_index[p].max(match_index);
+        if self.probing[p] && self.match_index[p] + 1 >= self.next_index[p] {
+            self.probing[p] = false;
+            self.probe_in_flight[p] = false;
+        }
+        self.next_index[p] = self.next_index[p].max(self.match_index[p] + 1);
+        self.advance_commit(ctx);
+    }
+
+    /// Fast backtracking (§5.3) on a rejection of the current probe: skip the follower's whole
+    /// conflicting term at once, and probe from there.
+    fn backtrack(&mut self, ctx: &mut Ctx<'_, Self>, peer: NodeId, reply: &AppendReply) {
+        let p = peer.index();
+        let hint = match reply.conflict_term {
+            Some(t) => self
+                .log
+                .last_index_of_term(t)
+                .map_or(reply.conflict_index, |i| i + 1),
+            None => reply.conflict_index,
+        };
+        // The follower does not hold the entry at `rejected_index`, so the probe goes no
+        // further than that.
+        self.next_index[p] = hint
+            .min(reply.rejected_index)
+            .max(self.match_index[p] + 1)
+            .max(1);
+        self.probing[p] = true;
+        self.probe_in_flight[p] = false;
+        // A follower that is only short of entries the leader has compacted may still receive
+        // them from appends in flight: the probe (a snapshot) waits for the heartbeat, as if
+        // in flight, and is not needed if their replies have ended the probing by then.
+        let short = reply.conflict_term.is_none();
+        if short && self.next_index[p] <= self.log.snapshot_index() {
+            self.probe_in_flight[p] = true;
+            return;
+        }
+        self.send_append(ctx, peer, false);
     }
 
     fn on_install_snapshot(
@@ -916,9 +1005,7 @@ impl RaftNode {
         let p = from.index();
         self.heard_from[p] = true;
         self.acked_round[p] = self.acked_round[p].max(read_round);
-        self.match_index[p] = self.match_index[p].max(match_index);
-        self.next_index[p] = self.next_index[p].max(self.match_index[p] + 1);
-        self.advance_commit(ctx);
+        self.on_matched(ctx, from, match_index);
         self.serve_reads(ctx);
     }
 
@@ -1069,7 +1156,7 @@ impl RaftNode {
         let index = self.append_as_leader(ctx, entry);
         self.pending_writes
             .insert(index, PendingWrite { id, client, seq });
-        self.broadcast_append(ctx);
+        self.broadcast_append(ctx, false);
         self.advance_commit(ctx);
         // Applies nothing in a correct run (the entry is not committed yet); with the planted
         // bug `apply_before_commit` this is where the leader applies and answers too early.
@@ -1089,7 +1176,7 @@ impl RaftNode {
                 read.round = self.read_round;
                 read.read_index = self.commit_index;
             }
-            self.broadcast_append(ctx);
+            self.broadcast_append(ctx, false);
         }
         let mut acked = self.acked_round.clone();
         acked[self.id.index()] = self.read_round;
@@ -1198,19 +1285,22 @@ impl Process for RaftNode {
                 term,
                 success,
                 match_index,
+                rejected_index,
                 conflict_index,
                 conflict_term,
                 read_round,
-            } => self.on_append_reply(
-                ctx,
-                from,
-                term,
-                success,
-                match_index,
-                conflict_index,
-                conflict_term,
-                read_round,
-            ),
+            } => {
+                let reply = AppendReply {
+                    term,
+                    success,
+                    match_index,
+                    rejected_index,
+                    conflict_index,
+                    conflict_term,
+                    read_round,
+                };
+                self.on_append_reply(ctx, from, reply)
+            }
             Message::InstallSnapshot {
                 term,
                 snapshot,
@@ -1251,7 +1341,7 @@ impl Process for RaftNode {
             }
             Timer::Heartbeat => match self.role {
                 Role::Leader => {
-                    self.broadcast_append(ctx);
+                    self.broadcast_append(ctx, true);
                     ctx.set_timer(self.config.heartbeat_interval, Timer::Heartbeat);
                 }
                 Role::Candidate | Role::PreCandidate => self.retry_vote_requests(ctx),

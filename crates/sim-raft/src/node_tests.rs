@@ -131,10 +131,56 @@ fn ack(term: u64, match_index: u64) -> Message {
         term,
         success: true,
         match_index,
+        rejected_index: 0,
         conflict_index: 0,
         conflict_term: None,
         read_round: 0,
     }
+}
+
+/// A rejection of the append whose `prev_log_index` was `rejected`, with the conflict hint.
+fn reject(term: u64, rejected: u64, conflict_index: u64, conflict_term: Option<u64>) -> Message {
+    Message::AppendEntriesReply {
+        term,
+        success: false,
+        match_index: 0,
+        rejected_index: rejected,
+        conflict_index,
+        conflict_term,
+        read_round: 0,
+    }
+}
+
+/// The `prev_log_index` of every AppendEntries the latest handler sent to `to`.
+fn appends_to(h: &Harness<RaftNode>, to: NodeId) -> Vec<u64> {
+    h.outputs()
+        .sends
+        .iter()
+        .filter_map(|(t, m)| match m {
+            Message::AppendEntries { prev_log_index, .. } if *t == to => Some(*prev_log_index),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A leader of a 3-node cluster whose no-op (index 1) n2 and n3 acknowledged, so that it
+/// replicates to them (pipelining, no probe), with `writes` client writes sent on top: n2 was sent one
+/// append per write, at prev indices 1, 2, ...
+fn replicating_leader(writes: u64) -> Harness<RaftNode> {
+    let mut h = node(0, 3);
+    elect(&mut h);
+    let term = h.process.term();
+    h.deliver(n(1), ack(term, 1));
+    h.deliver(n(2), ack(term, 1));
+    for k in 0..writes {
+        h.request(RequestId(k + 1), put(k + 1, 1, "k", "v"));
+        assert_eq!(
+            appends_to(&h, n(1)),
+            vec![k + 1],
+            "pipelined, one entry each"
+        );
+    }
+    h
 }
 
 /// §5.4.1: a voter refuses a candidate whose log is less up-to-date than its own (a lower last
@@ -366,44 +412,97 @@ fn fast_backtracking_hint_values() {
         other => panic!("unexpected {other:?}"),
     }
 
-    // The leader's side: its log is [1, 1, 4]; a follower reports a conflict in term 2, which the
-    // leader does not have, so it goes back to that term's first index at once.
+    // The leader's side, elected in term 5 with the log [1, 2, 4] and its no-op at 4: it
+    // probes each follower at index 3.
     let mut leader = node(0, 3);
-    leader.deliver(n(1), append(3, (0, 0), &[1, 1], 0));
+    leader.deliver(n(1), append(4, (0, 0), &[1, 2, 4], 0));
     elect(&mut leader);
     let term = leader.process.term();
-    leader.deliver(
-        n(2),
-        Message::AppendEntriesReply {
-            term,
-            success: false,
-            match_index: 0,
-            conflict_index: 2,
-            conflict_term: Some(2),
-            read_round: 0,
-        },
-    );
+    assert_eq!(terms_of(&leader), vec![1, 2, 4, term]);
+    // n2 holds term 3 at 3 (from index 2 on), a term the leader does not have: the leader goes
+    // back to that term's first index at once.
+    leader.deliver(n(2), reject(term, 3, 2, Some(3)));
     match reply_to(&leader, n(2)) {
         Message::AppendEntries { prev_log_index, .. } => assert_eq!(prev_log_index, 1),
         other => panic!("unexpected {other:?}"),
     }
-    // A conflict in term 1, which the leader has up to index 2: it resumes after its last entry
-    // of term 1.
-    leader.deliver(
-        n(2),
-        Message::AppendEntriesReply {
-            term,
-            success: false,
-            match_index: 0,
-            conflict_index: 1,
-            conflict_term: Some(1),
-            read_round: 0,
-        },
-    );
-    match reply_to(&leader, n(2)) {
+    // n1 holds term 2 at 3 (from index 2 on), which the leader has up to index 2: it resumes
+    // after its last entry of term 2.
+    leader.deliver(n(1), reject(term, 3, 2, Some(2)));
+    match reply_to(&leader, n(1)) {
         Message::AppendEntries { prev_log_index, .. } => assert_eq!(prev_log_index, 2),
         other => panic!("unexpected {other:?}"),
     }
+}
+
+/// §5.3 with pipelining (etcd's `maybeDecrTo`): appends overtake each other on the network, and
+/// a follower rejects one that arrives before its predecessors ("prev index beyond my log").
+/// That rejection answers no current probe (the leader has sent more since): it is ignored, and
+/// nothing is resent, since the appends in flight fill the gap.
+#[test]
+fn stale_rejection_ignored() {
+    let mut h = replicating_leader(3);
+    let term = h.process.term();
+    // n2 holds index 1 only, and got the append at prev 2 first.
+    h.deliver(n(1), reject(term, 2, 2, None));
+    assert!(
+        appends_to(&h, n(1)).is_empty(),
+        "a stale rejection made the leader resend"
+    );
+    assert_eq!(h.process.next_index[1], 5, "the pipeline moved back");
+    // The appends in flight arrive after all.
+    h.deliver(n(1), ack(term, 4));
+    assert_eq!(h.process.match_index[1], 4);
+    assert!(appends_to(&h, n(1)).is_empty());
+}
+
+/// §5.3 (fast backtracking): a rejection of the latest append answers the current probe; the
+/// leader goes back to the follower's hint, probes from there with everything after it, and
+/// sends nothing more to that follower until the probe is answered.
+#[test]
+fn current_rejection_backtracks_with_the_fast_hint() {
+    let mut h = replicating_leader(3);
+    let term = h.process.term();
+    // The append at prev 3 is the latest; n2 holds index 1 only (its others were lost).
+    h.deliver(n(1), reject(term, 3, 2, None));
+    assert_eq!(appends_to(&h, n(1)), vec![1], "probe from the hint");
+    match reply_to(&h, n(1)) {
+        Message::AppendEntries { entries, .. } => assert_eq!(entries.len(), 3),
+        other => panic!("unexpected {other:?}"),
+    }
+    // While the probe is out, a new write does not go to n2.
+    h.request(RequestId(9), put(9, 1, "k", "v"));
+    assert!(appends_to(&h, n(1)).is_empty(), "a second probe in flight");
+    assert_eq!(appends_to(&h, n(2)), vec![4], "n3 still gets it pipelined");
+    // The probe succeeds: replication resumes (pipelined) with what waited.
+    h.deliver(n(1), ack(term, 4));
+    assert!(!h.process.probing[1]);
+    h.request(RequestId(10), put(10, 1, "k", "v"));
+    assert_eq!(appends_to(&h, n(1)), vec![4]);
+    match reply_to(&h, n(1)) {
+        Message::AppendEntries { entries, .. } => assert_eq!(entries.len(), 2),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(h.process.next_index[1], 7);
+}
+
+/// §5.3: a rejection at or below the follower's match index is stale (the follower matched
+/// past it since), even when it is the prev index of the latest append.
+#[test]
+fn rejection_at_or_below_match_index_ignored() {
+    let mut h = replicating_leader(0);
+    let term = h.process.term();
+    // Idle: the latest heartbeat to n2 went at prev 1, and n2 matched 1.
+    h.set_time(SimTime(50_000_000));
+    h.fire(Timer::Heartbeat);
+    assert_eq!(appends_to(&h, n(1)), vec![1]);
+    h.deliver(n(1), reject(term, 1, 1, None));
+    assert!(
+        appends_to(&h, n(1)).is_empty(),
+        "a rejection below the match index made the leader resend"
+    );
+    assert_eq!(h.process.next_index[1], 2);
+    assert!(!h.process.probing[1]);
 }
 
 /// §5.4.2 (Figure 8): a leader does not commit an entry of an earlier term by counting the
@@ -461,6 +560,7 @@ fn step_down_on_a_higher_term() {
             term: term + 3,
             success: false,
             match_index: 0,
+            rejected_index: 0,
             conflict_index: 0,
             conflict_term: None,
             read_round: 0,
@@ -685,6 +785,7 @@ fn read_index_waits_for_a_heartbeat_round() {
             term,
             success: true,
             match_index: 1,
+            rejected_index: 0,
             conflict_index: 0,
             conflict_term: None,
             read_round: 1,

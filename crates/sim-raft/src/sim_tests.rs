@@ -219,7 +219,9 @@ fn figure8_with_commit_previous_term_by_count_is_caught() {
             outcome.committed_by_count,
             "seed {seed}: the bug never fired"
         );
-        let failure = outcome.failure.expect("caught");
+        let failure = outcome
+            .failure
+            .unwrap_or_else(|| panic!("seed {seed}: not caught"));
         assert!(failure.contains("raft."), "seed {seed}: {failure}");
     }
 }
