@@ -491,3 +491,39 @@ fn a_record_with_an_impossible_duration_exits_2() {
         }
     }
 }
+
+/// A shrink's result does not depend on `--jobs`, even when its run budget runs out: a batch of
+/// parallel candidates used to count every candidate it ran, including those after the first
+/// that still failed, so more jobs spent the budget sooner and stopped at a larger scenario.
+#[test]
+fn a_budget_bound_shrink_is_the_same_with_any_jobs() {
+    let dir = fresh_dir("shrink-jobs");
+    let out = sim(&["fuzz", FLAKY, "--seeds", "0..8", "--out", s(&dir)]);
+    assert_eq!(code(&out), 1, "{}", stdout(&out));
+    let (seed, _, _) = failures(&json(&dir.join("summary.json")))[0].clone();
+    let record = dir.join(format!("seed-{seed}.json"));
+    let shrunk = |jobs: &str| {
+        let file = dir.join(format!("jobs-{jobs}.toml"));
+        let out = sim(&[
+            "shrink",
+            s(&record),
+            "--max-runs",
+            "9",
+            "--jobs",
+            jobs,
+            "--out",
+            s(&file),
+        ]);
+        assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+        let runs = stdout(&out).lines().next().unwrap_or_default().to_string();
+        let text = std::fs::read_to_string(&file).expect("the shrunk scenario");
+        // The header names the output file; the scenario itself must be the same.
+        let body: Vec<String> = text
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(str::to_string)
+            .collect();
+        (runs, body)
+    };
+    assert_eq!(shrunk("1"), shrunk("4"));
+}

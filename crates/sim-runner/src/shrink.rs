@@ -87,7 +87,6 @@ impl Search<'_> {
                 return false;
             }
             let batch = &batch[..batch.len().min(self.options.max_runs - self.runs)];
-            self.runs += batch.len();
             let results: Vec<Option<RunReport>> = if batch.len() == 1 {
                 vec![self.fails(&batch[0])]
             } else {
@@ -103,14 +102,22 @@ impl Search<'_> {
                         .collect()
                 })
             };
-            if let Some((i, report)) = results
+            // Runs are counted as if the candidates ran one by one and stopped at the first that
+            // fails: the ones after it in the batch ran only because threads were free, and
+            // counting them would spend the budget faster with more jobs, and so make the
+            // result depend on them.
+            let found = results
                 .into_iter()
                 .enumerate()
-                .find_map(|(i, r)| r.map(|r| (i, r)))
-            {
-                self.best = batch[i].clone();
-                self.best_report = report;
-                return true;
+                .find_map(|(i, r)| r.map(|r| (i, r)));
+            match found {
+                Some((i, report)) => {
+                    self.runs += i + 1;
+                    self.best = batch[i].clone();
+                    self.best_report = report;
+                    return true;
+                }
+                None => self.runs += batch.len(),
             }
         }
         false
