@@ -527,3 +527,42 @@ fn a_budget_bound_shrink_is_the_same_with_any_jobs() {
     };
     assert_eq!(shrunk("1"), shrunk("4"));
 }
+
+/// The resume line of a stopped campaign is the command that continues that campaign: it used
+/// to keep only `--seeds`, so a campaign run with `--count 20 --shard 1/2 --duration 5s` was
+/// told to resume with none of them, which runs seeds 0..100 of every shard (or, with the
+/// duration gone, is refused).
+#[test]
+fn the_resume_line_keeps_count_shard_and_duration() {
+    let dir = fresh_dir("resume-line");
+    let first = sim(&[
+        "fuzz",
+        FLAKY,
+        "--count",
+        "20",
+        "--shard",
+        "1/2",
+        "--duration",
+        "5s",
+        "--jobs",
+        "1",
+        "--stop-after",
+        "3",
+        "--out",
+        s(&dir),
+    ]);
+    let text = stdout(&first);
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("resume     "))
+        .unwrap_or_else(|| panic!("no resume line:\n{text}{}", stderr(&first)));
+    assert!(
+        line.contains("--seeds 0..20 --shard 1/2 --duration 5s"),
+        "{line}"
+    );
+    let args: Vec<&str> = line.split_whitespace().skip(1).collect();
+    let second = sim(&args);
+    assert!(code(&second) <= 1, "{line}: {}", stderr(&second));
+    let seeds: BTreeSet<u64> = journal_seeds(&dir).into_iter().collect();
+    assert_eq!(seeds, (1..20).step_by(2).collect(), "{line}");
+}

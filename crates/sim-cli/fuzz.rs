@@ -167,6 +167,22 @@ fn clear_campaign(dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// The flags that select a campaign's seeds and duration (` --seeds 0..20 --shard 1/2`), for
+/// the resume line: `--resume` runs the same campaign only with the same flags.
+fn campaign_flags(space: &SeedSpace, duration: Option<SimDuration>) -> String {
+    let mut flags = match space.end {
+        Some(end) => format!(" --seeds {}..{end}", space.start),
+        None => format!(" --seeds {}..", space.start),
+    };
+    if space.shard != Shard::WHOLE {
+        flags.push_str(&format!(" --shard {}", space.shard));
+    }
+    if let Some(d) = duration {
+        flags.push_str(&format!(" --duration {d}"));
+    }
+    flags
+}
+
 fn record_path(dir: &Path, seed: u64) -> PathBuf {
     dir.join(format!("seed-{seed}.json"))
 }
@@ -234,7 +250,11 @@ fn fuzz(args: FuzzArgs) -> Result<u8, String> {
             ));
         }
         if earlier.duration != this.duration {
-            return Err("--resume: the campaign ran with another --duration".into());
+            return Err(format!(
+                "--resume: the campaign in {} ran{}; resume it with the same --duration",
+                dir.display(),
+                campaign_flags(&earlier.space, earlier.duration)
+            ));
         }
         lines = read_journal(&journal_path)?;
     } else {
@@ -358,10 +378,7 @@ fn fuzz(args: FuzzArgs) -> Result<u8, String> {
             "resume     sim fuzz {} --out {} --resume{}",
             args.scenario.display(),
             dir.display(),
-            args.seeds
-                .as_ref()
-                .map(|s| format!(" --seeds {s}"))
-                .unwrap_or_default()
+            campaign_flags(&space, args.duration)
         );
     }
     if args.shrink {
