@@ -328,3 +328,27 @@ fn delays_past_the_end_of_time_run_instead_of_panicking() {
         assert!(stdout(&output).contains("verdict"), "{name}: no verdict");
     }
 }
+
+/// A run cut short by its event limit fails for the limit: the sometimes and eventually checks
+/// that then fail for want of time ("no leader was elected in the whole run", after 65ms of a
+/// 30s run) used to be named as the failure instead, in the verdict and in campaign records.
+#[test]
+fn a_run_cut_by_its_event_limit_is_blamed_on_the_limit() {
+    let partition = std::fs::read_to_string(root().join("scenarios/partition.toml")).unwrap();
+    let limited = partition.replace("quiet = \"10s\"", "quiet = \"10s\"\nmax_events = 50");
+    assert_ne!(limited, partition);
+    let path = temp_file("event-limit.toml", &limited);
+    let output = sim(&["run", path.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    let value: serde_json::Value = serde_json::from_str(&stdout(&output)).expect("JSON");
+    let failure = value["failure"].as_str().unwrap_or_default();
+    assert!(
+        failure.starts_with("the run reached its event limit (50 events)"),
+        "{failure}"
+    );
+    let text = stdout(&sim(&["run", path.to_str().unwrap()]));
+    assert!(
+        text.contains("verdict    FAIL: the run reached its event limit"),
+        "{text}"
+    );
+}

@@ -56,6 +56,19 @@ impl RunReport {
         self.panic.is_none() && !self.limit_reached && self.checks.iter().all(|c| c.passed())
     }
 
+    /// The check that explains the run's failure: an always-check that failed (found in
+    /// whatever part of the run ran), else any failed check unless the event limit cut the run
+    /// short, since a sometimes or eventually check then fails for want of time, and the limit
+    /// is the finding.
+    fn failed_report(&self) -> Option<&CheckReport> {
+        let mut failed = self.checks.iter().filter(|c| !c.passed());
+        match failed.clone().find(|c| c.kind == CheckKind::Always) {
+            Some(c) => Some(c),
+            None if self.limit_reached => None,
+            None => failed.next(),
+        }
+    }
+
     /// The first failure, in words, if any.
     pub fn failure(&self) -> Option<String> {
         if let Some(p) = &self.panic {
@@ -69,7 +82,7 @@ impl RunReport {
         if let Some((name, v)) = &self.stopped_by {
             return Some(format!("{name} violated at t={}: {}", v.time, v.message));
         }
-        if let Some(c) = self.checks.iter().find(|c| !c.passed()) {
+        if let Some(c) = self.failed_report() {
             let v = c
                 .violation
                 .as_ref()
@@ -88,7 +101,8 @@ impl RunReport {
         None
     }
 
-    /// The name of the first failed check (or `panic`, `event-limit`).
+    /// The name of the first failed check (or `panic`, `event-limit`), as [`RunReport::failure`]
+    /// describes it.
     pub fn failed_check(&self) -> Option<String> {
         if self.panic.is_some() {
             return Some("panic".into());
@@ -96,7 +110,7 @@ impl RunReport {
         if let Some((name, _)) = &self.stopped_by {
             return Some(name.clone());
         }
-        if let Some(c) = self.checks.iter().find(|c| !c.passed()) {
+        if let Some(c) = self.failed_report() {
             return Some(c.name.clone());
         }
         self.limit_reached.then(|| "event-limit".into())
