@@ -63,6 +63,21 @@ pub enum RecordError {
     Format { found: u32 },
     #[error("the record's scenario does not parse: {0}")]
     Scenario(#[from] ScenarioError),
+    #[error("field \"{field}\": {message}")]
+    Field { field: String, message: String },
+}
+
+/// A trace hash as records write it: 16 hex digits.
+fn parse_hash(field: String, text: &str) -> Result<u64, RecordError> {
+    if text.len() == 16 {
+        if let Ok(hash) = u64::from_str_radix(text, 16) {
+            return Ok(hash);
+        }
+    }
+    Err(RecordError::Field {
+        field,
+        message: format!("expected a trace hash of 16 hex digits, found {text:?}"),
+    })
 }
 
 impl FailureRecord {
@@ -111,6 +126,8 @@ impl FailureRecord {
         text
     }
 
+    /// Reads a record, refusing one whose fields could not have been written by `sim` (an edited
+    /// or damaged file): a replay of it would report a divergence that is not one.
     pub fn parse(text: &str) -> Result<FailureRecord, RecordError> {
         let record: FailureRecord = serde_json::from_str(text)?;
         if record.format > RECORD_FORMAT {
@@ -118,6 +135,22 @@ impl FailureRecord {
                 found: record.format,
             });
         }
+        parse_hash("trace_hash".into(), &record.trace_hash)?;
+        let mut previous = 0;
+        for (i, (events, _, hash)) in record.checkpoints.iter().enumerate() {
+            parse_hash(format!("checkpoints[{i}]"), hash)?;
+            if *events <= previous || *events > record.trace_events {
+                return Err(RecordError::Field {
+                    field: format!("checkpoints[{i}]"),
+                    message: format!(
+                        "expected event counts rising from 1 to trace_events ({}), found {events} after {previous}",
+                        record.trace_events
+                    ),
+                });
+            }
+            previous = *events;
+        }
+        record.scenario()?;
         Ok(record)
     }
 
@@ -141,5 +174,75 @@ impl FailureRecord {
                 hash: u64::from_str_radix(hash, 16).unwrap_or(0),
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record() -> FailureRecord {
+        FailureRecord {
+            format: RECORD_FORMAT,
+            sim: Provenance {
+                version: "0.1.0".into(),
+                commit: "unknown".into(),
+            },
+            scenario_file: "s.toml".into(),
+            scenario_name: "s".into(),
+            scenario_text: "duration = \"1s\"\n[cluster]\nnodes = 2\n[protocol]\nname = \"beat\"\n"
+                .into(),
+            seed: 3,
+            duration: None,
+            sampled: Vec::new(),
+            schedule: Vec::new(),
+            explicit_scenario: String::new(),
+            check: "event-limit".into(),
+            message: "the run reached its event limit".into(),
+            trace_hash: "0123456789abcdef".into(),
+            trace_events: 3000,
+            checkpoints: vec![
+                (1024, 10, "00000000000000aa".into()),
+                (2048, 20, "00000000000000bb".into()),
+            ],
+        }
+    }
+
+    fn refused(edit: impl FnOnce(&mut FailureRecord)) -> String {
+        let mut r = record();
+        edit(&mut r);
+        match FailureRecord::parse(&r.to_json()) {
+            Ok(_) => panic!("the edited record was accepted"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    /// A record `sim` wrote reads back as it was.
+    #[test]
+    fn a_record_reads_back() {
+        let r = record();
+        assert_eq!(FailureRecord::parse(&r.to_json()).expect("valid"), r);
+    }
+
+    /// Hashes that are not hex used to read as 0, so the replay of an edited record reported a
+    /// divergence (exit 1) instead of a bad record (exit 2).
+    #[test]
+    fn an_edited_record_is_refused_naming_the_field() {
+        let e = refused(|r| r.trace_hash = "zzzz".into());
+        assert!(
+            e.contains("field \"trace_hash\"") && e.contains("\"zzzz\""),
+            "{e}"
+        );
+        let e = refused(|r| r.checkpoints[1].2 = "not hex at all!!".into());
+        assert!(e.contains("field \"checkpoints[1]\""), "{e}");
+        let e = refused(|r| r.checkpoints.swap(0, 1));
+        assert!(
+            e.contains("field \"checkpoints[1]\"") && e.contains("rising"),
+            "{e}"
+        );
+        let e = refused(|r| r.trace_events = 5);
+        assert!(e.contains("field \"checkpoints[0]\""), "{e}");
+        let e = refused(|r| r.scenario_text = "duration = \"x\"".into());
+        assert!(e.contains("the record's scenario does not parse"), "{e}");
     }
 }
