@@ -255,6 +255,8 @@ pub struct RaftNode {
     applied_now: Vec<AppliedEntry>,
     log_changed: Option<(u64, u64)>,
     snapshots_taken: u64,
+    /// Room for the majority computations, which run on every reply (no allocation per reply).
+    scratch: Vec<u64>,
 }
 
 impl RaftNode {
@@ -296,6 +298,7 @@ impl RaftNode {
             applied_now: Vec::new(),
             log_changed: None,
             snapshots_taken: 0,
+            scratch: Vec::with_capacity(node_count),
         }
     }
 
@@ -1017,9 +1020,12 @@ impl RaftNode {
         if self.role != Role::Leader {
             return;
         }
-        let mut matched = self.match_index.clone();
+        let mut matched = std::mem::take(&mut self.scratch);
+        matched.clear();
+        matched.extend_from_slice(&self.match_index);
         matched[self.id.index()] = self.log.last_index();
         let candidate = majority_value(&mut matched, self.majority());
+        self.scratch = matched;
         if candidate <= self.commit_index {
             return;
         }
@@ -1178,9 +1184,12 @@ impl RaftNode {
             }
             self.broadcast_append(ctx, false);
         }
-        let mut acked = self.acked_round.clone();
+        let mut acked = std::mem::take(&mut self.scratch);
+        acked.clear();
+        acked.extend_from_slice(&self.acked_round);
         acked[self.id.index()] = self.read_round;
         let confirmed = majority_value(&mut acked, self.majority());
+        self.scratch = acked;
         let applied = self.last_applied;
         let kv = &self.kv;
         self.pending_reads.retain(|read| {
