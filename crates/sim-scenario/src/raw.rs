@@ -49,11 +49,38 @@ pub struct RawNetwork {
     pub client_latency: Option<Spanned<RawLatency>>,
 }
 
-#[derive(Debug, Deserialize, Clone, PartialEq)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum RawLatency {
     Fixed(SimDuration),
     Range(RawLatencyRange),
+}
+
+/// A string is a fixed latency, a table a range; each reports its own errors (an untagged enum
+/// would say only "data did not match any variant", whatever was wrong).
+impl<'de> Deserialize<'de> for RawLatency {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct LatencyVisitor;
+        impl<'de> Visitor<'de> for LatencyVisitor {
+            type Value = RawLatency;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a latency: a duration such as \"2ms\", or a table such as { min = \"1ms\", max = \"5ms\" }")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawLatency, E> {
+                SimDuration::deserialize(v.into_deserializer()).map(RawLatency::Fixed)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawLatency, E> {
+                SimDuration::deserialize(v.into_deserializer()).map(RawLatency::Fixed)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawLatency, E> {
+                SimDuration::deserialize(v.into_deserializer()).map(RawLatency::Fixed)
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<RawLatency, A::Error> {
+                RawLatencyRange::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(RawLatency::Range)
+            }
+        }
+        deserializer.deserialize_any(LatencyVisitor)
+    }
 }
 
 #[derive(Debug, Deserialize, Clone, PartialEq)]

@@ -143,6 +143,35 @@ fn wrong_types_are_rejected() {
     );
 }
 
+/// A latency is a duration or a table, and a bad one says what is wrong with it: it used to say
+/// only "data did not match any variant of untagged enum RawLatency", for a typo in a duration
+/// as for a duration too large to hold.
+#[test]
+fn a_bad_latency_says_what_is_wrong_with_it() {
+    let latency = "latency = { min = \"1ms\", max = \"5ms\" }";
+    for (bad, needle) in [
+        ("latency = \"1h30m\"", "found \"1h30m\" (an unknown unit)"),
+        ("latency = \"99999999999h\"", "a duration too large"),
+        ("latency = 5", "the bare number 5"),
+        (
+            "latency = true",
+            "expected a latency: a duration such as \"2ms\", or a table",
+        ),
+        ("latency = { min = \"1ms\", max = \"5x\" }", "found \"5x\""),
+        ("latency = { min = \"1ms\" }", "missing field `max`"),
+    ] {
+        let e = error(&VALID.replace(latency, bad));
+        assert_eq!(e.line, 15, "{bad}: {e}");
+        assert!(e.message.contains(needle), "{bad}: {e}");
+        assert!(!e.message.contains("untagged"), "{bad}: {e}");
+    }
+    let fixed = parse(&VALID.replace(latency, "latency = \"2ms\"")).expect("a fixed latency");
+    assert_eq!(
+        fixed.network.latency,
+        Latency::Fixed(SimDuration::from_millis(2))
+    );
+}
+
 #[test]
 fn unknown_keys_are_rejected() {
     let e = error(&VALID.replace("drop = 0.01", "drop = 0.01\njitter = 3"));
