@@ -267,9 +267,19 @@ impl Scenario {
     }
 }
 
-/// The first `quoted` word of a serde message (`unknown field `foo``), which names the field.
+/// The field a serde message names (`unknown field `foo``). Only messages about a field quote
+/// its name; the others quote the value found (`invalid type: boolean `true``), which is no
+/// field.
 fn backticked(message: &str) -> Option<String> {
-    let start = message.find('`')? + 1;
+    const NAMING: [&str; 4] = [
+        "unknown field `",
+        "missing field `",
+        "duplicate field `",
+        "duplicate key `",
+    ];
+    let start = NAMING
+        .iter()
+        .find_map(|prefix| message.find(prefix).map(|i| i + prefix.len()))?;
     let len = message[start..].find('`')?;
     Some(message[start..start + len].to_string())
 }

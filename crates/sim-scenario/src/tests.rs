@@ -1,5 +1,6 @@
 use super::*;
 use proptest::prelude::*;
+use std::collections::BTreeMap;
 
 const VALID: &str = r#"
 name = "partition"
@@ -170,6 +171,24 @@ fn a_bad_latency_says_what_is_wrong_with_it() {
         fixed.network.latency,
         Latency::Fixed(SimDuration::from_millis(2))
     );
+}
+
+/// Serde quotes the value of a wrong type (`invalid type: boolean `true``); that is no field
+/// name, and errors used to say `field "true"`, or `field "protocol.true"` placed at the table's
+/// header.
+#[test]
+fn a_value_of_the_wrong_type_is_not_taken_for_a_field_name() {
+    let e = error(&VALID.replace("duration = \"30s\"", "duration = true"));
+    assert_eq!((e.line, e.field.as_str()), (4, ""), "{e}");
+    assert!(e.message.contains("invalid type: boolean `true`"), "{e}");
+    let e = error(&VALID.replace("nodes = 5", "nodes = 3.5"));
+    assert_eq!((e.line, e.field.as_str()), (8, ""), "{e}");
+    let s = parse(&VALID.replace("clients = 3", "clients = true")).expect("valid");
+    let e = s
+        .decode::<BTreeMap<String, u32>>(Section::Workload)
+        .expect_err("a boolean is no count");
+    assert_eq!(e.field, "workload", "{e}");
+    assert!(e.message.contains("boolean `true`"), "{e}");
 }
 
 #[test]
