@@ -15,7 +15,7 @@ use std::fmt::Write as _;
 use std::panic::{self, AssertUnwindSafe};
 
 use crate::network::{Latency, NetworkConfig, Reachability};
-use crate::process::{Ctx, Outputs, Process, RequestId, TimerOp};
+use crate::process::{Ctx, Event, Outputs, Process, RequestId, TimerOp};
 use crate::rng::{self, SimRng, Streams};
 use crate::storage::Storage;
 use crate::time::{SimDuration, SimTime};
@@ -767,11 +767,12 @@ impl<P: Process> Simulation<P> {
         self.outputs.replies = replies;
         for i in 0..self.outputs.events.len() {
             let event = &self.outputs.events[i];
-            self.trace.record_text(
+            self.trace.record_fingerprint(
                 self.now,
                 Kind::Report,
                 node.0 as u64,
-                format_args!("{event:?}"),
+                |hasher| event.fingerprint(hasher),
+                || format!("{event:?}"),
             );
         }
     }

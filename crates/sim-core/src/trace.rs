@@ -237,6 +237,34 @@ impl Trace {
         }
     }
 
+    /// Records an event whose identity is folded in by `fingerprint` (a protocol report's own
+    /// fields, say); `text` renders it for the sink only.
+    pub fn record_fingerprint(
+        &mut self,
+        time: SimTime,
+        kind: Kind,
+        node: u64,
+        fingerprint: impl FnOnce(&mut StableHasher),
+        text: impl FnOnce() -> String,
+    ) {
+        self.events += 1;
+        self.hasher.write_u64(time.0);
+        self.hasher.write_u64(kind as u64);
+        self.hasher.write_u64(node);
+        fingerprint(&mut self.hasher);
+        self.checkpoint(time);
+        if self.sink.is_some() {
+            self.line.clear();
+            let rendered = text();
+            let _ = write!(self.line, "{{\"t\":{},\"ev\":\"{}\"", time.0, kind.as_str());
+            if node != u64::MAX {
+                let _ = write!(self.line, ",\"node\":\"n{}\"", node + 1);
+            }
+            let _ = writeln!(self.line, ",\"text\":{}}}", json_string(&rendered));
+            self.write_line();
+        }
+    }
+
     fn write_line(&mut self) {
         if let Some(sink) = &mut self.sink {
             if let Err(e) = sink.write_all(self.line.as_bytes()) {
