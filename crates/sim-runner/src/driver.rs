@@ -346,7 +346,16 @@ impl<S: Suite> Driver<S> {
         self.applied.push(AppliedFault {
             time: self.sim.now(),
             text,
+            skipped: false,
         });
+    }
+
+    /// A fault whose target did not exist when it fired (no leader, say): noted, not counted.
+    fn skip(&mut self, what: String) {
+        self.note(format!("{what}: no such node now, skipped"));
+        if let Some(last) = self.applied.last_mut() {
+            last.skipped = true;
+        }
     }
 
     fn names(nodes: &[NodeId]) -> String {
@@ -367,7 +376,7 @@ impl<S: Suite> Driver<S> {
             } => {
                 let nodes = self.resolve(target, reporter);
                 if nodes.is_empty() {
-                    return self.note(format!("crash {target}: no such node now, skipped"));
+                    return self.skip(format!("crash {target}"));
                 }
                 self.note(format!("crash {}", Self::names(&nodes)));
                 for &node in &nodes {
@@ -386,7 +395,7 @@ impl<S: Suite> Driver<S> {
             Action::Pause { target, duration } => {
                 let nodes = self.resolve(target, reporter);
                 if nodes.is_empty() {
-                    return self.note(format!("pause {target}: no such node now, skipped"));
+                    return self.skip(format!("pause {target}"));
                 }
                 self.note(format!("pause {} for {duration}", Self::names(&nodes)));
                 for &node in &nodes {
@@ -407,9 +416,7 @@ impl<S: Suite> Driver<S> {
                     Shape::Isolate(target) => {
                         let nodes = self.resolve(target, reporter);
                         if nodes.is_empty() {
-                            return self.note(format!(
-                                "partition isolate {target}: no such node now, skipped"
-                            ));
+                            return self.skip(format!("partition isolate {target}"));
                         }
                         let r = if nodes.len() == 1 {
                             Reachability::isolate(n, nodes[0], *one_way)
@@ -476,7 +483,7 @@ impl<S: Suite> Driver<S> {
             } => {
                 let nodes = self.resolve(target, reporter);
                 if nodes.is_empty() {
-                    return self.note(format!("clock {target}: no such node now, skipped"));
+                    return self.skip(format!("clock {target}"));
                 }
                 self.note(format!(
                     "clock {} offset {} drift {drift_ppm}ppm",

@@ -13,6 +13,8 @@ use sim_core::{CheckReport, SimDuration, SimTime, Stats, Violation};
 pub struct AppliedFault {
     pub time: SimTime,
     pub text: String,
+    /// Its target did not exist when it fired (no leader at that moment, say).
+    pub skipped: bool,
 }
 
 /// Everything a finished run reports.
@@ -178,10 +180,16 @@ impl RunReport {
             .iter()
             .filter(|f| !f.text.starts_with("quiet phase"))
             .collect();
+        let skipped = faults.iter().filter(|f| f.skipped).count();
+        let skipped = if skipped > 0 {
+            format!(", {skipped} skipped")
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             w,
-            "faults     {} applied ({} crashes, {} restarts, {} pauses)",
-            faults.len(),
+            "faults     {} applied{skipped} ({} crashes, {} restarts, {} pauses)",
+            faults.len() - faults.iter().filter(|f| f.skipped).count(),
             s.crashes,
             s.restarts,
             s.pauses
@@ -284,7 +292,7 @@ impl RunReport {
                 "dropped_node_down": s.messages_dropped_node_down,
                 "duplicated": s.messages_duplicated,
             },
-            "faults": self.applied.iter().map(|f| json!({"time_ns": f.time.as_nanos(), "fault": f.text})).collect::<Vec<_>>(),
+            "faults": self.applied.iter().map(|f| json!({"time_ns": f.time.as_nanos(), "fault": f.text, "skipped": f.skipped})).collect::<Vec<_>>(),
             "summary": self.summary.iter().map(|(k, v)| json!({"name": k, "value": v})).collect::<Vec<_>>(),
             "checks": self.checks.iter().map(|c| json!({
                 "name": c.name,
