@@ -150,6 +150,18 @@ pub fn run(
     seed: u64,
     duration: SimDuration,
 ) -> Simulation<ToyStore> {
+    run_observed(params, faults, node_count, seed, duration, |_| {})
+}
+
+/// [`run`], calling `observe` after every step.
+pub fn run_observed(
+    params: WorkloadParams,
+    faults: Faults,
+    node_count: usize,
+    seed: u64,
+    duration: SimDuration,
+    mut observe: impl FnMut(&Simulation<ToyStore>),
+) -> Simulation<ToyStore> {
     let config = SimConfig::new(seed, node_count);
     let mut sim = Simulation::new(
         config,
@@ -163,6 +175,7 @@ pub fn run(
         if sim.step().is_none() {
             break;
         }
+        observe(&sim);
     }
     sim
 }

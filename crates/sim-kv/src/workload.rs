@@ -80,40 +80,20 @@ pub struct OpRecord {
     pub attempts: u32,
 }
 
-/// What a wake-up token is for; packed in its low bits.
+/// Why the outstanding operation will be sent again if no answer comes first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum WakeKind {
-    /// The think time is over: invoke the next operation.
-    Think = 0,
+enum Retry {
     /// The current attempt got no answer in time: retry elsewhere.
-    RequestTimeout = 1,
+    RequestTimeout,
     /// The backoff after a leaderless `NotLeader` is over: retry.
-    Backoff = 2,
-    /// The operation has taken `op_timeout`: give up and record info.
-    OpTimeout = 3,
+    Backoff,
 }
 
-const KIND_BITS: u32 = 2;
-const CLIENT_BITS: u32 = 10;
-const _: () = assert!(CLIENTS_MAX <= 1 << CLIENT_BITS);
-
-/// A token says which client a wake-up is for, why, and which generation of the client's state
-/// (or, for an operation timeout, which operation) it belongs to. Wake-ups cannot be cancelled,
-/// so a stale one is recognised by its number and ignored.
-fn token(kind: WakeKind, client: usize, number: u64) -> u64 {
-    (number << (KIND_BITS + CLIENT_BITS)) | ((client as u64) << KIND_BITS) | kind as u64
-}
-
-fn untoken(token: u64) -> (Option<WakeKind>, usize, u64) {
-    let kind = match token & ((1 << KIND_BITS) - 1) {
-        0 => Some(WakeKind::Think),
-        1 => Some(WakeKind::RequestTimeout),
-        2 => Some(WakeKind::Backoff),
-        3 => Some(WakeKind::OpTimeout),
-        _ => None,
-    };
-    let client = ((token >> KIND_BITS) & ((1 << CLIENT_BITS) - 1)) as usize;
-    (kind, client, token >> (KIND_BITS + CLIENT_BITS))
+/// A wake-up token is the index of the client it is for. Which of the client's deadlines it
+/// serves is not in it: the client compares the time it fires at with its deadlines (see
+/// [`Client::armed`]).
+fn token(client: usize) -> u64 {
+    client as u64
 }
 
 /// The operation a client is waiting on.
@@ -129,12 +109,19 @@ struct Outstanding {
     /// Redirects followed at once since the last pause; past the node count the client backs
     /// off, so two nodes naming each other leader cannot keep it busy at one instant.
     redirects: u32,
+    /// When the operation is given up and recorded as info: its invoke time plus `op_timeout`.
+    give_up_at: SimTime,
+    /// When it is sent again, and why: the latest attempt's request timeout or a backoff.
+    retry_at: SimTime,
+    retry: Retry,
 }
 
 #[derive(Clone, Debug)]
 enum Phase {
-    /// Waiting for the think time to pass (or for `start_after`).
-    Thinking,
+    /// Waiting for the think time to pass (or for `start_after`), until `until`.
+    Thinking {
+        until: SimTime,
+    },
     Waiting(Box<Outstanding>),
     /// Invokes nothing more (`max_ops` or `stop_at`).
     Done,
@@ -153,9 +140,25 @@ struct Client {
     leader: Option<NodeId>,
     /// The last node tried, for round-robin when there is no leader to go to.
     cursor: usize,
-    /// Bumped whenever a wake-up is scheduled, except operation timeouts (see [`token`]).
-    generation: u64,
     phase: Phase,
+    /// The times of this client's wake-ups still in the queue, latest first (all distinct).
+    /// Wake-ups cannot be cancelled, so instead of one per deadline (think time, request
+    /// timeout, backoff, operation timeout), a client arms one only when none is pending at or
+    /// before its earliest deadline; when one fires, the client acts on whatever is due and
+    /// arms again for what is left. Two or three are pending at most in practice, where one per
+    /// deadline left hundreds of dead wake-ups in the queue.
+    armed: Vec<SimTime>,
+}
+
+impl Client {
+    /// The earliest time the client must act without being answered, if any.
+    fn next_deadline(&self) -> Option<SimTime> {
+        match &self.phase {
+            Phase::Thinking { until } => Some(*until),
+            Phase::Waiting(outstanding) => Some(outstanding.retry_at.min(outstanding.give_up_at)),
+            Phase::Done => None,
+        }
+    }
 }
 
 /// Counters of things that should not happen but are survivable.
@@ -212,8 +215,11 @@ impl KvWorkload {
                 invoked: 0,
                 leader: None,
                 cursor: c % node_count.max(1),
-                generation: 0,
-                phase: Phase::Thinking,
+                // Not started: `on_start` sets the first think time.
+                phase: Phase::Thinking {
+                    until: SimTime::MAX,
+                },
+                armed: Vec::new(),
             })
             .collect();
         KvWorkload {
@@ -260,16 +266,66 @@ impl KvWorkload {
         self.clients.len()
     }
 
-    fn schedule<P: Process>(
-        &mut self,
-        ctx: &mut ClientCtx<'_, P>,
-        client: usize,
-        kind: WakeKind,
-        after: SimDuration,
-    ) {
+    /// Makes sure a wake-up comes by the client's earliest deadline. One already pending at or
+    /// before it will do: when that fires, [`KvWorkload::wake`] arms again for what is left.
+    /// Called once at the end of every entry point, after the client's deadlines have moved.
+    fn arm<P: Process>(&mut self, ctx: &mut ClientCtx<'_, P>, client: usize) {
+        let now = ctx.now();
         let c = &mut self.clients[client];
-        c.generation += 1;
-        ctx.wake_after(after, token(kind, client, c.generation));
+        let Some(deadline) = c.next_deadline() else {
+            return;
+        };
+        if c.armed.last().is_some_and(|&earliest| earliest <= deadline) {
+            return;
+        }
+        debug_assert!(
+            deadline >= now,
+            "a deadline in the past: {deadline} < {now}"
+        );
+        c.armed.push(deadline);
+        ctx.wake_after(deadline.saturating_since(now), token(client));
+    }
+
+    /// A wake-up of `client` fired: acts on what is due, then arms for what is left. A wake-up
+    /// armed for a deadline that has since moved later finds nothing due and only re-arms.
+    fn wake<P>(&mut self, ctx: &mut ClientCtx<'_, P>, client: usize)
+    where
+        P: Process<Request = KvRequest, Response = KvResponse>,
+    {
+        let now = ctx.now();
+        let c = &mut self.clients[client];
+        // The earliest pending wake-up is the one firing: they are armed only earlier than all
+        // the others, at distinct times, and none is in the past.
+        if c.armed.last() == Some(&now) {
+            c.armed.pop();
+        }
+        debug_assert!(c.armed.iter().all(|&t| t > now), "a wake-up was missed");
+        match &c.phase {
+            Phase::Thinking { until } if now >= *until => self.invoke(ctx, client),
+            // The operation timeout comes first: at the instant it passes, the operation is
+            // given up rather than sent once more.
+            Phase::Waiting(outstanding) if now >= outstanding.give_up_at => {
+                self.complete(ctx, client, OpStatus::Info, Value::Null);
+            }
+            Phase::Waiting(outstanding) if now >= outstanding.retry_at => {
+                // A timed-out node may be down or cut off: forget it as leader and try the
+                // next one. After a backoff, go where the client last heard the leader is.
+                let node = match (outstanding.retry, c.leader) {
+                    (Retry::Backoff, Some(leader)) => leader,
+                    _ => self.next_node(client),
+                };
+                let c = &mut self.clients[client];
+                if let Phase::Waiting(outstanding) = &mut c.phase {
+                    if outstanding.retry == Retry::RequestTimeout {
+                        c.leader = None;
+                    }
+                    outstanding.redirects = 0;
+                }
+                self.send_attempt(ctx, client, node);
+            }
+            Phase::Thinking { .. } | Phase::Waiting(_) | Phase::Done => {}
+        }
+        self.arm(ctx, client);
     }
 
     fn think_time<P: Process>(&self, ctx: &mut ClientCtx<'_, P>) -> SimDuration {
@@ -279,9 +335,8 @@ impl KvWorkload {
 
     /// After an operation ends: think, then invoke the next one (or stop).
     fn think<P: Process>(&mut self, ctx: &mut ClientCtx<'_, P>, client: usize) {
-        self.clients[client].phase = Phase::Thinking;
-        let after = self.think_time(ctx);
-        self.schedule(ctx, client, WakeKind::Think, after);
+        let until = ctx.now().saturating_add(self.think_time(ctx));
+        self.clients[client].phase = Phase::Thinking { until };
     }
 
     fn pick_kind<P: Process>(&self, ctx: &mut ClientCtx<'_, P>) -> OpKind {
@@ -379,7 +434,6 @@ impl KvWorkload {
             Some(leader) => leader,
             None => NodeId(ctx.rng().gen_range(0..self.node_count) as u32),
         };
-        let seq = c.seq;
         c.phase = Phase::Waiting(Box::new(Outstanding {
             request,
             history,
@@ -387,11 +441,11 @@ impl KvWorkload {
             attempt: RequestId(u64::MAX),
             node,
             redirects: 0,
+            give_up_at: now.saturating_add(self.params.op_timeout),
+            // Set by the first attempt, just below.
+            retry_at: SimTime::MAX,
+            retry: Retry::RequestTimeout,
         }));
-        ctx.wake_after(
-            self.params.op_timeout,
-            token(WakeKind::OpTimeout, client, seq),
-        );
         self.send_attempt(ctx, client, node);
     }
 
@@ -408,11 +462,11 @@ impl KvWorkload {
         let id = ctx.submit(node, request);
         outstanding.attempt = id;
         outstanding.node = node;
+        outstanding.retry_at = ctx.now().saturating_add(self.params.request_timeout);
+        outstanding.retry = Retry::RequestTimeout;
         self.records[outstanding.record].attempts += 1;
         self.clients[client].cursor = node.index();
         self.requests.insert(id, (client, seq));
-        let timeout = self.params.request_timeout;
-        self.schedule(ctx, client, WakeKind::RequestTimeout, timeout);
     }
 
     /// The node after the one last tried, round-robin.
@@ -429,7 +483,7 @@ impl KvWorkload {
         value: Value,
     ) {
         let now = ctx.now();
-        let phase = std::mem::replace(&mut self.clients[client].phase, Phase::Thinking);
+        let phase = std::mem::replace(&mut self.clients[client].phase, Phase::Done);
         let Phase::Waiting(outstanding) = phase else {
             self.clients[client].phase = phase;
             return;
@@ -512,8 +566,11 @@ impl KvWorkload {
                 match hint {
                     Some(leader) if immediate => self.send_attempt(ctx, client, leader),
                     _ => {
-                        let backoff = self.params.backoff;
-                        self.schedule(ctx, client, WakeKind::Backoff, backoff);
+                        let retry_at = ctx.now().saturating_add(self.params.backoff);
+                        if let Phase::Waiting(outstanding) = &mut self.clients[client].phase {
+                            outstanding.retry_at = retry_at;
+                            outstanding.retry = Retry::Backoff;
+                        }
                     }
                 }
             }
@@ -585,7 +642,9 @@ where
         // invoke at the same instant.
         for client in 0..self.clients.len() {
             let after = self.params.start_after + self.think_time(ctx);
-            self.schedule(ctx, client, WakeKind::Think, after);
+            let until = ctx.now().saturating_add(after);
+            self.clients[client].phase = Phase::Thinking { until };
+            self.arm(ctx, client);
         }
     }
 
@@ -607,49 +666,19 @@ where
         // same (client, seq), which the store applies at most once.
         if seq == outstanding_seq {
             self.on_response(ctx, client, node, id, response);
+            self.arm(ctx, client);
         }
     }
 
     fn on_wake(&mut self, ctx: &mut ClientCtx<'_, P>, token: u64) {
-        let (kind, client, number) = untoken(token);
-        let Some(kind) = kind else {
+        // Tokens are client indices (see [`token`]); anything else is not this workload's.
+        let Some(client) = usize::try_from(token)
+            .ok()
+            .filter(|&client| client < self.clients.len())
+        else {
             return;
         };
-        let Some(c) = self.clients.get(client) else {
-            return;
-        };
-        match kind {
-            WakeKind::OpTimeout => {
-                let live = matches!(&c.phase, Phase::Waiting(o) if o.request.seq == number);
-                if live {
-                    self.complete(ctx, client, OpStatus::Info, Value::Null);
-                }
-            }
-            _ if number != c.generation => {}
-            WakeKind::Think => {
-                if matches!(c.phase, Phase::Thinking) {
-                    self.invoke(ctx, client);
-                }
-            }
-            WakeKind::RequestTimeout | WakeKind::Backoff => {
-                if !matches!(c.phase, Phase::Waiting(_)) {
-                    return;
-                }
-                // A timed-out node may be down or cut off: forget it as leader and try the
-                // next one. After a backoff, go where the client last heard the leader is.
-                let node = match (kind, c.leader) {
-                    (WakeKind::Backoff, Some(leader)) => leader,
-                    _ => self.next_node(client),
-                };
-                if kind == WakeKind::RequestTimeout {
-                    self.clients[client].leader = None;
-                }
-                if let Phase::Waiting(outstanding) = &mut self.clients[client].phase {
-                    outstanding.redirects = 0;
-                }
-                self.send_attempt(ctx, client, node);
-            }
-        }
+        self.wake(ctx, client);
     }
 
     fn as_any(&self) -> &dyn Any {
@@ -669,25 +698,6 @@ impl std::fmt::Debug for KvWorkload {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tokens_round_trip() {
-        for kind in [
-            WakeKind::Think,
-            WakeKind::RequestTimeout,
-            WakeKind::Backoff,
-            WakeKind::OpTimeout,
-        ] {
-            for client in [0, 1, CLIENTS_MAX - 1] {
-                for number in [0, 1, 12345, 1 << 40] {
-                    assert_eq!(
-                        untoken(token(kind, client, number)),
-                        (Some(kind), client, number)
-                    );
-                }
-            }
-        }
-    }
 
     use std::collections::BTreeSet;
 
@@ -887,6 +897,84 @@ mod tests {
             workload.records()
         );
         assert_well_formed(workload);
+    }
+
+    /// Wake-ups are shared between a client's deadlines, so the queue holds a few per client
+    /// rather than one per operation timeout, request timeout and think time ever armed. Under
+    /// lost answers and redirects, where every deadline comes into play.
+    #[test]
+    fn a_client_keeps_few_wake_ups_pending() {
+        let faults = Faults {
+            not_leader: 0.1,
+            drop_after_apply: 0.2,
+            drop_before_apply: 0.1,
+            ..Faults::default()
+        };
+        let params = WorkloadParams {
+            clients: 4,
+            request_timeout: SimDuration::from_millis(30),
+            op_timeout: SimDuration::from_millis(100),
+            ..WorkloadParams::default()
+        };
+        let mut armed_max = 0;
+        let mut queue_max = 0;
+        let sim = toy::run_observed(params, faults, 3, 8, seconds(5), |sim| {
+            let workload = workload(sim);
+            for c in &workload.clients {
+                armed_max = armed_max.max(c.armed.len());
+                assert!(
+                    c.armed.iter().all(|&t| t >= sim.now()),
+                    "a wake-up was missed"
+                );
+                assert!(c.armed.windows(2).all(|w| w[0] > w[1]), "{:?}", c.armed);
+            }
+            queue_max = queue_max.max(sim.queue_len());
+        });
+        let workload = workload(&sim);
+        let counts = workload.counts();
+        assert!(counts.ok > 300, "{counts}");
+        assert!(counts.info > counts.pending + 10, "{counts}");
+        assert!(
+            armed_max <= 3,
+            "{armed_max} wake-ups pending for one client"
+        );
+        // Per client: its wake-ups, a request and a reply in flight, a little slack for the
+        // requests of earlier attempts.
+        assert!(queue_max <= 4 * 6, "{queue_max} events pending");
+        assert_well_formed(workload);
+        assert_linearizable(workload);
+    }
+
+    /// Sharing wake-ups moves no deadline: against a silent store, each attempt times out
+    /// `request_timeout` after it was sent and each operation is given up exactly `op_timeout`
+    /// after its invoke, even though most wake-ups fire for a deadline that has moved.
+    #[test]
+    fn timeouts_fire_exactly_on_their_deadlines() {
+        let faults = Faults {
+            silent_after: Some(SimTime::ZERO),
+            ..Faults::default()
+        };
+        let params = WorkloadParams {
+            clients: 3,
+            request_timeout: SimDuration::from_millis(300),
+            op_timeout: SimDuration::from_millis(1000),
+            ..WorkloadParams::default()
+        };
+        let sim = toy::run(params, faults, 1, 6, seconds(6));
+        let given_up: Vec<_> = workload(&sim)
+            .records()
+            .iter()
+            .filter(|r| r.status == OpStatus::Info)
+            .collect();
+        assert!(given_up.len() >= 12, "{given_up:?}");
+        for record in given_up {
+            let taken = record
+                .completed_at
+                .map(|t| t.saturating_since(record.invoked_at));
+            assert_eq!(taken, Some(SimDuration::from_millis(1000)), "{record:?}");
+            // Sent at 0, 300, 600 and 900ms.
+            assert_eq!(record.attempts, 4, "{record:?}");
+        }
     }
 
     /// `max_ops` and `stop_at` bound what clients invoke; `start_after` delays the first.
