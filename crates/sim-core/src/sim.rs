@@ -510,11 +510,15 @@ impl<P: Process> Simulation<P> {
                 self.stats.replies += 1;
                 // Replies and requests are hashed by content: what clients see is part of a
                 // run's identity.
-                self.trace.record_text(
+                self.trace.record_fingerprint(
                     self.now,
                     Kind::Reply,
                     node.0 as u64,
-                    format_args!("request {} {response:?}", id.0),
+                    |hasher| {
+                        hasher.write_u64(id.0);
+                        P::fingerprint_response(&response, hasher);
+                    },
+                    || format!("request {} {response:?}", id.0),
                 );
                 if let Some(mut workload) = self.workload.take() {
                     self.with_client(|w, ctx| w.on_reply(ctx, node, id, response), &mut workload);
@@ -933,11 +937,15 @@ impl<P: Process> Simulation<P> {
         }
         for (node, id, request) in submits.drain(..) {
             let latency = self.client_latency.sample(&mut self.client_network_rng);
-            self.trace.record_text(
+            self.trace.record_fingerprint(
                 self.now,
                 Kind::Client,
                 node.0 as u64,
-                format_args!("request {} {request:?}", id.0),
+                |hasher| {
+                    hasher.write_u64(id.0);
+                    P::fingerprint_request(&request, hasher);
+                },
+                || format!("request {} {request:?}", id.0),
             );
             let at = self.now.saturating_add(latency);
             self.push(at, EventKind::Request { node, id, request });

@@ -1414,6 +1414,14 @@ impl Process for RaftNode {
             _ => false,
         }
     }
+
+    fn fingerprint_request(request: &KvRequest, hasher: &mut StableHasher) {
+        request.fingerprint(hasher);
+    }
+
+    fn fingerprint_response(response: &KvResponse, hasher: &mut StableHasher) {
+        response.fingerprint(hasher);
+    }
 }
 
 #[cfg(test)]
