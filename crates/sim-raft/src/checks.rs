@@ -297,7 +297,8 @@ impl LogMatching {
 
     fn check_range(&mut self, node: NodeId, p: &RaftNode, from: u64, to: u64) -> Option<String> {
         let log = p.log();
-        let from = from.max(log.snapshot_index() + 1);
+        // From the base on: entries kept behind the snapshot are checked too.
+        let from = from.max(log.base_index() + 1);
         let to = to.min(log.last_index());
         for index in from..=to {
             let entry = log.entry(index)?;

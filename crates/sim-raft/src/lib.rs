@@ -6,7 +6,9 @@
 //!   the consistency check, conflict truncation and fast backtracking (a rejection counts only if
 //!   it answers the leader's current probe, as etcd's `maybeDecrTo`), the current-term commit
 //!   rule, a no-op entry at the start of each term, durable state synced before every reply that
-//!   depends on it, recovery from durable state alone, snapshots and InstallSnapshot.
+//!   depends on it, recovery from durable state alone, snapshots (keeping some entries behind
+//!   them for followers a little behind, as etcd's `SnapshotCatchUpEntries`) and
+//!   InstallSnapshot.
 //! - [`log`], [`kv`], [`message`]: its log, its key-value state machine with client sessions
 //!   (a retried `(client, seq)` is applied once), its messages.
 //! - [`params`]: a scenario's `[protocol]` table ([`Params`]) and its validation.
@@ -25,6 +27,7 @@
 //! | `check_quorum` | `false` | thesis §6.2 (and §4.2.3: followers with a live leader ignore votes) |
 //! | `read_mode` | `"read_index"` | `"read_index"` (thesis §6.4) or `"log"` |
 //! | `snapshot_threshold` | `500` | applied entries after the last snapshot before the next; 0: off |
+//! | `snapshot_catch_up` | `100` | entries a snapshot covers kept in the log for followers a little behind (etcd's `SnapshotCatchUpEntries`); 0: none |
 //! | `max_entries_per_append` | `64` | entries per AppendEntries |
 //! | `bugs` | `[]` | planted bugs by name |
 //!

@@ -6,12 +6,16 @@
 //! §6.2), replication with the consistency check, conflict truncation and fast backtracking
 //! (§5.3), the current-term commit rule (§5.4.2), a no-op entry at the start of each term,
 //! client sessions and linearizable reads through the log or by ReadIndex (thesis §6.3, §6.4),
-//! and log compaction with InstallSnapshot (§7).
+//! and log compaction with InstallSnapshot (§7), keeping `snapshot_catch_up` entries behind each
+//! snapshot so that a follower a little behind gets entries rather than the snapshot.
 //!
 //! Durable state (currentTerm, votedFor, the log and the latest snapshot) lives in
 //! `ctx.storage()` as [`Durable`] values and is synced before any message that depends on it is
 //! sent; [`Process::on_start`] rebuilds the node from storage alone. The commit index and the
-//! state machine are volatile.
+//! state machine are volatile. Storage holds the log's entries after its base, and while the base
+//! is below the snapshot's end (entries kept for followers that are a little behind,
+//! `snapshot_catch_up`) the entry at the base too, whose term a restart needs: such a base is
+//! always an entry that was stored, so a restart finds the log it left.
 //!
 //! The node exposes read-only accessors for the checks ([`crate::checks`]), including what the
 //! latest handler changed ([`RaftNode::log_changed`], [`RaftNode::applied_now`]) so that the
@@ -61,6 +65,37 @@ pub fn log_key(index: u64) -> String {
 fn majority_value(values: &mut [u64], majority: usize) -> u64 {
     let (_, value, _) = values.select_nth_unstable_by(majority - 1, |a, b| b.cmp(a));
     *value
+}
+
+/// The log a restart rebuilds from the snapshot's end and the entries in storage (by index).
+///
+/// Entries kept behind the snapshot come back when they run unbroken from the first one stored
+/// to the snapshot's end and agree with it there; the first one is then the base (only its term
+/// is needed; see [`RaftNode::compact_log`]). Otherwise the log starts at the snapshot's end.
+/// Either way it takes the entries that follow without a gap.
+fn rebuild_log(snapshot_index: u64, snapshot_term: u64, durable: &[(u64, Entry)]) -> RaftLog {
+    fn extend(log: &mut RaftLog, durable: &[(u64, Entry)]) {
+        for (index, entry) in durable {
+            if *index <= log.base_index() {
+                continue;
+            }
+            if *index != log.last_index() + 1 {
+                break;
+            }
+            log.push(entry.clone());
+        }
+    }
+    if let Some((first, entry)) = durable.first().filter(|(i, _)| *i < snapshot_index) {
+        let mut log = RaftLog::with_base(*first, entry.term);
+        extend(&mut log, durable);
+        if log.term_at(snapshot_index) == Some(snapshot_term) {
+            log.compact(snapshot_index, snapshot_term, snapshot_index - first);
+            return log;
+        }
+    }
+    let mut log = RaftLog::with_base(snapshot_index, snapshot_term);
+    extend(&mut log, durable);
+    log
 }
 
 /// A node's role (§5.1), with the pre-candidate of pre-vote.
@@ -703,7 +738,9 @@ impl RaftNode {
         }
         self.probe_in_flight[p] = self.probing[p];
         let next = self.next_index[p].clamp(1, self.log.last_index() + 1);
-        if next <= self.log.snapshot_index() {
+        // Entries from the base on are still held (some behind the snapshot, for followers that
+        // are a little behind); only a follower that needs one before them gets the snapshot.
+        if next <= self.log.base_index() {
             if let Some(snapshot) = &self.snapshot {
                 ctx.send(
                     peer,
@@ -940,7 +977,7 @@ impl RaftNode {
         // them from appends in flight: the probe (a snapshot) waits for the heartbeat, as if
         // in flight, and is not needed if their replies have ended the probing by then.
         let short = reply.conflict_term.is_none();
-        if short && self.next_index[p] <= self.log.snapshot_index() {
+        if short && self.next_index[p] <= self.log.base_index() {
             self.probe_in_flight[p] = true;
             return;
         }
@@ -972,19 +1009,13 @@ impl RaftNode {
         if index > self.commit_index {
             // §7: keep the entries that follow the snapshot if the log agrees at its end;
             // otherwise the whole log goes.
-            let first = self.log.snapshot_index() + 1;
             let keep_suffix = self.log.term_at(index) == Some(snapshot_term);
-            let last_gone = if keep_suffix {
-                index
-            } else {
-                self.log.last_index()
-            };
-            for gone in first..=last_gone {
-                ctx.storage().remove(&log_key(gone));
-            }
             if keep_suffix {
-                self.log.compact(index, snapshot_term);
+                self.compact_log(ctx, index, snapshot_term);
             } else {
+                for gone in self.durable_log_start()..=self.log.last_index() {
+                    ctx.storage().remove(&log_key(gone));
+                }
                 // Entries past our commit index that the snapshot does not vouch for go too.
                 let from = self.commit_index.max(self.log.snapshot_index()) + 1;
                 if self.log.last_index() >= from {
@@ -1110,12 +1141,12 @@ impl RaftNode {
     }
 
     /// §7: once enough applied entries follow the last snapshot, snapshot the state machine and
-    /// drop those entries from the log and from storage.
+    /// drop those entries from the log and from storage, except the last `snapshot_catch_up`.
     fn maybe_snapshot(&mut self, ctx: &mut Ctx<'_, Self>) {
         let threshold = self.config.snapshot_threshold;
         let index = self.last_applied;
-        let base = self.log.snapshot_index();
-        if threshold == 0 || index < base + threshold || index > self.commit_index {
+        let previous = self.log.snapshot_index();
+        if threshold == 0 || index < previous + threshold || index > self.commit_index {
             return;
         }
         let Some(term) = self.log.term_at(index) else {
@@ -1128,14 +1159,43 @@ impl RaftNode {
         });
         ctx.storage()
             .put(SNAPSHOT_KEY, Durable::Snapshot(Arc::clone(&snapshot)));
-        for gone in base + 1..=index {
-            ctx.storage().remove(&log_key(gone));
-        }
+        self.compact_log(ctx, index, term);
         ctx.storage().sync();
-        self.log.compact(index, term);
         self.snapshot = Some(snapshot);
         self.snapshots_taken += 1;
         ctx.report(RaftEvent::SnapshotTaken { index, term });
+    }
+
+    /// The first index whose entry storage holds (or would hold): the base's while it is below
+    /// the snapshot's end (a restart needs its term), the one after it otherwise.
+    fn durable_log_start(&self) -> u64 {
+        let base = self.log.base_index();
+        if base < self.log.snapshot_index() {
+            base.max(1)
+        } else {
+            base + 1
+        }
+    }
+
+    /// Compacts the log for a snapshot ending at `index` (held in the log with `term`), keeping
+    /// the last `snapshot_catch_up` entries it covers (etcd's `SnapshotCatchUpEntries`): a
+    /// follower that is a little behind, say one that rejected a reordered append, still gets
+    /// them by AppendEntries rather than the whole state machine. Removes what goes from storage
+    /// (not synced: the caller syncs with the snapshot).
+    ///
+    /// A base below the snapshot is never one whose entry storage lacks (index 0, or the end of
+    /// an installed snapshot): a restart takes the first entry stored for the base, and must
+    /// find the same log.
+    fn compact_log(&mut self, ctx: &mut Ctx<'_, Self>, index: u64, term: u64) {
+        let first_stored = self.durable_log_start();
+        let retain = self
+            .config
+            .snapshot_catch_up
+            .min(index.saturating_sub(first_stored));
+        self.log.compact(index, term, retain);
+        for gone in first_stored..self.durable_log_start() {
+            ctx.storage().remove(&log_key(gone));
+        }
     }
 
     // ----- Clients (thesis §6.3, §6.4) -----
@@ -1236,29 +1296,27 @@ impl RaftNode {
         if let Some(Durable::Vote(vote)) = storage.get(VOTE_KEY) {
             self.voted_for = *vote;
         }
+        let (mut snapshot_index, mut snapshot_term) = (0, 0);
         if let Some(Durable::Snapshot(snapshot)) = storage.get(SNAPSHOT_KEY) {
             let snapshot = Arc::clone(snapshot);
-            self.log = RaftLog::with_base(snapshot.last_index, snapshot.last_term);
+            (snapshot_index, snapshot_term) = (snapshot.last_index, snapshot.last_term);
             self.kv = snapshot.state.clone();
             self.commit_index = snapshot.last_index;
             self.last_applied = snapshot.last_index;
             self.snapshot = Some(snapshot);
         }
-        for (key, value) in storage.range_prefix(LOG_PREFIX) {
-            let Ok(index) = key[LOG_PREFIX.len()..].parse::<u64>() else {
-                continue;
-            };
-            let Durable::Entry(entry) = value else {
-                continue;
-            };
-            if index <= self.log.snapshot_index() {
-                continue;
-            }
-            if index != self.log.last_index() + 1 {
-                break;
-            }
-            self.log.push(entry);
-        }
+        let durable: Vec<(u64, Entry)> = storage
+            .range_prefix(LOG_PREFIX)
+            .into_iter()
+            .filter_map(|(key, value)| {
+                let index = key[LOG_PREFIX.len()..].parse::<u64>().ok()?;
+                match value {
+                    Durable::Entry(entry) => Some((index, entry)),
+                    _ => None,
+                }
+            })
+            .collect();
+        self.log = rebuild_log(snapshot_index, snapshot_term, &durable);
     }
 }
 

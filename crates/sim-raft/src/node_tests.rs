@@ -648,7 +648,13 @@ fn snapshot_install_replaces_the_log_prefix() {
         state,
     });
 
-    let mut h = node(0, 3);
+    // Nothing kept behind the snapshot, to see the prefix go (see
+    // `snapshot_keeps_catch_up_entries_sent_by_append_entries` for what is kept otherwise).
+    let no_catch_up = RaftConfig {
+        snapshot_catch_up: 0,
+        ..RaftConfig::default()
+    };
+    let mut h = node_with(0, 3, no_catch_up);
     h.deliver(n(1), append(1, (0, 0), &[1, 1, 1, 1, 1, 1], 0));
     h.deliver(
         n(1),
@@ -710,11 +716,12 @@ fn snapshot_install_replaces_the_log_prefix() {
 }
 
 /// §7: a node snapshots its state once `snapshot_threshold` applied entries follow the last
-/// snapshot, and drops them from the log and the disk.
+/// snapshot, and drops them from the log and the disk (all of them with `snapshot_catch_up = 0`).
 #[test]
 fn snapshot_taken_at_the_threshold() {
     let config = RaftConfig {
         snapshot_threshold: 3,
+        snapshot_catch_up: 0,
         ..RaftConfig::default()
     };
     let mut h = node_with(0, 3, config);
@@ -922,4 +929,163 @@ fn candidate_retries_vote_requests_to_silent_peers() {
         .collect();
     asked.sort();
     assert_eq!(asked, vec![n(2), n(3), n(4)]);
+}
+
+/// Snapshots every 5 applied entries, keeping 3 entries behind each.
+fn catch_up_config() -> RaftConfig {
+    RaftConfig {
+        snapshot_threshold: 5,
+        snapshot_catch_up: 3,
+        ..RaftConfig::default()
+    }
+}
+
+/// The log indices whose entries are in `h`'s storage.
+fn stored_indices(h: &Harness<RaftNode>) -> Vec<u64> {
+    h.storage
+        .range_prefix(LOG_PREFIX)
+        .iter()
+        .map(|(key, _)| key[LOG_PREFIX.len()..].parse().unwrap())
+        .collect()
+}
+
+/// A leader of a 3-node cluster with [`catch_up_config`]: its no-op and seven writes (indices
+/// 1 to 8) pipelined to both followers, n2 acknowledged all of them, n3 only the no-op. The
+/// commit at 8 made it snapshot there, keeping 6 to 8 in the log (and 5, the base).
+fn leader_with_catch_up() -> Harness<RaftNode> {
+    let mut h = node_with(0, 3, catch_up_config());
+    elect(&mut h);
+    let term = h.process.term();
+    h.deliver(n(1), ack(term, 1));
+    h.deliver(n(2), ack(term, 1));
+    for k in 0..7 {
+        h.request(RequestId(k + 1), put(k + 1, 1, "k", "v"));
+    }
+    h.deliver(n(1), ack(term, 8));
+    assert!(h
+        .outputs()
+        .events
+        .contains(&RaftEvent::SnapshotTaken { index: 8, term }));
+    h
+}
+
+/// §7 with etcd's `SnapshotCatchUpEntries`: a snapshot drops the entries it covers except the
+/// last `snapshot_catch_up`, in memory and on disk (where the base's entry stays too, for its
+/// term). A follower that is short of some of those (here n3 rejected the latest append: it
+/// holds up to index 5 only, the others overtook each other and were refused) gets them by
+/// AppendEntries, not the whole state machine.
+#[test]
+fn snapshot_keeps_catch_up_entries_sent_by_append_entries() {
+    let mut h = leader_with_catch_up();
+    let term = h.process.term();
+    let log = h.process.log();
+    assert_eq!((log.snapshot_index(), log.base_index()), (8, 5));
+    assert_eq!(log.entry(5), None);
+    assert!(log.entry(6).is_some());
+    assert_eq!(stored_indices(&h), vec![5, 6, 7, 8]);
+    h.deliver(n(2), reject(term, 7, 6, None));
+    match reply_to(&h, n(2)) {
+        Message::AppendEntries {
+            prev_log_index,
+            prev_log_term,
+            entries,
+            ..
+        } => {
+            assert_eq!((prev_log_index, prev_log_term), (5, term));
+            assert_eq!(entries.len(), 3, "entries 6 to 8");
+        }
+        other => panic!("expected AppendEntries from the retained log, found {other:?}"),
+    }
+}
+
+/// §7: a follower short of an entry before the retained log (here n3 holds up to index 3, and
+/// the leader's log starts after 5) gets InstallSnapshot, at the next heartbeat (the appends
+/// in flight might have filled the gap by then), and is then sent what follows the snapshot.
+#[test]
+fn follower_below_the_retained_log_gets_install_snapshot() {
+    let mut h = leader_with_catch_up();
+    let term = h.process.term();
+    h.deliver(n(2), reject(term, 7, 4, None));
+    assert!(
+        h.outputs().sends.is_empty(),
+        "the snapshot waits for the heartbeat"
+    );
+    h.set_time(SimTime(50_000_000));
+    h.fire(Timer::Heartbeat);
+    match reply_to(&h, n(2)) {
+        Message::InstallSnapshot { snapshot, .. } => assert_eq!(snapshot.last_index, 8),
+        other => panic!("expected InstallSnapshot, found {other:?}"),
+    }
+    assert_eq!(h.process.next_index[2], 9);
+}
+
+/// §7 and Figure 2: a restart restores the snapshot and the entries kept behind it, and a
+/// later snapshot removes from the disk what it no longer keeps.
+#[test]
+fn restart_restores_the_snapshot_and_the_retained_entries() {
+    let mut h = node_with(0, 3, catch_up_config());
+    h.deliver(n(1), append(1, (0, 0), &[1, 1, 1, 1, 1, 1, 1, 1], 8));
+    let log = h.process.log().clone();
+    assert_eq!((log.snapshot_index(), log.base_index()), (8, 5));
+    assert!(!h.storage.is_dirty(), "the snapshot was not synced");
+    let rebuild = rebuild(&h);
+    h.crash_and_restart(rebuild);
+    assert_eq!(h.process.log(), &log, "the log came back different");
+    assert_eq!(h.process.commit_index(), 8);
+    assert_eq!(h.process.last_applied(), 8);
+    assert_eq!(h.process.kv().get("k").map(String::as_str), Some("v7"));
+    assert!(h.outputs().events.contains(&RaftEvent::Restored {
+        term: 1,
+        last_index: 8,
+        snapshot_index: 8,
+    }));
+    // The retained entries still serve the consistency check, and the next snapshot (at 13)
+    // moves the base to 10 on disk as in memory.
+    h.deliver(n(1), append(1, (6, 1), &[1, 1, 1, 1, 1, 1, 1], 13));
+    assert_eq!(h.process.last_applied(), 13);
+    let log = h.process.log();
+    assert_eq!((log.snapshot_index(), log.base_index()), (13, 10));
+    assert_eq!(stored_indices(&h), vec![10, 11, 12, 13]);
+}
+
+/// §7: the base kept below a snapshot is always an entry on disk, so a restart finds the same
+/// log, even when the allowance reaches back past the end of an installed snapshot (whose entry
+/// was never stored) or to index 0.
+#[test]
+fn retained_base_is_always_a_stored_entry() {
+    let config = RaftConfig {
+        snapshot_threshold: 5,
+        snapshot_catch_up: 10,
+        ..RaftConfig::default()
+    };
+    let mut h = node_with(0, 3, config.clone());
+    h.deliver(n(1), append(1, (0, 0), &[1, 1, 1, 1, 1], 5));
+    let log = h.process.log().clone();
+    assert_eq!((log.snapshot_index(), log.base_index()), (5, 1));
+    assert_eq!(stored_indices(&h), vec![1, 2, 3, 4, 5]);
+    let rebuild_first = rebuild(&h);
+    h.crash_and_restart(rebuild_first);
+    assert_eq!(h.process.log(), &log, "the log came back different");
+
+    let mut h = node_with(0, 3, config);
+    let snapshot = Arc::new(Snapshot {
+        last_index: 4,
+        last_term: 1,
+        state: KvStore::new(),
+    });
+    h.deliver(
+        n(1),
+        Message::InstallSnapshot {
+            term: 1,
+            snapshot,
+            read_round: 0,
+        },
+    );
+    h.deliver(n(1), append(1, (4, 1), &[1, 1, 1, 1, 1], 9));
+    let log = h.process.log().clone();
+    assert_eq!((log.snapshot_index(), log.base_index()), (9, 5));
+    assert_eq!(stored_indices(&h), vec![5, 6, 7, 8, 9]);
+    let rebuild = rebuild(&h);
+    h.crash_and_restart(rebuild);
+    assert_eq!(h.process.log(), &log, "the log came back different");
 }

@@ -42,6 +42,10 @@ pub struct Params {
     pub read_mode: ReadMode,
     /// Take a snapshot once this many applied entries follow the last one (§7); 0 disables it.
     pub snapshot_threshold: u64,
+    /// How many entries a snapshot covers are kept in the log behind it (etcd's
+    /// `SnapshotCatchUpEntries`), so that a follower a little behind gets them by AppendEntries
+    /// instead of the whole state machine by InstallSnapshot; 0 keeps none.
+    pub snapshot_catch_up: u64,
     /// The most entries one AppendEntries carries.
     pub max_entries_per_append: u64,
     /// Planted bugs by name (see [`Bug`]).
@@ -57,6 +61,7 @@ impl Default for Params {
             check_quorum: false,
             read_mode: ReadMode::default(),
             snapshot_threshold: 500,
+            snapshot_catch_up: 100,
             max_entries_per_append: 64,
             bugs: Vec::new(),
         }
@@ -73,6 +78,7 @@ pub struct RaftConfig {
     pub check_quorum: bool,
     pub read_mode: ReadMode,
     pub snapshot_threshold: u64,
+    pub snapshot_catch_up: u64,
     pub max_entries_per_append: u64,
     pub bugs: BugSet,
 }
@@ -139,6 +145,7 @@ impl Params {
             check_quorum: self.check_quorum,
             read_mode: self.read_mode,
             snapshot_threshold: self.snapshot_threshold,
+            snapshot_catch_up: self.snapshot_catch_up,
             max_entries_per_append: self.max_entries_per_append,
             bugs: BugSet::new(&bugs),
         })
@@ -170,6 +177,7 @@ mod tests {
             heartbeat_interval = "20ms"
             pre_vote = true
             read_mode = "log"
+            snapshot_catch_up = 0
             bugs = ["forget_persist_vote"]
             "#,
         )
@@ -177,6 +185,7 @@ mod tests {
         let config = params.validate().unwrap();
         assert_eq!(config.election_timeout_min, SimDuration::from_millis(100));
         assert_eq!(config.read_mode, ReadMode::Log);
+        assert_eq!(config.snapshot_catch_up, 0);
         assert!(config.bugs.has(Bug::ForgetPersistVote));
     }
 
