@@ -134,11 +134,18 @@ pub fn check(history: &History, budget: &Budget) -> CheckResult {
 /// Checks `history` against a model of your own.
 pub fn check_with<M: Model>(history: &History, model: &M, budget: &Budget) -> CheckResult {
     let operations = history.operations();
-    let mut partitions: BTreeMap<Option<String>, Vec<&Operation>> = BTreeMap::new();
-    for op in &operations {
-        partitions.entry(model.partition(op)).or_default().push(op);
+    let op_count = operations.len();
+    // The operations are moved, not cloned, into their partitions; failed ones leave only their
+    // interval behind.
+    let mut partitions: BTreeMap<Option<String>, Partition> = BTreeMap::new();
+    for op in operations {
+        let partition = partitions.entry(model.partition(&op)).or_default();
+        partition.spans.push(Span::of(&op));
+        if op.outcome != Outcome::Fail {
+            partition.relevant.push(op);
+        }
     }
-    let partitions: Vec<(Option<String>, Vec<&Operation>)> = partitions.into_iter().collect();
+    let partitions: Vec<(Option<String>, Partition)> = partitions.into_iter().collect();
     let deadline = budget.timeout.map(|timeout| {
         let start = crate::clock::now();
         (start.checked_add(timeout).unwrap_or(start), timeout)
@@ -152,55 +159,91 @@ pub fn check_with<M: Model>(history: &History, model: &M, budget: &Budget) -> Ch
         first_failure: &first_failure,
     };
 
-    let total_ops: usize = partitions.iter().map(|(_, ops)| ops.len()).sum();
-    let parallelism = std::thread::available_parallelism().map_or(1, |count| count.get());
-    let worker_count = if partitions.len() < 2 || total_ops < 2_000 {
-        1
-    } else {
-        parallelism.clamp(1, 4).min(partitions.len())
-    };
+    let worker_count = worker_count(&partitions);
     let mut outcomes: Vec<Option<PartitionOutcome>> = (0..partitions.len()).map(|_| None).collect();
     if worker_count == 1 {
-        for (index, (key, ops)) in partitions.iter().enumerate() {
-            outcomes[index] = Some(context.check_partition(index, key, ops));
+        for (index, (key, partition)) in partitions.iter().enumerate() {
+            outcomes[index] = Some(context.check_partition(index, key, partition));
             if first_failure.load(Ordering::Relaxed) != usize::MAX {
                 break;
             }
         }
     } else {
         let next_index = AtomicUsize::new(0);
+        let work = || {
+            let mut done = Vec::new();
+            loop {
+                let index = next_index.fetch_add(1, Ordering::Relaxed);
+                let Some((key, partition)) = partitions.get(index) else {
+                    break;
+                };
+                if first_failure.load(Ordering::Relaxed) < index {
+                    continue;
+                }
+                done.push((index, context.check_partition(index, key, partition)));
+            }
+            done
+        };
         let finished: Vec<(usize, PartitionOutcome)> = std::thread::scope(|scope| {
-            let workers: Vec<_> = (0..worker_count)
-                .map(|_| {
-                    scope.spawn(|| {
-                        let mut done = Vec::new();
-                        loop {
-                            let index = next_index.fetch_add(1, Ordering::Relaxed);
-                            let Some((key, ops)) = partitions.get(index) else {
-                                break;
-                            };
-                            if first_failure.load(Ordering::Relaxed) < index {
-                                continue;
-                            }
-                            done.push((index, context.check_partition(index, key, ops)));
-                        }
-                        done
-                    })
-                })
-                .collect();
-            workers
-                .into_iter()
-                .flat_map(|worker| match worker.join() {
-                    Ok(done) => done,
+            // The calling thread is one of the workers.
+            let workers: Vec<_> = (1..worker_count).map(|_| scope.spawn(work)).collect();
+            let mut finished = work();
+            for worker in workers {
+                match worker.join() {
+                    Ok(done) => finished.extend(done),
                     Err(panic) => std::panic::resume_unwind(panic),
-                })
-                .collect()
+                }
+            }
+            finished
         });
         for (index, outcome) in finished {
             outcomes[index] = Some(outcome);
         }
     }
-    combine(&partitions, outcomes, operations.len())
+    combine(&partitions, outcomes, op_count)
+}
+
+/// How many threads search the partitions. Threads pay off only when there is enough work to
+/// share: a thread costs tens of microseconds to start, about what a search of a few thousand
+/// operations takes. The verdicts do not depend on it: results are combined in key order.
+fn worker_count(partitions: &[(Option<String>, Partition)]) -> usize {
+    let total_ops: usize = partitions
+        .iter()
+        .map(|(_, partition)| partition.relevant.len())
+        .sum();
+    if partitions.len() < 2 || total_ops < PARALLEL_OPS_MIN {
+        return 1;
+    }
+    let parallelism = std::thread::available_parallelism().map_or(1, |count| count.get());
+    parallelism.clamp(1, 4).min(partitions.len())
+}
+
+/// The fewest operations (over all objects) worth searching on several threads.
+const PARALLEL_OPS_MIN: usize = 2_000;
+
+/// The operations on one object.
+#[derive(Default)]
+struct Partition {
+    /// The real-time interval of every operation, failed ones included, in invoke order.
+    spans: Vec<Span>,
+    /// The operations that did not fail, in invoke order: what the model and the search see.
+    relevant: Vec<Operation>,
+}
+
+/// An operation's real-time interval, as indices of its invoke and completion events.
+#[derive(Clone, Copy)]
+struct Span {
+    index: usize,
+    complete_index: Option<usize>,
+}
+
+impl Span {
+    fn of(op: &Operation) -> Self {
+        Span {
+            index: op.index,
+            complete_index: op.complete_index,
+        }
+    }
 }
 
 struct Context<'a, M: Model> {
@@ -222,9 +265,9 @@ impl<M: Model> Context<'_, M> {
         &self,
         index: usize,
         key: &Option<String>,
-        ops: &[&Operation],
+        partition: &Partition,
     ) -> PartitionOutcome {
-        let outcome = self.search_partition(index, key, ops);
+        let outcome = self.search_partition(index, key, partition);
         if outcome.verdict == Verdict::NotLinearizable {
             self.first_failure.fetch_min(index, Ordering::Relaxed);
         }
@@ -235,20 +278,17 @@ impl<M: Model> Context<'_, M> {
         &self,
         index: usize,
         key: &Option<String>,
-        ops: &[&Operation],
+        partition: &Partition,
     ) -> PartitionOutcome {
-        let relevant: Vec<Operation> = ops
-            .iter()
-            .filter(|op| op.outcome != Outcome::Fail)
-            .map(|op| (*op).clone())
-            .collect();
+        let relevant = &partition.relevant;
+        let spans = &partition.spans;
         let required_count = relevant
             .iter()
             .filter(|op| op.outcome == Outcome::Ok)
             .count();
         let impossible = self
             .model
-            .impossible(self.init, &relevant)
+            .impossible(self.init, relevant)
             .and_then(|(position, reason)| Some((relevant.get(position)?, reason)));
         if let Some((blocking, reason)) = impossible {
             let state = self.model.init(self.init);
@@ -264,7 +304,7 @@ impl<M: Model> Context<'_, M> {
                     op: blocking.index,
                     reason,
                 }],
-                concurrent: concurrent_with(blocking, ops),
+                concurrent: concurrent_with(blocking, spans),
             };
             return PartitionOutcome {
                 verdict: Verdict::NotLinearizable,
@@ -272,7 +312,7 @@ impl<M: Model> Context<'_, M> {
                 explanation: Some(explanation),
             };
         }
-        let irrelevant = self.model.irrelevant(&relevant);
+        let irrelevant = self.model.irrelevant(relevant);
         let searched: Vec<&Operation> = relevant
             .iter()
             .zip(irrelevant.iter().chain(std::iter::repeat(&false)))
@@ -284,12 +324,12 @@ impl<M: Model> Context<'_, M> {
             deadline: self.deadline,
             first_failure: Some((self.first_failure, index)),
         };
-        let unobservable = self.model.unobservable(self.init, &relevant);
+        let unobservable = self.model.unobservable(self.init, relevant);
         let report = search(self.model, self.init, &searched, unobservable, &limits);
         let (verdict, explanation) = match report.outcome {
             SearchOutcome::Linearizable => (Verdict::Linearizable, None),
             SearchOutcome::NotLinearizable(failure) => {
-                let explanation = self.explain(key, required_count, &searched, ops, &failure);
+                let explanation = self.explain(key, required_count, &searched, spans, &failure);
                 (Verdict::NotLinearizable, Some(explanation))
             }
             SearchOutcome::Unknown(stop) => {
@@ -321,7 +361,7 @@ impl<M: Model> Context<'_, M> {
         key: &Option<String>,
         required_count: usize,
         searched: &[&Operation],
-        ops: &[&Operation],
+        spans: &[Span],
         failure: &crate::search::Failure,
     ) -> Explanation {
         // Replay the prefix to know the state after each step; every step was valid in the search.
@@ -365,7 +405,7 @@ impl<M: Model> Context<'_, M> {
             blocking: blocking.index,
             reason: None,
             candidates,
-            concurrent: concurrent_with(blocking, ops),
+            concurrent: concurrent_with(blocking, spans),
         }
     }
 }
@@ -378,9 +418,10 @@ fn on_key(key: &Option<String>) -> String {
 }
 
 /// The operations whose real-time interval overlaps `op`'s.
-fn concurrent_with(op: &Operation, ops: &[&Operation]) -> Vec<usize> {
+fn concurrent_with(op: &Operation, spans: &[Span]) -> Vec<usize> {
     let end = op.complete_index.unwrap_or(usize::MAX);
-    ops.iter()
+    spans
+        .iter()
         .filter(|other| other.index != op.index)
         .filter(|other| {
             other.index < end && !matches!(other.complete_index, Some(done) if done <= op.index)
@@ -390,7 +431,7 @@ fn concurrent_with(op: &Operation, ops: &[&Operation]) -> Vec<usize> {
 }
 
 fn combine(
-    partitions: &[(Option<String>, Vec<&Operation>)],
+    partitions: &[(Option<String>, Partition)],
     outcomes: Vec<Option<PartitionOutcome>>,
     op_count: usize,
 ) -> CheckResult {
@@ -403,7 +444,7 @@ fn combine(
     let mut states_explored = 0;
     let mut explanation = None;
     let mut unknown_reason: Option<String> = None;
-    for (index, ((key, ops), outcome)) in partitions.iter().zip(outcomes).enumerate() {
+    for (index, ((key, partition), outcome)) in partitions.iter().zip(outcomes).enumerate() {
         let reported = match (first_failure, outcome) {
             (Some(failing), _) if index > failing => None,
             (_, outcome) => outcome,
@@ -420,7 +461,7 @@ fn combine(
         });
         keys.push(KeyResult {
             key: key.clone(),
-            op_count: ops.len(),
+            op_count: partition.spans.len(),
             states_explored: verdict.as_ref().map_or(0, |(_, states)| *states),
             verdict: verdict.map(|(verdict, _)| verdict),
         });

@@ -198,6 +198,9 @@ impl From<Outcome> for EventKind {
     }
 }
 
+/// Stands for "no such event" in [`History`]'s pairing of invokes with completions.
+const NO_EVENT: usize = usize::MAX;
+
 /// One line of the interchange format.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Event {
@@ -264,6 +267,12 @@ pub struct History {
     model: ModelKind,
     init: Value,
     events: Vec<Event>,
+    /// Per event: for an invoke, the index of its completion (`NO_EVENT` while there is none);
+    /// `NO_EVENT` for a completion. Kept as events are added so that pairing them into
+    /// operations needs no map.
+    completions: Vec<usize>,
+    /// The number of invoke events, so the operations can be allocated at once.
+    invoke_count: usize,
     /// Index of the open invoke of each process that has one.
     pending: BTreeMap<u64, usize>,
     /// Processes that ended an operation with info: they issue nothing more.
@@ -285,6 +294,8 @@ impl History {
             model,
             init,
             events: Vec::new(),
+            completions: Vec::new(),
+            invoke_count: 0,
             pending: BTreeMap::new(),
             crashed: BTreeMap::new(),
         }
@@ -384,16 +395,20 @@ impl History {
         match event.kind {
             EventKind::Invoke => {
                 self.pending.insert(event.process, index);
+                self.invoke_count += 1;
             }
-            EventKind::Ok | EventKind::Fail => {
-                self.pending.remove(&event.process);
-            }
-            EventKind::Info => {
-                self.pending.remove(&event.process);
-                self.crashed.insert(event.process, index);
+            EventKind::Ok | EventKind::Fail | EventKind::Info => {
+                // Validation found the open invoke, so the removal finds it too.
+                if let Some(open) = self.pending.remove(&event.process) {
+                    self.completions[open] = index;
+                }
+                if event.kind == EventKind::Info {
+                    self.crashed.insert(event.process, index);
+                }
             }
         }
         self.events.push(event);
+        self.completions.push(NO_EVENT);
         Ok(())
     }
 
@@ -504,41 +519,29 @@ impl History {
     /// Pairs every invoke with its completion, in invoke order. Operations still pending at the
     /// end of the history count as info.
     pub fn operations(&self) -> Vec<Operation> {
-        let mut operations: Vec<Operation> = Vec::new();
-        let mut open: BTreeMap<u64, usize> = BTreeMap::new();
-        for (index, event) in self.events.iter().enumerate() {
-            match event.kind {
-                EventKind::Invoke => {
-                    open.insert(event.process, operations.len());
-                    operations.push(Operation {
-                        index,
-                        process: event.process,
-                        f: event.f,
-                        key: event.key.clone(),
-                        input: event.value.clone(),
-                        output: None,
-                        outcome: Outcome::Info,
-                        complete_index: None,
-                    });
-                }
-                EventKind::Ok | EventKind::Fail | EventKind::Info => {
-                    // Validation guarantees the open invoke; a missing one is skipped, not
-                    // trusted.
-                    let Some(position) = open.remove(&event.process) else {
-                        continue;
-                    };
-                    let operation = &mut operations[position];
-                    operation.complete_index = Some(index);
-                    operation.outcome = match event.kind {
-                        EventKind::Ok => Outcome::Ok,
-                        EventKind::Fail => Outcome::Fail,
-                        _ => Outcome::Info,
-                    };
-                    if event.kind == EventKind::Ok {
-                        operation.output = Some(event.value.clone());
-                    }
-                }
+        let mut operations: Vec<Operation> = Vec::with_capacity(self.invoke_count);
+        for (index, (event, &completion)) in self.events.iter().zip(&self.completions).enumerate() {
+            if event.kind != EventKind::Invoke {
+                continue;
             }
+            let complete = self.events.get(completion);
+            let outcome = match complete.map(|complete| complete.kind) {
+                Some(EventKind::Ok) => Outcome::Ok,
+                Some(EventKind::Fail) => Outcome::Fail,
+                Some(EventKind::Info | EventKind::Invoke) | None => Outcome::Info,
+            };
+            operations.push(Operation {
+                index,
+                process: event.process,
+                f: event.f,
+                key: event.key.clone(),
+                input: event.value.clone(),
+                output: complete
+                    .filter(|complete| complete.kind == EventKind::Ok)
+                    .map(|complete| complete.value.clone()),
+                outcome,
+                complete_index: complete.map(|_| completion),
+            });
         }
         operations
     }

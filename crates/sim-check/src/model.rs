@@ -11,6 +11,7 @@ use std::hash::{Hash, Hasher};
 use serde_json::Value;
 
 use crate::history::{short_json, OpFn, Operation, Outcome};
+use crate::table::StableHasher;
 
 /// A sequential object the checker can linearize operations against.
 ///
@@ -52,6 +53,13 @@ pub trait Model: Sync {
     fn read_only(&self, op: &Operation) -> bool {
         let _ = op;
         false
+    }
+
+    /// Whether `op`, one that is [`read_only`](Model::read_only), can take effect in `state`: the
+    /// same as `step(state, op).is_some()`, which is the default. A model can answer without
+    /// building the next state, which for a read-only operation is `state` itself.
+    fn admits(&self, state: &Self::State, op: &Operation) -> bool {
+        self.step(state, op).is_some()
     }
 
     /// Whether `op` can take effect in every state and leaves the same state whatever the state
@@ -204,6 +212,14 @@ fn register_step(state: &Json, op: &Operation) -> Option<Json> {
     }
 }
 
+/// `register_step(state, op).is_some()`, without building the state after a read.
+fn register_admits(state: &Json, op: &Operation) -> bool {
+    match op.f {
+        OpFn::Read => !matches!(&op.output, Some(value) if *value != state.0),
+        _ => register_step(state, op).is_some(),
+    }
+}
+
 fn register_explain(state: &Json, op: &Operation) -> String {
     let current = short_json(&state.0);
     match op.f {
@@ -244,20 +260,45 @@ fn register_effect_key(op: &Operation) -> Option<String> {
 /// observed one, so then only info reads are dropped.
 fn register_irrelevant(ops: &[Operation]) -> Vec<bool> {
     let has_append = ops.iter().any(|op| op.f == OpFn::Append);
+    // The values info writes and cas would leave, the only ones whose being observed matters.
+    // Most histories have few info operations, so only these values are written out as text,
+    // and an observed value is written out only when its hash matches one of them.
+    let mut candidates: BTreeSet<String> = BTreeSet::new();
+    let mut candidate_hashes: Vec<u64> = Vec::new();
+    if !has_append {
+        for op in ops.iter().filter(|op| op.outcome == Outcome::Info) {
+            let value = match op.f {
+                OpFn::Write => Some(&op.input),
+                OpFn::Cas => cas_pair(op).map(|(_, new)| new),
+                _ => None,
+            };
+            if let Some(value) = value {
+                candidates.insert(value.to_string());
+                candidate_hashes.push(value_hash(value));
+            }
+        }
+    }
+    candidate_hashes.sort_unstable();
     let mut observed: BTreeSet<String> = BTreeSet::new();
-    for op in ops {
-        match (op.f, op.outcome) {
-            (OpFn::Read, Outcome::Ok) => {
-                if let Some(output) = &op.output {
-                    observed.insert(output.to_string());
+    if !candidates.is_empty() {
+        for op in ops {
+            let value = match (op.f, op.outcome) {
+                (OpFn::Read, Outcome::Ok) => op.output.as_ref(),
+                (OpFn::Cas, Outcome::Ok | Outcome::Info) => {
+                    cas_pair(op).map(|(expected, _)| expected)
+                }
+                _ => None,
+            };
+            let Some(value) = value else {
+                continue;
+            };
+            // Equal text means equal values, and equal values hash alike.
+            if candidate_hashes.binary_search(&value_hash(value)).is_ok() {
+                let text = value.to_string();
+                if candidates.contains(&text) {
+                    observed.insert(text);
                 }
             }
-            (OpFn::Cas, Outcome::Ok | Outcome::Info) => {
-                if let Some((expected, _)) = cas_pair(op) {
-                    observed.insert(expected.to_string());
-                }
-            }
-            _ => {}
         }
     }
     ops.iter()
@@ -276,6 +317,13 @@ fn register_irrelevant(ops: &[Operation]) -> Vec<bool> {
             }
         })
         .collect()
+}
+
+/// A hash of a JSON value, equal for equal values.
+fn value_hash(value: &Value) -> u64 {
+    let mut hasher = StableHasher::default();
+    hash_value(value, &mut hasher);
+    hasher.finish()
 }
 
 /// Without appends, a value that no ok read returns and no cas (ok or info) expects can only be
@@ -378,6 +426,10 @@ impl Model for Register {
         register_step(state, op)
     }
 
+    fn admits(&self, state: &Json, op: &Operation) -> bool {
+        op.f != OpFn::Append && register_admits(state, op)
+    }
+
     fn describe(&self, state: &Json) -> Value {
         state.0.clone()
     }
@@ -428,6 +480,10 @@ impl Model for Kv {
 
     fn step(&self, state: &Json, op: &Operation) -> Option<Json> {
         register_step(state, op)
+    }
+
+    fn admits(&self, state: &Json, op: &Operation) -> bool {
+        register_admits(state, op)
     }
 
     fn describe(&self, state: &Json) -> Value {

@@ -262,9 +262,11 @@ impl<'a, M: Model> Engine<'a, M> {
             unobservable,
             unobservable_cache: Vec::new(),
             op_keys,
-            memo: SubsumptionMemo::new(),
+            // A search of a history that linearizes easily explores about one configuration
+            // per operation, and tries a few transitions in each.
+            memo: SubsumptionMemo::with_expected(op_count),
             states,
-            transitions: TransitionCache::new(),
+            transitions: TransitionCache::with_expected(2 * op_count),
             states_explored: 0,
             state: 0,
             fingerprint: [0, 0],
@@ -286,10 +288,22 @@ impl<'a, M: Model> Engine<'a, M> {
         if let Some(result) = self.transitions.get(state, op) {
             return if result == NONE { None } else { Some(result) };
         }
-        let result = self
-            .model
-            .step(self.states.get(state), self.ops[op as usize])
-            .map(|next| self.states.intern(next));
+        let op_ref = self.ops[op as usize];
+        let result = if self.read_only[op as usize] {
+            // A read-only operation leaves the state as it is: ask whether it can take effect
+            // rather than build (and intern) a copy of the state.
+            let current = self.states.get(state);
+            let admitted = self.model.admits(current, op_ref);
+            debug_assert!(
+                admitted.then(|| current.clone()) == self.model.step(current, op_ref),
+                "a read-only operation changed the state, or admits disagrees with step"
+            );
+            admitted.then_some(state)
+        } else {
+            self.model
+                .step(self.states.get(state), op_ref)
+                .map(|next| self.states.intern(next))
+        };
         self.transitions.insert(state, op, result.unwrap_or(NONE));
         result
     }

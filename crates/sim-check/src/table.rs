@@ -67,6 +67,18 @@ pub(crate) fn stable_hash<T: Hash + ?Sized>(value: &T) -> u64 {
     hasher.finish()
 }
 
+/// The most entries a table is sized for up front; past that it grows as it fills.
+const PRESIZE_MAX: usize = 1 << 20;
+
+/// A power-of-two capacity for `slots` slots, at least `minimum`, at most about `PRESIZE_MAX`.
+fn table_capacity(slots: usize, minimum: usize) -> usize {
+    slots
+        .min(PRESIZE_MAX)
+        .checked_next_power_of_two()
+        .unwrap_or(PRESIZE_MAX)
+        .max(minimum)
+}
+
 /// The memo of explored configurations with subsumption by info usage.
 ///
 /// A configuration is (required operations linearized, state, info operations used). Its first
@@ -90,12 +102,20 @@ impl SubsumptionMemo {
     const CAPACITY_MIN: usize = 1 << 10;
     const NO_NODE: u32 = u32::MAX;
 
+    #[cfg(test)]
     pub(crate) fn new() -> Self {
+        Self::with_expected(0)
+    }
+
+    /// A memo sized for about `expected` configurations, so that a search of that size does not
+    /// rehash as it grows. The pre-sizing is capped; the table still grows past it.
+    pub(crate) fn with_expected(expected: usize) -> Self {
+        let capacity = table_capacity(expected.saturating_mul(4) / 3, Self::CAPACITY_MIN);
         SubsumptionMemo {
-            keys: vec![[0, 0]; Self::CAPACITY_MIN],
-            heads: vec![Self::NO_NODE; Self::CAPACITY_MIN],
+            keys: vec![[0, 0]; capacity],
+            heads: vec![Self::NO_NODE; capacity],
             len: 0,
-            arena: Vec::new(),
+            arena: Vec::with_capacity(expected.min(PRESIZE_MAX).saturating_mul(2)),
         }
     }
 
@@ -196,10 +216,17 @@ impl TransitionCache {
     const CAPACITY_MIN: usize = 1 << 8;
     const LEN_MAX: usize = 1 << 22;
 
+    #[cfg(test)]
     pub(crate) fn new() -> Self {
+        Self::with_expected(0)
+    }
+
+    /// A cache sized for about `expected` transitions (capped, as for the memo).
+    pub(crate) fn with_expected(expected: usize) -> Self {
+        let capacity = table_capacity(expected.saturating_mul(2), Self::CAPACITY_MIN);
         TransitionCache {
-            keys: vec![Self::EMPTY; Self::CAPACITY_MIN],
-            values: vec![0; Self::CAPACITY_MIN],
+            keys: vec![Self::EMPTY; capacity],
+            values: vec![0; capacity],
             len: 0,
         }
     }

@@ -493,7 +493,12 @@ impl KvWorkload {
             OpStatus::Fail => Outcome::Fail,
             OpStatus::Info | OpStatus::Pending => Outcome::Info,
         };
-        let read = value_as_option(&value);
+        // Only an ok read's value is learnt.
+        let read = if status == OpStatus::Ok {
+            value_as_option(&value)
+        } else {
+            None
+        };
         self.history
             .complete(outstanding.history, outcome, value, now.0);
         let record = &mut self.records[outstanding.record];
@@ -510,26 +515,28 @@ impl KvWorkload {
             self.next_process += 1;
         }
         if status == OpStatus::Ok {
-            self.learn(&outstanding.request.op, &read);
+            self.learn(&outstanding.request.op, read);
             self.clients[client].leader = Some(outstanding.node);
         }
         self.think(ctx, client);
     }
 
     /// Remembers what an ok operation says a key holds, for later compare-and-sets.
-    fn learn(&mut self, op: &KvOp, read: &Option<String>) {
-        match op {
-            KvOp::Get { key } => {
-                self.last_seen.insert(key.clone(), read.clone());
-            }
-            KvOp::Put { key, value } => {
-                self.last_seen.insert(key.clone(), Some(value.clone()));
-            }
-            KvOp::Cas { key, new, .. } => {
-                self.last_seen.insert(key.clone(), Some(new.clone()));
-            }
+    fn learn(&mut self, op: &KvOp, read: Option<String>) {
+        let (key, seen) = match op {
+            KvOp::Get { key } => (key, read),
+            KvOp::Put { key, value } => (key, Some(value.clone())),
+            KvOp::Cas { key, new, .. } => (key, Some(new.clone())),
             KvOp::Append { key, .. } => {
                 self.last_seen.remove(key);
+                return;
+            }
+        };
+        // Keys repeat: update in place rather than allocate the key again.
+        match self.last_seen.get_mut(key) {
+            Some(slot) => *slot = seen,
+            None => {
+                self.last_seen.insert(key.clone(), seen);
             }
         }
     }
