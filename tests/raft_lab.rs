@@ -39,7 +39,7 @@ use sim_core::{
     Simulation, Step, Suite, Trace, Workload,
 };
 use sim_kv::{KvOp, KvRequest, KvResponse, WorkloadParams};
-use sim_raft::node::LOG_PREFIX;
+use sim_raft::node::LOG;
 use sim_raft::{CheckParams, Command, Params, RaftEvent, RaftNode, RaftSuite, Role};
 
 /// The lab's `RaftElectionTimeout`: the unit its tests sleep in.
@@ -901,7 +901,7 @@ impl Cluster {
     /// The longest persisted log past a snapshot (the lab's `LogSize`), in entries.
     fn log_size(&self) -> usize {
         (0..self.servers())
-            .map(|i| self.sim.storage(n(i)).range_prefix(LOG_PREFIX).len())
+            .map(|i| self.sim.storage(n(i)).entries(LOG).len())
             .max()
             .unwrap_or(0)
     }

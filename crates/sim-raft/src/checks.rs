@@ -28,7 +28,7 @@ use sim_core::{
 };
 
 use crate::log::Command;
-use crate::node::{log_key, Durable, RaftEvent, RaftNode, Role, SNAPSHOT_KEY};
+use crate::node::{Durable, RaftEvent, RaftNode, Role, LOG, SNAPSHOT_KEY};
 
 /// What the checks saw of elections and snapshots, shared with the suite's summary.
 #[derive(Debug, Clone, Default)]
@@ -627,12 +627,11 @@ impl Durability {
         // Indices up to the majority-th highest snapshot are inside a majority of snapshots.
         let floor = sorted[majority - 1];
         for (index, CommittedEntry { term, by, at, .. }) in self.committed.from(floor + 1) {
-            let key = log_key(index);
             let holders: Vec<NodeId> = sim
                 .node_ids()
                 .filter(|&n| {
                     snapshots[n.index()] >= index
-                        || matches!(sim.storage(n).get(&key), Some(Durable::Entry(e)) if e.term == *term)
+                        || matches!(sim.storage(n).get_entry(LOG, index), Some(Durable::Entry(e)) if e.term == *term)
                 })
                 .collect();
             if holders.len() < majority {

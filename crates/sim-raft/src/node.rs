@@ -40,26 +40,8 @@ pub const TERM_KEY: &str = "term";
 pub const VOTE_KEY: &str = "vote";
 /// The storage key of the latest snapshot.
 pub const SNAPSHOT_KEY: &str = "snapshot";
-/// The prefix of log entries' storage keys.
-pub const LOG_PREFIX: &str = "log/";
-
-/// The storage key of the log entry at `index` (zero-padded so that keys sort by index).
-pub fn log_key(index: u64) -> String {
-    // Written by hand: this runs for every entry every node stores, and `format!` with padding
-    // showed up in profiles.
-    let mut digits = [b'0'; 20];
-    let mut rest = index;
-    let mut at = digits.len();
-    while rest > 0 {
-        at -= 1;
-        digits[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-    }
-    let mut key = String::with_capacity(LOG_PREFIX.len() + digits.len());
-    key.push_str(LOG_PREFIX);
-    key.extend(digits.iter().map(|&d| d as char));
-    key
-}
+/// The name of the log in storage: entries are stored by index with `Storage::put_entry`.
+pub const LOG: &str = "log";
 
 /// The highest value that at least `majority` of `values` reach (reorders `values`).
 fn majority_value(values: &mut [u64], majority: usize) -> u64 {
@@ -495,7 +477,7 @@ impl RaftNode {
     fn append_as_leader(&mut self, ctx: &mut Ctx<'_, Self>, entry: Entry) -> u64 {
         let index = self.log.last_index() + 1;
         ctx.storage()
-            .put(log_key(index), Durable::Entry(entry.clone()));
+            .put_entry(LOG, index, Durable::Entry(entry.clone()));
         self.log.push(entry);
         ctx.storage().sync();
         self.note_log_change(index, index);
@@ -859,9 +841,8 @@ impl RaftNode {
                 Some(_) => {
                     // §5.3: a conflicting entry and everything after it go.
                     let count = self.log.last_index() - index + 1;
-                    for gone in index..=self.log.last_index() {
-                        ctx.storage().remove(&log_key(gone));
-                    }
+                    ctx.storage()
+                        .remove_entries(LOG, index..self.log.last_index() + 1);
                     self.log.truncate_from(index);
                     ctx.report(RaftEvent::Truncated { from: index, count });
                     self.log.push(entry.clone());
@@ -869,7 +850,7 @@ impl RaftNode {
                 None => self.log.push(entry.clone()),
             }
             ctx.storage()
-                .put(log_key(index), Durable::Entry(entry.clone()));
+                .put_entry(LOG, index, Durable::Entry(entry.clone()));
             self.note_log_change(index, index);
             wrote = true;
         }
@@ -1013,9 +994,8 @@ impl RaftNode {
             if keep_suffix {
                 self.compact_log(ctx, index, snapshot_term);
             } else {
-                for gone in self.durable_log_start()..=self.log.last_index() {
-                    ctx.storage().remove(&log_key(gone));
-                }
+                ctx.storage()
+                    .remove_entries(LOG, self.durable_log_start()..self.log.last_index() + 1);
                 // Entries past our commit index that the snapshot does not vouch for go too.
                 let from = self.commit_index.max(self.log.snapshot_index()) + 1;
                 if self.log.last_index() >= from {
@@ -1193,9 +1173,8 @@ impl RaftNode {
             .snapshot_catch_up
             .min(index.saturating_sub(first_stored));
         self.log.compact(index, term, retain);
-        for gone in first_stored..self.durable_log_start() {
-            ctx.storage().remove(&log_key(gone));
-        }
+        ctx.storage()
+            .remove_entries(LOG, first_stored..self.durable_log_start());
     }
 
     // ----- Clients (thesis §6.3, §6.4) -----
@@ -1306,14 +1285,11 @@ impl RaftNode {
             self.snapshot = Some(snapshot);
         }
         let durable: Vec<(u64, Entry)> = storage
-            .range_prefix(LOG_PREFIX)
+            .entries(LOG)
             .into_iter()
-            .filter_map(|(key, value)| {
-                let index = key[LOG_PREFIX.len()..].parse::<u64>().ok()?;
-                match value {
-                    Durable::Entry(entry) => Some((index, entry)),
-                    _ => None,
-                }
+            .filter_map(|(index, value)| match value {
+                Durable::Entry(entry) => Some((index, entry)),
+                _ => None,
             })
             .collect();
         self.log = rebuild_log(snapshot_index, snapshot_term, &durable);

@@ -353,7 +353,7 @@ fn conflicting_suffix_truncated() {
         }
     ));
     assert!(
-        h.storage.get(&log_key(3)).is_none(),
+        h.storage.get_entry(LOG, 3).is_none(),
         "the truncated entry is still on disk"
     );
     let rebuild = rebuild(&h);
@@ -676,7 +676,7 @@ fn snapshot_install_replaces_the_log_prefix() {
         Some("from-snapshot")
     );
     assert!(
-        h.storage.get(&log_key(2)).is_none(),
+        h.storage.get_entry(LOG, 2).is_none(),
         "compacted entries stay on disk"
     );
     assert!(matches!(
@@ -728,7 +728,7 @@ fn snapshot_taken_at_the_threshold() {
     h.deliver(n(1), append(1, (0, 0), &[1, 1, 1, 1], 4));
     assert_eq!(h.process.last_applied(), 4);
     assert_eq!(h.process.log().snapshot_index(), 4);
-    assert!(h.storage.get(&log_key(1)).is_none());
+    assert!(h.storage.get_entry(LOG, 1).is_none());
     assert!(h
         .outputs()
         .events
@@ -876,14 +876,6 @@ fn check_quorum_leader_steps_down_when_cut_off() {
     assert_eq!(h.process.role(), Role::Follower);
 }
 
-#[test]
-fn log_keys_are_zero_padded_and_sort_by_index() {
-    assert_eq!(log_key(0), "log/00000000000000000000");
-    assert_eq!(log_key(1234), format!("log/{:020}", 1234));
-    assert_eq!(log_key(u64::MAX), format!("log/{:020}", u64::MAX));
-    assert!(log_key(9) < log_key(10));
-}
-
 /// §5.2: the election timeout restarts on every AppendEntries without piling up timers; a timer
 /// that fires before the deadline re-arms for the remainder, and a remainder under a millisecond
 /// counts as expired (a drifting clock can round it to no time at all: raft-pause-skew seed 7).
@@ -943,9 +935,9 @@ fn catch_up_config() -> RaftConfig {
 /// The log indices whose entries are in `h`'s storage.
 fn stored_indices(h: &Harness<RaftNode>) -> Vec<u64> {
     h.storage
-        .range_prefix(LOG_PREFIX)
+        .entries(LOG)
         .iter()
-        .map(|(key, _)| key[LOG_PREFIX.len()..].parse().unwrap())
+        .map(|(index, _)| *index)
         .collect()
 }
 
