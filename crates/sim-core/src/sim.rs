@@ -508,18 +508,7 @@ impl<P: Process> Simulation<P> {
             EventKind::Request { node, id, request } => self.arrive_request(node, id, request),
             EventKind::Reply { node, id, response } => {
                 self.stats.replies += 1;
-                // Replies and requests are hashed by content: what clients see is part of a
-                // run's identity.
-                self.trace.record_fingerprint(
-                    self.now,
-                    Kind::Reply,
-                    node.0 as u64,
-                    |hasher| {
-                        hasher.write_u64(id.0);
-                        P::fingerprint_response(&response, hasher);
-                    },
-                    || format!("request {} {response:?}", id.0),
-                );
+                self.trace_client_op(Kind::Reply, node, id, &response, P::fingerprint_response);
                 if let Some(mut workload) = self.workload.take() {
                     self.with_client(|w, ctx| w.on_reply(ctx, node, id, response), &mut workload);
                     self.workload = Some(workload);
@@ -937,16 +926,7 @@ impl<P: Process> Simulation<P> {
         }
         for (node, id, request) in submits.drain(..) {
             let latency = self.client_latency.sample(&mut self.client_network_rng);
-            self.trace.record_fingerprint(
-                self.now,
-                Kind::Client,
-                node.0 as u64,
-                |hasher| {
-                    hasher.write_u64(id.0);
-                    P::fingerprint_request(&request, hasher);
-                },
-                || format!("request {} {request:?}", id.0),
-            );
+            self.trace_client_op(Kind::Client, node, id, &request, P::fingerprint_request);
             let at = self.now.saturating_add(latency);
             self.push(at, EventKind::Request { node, id, request });
         }
@@ -956,6 +936,28 @@ impl<P: Process> Simulation<P> {
         }
         self.submits = submits;
         self.wakes = wakes;
+    }
+
+    /// Records a client request or reply. Both are hashed by content (through the protocol's
+    /// fingerprint): what clients ask and see is part of a run's identity.
+    fn trace_client_op<T: std::fmt::Debug>(
+        &mut self,
+        kind: Kind,
+        node: NodeId,
+        id: RequestId,
+        op: &T,
+        fingerprint: fn(&T, &mut crate::hash::StableHasher),
+    ) {
+        self.trace.record_fingerprint(
+            self.now,
+            kind,
+            node.0 as u64,
+            |hasher| {
+                hasher.write_u64(id.0);
+                fingerprint(op, hasher);
+            },
+            || format!("request {} {op:?}", id.0),
+        );
     }
 
     fn push(&mut self, time: SimTime, kind: EventKind<P>) {
