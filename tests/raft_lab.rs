@@ -393,12 +393,7 @@ impl Cluster {
         params: Params,
         trace: Trace,
     ) -> Self {
-        let cluster = ClusterInfo {
-            node_count: servers,
-            node_names: (1..=servers).map(|i| format!("n{i}")).collect(),
-            fault_duration: SimDuration::from_secs(60),
-            quiet_duration: SimDuration::ZERO,
-        };
+        let cluster = ClusterInfo::uniform(servers, SimDuration::from_secs(60), SimDuration::ZERO);
         let suite = RaftSuite::new(
             &cluster,
             params,

@@ -32,7 +32,7 @@ pub use process::{Ctx, Event, NodeId, Outputs, Process, RequestId, TimerOp};
 pub use rng::{SimRng, Streams};
 pub use sim::{ClientCtx, Clock, NodeStatus, SimConfig, Simulation, Stats, Step, Workload};
 pub use storage::Storage;
-pub use suite::{ClusterInfo, RunInfo, Suite, SuiteError};
+pub use suite::{ClusterInfo, Declaration, RunInfo, Suite, SuiteError};
 pub use time::{SimDuration, SimTime};
 pub use trace::Trace;
 

@@ -24,6 +24,68 @@ pub struct ClusterInfo {
     pub fault_duration: SimDuration,
     /// The length of the quiet phase, zero when the run has none.
     pub quiet_duration: SimDuration,
+    /// Each node's kind (`[cluster] kinds`), in node order; every entry is
+    /// [`Declaration::DEFAULT_KIND`] for a family with one kind of node.
+    pub node_kinds: Vec<String>,
+}
+
+impl ClusterInfo {
+    /// A cluster of `node_count` nodes named `n1..nN`, all of the one default kind.
+    pub fn uniform(
+        node_count: usize,
+        fault_duration: SimDuration,
+        quiet_duration: SimDuration,
+    ) -> Self {
+        ClusterInfo {
+            node_count,
+            node_names: (1..=node_count).map(|i| format!("n{i}")).collect(),
+            fault_duration,
+            quiet_duration,
+            node_kinds: vec![Declaration::DEFAULT_KIND.to_string(); node_count],
+        }
+    }
+
+    /// The nodes of kind `kind`, in order.
+    pub fn nodes_of_kind<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = NodeId> + 'a {
+        self.node_kinds
+            .iter()
+            .enumerate()
+            .filter(move |(_, k)| k.as_str() == kind)
+            .map(|(i, _)| NodeId(i as u32))
+    }
+
+    /// The kind of `node`.
+    pub fn kind_of(&self, node: NodeId) -> &str {
+        self.node_kinds
+            .get(node.index())
+            .map_or(Declaration::DEFAULT_KIND, String::as_str)
+    }
+}
+
+/// The names a protocol family declares to the tool. Loading a scenario validates every name it
+/// uses against these (`on_event`, `node = "role:..."`, `kind:...`, `[protocol] bugs`,
+/// `[expect] fails`, `[cluster] kinds`): a misspelt name is an error with a suggestion, never a
+/// fault that silently does not fire.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Declaration {
+    /// The kinds of node the family builds (`[cluster] kinds = { coordinator = 1, ... }`).
+    /// Empty: one kind, [`Declaration::DEFAULT_KIND`], and a scenario gives a plain node count.
+    pub kinds: Vec<&'static str>,
+    /// The roles [`crate::Process::has_role`] answers (`leader`, `coordinator`, `holder`).
+    pub roles: Vec<&'static str>,
+    /// The roles the nemesis aims faults at; each is one of `roles`.
+    pub nemesis_roles: Vec<&'static str>,
+    /// The names of the events the family reports ([`crate::Event::name`]).
+    pub events: Vec<&'static str>,
+    /// The names of every check the family can run.
+    pub checks: Vec<&'static str>,
+    /// The planted bugs `[protocol] bugs = [...]` may switch on.
+    pub bugs: Vec<&'static str>,
+}
+
+impl Declaration {
+    /// The kind of every node of a family that declares no kinds.
+    pub const DEFAULT_KIND: &'static str = "node";
 }
 
 /// One protocol family, runnable from a scenario.
@@ -38,6 +100,9 @@ pub trait Suite: Sized + 'static {
 
     /// The name a scenario gives in `[protocol] name = ...`.
     const NAME: &'static str;
+
+    /// The kinds of node, roles, events, checks and planted bugs a scenario may name.
+    fn declaration() -> Declaration;
 
     /// Validates the parameters together; the error names the field and what was expected.
     fn new(

@@ -67,12 +67,7 @@ impl Outcome {
 fn suite(node_count: usize, protocol: &str, checks: &str) -> FdSuite {
     let params: FdParams = toml::from_str(protocol).expect("protocol parameters parse");
     let checks: FdCheckParams = toml::from_str(checks).expect("check parameters parse");
-    let cluster = ClusterInfo {
-        node_count,
-        node_names: (1..=node_count).map(|i| format!("n{i}")).collect(),
-        fault_duration: SimDuration::ZERO,
-        quiet_duration: SimDuration::ZERO,
-    };
+    let cluster = ClusterInfo::uniform(node_count, SimDuration::ZERO, SimDuration::ZERO);
     match FdSuite::new(&cluster, params, FdWorkloadParams::default(), checks) {
         Ok(suite) => suite,
         Err(error) => panic!("invalid parameters: {error}"),
@@ -514,12 +509,7 @@ fn scenario_suite(file: &str) -> (FdSuite, usize) {
     let checks: FdCheckParams = toml::Value::Table(checks)
         .try_into()
         .unwrap_or_else(|e| panic!("{path}: {e}"));
-    let cluster = ClusterInfo {
-        node_count,
-        node_names: (1..=node_count).map(|i| format!("n{i}")).collect(),
-        fault_duration: SimDuration::ZERO,
-        quiet_duration: SimDuration::ZERO,
-    };
+    let cluster = ClusterInfo::uniform(node_count, SimDuration::ZERO, SimDuration::ZERO);
     match FdSuite::new(&cluster, params, FdWorkloadParams::default(), checks) {
         Ok(suite) => (suite, node_count),
         Err(error) => panic!("{path}: {error}"),

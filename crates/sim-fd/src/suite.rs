@@ -29,8 +29,22 @@
 
 use serde::Deserialize;
 use sim_core::check::percentile;
+
+/// Every check the family can run, as `[expect] fails` may name them.
+pub const CHECK_NAMES: [&str; 9] = [
+    "fd.heartbeat.completeness",
+    "fd.heartbeat.accuracy",
+    "fd.heartbeat.detection_time",
+    "fd.heartbeat.detected_a_failure",
+    "fd.phi.completeness",
+    "fd.phi.accuracy",
+    "fd.phi.detection_time",
+    "fd.phi.detected_a_failure",
+    "fd.phi_vs_heartbeat",
+];
 use sim_core::{
-    Check, ClusterInfo, NodeId, RunInfo, SimDuration, Simulation, Suite, SuiteError, Workload,
+    Check, ClusterInfo, Declaration, NodeId, RunInfo, SimDuration, Simulation, Suite, SuiteError,
+    Workload,
 };
 
 use crate::check::{self, format_duration, CheckConfig, Ledgers, Tally};
@@ -224,6 +238,14 @@ impl Suite for FdSuite {
 
     const NAME: &'static str = "failure-detector";
 
+    fn declaration() -> Declaration {
+        Declaration {
+            events: vec!["suspect", "restore"],
+            checks: CHECK_NAMES.to_vec(),
+            ..Declaration::default()
+        }
+    }
+
     fn new(
         cluster: &ClusterInfo,
         params: FdParams,
@@ -416,12 +438,11 @@ mod tests {
     use super::*;
 
     fn cluster(node_count: usize) -> ClusterInfo {
-        ClusterInfo {
+        ClusterInfo::uniform(
             node_count,
-            node_names: (1..=node_count).map(|i| format!("n{i}")).collect(),
-            fault_duration: SimDuration::from_secs(30),
-            quiet_duration: SimDuration::from_secs(5),
-        }
+            SimDuration::from_secs(30),
+            SimDuration::from_secs(5),
+        )
     }
 
     fn build(protocol: &str, checks: &str) -> Result<FdSuite, SuiteError> {

@@ -574,12 +574,7 @@ mod tests {
         let params: KvCheckParams = toml::from_str("ops_within = \"5s\"").unwrap();
         assert_eq!(params.ops_within, Some(seconds(5)));
         assert!(toml::from_str::<KvCheckParams>("ops_in = \"5s\"").is_err());
-        let cluster = ClusterInfo {
-            node_count: 3,
-            node_names: vec!["n1".into(), "n2".into(), "n3".into()],
-            fault_duration: seconds(30),
-            quiet_duration: seconds(10),
-        };
+        let cluster = ClusterInfo::uniform(3, seconds(30), seconds(10));
         assert_eq!(params.validate(&cluster, "checks"), Ok(()));
         let long = KvCheckParams {
             ops_within: Some(seconds(11)),

@@ -37,6 +37,9 @@ mod workload;
 #[cfg(test)]
 mod toy;
 
+/// Every check name this crate's checks use.
+pub const CHECK_NAMES: [&str; 3] = ["kv.linearizable", "kv.progress", "kv.some_ok"];
+
 pub use checks::{checks, kv_workload, KvCheckParams, Linearizable, Progress, SomeOk};
 pub use params::{Distribution, Mix, ValueFormat, WorkloadParams, CLIENTS_MAX, KEYS_MAX};
 pub use stats::{human_duration, Counts};

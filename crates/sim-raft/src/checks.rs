@@ -67,6 +67,18 @@ impl Default for RaftCheckParams {
 }
 
 /// Every Raft check, fresh for one run, reporting elections into `record`.
+/// Every Raft check's name, as `[expect] fails` may name them.
+pub const NAMES: [&str; 8] = [
+    ElectionSafety::NAME,
+    LeaderAppendOnly::NAME,
+    LogMatching::NAME,
+    LeaderCompleteness::NAME,
+    StateMachineSafety::NAME,
+    Durability::NAME,
+    LeaderElected::NAME,
+    LeaderAfterHeal::NAME,
+];
+
 pub fn checks(params: &RaftCheckParams, record: SharedRecord) -> Vec<Box<dyn Check<RaftNode>>> {
     vec![
         Box::new(ElectionSafety {

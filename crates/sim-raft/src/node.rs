@@ -165,6 +165,22 @@ pub enum RaftEvent {
     },
 }
 
+impl RaftEvent {
+    /// Every name [`Event::name`] gives, as scenarios' `on_event` may use them.
+    pub const NAMES: [&'static str; 10] = [
+        "restored",
+        "became_pre_candidate",
+        "became_candidate",
+        "became_leader",
+        "stepped_down",
+        "voted",
+        "committed",
+        "snapshot_taken",
+        "snapshot_installed",
+        "truncated",
+    ];
+}
+
 impl Event for RaftEvent {
     fn name(&self) -> &'static str {
         match self {

@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 use sim_core::{
-    Check, ClusterInfo, NodeId, RunInfo, SimDuration, Simulation, Suite, SuiteError, Workload,
+    Check, ClusterInfo, Declaration, NodeId, RunInfo, SimDuration, Simulation, Suite, SuiteError,
+    Workload,
 };
 use sim_kv::{KvCheckParams, KvWorkload, WorkloadParams};
 
@@ -104,6 +105,19 @@ impl Suite for RaftSuite {
     type CheckParams = CheckParams;
 
     const NAME: &'static str = "raft";
+
+    fn declaration() -> Declaration {
+        let mut checks = checks::NAMES.to_vec();
+        checks.extend(sim_kv::CHECK_NAMES);
+        Declaration {
+            kinds: Vec::new(),
+            roles: vec!["leader", "follower", "candidate"],
+            nemesis_roles: vec!["leader"],
+            events: crate::node::RaftEvent::NAMES.to_vec(),
+            checks,
+            bugs: crate::bugs::Bug::ALL.iter().map(|b| b.name()).collect(),
+        }
+    }
 
     fn new(
         cluster: &ClusterInfo,

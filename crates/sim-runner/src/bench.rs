@@ -70,6 +70,10 @@ impl Suite for BeatSuite {
     type CheckParams = Nothing;
     const NAME: &'static str = "beat";
 
+    fn declaration() -> sim_core::Declaration {
+        sim_core::Declaration::default()
+    }
+
     fn new(
         _: &ClusterInfo,
         params: BeatParams,

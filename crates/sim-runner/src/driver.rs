@@ -89,6 +89,7 @@ pub fn run_suite<S: Suite>(
         node_names: scenario.node_names.clone(),
         fault_duration: scenario.duration,
         quiet_duration: scenario.quiet,
+        node_kinds: vec![sim_core::Declaration::DEFAULT_KIND.to_string(); scenario.node_count()],
     };
     let params = scenario.decode::<S::Params>(Section::Protocol)?;
     let workload = scenario.decode::<S::WorkloadParams>(Section::Workload)?;
