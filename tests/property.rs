@@ -37,7 +37,7 @@ fn every_check_holds(family: Family) {
         ..Config::default()
     });
     let result = runner.run(&(scenarios(family), 0u64..10_000), |(scenario, seed)| {
-        let report = sim_runner::run(&scenario, RunOptions::new(seed))
+        let report = sim::families().run(&scenario, RunOptions::new(seed))
             .map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert!(
             report.passed(),

@@ -27,6 +27,7 @@ use sim_core::{CheckKind, SimDuration};
 use sim_scenario::{Scenario, ScenarioError};
 
 use crate::driver::RunOptions;
+use crate::family::Families;
 use crate::record::{FailureRecord, Provenance};
 use crate::replay::{first_difference, first_differing_event};
 
@@ -173,6 +174,8 @@ pub struct SeedLine {
 /// How every seed of a campaign runs.
 #[derive(Debug, Clone)]
 pub struct SeedOptions {
+    /// The families the scenario's protocol is looked up in.
+    pub families: Families,
     pub duration: Option<SimDuration>,
     pub sim: Provenance,
 }
@@ -189,7 +192,9 @@ pub fn run_seed(
     seed: u64,
     seed_options: &SeedOptions,
 ) -> Result<Outcome, ScenarioError> {
-    let report = crate::registry::run(scenario, options(seed, seed_options))?;
+    let report = seed_options
+        .families
+        .run(scenario, options(seed, seed_options))?;
     let mut line = SeedLine {
         seed,
         passed: report.passed(),
@@ -208,7 +213,9 @@ pub fn run_seed(
     if line.passed {
         return Ok(Outcome { line, record: None });
     }
-    let again = crate::registry::run(scenario, options(seed, seed_options))?;
+    let again = seed_options
+        .families
+        .run(scenario, options(seed, seed_options))?;
     if let Some(divergence) = first_difference(
         &report.trace_checkpoints,
         (report.trace_events, report.trace_hash),
@@ -220,7 +227,10 @@ pub fn run_seed(
             (scenario, options(seed, seed_options)),
             (scenario, options(seed, seed_options)),
         );
-        if let Ok(Some((event, a, b))) = first_differing_event(pair.0, pair.1, &divergence) {
+        let families = &seed_options.families;
+        if let Ok(Some((event, a, b))) =
+            first_differing_event(families, pair.0, pair.1, &divergence)
+        {
             let _ = write!(
                 difference,
                 "; on a third and fourth run, event {event} was {} in one and {} in the other",
@@ -525,8 +535,9 @@ impl Summary {
                     first.seed,
                     first.message.lines().next().unwrap_or("")
                 );
-                let _ = writeln!(w, "    replay sim replay {}", record_path(first.seed));
-                let mut run = format!("sim run {} --seed {}", self.scenario_file, first.seed);
+                let program = crate::program_name();
+                let _ = writeln!(w, "    replay {program} replay {}", record_path(first.seed));
+                let mut run = format!("{program} run {} --seed {}", self.scenario_file, first.seed);
                 if let Some(d) = self.duration {
                     let _ = write!(run, " --duration {d}");
                 }

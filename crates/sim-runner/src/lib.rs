@@ -1,6 +1,7 @@
 //! Runs scenarios: the layer between a scenario file and a verdict.
 //!
-//! - [`run`]: picks the protocol suite a scenario names ([`registry`]) and runs it.
+//! - [`family`]: [`Families`], the protocol families a program offers, and the dispatch from a
+//!   scenario to the one it names, after checking the scenario's names against its declaration.
 //! - `driver`: the run loop for one suite: faults at their time or at a protocol event, the quiet
 //!   phase, checks after every step.
 //! - [`report`]: the [`RunReport`] and its text and JSON renderings.
@@ -15,12 +16,25 @@
 pub mod bench;
 pub mod campaign;
 mod driver;
+pub mod family;
 pub mod record;
-pub mod registry;
 pub mod replay;
 pub mod report;
 pub mod shrink;
 
 pub use driver::{run_suite, RunOptions};
-pub use registry::{protocols, run};
+pub use family::{Families, Family};
 pub use report::{AppliedFault, RunReport};
+
+static PROGRAM_NAME: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+
+/// Names the program in reproduce lines (`sim run FILE --seed N`); the command line sets it once
+/// to its own name, so a user's binary prints its own reproduce commands.
+pub fn set_program_name(name: &'static str) {
+    let _ = PROGRAM_NAME.set(name);
+}
+
+/// The program named in reproduce lines: `sim` unless [`set_program_name`] said otherwise.
+pub fn program_name() -> &'static str {
+    PROGRAM_NAME.get().copied().unwrap_or("sim")
+}

@@ -91,10 +91,11 @@ impl FailureRecord {
         let explicit = emit::explicit(scenario, report.seed, duration)?;
         let header = format!(
             "{} with seed {} made explicit: sampled parameters and the nemesis's faults written out.\n\
-             It fails {}. Reproduce: sim run FILE --seed {}",
+             It fails {}. Reproduce: {} run FILE --seed {}",
             scenario.file,
             report.seed,
             report.failed_check().unwrap_or_default(),
+            crate::program_name(),
             report.seed
         );
         Ok(FailureRecord {

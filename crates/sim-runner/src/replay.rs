@@ -14,6 +14,7 @@ use sim_core::SimTime;
 use sim_scenario::{Scenario, ScenarioError};
 
 use crate::driver::RunOptions;
+use crate::family::Families;
 use crate::record::FailureRecord;
 use crate::report::RunReport;
 
@@ -124,6 +125,7 @@ impl Write for WindowSink {
 
 /// The trace lines (JSON) of events `from..=to` (1-based) of a run, and its report.
 pub fn trace_window(
+    families: &Families,
     scenario: &Scenario,
     mut options: RunOptions,
     from: u64,
@@ -136,7 +138,7 @@ pub fn trace_window(
         line: 0,
         kept: Arc::clone(&kept),
     }));
-    let report = crate::registry::run(scenario, options)?;
+    let report = families.run(scenario, options)?;
     let bytes = kept.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let lines = String::from_utf8_lossy(&bytes)
         .lines()
@@ -151,14 +153,15 @@ pub type FirstDifference = (u64, Option<String>, Option<String>);
 /// The first event two runs disagree on, by re-running each with its trace kept for the window
 /// `divergence` names: the event number and each run's line (`None` past a run's end).
 pub fn first_differing_event(
+    families: &Families,
     a: (&Scenario, RunOptions),
     b: (&Scenario, RunOptions),
     divergence: &Divergence,
 ) -> Result<Option<FirstDifference>, ScenarioError> {
     let from = divergence.agree_events + 1;
     let to = divergence.differ_by_event.max(from);
-    let (a_lines, _) = trace_window(a.0, a.1, from, to)?;
-    let (b_lines, _) = trace_window(b.0, b.1, from, to)?;
+    let (a_lines, _) = trace_window(families, a.0, a.1, from, to)?;
+    let (b_lines, _) = trace_window(families, b.0, b.1, from, to)?;
     let len = a_lines.len().max(b_lines.len());
     for i in 0..len {
         let (x, y) = (a_lines.get(i), b_lines.get(i));
@@ -198,6 +201,7 @@ impl Replay {
 
 /// Runs `record` again, with its trace streamed to `trace` if given.
 pub fn replay(
+    families: &Families,
     record: &FailureRecord,
     trace: Option<Box<dyn Write>>,
 ) -> Result<Replay, ScenarioError> {
@@ -205,7 +209,7 @@ pub fn replay(
     let mut options = RunOptions::new(record.seed);
     options.duration = record.duration;
     options.trace = trace;
-    let report = crate::registry::run(&scenario, options)?;
+    let report = families.run(&scenario, options)?;
     let recorded = record.trace_checkpoints();
     let recorded_hash = u64::from_str_radix(&record.trace_hash, 16).unwrap_or(0);
     let difference = first_difference(
@@ -220,7 +224,7 @@ pub fn replay(
             let mut options = RunOptions::new(record.seed);
             options.duration = record.duration;
             let from = divergence.agree_events + 1;
-            let (lines, _) = trace_window(&scenario, options, from, from)?;
+            let (lines, _) = trace_window(families, &scenario, options, from, from)?;
             ReplayVerdict::Diverged {
                 divergence,
                 first_replayed: lines.into_iter().next(),

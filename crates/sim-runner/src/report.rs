@@ -120,7 +120,12 @@ impl RunReport {
 
     /// The one command that reproduces this run.
     pub fn reproduce(&self) -> String {
-        let mut command = format!("sim run {} --seed {}", self.scenario_file, self.seed);
+        let mut command = format!(
+            "{} run {} --seed {}",
+            crate::program_name(),
+            self.scenario_file,
+            self.seed
+        );
         if let Some(d) = self.duration_override {
             let _ = write!(command, " --duration {d}");
         }

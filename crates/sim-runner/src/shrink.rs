@@ -18,6 +18,7 @@ use sim_scenario::{
 };
 
 use crate::driver::RunOptions;
+use crate::family::Families;
 use crate::report::RunReport;
 
 /// Limits of a shrink.
@@ -61,6 +62,7 @@ pub enum ShrinkError {
 }
 
 struct Search<'a> {
+    families: &'a Families,
     seed: u64,
     check: &'a str,
     options: ShrinkOptions,
@@ -72,7 +74,10 @@ struct Search<'a> {
 impl Search<'_> {
     /// Runs `candidate`; its report when it still fails the check.
     fn fails(&self, candidate: &Scenario) -> Option<RunReport> {
-        let report = crate::registry::run(candidate, RunOptions::new(self.seed)).ok()?;
+        let report = self
+            .families
+            .run(candidate, RunOptions::new(self.seed))
+            .ok()?;
         (report.failed_check().as_deref() == Some(self.check)).then_some(report)
     }
 
@@ -131,6 +136,7 @@ impl Search<'_> {
 /// Shrinks the run of `scenario` with `seed` (and the fault phase replaced by `duration`) while
 /// it still fails `check`. The scenario is first made explicit ([`emit::explicit`]).
 pub fn shrink(
+    families: &Families,
     scenario: &Scenario,
     seed: u64,
     duration: Option<SimDuration>,
@@ -138,7 +144,7 @@ pub fn shrink(
     options: ShrinkOptions,
 ) -> Result<Shrunk, ShrinkError> {
     let start = emit::explicit(scenario, seed, duration)?;
-    let report = crate::registry::run(&start, RunOptions::new(seed))?;
+    let report = families.run(&start, RunOptions::new(seed))?;
     if report.failed_check().as_deref() != Some(check) {
         return Err(ShrinkError::NoLongerFails {
             check: check.to_string(),
@@ -148,6 +154,7 @@ pub fn shrink(
         });
     }
     let mut search = Search {
+        families,
         seed,
         check,
         options,

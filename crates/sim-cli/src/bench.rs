@@ -3,7 +3,7 @@
 use clap::{Args, Subcommand};
 use sim_core::SimDuration;
 
-use crate::{parse_duration, EXIT_OK};
+use crate::{parse_duration, Program, EXIT_OK};
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
@@ -42,7 +42,7 @@ pub enum BenchWhat {
     },
 }
 
-pub fn run(args: BenchArgs) -> u8 {
+pub fn run(program: &Program, args: BenchArgs) -> u8 {
     match args.what {
         BenchWhat::Core { nodes, simulated } => {
             let nodes = nodes.clamp(2, sim_core::sim::NODES_MAX);
@@ -53,7 +53,7 @@ pub fn run(args: BenchArgs) -> u8 {
             scenario,
             seeds,
             jobs,
-        } => return crate::fuzz::bench(&scenario, seeds, &jobs),
+        } => return crate::fuzz::bench(program, &scenario, seeds, &jobs),
     }
     EXIT_OK
 }

@@ -25,12 +25,11 @@ use clap::Args;
 use serde::{Deserialize, Serialize};
 use sim_core::SimDuration;
 use sim_runner::campaign::{self, CampaignPlan, SeedLine, SeedOptions, SeedSpace, Shard, Summary};
-use sim_runner::record::Provenance;
 use sim_runner::shrink::ShrinkOptions;
 
 use crate::progress::{self, Progress, Stopwatch};
 use crate::run::load_scenario;
-use crate::{parse_duration, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK};
+use crate::{parse_duration, Program, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK};
 
 #[derive(Args, Debug)]
 pub struct FuzzArgs {
@@ -78,13 +77,6 @@ struct CampaignFile {
     scenario_digest: String,
     space: SeedSpace,
     duration: Option<SimDuration>,
-}
-
-pub fn provenance() -> Provenance {
-    Provenance {
-        version: env!("CARGO_PKG_VERSION").to_string(),
-        commit: env!("SIM_COMMIT").to_string(),
-    }
 }
 
 /// `A..B` or `A..`.
@@ -187,8 +179,8 @@ fn record_path(dir: &Path, seed: u64) -> PathBuf {
     dir.join(format!("seed-{seed}.json"))
 }
 
-pub fn run(args: FuzzArgs) -> u8 {
-    match fuzz(args) {
+pub fn run(program: &Program, args: FuzzArgs) -> u8 {
+    match fuzz(program, args) {
         Ok(code) => code,
         Err(message) => {
             eprintln!("error: {message}");
@@ -197,7 +189,7 @@ pub fn run(args: FuzzArgs) -> u8 {
     }
 }
 
-fn fuzz(args: FuzzArgs) -> Result<u8, String> {
+fn fuzz(program: &Program, args: FuzzArgs) -> Result<u8, String> {
     let scenario = load_scenario(&args.scenario)?;
     if args.duration == Some(SimDuration::ZERO) {
         return Err("--duration: expected a positive duration".into());
@@ -293,7 +285,8 @@ fn fuzz(args: FuzzArgs) -> Result<u8, String> {
         stop_after: args.stop_after,
         seed_options: SeedOptions {
             duration: args.duration,
-            sim: provenance(),
+            families: program.families.clone(),
+            sim: program.provenance(),
         },
     };
     let running = campaign::spawn(Arc::new(scenario.clone()), plan);
@@ -346,7 +339,7 @@ fn fuzz(args: FuzzArgs) -> Result<u8, String> {
     }
     let wall = watch.elapsed().as_secs_f64();
 
-    let mut summary = Summary::new(&scenario, space, args.duration, provenance());
+    let mut summary = Summary::new(&scenario, space, args.duration, program.provenance());
     let in_space: BTreeMap<u64, SeedLine> = lines
         .into_iter()
         .filter(|(s, _)| space.contains(*s))
@@ -375,7 +368,8 @@ fn fuzz(args: FuzzArgs) -> Result<u8, String> {
     print!("{text}");
     if stopped && !summary.complete && space.end.is_some() {
         println!(
-            "resume     sim fuzz {} --out {} --resume{}",
+            "resume     {} fuzz {} --out {} --resume{}",
+            program.name,
             args.scenario.display(),
             dir.display(),
             campaign_flags(&space, args.duration)
@@ -384,7 +378,7 @@ fn fuzz(args: FuzzArgs) -> Result<u8, String> {
     if args.shrink {
         for (check, failures) in summary.failures_by_check() {
             let seed = failures[0].seed;
-            shrink_one(&dir, seed, check, jobs);
+            shrink_one(program, &dir, seed, check, jobs);
         }
     }
     let failed = !summary.failures.is_empty() || !summary.determinism_bugs.is_empty();
@@ -402,7 +396,7 @@ fn fuzz(args: FuzzArgs) -> Result<u8, String> {
 const EXIT_INTERRUPTED: u8 = 130;
 
 /// `--shrink`: shrinks one failing seed's record and writes `seed-<N>.shrunk.toml`.
-fn shrink_one(dir: &Path, seed: u64, check: &str, jobs: usize) {
+fn shrink_one(program: &Program, dir: &Path, seed: u64, check: &str, jobs: usize) {
     let record_file = record_path(dir, seed);
     let out = dir.join(format!("seed-{seed}.shrunk.toml"));
     let options = ShrinkOptions {
@@ -410,7 +404,7 @@ fn shrink_one(dir: &Path, seed: u64, check: &str, jobs: usize) {
         ..ShrinkOptions::default()
     };
     println!("shrink     seed {seed} ({check}):");
-    match crate::shrink::shrink_record(&record_file, &out, options) {
+    match crate::shrink::shrink_record(program, &record_file, &out, options) {
         Ok(lines) => {
             for line in lines {
                 println!("           {line}");
@@ -473,7 +467,7 @@ pub fn merge(args: MergeArgs) -> u8 {
 
 /// `sim bench fuzz`: campaign throughput (seeds per second) of `scenario` over seeds
 /// `0..seeds` with each job count, and whether every job count found the same results.
-pub fn bench(scenario: &Path, seeds: u64, job_counts: &[usize]) -> u8 {
+pub fn bench(program: &Program, scenario: &Path, seeds: u64, job_counts: &[usize]) -> u8 {
     let scenario = match load_scenario(scenario) {
         Ok(s) => Arc::new(s),
         Err(e) => {
@@ -497,7 +491,8 @@ pub fn bench(scenario: &Path, seeds: u64, job_counts: &[usize]) -> u8 {
                 stop_after: None,
                 seed_options: SeedOptions {
                     duration: None,
-                    sim: provenance(),
+                    families: program.families.clone(),
+                    sim: program.provenance(),
                 },
             },
         );

@@ -12,7 +12,7 @@ use clap::Args;
 use sim_runner::record::FailureRecord;
 use sim_runner::replay::{self, ReplayVerdict};
 
-use crate::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK};
+use crate::{Program, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK};
 
 #[derive(Args, Debug)]
 pub struct ReplayArgs {
@@ -29,7 +29,7 @@ pub fn load_record(path: &std::path::Path) -> Result<FailureRecord, String> {
     FailureRecord::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-pub fn run(args: ReplayArgs) -> u8 {
+pub fn run(program: &Program, args: ReplayArgs) -> u8 {
     let record = match load_record(&args.record) {
         Ok(r) => r,
         Err(e) => {
@@ -50,20 +50,21 @@ pub fn run(args: ReplayArgs) -> u8 {
             }
         },
     };
-    let replayed = match replay::replay(&record, trace) {
+    let replayed = match replay::replay(&program.families, &record, trace) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {}: {e}", args.record.display());
             return EXIT_BAD_INPUT;
         }
     };
-    let this = crate::fuzz::provenance();
+    let this = program.provenance();
     println!(
-        "record     {}: {} with seed {}, {} (found by sim {} at commit {})",
+        "record     {}: {} with seed {}, {} (found by {} {} at commit {})",
         args.record.display(),
         record.scenario_file,
         record.seed,
         record.check,
+        program.name,
         record.sim.version,
         record.sim.commit
     );
@@ -110,8 +111,12 @@ pub fn run(args: ReplayArgs) -> u8 {
             }
             if code_changed {
                 println!(
-                    "           the record was made by sim {} at commit {}; this is sim {} at commit {}",
-                    record.sim.version, record.sim.commit, this.version, this.commit
+                    "           the record was made by {name} {} at commit {}; this is {name} {} at commit {}",
+                    record.sim.version,
+                    record.sim.commit,
+                    this.version,
+                    this.commit,
+                    name = program.name,
                 );
             }
             println!(

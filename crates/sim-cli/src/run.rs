@@ -9,7 +9,7 @@ use sim_core::SimDuration;
 use sim_runner::RunOptions;
 use sim_scenario::Scenario;
 
-use crate::{parse_duration, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK};
+use crate::{parse_duration, Program, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK};
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
@@ -55,7 +55,7 @@ pub fn load_scenario(path: &std::path::Path) -> Result<Scenario, String> {
     Scenario::parse(&file, &text).map_err(|e| e.to_string())
 }
 
-pub fn run(args: RunArgs) -> u8 {
+pub fn run(program: &Program, args: RunArgs) -> u8 {
     let scenario = match load_scenario(&args.scenario) {
         Ok(s) => s,
         Err(message) => {
@@ -70,7 +70,7 @@ pub fn run(args: RunArgs) -> u8 {
         }
     }
     if let Some(path) = &args.emit_scenario {
-        if let Err(message) = emit_scenario(&scenario, &args, path) {
+        if let Err(message) = emit_scenario(program, &scenario, &args, path) {
             eprintln!("error: --emit-scenario {}: {message}", path.display());
             return EXIT_BAD_INPUT;
         }
@@ -90,7 +90,7 @@ pub fn run(args: RunArgs) -> u8 {
             }
         }
     }
-    let report = match sim_runner::run(&scenario, options) {
+    let report = match program.families.run(&scenario, options) {
         Ok(report) => report,
         Err(e) => {
             eprintln!("error: {e}");
@@ -132,6 +132,7 @@ pub fn run(args: RunArgs) -> u8 {
 
 /// `--emit-scenario FILE`: the run as an explicit scenario file.
 fn emit_scenario(
+    program: &Program,
     scenario: &Scenario,
     args: &RunArgs,
     path: &std::path::Path,
@@ -139,16 +140,17 @@ fn emit_scenario(
     let explicit = sim_scenario::emit::explicit(scenario, args.seed, args.duration)
         .map_err(|e| e.to_string())?;
     let header = format!(
-        "Emitted by `sim run {} --seed {}{} --emit-scenario`: the run with every sampled\n\
+        "Emitted by `{name} run {} --seed {}{} --emit-scenario`: the run with every sampled\n\
          parameter and every fault of the nemesis written out. Run it with the same seed:\n\
-         sim run {} --seed {}",
+         {name} run {} --seed {}",
         args.scenario.display(),
         args.seed,
         args.duration
             .map(|d| format!(" --duration {d}"))
             .unwrap_or_default(),
         path.display(),
-        args.seed
+        args.seed,
+        name = program.name,
     );
     let text = sim_scenario::emit::to_toml(&explicit, &header);
     std::fs::write(path, text).map_err(|e| e.to_string())

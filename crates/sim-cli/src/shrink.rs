@@ -12,6 +12,7 @@ use sim_scenario::emit;
 
 use crate::fuzz::write_atomic;
 use crate::replay::load_record;
+use crate::Program;
 use crate::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK};
 
 #[derive(Args, Debug)]
@@ -45,6 +46,7 @@ impl std::fmt::Display for Failure {
 
 /// Shrinks the record at `record_file` and writes the result to `out`; the lines to print.
 pub fn shrink_record(
+    program: &Program,
     record_file: &Path,
     out: &Path,
     options: ShrinkOptions,
@@ -54,6 +56,7 @@ pub fn shrink_record(
         .scenario()
         .map_err(|e| Failure::BadInput(e.to_string()))?;
     let shrunk = shrink::shrink(
+        &program.families,
         &scenario,
         record.seed,
         record.duration,
@@ -65,9 +68,9 @@ pub fn shrink_record(
         e @ ShrinkError::NoLongerFails { .. } => Failure::NoLongerFails(e.to_string()),
     })?;
     let header = format!(
-        "Shrunk by `sim shrink {}` from {} with seed {}.\n\
+        "Shrunk by `{name} shrink {}` from {} with seed {}.\n\
          It fails {}: {}\n\
-         Reproduce: sim run {} --seed {}",
+         Reproduce: {name} run {} --seed {}",
         record_file.display(),
         record.scenario_file,
         record.seed,
@@ -80,7 +83,8 @@ pub fn shrink_record(
             .next()
             .unwrap_or(""),
         out.display(),
-        record.seed
+        record.seed,
+        name = program.name,
     );
     let text = emit::to_toml(&shrunk.scenario, &header);
     write_atomic(out, text.as_bytes())
@@ -98,14 +102,15 @@ pub fn shrink_record(
     lines.push(format!("still fails {}", record.check));
     lines.push(format!("wrote      {}", out.display()));
     lines.push(format!(
-        "reproduce  sim run {} --seed {}",
+        "reproduce  {} run {} --seed {}",
+        program.name,
         out.display(),
         record.seed
     ));
     Ok(lines)
 }
 
-pub fn run(args: ShrinkArgs) -> u8 {
+pub fn run(program: &Program, args: ShrinkArgs) -> u8 {
     let out = args.out.clone().unwrap_or_else(|| {
         let stem = args
             .record
@@ -123,7 +128,7 @@ pub fn run(args: ShrinkArgs) -> u8 {
         max_runs: args.max_runs.max(1),
         jobs: jobs.max(1),
     };
-    match shrink_record(&args.record, &out, options) {
+    match shrink_record(program, &args.record, &out, options) {
         Ok(lines) => {
             for line in lines {
                 println!("{line}");
