@@ -6,3 +6,4 @@ mod property;
 mod raft_lab;
 mod run;
 mod support;
+mod tidy;

@@ -1,3 +1,5 @@
+//! Unit tests of the scenario crate: parsing, validation errors with positions, schedules.
+
 use super::*;
 use proptest::prelude::*;
 use std::collections::BTreeMap;
