@@ -340,7 +340,7 @@ fn shrink_removes_faults_and_the_result_still_fails_the_same_check() {
 #[test]
 fn an_emitted_scenario_replays_with_the_same_trace_hash() {
     let dir = fresh_dir("emit");
-    for (scenario, seed) in [(FLAKY, "3"), ("scenarios/beat.toml", "2")] {
+    for (scenario, seed) in [(FLAKY, "3"), ("scenarios/beat/heartbeats.toml", "2")] {
         let emitted = dir.join(format!("emitted-{seed}.toml"));
         let original = sim(&[
             "run",
@@ -428,7 +428,7 @@ fn bad_fuzz_input_exits_2() {
 /// most a few faults that still fails the same check.
 #[test]
 fn issue_5_planted_raft_bug_is_found_replayed_and_shrunk() {
-    let scenario = "scenarios/raft-bug-vote_without_log_check.toml";
+    let scenario = "scenarios/raft/bugs/vote_without_log_check.toml";
     let dir = fresh_dir("raft-bug");
     let out = sim(&[
         "fuzz",

@@ -56,7 +56,7 @@ fn every_check_holds(family: Family) {
 #[test]
 fn failure_detectors_hold_every_check_under_generated_faults() {
     let family = Family::new(base(
-        "scenarios/fd-partition.toml",
+        "scenarios/fd/partition.toml",
         SimDuration::from_secs(20),
     ))
     .nodes(3..=6)

@@ -48,10 +48,10 @@ fn golden_trace_hashes_hold() {
 #[test]
 fn same_seed_same_hash_with_and_without_a_trace_file() {
     let trace = root().join("target").join("integration-beat-trace.jsonl");
-    let plain = sim(&["run", "scenarios/beat.toml", "--seed", "11"]);
+    let plain = sim(&["run", "scenarios/beat/heartbeats.toml", "--seed", "11"]);
     let traced = sim(&[
         "run",
-        "scenarios/beat.toml",
+        "scenarios/beat/heartbeats.toml",
         "--seed",
         "11",
         "--trace",
@@ -90,7 +90,7 @@ fn same_seed_same_hash_with_and_without_a_trace_file() {
             "no {kind} event in the trace; saw {kinds:?}"
         );
     }
-    let other = sim(&["run", "scenarios/beat.toml", "--seed", "12"]);
+    let other = sim(&["run", "scenarios/beat/heartbeats.toml", "--seed", "12"]);
     assert_ne!(
         trace_hash(&plain),
         trace_hash(&other),
@@ -100,7 +100,7 @@ fn same_seed_same_hash_with_and_without_a_trace_file() {
 
 #[test]
 fn summary_names_the_run_and_how_to_reproduce_it() {
-    let output = sim(&["run", "scenarios/beat.toml", "--seed", "5"]);
+    let output = sim(&["run", "scenarios/beat/heartbeats.toml", "--seed", "5"]);
     let text = stdout(&output);
     for needle in [
         "scenario   beat",
@@ -109,7 +109,7 @@ fn summary_names_the_run_and_how_to_reproduce_it() {
         "messages",
         "faults",
         "trace hash",
-        "reproduce  sim run scenarios/beat.toml --seed 5",
+        "reproduce  sim run scenarios/beat/heartbeats.toml --seed 5",
     ] {
         assert!(text.contains(needle), "summary lacks {needle:?}:\n{text}");
     }
@@ -117,10 +117,10 @@ fn summary_names_the_run_and_how_to_reproduce_it() {
 
 #[test]
 fn json_summary_is_json_with_the_same_hash() {
-    let text_run = sim(&["run", "scenarios/beat.toml", "--seed", "5"]);
+    let text_run = sim(&["run", "scenarios/beat/heartbeats.toml", "--seed", "5"]);
     let json_run = sim(&[
         "run",
-        "scenarios/beat.toml",
+        "scenarios/beat/heartbeats.toml",
         "--seed",
         "5",
         "--format",
@@ -136,7 +136,7 @@ fn json_summary_is_json_with_the_same_hash() {
 fn duration_flag_shortens_the_run() {
     let output = sim(&[
         "run",
-        "scenarios/beat.toml",
+        "scenarios/beat/heartbeats.toml",
         "--seed",
         "5",
         "--duration",
@@ -153,7 +153,7 @@ fn duration_flag_shortens_the_run() {
 /// Each malformed scenario is rejected with exit status 2 and a message naming file and line.
 #[test]
 fn malformed_scenarios_exit_2_naming_the_line() {
-    let valid = std::fs::read_to_string(root().join("scenarios/beat.toml")).unwrap();
+    let valid = std::fs::read_to_string(root().join("scenarios/beat/heartbeats.toml")).unwrap();
     let cases: Vec<(&str, String, &str)> = vec![
         ("empty", String::new(), "empty"),
         ("not-toml", "duration = \n[[[".to_string(), ":1:"),
@@ -233,16 +233,16 @@ fn malformed_scenarios_exit_2_naming_the_line() {
 #[test]
 fn bad_flags_and_missing_files_exit_2() {
     assert_eq!(
-        code(&sim(&["run", "scenarios/beat.toml", "--seed", "minus-one"])),
+        code(&sim(&["run", "scenarios/beat/heartbeats.toml", "--seed", "minus-one"])),
         2
     );
     assert_eq!(
-        code(&sim(&["run", "scenarios/beat.toml", "--duration", "soon"])),
+        code(&sim(&["run", "scenarios/beat/heartbeats.toml", "--duration", "soon"])),
         2
     );
     assert_eq!(code(&sim(&["run", "scenarios/no-such-file.toml"])), 2);
     // Beyond the 24h a scenario file may ask for: it used to run (for hours).
-    let long = sim(&["run", "scenarios/beat.toml", "--duration", "100000h"]);
+    let long = sim(&["run", "scenarios/beat/heartbeats.toml", "--duration", "100000h"]);
     assert_eq!(code(&long), 2, "{}", stdout(&long));
     assert!(stderr(&long).contains("at most 24h"), "{}", stderr(&long));
     assert_eq!(code(&sim(&["frobnicate"])), 2);
@@ -303,7 +303,7 @@ fn faults_aimed_at_a_protocol_event_hit_the_reporting_node_at_that_instant() {
 /// means the message or wake-up never comes; it used to overflow the simulated clock and panic.
 #[test]
 fn delays_past_the_end_of_time_run_instead_of_panicking() {
-    let beat = std::fs::read_to_string(root().join("scenarios/beat.toml")).unwrap();
+    let beat = std::fs::read_to_string(root().join("scenarios/beat/heartbeats.toml")).unwrap();
     let huge_latency = beat.replace(
         "latency = { min = \"1ms\", max = \"10ms\" }",
         "latency = \"18446744073s\"",

@@ -516,11 +516,11 @@ fn scenario_suite(file: &str) -> (FdSuite, usize) {
     }
 }
 
-/// `scenarios/fd-crash.toml`, its schedule written out (the quiet phase at 30 s restarts n4):
+/// `scenarios/fd/crash.toml`, its schedule written out (the quiet phase at 30 s restarts n4):
 /// every check passes on every seed, the false suspicion limit of zero included.
 #[test]
 fn scenario_fd_crash_passes_on_every_seed() {
-    let (suite, node_count) = scenario_suite("fd-crash.toml");
+    let (suite, node_count) = scenario_suite("fd/crash.toml");
     let faults = [
         (secs(5), Fault::Crash(NodeId(1))),
         (secs(8), Fault::Crash(NodeId(3))),
@@ -553,13 +553,13 @@ fn scenario_fd_crash_passes_on_every_seed() {
     }
 }
 
-/// `scenarios/fd-jitter.toml`, its schedule written out: latency spikes and short pauses.
+/// `scenarios/fd/jitter.toml`, its schedule written out: latency spikes and short pauses.
 /// Phi accrual, which learns the spread of inter-arrival times, makes fewer false suspicions
 /// than a fixed timeout tuned to detect a crash as fast on a calm network (Hayashibara et al.
 /// 2004, section 5: phi adapts to the network's conditions), and both stay complete.
 #[test]
 fn scenario_fd_jitter_phi_makes_fewer_false_suspicions_than_a_matched_timeout() {
-    let (suite, node_count) = scenario_suite("fd-jitter.toml");
+    let (suite, node_count) = scenario_suite("fd/jitter.toml");
     let node = suite.node_config();
     // The timeout is phi's calm detection silence, as the scenario's comment says.
     let phi_silence = node

@@ -15,23 +15,23 @@ use sim_core::SuiteError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Bug {
     /// §5.4.2 / Figure 8: the leader commits an entry from an earlier term as soon as a majority
-    /// stores it. Exposed by `scenarios/raft-bug-commit_previous_term_by_count.toml`.
+    /// stores it. Exposed by `scenarios/raft/bugs/commit_previous_term_by_count.toml`.
     CommitPreviousTermByCount,
     /// §5.4.1: a vote is granted without checking that the candidate's log is at least as
-    /// up-to-date. Exposed by `scenarios/raft-bug-vote_without_log_check.toml`.
+    /// up-to-date. Exposed by `scenarios/raft/bugs/vote_without_log_check.toml`.
     VoteWithoutLogCheck,
     /// §5.1 / Figure 2: votedFor is kept in memory only, so a restarted node can vote twice in
-    /// one term. Exposed by `scenarios/raft-bug-forget_persist_vote.toml`.
+    /// one term. Exposed by `scenarios/raft/bugs/forget_persist_vote.toml`.
     ForgetPersistVote,
     /// §5.3: entries are applied to the state machine as soon as they are in the log, before they
-    /// are committed. Exposed by `scenarios/raft-bug-apply_before_commit.toml`.
+    /// are committed. Exposed by `scenarios/raft/bugs/apply_before_commit.toml`.
     ApplyBeforeCommit,
     /// §5.3: a follower overwrites a conflicting entry in place but keeps the suffix after it.
-    /// Exposed by `scenarios/raft-bug-no_truncate_conflict.toml`.
+    /// Exposed by `scenarios/raft/bugs/no_truncate_conflict.toml`.
     NoTruncateConflict,
     /// Figure 2 ("respond after persisting"): a follower acknowledges appended entries before
     /// syncing them, so a crash can lose an entry the leader counted. Exposed by
-    /// `scenarios/raft-bug-ack_before_sync.toml`.
+    /// `scenarios/raft/bugs/ack_before_sync.toml`.
     AckBeforeSync,
 }
 

@@ -55,12 +55,12 @@
 //!
 //! | bug | scenario | caught by | within |
 //! |---|---|---|---|
-//! | `commit_previous_term_by_count` | `raft-bug-commit_previous_term_by_count.toml` | `raft.leader_completeness` | 30 seeds |
-//! | `vote_without_log_check` | `raft-bug-vote_without_log_check.toml` | `raft.leader_completeness` | 5 seeds |
-//! | `forget_persist_vote` | `raft-bug-forget_persist_vote.toml` | `raft.election_safety` | 10 seeds |
-//! | `apply_before_commit` | `raft-bug-apply_before_commit.toml` | `raft.state_machine_safety` | 5 seeds |
-//! | `no_truncate_conflict` | `raft-bug-no_truncate_conflict.toml` | `raft.log_matching` | 5 seeds |
-//! | `ack_before_sync` | `raft-bug-ack_before_sync.toml` | `raft.durability` | 5 seeds |
+//! | `commit_previous_term_by_count` | `scenarios/raft/bugs/commit_previous_term_by_count.toml` | `raft.leader_completeness` | 30 seeds |
+//! | `vote_without_log_check` | `scenarios/raft/bugs/vote_without_log_check.toml` | `raft.leader_completeness` | 5 seeds |
+//! | `forget_persist_vote` | `scenarios/raft/bugs/forget_persist_vote.toml` | `raft.election_safety` | 10 seeds |
+//! | `apply_before_commit` | `scenarios/raft/bugs/apply_before_commit.toml` | `raft.state_machine_safety` | 5 seeds |
+//! | `no_truncate_conflict` | `scenarios/raft/bugs/no_truncate_conflict.toml` | `raft.log_matching` | 5 seeds |
+//! | `ack_before_sync` | `scenarios/raft/bugs/ack_before_sync.toml` | `raft.durability` | 5 seeds |
 //!
 //! The client workload, history and linearizability check are `sim-kv`'s; the scenario runner
 //! is `sim-runner`'s. This crate depends on the core's process interface only (and on `sim-kv`

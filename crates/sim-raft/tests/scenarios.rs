@@ -31,43 +31,43 @@ fn run(scenario: &Scenario, seed: u64) -> RunReport {
 
 const SCENARIOS: [&str; 7] = [
     "partition.toml",
-    "raft-leader-crash.toml",
-    "raft-figure8.toml",
-    "raft-lossy.toml",
-    "raft-churn.toml",
-    "raft-pause-skew.toml",
-    "raft-nemesis.toml",
+    "raft/leader-crash.toml",
+    "raft/figure8.toml",
+    "raft/lossy.toml",
+    "raft/churn.toml",
+    "raft/pause-skew.toml",
+    "raft/nemesis.toml",
 ];
 
 /// Each bug's exposing scenario, the seed budget its file states, and the checks that may
 /// catch it.
 const BUGS: [(&str, u64, &[&str]); 6] = [
     (
-        "raft-bug-commit_previous_term_by_count.toml",
+        "raft/bugs/commit_previous_term_by_count.toml",
         30,
         &["raft.leader_completeness", "raft.state_machine_safety"],
     ),
     (
-        "raft-bug-vote_without_log_check.toml",
+        "raft/bugs/vote_without_log_check.toml",
         5,
         &["raft.leader_completeness"],
     ),
     (
-        "raft-bug-forget_persist_vote.toml",
+        "raft/bugs/forget_persist_vote.toml",
         10,
         &["raft.election_safety"],
     ),
     (
-        "raft-bug-apply_before_commit.toml",
+        "raft/bugs/apply_before_commit.toml",
         5,
         &["raft.state_machine_safety", "kv.linearizable"],
     ),
     (
-        "raft-bug-no_truncate_conflict.toml",
+        "raft/bugs/no_truncate_conflict.toml",
         5,
         &["raft.log_matching"],
     ),
-    ("raft-bug-ack_before_sync.toml", 5, &["raft.durability"]),
+    ("raft/bugs/ack_before_sync.toml", 5, &["raft.durability"]),
 ];
 
 #[test]
@@ -119,7 +119,7 @@ fn every_planted_bug_is_caught_within_its_budget() {
 /// timer re-armed itself for a remainder that rounded to no time at all, forever.
 #[test]
 fn issue_pause_skew_seeds_7_and_23_election_timer_livelock_under_drift() {
-    let scenario = load("raft-pause-skew.toml");
+    let scenario = load("raft/pause-skew.toml");
     for seed in [7, 23] {
         let report = run(&scenario, seed);
         assert!(!report.limit_reached, "seed {seed} hit the event limit");
@@ -157,6 +157,6 @@ fn the_summary_tells_what_happened() {
 
 #[test]
 fn the_same_seed_gives_the_same_trace() {
-    let scenario = load("raft-nemesis.toml");
+    let scenario = load("raft/nemesis.toml");
     assert_eq!(run(&scenario, 5).trace_hash, run(&scenario, 5).trace_hash);
 }
