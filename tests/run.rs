@@ -233,16 +233,31 @@ fn malformed_scenarios_exit_2_naming_the_line() {
 #[test]
 fn bad_flags_and_missing_files_exit_2() {
     assert_eq!(
-        code(&sim(&["run", "scenarios/beat/heartbeats.toml", "--seed", "minus-one"])),
+        code(&sim(&[
+            "run",
+            "scenarios/beat/heartbeats.toml",
+            "--seed",
+            "minus-one"
+        ])),
         2
     );
     assert_eq!(
-        code(&sim(&["run", "scenarios/beat/heartbeats.toml", "--duration", "soon"])),
+        code(&sim(&[
+            "run",
+            "scenarios/beat/heartbeats.toml",
+            "--duration",
+            "soon"
+        ])),
         2
     );
     assert_eq!(code(&sim(&["run", "scenarios/no-such-file.toml"])), 2);
     // Beyond the 24h a scenario file may ask for: it used to run (for hours).
-    let long = sim(&["run", "scenarios/beat/heartbeats.toml", "--duration", "100000h"]);
+    let long = sim(&[
+        "run",
+        "scenarios/beat/heartbeats.toml",
+        "--duration",
+        "100000h",
+    ]);
     assert_eq!(code(&long), 2, "{}", stdout(&long));
     assert!(stderr(&long).contains("at most 24h"), "{}", stderr(&long));
     assert_eq!(code(&sim(&["frobnicate"])), 2);

@@ -1,23 +1,22 @@
-//! The run loop: one scenario, one seed, one suite.
+//! A scenario's run: one scenario, one seed, one suite, driven through a [`Cluster`].
 //!
-//! [`run_suite`] builds the suite from the scenario's tables, creates the [`Simulation`],
-//! materialises the fault schedule, and steps the simulation to the end of the run. After every
-//! step the checks observe it; faults fire at their time or right after the handler that
-//! reported their event; at the end of the fault phase every fault is healed and the quiet phase
-//! begins. The first violation of an always-check stops the run.
+//! [`run_suite`] builds the suite from the scenario's tables and a [`Cluster`] of it,
+//! materialises the fault schedule, and runs to the end. Faults fire at their time or right
+//! after the handler that reported their event, their selectors resolved then; at the end of the
+//! fault phase every fault is healed and the quiet phase begins. The cluster feeds the checks;
+//! the first violation of an always-check stops the run.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 
 use rand::Rng;
 use sim_core::{
-    Check, CheckKind, CheckReport, Clock, ClusterInfo, Event, NetworkConfig, NodeChange, NodeId,
-    NodeStatus, Observation, Phases, Reachability, RunInfo, SimConfig, SimDuration, SimRng,
-    SimTime, Simulation, Step, Suite, Trace, Violation,
+    Clock, ClusterInfo, Event, NodeId, NodeStatus, Reachability, RunInfo, SimConfig, SimDuration,
+    SimRng, SimTime, Suite, Trace,
 };
 use sim_scenario::{Action, FaultSpec, Scenario, ScenarioError, Section, Shape, Target, Trigger};
 
-use crate::report::{AppliedFault, RunReport};
+use crate::cluster::{Cluster, Finished, PartitionId, Stop};
+use crate::report::RunReport;
 
 /// How to run a scenario.
 pub struct RunOptions {
@@ -48,14 +47,14 @@ const HEAL_BASE: u64 = 1 << 62;
 #[derive(Debug, Clone)]
 enum Heal {
     Restart(Vec<NodeId>),
-    Partition(u64),
+    Partition(PartitionId),
     Clocks(Vec<NodeId>),
     Network,
 }
 
+/// A cluster and the scenario's fault schedule.
 struct Driver<S: Suite> {
-    sim: Simulation<S::P>,
-    checks: Vec<Box<dyn Check<S::P>>>,
+    cluster: Cluster<S>,
     schedule: Vec<FaultSpec>,
     event_counts: Vec<u32>,
     fired: Vec<bool>,
@@ -63,27 +62,11 @@ struct Driver<S: Suite> {
     /// only, not against the whole (possibly long, nemesis-made) schedule.
     event_triggered: Vec<usize>,
     heals: Vec<Heal>,
-    partitions: BTreeMap<u64, Reachability>,
-    next_partition: u64,
-    base_network: NetworkConfig,
     fault_rng: SimRng,
-    quiet_start: Option<SimTime>,
-    violation: Option<(String, Violation)>,
-    applied: Vec<AppliedFault>,
-    windows: Vec<(SimTime, SimTime)>,
-    faulty_since: Option<SimTime>,
 }
 
-/// Runs `scenario` with the suite `S`.
-pub fn run_suite<S: Suite>(
-    scenario: &Scenario,
-    mut options: RunOptions,
-) -> Result<RunReport, ScenarioError> {
-    // A scenario with [low, high] ranges runs the member its seed samples.
-    let mut scenario = scenario.sample(options.seed)?;
-    if let Some(d) = options.duration {
-        scenario = scenario.with_duration(d)?;
-    }
+/// The suite `S` built from the scenario's tables, with the cluster it describes.
+fn build_suite<S: Suite>(scenario: &Scenario) -> Result<(S, ClusterInfo), ScenarioError> {
     let cluster = ClusterInfo {
         node_count: scenario.node_count(),
         node_names: scenario.node_names.clone(),
@@ -96,8 +79,20 @@ pub fn run_suite<S: Suite>(
     let check_params = scenario.decode::<S::CheckParams>(Section::Checks)?;
     let suite = S::new(&cluster, params, workload, check_params)
         .map_err(|e| scenario.error_at_field(&e.field, e.message))?;
-    let suite = std::rc::Rc::new(suite);
+    Ok((suite, cluster))
+}
 
+/// Runs `scenario` with the suite `S`.
+pub fn run_suite<S: Suite>(
+    scenario: &Scenario,
+    mut options: RunOptions,
+) -> Result<RunReport, ScenarioError> {
+    // A scenario with [low, high] ranges runs the member its seed samples.
+    let mut scenario = scenario.sample(options.seed)?;
+    if let Some(d) = options.duration {
+        scenario = scenario.with_duration(d)?;
+    }
+    let (suite, _) = build_suite::<S>(&scenario)?;
     let config = SimConfig {
         seed: options.seed,
         node_count: scenario.node_count(),
@@ -105,91 +100,60 @@ pub fn run_suite<S: Suite>(
         client_latency: scenario.client_latency.clone(),
         max_events: scenario.max_events,
     };
-    let factory_suite = suite.clone();
-    let trace = Trace::new(options.trace.take());
-    let mut sim = Simulation::new(
-        config,
-        Box::new(move |node| factory_suite.process(node)),
-        trace,
-    );
-    if let Some(workload) = suite.workload() {
-        sim.set_workload(workload);
-    }
+    let cluster = Cluster::new(suite, config, Trace::new(options.trace.take()));
     let schedule = scenario.schedule(options.seed);
-    let fault_rng = sim.streams().stream("faults");
+    let fault_rng = cluster.sim().streams().stream("faults");
     let mut driver: Driver<S> = Driver {
-        checks: suite.checks(),
+        cluster,
         event_counts: vec![0; schedule.len()],
         fired: vec![false; schedule.len()],
         event_triggered: (0..schedule.len())
             .filter(|&i| matches!(schedule[i].trigger, Trigger::OnEvent { .. }))
             .collect(),
         heals: Vec::new(),
-        partitions: BTreeMap::new(),
-        next_partition: 0,
-        base_network: scenario.network.clone(),
         fault_rng,
-        quiet_start: None,
-        violation: None,
-        applied: Vec::new(),
-        windows: Vec::new(),
-        faulty_since: None,
         schedule,
-        sim,
     };
     for (i, fault) in driver.schedule.iter().enumerate() {
         if let Trigger::At(t) = fault.trigger {
-            driver.sim.schedule_external(t, i as u64);
+            driver.cluster.wake_at(t, i as u64);
         }
     }
     if scenario.quiet > SimDuration::ZERO {
-        driver
-            .sim
-            .schedule_external(scenario.fault_end(), QUIET_TOKEN);
+        driver.cluster.wake_at(scenario.fault_end(), QUIET_TOKEN);
     }
-    driver.sim.start();
-    let end = scenario.end();
-    driver.run(end);
-    let end_time =
-        if driver.violation.is_some() || driver.sim.panic().is_some() || driver.sim.limit_reached()
-        {
-            driver.sim.now()
-        } else {
-            end
-        };
-    if let Some(since) = driver.faulty_since.take() {
-        driver.windows.push((since, end_time));
-    }
-    let phases = Phases {
-        quiet_start: driver.quiet_start,
-        end: end_time,
-    };
+    driver.cluster.start();
+    driver.run(scenario.end());
+    let schedule: Vec<String> = driver.schedule.iter().map(|f| f.to_string()).collect();
+    let finished = driver.cluster.finish_at(scenario.end());
+    Ok(report(&scenario, &options, schedule, finished))
+}
+
+/// The run's report, with the suite's summary and history.
+fn report<S: Suite>(
+    scenario: &Scenario,
+    options: &RunOptions,
+    schedule: Vec<String>,
+    mut finished: Finished<S>,
+) -> RunReport {
     let run_info = RunInfo {
-        phases,
-        fault_windows: driver.windows.clone(),
+        phases: finished.phases,
+        fault_windows: finished.fault_windows.clone(),
     };
-    let mut reports: Vec<CheckReport> = Vec::new();
-    for check in driver.checks.iter_mut() {
-        let mut report = check.finish(&driver.sim, &phases);
-        if let Some((name, violation)) = &driver.violation {
-            if *name == report.name && report.violation.is_none() {
-                report.violation = Some(violation.clone());
-            }
-        }
-        reports.push(report);
-    }
-    let trace_error = driver.sim.trace_mut().finish().err().map(|e| e.to_string());
-    let summary = suite.summary(&driver.sim, &run_info);
+    let trace_error = finished
+        .sim
+        .trace_mut()
+        .finish()
+        .err()
+        .map(|e| e.to_string());
+    let summary = finished.suite.summary(&finished.sim, &run_info);
     let history = if options.keep_history {
-        suite.history(&driver.sim)
+        finished.suite.history(&finished.sim)
     } else {
         None
     };
-    let stopped_early = driver
-        .violation
-        .as_ref()
-        .map(|(name, v)| (name.clone(), v.clone()));
-    Ok(RunReport {
+    let sim = &mut finished.sim;
+    RunReport {
         scenario_name: scenario.name.clone(),
         scenario_file: scenario.file.clone(),
         protocol: scenario.protocol.clone(),
@@ -198,102 +162,54 @@ pub fn run_suite<S: Suite>(
         duration: scenario.duration,
         quiet: scenario.quiet,
         duration_override: options.duration,
-        schedule: driver.schedule.iter().map(|f| f.to_string()).collect(),
-        time_reached: end_time,
-        stats: *driver.sim.stats(),
-        applied: driver.applied,
-        fault_windows: driver.windows,
-        checks: reports,
+        schedule,
+        time_reached: finished.phases.end,
+        stats: *sim.stats(),
+        applied: finished.applied,
+        fault_windows: finished.fault_windows,
+        checks: finished.checks,
         summary,
-        trace_hash: driver.sim.trace_hash(),
-        trace_events: driver.sim.trace_mut().event_count(),
-        trace_checkpoints: driver.sim.trace_mut().checkpoints().to_vec(),
+        trace_hash: sim.trace_hash(),
+        trace_events: sim.trace_mut().event_count(),
+        trace_checkpoints: sim.trace_mut().checkpoints().to_vec(),
         parameters: scenario.sampled.clone(),
-        panic: driver.sim.panic().cloned(),
-        limit_reached: driver.sim.limit_reached(),
-        stopped_by: stopped_early,
+        panic: sim.panic().cloned(),
+        limit_reached: sim.limit_reached(),
+        stopped_by: finished.stopped_by,
         history,
         trace_error,
-    })
+    }
 }
 
 impl<S: Suite> Driver<S> {
     fn run(&mut self, end: SimTime) {
-        while let Some(time) = self.sim.peek_time() {
-            if time > end {
-                break;
-            }
-            let Some(step) = self.sim.step() else { break };
-            match step {
-                Step::Handled { node } => {
-                    if self.observe_handled(node) {
-                        return;
-                    }
-                    self.fire_event_triggers(node);
+        loop {
+            let watch_reports = self.cluster.quiet_start().is_none()
+                && self.event_triggered.iter().any(|&i| !self.fired[i]);
+            match self.cluster.advance(end, watch_reports) {
+                Stop::Deadline | Stop::Halted => return,
+                Stop::Reported(node) => self.fire_event_triggers(node),
+                Stop::Woke(QUIET_TOKEN) => {
+                    self.cluster
+                        .note("quiet phase: heal everything".to_string(), false);
+                    self.cluster.quiet_phase();
                 }
-                Step::External(QUIET_TOKEN) => self.begin_quiet_phase(),
-                Step::External(token) if token >= HEAL_BASE => {
-                    if self.quiet_start.is_none() {
-                        let heal = self.heals[(token - HEAL_BASE) as usize].clone();
-                        self.heal(heal);
-                    }
+                Stop::Woke(token) if self.cluster.quiet_start().is_some() => {
+                    let _ = token; // the quiet phase healed everything already
                 }
-                Step::External(token) => {
-                    if self.quiet_start.is_none() {
-                        self.fire(token as usize, None);
-                    }
+                Stop::Woke(token) if token >= HEAL_BASE => {
+                    let heal = self.heals[(token - HEAL_BASE) as usize].clone();
+                    self.heal(heal);
                 }
-                Step::Resumed { node } => self.observe(Observation::Node {
-                    node,
-                    change: NodeChange::Resumed,
-                }),
-                Step::Replied { .. } | Step::ClientWoke | Step::Quiet => {}
-            }
-            if self.violation.is_some() {
-                return;
-            }
-        }
-    }
-
-    /// Passes a handler's step to every check; true if an always-check was violated.
-    fn observe_handled(&mut self, node: NodeId) -> bool {
-        let sim = &self.sim;
-        let observation = Observation::Handled {
-            node,
-            events: sim.reports(),
-        };
-        for check in self.checks.iter_mut() {
-            if let Some(v) = check.observe(sim, &observation) {
-                if check.kind() == CheckKind::Always {
-                    self.violation = Some((check.name().to_string(), v));
-                    return true;
-                }
-            }
-        }
-        false
-    }
-
-    fn observe(&mut self, observation: Observation<'_, S::P>) {
-        self.track_windows();
-        for check in self.checks.iter_mut() {
-            if let Some(v) = check.observe(&self.sim, &observation) {
-                if check.kind() == CheckKind::Always && self.violation.is_none() {
-                    self.violation = Some((check.name().to_string(), v));
-                }
+                Stop::Woke(token) => self.fire(token as usize, None),
             }
         }
     }
 
     fn fire_event_triggers(&mut self, node: NodeId) {
-        if self.quiet_start.is_some()
-            || self.event_triggered.is_empty()
-            || self.sim.reports().is_empty()
-        {
-            return;
-        }
-        let now = self.sim.now();
+        let now = self.cluster.now();
         let mut due = Vec::new();
-        for event in self.sim.reports() {
+        for event in self.cluster.sim().reports() {
             let name = event.name();
             for &i in &self.event_triggered {
                 let fault = &self.schedule[i];
@@ -319,10 +235,15 @@ impl<S: Suite> Driver<S> {
     }
 
     fn resolve(&mut self, target: &Target, reporter: Option<NodeId>) -> Vec<NodeId> {
-        let n = self.sim.node_count();
+        let n = self.cluster.sim().node_count();
         match target {
             Target::Nodes(nodes) => nodes.clone(),
-            Target::Role(role) => self.sim.nodes_with_role(role).into_iter().take(1).collect(),
+            Target::Role(role) => self
+                .cluster
+                .nodes_with_role(role)
+                .into_iter()
+                .take(1)
+                .collect(),
             Target::Random => vec![NodeId(self.fault_rng.gen_range(0..n as u32))],
             Target::Minority => {
                 let mut order = self.shuffled();
@@ -335,7 +256,7 @@ impl<S: Suite> Driver<S> {
     }
 
     fn shuffled(&mut self) -> Vec<NodeId> {
-        let mut order: Vec<NodeId> = self.sim.node_ids().collect();
+        let mut order: Vec<NodeId> = self.cluster.sim().node_ids().collect();
         for i in (1..order.len()).rev() {
             let j = self.fault_rng.gen_range(0..=i);
             order.swap(i, j);
@@ -347,26 +268,19 @@ impl<S: Suite> Driver<S> {
         if let Some(after) = after {
             let token = HEAL_BASE + self.heals.len() as u64;
             self.heals.push(heal);
-            let at = self.sim.now().saturating_add(after);
-            self.sim.schedule_external(at, token);
+            let at = self.cluster.now().saturating_add(after);
+            self.cluster.wake_at(at, token);
         }
     }
 
     fn note(&mut self, text: String) {
-        self.sim.note_fault(format_args!("{text}"));
-        self.applied.push(AppliedFault {
-            time: self.sim.now(),
-            text,
-            skipped: false,
-        });
+        self.cluster.note(text, false);
     }
 
     /// A fault whose target did not exist when it fired (no leader, say): noted, not counted.
     fn skip(&mut self, what: String) {
-        self.note(format!("{what}: no such node now, skipped"));
-        if let Some(last) = self.applied.last_mut() {
-            last.skipped = true;
-        }
+        self.cluster
+            .note(format!("{what}: no such node now, skipped"), true);
     }
 
     fn names(nodes: &[NodeId]) -> String {
@@ -384,107 +298,20 @@ impl<S: Suite> Driver<S> {
             Action::Crash {
                 target,
                 restart_after,
-            } => {
-                let nodes = self.resolve(target, reporter);
-                if nodes.is_empty() {
-                    return self.skip(format!("crash {target}"));
-                }
-                self.note(format!("crash {}", Self::names(&nodes)));
-                for &node in &nodes {
-                    self.sim.crash(node);
-                    self.observe(Observation::Node {
-                        node,
-                        change: NodeChange::Crashed,
-                    });
-                }
-                self.schedule_heal(*restart_after, Heal::Restart(nodes));
-            }
+            } => self.crash(target, reporter, *restart_after),
             Action::Restart { target } => {
                 let nodes = self.resolve(target, reporter);
                 self.heal(Heal::Restart(nodes));
             }
-            Action::Pause { target, duration } => {
-                let nodes = self.resolve(target, reporter);
-                if nodes.is_empty() {
-                    return self.skip(format!("pause {target}"));
-                }
-                self.note(format!("pause {} for {duration}", Self::names(&nodes)));
-                for &node in &nodes {
-                    self.sim.pause(node, *duration);
-                    self.observe(Observation::Node {
-                        node,
-                        change: NodeChange::Paused,
-                    });
-                }
-            }
+            Action::Pause { target, duration } => self.pause(target, reporter, *duration),
             Action::Partition {
                 shape,
                 one_way,
                 heal_after,
-            } => {
-                let n = self.sim.node_count();
-                let (reachability, text) = match shape {
-                    Shape::Isolate(target) => {
-                        let nodes = self.resolve(target, reporter);
-                        if nodes.is_empty() {
-                            return self.skip(format!("partition isolate {target}"));
-                        }
-                        let r = if nodes.len() == 1 {
-                            Reachability::isolate(n, nodes[0], *one_way)
-                        } else {
-                            Reachability::split(n, std::slice::from_ref(&nodes), *one_way)
-                        };
-                        (r, format!("isolate {}", Self::names(&nodes)))
-                    }
-                    Shape::Split(groups) => {
-                        let text = groups
-                            .iter()
-                            .map(|g| Self::names(g))
-                            .collect::<Vec<_>>()
-                            .join(" | ");
-                        (
-                            Reachability::split(n, groups, *one_way),
-                            format!("split {text}"),
-                        )
-                    }
-                    Shape::Halves => {
-                        let order = self.shuffled();
-                        let (first, second) = order.split_at(n / 2);
-                        let groups = [first.to_vec(), second.to_vec()];
-                        let text = format!(
-                            "halves {} | {}",
-                            Self::names(&groups[0]),
-                            Self::names(&groups[1])
-                        );
-                        (Reachability::split(n, &groups, *one_way), text)
-                    }
-                    Shape::MajorityRing => {
-                        let order = self.shuffled();
-                        (
-                            Reachability::majority_ring(&order),
-                            format!("majority-ring {}", Self::names(&order)),
-                        )
-                    }
-                    Shape::Bridge => {
-                        let order = self.shuffled();
-                        (
-                            Reachability::bridge(&order),
-                            format!("bridge {}", Self::names(&order)),
-                        )
-                    }
-                };
-                let one_way_text = if *one_way { " (one way)" } else { "" };
-                self.note(format!("partition {text}{one_way_text}"));
-                let id = self.next_partition;
-                self.next_partition += 1;
-                self.partitions.insert(id, reachability);
-                self.apply_partitions();
-                self.schedule_heal(*heal_after, Heal::Partition(id));
-            }
+            } => self.partition(shape, *one_way, reporter, *heal_after),
             Action::Heal => {
                 self.note("heal every partition".to_string());
-                self.partitions.clear();
-                self.apply_partitions();
+                self.cluster.heal();
             }
             Action::Clock {
                 target,
@@ -492,29 +319,11 @@ impl<S: Suite> Driver<S> {
                 drift_ppm,
                 heal_after,
             } => {
-                let nodes = self.resolve(target, reporter);
-                if nodes.is_empty() {
-                    return self.skip(format!("clock {target}"));
-                }
-                self.note(format!(
-                    "clock {} offset {} drift {drift_ppm}ppm",
-                    Self::names(&nodes),
-                    sim_scenario::signed_duration(*offset_ns)
-                ));
-                for &node in &nodes {
-                    self.sim.set_clock(
-                        node,
-                        Clock {
-                            offset_ns: *offset_ns,
-                            drift_ppm: *drift_ppm,
-                        },
-                    );
-                    self.observe(Observation::Node {
-                        node,
-                        change: NodeChange::ClockChanged,
-                    });
-                }
-                self.schedule_heal(*heal_after, Heal::Clocks(nodes));
+                let clock = Clock {
+                    offset_ns: *offset_ns,
+                    drift_ppm: *drift_ppm,
+                };
+                self.clock(target, reporter, clock, *heal_after);
             }
             Action::Network {
                 network,
@@ -526,20 +335,130 @@ impl<S: Suite> Driver<S> {
                     network.drop_probability,
                     network.duplicate_probability
                 ));
-                self.sim.set_network(network.clone());
-                self.observe(Observation::Network);
+                self.cluster.set_network(network.clone());
                 self.schedule_heal(*heal_after, Heal::Network);
             }
         }
     }
 
-    fn apply_partitions(&mut self) {
-        let mut reachability = Reachability::full(self.sim.node_count());
-        for r in self.partitions.values() {
-            reachability.merge(r);
+    fn crash(&mut self, target: &Target, reporter: Option<NodeId>, restart: Option<SimDuration>) {
+        let nodes = self.resolve(target, reporter);
+        if nodes.is_empty() {
+            return self.skip(format!("crash {target}"));
         }
-        self.sim.set_reachability(reachability);
-        self.observe(Observation::Network);
+        self.note(format!("crash {}", Self::names(&nodes)));
+        for &node in &nodes {
+            self.cluster.crash(node);
+        }
+        self.schedule_heal(restart, Heal::Restart(nodes));
+    }
+
+    fn pause(&mut self, target: &Target, reporter: Option<NodeId>, duration: SimDuration) {
+        let nodes = self.resolve(target, reporter);
+        if nodes.is_empty() {
+            return self.skip(format!("pause {target}"));
+        }
+        self.note(format!("pause {} for {duration}", Self::names(&nodes)));
+        for &node in &nodes {
+            self.cluster.pause(node, duration);
+        }
+    }
+
+    fn clock(
+        &mut self,
+        target: &Target,
+        reporter: Option<NodeId>,
+        clock: Clock,
+        heal_after: Option<SimDuration>,
+    ) {
+        let nodes = self.resolve(target, reporter);
+        if nodes.is_empty() {
+            return self.skip(format!("clock {target}"));
+        }
+        self.note(format!(
+            "clock {} offset {} drift {}ppm",
+            Self::names(&nodes),
+            sim_scenario::signed_duration(clock.offset_ns),
+            clock.drift_ppm
+        ));
+        for &node in &nodes {
+            self.cluster.set_clock(node, clock);
+        }
+        self.schedule_heal(heal_after, Heal::Clocks(nodes));
+    }
+
+    fn partition(
+        &mut self,
+        shape: &Shape,
+        one_way: bool,
+        reporter: Option<NodeId>,
+        heal_after: Option<SimDuration>,
+    ) {
+        let Some((reachability, text)) = self.shape(shape, one_way, reporter) else {
+            return;
+        };
+        let one_way_text = if one_way { " (one way)" } else { "" };
+        self.note(format!("partition {text}{one_way_text}"));
+        let id = self.cluster.partition(reachability);
+        self.schedule_heal(heal_after, Heal::Partition(id));
+    }
+
+    /// The reachability a partition shape gives now, and its words; `None` (noted as skipped)
+    /// when its target does not exist.
+    fn shape(
+        &mut self,
+        shape: &Shape,
+        one_way: bool,
+        reporter: Option<NodeId>,
+    ) -> Option<(Reachability, String)> {
+        let n = self.cluster.sim().node_count();
+        Some(match shape {
+            Shape::Isolate(target) => {
+                let nodes = self.resolve(target, reporter);
+                if nodes.is_empty() {
+                    self.skip(format!("partition isolate {target}"));
+                    return None;
+                }
+                let r = if nodes.len() == 1 {
+                    Reachability::isolate(n, nodes[0], one_way)
+                } else {
+                    Reachability::split(n, std::slice::from_ref(&nodes), one_way)
+                };
+                (r, format!("isolate {}", Self::names(&nodes)))
+            }
+            Shape::Split(groups) => {
+                let text = groups
+                    .iter()
+                    .map(|g| Self::names(g))
+                    .collect::<Vec<_>>()
+                    .join(" | ");
+                (
+                    Reachability::split(n, groups, one_way),
+                    format!("split {text}"),
+                )
+            }
+            Shape::Halves => {
+                let order = self.shuffled();
+                let (first, second) = order.split_at(n / 2);
+                let groups = [first.to_vec(), second.to_vec()];
+                let text = format!(
+                    "halves {} | {}",
+                    Self::names(&groups[0]),
+                    Self::names(&groups[1])
+                );
+                (Reachability::split(n, &groups, one_way), text)
+            }
+            Shape::MajorityRing => {
+                let order = self.shuffled();
+                let text = format!("majority-ring {}", Self::names(&order));
+                (Reachability::majority_ring(&order), text)
+            }
+            Shape::Bridge => {
+                let order = self.shuffled();
+                let text = format!("bridge {}", Self::names(&order));
+                (Reachability::bridge(&order), text)
+            }
+        })
     }
 
     fn heal(&mut self, heal: Heal) {
@@ -547,103 +466,32 @@ impl<S: Suite> Driver<S> {
             Heal::Restart(nodes) => {
                 let down: Vec<NodeId> = nodes
                     .into_iter()
-                    .filter(|&n| self.sim.status(n) == NodeStatus::Down)
+                    .filter(|&n| self.cluster.sim().status(n) == NodeStatus::Down)
                     .collect();
                 if down.is_empty() {
                     return;
                 }
                 self.note(format!("restart {}", Self::names(&down)));
                 for node in down {
-                    self.sim.restart(node);
-                    self.observe(Observation::Node {
-                        node,
-                        change: NodeChange::Restarted,
-                    });
+                    self.cluster.restart(node);
                 }
             }
             Heal::Partition(id) => {
-                if self.partitions.remove(&id).is_some() {
+                if self.cluster.partition_in_force(id) {
                     self.note("heal partition".to_string());
-                    self.apply_partitions();
+                    self.cluster.heal_partition(id);
                 }
             }
             Heal::Clocks(nodes) => {
                 self.note(format!("reset clock {}", Self::names(&nodes)));
                 for node in nodes {
-                    self.sim.set_clock(node, Clock::default());
-                    self.observe(Observation::Node {
-                        node,
-                        change: NodeChange::ClockChanged,
-                    });
+                    self.cluster.set_clock(node, Clock::default());
                 }
             }
             Heal::Network => {
                 self.note("restore network".to_string());
-                let base = self.base_network.clone();
-                self.sim.set_network(base);
-                self.observe(Observation::Network);
+                self.cluster.restore_network();
             }
-        }
-    }
-
-    /// The end of the fault phase: every fault is healed, and liveness is judged from here.
-    fn begin_quiet_phase(&mut self) {
-        self.note("quiet phase: heal everything".to_string());
-        if !self.partitions.is_empty() || !self.sim.reachability().is_full() {
-            self.partitions.clear();
-            self.apply_partitions();
-        }
-        if *self.sim.network() != self.base_network {
-            let base = self.base_network.clone();
-            self.sim.set_network(base);
-            self.observe(Observation::Network);
-        }
-        let nodes: Vec<NodeId> = self.sim.node_ids().collect();
-        for node in nodes {
-            match self.sim.status(node) {
-                NodeStatus::Down => {
-                    self.sim.restart(node);
-                    self.observe(Observation::Node {
-                        node,
-                        change: NodeChange::Restarted,
-                    });
-                }
-                NodeStatus::Paused => {
-                    self.sim.resume_now(node);
-                    self.observe(Observation::Node {
-                        node,
-                        change: NodeChange::Resumed,
-                    });
-                }
-                NodeStatus::Up => {}
-            }
-            if self.sim.clock(node) != Clock::default() {
-                self.sim.set_clock(node, Clock::default());
-                self.observe(Observation::Node {
-                    node,
-                    change: NodeChange::ClockChanged,
-                });
-            }
-        }
-        self.quiet_start = Some(self.sim.now());
-        self.observe(Observation::QuietPhase);
-    }
-
-    /// Keeps the intervals during which some fault was in force.
-    fn track_windows(&mut self) {
-        let sim = &self.sim;
-        let faulty = !sim.reachability().is_full()
-            || *sim.network() != self.base_network
-            || sim
-                .node_ids()
-                .any(|n| sim.status(n) != NodeStatus::Up || sim.clock(n) != Clock::default());
-        match (faulty, self.faulty_since) {
-            (true, None) => self.faulty_since = Some(sim.now()),
-            (false, Some(since)) => {
-                self.windows.push((since, sim.now()));
-                self.faulty_since = None;
-            }
-            _ => {}
         }
     }
 }

@@ -2,8 +2,11 @@
 //!
 //! - [`family`]: [`Families`], the protocol families a program offers, and the dispatch from a
 //!   scenario to the one it names, after checking the scenario's names against its declaration.
-//! - `driver`: the run loop for one suite: faults at their time or at a protocol event, the quiet
-//!   phase, checks after every step.
+//! - [`cluster`]: [`Cluster`], the one scriptable driver of a simulation (faults, running until a
+//!   time, an event or a state, the quiet phase, the checks fed at every step), for the runner
+//!   and for protocol tests alike.
+//! - `driver`: a scenario's run: a cluster plus the scenario's fault schedule (faults at their
+//!   time or at a protocol event, their selectors resolved when they fire).
 //! - [`report`]: the [`RunReport`] and its text and JSON renderings.
 //! - [`bench`]: `sim bench` figures for the core.
 //! - [`campaign`]: fuzz campaigns over many seeds on many threads, their journal lines and
@@ -15,6 +18,7 @@
 
 pub mod bench;
 pub mod campaign;
+pub mod cluster;
 mod driver;
 pub mod family;
 pub mod record;
@@ -22,6 +26,7 @@ pub mod replay;
 pub mod report;
 pub mod shrink;
 
+pub use cluster::{Cluster, Finished, PartitionId, Stop};
 pub use driver::{run_suite, RunOptions};
 pub use family::{Families, Family};
 pub use report::{AppliedFault, RunReport};
