@@ -2,8 +2,9 @@
 //! snapshots, `src/raft/test_test.go`), and a few cluster-level cases of etcd raft's
 //! `raft_paper_test.go`, ported case by case to our simulator.
 //!
-//! The harness, [`Cluster`], plays the part of the lab's `config.go`: it owns a
-//! `Simulation<RaftNode>` built from [`RaftSuite`], connects and disconnects servers
+//! The harness, [`Cluster`], plays the part of the lab's `config.go`: it owns the runner's
+//! `sim_runner::Cluster` of [`RaftSuite`] (the one driver every test and the runner share),
+//! connects and disconnects servers
 //! (`connect`/`disconnect`, a reachability relation composed from the connected set), crashes
 //! and restarts them (`crash`/`restart`, like `crash1`/`start1`: a crashed server comes back
 //! disconnected), steps the simulation for a span of simulated time while feeding every
@@ -34,9 +35,8 @@ use std::io::Write;
 use std::rc::Rc;
 
 use sim_core::{
-    rng, Check, CheckKind, ClientCtx, ClusterInfo, Latency, NetworkConfig, NodeChange, NodeId,
-    Observation, Phases, Reachability, RequestId, SimConfig, SimDuration, SimRng, SimTime,
-    Simulation, Step, Suite, Trace, Workload,
+    rng, Check, ClientCtx, ClusterInfo, Latency, NetworkConfig, NodeId, Reachability, RequestId,
+    SimConfig, SimDuration, SimRng, SimTime, Step, Suite, Trace, Workload,
 };
 use sim_kv::{KvOp, KvRequest, KvResponse, WorkloadParams};
 use sim_raft::node::LOG;
@@ -333,9 +333,8 @@ fn long_reordering_network() -> NetworkConfig {
 struct Cluster {
     name: &'static str,
     seed: u64,
-    sim: Simulation<RaftNode>,
-    /// The suite's `raft.*` checks, fed as the runner feeds them.
-    checks: Vec<Box<dyn Check<RaftNode>>>,
+    /// The suite's processes with its `raft.*` checks, fed at every step.
+    cluster: sim_runner::Cluster<RaftSuite>,
     board: Rc<RefCell<Board>>,
     connected: Vec<bool>,
     /// The test's own random choices (which server to cut, how long to sleep).
@@ -401,7 +400,6 @@ impl Cluster {
             CheckParams::default(),
         )
         .unwrap_or_else(|e| panic!("{name}: the suite rejects its parameters: {e}"));
-        let suite = Rc::new(suite);
         // The kv checks judge sim-kv's workload, which the scripted client replaces.
         let checks: Vec<Box<dyn Check<RaftNode>>> = suite
             .checks()
@@ -415,23 +413,18 @@ impl Cluster {
             NetworkConfig::default()
         };
         config.max_events = MAX_EVENTS;
-        let factory_suite = Rc::clone(&suite);
-        let mut sim = Simulation::new(
-            config,
-            Box::new(move |node| factory_suite.process(node)),
-            trace,
-        );
         let board = Rc::new(RefCell::new(Board::default()));
-        sim.set_workload(Box::new(LabClient {
+        let client = Box::new(LabClient {
             board: Rc::clone(&board),
-        }));
-        let rng = sim.streams().stream("lab");
-        sim.start();
+        });
+        let mut cluster =
+            sim_runner::Cluster::with_parts(suite, config, trace, Some(client), checks);
+        let rng = cluster.sim().streams().stream("lab");
+        cluster.start();
         Cluster {
             name,
             seed,
-            sim,
-            checks,
+            cluster,
             board,
             connected: vec![true; servers],
             rng,
@@ -448,11 +441,11 @@ impl Cluster {
     }
 
     fn servers(&self) -> usize {
-        self.sim.node_count()
+        self.cluster.sim().node_count()
     }
 
     fn now(&self) -> SimTime {
-        self.sim.now()
+        self.cluster.sim().now()
     }
 
     /// Fails the test, naming it, its seed and the simulated time.
@@ -472,7 +465,7 @@ impl Cluster {
     }
 
     fn raft(&self, i: usize) -> Option<&RaftNode> {
-        self.sim.process(n(i))
+        self.cluster.sim().process(n(i))
     }
 
     /// The lab's `GetState`: (term, is leader), `None` while the server is down.
@@ -491,10 +484,11 @@ impl Cluster {
         let deadline = self.now().saturating_add(duration);
         let token = self.next_token;
         self.next_token += 1;
-        self.sim.schedule_external(deadline, token);
+        self.cluster.wake_at(deadline, token);
         loop {
-            let Some(step) = self.sim.step() else {
-                if let Some(p) = self.sim.panic() {
+            let Some(step) = self.cluster.step(deadline) else {
+                self.fail_if_violated();
+                if let Some(p) = self.cluster.sim().panic() {
                     self.fail(format!(
                         "a handler panicked on {:?} at t={}: {}",
                         p.node, p.time, p.message
@@ -510,33 +504,17 @@ impl Cluster {
         }
     }
 
-    /// Passes `observation` to every check; an always-check's violation fails the test.
-    fn observe(&mut self, observation: Observation<'_, RaftNode>) {
-        let mut violated = None;
-        for check in self.checks.iter_mut() {
-            if let Some(v) = check.observe(&self.sim, &observation) {
-                if check.kind() == CheckKind::Always && violated.is_none() {
-                    violated = Some(format!(
-                        "{} violated at t={}: {}",
-                        check.name(),
-                        v.time,
-                        v.message
-                    ));
-                }
-            }
-        }
-        if let Some(message) = violated {
-            self.fail(message);
+    /// An always-check's violation fails the test.
+    fn fail_if_violated(&self) {
+        if let Some((name, v)) = self.cluster.violation() {
+            self.fail(format!("{name} violated at t={}: {}", v.time, v.message));
         }
     }
 
     fn observe_handled(&mut self, node: NodeId) {
-        let events = self.sim.reports().to_vec();
-        self.observe(Observation::Handled {
-            node,
-            events: &events,
-        });
-        let Some(p) = self.sim.process(node) else {
+        self.fail_if_violated();
+        let events = self.cluster.sim().reports().to_vec();
+        let Some(p) = self.cluster.process(node) else {
             return;
         };
         let applied: Vec<(u64, Command)> = p
@@ -600,7 +578,7 @@ impl Cluster {
     /// The lab's `ingestSnap`: an installed snapshot holds every command applied up to its end
     /// (each command put its own key, so the key must be there with its value).
     fn check_snapshot_state(&self, node: NodeId, index: u64) {
-        let Some(p) = self.sim.process(node) else {
+        let Some(p) = self.cluster.sim().process(node) else {
             return;
         };
         for (&at, command) in self.log.range(..=index) {
@@ -629,8 +607,8 @@ impl Cluster {
                 }
             }
         }
-        self.sim.set_reachability(reachability);
-        self.observe(Observation::Network);
+        self.cluster.replace_partitions(reachability);
+        self.fail_if_violated();
     }
 
     /// The lab's `disconnect(i)`: server `i` neither sends nor receives.
@@ -649,11 +627,8 @@ impl Cluster {
     fn crash(&mut self, i: usize) {
         self.disconnect(i);
         if self.is_up(i) {
-            self.sim.crash(n(i));
-            self.observe(Observation::Node {
-                node: n(i),
-                change: NodeChange::Crashed,
-            });
+            self.cluster.crash(n(i));
+            self.fail_if_violated();
         }
     }
 
@@ -661,11 +636,8 @@ impl Cluster {
     /// It stays disconnected until `connect(i)`.
     fn restart(&mut self, i: usize) {
         self.crash(i);
-        self.sim.restart(n(i));
-        self.observe(Observation::Node {
-            node: n(i),
-            change: NodeChange::Restarted,
-        });
+        self.cluster.restart(n(i));
+        self.fail_if_violated();
         let Some(p) = self.raft(i) else {
             self.fail(format!("{} did not come back up", n(i)));
         };
@@ -677,8 +649,8 @@ impl Cluster {
     }
 
     fn set_network(&mut self, network: NetworkConfig) {
-        self.sim.set_network(network);
-        self.observe(Observation::Network);
+        self.cluster.set_network(network);
+        self.fail_if_violated();
     }
 
     /// The lab's `setunreliable(false)`.
@@ -890,28 +862,27 @@ impl Cluster {
 
     /// Messages sent between servers so far (the lab's `rpcCount` summed; an RPC is two).
     fn messages(&self) -> u64 {
-        self.sim.stats().messages_sent
+        self.cluster.sim().stats().messages_sent
     }
 
     /// The longest persisted log past a snapshot (the lab's `LogSize`), in entries.
     fn log_size(&self) -> usize {
         (0..self.servers())
-            .map(|i| self.sim.storage(n(i)).entries(LOG).len())
+            .map(|i| self.cluster.sim().storage(n(i)).entries(LOG).len())
             .max()
             .unwrap_or(0)
     }
 
     /// Ends the test: every `raft.*` check's final report must pass.
-    fn end(mut self) {
-        let phases = Phases {
-            quiet_start: None,
-            end: self.now(),
-        };
-        for check in self.checks.iter_mut() {
-            let report = check.finish(&self.sim, &phases);
+    fn end(self) {
+        let (name, seed) = (self.name, self.seed);
+        let finished = self.cluster.finish();
+        for report in finished.checks {
             if let Some(v) = report.violation {
-                let name = report.name;
-                self.fail(format!("{name}: {}", v.message));
+                panic!(
+                    "{name} seed {seed} at t={}: {}: {}",
+                    finished.phases.end, report.name, v.message
+                );
             }
         }
     }

@@ -1,11 +1,14 @@
-//! Whole-cluster tests: [`FdSuite`]'s processes and checks on a real [`Simulation`], driven the
-//! way the runner drives it (faults at set times as external wake-ups, every step observed by
-//! every check, `finish` at the end), over a few seeds each.
+//! Whole-cluster tests: [`FdSuite`]'s processes and checks on `sim_runner`'s [`Cluster`], the
+//! driver the runner uses (faults at set times as wake-ups, every step observed by every check,
+//! `finish` at the end), over a few seeds each.
+
+use std::rc::Rc;
 
 use sim_core::{
-    CheckReport, ClusterInfo, Latency, NetworkConfig, NodeChange, NodeId, Observation, Phases,
-    Reachability, SimConfig, SimDuration, SimTime, Simulation, Step, Suite, Trace, Violation,
+    CheckReport, ClusterInfo, Latency, NetworkConfig, NodeId, SimConfig, SimDuration, SimTime,
+    Simulation, Suite, Trace, Violation,
 };
+use sim_runner::{Cluster, Stop};
 
 use crate::check::Tally;
 use crate::node::{DetectorKind, FdNode};
@@ -64,12 +67,12 @@ impl Outcome {
     }
 }
 
-fn suite(node_count: usize, protocol: &str, checks: &str) -> FdSuite {
+fn suite(node_count: usize, protocol: &str, checks: &str) -> Rc<FdSuite> {
     let params: FdParams = toml::from_str(protocol).expect("protocol parameters parse");
     let checks: FdCheckParams = toml::from_str(checks).expect("check parameters parse");
     let cluster = ClusterInfo::uniform(node_count, SimDuration::ZERO, SimDuration::ZERO);
     match FdSuite::new(&cluster, params, FdWorkloadParams::default(), checks) {
-        Ok(suite) => suite,
+        Ok(suite) => Rc::new(suite),
         Err(error) => panic!("invalid parameters: {error}"),
     }
 }
@@ -78,90 +81,45 @@ fn suite(node_count: usize, protocol: &str, checks: &str) -> FdSuite {
 /// every check as the runner does; a violation does not stop the run here, so that the figures
 /// cover all of it.
 fn run(
-    suite: &FdSuite,
+    suite: &Rc<FdSuite>,
     seed: u64,
     node_count: usize,
     faults: &[(SimTime, Fault)],
     end: SimTime,
 ) -> Outcome {
-    let config = suite.node_config().clone();
-    let mut sim = Simulation::new(
-        SimConfig::new(seed, node_count),
-        Box::new(move |_| FdNode::new(config.clone())),
-        Trace::new(None),
-    );
-    let mut checks = suite.checks();
+    let config = SimConfig::new(seed, node_count);
+    let mut cluster = Cluster::<FdSuite>::new(Rc::clone(suite), config, Trace::default());
+    cluster.run_past_violations();
     for (index, (at, _)) in faults.iter().enumerate() {
-        sim.schedule_external(*at, index as u64);
+        cluster.wake_at(*at, index as u64);
     }
-    sim.start();
-    let mut first_violation = None;
-    while sim.peek_time().is_some_and(|t| t <= end) {
-        let Some(step) = sim.step() else { break };
-        let observation = match step {
-            Step::Handled { node } => Observation::Handled {
-                node,
-                events: sim.reports(),
-            },
-            Step::Resumed { node } => Observation::Node {
-                node,
-                change: NodeChange::Resumed,
-            },
-            Step::External(index) => match faults[index as usize].1.clone() {
-                Fault::Crash(node) => {
-                    sim.crash(node);
-                    Observation::Node {
-                        node,
-                        change: NodeChange::Crashed,
-                    }
-                }
-                Fault::Restart(node) => {
-                    sim.restart(node);
-                    Observation::Node {
-                        node,
-                        change: NodeChange::Restarted,
-                    }
-                }
-                Fault::Pause(node, duration) => {
-                    sim.pause(node, duration);
-                    Observation::Node {
-                        node,
-                        change: NodeChange::Paused,
-                    }
-                }
-                Fault::Isolate(node) => {
-                    sim.set_reachability(Reachability::isolate(node_count, node, false));
-                    Observation::Network
-                }
-                Fault::Heal => {
-                    sim.set_reachability(Reachability::full(node_count));
-                    Observation::Network
-                }
-                Fault::Network(network) => {
-                    sim.set_network(network);
-                    Observation::Network
-                }
-            },
-            _ => continue,
-        };
-        for check in &mut checks {
-            if let Some(violation) = check.observe(&sim, &observation) {
-                first_violation.get_or_insert(violation);
+    cluster.start();
+    while let Stop::Woke(index) = cluster.advance(end, false) {
+        match faults[index as usize].1.clone() {
+            Fault::Crash(node) => cluster.crash(node),
+            Fault::Restart(node) => {
+                cluster.restart(node);
             }
+            Fault::Pause(node, duration) => cluster.pause(node, duration),
+            Fault::Isolate(node) => {
+                cluster.heal();
+                cluster.isolate(node);
+            }
+            Fault::Heal => cluster.heal(),
+            Fault::Network(network) => cluster.set_network(network),
         }
     }
+    let first_violation = cluster.violation().map(|(_, v)| v.clone());
+    let finished = cluster.finish_at(end);
+    let sim = finished.sim;
     assert!(
         sim.panic().is_none(),
         "a handler panicked: {:?}",
         sim.panic()
     );
-    let phases = Phases {
-        quiet_start: None,
-        end,
-    };
-    let reports: Vec<CheckReport> = checks.iter_mut().map(|c| c.finish(&sim, &phases)).collect();
+    let reports = finished.checks;
     let run_info = sim_core::RunInfo {
-        phases,
+        phases: finished.phases,
         fault_windows: Vec::new(),
     };
     let summary = suite.summary(&sim, &run_info);
@@ -482,7 +440,7 @@ fn the_same_seed_gives_the_same_trace_hash() {
 
 /// The suite a shipped scenario file describes: its `[protocol]` table less `name`, and its
 /// `[checks]` table, as the runner hands them over.
-fn scenario_suite(file: &str) -> (FdSuite, usize) {
+fn scenario_suite(file: &str) -> (Rc<FdSuite>, usize) {
     let path = format!("{}/../../scenarios/{file}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let mut scenario: toml::Table = toml::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
@@ -511,7 +469,7 @@ fn scenario_suite(file: &str) -> (FdSuite, usize) {
         .unwrap_or_else(|e| panic!("{path}: {e}"));
     let cluster = ClusterInfo::uniform(node_count, SimDuration::ZERO, SimDuration::ZERO);
     match FdSuite::new(&cluster, params, FdWorkloadParams::default(), checks) {
-        Ok(suite) => (suite, node_count),
+        Ok(suite) => (Rc::new(suite), node_count),
         Err(error) => panic!("{path}: {error}"),
     }
 }

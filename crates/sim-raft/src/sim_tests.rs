@@ -18,7 +18,11 @@ fn n(i: u32) -> NodeId {
 fn a_leader_is_elected_and_clients_complete() {
     for seed in 0..3 {
         let mut run = Run::with_clients(RaftConfig::default(), 5, seed, NetworkConfig::default());
-        assert!(run.run_until(secs(3.0)), "seed {seed}: {:?}", run.violation);
+        assert!(
+            run.run_until(secs(3.0)),
+            "seed {seed}: {:?}",
+            run.violation()
+        );
         let leader = run.leader().expect("a leader");
         assert!(
             run.node(leader).commit_index() > 10,
@@ -38,11 +42,19 @@ fn a_leader_is_elected_and_clients_complete() {
 fn isolated_leader_is_replaced_and_its_uncommitted_writes_discarded() {
     for seed in 0..3 {
         let mut run = Run::with_clients(RaftConfig::default(), 5, seed, NetworkConfig::default());
-        assert!(run.run_until(secs(2.0)), "seed {seed}: {:?}", run.violation);
+        assert!(
+            run.run_until(secs(2.0)),
+            "seed {seed}: {:?}",
+            run.violation()
+        );
         let old = run.leader().expect("a leader");
         let old_term = run.node(old).term();
         run.isolate(old);
-        assert!(run.run_until(secs(4.0)), "seed {seed}: {:?}", run.violation);
+        assert!(
+            run.run_until(secs(4.0)),
+            "seed {seed}: {:?}",
+            run.violation()
+        );
         let new = run.leader().expect("a new leader");
         assert_ne!(new, old, "seed {seed}");
         assert!(run.node(new).term() > old_term);
@@ -61,7 +73,11 @@ fn isolated_leader_is_replaced_and_its_uncommitted_writes_discarded() {
         );
         run.heal();
         run.quiet();
-        assert!(run.run_until(secs(7.0)), "seed {seed}: {:?}", run.violation);
+        assert!(
+            run.run_until(secs(7.0)),
+            "seed {seed}: {:?}",
+            run.violation()
+        );
         let healed = run.node(old);
         assert_eq!(healed.role(), Role::Follower);
         for (index, term) in uncommitted {
@@ -145,13 +161,13 @@ fn figure8(config: RaftConfig, seed: u64) -> Figure8 {
         e.iter()
             .any(|e| matches!(e, RaftEvent::BecameLeader { .. }))
     });
-    let e_prime = e_prime.unwrap_or_else(|| panic!("C, D or E is elected: {:?}", run.violation));
+    let e_prime = e_prime.unwrap_or_else(|| panic!("C, D or E is elected: {:?}", run.violation()));
     assert!(rest.contains(&e_prime));
     run.isolate(e_prime);
     run.crash(e_prime);
     // Its messages in flight are lost on arrival while it is cut off.
     let soon = run
-        .sim
+        .sim_mut()
         .now()
         .saturating_add(sim_core::SimDuration::from_millis(20));
     run.run_until(soon);
@@ -168,7 +184,7 @@ fn figure8(config: RaftConfig, seed: u64) -> Figure8 {
         run.isolate(leader4);
         run.crash(leader4);
         let soon = run
-            .sim
+            .sim_mut()
             .now()
             .saturating_add(sim_core::SimDuration::from_millis(20));
         run.run_until(soon);
@@ -246,7 +262,7 @@ fn a_late_leader_of_an_older_term_is_not_a_leader_completeness_violation() {
             })
             .expect("a candidate");
         let old_term = run.node(candidate).term();
-        run.sim
+        run.sim_mut()
             .pause(candidate, sim_core::SimDuration::from_secs(1));
         let late = run.run_until_event(secs(6.0), |s, n, e| {
             n == candidate
@@ -258,7 +274,11 @@ fn a_late_leader_of_an_older_term_is_not_a_leader_completeness_violation() {
         }
         run.restart(first);
         run.quiet();
-        assert!(run.run_until(secs(8.0)), "seed {seed}: {:?}", run.violation);
+        assert!(
+            run.run_until(secs(8.0)),
+            "seed {seed}: {:?}",
+            run.violation()
+        );
         let (_, failure) = run.finish();
         assert_eq!(failure, None, "seed {seed}");
     }

@@ -82,6 +82,20 @@ pub struct RaftSuite {
 }
 
 impl RaftSuite {
+    /// A suite from an already validated configuration, for tests that build one in code: the
+    /// default kv clients and the default checks.
+    pub fn with_config(config: RaftConfig, node_count: usize) -> Self {
+        let checks = CheckParams::default();
+        RaftSuite {
+            config: Arc::new(config),
+            node_count,
+            workload: WorkloadParams::default(),
+            raft_checks: checks.raft(),
+            kv_checks: checks.kv(),
+            record: Mutex::new(SharedRecord::default()),
+        }
+    }
+
     pub fn config(&self) -> &Arc<RaftConfig> {
         &self.config
     }

@@ -1,30 +1,30 @@
-//! A small driver for simulation tests: a [`Simulation`] of Raft nodes with the checks fed the
-//! way the runner feeds them, and fault helpers that tell the checks what they did.
-
-use std::sync::Arc;
+//! A small driver for simulation tests: `sim_runner`'s [`Cluster`] of Raft nodes with the
+//! testkit's habits, and a scripted client.
 
 use sim_core::{
-    Check, CheckReport, ClientCtx, NetworkConfig, NodeChange, NodeId, Observation, Phases,
-    Reachability, RequestId, SimConfig, SimTime, Simulation, Step, Trace, Violation, Workload,
+    Check, CheckReport, ClientCtx, NetworkConfig, NodeId, RequestId, SimConfig, SimTime,
+    Simulation, Trace, Workload,
 };
 use sim_kv::{KvCheckParams, KvOp, KvRequest, KvResponse, KvWorkload, WorkloadParams};
+use sim_runner::Cluster;
 
 use crate::checks::{self, RaftCheckParams, SharedRecord};
 use crate::node::{RaftEvent, RaftNode};
 use crate::params::RaftConfig;
+use crate::RaftSuite;
 
 pub fn secs(s: f64) -> SimTime {
     SimTime((s * 1e9) as u64)
 }
 
+/// A Raft cluster for a scripted test: `sim_runner`'s [`Cluster`] with the testkit's habits
+/// (a partition replaces the one before it; `finish` gives the first failure in words).
 pub struct Run {
-    pub sim: Simulation<RaftNode>,
-    checks: Vec<Box<dyn Check<RaftNode>>>,
-    pub violation: Option<Violation>,
-    quiet_start: Option<SimTime>,
+    cluster: Cluster<RaftSuite>,
 }
 
 impl Run {
+    /// A run with `workload` as its only clients (none: no client) and Raft's checks.
     pub fn new(
         config: RaftConfig,
         node_count: usize,
@@ -32,26 +32,29 @@ impl Run {
         network: NetworkConfig,
         workload: Option<Box<dyn Workload<RaftNode>>>,
     ) -> Self {
-        let config = Arc::new(config);
+        let checks = checks::checks(&RaftCheckParams::default(), SharedRecord::default());
+        Self::build(config, node_count, seed, network, workload, checks)
+    }
+
+    fn build(
+        config: RaftConfig,
+        node_count: usize,
+        seed: u64,
+        network: NetworkConfig,
+        workload: Option<Box<dyn Workload<RaftNode>>>,
+        checks: Vec<Box<dyn Check<RaftNode>>>,
+    ) -> Self {
         let mut sim_config = SimConfig::new(seed, node_count);
         sim_config.network = network;
         sim_config.max_events = 20_000_000;
-        let factory = Box::new(move |id| RaftNode::new(id, node_count, Arc::clone(&config)));
-        let mut sim = Simulation::new(sim_config, factory, Trace::new(None));
-        if let Some(workload) = workload {
-            sim.set_workload(workload);
-        }
-        let checks = checks::checks(&RaftCheckParams::default(), SharedRecord::default());
-        sim.start();
-        Run {
-            sim,
-            checks,
-            violation: None,
-            quiet_start: None,
-        }
+        let suite = RaftSuite::with_config(config, node_count);
+        let mut cluster =
+            Cluster::with_parts(suite, sim_config, Trace::default(), workload, checks);
+        cluster.start();
+        Run { cluster }
     }
 
-    /// A run with the kv workload's default clients.
+    /// A run with the kv workload's default clients, and the kv checks beside Raft's.
     pub fn with_clients(
         config: RaftConfig,
         node_count: usize,
@@ -59,132 +62,96 @@ impl Run {
         network: NetworkConfig,
     ) -> Self {
         let workload = KvWorkload::new(WorkloadParams::default(), node_count);
-        let mut run = Self::new(config, node_count, seed, network, Some(Box::new(workload)));
-        run.checks
-            .extend(sim_kv::checks::<RaftNode>(&KvCheckParams::default()));
-        run
+        let mut checks = checks::checks(&RaftCheckParams::default(), SharedRecord::default());
+        checks.extend(sim_kv::checks::<RaftNode>(&KvCheckParams::default()));
+        Self::build(
+            config,
+            node_count,
+            seed,
+            network,
+            Some(Box::new(workload)),
+            checks,
+        )
     }
 
-    fn observe(&mut self, observation: Observation<'_, RaftNode>) {
-        for check in &mut self.checks {
-            if let Some(mut v) = check.observe(&self.sim, &observation) {
-                v.message = format!("{} violated at t={}: {}", check.name(), v.time, v.message);
-                self.violation.get_or_insert(v);
-            }
-        }
+    /// The first violation, in words.
+    pub fn violation(&self) -> Option<String> {
+        self.cluster
+            .violation()
+            .map(|(name, v)| format!("{name} violated at t={}: {}", v.time, v.message))
+    }
+
+    pub fn sim_mut(&mut self) -> &mut Simulation<RaftNode> {
+        self.cluster.sim_mut()
     }
 
     /// Runs until `deadline`, a violation, or a handler for which `stop` says yes (the node is
-    /// returned then).
+    /// returned then). A handler's panic fails the test.
     pub fn run_until_event(
         &mut self,
         deadline: SimTime,
-        mut stop: impl FnMut(&Simulation<RaftNode>, NodeId, &[RaftEvent]) -> bool,
+        stop: impl FnMut(&Simulation<RaftNode>, NodeId, &[RaftEvent]) -> bool,
     ) -> Option<NodeId> {
-        while self.violation.is_none() && self.sim.peek_time().is_some_and(|t| t <= deadline) {
-            let Some(step) = self.sim.step() else { break };
-            if let Step::Handled { node } = step {
-                let events = self.sim.reports().to_vec();
-                self.observe(Observation::Handled {
-                    node,
-                    events: &events,
-                });
-                if stop(&self.sim, node, &events) {
-                    return Some(node);
-                }
-            }
-        }
-        if let Some(panic) = self.sim.panic() {
+        let found = self.cluster.run_until_event(deadline, stop);
+        if let Some(panic) = self.cluster.sim().panic() {
             panic!(
                 "a handler panicked on {:?} at t={}: {}",
                 panic.node, panic.time, panic.message
             );
         }
-        None
+        found
     }
 
     pub fn run_until(&mut self, deadline: SimTime) -> bool {
         self.run_until_event(deadline, |_, _, _| false);
-        self.violation.is_none()
+        self.cluster.violation().is_none()
     }
 
     pub fn crash(&mut self, node: NodeId) {
-        self.sim.crash(node);
-        self.observe(Observation::Node {
-            node,
-            change: NodeChange::Crashed,
-        });
+        self.cluster.crash(node);
     }
 
     pub fn restart(&mut self, node: NodeId) {
-        self.sim.restart(node);
-        self.observe(Observation::Node {
-            node,
-            change: NodeChange::Restarted,
-        });
-    }
-
-    pub fn reach(&mut self, reachability: Reachability) {
-        self.sim.set_reachability(reachability);
-        self.observe(Observation::Network);
+        self.cluster.restart(node);
     }
 
     pub fn isolate(&mut self, node: NodeId) {
-        let count = self.sim.node_count();
-        self.reach(Reachability::isolate(count, node, false));
+        self.cluster.heal();
+        self.cluster.isolate(node);
     }
 
     pub fn split(&mut self, groups: &[Vec<NodeId>]) {
-        let count = self.sim.node_count();
-        self.reach(Reachability::split(count, groups, false));
+        self.cluster.heal();
+        self.cluster.split(groups);
     }
 
     pub fn heal(&mut self) {
-        let count = self.sim.node_count();
-        self.reach(Reachability::full(count));
+        self.cluster.heal();
     }
 
+    /// Marks the start of the quiet phase (what the script healed stays healed).
     pub fn quiet(&mut self) {
-        self.quiet_start = Some(self.sim.now());
-        self.observe(Observation::QuietPhase);
+        self.cluster.quiet_phase();
     }
 
     /// The leader of the highest term among the nodes that are up.
     pub fn leader(&self) -> Option<NodeId> {
-        self.sim
+        self.cluster
             .nodes_with_role("leader")
             .into_iter()
-            .max_by_key(|&n| self.sim.process(n).map_or(0, |p| p.term()))
+            .max_by_key(|&n| self.cluster.process(n).map_or(0, |p| p.term()))
     }
 
     pub fn node(&self, node: NodeId) -> &RaftNode {
-        self.sim.process(node).expect("the node is up")
+        self.cluster.process(node).expect("the node is up")
     }
 
     /// Ends the run: every check's report, and the first failure (a violation during the run
     /// counts).
-    pub fn finish(&mut self) -> (Vec<CheckReport>, Option<String>) {
-        let phases = Phases {
-            quiet_start: self.quiet_start,
-            end: self.sim.now(),
-        };
-        let reports: Vec<CheckReport> = self
-            .checks
-            .iter_mut()
-            .map(|c| c.finish(&self.sim, &phases))
-            .collect();
-        let failure = self
-            .violation
-            .as_ref()
-            .map(|v| v.message.clone())
-            .or_else(|| {
-                reports.iter().find_map(|r| {
-                    r.violation
-                        .as_ref()
-                        .map(|v| format!("{}: {}", r.name, v.message))
-                })
-            });
-        (reports, failure)
+    pub fn finish(self) -> (Vec<CheckReport>, Option<String>) {
+        let finished = self.cluster.finish();
+        let failure = finished.failure();
+        (finished.checks, failure)
     }
 }
 

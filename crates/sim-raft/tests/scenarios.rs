@@ -1,7 +1,7 @@
 //! The shipped Raft scenario files, run through the real runner (`sim_runner::run_suite`) over a
 //! few seeds each: every non-bug scenario passes, every planted bug is caught in its exposing
 //! scenario within the budget its file states, and the same scenarios pass with the bug removed.
-//! The hundreds-of-seeds sweeps are `examples/raft_seeds.rs`, in release mode.
+//! The hundreds-of-seeds sweeps are `sim fuzz` campaigns, in release mode.
 
 use sim_raft::RaftSuite;
 use sim_runner::{run_suite, RunOptions, RunReport};

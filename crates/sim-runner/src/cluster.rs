@@ -112,13 +112,30 @@ pub struct Cluster<S: Suite> {
     applied: Vec<AppliedFault>,
     windows: Vec<(SimTime, SimTime)>,
     faulty_since: Option<SimTime>,
+    /// Whether the first violation of an always-check stops the run (the default).
+    stop_at_violation: bool,
 }
 
 impl<S: Suite> Cluster<S> {
     /// A cluster of `suite`'s processes with its workload and checks; call [`Cluster::start`]
-    /// (after any change of workload or checks) to boot it.
-    pub fn new(suite: S, config: SimConfig, trace: Trace) -> Self {
-        let suite = Rc::new(suite);
+    /// to boot it.
+    pub fn new(suite: impl Into<Rc<S>>, config: SimConfig, trace: Trace) -> Self {
+        let suite = suite.into();
+        let workload = suite.workload();
+        let checks = suite.checks();
+        Self::with_parts(suite, config, trace, workload, checks)
+    }
+
+    /// A cluster of `suite`'s processes with the given clients (none: no client at all) and
+    /// checks, for tests that script their own.
+    pub fn with_parts(
+        suite: impl Into<Rc<S>>,
+        config: SimConfig,
+        trace: Trace,
+        workload: Option<Box<dyn sim_core::Workload<S::P>>>,
+        checks: Vec<Box<dyn Check<S::P>>>,
+    ) -> Self {
+        let suite = suite.into();
         let factory_suite = Rc::clone(&suite);
         let base_network = config.network.clone();
         let mut sim = Simulation::new(
@@ -126,11 +143,11 @@ impl<S: Suite> Cluster<S> {
             Box::new(move |node| factory_suite.process(node)),
             trace,
         );
-        if let Some(workload) = suite.workload() {
+        if let Some(workload) = workload {
             sim.set_workload(workload);
         }
         Cluster {
-            checks: suite.checks(),
+            checks,
             suite,
             sim,
             violation: None,
@@ -141,7 +158,14 @@ impl<S: Suite> Cluster<S> {
             applied: Vec::new(),
             windows: Vec::new(),
             faulty_since: None,
+            stop_at_violation: true,
         }
+    }
+
+    /// Keeps running after a violation (the first is still reported), for tests whose figures
+    /// must cover the whole run.
+    pub fn run_past_violations(&mut self) {
+        self.stop_at_violation = false;
     }
 
     /// Replaces the suite's client workload (a test's scripted clients, say).
@@ -194,7 +218,9 @@ impl<S: Suite> Cluster<S> {
 
     /// Whether the run must stop: a violation, a handler's panic, or the event limit.
     pub fn halted(&self) -> bool {
-        self.violation.is_some() || self.sim.panic().is_some() || self.sim.limit_reached()
+        (self.stop_at_violation && self.violation.is_some())
+            || self.sim.panic().is_some()
+            || self.sim.limit_reached()
     }
 
     /// When the quiet phase began, if it has.
@@ -231,8 +257,8 @@ impl<S: Suite> Cluster<S> {
     }
 
     /// One step, shown to the checks; `None` at a halt or when the next event lies past
-    /// `deadline`.
-    fn step(&mut self, deadline: SimTime) -> Option<Step> {
+    /// `deadline`. For harnesses that look at every step themselves.
+    pub fn step(&mut self, deadline: SimTime) -> Option<Step> {
         if self.halted() || self.sim.peek_time().is_none_or(|t| t > deadline) {
             return None;
         }
@@ -303,9 +329,11 @@ impl<S: Suite> Cluster<S> {
         };
         for check in self.checks.iter_mut() {
             if let Some(v) = check.observe(sim, &observation) {
-                if check.kind() == CheckKind::Always {
+                if check.kind() == CheckKind::Always && self.violation.is_none() {
                     self.violation = Some((check.name().to_string(), v));
-                    return;
+                    if self.stop_at_violation {
+                        return;
+                    }
                 }
             }
         }
@@ -379,6 +407,12 @@ impl<S: Suite> Cluster<S> {
         self.partitions.insert(id, reachability);
         self.apply_partitions();
         id
+    }
+
+    /// Replaces every partition in force with `reachability` alone.
+    pub fn replace_partitions(&mut self, reachability: Reachability) -> PartitionId {
+        self.partitions.clear();
+        self.partition(reachability)
     }
 
     /// Cuts `node` off from every other node, both ways.
