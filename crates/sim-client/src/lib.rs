@@ -39,7 +39,7 @@
 //! | `start_after` | `"0s"` | clients start after this |
 //! | `stop_at` | absent | clients invoke nothing new from this time on |
 //!
-//! Every duration is positive and at most a day where it is a limit. Timeouts and backoffs never
+//! Every duration is positive. Timeouts and backoffs never
 //! draw from the stream unless jitter is on; open loop draws each gap (Poisson) or a first phase
 //! (fixed).
 
@@ -56,8 +56,7 @@ pub use breaker::{Breaker, BreakerState, Transitions};
 pub use engine::{backoff_delay, ClientEngine, Counters, OpRecord, OpStatus};
 pub use params::{
     Arrival, BreakerParams, EngineParams, OpenLoop, ATTEMPTS_MAX, BREAKER_FAILURES_MAX,
-    CLIENTS_MAX, DURATION_MAX, MULTIPLIER_MAX, OUTSTANDING_MAX, QUEUED_MAX, RATE_MAX,
-    REDIRECTS_MAX,
+    CLIENTS_MAX, MULTIPLIER_MAX, OUTSTANDING_MAX, QUEUED_MAX, RATE_MAX, REDIRECTS_MAX,
 };
 pub use plugin::{Answer, ClientPlugin, Invocation, Status};
 pub use stats::{human_duration, Counts};
