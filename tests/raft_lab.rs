@@ -17,7 +17,7 @@
 //!
 //! Clients are the scripted [`LabClient`] workload: the harness queues `KvRequest`s (each
 //! command a `Put` of a unique key, under its own client id so that sessions never merge two
-//! commands) and the client sends them at its next 1ms tick, following `NotLeader` hints where
+//! commands) and the client sends them at its next 1ms tick, following `Redirect` hints where
 //! asked. It also runs the lab's background committers (`TestUnreliableAgree2C`) and churn
 //! clients (`internalChurn`).
 //!
@@ -74,7 +74,7 @@ fn n(i: usize) -> NodeId {
 struct Submission {
     node: NodeId,
     request: KvRequest,
-    /// How many `NotLeader` hints to follow.
+    /// How many `Redirect` hints to follow.
     redirects: u32,
 }
 
@@ -176,7 +176,11 @@ impl Workload<RaftNode> for LabClient {
                     board.churn_acked.push((client, value));
                 }
             }
-            KvResponse::NotLeader { leader } => {
+            KvResponse::Redirect { .. } | KvResponse::Unavailable => {
+                let leader = match response {
+                    KvResponse::Redirect { to } => Some(to),
+                    _ => None,
+                };
                 if let (Some(leader), true) = (leader, redirects > 0) {
                     let s = Submission {
                         node: leader,

@@ -367,3 +367,38 @@ fn a_run_cut_by_its_event_limit_is_blamed_on_the_limit() {
         "{text}"
     );
 }
+
+/// Issue 8: the client engine's policies from a scenario file. Raft's flagship with open-loop
+/// Poisson arrivals, backoff with jitter and a circuit breaker still holds every check, and the
+/// summary says what the policies did; a bad policy value is refused naming its field.
+#[test]
+fn issue_8_client_policies_run_from_a_scenario() {
+    let partition = std::fs::read_to_string(root().join("scenarios/partition.toml")).unwrap();
+    let policies =
+        "keys = 5\nopen_loop = { rate = 40, arrival = \"poisson\", max_outstanding = 2, \
+                    max_queued = 2 }\nbackoff_multiplier = 2.0\nbackoff_jitter = 0.5\n\
+                    backoff_max = \"200ms\"\nbreaker = { failures = 3, cool_down = \"300ms\" }\n";
+    let open = partition.replace("keys = 5\n", policies);
+    assert_ne!(open, partition);
+    let path = temp_file("client-policies.toml", &open);
+    let output = sim(&["run", path.to_str().unwrap(), "--seed", "1"]);
+    let out = stdout(&output);
+    assert_eq!(code(&output), 0, "{out}{}", stderr(&output));
+    for needle in [
+        "arrivals",
+        "circuit breaker",
+        "requests refused",
+        "kv.linearizable",
+    ] {
+        assert!(out.contains(needle), "the summary lacks {needle:?}:\n{out}");
+    }
+    let bad = partition.replace("keys = 5\n", "keys = 5\nbreaker = { failures = 0 }\n");
+    let path = temp_file("client-bad-breaker.toml", &bad);
+    let output = sim(&["run", path.to_str().unwrap(), "--seed", "1"]);
+    assert_eq!(code(&output), 2, "{}", stdout(&output));
+    assert!(
+        stderr(&output).contains("workload.breaker.failures"),
+        "{}",
+        stderr(&output)
+    );
+}

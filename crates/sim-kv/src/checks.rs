@@ -16,9 +16,10 @@ use sim_core::{
     Simulation, SuiteError, Violation,
 };
 
-use crate::stats::human_duration;
+use sim_client::{human_duration, OpStatus};
+
 use crate::types::{KvRequest, KvResponse};
-use crate::workload::{KvWorkload, OpStatus};
+use crate::workload::KvWorkload;
 
 /// The key-value checks' parameters.
 ///

@@ -2,14 +2,16 @@
 //!
 //! Owns [`WorkloadParams`] (with [`Mix`], [`Distribution`] and [`ValueFormat`]) and its
 //! validation, which names the offending field the way the runner reports it
-//! (`workload.clients`). Every field has a default, so an empty `[workload]` table is a complete
-//! workload. What the parameters drive lives in `workload`.
+//! (`workload.clients`). The table holds the kv keys (keys, distribution, mix, values) beside
+//! the engine's (`sim-client`'s [`EngineParams`], flat, as scenarios always wrote them; serde's
+//! `flatten` cannot be used with `deny_unknown_fields`). Every field has a default, so an empty
+//! `[workload]` table is a complete workload. What the parameters drive lives in `workload`.
 
 use serde::{Deserialize, Serialize};
+use sim_client::{BreakerParams, EngineParams, OpenLoop};
 use sim_core::{SimDuration, SuiteError};
 
-/// At most this many clients: a client's index is packed into wake-up tokens.
-pub const CLIENTS_MAX: usize = 1024;
+pub use sim_client::CLIENTS_MAX;
 /// At most this many keys: the key table is built up front.
 pub const KEYS_MAX: usize = 100_000;
 
@@ -66,11 +68,12 @@ impl Mix {
     }
 }
 
-/// The closed-loop client workload: `[workload]` in a scenario.
+/// The kv clients: `[workload]` in a scenario. The engine's fields are documented on
+/// [`EngineParams`] and in the crate docs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WorkloadParams {
-    /// Closed-loop clients, each with at most one operation outstanding.
+    /// Clients; closed loop: each with at most one operation outstanding.
     pub clients: usize,
     /// Keys `k0` .. `k{keys-1}`.
     pub keys: usize,
@@ -84,9 +87,16 @@ pub struct WorkloadParams {
     pub request_timeout: SimDuration,
     /// How long one operation may take across all its attempts before it is recorded as info.
     pub op_timeout: SimDuration,
-    /// How long a client waits before retrying when a node says it is not the leader and knows
-    /// no leader, so that a leaderless cluster is not asked in a tight loop.
+    /// How long a client waits before retrying when a node answers unavailable (it knows no
+    /// leader), so that a leaderless cluster is not asked in a tight loop.
     pub backoff: SimDuration,
+    pub backoff_multiplier: f64,
+    pub backoff_max: Option<SimDuration>,
+    pub backoff_jitter: f64,
+    pub max_attempts: Option<u32>,
+    pub max_redirects: Option<u32>,
+    pub breaker: Option<BreakerParams>,
+    pub open_loop: Option<OpenLoop>,
     /// At most this many operations per client; none when absent.
     pub max_ops: Option<u64>,
     pub values: ValueFormat,
@@ -98,42 +108,57 @@ pub struct WorkloadParams {
 
 impl Default for WorkloadParams {
     fn default() -> Self {
+        let engine = EngineParams::default();
         WorkloadParams {
-            clients: 3,
+            clients: engine.clients,
             keys: 5,
             distribution: Distribution::Uniform,
             zipf_exponent: 1.0,
             mix: Mix::default(),
-            think_time: [SimDuration::ZERO, SimDuration::from_millis(10)],
-            request_timeout: SimDuration::from_millis(500),
-            op_timeout: SimDuration::from_secs(2),
-            backoff: SimDuration::from_millis(10),
-            max_ops: None,
+            think_time: engine.think_time,
+            request_timeout: engine.request_timeout,
+            op_timeout: engine.op_timeout,
+            backoff: engine.backoff,
+            backoff_multiplier: engine.backoff_multiplier,
+            backoff_max: engine.backoff_max,
+            backoff_jitter: engine.backoff_jitter,
+            max_attempts: engine.max_attempts,
+            max_redirects: engine.max_redirects,
+            breaker: engine.breaker,
+            open_loop: engine.open_loop,
+            max_ops: engine.max_ops,
             values: ValueFormat::Unique,
-            start_after: SimDuration::ZERO,
-            stop_at: None,
+            start_after: engine.start_after,
+            stop_at: engine.stop_at,
         }
     }
 }
 
 impl WorkloadParams {
+    /// The engine's share of the table.
+    pub fn engine(&self) -> EngineParams {
+        EngineParams {
+            clients: self.clients,
+            think_time: self.think_time,
+            open_loop: self.open_loop,
+            request_timeout: self.request_timeout,
+            op_timeout: self.op_timeout,
+            backoff: self.backoff,
+            backoff_multiplier: self.backoff_multiplier,
+            backoff_max: self.backoff_max,
+            backoff_jitter: self.backoff_jitter,
+            max_attempts: self.max_attempts,
+            max_redirects: self.max_redirects,
+            breaker: self.breaker,
+            max_ops: self.max_ops,
+            start_after: self.start_after,
+            stop_at: self.stop_at,
+        }
+    }
+
     /// Checks the parameters against each other and the cluster; the error names the field.
     pub fn validate(&self, node_count: usize) -> Result<(), SuiteError> {
-        if node_count == 0 {
-            return Err(SuiteError::new(
-                "cluster.nodes",
-                "the kv workload needs at least one node",
-            ));
-        }
-        if self.clients == 0 || self.clients > CLIENTS_MAX {
-            return Err(SuiteError::new(
-                "workload.clients",
-                format!(
-                    "expected between 1 and {CLIENTS_MAX}, found {}",
-                    self.clients
-                ),
-            ));
-        }
+        self.engine().validate(node_count)?;
         if self.keys == 0 || self.keys > KEYS_MAX {
             return Err(SuiteError::new(
                 "workload.keys",
@@ -163,42 +188,6 @@ impl WorkloadParams {
                 "workload.mix",
                 "expected at least one operation with a positive weight",
             ));
-        }
-        let [think_min, think_max] = self.think_time;
-        if think_min > think_max {
-            return Err(SuiteError::new(
-                "workload.think_time",
-                format!("expected [min, max] with min <= max, found [{think_min}, {think_max}]"),
-            ));
-        }
-        for (name, duration) in [
-            ("request_timeout", self.request_timeout),
-            ("op_timeout", self.op_timeout),
-            ("backoff", self.backoff),
-        ] {
-            if duration == SimDuration::ZERO {
-                return Err(SuiteError::new(
-                    format!("workload.{name}"),
-                    "expected a positive duration, found 0s",
-                ));
-            }
-        }
-        if self.max_ops == Some(0) {
-            return Err(SuiteError::new(
-                "workload.max_ops",
-                "expected at least 1, found 0",
-            ));
-        }
-        if let Some(stop_at) = self.stop_at {
-            if stop_at <= self.start_after {
-                return Err(SuiteError::new(
-                    "workload.stop_at",
-                    format!(
-                        "expected a time after workload.start_after ({}), found {stop_at}",
-                        self.start_after
-                    ),
-                ));
-            }
         }
         Ok(())
     }
@@ -267,7 +256,7 @@ mod tests {
 
     #[test]
     fn validation_names_the_field() {
-        let cases: [(&str, &str); 8] = [
+        let cases: [(&str, &str); 11] = [
             ("clients = 0", "workload.clients"),
             ("keys = 0", "workload.keys"),
             (
@@ -279,6 +268,9 @@ mod tests {
             ("request_timeout = \"0s\"", "workload.request_timeout"),
             ("max_ops = 0", "workload.max_ops"),
             ("start_after = \"5s\"\nstop_at = \"5s\"", "workload.stop_at"),
+            ("backoff_jitter = 2", "workload.backoff_jitter"),
+            ("breaker = { failures = 0 }", "workload.breaker.failures"),
+            ("open_loop = { rate = -1 }", "workload.open_loop.rate"),
         ];
         for (text, field) in cases {
             let error = parse(text).unwrap().validate(3).unwrap_err();

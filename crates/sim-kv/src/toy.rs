@@ -3,7 +3,7 @@
 //! [`ToyStore`] keeps the whole map on node 0 and applies each request the moment it arrives,
 //! with sessions (a retried `(client, seq)` gets the first answer again), so by itself it is
 //! linearizable. [`Faults`] make it misbehave in the ways a replicated store does: other nodes
-//! and sometimes node 0 answer `NotLeader`, answers get lost, or (a bug on purpose) reads return
+//! redirect to node 0 and sometimes node 0 redirects or answers `Unavailable`, answers get lost, or (a bug on purpose) reads return
 //! the previous value of a key.
 
 use std::collections::BTreeMap;
@@ -20,7 +20,7 @@ use crate::{KvWorkload, WorkloadParams};
 /// How a toy store misbehaves; all zero is a correct store.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Faults {
-    /// Node 0 answers `NotLeader` (with no hint, or naming another node) without applying.
+    /// Node 0 answers `Unavailable` or redirects to another node, without applying.
     pub not_leader: f64,
     /// Node 0 applies the request but the answer is lost.
     pub drop_after_apply: f64,
@@ -96,12 +96,7 @@ impl Process for ToyStore {
 
     fn on_request(&mut self, ctx: &mut Ctx<'_, Self>, id: RequestId, request: KvRequest) {
         if ctx.id() != NodeId(0) {
-            ctx.reply(
-                id,
-                KvResponse::NotLeader {
-                    leader: Some(NodeId(0)),
-                },
-            );
+            ctx.reply(id, KvResponse::Redirect { to: NodeId(0) });
             return;
         }
         if self
@@ -118,8 +113,14 @@ impl Process for ToyStore {
         let drop_before = rng::chance(ctx.rng(), self.faults.drop_before_apply);
         let drop_after = rng::chance(ctx.rng(), self.faults.drop_after_apply);
         if not_leader {
-            let leader = (hint < node_count).then_some(NodeId(hint as u32));
-            ctx.reply(id, KvResponse::NotLeader { leader });
+            let response = if hint < node_count {
+                KvResponse::Redirect {
+                    to: NodeId(hint as u32),
+                }
+            } else {
+                KvResponse::Unavailable
+            };
+            ctx.reply(id, response);
             return;
         }
         if drop_before {

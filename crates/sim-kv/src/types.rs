@@ -54,9 +54,12 @@ pub enum KvResponse {
     Done,
     /// A compare-and-set found another value and changed nothing: certainly did not take effect.
     CasFailed { current: Option<String> },
-    /// This node cannot serve the request and did nothing with it; `leader` is its best guess of
-    /// who can.
-    NotLeader { leader: Option<NodeId> },
+    /// This node cannot serve the request and did nothing with it; `to` can, as far as it knows
+    /// (Raft: the leader it follows).
+    Redirect { to: NodeId },
+    /// This node cannot serve the request, did nothing with it, and knows no one who can now
+    /// (Raft: no leader known).
+    Unavailable,
 }
 
 /// Folds an optional string into a hash, telling `None` from every string.
@@ -113,9 +116,15 @@ impl KvResponse {
                 hasher.write_u64(3);
                 fold_text(hasher, current.as_deref());
             }
-            KvResponse::NotLeader { leader } => {
+            // Both hash as the `NotLeader { leader }` they replace did (`Unavailable` as no
+            // leader), so runs from before the split keep their trace hashes.
+            KvResponse::Redirect { to } => {
                 hasher.write_u64(4);
-                hasher.write_u64(leader.map_or(u64::MAX, |n| u64::from(n.0)));
+                hasher.write_u64(u64::from(to.0));
+            }
+            KvResponse::Unavailable => {
+                hasher.write_u64(4);
+                hasher.write_u64(u64::MAX);
             }
         }
     }
@@ -157,7 +166,11 @@ mod tests {
         );
         assert_ne!(
             hash(|h| KvResponse::Done.fingerprint(h)),
-            hash(|h| KvResponse::NotLeader { leader: None }.fingerprint(h))
+            hash(|h| KvResponse::Unavailable.fingerprint(h))
+        );
+        assert_ne!(
+            hash(|h| KvResponse::Redirect { to: NodeId(0) }.fingerprint(h)),
+            hash(|h| KvResponse::Unavailable.fingerprint(h))
         );
     }
 }

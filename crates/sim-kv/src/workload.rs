@@ -1,15 +1,17 @@
-//! The closed-loop key-value client workload and the history it records.
+//! The key-value client plug-in on `sim-client`'s engine, and the history it records.
 //!
-//! Owns [`KvWorkload`]: a fixed number of clients, each with at most one operation outstanding
-//! (as in Jepsen). A client picks an operation and a key, sends `KvRequest { client, seq, op }`
-//! to the node it believes leads, follows `NotLeader` redirects, retries the same `(client, seq)`
-//! at another node when an attempt times out, and gives up on the operation when `op_timeout`
-//! has passed since it was invoked. Every operation's invoke and completion are recorded in
-//! simulated time in a [`sim_check::History`] (model `kv`): ok, fail (certainly did not happen)
-//! or info (unknown; the client then continues under a fresh history process, so the history
-//! stays well formed). It works with any process whose requests and responses are
-//! [`KvRequest`] and [`KvResponse`]; what the store does with them is the protocol's business.
-//! Statistics for the summary live in `stats`, the checks over the history in `checks`.
+//! Owns [`KvClient`], the [`ClientPlugin`] for the kv types: it draws each operation (the op
+//! mix, a key from the uniform or zipf distribution, a value no other write uses, a
+//! compare-and-set's expected value from the last value seen), builds `KvRequest { client,
+//! seq, op }` with the engine's session and sequence number, reads `KvResponse`s (`Redirect` and
+//! `Unavailable` to the engine, a reply that does not fit the operation as info), and records
+//! every operation's invoke and completion in simulated time in a [`sim_check::History`] (model
+//! `kv`): ok, fail (certainly did not happen) or info (unknown; the engine then continues the
+//! client under a fresh history process, so the history stays well formed).
+//!
+//! And [`KvWorkload`], the engine running `KvClient`: what a suite's `workload()` returns.
+//! Everything about when and where requests go (closed or open loop, redirects, timeouts,
+//! backoff, the breaker) is the engine's. Statistics live in `stats`, checks in `checks`.
 
 use std::any::Any;
 use std::collections::BTreeMap;
@@ -17,10 +19,11 @@ use std::collections::BTreeMap;
 use rand::Rng;
 use serde_json::Value;
 use sim_check::{History, ModelKind, OpFn, OpIndex, Outcome};
+use sim_client::{Answer, ClientEngine, ClientPlugin, Invocation, OpRecord, Status};
 use sim_core::rng;
-use sim_core::{ClientCtx, NodeId, Process, RequestId, SimDuration, SimTime, Workload};
+use sim_core::{ClientCtx, NodeId, Process, RequestId, SimRng, SimTime, Workload};
 
-use crate::params::{Distribution, WorkloadParams, CLIENTS_MAX};
+use crate::params::{Distribution, Mix, WorkloadParams};
 use crate::types::{KvOp, KvRequest, KvResponse};
 
 /// The four kinds of operation, for the mix and the statistics.
@@ -34,6 +37,8 @@ pub enum OpKind {
 
 impl OpKind {
     pub const ALL: [OpKind; 4] = [OpKind::Get, OpKind::Put, OpKind::Cas, OpKind::Append];
+    /// The names, in the order of [`OpKind::ALL`].
+    pub const NAMES: [&'static str; 4] = ["get", "put", "cas", "append"];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -54,113 +59,6 @@ impl OpKind {
     }
 }
 
-/// How a recorded operation ended, or that it has not (yet).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum OpStatus {
-    Ok,
-    Fail,
-    Info,
-    /// Still outstanding when the run ended: counted as info.
-    Pending,
-}
-
-/// One operation as the statistics see it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OpRecord {
-    /// The client's index, from 0.
-    pub client: usize,
-    /// The history process that ran it.
-    pub process: u64,
-    pub kind: OpKind,
-    pub invoked_at: SimTime,
-    /// When it completed ok or fail, or was given up (info); `None` while pending.
-    pub completed_at: Option<SimTime>,
-    pub status: OpStatus,
-    /// Requests sent for it, the first included.
-    pub attempts: u32,
-}
-
-/// Why the outstanding operation will be sent again if no answer comes first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Retry {
-    /// The current attempt got no answer in time: retry elsewhere.
-    RequestTimeout,
-    /// The backoff after a leaderless `NotLeader` is over: retry.
-    Backoff,
-}
-
-/// A wake-up token is the index of the client it is for. Which of the client's deadlines it
-/// serves is not in it: the client compares the time it fires at with its deadlines (see
-/// [`Client::armed`]).
-fn token(client: usize) -> u64 {
-    client as u64
-}
-
-/// The operation a client is waiting on.
-#[derive(Clone, Debug)]
-struct Outstanding {
-    request: KvRequest,
-    history: OpIndex,
-    /// Index into `KvWorkload::records`.
-    record: usize,
-    /// The request of the latest attempt and the node it went to.
-    attempt: RequestId,
-    node: NodeId,
-    /// Redirects followed at once since the last pause; past the node count the client backs
-    /// off, so two nodes naming each other leader cannot keep it busy at one instant.
-    redirects: u32,
-    /// When the operation is given up and recorded as info: its invoke time plus `op_timeout`.
-    give_up_at: SimTime,
-    /// When it is sent again, and why: the latest attempt's request timeout or a backoff.
-    retry_at: SimTime,
-    retry: Retry,
-}
-
-#[derive(Clone, Debug)]
-enum Phase {
-    /// Waiting for the think time to pass (or for `start_after`), until `until`.
-    Thinking {
-        until: SimTime,
-    },
-    Waiting(Box<Outstanding>),
-    /// Invokes nothing more (`max_ops` or `stop_at`).
-    Done,
-}
-
-#[derive(Clone, Debug)]
-struct Client {
-    /// The KV session id: stable for the whole run, so a store with sessions can dedupe.
-    session: u64,
-    /// The history process: fresh after every info.
-    process: u64,
-    /// The sequence number of the latest operation.
-    seq: u64,
-    invoked: u64,
-    /// Where the client sends next: the last node that answered or named a leader.
-    leader: Option<NodeId>,
-    /// The last node tried, for round-robin when there is no leader to go to.
-    cursor: usize,
-    phase: Phase,
-    /// The times of this client's wake-ups still in the queue, latest first (all distinct).
-    /// Wake-ups cannot be cancelled, so instead of one per deadline (think time, request
-    /// timeout, backoff, operation timeout), a client arms one only when none is pending at or
-    /// before its earliest deadline; when one fires, the client acts on whatever is due and
-    /// arms again for what is left. Two or three are pending at most in practice, where one per
-    /// deadline left hundreds of dead wake-ups in the queue.
-    armed: Vec<SimTime>,
-}
-
-impl Client {
-    /// The earliest time the client must act without being answered, if any.
-    fn next_deadline(&self) -> Option<SimTime> {
-        match &self.phase {
-            Phase::Thinking { until } => Some(*until),
-            Phase::Waiting(outstanding) => Some(outstanding.retry_at.min(outstanding.give_up_at)),
-            Phase::Done => None,
-        }
-    }
-}
-
 /// Counters of things that should not happen but are survivable.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Anomalies {
@@ -169,29 +67,32 @@ pub struct Anomalies {
     pub mismatched_replies: u64,
 }
 
-/// Closed-loop clients over a replicated key-value store; see the module docs.
-pub struct KvWorkload {
-    params: WorkloadParams,
-    node_count: usize,
+/// An operation in flight, as [`KvClient`] keeps it.
+#[derive(Clone, Debug)]
+pub struct KvPending {
+    pub request: KvRequest,
+    history: OpIndex,
+    /// An ok read's value (null: absent), once answered.
+    read: Value,
+}
+
+/// The kv plug-in; see the module docs.
+#[derive(Debug)]
+pub struct KvClient {
+    mix: Mix,
     keys: Vec<String>,
     /// Cumulative key weights for the zipf distribution (empty for uniform).
     key_cumulative: Vec<f64>,
-    clients: Vec<Client>,
-    next_process: u64,
-    /// Which client and operation each request in flight belongs to.
-    requests: BTreeMap<RequestId, (usize, u64)>,
     /// The last value seen per key, so that a compare-and-set has a chance to succeed.
     last_seen: BTreeMap<String, Option<String>>,
     history: History,
-    records: Vec<OpRecord>,
     anomalies: Anomalies,
 }
 
-impl KvWorkload {
-    /// A workload over `node_count` nodes. Call [`WorkloadParams::validate`] first; invalid
-    /// parameters are clamped here rather than trusted.
-    pub fn new(params: WorkloadParams, node_count: usize) -> Self {
-        let client_count = params.clients.clamp(1, CLIENTS_MAX);
+impl KvClient {
+    /// The plug-in for `params` (its kv keys; the engine reads the rest). Call
+    /// [`WorkloadParams::validate`] first; invalid values are clamped here rather than trusted.
+    pub fn new(params: &WorkloadParams) -> Self {
         let key_count = params.keys.max(1);
         let keys = (0..key_count).map(|k| format!("k{k}")).collect();
         let key_cumulative = match params.distribution {
@@ -207,143 +108,29 @@ impl KvWorkload {
                     .collect()
             }
         };
-        let clients = (0..client_count)
-            .map(|c| Client {
-                session: c as u64 + 1,
-                process: c as u64,
-                seq: 0,
-                invoked: 0,
-                leader: None,
-                cursor: c % node_count.max(1),
-                // Not started: `on_start` sets the first think time.
-                phase: Phase::Thinking {
-                    until: SimTime::MAX,
-                },
-                armed: Vec::new(),
-            })
-            .collect();
-        KvWorkload {
-            params,
-            node_count: node_count.max(1),
+        KvClient {
+            mix: params.mix,
             keys,
             key_cumulative,
-            clients,
-            next_process: client_count as u64,
-            requests: BTreeMap::new(),
             last_seen: BTreeMap::new(),
             history: History::new(ModelKind::Kv, Value::Null),
-            records: Vec::new(),
             anomalies: Anomalies::default(),
         }
     }
 
-    pub fn params(&self) -> &WorkloadParams {
-        &self.params
-    }
-
-    /// The history recorded so far. Operations still outstanding have an invoke and no
-    /// completion, which the checker reads as info.
     pub fn history(&self) -> &History {
         &self.history
-    }
-
-    /// The history in the checker's JSON format, for `--history FILE`.
-    pub fn history_json(&self) -> Value {
-        self.history.to_json()
-    }
-
-    /// Every operation invoked, in invoke order.
-    pub fn records(&self) -> &[OpRecord] {
-        &self.records
     }
 
     pub fn anomalies(&self) -> Anomalies {
         self.anomalies
     }
 
-    /// The number of clients.
-    pub fn client_count(&self) -> usize {
-        self.clients.len()
-    }
-
-    /// Makes sure a wake-up comes by the client's earliest deadline. One already pending at or
-    /// before it will do: when that fires, [`KvWorkload::wake`] arms again for what is left.
-    /// Called once at the end of every entry point, after the client's deadlines have moved.
-    fn arm<P: Process>(&mut self, ctx: &mut ClientCtx<'_, P>, client: usize) {
-        let now = ctx.now();
-        let c = &mut self.clients[client];
-        let Some(deadline) = c.next_deadline() else {
-            return;
-        };
-        if c.armed.last().is_some_and(|&earliest| earliest <= deadline) {
-            return;
-        }
-        debug_assert!(
-            deadline >= now,
-            "a deadline in the past: {deadline} < {now}"
-        );
-        c.armed.push(deadline);
-        ctx.wake_after(deadline.saturating_since(now), token(client));
-    }
-
-    /// A wake-up of `client` fired: acts on what is due, then arms for what is left. A wake-up
-    /// armed for a deadline that has since moved later finds nothing due and only re-arms.
-    fn wake<P>(&mut self, ctx: &mut ClientCtx<'_, P>, client: usize)
-    where
-        P: Process<Request = KvRequest, Response = KvResponse>,
-    {
-        let now = ctx.now();
-        let c = &mut self.clients[client];
-        // The earliest pending wake-up is the one firing: they are armed only earlier than all
-        // the others, at distinct times, and none is in the past.
-        if c.armed.last() == Some(&now) {
-            c.armed.pop();
-        }
-        debug_assert!(c.armed.iter().all(|&t| t > now), "a wake-up was missed");
-        match &c.phase {
-            Phase::Thinking { until } if now >= *until => self.invoke(ctx, client),
-            // The operation timeout comes first: at the instant it passes, the operation is
-            // given up rather than sent once more.
-            Phase::Waiting(outstanding) if now >= outstanding.give_up_at => {
-                self.complete(ctx, client, OpStatus::Info, Value::Null);
-            }
-            Phase::Waiting(outstanding) if now >= outstanding.retry_at => {
-                // A timed-out node may be down or cut off: forget it as leader and try the
-                // next one. After a backoff, go where the client last heard the leader is.
-                let node = match (outstanding.retry, c.leader) {
-                    (Retry::Backoff, Some(leader)) => leader,
-                    _ => self.next_node(client),
-                };
-                let c = &mut self.clients[client];
-                if let Phase::Waiting(outstanding) = &mut c.phase {
-                    if outstanding.retry == Retry::RequestTimeout {
-                        c.leader = None;
-                    }
-                    outstanding.redirects = 0;
-                }
-                self.send_attempt(ctx, client, node);
-            }
-            Phase::Thinking { .. } | Phase::Waiting(_) | Phase::Done => {}
-        }
-        self.arm(ctx, client);
-    }
-
-    fn think_time<P: Process>(&self, ctx: &mut ClientCtx<'_, P>) -> SimDuration {
-        let [low, high] = self.params.think_time;
-        SimDuration(rng::between(ctx.rng(), low.0, high.0))
-    }
-
-    /// After an operation ends: think, then invoke the next one (or stop).
-    fn think<P: Process>(&mut self, ctx: &mut ClientCtx<'_, P>, client: usize) {
-        let until = ctx.now().saturating_add(self.think_time(ctx));
-        self.clients[client].phase = Phase::Thinking { until };
-    }
-
-    fn pick_kind<P: Process>(&self, ctx: &mut ClientCtx<'_, P>) -> OpKind {
-        let mix = &self.params.mix;
+    fn pick_kind(&self, rng: &mut SimRng) -> OpKind {
+        let mix = &self.mix;
         let weights = [mix.get, mix.put, mix.cas, mix.append].map(|w| w.max(0.0));
         let total: f64 = weights.iter().sum();
-        let mut draw = rng::unit(ctx.rng()) * total;
+        let mut draw = rng::unit(rng) * total;
         for (kind, weight) in OpKind::ALL.into_iter().zip(weights) {
             if draw < weight {
                 return kind;
@@ -360,165 +147,17 @@ impl KvWorkload {
             .unwrap_or(OpKind::Get)
     }
 
-    fn pick_key<P: Process>(&self, ctx: &mut ClientCtx<'_, P>) -> String {
+    fn pick_key(&self, rng: &mut SimRng) -> String {
         let index = match self.key_cumulative.last() {
-            None => ctx.rng().gen_range(0..self.keys.len()),
+            None => rng.gen_range(0..self.keys.len()),
             Some(&total) => {
-                let draw = rng::unit(ctx.rng()) * total;
+                let draw = rng::unit(rng) * total;
                 self.key_cumulative
                     .partition_point(|&c| c <= draw)
                     .min(self.keys.len() - 1)
             }
         };
         self.keys[index].clone()
-    }
-
-    /// Invokes the client's next operation, unless it is done.
-    fn invoke<P>(&mut self, ctx: &mut ClientCtx<'_, P>, client: usize)
-    where
-        P: Process<Request = KvRequest, Response = KvResponse>,
-    {
-        let now = ctx.now();
-        let c = &self.clients[client];
-        let stopped = self
-            .params
-            .stop_at
-            .is_some_and(|stop| now >= SimTime::ZERO + stop);
-        let exhausted = self.params.max_ops.is_some_and(|max| c.invoked >= max);
-        if stopped || exhausted {
-            self.clients[client].phase = Phase::Done;
-            return;
-        }
-        let kind = self.pick_kind(ctx);
-        let key = self.pick_key(ctx);
-        let c = &mut self.clients[client];
-        c.seq += 1;
-        c.invoked += 1;
-        let value = format!("c{}-{}", c.session, c.seq);
-        let op = match kind {
-            OpKind::Get => KvOp::Get { key },
-            OpKind::Put => KvOp::Put { key, value },
-            OpKind::Cas => {
-                let expected = self.last_seen.get(&key).cloned().flatten();
-                KvOp::Cas {
-                    key,
-                    expected,
-                    new: value,
-                }
-            }
-            OpKind::Append => KvOp::Append {
-                key,
-                value: format!("+{value}"),
-            },
-        };
-        let (f, argument) = history_invoke(&op);
-        let history =
-            self.history
-                .invoke(c.process, f, Some(op.key().to_string()), argument, now.0);
-        let record = self.records.len();
-        self.records.push(OpRecord {
-            client,
-            process: c.process,
-            kind,
-            invoked_at: now,
-            completed_at: None,
-            status: OpStatus::Pending,
-            attempts: 0,
-        });
-        let request = KvRequest {
-            client: c.session,
-            seq: c.seq,
-            op,
-        };
-        let node = match c.leader {
-            Some(leader) => leader,
-            None => NodeId(ctx.rng().gen_range(0..self.node_count) as u32),
-        };
-        c.phase = Phase::Waiting(Box::new(Outstanding {
-            request,
-            history,
-            record,
-            attempt: RequestId(u64::MAX),
-            node,
-            redirects: 0,
-            give_up_at: now.saturating_add(self.params.op_timeout),
-            // Set by the first attempt, just below.
-            retry_at: SimTime::MAX,
-            retry: Retry::RequestTimeout,
-        }));
-        self.send_attempt(ctx, client, node);
-    }
-
-    /// Sends the outstanding operation (again) to `node` and arms its request timeout.
-    fn send_attempt<P>(&mut self, ctx: &mut ClientCtx<'_, P>, client: usize, node: NodeId)
-    where
-        P: Process<Request = KvRequest, Response = KvResponse>,
-    {
-        let Phase::Waiting(outstanding) = &mut self.clients[client].phase else {
-            return;
-        };
-        let request = outstanding.request.clone();
-        let seq = request.seq;
-        let id = ctx.submit(node, request);
-        outstanding.attempt = id;
-        outstanding.node = node;
-        outstanding.retry_at = ctx.now().saturating_add(self.params.request_timeout);
-        outstanding.retry = Retry::RequestTimeout;
-        self.records[outstanding.record].attempts += 1;
-        self.clients[client].cursor = node.index();
-        self.requests.insert(id, (client, seq));
-    }
-
-    /// The node after the one last tried, round-robin.
-    fn next_node(&self, client: usize) -> NodeId {
-        NodeId(((self.clients[client].cursor + 1) % self.node_count) as u32)
-    }
-
-    /// Ends the outstanding operation: records its completion and lets the client think.
-    fn complete<P: Process>(
-        &mut self,
-        ctx: &mut ClientCtx<'_, P>,
-        client: usize,
-        status: OpStatus,
-        value: Value,
-    ) {
-        let now = ctx.now();
-        let phase = std::mem::replace(&mut self.clients[client].phase, Phase::Done);
-        let Phase::Waiting(outstanding) = phase else {
-            self.clients[client].phase = phase;
-            return;
-        };
-        let outcome = match status {
-            OpStatus::Ok => Outcome::Ok,
-            OpStatus::Fail => Outcome::Fail,
-            OpStatus::Info | OpStatus::Pending => Outcome::Info,
-        };
-        // Only an ok read's value is learnt.
-        let read = if status == OpStatus::Ok {
-            value_as_option(&value)
-        } else {
-            None
-        };
-        self.history
-            .complete(outstanding.history, outcome, value, now.0);
-        let record = &mut self.records[outstanding.record];
-        record.completed_at = Some(now);
-        record.status = status;
-        // Requests of this operation still in flight are stale from now on.
-        let seq = outstanding.request.seq;
-        self.requests
-            .retain(|_, &mut (c, s)| !(c == client && s == seq));
-        if status == OpStatus::Info {
-            // A process whose operation may still take effect issues nothing more: the client
-            // continues as a fresh one (its KV session stays, so the store can still dedupe).
-            self.clients[client].process = self.next_process;
-            self.next_process += 1;
-        }
-        if status == OpStatus::Ok {
-            self.learn(&outstanding.request.op, read);
-            self.clients[client].leader = Some(outstanding.node);
-        }
-        self.think(ctx, client);
     }
 
     /// Remembers what an ok operation says a key holds, for later compare-and-sets.
@@ -540,79 +179,112 @@ impl KvWorkload {
             }
         }
     }
+}
 
-    fn on_response<P>(
-        &mut self,
-        ctx: &mut ClientCtx<'_, P>,
-        client: usize,
-        node: NodeId,
-        id: RequestId,
-        response: KvResponse,
-    ) where
-        P: Process<Request = KvRequest, Response = KvResponse>,
-    {
-        let Phase::Waiting(outstanding) = &self.clients[client].phase else {
-            return;
+impl ClientPlugin for KvClient {
+    type Request = KvRequest;
+    type Response = KvResponse;
+    type Op = KvPending;
+
+    fn kind_names(&self) -> &'static [&'static str] {
+        &OpKind::NAMES
+    }
+
+    fn kind(&self, op: &KvPending) -> &'static str {
+        OpKind::of(&op.request.op).name()
+    }
+
+    fn invoke(&mut self, rng: &mut SimRng, invocation: &Invocation) -> KvPending {
+        let kind = self.pick_kind(rng);
+        let key = self.pick_key(rng);
+        let value = format!("c{}-{}", invocation.session, invocation.seq);
+        let op = match kind {
+            OpKind::Get => KvOp::Get { key },
+            OpKind::Put => KvOp::Put { key, value },
+            OpKind::Cas => {
+                let expected = self.last_seen.get(&key).cloned().flatten();
+                KvOp::Cas {
+                    key,
+                    expected,
+                    new: value,
+                }
+            }
+            OpKind::Append => KvOp::Append {
+                key,
+                value: format!("+{value}"),
+            },
         };
-        let kind = OpKind::of(&outstanding.request.op);
-        let current = outstanding.attempt == id;
-        match (kind, response) {
-            (_, KvResponse::NotLeader { leader }) => {
-                // Only the latest attempt's redirect is acted on; an earlier attempt's says
-                // nothing about where the current one went.
-                if !current {
-                    return;
-                }
-                let redirects = outstanding.redirects;
-                let hint = leader.filter(|&l| l != node && l.index() < self.node_count);
-                self.clients[client].leader = hint;
-                let immediate = hint.is_some() && (redirects as usize) < self.node_count;
-                if let Phase::Waiting(outstanding) = &mut self.clients[client].phase {
-                    outstanding.redirects = if immediate { redirects + 1 } else { 0 };
-                }
-                match hint {
-                    Some(leader) if immediate => self.send_attempt(ctx, client, leader),
-                    _ => {
-                        let retry_at = ctx.now().saturating_add(self.params.backoff);
-                        if let Phase::Waiting(outstanding) = &mut self.clients[client].phase {
-                            outstanding.retry_at = retry_at;
-                            outstanding.retry = Retry::Backoff;
-                        }
-                    }
-                }
-            }
+        let (f, argument) = history_invoke(&op);
+        let key = Some(op.key().to_string());
+        let history = self
+            .history
+            .invoke(invocation.process, f, key, argument, invocation.at.0);
+        KvPending {
+            request: KvRequest {
+                client: invocation.session,
+                seq: invocation.seq,
+                op,
+            },
+            history,
+            read: Value::Null,
+        }
+    }
+
+    fn request(&self, op: &KvPending) -> KvRequest {
+        op.request.clone()
+    }
+
+    fn classify(&mut self, op: &mut KvPending, response: KvResponse) -> Answer {
+        match (OpKind::of(&op.request.op), response) {
+            (_, KvResponse::Redirect { to }) => Answer::Redirect { to: Some(to) },
+            (_, KvResponse::Unavailable) => Answer::Unavailable,
             (OpKind::Get, KvResponse::Value(value)) => {
-                let value = value.map_or(Value::Null, Value::String);
-                self.answered_by(client, node);
-                self.complete(ctx, client, OpStatus::Ok, value);
+                op.read = value.map_or(Value::Null, Value::String);
+                Answer::Ok
             }
-            (OpKind::Put | OpKind::Cas | OpKind::Append, KvResponse::Done) => {
-                self.answered_by(client, node);
-                self.complete(ctx, client, OpStatus::Ok, Value::Null);
-            }
+            (OpKind::Put | OpKind::Cas | OpKind::Append, KvResponse::Done) => Answer::Ok,
             (OpKind::Cas, KvResponse::CasFailed { current }) => {
-                self.answered_by(client, node);
-                if let Phase::Waiting(outstanding) = &self.clients[client].phase {
-                    let key = outstanding.request.op.key().to_string();
-                    self.last_seen.insert(key, current);
-                }
-                self.complete(ctx, client, OpStatus::Fail, Value::Null);
+                let key = op.request.op.key().to_string();
+                self.last_seen.insert(key, current);
+                Answer::Fail
             }
             (_, KvResponse::Value(_) | KvResponse::Done | KvResponse::CasFailed { .. }) => {
                 // The store answered something that does not fit the operation. Whether it took
                 // effect is unknown, so the operation is info, and the summary counts it.
                 self.anomalies.mismatched_replies += 1;
-                self.complete(ctx, client, OpStatus::Info, Value::Null);
+                Answer::Info
             }
         }
     }
 
-    /// The answer came from `node` (possibly an earlier attempt's node): that is where the
-    /// operation was served, so the next one goes there.
-    fn answered_by(&mut self, client: usize, node: NodeId) {
-        if let Phase::Waiting(outstanding) = &mut self.clients[client].phase {
-            outstanding.node = node;
+    fn complete(&mut self, op: KvPending, status: Status, at: SimTime) {
+        let outcome = match status {
+            Status::Ok => Outcome::Ok,
+            Status::Fail => Outcome::Fail,
+            Status::Info => Outcome::Info,
+        };
+        // Only an ok read's value is learnt (and recorded).
+        let value = if status == Status::Ok {
+            op.read
+        } else {
+            Value::Null
+        };
+        let read = value_as_option(&value);
+        self.history.complete(op.history, outcome, value, at.0);
+        if status == Status::Ok {
+            self.learn(&op.request.op, read);
         }
+    }
+
+    fn summary(&self) -> Vec<(String, String)> {
+        let mismatched = self.anomalies.mismatched_replies;
+        if mismatched == 0 {
+            return Vec::new();
+        }
+        vec![(
+            "mismatched replies".to_string(),
+            format!("{mismatched} replies did not fit their operation (recorded as info)"),
+        )]
     }
 }
 
@@ -640,19 +312,62 @@ fn history_invoke(op: &KvOp) -> (OpFn, Value) {
     }
 }
 
+/// The kv clients: `sim-client`'s engine running [`KvClient`]. A newtype, so that checks find
+/// it by type ([`crate::kv_workload`]) and its history is one call away.
+pub struct KvWorkload {
+    params: WorkloadParams,
+    engine: ClientEngine<KvClient>,
+}
+
+impl KvWorkload {
+    /// Clients over `node_count` nodes. Call [`WorkloadParams::validate`] first; invalid
+    /// parameters are clamped rather than trusted.
+    pub fn new(params: WorkloadParams, node_count: usize) -> Self {
+        let engine = ClientEngine::new(params.engine(), KvClient::new(&params), node_count);
+        KvWorkload { params, engine }
+    }
+
+    pub fn params(&self) -> &WorkloadParams {
+        &self.params
+    }
+
+    /// The engine, for what the policies did (counters, breaker transitions).
+    pub fn engine(&self) -> &ClientEngine<KvClient> {
+        &self.engine
+    }
+
+    /// The history recorded so far. Operations still outstanding have an invoke and no
+    /// completion, which the checker reads as info.
+    pub fn history(&self) -> &History {
+        self.engine.plugin().history()
+    }
+
+    /// The history in the checker's JSON format, for `--history FILE`.
+    pub fn history_json(&self) -> Value {
+        self.history().to_json()
+    }
+
+    /// Every operation invoked, in invoke order.
+    pub fn records(&self) -> &[OpRecord] {
+        self.engine.records()
+    }
+
+    pub fn anomalies(&self) -> Anomalies {
+        self.engine.plugin().anomalies()
+    }
+
+    /// The number of clients.
+    pub fn client_count(&self) -> usize {
+        self.engine.client_count()
+    }
+}
+
 impl<P> Workload<P> for KvWorkload
 where
     P: Process<Request = KvRequest, Response = KvResponse>,
 {
     fn on_start(&mut self, ctx: &mut ClientCtx<'_, P>) {
-        // Clients start staggered by one think time after `start_after`, so they do not all
-        // invoke at the same instant.
-        for client in 0..self.clients.len() {
-            let after = self.params.start_after + self.think_time(ctx);
-            let until = ctx.now().saturating_add(after);
-            self.clients[client].phase = Phase::Thinking { until };
-            self.arm(ctx, client);
-        }
+        Workload::<P>::on_start(&mut self.engine, ctx);
     }
 
     fn on_reply(
@@ -662,30 +377,11 @@ where
         id: RequestId,
         response: KvResponse,
     ) {
-        let Some((client, seq)) = self.requests.remove(&id) else {
-            return;
-        };
-        let outstanding_seq = match &self.clients[client].phase {
-            Phase::Waiting(outstanding) => outstanding.request.seq,
-            _ => return,
-        };
-        // A reply to any attempt of the outstanding operation answers it: every attempt is the
-        // same (client, seq), which the store applies at most once.
-        if seq == outstanding_seq {
-            self.on_response(ctx, client, node, id, response);
-            self.arm(ctx, client);
-        }
+        Workload::<P>::on_reply(&mut self.engine, ctx, node, id, response);
     }
 
     fn on_wake(&mut self, ctx: &mut ClientCtx<'_, P>, token: u64) {
-        // Tokens are client indices (see [`token`]); anything else is not this workload's.
-        let Some(client) = usize::try_from(token)
-            .ok()
-            .filter(|&client| client < self.clients.len())
-        else {
-            return;
-        };
-        self.wake(ctx, client);
+        Workload::<P>::on_wake(&mut self.engine, ctx, token);
     }
 
     fn as_any(&self) -> &dyn Any {
@@ -696,8 +392,7 @@ where
 impl std::fmt::Debug for KvWorkload {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KvWorkload")
-            .field("clients", &self.clients.len())
-            .field("ops", &self.records.len())
+            .field("engine", &self.engine)
             .finish_non_exhaustive()
     }
 }
@@ -707,6 +402,9 @@ mod tests {
     use super::*;
 
     use std::collections::BTreeSet;
+
+    use sim_client::OpStatus;
+    use sim_core::SimDuration;
 
     use proptest::prelude::*;
     use sim_check::{parse_history, EventKind};
@@ -786,7 +484,7 @@ mod tests {
         let cas: Vec<_> = workload
             .records()
             .iter()
-            .filter(|r| r.kind == OpKind::Cas)
+            .filter(|r| r.kind == OpKind::Cas.name())
             .collect();
         assert!(cas.iter().any(|r| r.status == OpStatus::Ok));
     }
@@ -832,8 +530,8 @@ mod tests {
         assert!(seen.len() > 50);
     }
 
-    /// Followers and a flaky leader answer `NotLeader`; clients follow the hints, back off when
-    /// there is none, and still complete operations, retrying the same (client, seq).
+    /// Followers redirect and a flaky leader redirects or answers unavailable; clients follow
+    /// the hints, back off when there is none, and still complete operations, retrying the same (client, seq).
     #[test]
     fn redirects_are_followed_to_the_leader() {
         let faults = Faults {
@@ -927,13 +625,13 @@ mod tests {
         let mut queue_max = 0;
         let sim = toy::run_observed(params, faults, 3, 8, seconds(5), |sim| {
             let workload = workload(sim);
-            for c in &workload.clients {
-                armed_max = armed_max.max(c.armed.len());
+            for armed in workload.engine().armed() {
+                armed_max = armed_max.max(armed.len());
                 assert!(
-                    c.armed.iter().all(|&t| t >= sim.now()),
+                    armed.iter().all(|&t| t >= sim.now()),
                     "a wake-up was missed"
                 );
-                assert!(c.armed.windows(2).all(|w| w[0] > w[1]), "{:?}", c.armed);
+                assert!(armed.windows(2).all(|w| w[0] > w[1]), "{armed:?}");
             }
             queue_max = queue_max.max(sim.queue_len());
         });

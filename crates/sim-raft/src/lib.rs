@@ -62,8 +62,10 @@
 //! | `no_truncate_conflict` | `scenarios/raft/bugs/no_truncate_conflict.toml` | `raft.log_matching` | 5 seeds |
 //! | `ack_before_sync` | `scenarios/raft/bugs/ack_before_sync.toml` | `raft.durability` | 5 seeds |
 //!
-//! The client workload, history and linearizability check are `sim-kv`'s; the scenario runner
-//! is `sim-runner`'s. This crate depends on the core's process interface only (and on `sim-kv`
+//! The client workload, history and linearizability check are `sim-kv`'s (on `sim-client`'s
+//! engine; its `[workload]` keys are listed in `sim-kv`'s and `sim-client`'s crate docs); a node
+//! that is not the leader answers `Redirect { to }` naming the leader it follows, or
+//! `Unavailable` when it knows none. The scenario runner is `sim-runner`'s. This crate depends on the core's process interface only (and on `sim-kv`
 //! for the request types, the workload and its checks).
 
 pub mod bugs;

@@ -481,7 +481,7 @@ impl RaftNode {
             // answer (they time out and retry with the same sequence number). Reads did nothing.
             self.pending_writes.clear();
             for read in std::mem::take(&mut self.pending_reads) {
-                ctx.reply(read.id, KvResponse::NotLeader { leader });
+                ctx.reply(read.id, not_served(leader));
             }
             self.reset_election_timer(ctx);
         }
@@ -1197,12 +1197,7 @@ impl RaftNode {
 
     fn on_client_request(&mut self, ctx: &mut Ctx<'_, Self>, id: RequestId, request: KvRequest) {
         if self.role != Role::Leader {
-            ctx.reply(
-                id,
-                KvResponse::NotLeader {
-                    leader: self.leader,
-                },
-            );
+            ctx.reply(id, not_served(self.leader));
             return;
         }
         if let (KvOp::Get { key }, ReadMode::ReadIndex) = (&request.op, self.config.read_mode) {
@@ -1477,3 +1472,12 @@ impl Process for RaftNode {
 #[cfg(test)]
 #[path = "node_tests.rs"]
 mod tests;
+
+/// The answer to a client this node cannot serve (thesis §6.2): a redirect to the leader it
+/// follows, or unavailable when it knows none (an election is on, or it is cut off).
+fn not_served(leader: Option<NodeId>) -> KvResponse {
+    match leader {
+        Some(to) => KvResponse::Redirect { to },
+        None => KvResponse::Unavailable,
+    }
+}

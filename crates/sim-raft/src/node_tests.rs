@@ -812,7 +812,7 @@ fn follower_redirects_clients_to_the_leader() {
     h.request(RequestId(3), put(1, 1, "k", "v"));
     assert_eq!(
         h.outputs().replies,
-        vec![(RequestId(3), KvResponse::NotLeader { leader: Some(n(2)) })]
+        vec![(RequestId(3), KvResponse::Redirect { to: n(2) })]
     );
 }
 

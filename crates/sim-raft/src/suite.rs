@@ -1,9 +1,9 @@
 //! Raft as scenarios run it: [`RaftSuite`], `[protocol] name = "raft"`.
 //!
 //! The suite turns a scenario's `[protocol]` table into a validated [`RaftConfig`] shared by
-//! every node, uses `sim-kv`'s closed-loop [`KvWorkload`] as its clients, and checks a run with
-//! Raft's safety checks ([`crate::checks`]) plus `sim-kv`'s `kv.linearizable`, `kv.progress` and
-//! `kv.some_ok`. Its `[checks]` table ([`CheckParams`]) holds both the Raft and the kv fields.
+//! every node, uses `sim-kv`'s [`KvWorkload`] (the kv plug-in on `sim-client`'s engine) as its
+//! clients, and checks a run with Raft's safety checks ([`crate::checks`]) plus `sim-kv`'s
+//! `kv.linearizable`, `kv.progress` and `kv.some_ok`. Its `[checks]` table ([`CheckParams`]) holds both the Raft and the kv fields.
 
 use std::sync::{Arc, Mutex};
 
