@@ -263,6 +263,28 @@ fn target(out: &mut Fault, t: &Target, names: &[String]) {
     }
 }
 
+/// Sets `shape` and its `node` or `groups`.
+fn partition(out: &mut Fault, shape: &Shape, names: &[String]) {
+    match shape {
+        Shape::Isolate(t) => {
+            out.shape = Some("isolate");
+            target(out, t, names);
+        }
+        Shape::Split(groups) => {
+            out.shape = Some("split");
+            out.groups = Some(
+                groups
+                    .iter()
+                    .map(|g| g.iter().map(|&n| name_of(names, n)).collect())
+                    .collect(),
+            );
+        }
+        Shape::Halves => out.shape = Some("halves"),
+        Shape::MajorityRing => out.shape = Some("majority-ring"),
+        Shape::Bridge => out.shape = Some("bridge"),
+    }
+}
+
 fn fault(f: &FaultSpec, names: &[String]) -> Fault {
     let mut out = Fault {
         kind: f.action.kind(),
@@ -301,24 +323,7 @@ fn fault(f: &FaultSpec, names: &[String]) -> Fault {
             one_way,
             heal_after,
         } => {
-            match shape {
-                Shape::Isolate(t) => {
-                    out.shape = Some("isolate");
-                    target(&mut out, t, names);
-                }
-                Shape::Split(groups) => {
-                    out.shape = Some("split");
-                    out.groups = Some(
-                        groups
-                            .iter()
-                            .map(|g| g.iter().map(|&n| name_of(names, n)).collect())
-                            .collect(),
-                    );
-                }
-                Shape::Halves => out.shape = Some("halves"),
-                Shape::MajorityRing => out.shape = Some("majority-ring"),
-                Shape::Bridge => out.shape = Some("bridge"),
-            }
+            partition(&mut out, shape, names);
             out.one_way = one_way.then_some(true);
             out.heal_after = *heal_after;
         }

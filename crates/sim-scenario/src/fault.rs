@@ -148,25 +148,7 @@ impl fmt::Display for FaultSpec {
                 one_way,
                 heal_after,
             } => {
-                write!(f, "partition ")?;
-                match shape {
-                    Shape::Isolate(t) => write!(f, "isolate {t}")?,
-                    Shape::Split(groups) => {
-                        let groups: Vec<String> = groups
-                            .iter()
-                            .map(|g| {
-                                g.iter()
-                                    .map(|n| n.to_string())
-                                    .collect::<Vec<_>>()
-                                    .join(",")
-                            })
-                            .collect();
-                        write!(f, "split {}", groups.join(" | "))?
-                    }
-                    Shape::Halves => write!(f, "halves")?,
-                    Shape::MajorityRing => write!(f, "majority-ring")?,
-                    Shape::Bridge => write!(f, "bridge")?,
-                }
+                write!(f, "partition {shape}")?;
                 if *one_way {
                     write!(f, " (one way)")?;
                 }
@@ -207,6 +189,30 @@ impl fmt::Display for FaultSpec {
             }
         }
         Ok(())
+    }
+}
+
+impl fmt::Display for Shape {
+    /// `isolate leader`, `split n1,n2 | n3`, `halves`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Shape::Isolate(t) => write!(f, "isolate {t}"),
+            Shape::Split(groups) => {
+                let groups: Vec<String> = groups
+                    .iter()
+                    .map(|g| {
+                        g.iter()
+                            .map(|n| n.to_string())
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    })
+                    .collect();
+                write!(f, "split {}", groups.join(" | "))
+            }
+            Shape::Halves => write!(f, "halves"),
+            Shape::MajorityRing => write!(f, "majority-ring"),
+            Shape::Bridge => write!(f, "bridge"),
+        }
     }
 }
 
