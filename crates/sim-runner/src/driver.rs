@@ -67,6 +67,8 @@ struct Driver<S: Suite> {
     next_partition: u64,
     base_network: NetworkConfig,
     fault_rng: SimRng,
+    /// Each node's kind, for `kind:` and `random:` targets.
+    node_kinds: Vec<String>,
     quiet_start: Option<SimTime>,
     violation: Option<(String, Violation)>,
     applied: Vec<AppliedFault>,
@@ -89,7 +91,7 @@ pub fn run_suite<S: Suite>(
         node_names: scenario.node_names.clone(),
         fault_duration: scenario.duration,
         quiet_duration: scenario.quiet,
-        node_kinds: vec![sim_core::Declaration::DEFAULT_KIND.to_string(); scenario.node_count()],
+        node_kinds: scenario.node_kinds.clone(),
     };
     let params = scenario.decode::<S::Params>(Section::Protocol)?;
     let workload = scenario.decode::<S::WorkloadParams>(Section::Workload)?;
@@ -129,6 +131,7 @@ pub fn run_suite<S: Suite>(
         next_partition: 0,
         base_network: scenario.network.clone(),
         fault_rng,
+        node_kinds: scenario.node_kinds.clone(),
         quiet_start: None,
         violation: None,
         applied: Vec::new(),
@@ -324,6 +327,14 @@ impl<S: Suite> Driver<S> {
             Target::Nodes(nodes) => nodes.clone(),
             Target::Role(role) => self.sim.nodes_with_role(role).into_iter().take(1).collect(),
             Target::Random => vec![NodeId(self.fault_rng.gen_range(0..n as u32))],
+            Target::Kind(kind) => self.nodes_of_kind(kind),
+            Target::RandomOfKind(kind) => {
+                let nodes = self.nodes_of_kind(kind);
+                if nodes.is_empty() {
+                    return nodes;
+                }
+                vec![nodes[self.fault_rng.gen_range(0..nodes.len())]]
+            }
             Target::Minority => {
                 let mut order = self.shuffled();
                 order.truncate((n - 1) / 2);
@@ -332,6 +343,13 @@ impl<S: Suite> Driver<S> {
             }
             Target::Reporter => reporter.into_iter().collect(),
         }
+    }
+
+    fn nodes_of_kind(&self, kind: &str) -> Vec<NodeId> {
+        (0..self.node_kinds.len())
+            .filter(|&i| self.node_kinds[i] == kind)
+            .map(|i| NodeId(i as u32))
+            .collect()
     }
 
     fn shuffled(&mut self) -> Vec<NodeId> {

@@ -319,6 +319,7 @@ fn without_last_node(s: &Scenario) -> Option<Scenario> {
     let gone = NodeId((n - 1) as u32);
     let mut c = s.clone();
     c.node_names.pop();
+    c.node_kinds.pop();
     let keep_target = |t: &mut Target| -> bool {
         match t {
             Target::Nodes(nodes) => {

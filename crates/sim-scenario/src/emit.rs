@@ -8,7 +8,7 @@
 //! `sim shrink`). Comments of the original file are not kept; a header says where it came from.
 
 use serde::Serialize;
-use sim_core::{Latency, NodeId, SimDuration, SimTime};
+use sim_core::{Declaration, Latency, NodeId, SimDuration, SimTime};
 
 use crate::fault::{signed_duration, Action, FaultSpec, Shape, Target, Trigger};
 use crate::{Scenario, ScenarioError};
@@ -46,10 +46,6 @@ pub fn reparse(scenario: &Scenario) -> Result<Scenario, ScenarioError> {
 /// `scenario` as a TOML file, `header` (any number of lines) first as comments.
 pub fn to_toml(scenario: &Scenario, header: &str) -> String {
     let names = &scenario.node_names;
-    let default_names = names
-        .iter()
-        .enumerate()
-        .all(|(i, n)| *n == format!("n{}", i + 1));
     let mut protocol = toml::Table::new();
     protocol.insert(
         "name".to_string(),
@@ -64,17 +60,7 @@ pub fn to_toml(scenario: &Scenario, header: &str) -> String {
         duration: scenario.duration,
         quiet: scenario.quiet,
         max_events: scenario.max_events,
-        cluster: if default_names {
-            Cluster {
-                nodes: Some(names.len()),
-                names: None,
-            }
-        } else {
-            Cluster {
-                nodes: None,
-                names: Some(names.clone()),
-            }
-        },
+        cluster: cluster(scenario),
         protocol,
         network: Network {
             latency: latency(&scenario.network.latency),
@@ -90,6 +76,10 @@ pub fn to_toml(scenario: &Scenario, header: &str) -> String {
             interval: n.interval,
             fault_duration: n.fault_duration,
             start_after: n.start_after,
+        }),
+        expect: scenario.expect.as_ref().map(|e| ExpectOut {
+            fails: &e.fails,
+            within_seeds: e.within_seeds,
         }),
     };
     let body = toml::to_string(&doc).unwrap_or_else(|e| {
@@ -125,6 +115,14 @@ struct Doc<'a> {
     faults: Vec<Fault>,
     #[serde(skip_serializing_if = "Option::is_none")]
     nemesis: Option<Nemesis>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expect: Option<ExpectOut<'a>>,
+}
+
+#[derive(Serialize)]
+struct ExpectOut<'a> {
+    fails: &'a str,
+    within_seeds: u64,
 }
 
 #[derive(Serialize)]
@@ -133,6 +131,59 @@ struct Cluster {
     nodes: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     names: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kinds: Option<KindCounts>,
+}
+
+/// `[cluster]`: a count when the names are the default ones, the names otherwise, and the
+/// kinds when any node is of another kind than the default. With kinds the names are always
+/// written: toml would write `[cluster.kinds]` alone, without a `[cluster]` header, and the
+/// schema's spans cannot be read from such an implicit table.
+fn cluster(scenario: &Scenario) -> Cluster {
+    let names = &scenario.node_names;
+    let default_names = names
+        .iter()
+        .enumerate()
+        .all(|(i, n)| *n == format!("n{}", i + 1));
+    let kinds = scenario
+        .node_kinds
+        .iter()
+        .any(|k| k != Declaration::DEFAULT_KIND)
+        .then(|| KindCounts::of(&scenario.node_kinds));
+    Cluster {
+        nodes: (default_names && kinds.is_none()).then_some(names.len()),
+        names: (!default_names || kinds.is_some()).then(|| names.clone()),
+        kinds,
+    }
+}
+
+/// Node counts by kind, in node order (nodes are numbered kind by kind, so a kind's nodes
+/// follow one another in any scenario a file described).
+struct KindCounts(Vec<(String, usize)>);
+
+impl KindCounts {
+    fn of(node_kinds: &[String]) -> KindCounts {
+        let mut counts: Vec<(String, usize)> = Vec::new();
+        for kind in node_kinds {
+            match counts.iter_mut().find(|(k, _)| k == kind) {
+                Some((_, count)) => *count += 1,
+                None => counts.push((kind.clone(), 1)),
+            }
+        }
+        KindCounts(counts)
+    }
+}
+
+/// A map in the kinds' order (a `toml::Table` would sort them by name).
+impl Serialize for KindCounts {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (kind, count) in &self.0 {
+            map.serialize_entry(kind, count)?;
+        }
+        map.end()
+    }
 }
 
 #[derive(Serialize)]
@@ -258,6 +309,7 @@ fn target(out: &mut Fault, t: &Target, names: &[String]) {
         Target::Role(role) if role == "leader" => out.node = Some("leader".into()),
         Target::Role(role) => out.node = Some(format!("role:{role}")),
         Target::Random => out.node = Some("random".into()),
+        Target::Kind(_) | Target::RandomOfKind(_) => out.node = Some(t.to_string()),
         Target::Minority => out.node = Some("minority".into()),
         Target::Reporter => out.node = Some("reporter".into()),
     }
@@ -446,6 +498,8 @@ start_after = "8s"
         assert_eq!(a.name, b.name);
         assert_eq!(a.description, b.description);
         assert_eq!(a.node_names, b.node_names);
+        assert_eq!(a.node_kinds, b.node_kinds);
+        assert_eq!(a.expect, b.expect);
         assert_eq!(a.duration, b.duration);
         assert_eq!(a.quiet, b.quiet);
         assert_eq!(a.max_events, b.max_events);

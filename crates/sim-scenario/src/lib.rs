@@ -39,6 +39,18 @@ pub const RUN_MAX: SimDuration = SimDuration::from_secs(24 * 3600);
 /// Clock drift is kept within ±50% so that a local second is still a second of some kind.
 pub const DRIFT_PPM_MAX: i64 = 500_000;
 
+/// The most seeds `[expect] within_seeds` may give.
+pub const EXPECT_SEEDS_MAX: u64 = 100_000;
+
+/// `[expect]`: the check a scenario exists to break (a planted bug's), and the budget of seeds
+/// (from 0) within which some seed must break it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expect {
+    /// The name of the check, e.g. `raft.log_matching`.
+    pub fails: String,
+    pub within_seeds: u64,
+}
+
 /// A validated scenario.
 #[derive(Debug, Clone)]
 pub struct Scenario {
@@ -49,6 +61,9 @@ pub struct Scenario {
     pub name: String,
     pub description: String,
     pub node_names: Vec<String>,
+    /// Each node's kind, in node order: `[cluster] kinds`, or
+    /// [`sim_core::Declaration::DEFAULT_KIND`] for every node when the file gives none.
+    pub node_kinds: Vec<String>,
     /// The fault phase.
     pub duration: SimDuration,
     /// The quiet phase after every fault heals; zero for none.
@@ -61,6 +76,8 @@ pub struct Scenario {
     /// The explicit fault schedule, in file order.
     pub faults: Vec<FaultSpec>,
     pub nemesis: Option<Nemesis>,
+    /// `[expect]`, if the file states one.
+    pub expect: Option<Expect>,
     /// The parameters the file leaves open as `[low, high]` ranges, in file order; empty for a
     /// scenario whose every parameter is fixed.
     pub ranges: Vec<ParameterRange>,
@@ -148,6 +165,26 @@ impl Scenario {
             .iter()
             .position(|n| n == name)
             .map(|i| NodeId(i as u32))
+    }
+
+    /// The nodes of kind `kind`, in order.
+    pub fn nodes_of_kind<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = NodeId> + 'a {
+        self.node_kinds
+            .iter()
+            .enumerate()
+            .filter(move |(_, k)| k.as_str() == kind)
+            .map(|(i, _)| NodeId(i as u32))
+    }
+
+    /// The kinds of node in the cluster, each once, in node order.
+    pub fn kinds(&self) -> Vec<&str> {
+        let mut kinds: Vec<&str> = Vec::new();
+        for kind in &self.node_kinds {
+            if !kinds.contains(&kind.as_str()) {
+                kinds.push(kind);
+            }
+        }
+        kinds
     }
 
     pub fn node_name(&self, node: NodeId) -> &str {

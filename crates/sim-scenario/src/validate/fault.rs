@@ -4,6 +4,7 @@
 use sim_core::{SimDuration, SimTime};
 use toml::Spanned;
 
+use super::cluster::is_selector;
 use super::Builder;
 use crate::error::ScenarioError;
 use crate::fault::{FaultSpec, Target, Trigger};
@@ -224,6 +225,16 @@ impl Builder<'_> {
         field: &str,
     ) -> Result<sim_core::NodeId, ScenarioError> {
         let scenario = fault.scenario;
+        if is_selector(name.get_ref()) {
+            return Err(self.at(
+                name,
+                &fault.field(field),
+                format!(
+                    "{:?} is a selector, and selectors are not allowed in {field}; name the nodes",
+                    name.get_ref()
+                ),
+            ));
+        }
         scenario.node(name.get_ref()).ok_or_else(|| {
             self.at(
                 name,
@@ -245,16 +256,46 @@ impl Builder<'_> {
     ) -> Result<Target, ScenarioError> {
         let field = fault.field("node");
         let s = name.get_ref().as_str();
+        let prefixed = |prefix: &str| s.strip_prefix(prefix).filter(|rest| !rest.is_empty());
+        if let Some(role) = prefixed("role:") {
+            return Ok(Target::Role(role.to_string()));
+        }
+        if let Some(kind) = prefixed("kind:") {
+            return self.kind(fault, name, kind).map(Target::Kind);
+        }
+        if let Some(kind) = prefixed("random:") {
+            return self.kind(fault, name, kind).map(Target::RandomOfKind);
+        }
         match s {
             "leader" => Ok(Target::Role("leader".to_string())),
             "random" => Ok(Target::Random),
             "minority" => Ok(Target::Minority),
             "reporter" if fault.event_triggered => Ok(Target::Reporter),
             "reporter" => Err(self.at(name, &field, "\"reporter\" names the node that reported the triggering event: it needs on_event")),
-            _ if s.len() > 5 && s.starts_with("role:") => Ok(Target::Role(s[5..].to_string())),
             _ => fault.scenario.node(s).map(|n| Target::Nodes(vec![n])).ok_or_else(|| {
-                self.at(name, &field, format!("no node is called {s:?}; the cluster has {}, and the selectors are leader, random, minority, reporter, role:NAME", fault.scenario.node_names.join(", ")))
+                self.at(name, &field, format!("no node is called {s:?}; the cluster has {}, and the selectors are leader, random, minority, reporter, role:NAME, kind:KIND, random:KIND", fault.scenario.node_names.join(", ")))
             }),
         }
+    }
+
+    /// The kind a `kind:` or `random:` selector names: one of the cluster's.
+    fn kind(
+        &self,
+        fault: &FaultAt<'_>,
+        name: &Spanned<String>,
+        kind: &str,
+    ) -> Result<String, ScenarioError> {
+        let kinds = fault.scenario.kinds();
+        if kinds.contains(&kind) {
+            return Ok(kind.to_string());
+        }
+        Err(self.at(
+            name,
+            &fault.field("node"),
+            format!(
+                "no node is of kind {kind:?}; the cluster's kinds are {}",
+                kinds.join(", ")
+            ),
+        ))
     }
 }

@@ -21,7 +21,7 @@ use crate::error::{ScenarioError, Source};
 use crate::nemesis::Nemesis;
 use crate::raw::{Ranged, RawScenario};
 use crate::sample::{self, ParameterRange, Sampler};
-use crate::{Scenario, RUN_MAX};
+use crate::{Expect, Scenario, EXPECT_SEEDS_MAX, RUN_MAX};
 
 /// Parses and validates `text`, read from `file`: a file with ranges is validated at both ends
 /// (every low bound, then every high bound), and the scenario returned holds the low ends.
@@ -168,7 +168,7 @@ impl<'a> Builder<'a> {
     }
 
     pub(crate) fn build(&self, raw: &RawScenario) -> Result<Scenario, ScenarioError> {
-        let node_names = self.cluster(&raw.cluster)?;
+        let nodes = self.cluster(&raw.cluster)?;
         let (duration, quiet) = self.phases(raw)?;
         let max_events = self.max_events(raw)?;
         let (protocol, protocol_table) = self.protocol(raw)?;
@@ -190,7 +190,8 @@ impl<'a> Builder<'a> {
                 .clone()
                 .unwrap_or_else(|| file_stem(self.source.file)),
             description: raw.description.clone().unwrap_or_default(),
-            node_names,
+            node_names: nodes.names,
+            node_kinds: nodes.kinds,
             duration,
             quiet,
             max_events,
@@ -199,6 +200,7 @@ impl<'a> Builder<'a> {
             client_latency,
             faults: Vec::new(),
             nemesis: None,
+            expect: None,
             ranges: Vec::new(),
             sampled: Vec::new(),
             protocol_table,
@@ -212,6 +214,7 @@ impl<'a> Builder<'a> {
         if let Some(nemesis) = &raw.nemesis {
             scenario.nemesis = Some(Nemesis::from_raw(nemesis, &self.source)?);
         }
+        scenario.expect = self.expect(raw)?;
         scenario.ranges = self.ranges.take();
         scenario.sampled = self.sampled.take();
         Ok(scenario)
@@ -256,6 +259,49 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// `[expect]`: both keys or neither.
+    fn expect(&self, raw: &RawScenario) -> Result<Option<Expect>, ScenarioError> {
+        let Some(expect) = &raw.expect else {
+            return Ok(None);
+        };
+        let e = expect.get_ref();
+        let (fails, within_seeds) =
+            match (&e.fails, &e.within_seeds) {
+                (Some(fails), Some(seeds)) => (fails, seeds),
+                (None, _) => return Err(self.at(
+                    expect,
+                    "expect.fails",
+                    "missing: the check this scenario breaks, e.g. fails = \"raft.log_matching\"",
+                )),
+                (Some(_), None) => {
+                    return Err(self.at(
+                        expect,
+                        "expect.within_seeds",
+                        "missing: within how many seeds the check fails, e.g. within_seeds = 5",
+                    ))
+                }
+            };
+        if fails.get_ref().is_empty() {
+            return Err(self.at(
+                fails,
+                "expect.fails",
+                "expected a check name such as \"raft.log_matching\"",
+            ));
+        }
+        let seeds = *within_seeds.get_ref();
+        if seeds < 1 || seeds > EXPECT_SEEDS_MAX as i64 {
+            return Err(self.at(
+                within_seeds,
+                "expect.within_seeds",
+                format!("expected a seed count in 1..={EXPECT_SEEDS_MAX}, found {seeds}"),
+            ));
+        }
+        Ok(Some(Expect {
+            fails: fails.get_ref().clone(),
+            within_seeds: seeds as u64,
+        }))
+    }
+
     /// The protocol's name, and its table less the name.
     fn protocol(&self, raw: &RawScenario) -> Result<(String, toml::Table), ScenarioError> {
         let mut table = raw.protocol.get_ref().clone();
@@ -279,6 +325,33 @@ impl<'a> Builder<'a> {
                 ))
             }
         };
+        self.bugs(&table)?;
         Ok((name, table))
+    }
+
+    /// `[protocol] bugs`, if present, is an array of names: the rest of the table is the
+    /// family's to decode, but bugs are checked against its declaration before that.
+    fn bugs(&self, table: &toml::Table) -> Result<(), ScenarioError> {
+        let Some(bugs) = table.get("bugs") else {
+            return Ok(());
+        };
+        let offset = self.source.locate_key("protocol", "bugs");
+        let toml::Value::Array(list) = bugs else {
+            return Err(self.source.error_at(
+                offset,
+                "protocol.bugs",
+                format!("expected an array of bug names, found {}", bugs.type_str()),
+            ));
+        };
+        for (i, bug) in list.iter().enumerate() {
+            if !bug.is_str() {
+                return Err(self.source.error_at(
+                    offset,
+                    &format!("protocol.bugs[{i}]"),
+                    format!("expected a bug name (a string), found {}", bug.type_str()),
+                ));
+            }
+        }
+        Ok(())
     }
 }
