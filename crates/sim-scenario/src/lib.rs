@@ -17,6 +17,7 @@
 pub mod emit;
 mod error;
 mod fault;
+mod names;
 mod nemesis;
 mod raw;
 pub mod sample;
@@ -29,6 +30,7 @@ use sim_core::{Latency, NetworkConfig, NodeId, SimDuration, SimTime};
 
 pub use error::{ScenarioError, Source};
 pub use fault::{signed_duration, Action, FaultSpec, Shape, Target, Trigger};
+pub use names::suggest;
 pub use nemesis::{Nemesis, NemesisKind};
 pub use sample::ParameterRange;
 
