@@ -136,7 +136,8 @@ fn emit_scenario(
     args: &RunArgs,
     path: &std::path::Path,
 ) -> Result<(), String> {
-    let explicit = sim_scenario::emit::explicit(scenario, args.seed, args.duration)
+    let roles = sim_runner::registry::nemesis_roles(&scenario.protocol);
+    let explicit = sim_scenario::emit::explicit(scenario, args.seed, args.duration, &roles)
         .map_err(|e| e.to_string())?;
     let header = format!(
         "Emitted by `sim run {} --seed {}{} --emit-scenario`: the run with every sampled\n\

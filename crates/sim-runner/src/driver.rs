@@ -117,7 +117,7 @@ pub fn run_suite<S: Suite>(
     if let Some(workload) = suite.workload() {
         sim.set_workload(workload);
     }
-    let schedule = scenario.schedule(options.seed);
+    let schedule = scenario.schedule(options.seed, &S::declaration().nemesis_roles);
     let fault_rng = sim.streams().stream("faults");
     let mut driver: Driver<S> = Driver {
         checks: suite.checks(),

@@ -88,7 +88,8 @@ impl FailureRecord {
         duration: Option<SimDuration>,
         sim: Provenance,
     ) -> Result<FailureRecord, ScenarioError> {
-        let explicit = emit::explicit(scenario, report.seed, duration)?;
+        let roles = crate::registry::nemesis_roles(&scenario.protocol);
+        let explicit = emit::explicit(scenario, report.seed, duration, &roles)?;
         let header = format!(
             "{} with seed {} made explicit: sampled parameters and the nemesis's faults written out.\n\
              It fails {}. Reproduce: sim run FILE --seed {}",

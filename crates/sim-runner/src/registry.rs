@@ -18,6 +18,16 @@ pub fn protocols() -> Vec<&'static str> {
     ]
 }
 
+/// The roles the nemesis aims at for the suite `protocol` names (none for an unknown name).
+pub fn nemesis_roles(protocol: &str) -> Vec<&'static str> {
+    match protocol {
+        sim_raft::RaftSuite::NAME => sim_raft::RaftSuite::declaration().nemesis_roles,
+        sim_fd::FdSuite::NAME => sim_fd::FdSuite::declaration().nemesis_roles,
+        crate::bench::BeatSuite::NAME => crate::bench::BeatSuite::declaration().nemesis_roles,
+        _ => Vec::new(),
+    }
+}
+
 /// Runs `scenario` with the suite it names.
 pub fn run(scenario: &Scenario, options: RunOptions) -> Result<RunReport, ScenarioError> {
     match scenario.protocol.as_str() {

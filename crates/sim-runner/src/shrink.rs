@@ -137,7 +137,8 @@ pub fn shrink(
     check: &str,
     options: ShrinkOptions,
 ) -> Result<Shrunk, ShrinkError> {
-    let start = emit::explicit(scenario, seed, duration)?;
+    let roles = crate::registry::nemesis_roles(&scenario.protocol);
+    let start = emit::explicit(scenario, seed, duration, &roles)?;
     let report = crate::registry::run(&start, RunOptions::new(seed))?;
     if report.failed_check().as_deref() != Some(check) {
         return Err(ShrinkError::NoLongerFails {

@@ -14,12 +14,14 @@ use crate::fault::{signed_duration, Action, FaultSpec, Shape, Target, Trigger};
 use crate::{Scenario, ScenarioError};
 
 /// The member of `scenario`'s family that `seed` runs, with the fault phase replaced by
-/// `duration` if given, and its schedule materialised: no ranges, no nemesis, every fault
-/// explicit. Run with the same seed, it gives the same run as `scenario` (the same trace hash).
+/// `duration` if given, and its schedule materialised with the nemesis aimed at `roles` (the
+/// family's nemesis roles): no ranges, no nemesis, every fault explicit. Run with the same seed,
+/// it gives the same run as `scenario` (the same trace hash).
 pub fn explicit(
     scenario: &Scenario,
     seed: u64,
     duration: Option<SimDuration>,
+    roles: &[&str],
 ) -> Result<Scenario, ScenarioError> {
     let mut s = scenario.sample(seed)?;
     if let Some(d) = duration {
@@ -28,7 +30,7 @@ pub fn explicit(
     let end = s.fault_end();
     // A time-triggered fault after the fault phase never fires; a file may not even say it.
     s.faults = s
-        .schedule(seed)
+        .schedule(seed, roles)
         .into_iter()
         .filter(|f| !matches!(f.trigger, Trigger::At(t) if t > end))
         .collect();
@@ -535,15 +537,15 @@ start_after = "8s"
     fn explicit_materialises_the_nemesis_in_schedule_order() {
         let s = Scenario::parse("rich.toml", RICH).expect("valid");
         for seed in [1, 2, 3] {
-            let e = explicit(&s, seed, None).expect("explicit");
+            let e = explicit(&s, seed, None, &["leader"]).expect("explicit");
             assert!(e.nemesis.is_none());
-            let scheduled: Vec<FaultSpec> = s.schedule(seed);
+            let scheduled: Vec<FaultSpec> = s.schedule(seed, &["leader"]);
             let strip = |v: &[FaultSpec]| -> Vec<(Trigger, Action)> {
                 v.iter()
                     .map(|f| (f.trigger.clone(), f.action.clone()))
                     .collect()
             };
-            assert_eq!(strip(&e.schedule(seed)), strip(&scheduled));
+            assert_eq!(strip(&e.schedule(seed, &["leader"])), strip(&scheduled));
             assert!(e.faults.len() > 8, "the nemesis drew nothing");
         }
     }
@@ -551,7 +553,7 @@ start_after = "8s"
     #[test]
     fn explicit_drops_faults_after_a_shortened_fault_phase() {
         let s = Scenario::parse("rich.toml", RICH).expect("valid");
-        let e = explicit(&s, 1, Some(SimDuration::from_secs(3))).expect("explicit");
+        let e = explicit(&s, 1, Some(SimDuration::from_secs(3)), &["leader"]).expect("explicit");
         assert_eq!(e.duration, SimDuration::from_secs(3));
         assert!(e
             .faults

@@ -260,11 +260,12 @@ impl Scenario {
     }
 
     /// The full fault schedule of a run with `seed`: the explicit faults, then those the nemesis
-    /// draws, time-triggered ones ordered by time (stably, so file order breaks ties).
-    pub fn schedule(&self, seed: u64) -> Vec<FaultSpec> {
+    /// draws aimed at `roles` (the family's [`sim_core::Declaration::nemesis_roles`]), time-
+    /// triggered ones ordered by time (stably, so file order breaks ties).
+    pub fn schedule(&self, seed: u64, roles: &[&str]) -> Vec<FaultSpec> {
         let mut faults = self.faults.clone();
         if let Some(nemesis) = &self.nemesis {
-            faults.extend(nemesis.materialise(seed, self));
+            faults.extend(nemesis.materialise(seed, self, roles));
         }
         faults.sort_by_key(|f| match f.trigger {
             Trigger::At(t) => (0, t),

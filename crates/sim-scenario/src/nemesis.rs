@@ -1,8 +1,10 @@
 //! The nemesis: a random fault schedule, drawn from the run's seed and written out explicitly.
 //!
 //! Faults follow one another: each starts after a random interval, lasts a random time, and is
-//! healed before the next starts. Node targets are resolved here (except `leader`, which only
-//! the running protocol can answer), so the materialised list says exactly what will happen.
+//! healed before the next starts. Node targets are resolved here, so the materialised list says
+//! exactly what will happen, except roles, which only the running protocol can answer: half the
+//! crashes and pauses and a quarter of the partitions aim at one of the roles the caller gives
+//! (a family's `nemesis_roles`), or at a random minority when it gives none.
 
 use rand::Rng;
 use sim_core::{Latency, NetworkConfig, NodeId, SimDuration, SimRng, SimTime, Streams};
@@ -117,8 +119,9 @@ impl Nemesis {
         })
     }
 
-    /// The faults of a run with `seed`, from the seed's `nemesis` stream.
-    pub fn materialise(&self, seed: u64, scenario: &Scenario) -> Vec<FaultSpec> {
+    /// The faults of a run with `seed`, from the seed's `nemesis` stream, aimed at `roles` (the
+    /// family's nemesis roles) as well as at random nodes.
+    pub fn materialise(&self, seed: u64, scenario: &Scenario, roles: &[&str]) -> Vec<FaultSpec> {
         let mut rng = Streams::new(seed).stream("nemesis");
         let mut faults = Vec::new();
         let mut t = SimTime::ZERO + self.start_after;
@@ -135,6 +138,7 @@ impl Nemesis {
             let action = Draw {
                 rng: &mut rng,
                 scenario,
+                roles,
                 lasts,
             }
             .action(kind);
@@ -153,6 +157,8 @@ impl Nemesis {
 struct Draw<'a> {
     rng: &'a mut SimRng,
     scenario: &'a Scenario,
+    /// The roles faults may aim at; with none, a random minority takes their place.
+    roles: &'a [&'a str],
     /// How long the fault lasts.
     lasts: SimDuration,
 }
@@ -195,19 +201,29 @@ impl Draw<'_> {
         NodeId(self.rng.gen_range(0..self.scenario.node_count() as u32))
     }
 
-    /// The leader or a random node, even odds.
+    /// A declared role or a random node, even odds.
     fn target(&mut self) -> Target {
         if self.rng.gen_bool(0.5) {
-            Target::Role("leader".into())
+            self.aimed()
         } else {
             Target::Nodes(vec![self.random_node()])
+        }
+    }
+
+    /// One of the roles, or a random minority for a family without any. A single role draws
+    /// nothing, so a family aimed at `leader` alone gets the schedules it always had.
+    fn aimed(&mut self) -> Target {
+        match self.roles {
+            [] => Target::Minority,
+            [role] => Target::Role(role.to_string()),
+            roles => Target::Role(roles[self.rng.gen_range(0..roles.len())].to_string()),
         }
     }
 
     fn shape(&mut self) -> Shape {
         let n = self.scenario.node_count();
         match self.rng.gen_range(0..4) {
-            0 => Shape::Isolate(Target::Role("leader".into())),
+            0 => Shape::Isolate(self.aimed()),
             1 => {
                 let mut nodes: Vec<NodeId> = (0..n as u32).map(NodeId).collect();
                 for i in (1..nodes.len()).rev() {

@@ -99,10 +99,10 @@ fn protocol_tables_decode_into_suite_types() {
 #[test]
 fn schedule_is_deterministic_per_seed_and_varies_across_seeds() {
     let s = parse(VALID).unwrap();
-    assert_eq!(s.schedule(7), s.schedule(7));
-    let differs = (0..10).any(|seed| s.schedule(seed) != s.schedule(7));
+    assert_eq!(s.schedule(7, &["leader"]), s.schedule(7, &["leader"]));
+    let differs = (0..10).any(|seed| s.schedule(seed, &["leader"]) != s.schedule(7, &["leader"]));
     assert!(differs, "the nemesis ignores the seed");
-    let schedule = s.schedule(7);
+    let schedule = s.schedule(7, &["leader"]);
     assert!(
         schedule.len() > 2,
         "the nemesis added nothing: {schedule:?}"
@@ -260,7 +260,7 @@ fn a_duration_override_is_held_to_the_file_limits() {
     assert_eq!(long.field, "duration");
     assert!(long.to_string().contains("at most 24h"), "{long}");
     assert!(s.with_duration(RUN_MAX).is_err(), "24h plus 10s of quiet");
-    assert!(emit::explicit(&s, 1, Some(SimDuration::ZERO)).is_err());
+    assert!(emit::explicit(&s, 1, Some(SimDuration::ZERO), &["leader"]).is_err());
 }
 
 #[test]
@@ -339,7 +339,7 @@ proptest! {
             prop_assert!(!e.message.is_empty());
         }
         if let Ok(s) = parse(&text) {
-            let _ = s.schedule(1);
+            let _ = s.schedule(1, &["leader"]);
         }
     }
 }
@@ -565,4 +565,31 @@ fn kinds_and_expect_are_written_back_out() {
     let again = Scenario::parse("again.toml", &emit::to_toml(&named, "")).expect("valid");
     assert_eq!(again.node_names, named.node_names);
     assert_eq!(again.node_kinds, named.node_kinds);
+}
+
+#[test]
+fn the_nemesis_aims_at_the_roles_it_is_given() {
+    let s = parse(VALID).unwrap();
+    let aimed = |roles: &[&str]| -> Vec<Target> {
+        (0..20)
+            .flat_map(|seed| s.schedule(seed, roles))
+            .filter(|f| f.line == 0)
+            .filter_map(|f| match f.action {
+                Action::Crash { target, .. } | Action::Pause { target, .. } => Some(target),
+                Action::Partition {
+                    shape: Shape::Isolate(target),
+                    ..
+                } => Some(target),
+                _ => None,
+            })
+            .filter(|t| !matches!(t, Target::Nodes(_) | Target::Reporter))
+            .collect()
+    };
+    let none = aimed(&[]);
+    assert!(!none.is_empty());
+    assert!(none.iter().all(|t| *t == Target::Minority), "{none:?}");
+    let two = aimed(&["coordinator", "holder"]);
+    assert!(two.contains(&Target::Role("coordinator".into())), "{two:?}");
+    assert!(two.contains(&Target::Role("holder".into())), "{two:?}");
+    assert!(two.iter().all(|t| matches!(t, Target::Role(_))), "{two:?}");
 }
