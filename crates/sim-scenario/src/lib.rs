@@ -4,13 +4,20 @@
 //! that names the file, line, column and field. Protocol-specific tables (`[protocol]`,
 //! `[workload]`, `[checks]`) are kept as TOML and decoded later by the protocol's suite through
 //! [`Scenario::decode`], which places its errors in the file too. [`Scenario::schedule`]
-//! materialises the random fault schedule (the nemesis) into an explicit list of [`FaultSpec`]s
-//! from the run's seed, so a run can be printed, replayed and shrunk fault by fault.
+//! materialises the random fault schedule (the nemesis), aimed at the family's nemesis roles,
+//! into an explicit list of [`FaultSpec`]s from the run's seed, so a run can be printed, replayed and shrunk fault by fault.
 //!
 //! A scenario may leave some parameters open as `[low, high]` ranges (`cluster.nodes`, the
 //! network's `drop` and `duplicate`, latency bounds): such a file describes a family of runs, and
 //! [`Scenario::sample`] draws one member per seed from the seed's `parameters` stream ([`sample`]).
 //! [`emit`] writes any scenario back out as an explicit TOML file.
+//!
+//! The path from text to [`Scenario`] runs one way: `raw` (the serde schema with spans), then
+//! `validate` (the builder, by section and by fault kind), then this module's [`Scenario`].
+//! Names only a protocol family knows (events, roles, kinds of node, planted bugs, checks) are
+//! checked afterwards against its [`sim_core::Declaration`] by [`Scenario::validate_names`],
+//! which suggests the nearest known name ([`suggest`]). `[expect]` ([`Expect`]) states the check
+//! a scenario exists to break and within how many seeds.
 //!
 //! This crate reads no files: the CLI reads them and passes their text.
 
