@@ -107,11 +107,7 @@ pub fn fault(
     max_fault: SimDuration,
     roles: &[&str],
 ) -> impl Strategy<Value = FaultSpec> {
-    let kinds = if kinds.is_empty() {
-        vec![NemesisKind::Crash]
-    } else {
-        kinds
-    };
+    let kinds = or_crash(kinds);
     let duration_ms = (duration.0 / 1_000_000).max(1);
     let max_fault_ms = (max_fault.0 / 1_000_000).max(1);
     let n = node_count.max(1);
@@ -170,6 +166,15 @@ pub fn fault(
                 line: 0,
             }
         })
+}
+
+/// `kinds`, or crashes when it is empty.
+fn or_crash(kinds: Vec<NemesisKind>) -> Vec<NemesisKind> {
+    if kinds.is_empty() {
+        vec![NemesisKind::Crash]
+    } else {
+        kinds
+    }
 }
 
 /// Up to `max_faults` faults in time order, aimed at nodes or at `roles`; shrinking removes
