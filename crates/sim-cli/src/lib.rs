@@ -26,6 +26,7 @@ mod progress;
 mod replay;
 mod run;
 mod shrink;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -89,6 +90,8 @@ enum Command {
     Replay(replay::ReplayArgs),
     /// Minimise a failure record to the smallest scenario that still fails the same check.
     Shrink(shrink::ShrinkArgs),
+    /// Run every scenario under the paths by its own [expect] table.
+    Verify(verify::VerifyArgs),
 }
 
 /// Exit statuses.
@@ -133,5 +136,6 @@ where
         Command::FuzzMerge(args) => fuzz::merge(args),
         Command::Replay(args) => replay::run(program, args),
         Command::Shrink(args) => shrink::run(program, args),
+        Command::Verify(args) => verify::run(program, args),
     }
 }

@@ -137,7 +137,9 @@ fn emit_scenario(
     args: &RunArgs,
     path: &std::path::Path,
 ) -> Result<(), String> {
-    let explicit = sim_scenario::emit::explicit(scenario, args.seed, args.duration)
+    let explicit = program
+        .families
+        .explicit(scenario, args.seed, args.duration)
         .map_err(|e| e.to_string())?;
     let header = format!(
         "Emitted by `{name} run {} --seed {}{} --emit-scenario`: the run with every sampled\n\

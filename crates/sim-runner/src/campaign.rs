@@ -246,6 +246,7 @@ pub fn run_seed(
         return Ok(Outcome { line, record: None });
     }
     let record = FailureRecord::new(
+        &seed_options.families,
         scenario,
         &report,
         seed_options.duration,

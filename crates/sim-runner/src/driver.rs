@@ -63,6 +63,8 @@ struct Driver<S: Suite> {
     event_triggered: Vec<usize>,
     heals: Vec<Heal>,
     fault_rng: SimRng,
+    /// Each node's kind, for `kind:` and `random:` targets.
+    node_kinds: Vec<String>,
 }
 
 /// The suite `S` built from the scenario's tables, with the cluster it describes.
@@ -72,7 +74,7 @@ fn build_suite<S: Suite>(scenario: &Scenario) -> Result<(S, ClusterInfo), Scenar
         node_names: scenario.node_names.clone(),
         fault_duration: scenario.duration,
         quiet_duration: scenario.quiet,
-        node_kinds: vec![sim_core::Declaration::DEFAULT_KIND.to_string(); scenario.node_count()],
+        node_kinds: scenario.node_kinds.clone(),
     };
     let params = scenario.decode::<S::Params>(Section::Protocol)?;
     let workload = scenario.decode::<S::WorkloadParams>(Section::Workload)?;
@@ -101,7 +103,7 @@ pub fn run_suite<S: Suite>(
         max_events: scenario.max_events,
     };
     let cluster = Cluster::new(suite, config, Trace::new(options.trace.take()));
-    let schedule = scenario.schedule(options.seed);
+    let schedule = scenario.schedule(options.seed, &S::declaration().nemesis_roles);
     let fault_rng = cluster.sim().streams().stream("faults");
     let mut driver: Driver<S> = Driver {
         cluster,
@@ -112,6 +114,7 @@ pub fn run_suite<S: Suite>(
             .collect(),
         heals: Vec::new(),
         fault_rng,
+        node_kinds: scenario.node_kinds.clone(),
         schedule,
     };
     for (i, fault) in driver.schedule.iter().enumerate() {
@@ -245,6 +248,14 @@ impl<S: Suite> Driver<S> {
                 .take(1)
                 .collect(),
             Target::Random => vec![NodeId(self.fault_rng.gen_range(0..n as u32))],
+            Target::Kind(kind) => self.nodes_of_kind(kind),
+            Target::RandomOfKind(kind) => {
+                let nodes = self.nodes_of_kind(kind);
+                if nodes.is_empty() {
+                    return nodes;
+                }
+                vec![nodes[self.fault_rng.gen_range(0..nodes.len())]]
+            }
             Target::Minority => {
                 let mut order = self.shuffled();
                 order.truncate((n - 1) / 2);
@@ -253,6 +264,13 @@ impl<S: Suite> Driver<S> {
             }
             Target::Reporter => reporter.into_iter().collect(),
         }
+    }
+
+    fn nodes_of_kind(&self, kind: &str) -> Vec<NodeId> {
+        (0..self.node_kinds.len())
+            .filter(|&i| self.node_kinds[i] == kind)
+            .map(|i| NodeId(i as u32))
+            .collect()
     }
 
     fn shuffled(&mut self) -> Vec<NodeId> {

@@ -48,11 +48,11 @@ impl Expectation {
 impl fmt::Display for Expectation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Expectation::Pass { seeds } => write!(f, "passes seeds 0..{seeds}"),
+            Expectation::Pass { seeds } => write!(f, "pass every seed of 0..{seeds}"),
             Expectation::Fail {
                 check,
                 within_seeds,
-            } => write!(f, "fails {check} within seeds 0..{within_seeds}"),
+            } => write!(f, "fail {check} within seeds 0..{within_seeds}"),
         }
     }
 }

@@ -13,8 +13,8 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use sim_core::{Declaration, Suite};
-use sim_scenario::{Scenario, ScenarioError};
+use sim_core::{Declaration, SimDuration, Suite};
+use sim_scenario::{emit, Scenario, ScenarioError};
 
 use crate::driver::{run_suite, RunOptions};
 use crate::report::RunReport;
@@ -106,9 +106,7 @@ impl Families {
     pub fn family_of(&self, scenario: &Scenario) -> Result<&dyn Family, ScenarioError> {
         self.get(&scenario.protocol).ok_or_else(|| {
             let names = self.names();
-            let hint = names
-                .iter()
-                .find(|n| n.starts_with(&scenario.protocol[..scenario.protocol.len().min(2)]))
+            let hint = sim_scenario::suggest(&scenario.protocol, &names)
                 .map(|n| format!("did you mean {n:?}? "))
                 .unwrap_or_default();
             scenario.error_at_field(
@@ -126,8 +124,20 @@ impl Families {
     pub fn validate(&self, scenario: &Scenario) -> Result<Declaration, ScenarioError> {
         let family = self.family_of(scenario)?;
         let declaration = family.declaration();
-        // MERGE(scenario names): scenario.validate_names(&declaration)?;
+        scenario.validate_names(&declaration)?;
         Ok(declaration)
+    }
+
+    /// `scenario`'s run with `seed` as an explicit scenario: sampled parameters and the nemesis's
+    /// faults (aimed at the family's nemesis roles) written out ([`emit::explicit`]).
+    pub fn explicit(
+        &self,
+        scenario: &Scenario,
+        seed: u64,
+        duration: Option<SimDuration>,
+    ) -> Result<Scenario, ScenarioError> {
+        let declaration = self.validate(scenario)?;
+        emit::explicit(scenario, seed, duration, &declaration.nemesis_roles)
     }
 
     /// Runs `scenario` with the family it names, after checking its names.

@@ -7,6 +7,7 @@
 //!   and for protocol tests alike.
 //! - `driver`: a scenario's run: a cluster plus the scenario's fault schedule (faults at their
 //!   time or at a protocol event, their selectors resolved when they fire).
+//! - [`expect`]: a scenario run by its own `[expect]` table (`sim verify`).
 //! - [`report`]: the [`RunReport`] and its text and JSON renderings.
 //! - [`bench`]: `sim bench` figures for the core.
 //! - [`campaign`]: fuzz campaigns over many seeds on many threads, their journal lines and
@@ -20,6 +21,7 @@ pub mod bench;
 pub mod campaign;
 pub mod cluster;
 mod driver;
+pub mod expect;
 pub mod family;
 pub mod record;
 pub mod replay;

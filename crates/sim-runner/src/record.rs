@@ -11,6 +11,7 @@ use sim_core::trace::Checkpoint;
 use sim_core::{SimDuration, SimTime};
 use sim_scenario::{emit, Scenario, ScenarioError};
 
+use crate::family::Families;
 use crate::report::RunReport;
 
 /// The record format's version; a reader refuses a newer one.
@@ -83,12 +84,13 @@ fn parse_hash(field: String, text: &str) -> Result<u64, RecordError> {
 impl FailureRecord {
     /// The record of a failed run of `scenario` (the scenario as read, ranges and all).
     pub fn new(
+        families: &Families,
         scenario: &Scenario,
         report: &RunReport,
         duration: Option<SimDuration>,
         sim: Provenance,
     ) -> Result<FailureRecord, ScenarioError> {
-        let explicit = emit::explicit(scenario, report.seed, duration)?;
+        let explicit = families.explicit(scenario, report.seed, duration)?;
         let header = format!(
             "{} with seed {} made explicit: sampled parameters and the nemesis's faults written out.\n\
              It fails {}. Reproduce: {} run FILE --seed {}",

@@ -143,7 +143,7 @@ pub fn shrink(
     check: &str,
     options: ShrinkOptions,
 ) -> Result<Shrunk, ShrinkError> {
-    let start = emit::explicit(scenario, seed, duration)?;
+    let start = families.explicit(scenario, seed, duration)?;
     let report = families.run(&start, RunOptions::new(seed))?;
     if report.failed_check().as_deref() != Some(check) {
         return Err(ShrinkError::NoLongerFails {
@@ -326,6 +326,7 @@ fn without_last_node(s: &Scenario) -> Option<Scenario> {
     let gone = NodeId((n - 1) as u32);
     let mut c = s.clone();
     c.node_names.pop();
+    c.node_kinds.pop();
     let keep_target = |t: &mut Target| -> bool {
         match t {
             Target::Nodes(nodes) => {

@@ -8,18 +8,20 @@
 //! `sim shrink`). Comments of the original file are not kept; a header says where it came from.
 
 use serde::Serialize;
-use sim_core::{Latency, NodeId, SimDuration, SimTime};
+use sim_core::{Declaration, Latency, NodeId, SimDuration, SimTime};
 
 use crate::fault::{signed_duration, Action, FaultSpec, Shape, Target, Trigger};
 use crate::{Scenario, ScenarioError};
 
 /// The member of `scenario`'s family that `seed` runs, with the fault phase replaced by
-/// `duration` if given, and its schedule materialised: no ranges, no nemesis, every fault
-/// explicit. Run with the same seed, it gives the same run as `scenario` (the same trace hash).
+/// `duration` if given, and its schedule materialised with the nemesis aimed at `roles` (the
+/// family's nemesis roles): no ranges, no nemesis, every fault explicit. Run with the same seed,
+/// it gives the same run as `scenario` (the same trace hash).
 pub fn explicit(
     scenario: &Scenario,
     seed: u64,
     duration: Option<SimDuration>,
+    roles: &[&str],
 ) -> Result<Scenario, ScenarioError> {
     let mut s = scenario.sample(seed)?;
     if let Some(d) = duration {
@@ -28,7 +30,7 @@ pub fn explicit(
     let end = s.fault_end();
     // A time-triggered fault after the fault phase never fires; a file may not even say it.
     s.faults = s
-        .schedule(seed)
+        .schedule(seed, roles)
         .into_iter()
         .filter(|f| !matches!(f.trigger, Trigger::At(t) if t > end))
         .collect();
@@ -46,10 +48,6 @@ pub fn reparse(scenario: &Scenario) -> Result<Scenario, ScenarioError> {
 /// `scenario` as a TOML file, `header` (any number of lines) first as comments.
 pub fn to_toml(scenario: &Scenario, header: &str) -> String {
     let names = &scenario.node_names;
-    let default_names = names
-        .iter()
-        .enumerate()
-        .all(|(i, n)| *n == format!("n{}", i + 1));
     let mut protocol = toml::Table::new();
     protocol.insert(
         "name".to_string(),
@@ -64,17 +62,7 @@ pub fn to_toml(scenario: &Scenario, header: &str) -> String {
         duration: scenario.duration,
         quiet: scenario.quiet,
         max_events: scenario.max_events,
-        cluster: if default_names {
-            Cluster {
-                nodes: Some(names.len()),
-                names: None,
-            }
-        } else {
-            Cluster {
-                nodes: None,
-                names: Some(names.clone()),
-            }
-        },
+        cluster: cluster(scenario),
         protocol,
         network: Network {
             latency: latency(&scenario.network.latency),
@@ -90,6 +78,10 @@ pub fn to_toml(scenario: &Scenario, header: &str) -> String {
             interval: n.interval,
             fault_duration: n.fault_duration,
             start_after: n.start_after,
+        }),
+        expect: scenario.expect.as_ref().map(|e| ExpectOut {
+            fails: &e.fails,
+            within_seeds: e.within_seeds,
         }),
     };
     let body = toml::to_string(&doc).unwrap_or_else(|e| {
@@ -125,6 +117,14 @@ struct Doc<'a> {
     faults: Vec<Fault>,
     #[serde(skip_serializing_if = "Option::is_none")]
     nemesis: Option<Nemesis>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expect: Option<ExpectOut<'a>>,
+}
+
+#[derive(Serialize)]
+struct ExpectOut<'a> {
+    fails: &'a str,
+    within_seeds: u64,
 }
 
 #[derive(Serialize)]
@@ -133,6 +133,59 @@ struct Cluster {
     nodes: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     names: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kinds: Option<KindCounts>,
+}
+
+/// `[cluster]`: a count when the names are the default ones, the names otherwise, and the
+/// kinds when any node is of another kind than the default. With kinds the names are always
+/// written: toml would write `[cluster.kinds]` alone, without a `[cluster]` header, and the
+/// schema's spans cannot be read from such an implicit table.
+fn cluster(scenario: &Scenario) -> Cluster {
+    let names = &scenario.node_names;
+    let default_names = names
+        .iter()
+        .enumerate()
+        .all(|(i, n)| *n == format!("n{}", i + 1));
+    let kinds = scenario
+        .node_kinds
+        .iter()
+        .any(|k| k != Declaration::DEFAULT_KIND)
+        .then(|| KindCounts::of(&scenario.node_kinds));
+    Cluster {
+        nodes: (default_names && kinds.is_none()).then_some(names.len()),
+        names: (!default_names || kinds.is_some()).then(|| names.clone()),
+        kinds,
+    }
+}
+
+/// Node counts by kind, in node order (nodes are numbered kind by kind, so a kind's nodes
+/// follow one another in any scenario a file described).
+struct KindCounts(Vec<(String, usize)>);
+
+impl KindCounts {
+    fn of(node_kinds: &[String]) -> KindCounts {
+        let mut counts: Vec<(String, usize)> = Vec::new();
+        for kind in node_kinds {
+            match counts.iter_mut().find(|(k, _)| k == kind) {
+                Some((_, count)) => *count += 1,
+                None => counts.push((kind.clone(), 1)),
+            }
+        }
+        KindCounts(counts)
+    }
+}
+
+/// A map in the kinds' order (a `toml::Table` would sort them by name).
+impl Serialize for KindCounts {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (kind, count) in &self.0 {
+            map.serialize_entry(kind, count)?;
+        }
+        map.end()
+    }
 }
 
 #[derive(Serialize)]
@@ -258,8 +311,31 @@ fn target(out: &mut Fault, t: &Target, names: &[String]) {
         Target::Role(role) if role == "leader" => out.node = Some("leader".into()),
         Target::Role(role) => out.node = Some(format!("role:{role}")),
         Target::Random => out.node = Some("random".into()),
+        Target::Kind(_) | Target::RandomOfKind(_) => out.node = Some(t.to_string()),
         Target::Minority => out.node = Some("minority".into()),
         Target::Reporter => out.node = Some("reporter".into()),
+    }
+}
+
+/// Sets `shape` and its `node` or `groups`.
+fn partition(out: &mut Fault, shape: &Shape, names: &[String]) {
+    match shape {
+        Shape::Isolate(t) => {
+            out.shape = Some("isolate");
+            target(out, t, names);
+        }
+        Shape::Split(groups) => {
+            out.shape = Some("split");
+            out.groups = Some(
+                groups
+                    .iter()
+                    .map(|g| g.iter().map(|&n| name_of(names, n)).collect())
+                    .collect(),
+            );
+        }
+        Shape::Halves => out.shape = Some("halves"),
+        Shape::MajorityRing => out.shape = Some("majority-ring"),
+        Shape::Bridge => out.shape = Some("bridge"),
     }
 }
 
@@ -301,24 +377,7 @@ fn fault(f: &FaultSpec, names: &[String]) -> Fault {
             one_way,
             heal_after,
         } => {
-            match shape {
-                Shape::Isolate(t) => {
-                    out.shape = Some("isolate");
-                    target(&mut out, t, names);
-                }
-                Shape::Split(groups) => {
-                    out.shape = Some("split");
-                    out.groups = Some(
-                        groups
-                            .iter()
-                            .map(|g| g.iter().map(|&n| name_of(names, n)).collect())
-                            .collect(),
-                    );
-                }
-                Shape::Halves => out.shape = Some("halves"),
-                Shape::MajorityRing => out.shape = Some("majority-ring"),
-                Shape::Bridge => out.shape = Some("bridge"),
-            }
+            partition(&mut out, shape, names);
             out.one_way = one_way.then_some(true);
             out.heal_after = *heal_after;
         }
@@ -441,6 +500,8 @@ start_after = "8s"
         assert_eq!(a.name, b.name);
         assert_eq!(a.description, b.description);
         assert_eq!(a.node_names, b.node_names);
+        assert_eq!(a.node_kinds, b.node_kinds);
+        assert_eq!(a.expect, b.expect);
         assert_eq!(a.duration, b.duration);
         assert_eq!(a.quiet, b.quiet);
         assert_eq!(a.max_events, b.max_events);
@@ -476,15 +537,15 @@ start_after = "8s"
     fn explicit_materialises_the_nemesis_in_schedule_order() {
         let s = Scenario::parse("rich.toml", RICH).expect("valid");
         for seed in [1, 2, 3] {
-            let e = explicit(&s, seed, None).expect("explicit");
+            let e = explicit(&s, seed, None, &["leader"]).expect("explicit");
             assert!(e.nemesis.is_none());
-            let scheduled: Vec<FaultSpec> = s.schedule(seed);
+            let scheduled: Vec<FaultSpec> = s.schedule(seed, &["leader"]);
             let strip = |v: &[FaultSpec]| -> Vec<(Trigger, Action)> {
                 v.iter()
                     .map(|f| (f.trigger.clone(), f.action.clone()))
                     .collect()
             };
-            assert_eq!(strip(&e.schedule(seed)), strip(&scheduled));
+            assert_eq!(strip(&e.schedule(seed, &["leader"])), strip(&scheduled));
             assert!(e.faults.len() > 8, "the nemesis drew nothing");
         }
     }
@@ -492,7 +553,7 @@ start_after = "8s"
     #[test]
     fn explicit_drops_faults_after_a_shortened_fault_phase() {
         let s = Scenario::parse("rich.toml", RICH).expect("valid");
-        let e = explicit(&s, 1, Some(SimDuration::from_secs(3))).expect("explicit");
+        let e = explicit(&s, 1, Some(SimDuration::from_secs(3)), &["leader"]).expect("explicit");
         assert_eq!(e.duration, SimDuration::from_secs(3));
         assert!(e
             .faults

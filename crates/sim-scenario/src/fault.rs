@@ -1,8 +1,9 @@
 //! The fault schedule: what to break, when (a time or a protocol event), and for how long.
 //!
 //! A [`FaultSpec`] is explicit: it names a trigger and an action. Node targets may still be
-//! dynamic (`leader`, `random`, `minority`, `reporter`): they are resolved when the fault fires,
-//! from the run's fault stream, so the same seed always resolves them the same way.
+//! dynamic (`leader`, `role:NAME`, `random`, `minority`, `reporter`, `kind:KIND`,
+//! `random:KIND`): they are resolved when the fault fires, from the run's fault stream, so the
+//! same seed always resolves them the same way.
 
 use std::fmt;
 
@@ -29,6 +30,10 @@ pub enum Target {
     Role(String),
     /// One node drawn at random.
     Random,
+    /// Every node of this kind (`kind:participant`).
+    Kind(String),
+    /// One node of this kind, drawn at random when the fault fires (`random:participant`).
+    RandomOfKind(String),
     /// A random minority: `floor((n - 1) / 2)` nodes.
     Minority,
     /// The node that reported the triggering event.
@@ -116,6 +121,8 @@ impl fmt::Display for Target {
             }
             Target::Role(role) => write!(f, "{role}"),
             Target::Random => write!(f, "random"),
+            Target::Kind(kind) => write!(f, "kind:{kind}"),
+            Target::RandomOfKind(kind) => write!(f, "random:{kind}"),
             Target::Minority => write!(f, "minority"),
             Target::Reporter => write!(f, "reporter"),
         }
@@ -148,25 +155,7 @@ impl fmt::Display for FaultSpec {
                 one_way,
                 heal_after,
             } => {
-                write!(f, "partition ")?;
-                match shape {
-                    Shape::Isolate(t) => write!(f, "isolate {t}")?,
-                    Shape::Split(groups) => {
-                        let groups: Vec<String> = groups
-                            .iter()
-                            .map(|g| {
-                                g.iter()
-                                    .map(|n| n.to_string())
-                                    .collect::<Vec<_>>()
-                                    .join(",")
-                            })
-                            .collect();
-                        write!(f, "split {}", groups.join(" | "))?
-                    }
-                    Shape::Halves => write!(f, "halves")?,
-                    Shape::MajorityRing => write!(f, "majority-ring")?,
-                    Shape::Bridge => write!(f, "bridge")?,
-                }
+                write!(f, "partition {shape}")?;
                 if *one_way {
                     write!(f, " (one way)")?;
                 }
@@ -207,6 +196,30 @@ impl fmt::Display for FaultSpec {
             }
         }
         Ok(())
+    }
+}
+
+impl fmt::Display for Shape {
+    /// `isolate leader`, `split n1,n2 | n3`, `halves`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Shape::Isolate(t) => write!(f, "isolate {t}"),
+            Shape::Split(groups) => {
+                let groups: Vec<String> = groups
+                    .iter()
+                    .map(|g| {
+                        g.iter()
+                            .map(|n| n.to_string())
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    })
+                    .collect();
+                write!(f, "split {}", groups.join(" | "))
+            }
+            Shape::Halves => write!(f, "halves"),
+            Shape::MajorityRing => write!(f, "majority-ring"),
+            Shape::Bridge => write!(f, "bridge"),
+        }
     }
 }
 

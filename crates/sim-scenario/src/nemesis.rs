@@ -1,11 +1,13 @@
 //! The nemesis: a random fault schedule, drawn from the run's seed and written out explicitly.
 //!
 //! Faults follow one another: each starts after a random interval, lasts a random time, and is
-//! healed before the next starts. Node targets are resolved here (except `leader`, which only
-//! the running protocol can answer), so the materialised list says exactly what will happen.
+//! healed before the next starts. Node targets are resolved here, so the materialised list says
+//! exactly what will happen, except roles, which only the running protocol can answer: half the
+//! crashes and pauses and a quarter of the partitions aim at one of the roles the caller gives
+//! (a family's `nemesis_roles`), or at a random minority when it gives none.
 
 use rand::Rng;
-use sim_core::{Latency, NodeId, SimDuration, SimRng, SimTime, Streams};
+use sim_core::{Latency, NetworkConfig, NodeId, SimDuration, SimRng, SimTime, Streams};
 use toml::Spanned;
 
 use crate::error::{ScenarioError, Source};
@@ -55,7 +57,6 @@ impl Nemesis {
     pub(crate) fn from_raw(
         raw: &Spanned<RawNemesis>,
         source: &Source<'_>,
-        _scenario: &Scenario,
     ) -> Result<Nemesis, ScenarioError> {
         let r = raw.get_ref();
         let mut kinds = Vec::new();
@@ -118,10 +119,10 @@ impl Nemesis {
         })
     }
 
-    /// The faults of a run with `seed`, from the seed's `nemesis` stream.
-    pub fn materialise(&self, seed: u64, scenario: &Scenario) -> Vec<FaultSpec> {
+    /// The faults of a run with `seed`, from the seed's `nemesis` stream, aimed at `roles` (the
+    /// family's nemesis roles) as well as at random nodes.
+    pub fn materialise(&self, seed: u64, scenario: &Scenario, roles: &[&str]) -> Vec<FaultSpec> {
         let mut rng = Streams::new(seed).stream("nemesis");
-        let n = scenario.node_count();
         let mut faults = Vec::new();
         let mut t = SimTime::ZERO + self.start_after;
         let end = scenario.fault_end();
@@ -134,90 +135,13 @@ impl Nemesis {
                 break;
             }
             let kind = self.kinds[rng.gen_range(0..self.kinds.len())];
-            let random_node = |rng: &mut SimRng| NodeId(rng.gen_range(0..n as u32));
-            let action = match kind {
-                NemesisKind::Crash => {
-                    let target = if rng.gen_bool(0.5) {
-                        Target::Role("leader".into())
-                    } else {
-                        Target::Nodes(vec![random_node(&mut rng)])
-                    };
-                    Action::Crash {
-                        target,
-                        restart_after: Some(lasts),
-                    }
-                }
-                NemesisKind::Pause => {
-                    let target = if rng.gen_bool(0.5) {
-                        Target::Role("leader".into())
-                    } else {
-                        Target::Nodes(vec![random_node(&mut rng)])
-                    };
-                    Action::Pause {
-                        target,
-                        duration: lasts,
-                    }
-                }
-                NemesisKind::Partition => {
-                    let shape = match rng.gen_range(0..4) {
-                        0 => Shape::Isolate(Target::Role("leader".into())),
-                        1 => {
-                            let mut nodes: Vec<NodeId> = (0..n as u32).map(NodeId).collect();
-                            for i in (1..nodes.len()).rev() {
-                                let j = rng.gen_range(0..=i);
-                                nodes.swap(i, j);
-                            }
-                            let mut second = nodes.split_off(n / 2);
-                            let mut first = nodes;
-                            first.sort();
-                            second.sort();
-                            Shape::Split(vec![first, second])
-                        }
-                        2 => Shape::MajorityRing,
-                        _ => Shape::Bridge,
-                    };
-                    Action::Partition {
-                        shape,
-                        one_way: false,
-                        heal_after: Some(lasts),
-                    }
-                }
-                NemesisKind::Clock => {
-                    let offset_ms = rng.gen_range(-2000i64..=2000);
-                    let drift_ppm = rng.gen_range(-50_000i64..=50_000);
-                    Action::Clock {
-                        target: Target::Nodes(vec![random_node(&mut rng)]),
-                        offset_ns: offset_ms * 1_000_000,
-                        drift_ppm,
-                        heal_after: Some(lasts),
-                    }
-                }
-                NemesisKind::Network => {
-                    let mut network = scenario.network.clone();
-                    let (min, max) = match network.latency {
-                        Latency::Fixed(d) => (d, d),
-                        Latency::Uniform { min, max } | Latency::LongTail { min, max, .. } => {
-                            (min, max)
-                        }
-                    };
-                    network.latency = Latency::LongTail {
-                        min,
-                        max,
-                        tail_probability: 0.1,
-                        tail_scale: SimDuration::from_millis(50),
-                        tail_shape: 1.2,
-                        tail_max: SimDuration::from_secs(2),
-                    };
-                    network.drop_probability =
-                        rounded((network.drop_probability + rng.gen_range(0.0..0.2)).min(1.0));
-                    network.duplicate_probability =
-                        rounded((network.duplicate_probability + rng.gen_range(0.0..0.1)).min(1.0));
-                    Action::Network {
-                        network,
-                        heal_after: Some(lasts),
-                    }
-                }
-            };
+            let action = Draw {
+                rng: &mut rng,
+                scenario,
+                roles,
+                lasts,
+            }
+            .action(kind);
             faults.push(FaultSpec {
                 trigger: Trigger::At(t),
                 action,
@@ -226,6 +150,117 @@ impl Nemesis {
             t = t.saturating_add(lasts);
         }
         faults
+    }
+}
+
+/// The draws of one fault: its action and targets, from the `nemesis` stream.
+struct Draw<'a> {
+    rng: &'a mut SimRng,
+    scenario: &'a Scenario,
+    /// The roles faults may aim at; with none, a random minority takes their place.
+    roles: &'a [&'a str],
+    /// How long the fault lasts.
+    lasts: SimDuration,
+}
+
+impl Draw<'_> {
+    fn action(mut self, kind: NemesisKind) -> Action {
+        let lasts = self.lasts;
+        match kind {
+            NemesisKind::Crash => Action::Crash {
+                target: self.target(),
+                restart_after: Some(lasts),
+            },
+            NemesisKind::Pause => Action::Pause {
+                target: self.target(),
+                duration: lasts,
+            },
+            NemesisKind::Partition => Action::Partition {
+                shape: self.shape(),
+                one_way: false,
+                heal_after: Some(lasts),
+            },
+            NemesisKind::Clock => {
+                let offset_ms = self.rng.gen_range(-2000i64..=2000);
+                let drift_ppm = self.rng.gen_range(-50_000i64..=50_000);
+                Action::Clock {
+                    target: Target::Nodes(vec![self.random_node()]),
+                    offset_ns: offset_ms * 1_000_000,
+                    drift_ppm,
+                    heal_after: Some(lasts),
+                }
+            }
+            NemesisKind::Network => Action::Network {
+                network: self.network(),
+                heal_after: Some(lasts),
+            },
+        }
+    }
+
+    fn random_node(&mut self) -> NodeId {
+        NodeId(self.rng.gen_range(0..self.scenario.node_count() as u32))
+    }
+
+    /// A declared role or a random node, even odds.
+    fn target(&mut self) -> Target {
+        if self.rng.gen_bool(0.5) {
+            self.aimed()
+        } else {
+            Target::Nodes(vec![self.random_node()])
+        }
+    }
+
+    /// One of the roles, or a random minority for a family without any. A single role draws
+    /// nothing, so a family aimed at `leader` alone gets the schedules it always had.
+    fn aimed(&mut self) -> Target {
+        match self.roles {
+            [] => Target::Minority,
+            [role] => Target::Role(role.to_string()),
+            roles => Target::Role(roles[self.rng.gen_range(0..roles.len())].to_string()),
+        }
+    }
+
+    fn shape(&mut self) -> Shape {
+        let n = self.scenario.node_count();
+        match self.rng.gen_range(0..4) {
+            0 => Shape::Isolate(self.aimed()),
+            1 => {
+                let mut nodes: Vec<NodeId> = (0..n as u32).map(NodeId).collect();
+                for i in (1..nodes.len()).rev() {
+                    let j = self.rng.gen_range(0..=i);
+                    nodes.swap(i, j);
+                }
+                let mut second = nodes.split_off(n / 2);
+                let mut first = nodes;
+                first.sort();
+                second.sort();
+                Shape::Split(vec![first, second])
+            }
+            2 => Shape::MajorityRing,
+            _ => Shape::Bridge,
+        }
+    }
+
+    /// The scenario's network with a long tail, more loss and more duplication.
+    fn network(&mut self) -> NetworkConfig {
+        let mut network = self.scenario.network.clone();
+        let (min, max) = match network.latency {
+            Latency::Fixed(d) => (d, d),
+            Latency::Uniform { min, max } | Latency::LongTail { min, max, .. } => (min, max),
+        };
+        network.latency = Latency::LongTail {
+            min,
+            max,
+            tail_probability: 0.1,
+            tail_scale: SimDuration::from_millis(50),
+            tail_shape: 1.2,
+            tail_max: SimDuration::from_secs(2),
+        };
+        network.drop_probability =
+            rounded((network.drop_probability + self.rng.gen_range(0.0..0.2)).min(1.0));
+        network.duplicate_probability =
+            rounded((network.duplicate_probability + self.rng.gen_range(0.0..0.1)).min(1.0));
+        network
     }
 }
 

@@ -31,6 +31,8 @@ pub struct RawScenario {
     pub faults: Vec<Spanned<RawFault>>,
     #[serde(default)]
     pub nemesis: Option<Spanned<RawNemesis>>,
+    #[serde(default)]
+    pub expect: Option<Spanned<RawExpect>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -38,6 +40,43 @@ pub struct RawScenario {
 pub struct RawCluster {
     pub nodes: Option<Spanned<Ranged<i64>>>,
     pub names: Option<Spanned<Vec<Spanned<String>>>>,
+    pub kinds: Option<Spanned<RawKinds>>,
+}
+
+/// `kinds = { coordinator = 1, participant = 4 }`: each kind with its count, in file order
+/// (a TOML table may be read in key order; the counts' spans recover the file's).
+#[derive(Debug)]
+pub struct RawKinds(pub Vec<(String, Spanned<i64>)>);
+
+impl<'de> Deserialize<'de> for RawKinds {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KindsVisitor;
+        impl<'de> Visitor<'de> for KindsVisitor {
+            type Value = RawKinds;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(
+                    "a table of node counts by kind, such as { coordinator = 1, participant = 4 }",
+                )
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<RawKinds, A::Error> {
+                let mut kinds = Vec::new();
+                while let Some(entry) = map.next_entry::<String, Spanned<i64>>()? {
+                    kinds.push(entry);
+                }
+                kinds.sort_by_key(|(_, count)| count.span().start);
+                Ok(RawKinds(kinds))
+            }
+        }
+        deserializer.deserialize_map(KindsVisitor)
+    }
+}
+
+/// `[expect]`: the check a scenario exists to break, and within how many seeds.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExpect {
+    pub fails: Option<Spanned<String>>,
+    pub within_seeds: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize, Default)]

@@ -17,7 +17,8 @@
 //!     "duration = \"5s\"\n[cluster]\nnodes = 3\n[protocol]\nname = \"raft\"\n",
 //! )
 //! .unwrap();
-//! let family = Family::new(base).nodes(3..=5).max_faults(6);
+//! // Raft's nemesis aims at its leader (`RaftSuite::declaration().nemesis_roles`).
+//! let family = Family::new(base, &["leader"]).nodes(3..=5).max_faults(6);
 //! proptest!(|(scenario in scenarios(family))| {
 //!     // In a real property: run it (`sim_runner::run`) and assert every check held.
 //!     prop_assert!((3..=5).contains(&scenario.node_count()));
@@ -27,7 +28,7 @@
 use std::ops::RangeInclusive;
 
 use proptest::prelude::*;
-use sim_core::{Latency, NetworkConfig, NodeId, SimDuration, SimTime};
+use sim_core::{Declaration, Latency, NetworkConfig, NodeId, SimDuration, SimTime};
 
 use crate::fault::{Action, FaultSpec, Shape, Target, Trigger};
 use crate::nemesis::NemesisKind;
@@ -84,36 +85,36 @@ pub fn network(max_drop: f64) -> impl Strategy<Value = NetworkConfig> {
         )
 }
 
-/// One node, the leader, or a random node.
-pub fn target(node_count: usize) -> impl Strategy<Value = Target> {
+/// One node, a node holding one of `roles` (a family's nemesis roles), or a random node.
+pub fn target(node_count: usize, roles: &[&str]) -> impl Strategy<Value = Target> {
     let n = node_count.max(1) as u32;
-    prop_oneof![
-        (0..n).prop_map(|i| Target::Nodes(vec![NodeId(i)])),
-        Just(Target::Role("leader".into())),
-        Just(Target::Random),
-    ]
+    let mut options: Vec<BoxedStrategy<Target>> =
+        vec![(0..n).prop_map(|i| Target::Nodes(vec![NodeId(i)])).boxed()];
+    for role in roles {
+        options.push(Just(Target::Role(role.to_string())).boxed());
+    }
+    options.push(Just(Target::Random).boxed());
+    proptest::strategy::Union::new(options)
 }
 
 /// One time-triggered fault of a kind in `kinds`, within a fault phase of `duration`, healed
-/// after at most `max_fault` (faults the quiet phase would heal anyway need no heal).
+/// after at most `max_fault` (faults the quiet phase would heal anyway need no heal), aimed at
+/// nodes or at `roles`.
 pub fn fault(
     node_count: usize,
     duration: SimDuration,
     kinds: Vec<NemesisKind>,
     max_fault: SimDuration,
+    roles: &[&str],
 ) -> impl Strategy<Value = FaultSpec> {
-    let kinds = if kinds.is_empty() {
-        vec![NemesisKind::Crash]
-    } else {
-        kinds
-    };
+    let kinds = or_crash(kinds);
     let duration_ms = (duration.0 / 1_000_000).max(1);
     let max_fault_ms = (max_fault.0 / 1_000_000).max(1);
     let n = node_count.max(1);
     (
         0..duration_ms,
         proptest::sample::select(kinds),
-        target(n),
+        target(n, roles),
         100..=max_fault_ms.max(100),
         any::<u64>(),
     )
@@ -167,16 +168,27 @@ pub fn fault(
         })
 }
 
-/// Up to `max_faults` faults in time order; shrinking removes faults first.
+/// `kinds`, or crashes when it is empty.
+fn or_crash(kinds: Vec<NemesisKind>) -> Vec<NemesisKind> {
+    if kinds.is_empty() {
+        vec![NemesisKind::Crash]
+    } else {
+        kinds
+    }
+}
+
+/// Up to `max_faults` faults in time order, aimed at nodes or at `roles`; shrinking removes
+/// faults first.
 pub fn fault_schedule(
     node_count: usize,
     duration: SimDuration,
     kinds: Vec<NemesisKind>,
     max_faults: usize,
     max_fault: SimDuration,
+    roles: &[&str],
 ) -> impl Strategy<Value = Vec<FaultSpec>> {
     proptest::collection::vec(
-        fault(node_count, duration, kinds, max_fault),
+        fault(node_count, duration, kinds, max_fault, roles),
         0..=max_faults,
     )
     .prop_map(|mut faults| {
@@ -200,11 +212,17 @@ pub struct Family {
     pub max_fault: SimDuration,
     /// The most loss the network may have (duplication: half as much).
     pub max_drop: f64,
+    /// The roles faults may aim at: the family's nemesis roles.
+    pub roles: Vec<String>,
+    /// The kinds of node a generated cluster is made of (`[cluster] kinds`); empty for a
+    /// family with one kind.
+    pub node_kinds: Vec<String>,
 }
 
 impl Family {
-    /// The base's cluster size, every fault kind, up to 5 faults of up to 3 s, up to 5% loss.
-    pub fn new(base: Scenario) -> Family {
+    /// The base's cluster size, every fault kind, up to 5 faults of up to 3 s, up to 5% loss,
+    /// faults aimed at nodes and at `roles` (the family's nemesis roles), one kind of node.
+    pub fn new(base: Scenario, roles: &[&str]) -> Family {
         let n = base.node_count();
         Family {
             base,
@@ -219,7 +237,15 @@ impl Family {
             max_faults: 5,
             max_fault: SimDuration::from_secs(3),
             max_drop: 0.05,
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+            node_kinds: Vec::new(),
         }
+    }
+
+    /// Clusters made of these kinds of node, each node's kind drawn.
+    pub fn node_kinds(mut self, kinds: &[&str]) -> Family {
+        self.node_kinds = kinds.iter().map(|k| k.to_string()).collect();
+        self
     }
 
     pub fn nodes(mut self, nodes: RangeInclusive<usize>) -> Family {
@@ -248,8 +274,9 @@ impl Family {
     }
 }
 
-/// Scenarios of `family`: its base with a generated cluster size, network and explicit fault
-/// schedule (the base's own faults and nemesis are replaced).
+/// Scenarios of `family`: its base with a generated cluster size (and kinds, if the family
+/// has some), network and explicit fault schedule (the base's own faults and nemesis are
+/// replaced).
 pub fn scenarios(family: Family) -> impl Strategy<Value = Scenario> {
     let Family {
         base,
@@ -258,23 +285,39 @@ pub fn scenarios(family: Family) -> impl Strategy<Value = Scenario> {
         max_faults,
         max_fault,
         max_drop,
+        roles,
+        node_kinds,
     } = family;
     let duration = base.duration;
     nodes.prop_flat_map(move |n| {
         let base = base.clone();
+        let node_kinds = node_kinds.clone();
+        let roles: Vec<&str> = roles.iter().map(String::as_str).collect();
+        let kind_count = node_kinds.len().max(1);
         (
             network(max_drop),
-            fault_schedule(n, duration, kinds.clone(), max_faults, max_fault),
+            fault_schedule(n, duration, kinds.clone(), max_faults, max_fault, &roles),
+            proptest::collection::vec(0..kind_count, n),
         )
-            .prop_filter_map("a generated scenario must parse", move |(net, faults)| {
-                let mut s = base.clone();
-                s.node_names = (1..=n).map(|i| format!("n{i}")).collect();
-                s.network = net;
-                s.faults = faults;
-                s.nemesis = None;
-                s.ranges.clear();
-                crate::emit::reparse(&s).ok()
-            })
+            .prop_filter_map(
+                "a generated scenario must parse",
+                move |(net, faults, mut kind_of)| {
+                    let mut s = base.clone();
+                    s.node_names = (1..=n).map(|i| format!("n{i}")).collect();
+                    // Nodes are numbered kind by kind, as a file's kinds number them.
+                    kind_of.sort();
+                    s.node_kinds = kind_of
+                        .iter()
+                        .map(|&k| node_kinds.get(k).map_or(Declaration::DEFAULT_KIND, |k| k))
+                        .map(str::to_string)
+                        .collect();
+                    s.network = net;
+                    s.faults = faults;
+                    s.nemesis = None;
+                    s.ranges.clear();
+                    crate::emit::reparse(&s).ok()
+                },
+            )
     })
 }
 
@@ -297,23 +340,33 @@ interval = "100ms"
     #[test]
     fn generated_scenarios_parse_and_round_trip() {
         let base = Scenario::parse("base.toml", BASE).expect("valid");
-        let strategy = scenarios(Family::new(base).nodes(3..=5).max_faults(6));
-        let mut runner = TestRunner::deterministic();
-        for _ in 0..50 {
-            let s = strategy.new_tree(&mut runner).expect("a value").current();
-            assert!((3..=5).contains(&s.node_count()));
-            assert!(s.faults.len() <= 6);
-            let again =
-                Scenario::parse("again.toml", &crate::emit::to_toml(&s, "")).expect("valid");
-            assert_eq!(again.faults, s.faults);
-            assert_eq!(again.network, s.network);
+        let plain = Family::new(base.clone(), &["leader"]);
+        let kinds = Family::new(base, &["coordinator", "holder"])
+            .node_kinds(&["coordinator", "participant"]);
+        let mut kinds_seen = 0;
+        for family in [plain, kinds] {
+            let strategy = scenarios(family.nodes(3..=5).max_faults(6));
+            let mut runner = TestRunner::deterministic();
+            for _ in 0..50 {
+                let s = strategy.new_tree(&mut runner).expect("a value").current();
+                assert!((3..=5).contains(&s.node_count()));
+                assert_eq!(s.node_kinds.len(), s.node_count());
+                assert!(s.faults.len() <= 6);
+                let again =
+                    Scenario::parse("again.toml", &crate::emit::to_toml(&s, "")).expect("valid");
+                assert_eq!(again.faults, s.faults);
+                assert_eq!(again.network, s.network);
+                assert_eq!(again.node_kinds, s.node_kinds);
+                kinds_seen += usize::from(s.node_kinds.iter().any(|k| k == "participant"));
+            }
         }
+        assert!(kinds_seen > 25, "kinds were rarely generated: {kinds_seen}");
     }
 
     #[test]
     fn shrinking_removes_faults() {
         let base = Scenario::parse("base.toml", BASE).expect("valid");
-        let strategy = scenarios(Family::new(base).max_faults(6));
+        let strategy = scenarios(Family::new(base, &["leader"]).max_faults(6));
         let mut runner = TestRunner::deterministic();
         let mut tree = loop {
             let tree = strategy.new_tree(&mut runner).expect("a value");

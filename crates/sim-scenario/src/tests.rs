@@ -101,10 +101,10 @@ fn protocol_tables_decode_into_suite_types() {
 #[test]
 fn schedule_is_deterministic_per_seed_and_varies_across_seeds() {
     let s = parse(VALID).unwrap();
-    assert_eq!(s.schedule(7), s.schedule(7));
-    let differs = (0..10).any(|seed| s.schedule(seed) != s.schedule(7));
+    assert_eq!(s.schedule(7, &["leader"]), s.schedule(7, &["leader"]));
+    let differs = (0..10).any(|seed| s.schedule(seed, &["leader"]) != s.schedule(7, &["leader"]));
     assert!(differs, "the nemesis ignores the seed");
-    let schedule = s.schedule(7);
+    let schedule = s.schedule(7, &["leader"]);
     assert!(
         schedule.len() > 2,
         "the nemesis added nothing: {schedule:?}"
@@ -262,7 +262,7 @@ fn a_duration_override_is_held_to_the_file_limits() {
     assert_eq!(long.field, "duration");
     assert!(long.to_string().contains("at most 24h"), "{long}");
     assert!(s.with_duration(RUN_MAX).is_err(), "24h plus 10s of quiet");
-    assert!(emit::explicit(&s, 1, Some(SimDuration::ZERO)).is_err());
+    assert!(emit::explicit(&s, 1, Some(SimDuration::ZERO), &["leader"]).is_err());
 }
 
 #[test]
@@ -341,7 +341,7 @@ proptest! {
             prop_assert!(!e.message.is_empty());
         }
         if let Ok(s) = parse(&text) {
-            let _ = s.schedule(1);
+            let _ = s.schedule(1, &["leader"]);
         }
     }
 }
@@ -351,4 +351,247 @@ fn a_key_without_a_value_is_rejected_with_a_message() {
     let e = error("duration =\n");
     assert_eq!(e.line, 1, "{e}");
     assert!(!e.message.is_empty(), "{e:?}");
+}
+
+const KINDS: &str = r#"
+duration = "10s"
+
+[cluster]
+kinds = { participant = 3, coordinator = 1 }
+
+[protocol]
+name = "2pc"
+
+[[faults]]
+at = "1s"
+kind = "crash"
+node = "kind:participant"
+
+[[faults]]
+at = "2s"
+kind = "pause"
+node = "random:coordinator"
+for = "1s"
+
+[expect]
+fails = "2pc.atomicity"
+within_seeds = 5
+"#;
+
+#[test]
+fn kinds_number_nodes_in_file_order() {
+    let s = parse(KINDS).expect("valid");
+    assert_eq!(s.node_names, vec!["n1", "n2", "n3", "n4"]);
+    assert_eq!(
+        s.node_kinds,
+        vec!["participant", "participant", "participant", "coordinator"]
+    );
+    assert_eq!(
+        s.nodes_of_kind("coordinator").collect::<Vec<_>>(),
+        vec![NodeId(3)]
+    );
+    assert_eq!(s.nodes_of_kind("participant").count(), 3);
+    assert_eq!(s.kinds(), vec!["participant", "coordinator"]);
+}
+
+#[test]
+fn without_kinds_every_node_is_of_the_default_kind() {
+    let s = parse(VALID).expect("valid");
+    assert!(s.node_kinds.iter().all(|k| k == "node"));
+    assert_eq!(s.node_kinds.len(), 5);
+    assert!(s.expect.is_none());
+}
+
+#[test]
+fn kinds_go_with_names_when_the_counts_add_up() {
+    let text = KINDS.replace(
+        "kinds = {",
+        "names = [\"a\", \"b\", \"c\", \"d\"]\nkinds = {",
+    );
+    let s = parse(&text).expect("valid");
+    assert_eq!(s.node_names, vec!["a", "b", "c", "d"]);
+    assert_eq!(s.node_kinds[3], "coordinator");
+    let short = KINDS.replace("kinds = {", "names = [\"a\", \"b\"]\nkinds = {");
+    assert_error(
+        &short,
+        6,
+        "cluster.kinds",
+        "add up to 4 nodes, but names lists 2",
+    );
+}
+
+#[test]
+fn kinds_and_a_node_count_are_exclusive() {
+    let text = KINDS.replace("kinds = {", "nodes = 4\nkinds = {");
+    assert_error(&text, 6, "cluster.kinds", "either nodes (a count) or kinds");
+}
+
+#[test]
+fn bad_kind_counts_are_rejected() {
+    let zero = KINDS.replace("coordinator = 1", "coordinator = 0");
+    assert_error(
+        &zero,
+        5,
+        "cluster.kinds.coordinator",
+        "expected a node count in 1..=64, found 0",
+    );
+    let many = KINDS.replace("coordinator = 1", "coordinator = 62");
+    assert_error(&many, 5, "cluster.kinds.coordinator", "more than 64 nodes");
+    let empty = KINDS.replace("participant = 3, coordinator = 1", "");
+    assert_error(&empty, 5, "cluster.kinds", "at least one kind");
+    let range = KINDS.replace("coordinator = 1", "coordinator = [1, 2]");
+    assert!(parse(&range).is_err());
+}
+
+#[test]
+fn kind_selectors_resolve_to_targets_and_display_back() {
+    let s = parse(KINDS).expect("valid");
+    let target = |i: usize| match &s.faults[i].action {
+        Action::Crash { target, .. } | Action::Pause { target, .. } => target.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(target(0), Target::Kind("participant".into()));
+    assert_eq!(target(1), Target::RandomOfKind("coordinator".into()));
+    assert_eq!(target(0).to_string(), "kind:participant");
+    assert_eq!(target(1).to_string(), "random:coordinator");
+}
+
+#[test]
+fn a_selector_of_a_kind_the_cluster_lacks_is_rejected() {
+    let text = KINDS.replace("kind:participant", "kind:participnt");
+    assert_error(
+        &text,
+        13,
+        "faults[0].node",
+        "no node is of kind \"participnt\"; the cluster's kinds are participant, coordinator",
+    );
+    let empty = KINDS.replace("random:coordinator", "random:");
+    assert_error(
+        &empty,
+        18,
+        "faults[1].node",
+        "no node is called \"random:\"",
+    );
+}
+
+#[test]
+fn selectors_are_not_allowed_in_groups() {
+    let text = VALID.replace(
+        "shape = \"isolate\"\nnode = \"leader\"",
+        "shape = \"split\"\ngroups = [[\"n1\"], [\"kind:node\"]]",
+    );
+    assert_error(
+        &text,
+        25,
+        "faults[0].groups",
+        "selectors are not allowed in groups",
+    );
+}
+
+#[test]
+fn selector_prefixes_cannot_name_nodes() {
+    let text = VALID.replace("nodes = 5", "names = [\"a\", \"kind:b\"]");
+    assert_error(&text, 8, "cluster.names", "reserved selector");
+}
+
+#[test]
+fn expect_is_read_and_both_keys_are_required() {
+    let s = parse(KINDS).expect("valid");
+    assert_eq!(
+        s.expect,
+        Some(Expect {
+            fails: "2pc.atomicity".into(),
+            within_seeds: 5
+        })
+    );
+    let no_seeds = KINDS.replace("within_seeds = 5", "");
+    assert_error(&no_seeds, 21, "expect.within_seeds", "missing");
+    let no_fails = KINDS.replace("fails = \"2pc.atomicity\"", "");
+    assert_error(&no_fails, 21, "expect.fails", "missing");
+    let zero = KINDS.replace("within_seeds = 5", "within_seeds = 0");
+    assert_error(
+        &zero,
+        23,
+        "expect.within_seeds",
+        "expected a seed count in 1..=100000, found 0",
+    );
+    let huge = KINDS.replace("within_seeds = 5", "within_seeds = 100001");
+    assert_error(&huge, 23, "expect.within_seeds", "found 100001");
+    let unknown = KINDS.replace("within_seeds = 5", "within_seeds = 5\nbudget = 3");
+    assert_error(&unknown, 24, "budget", "unknown field");
+}
+
+#[test]
+fn protocol_bugs_must_be_an_array_of_names() {
+    let text = VALID.replace(
+        "name = \"raft\"",
+        "name = \"raft\"\nbugs = \"ack_before_sync\"",
+    );
+    assert_error(
+        &text,
+        12,
+        "protocol.bugs",
+        "expected an array of bug names, found string",
+    );
+    let text = VALID.replace("name = \"raft\"", "name = \"raft\"\nbugs = [\"a\", 3]");
+    assert_error(
+        &text,
+        12,
+        "protocol.bugs[1]",
+        "expected a bug name (a string), found integer",
+    );
+    let ok = VALID.replace("name = \"raft\"", "name = \"raft\"\nbugs = [\"a\"]");
+    assert!(parse(&ok).is_ok());
+}
+
+#[test]
+fn kinds_and_expect_are_written_back_out() {
+    let s = parse(KINDS).expect("valid");
+    let text = emit::to_toml(&s, "");
+    let again = Scenario::parse("again.toml", &text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert_eq!(again.node_kinds, s.node_kinds, "{text}");
+    assert_eq!(again.node_names, s.node_names, "{text}");
+    assert_eq!(again.expect, s.expect, "{text}");
+    let actions = |s: &Scenario| {
+        s.faults
+            .iter()
+            .map(|f| f.action.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(actions(&again), actions(&s), "{text}");
+    let named = parse(&KINDS.replace(
+        "kinds = {",
+        "names = [\"a\", \"b\", \"c\", \"d\"]\nkinds = {",
+    ))
+    .expect("valid");
+    let again = Scenario::parse("again.toml", &emit::to_toml(&named, "")).expect("valid");
+    assert_eq!(again.node_names, named.node_names);
+    assert_eq!(again.node_kinds, named.node_kinds);
+}
+
+#[test]
+fn the_nemesis_aims_at_the_roles_it_is_given() {
+    let s = parse(VALID).unwrap();
+    let aimed = |roles: &[&str]| -> Vec<Target> {
+        (0..20)
+            .flat_map(|seed| s.schedule(seed, roles))
+            .filter(|f| f.line == 0)
+            .filter_map(|f| match f.action {
+                Action::Crash { target, .. } | Action::Pause { target, .. } => Some(target),
+                Action::Partition {
+                    shape: Shape::Isolate(target),
+                    ..
+                } => Some(target),
+                _ => None,
+            })
+            .filter(|t| !matches!(t, Target::Nodes(_) | Target::Reporter))
+            .collect()
+    };
+    let none = aimed(&[]);
+    assert!(!none.is_empty());
+    assert!(none.iter().all(|t| *t == Target::Minority), "{none:?}");
+    let two = aimed(&["coordinator", "holder"]);
+    assert!(two.contains(&Target::Role("coordinator".into())), "{two:?}");
+    assert!(two.contains(&Target::Role("holder".into())), "{two:?}");
+    assert!(two.iter().all(|t| matches!(t, Target::Role(_))), "{two:?}");
 }

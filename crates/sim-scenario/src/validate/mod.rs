@@ -1,0 +1,357 @@
+//! The one-way path from a file's text to a validated [`Scenario`]: TOML into the raw schema
+//! ([`crate::raw`]), then the [`Builder`] checks every value and assembles the scenario.
+//!
+//! The builder is split by section: the cluster ([`cluster`]), the network and latencies
+//! ([`network`]), faults by trigger, target and kind ([`fault`], [`action`]). Parameters given as
+//! `[low, high]` ranges are resolved by a [`Sampler`]: their low or high ends when validating, a
+//! seed's draws when sampling. Nothing here goes back to [`Scenario`]'s methods except to look
+//! up the nodes already validated.
+
+mod action;
+mod cluster;
+mod fault;
+mod network;
+
+use std::cell::RefCell;
+
+use sim_core::{Latency, NetworkConfig, SimDuration};
+use toml::Spanned;
+
+use crate::error::{ScenarioError, Source};
+use crate::nemesis::Nemesis;
+use crate::raw::{Ranged, RawScenario};
+use crate::sample::{self, ParameterRange, Sampler};
+use crate::{Expect, Scenario, EXPECT_SEEDS_MAX, RUN_MAX};
+
+/// Parses and validates `text`, read from `file`: a file with ranges is validated at both ends
+/// (every low bound, then every high bound), and the scenario returned holds the low ends.
+pub(crate) fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
+    let raw = parse_raw(file, text)?;
+    let source = Source::new(file, text);
+    let low = Builder::new(source.clone(), Sampler::Low).build(&raw)?;
+    if !low.ranges.is_empty() {
+        Builder::new(source, Sampler::High).build(&raw)?;
+    }
+    Ok(low)
+}
+
+/// The member of the file's family that `seed` runs: every range drawn from the seed's
+/// `parameters` stream, in file order.
+pub(crate) fn sample(file: &str, text: &str, seed: u64) -> Result<Scenario, ScenarioError> {
+    let raw = parse_raw(file, text)?;
+    let sampler = Sampler::Draw(Box::new(sim_core::Streams::new(seed).stream("parameters")));
+    Builder::new(Source::new(file, text), sampler).build(&raw)
+}
+
+/// The file's text read into the raw schema, with TOML and serde errors placed in the file.
+pub(crate) fn parse_raw(file: &str, text: &str) -> Result<RawScenario, ScenarioError> {
+    let source = Source::new(file, text);
+    if text.trim().is_empty() {
+        return Err(source.error(
+            "",
+            "the file is empty; a scenario needs at least duration, [cluster] and [protocol]",
+        ));
+    }
+    toml::from_str(text).map_err(|e| {
+        let offset = e.span().map_or(0, |s| s.start);
+        let message = match e.message().trim() {
+            // Some of toml's errors carry no message of their own.
+            "" => "invalid TOML: expected a value here".to_string(),
+            m => m.to_string(),
+        };
+        let field = backticked(&message).unwrap_or_default();
+        source.error_at(offset, &field, message)
+    })
+}
+
+/// The field a serde message names (`unknown field `foo``). Only messages about a field quote
+/// its name; the others quote the value found (`invalid type: boolean `true``), which is no
+/// field.
+pub(crate) fn backticked(message: &str) -> Option<String> {
+    const NAMING: [&str; 4] = [
+        "unknown field `",
+        "missing field `",
+        "duplicate field `",
+        "duplicate key `",
+    ];
+    let start = NAMING
+        .iter()
+        .find_map(|prefix| message.find(prefix).map(|i| i + prefix.len()))?;
+    let len = message.get(start..)?.find('`')?;
+    message.get(start..start + len).map(str::to_string)
+}
+
+fn file_stem(file: &str) -> String {
+    let base = file.rsplit(['/', '\\']).next().unwrap_or(file);
+    base.strip_suffix(".toml").unwrap_or(base).to_string()
+}
+
+pub(crate) struct Builder<'a> {
+    source: Source<'a>,
+    /// Where range values come from: their low or high ends (validation), or a seed's draws.
+    sampler: RefCell<Sampler>,
+    ranges: RefCell<Vec<ParameterRange>>,
+    sampled: RefCell<Vec<(String, String)>>,
+}
+
+impl<'a> Builder<'a> {
+    pub(crate) fn new(source: Source<'a>, sampler: Sampler) -> Self {
+        Builder {
+            source,
+            sampler: RefCell::new(sampler),
+            ranges: RefCell::new(Vec::new()),
+            sampled: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// The value of a possibly ranged parameter: a range is checked (`low <= high`, each end by
+    /// `check`), recorded, and resolved by the sampler.
+    fn pick<T: sample::Sample>(
+        &self,
+        value: &Spanned<Ranged<T>>,
+        field: &str,
+        check: impl Fn(T) -> Result<(), String>,
+    ) -> Result<T, ScenarioError> {
+        self.pick_at(value.get_ref(), value.span().start, field, check)
+    }
+
+    fn pick_at<T: sample::Sample>(
+        &self,
+        value: &Ranged<T>,
+        offset: usize,
+        field: &str,
+        check: impl Fn(T) -> Result<(), String>,
+    ) -> Result<T, ScenarioError> {
+        let at = |message: String| self.source.error_at(offset, field, message);
+        let [low, high] = match *value {
+            Ranged::One(v) => {
+                check(v).map_err(at)?;
+                return Ok(v);
+            }
+            Ranged::Range(bounds) => bounds,
+        };
+        check(low).map_err(|m| at(format!("the range's low end: {m}")))?;
+        check(high).map_err(|m| at(format!("the range's high end: {m}")))?;
+        if low.exceeds(high) {
+            return Err(at(format!(
+                "the range's low end ({}) is above its high end ({})",
+                low.render(),
+                high.render()
+            )));
+        }
+        self.ranges.borrow_mut().push(ParameterRange {
+            field: field.to_string(),
+            low: low.render(),
+            high: high.render(),
+        });
+        let v = self.sampler.borrow_mut().pick(low, high);
+        if self.drawing() {
+            self.sampled
+                .borrow_mut()
+                .push((field.to_string(), v.render()));
+        }
+        Ok(v)
+    }
+
+    /// Whether ranges are drawn from a seed (rather than validated at their ends).
+    fn drawing(&self) -> bool {
+        matches!(*self.sampler.borrow(), Sampler::Draw(_))
+    }
+
+    fn at<T>(
+        &self,
+        spanned: &Spanned<T>,
+        field: &str,
+        message: impl Into<String>,
+    ) -> ScenarioError {
+        self.source.error_at(spanned.span().start, field, message)
+    }
+
+    pub(crate) fn build(&self, raw: &RawScenario) -> Result<Scenario, ScenarioError> {
+        let nodes = self.cluster(&raw.cluster)?;
+        let (duration, quiet) = self.phases(raw)?;
+        let max_events = self.max_events(raw)?;
+        let (protocol, protocol_table) = self.protocol(raw)?;
+        let (network, client_latency) = match &raw.network {
+            Some(n) => self.network(n.get_ref(), &NetworkConfig::default(), "network")?,
+            None => (
+                NetworkConfig::default(),
+                Latency::Fixed(SimDuration::from_millis(1)),
+            ),
+        };
+        let table = |t: &Option<Spanned<toml::Table>>| {
+            t.as_ref().map(|t| t.get_ref().clone()).unwrap_or_default()
+        };
+        let mut scenario = Scenario {
+            file: self.source.file.to_string(),
+            text: self.source.text.to_string(),
+            name: raw
+                .name
+                .clone()
+                .unwrap_or_else(|| file_stem(self.source.file)),
+            description: raw.description.clone().unwrap_or_default(),
+            node_names: nodes.names,
+            node_kinds: nodes.kinds,
+            duration,
+            quiet,
+            max_events,
+            protocol,
+            network,
+            client_latency,
+            faults: Vec::new(),
+            nemesis: None,
+            expect: None,
+            ranges: Vec::new(),
+            sampled: Vec::new(),
+            protocol_table,
+            workload_table: table(&raw.workload),
+            checks_table: table(&raw.checks),
+        };
+        for (i, fault) in raw.faults.iter().enumerate() {
+            let spec = self.fault(fault, i, &scenario)?;
+            scenario.faults.push(spec);
+        }
+        if let Some(nemesis) = &raw.nemesis {
+            scenario.nemesis = Some(Nemesis::from_raw(nemesis, &self.source)?);
+        }
+        scenario.expect = self.expect(raw)?;
+        scenario.ranges = self.ranges.take();
+        scenario.sampled = self.sampled.take();
+        Ok(scenario)
+    }
+
+    /// The fault phase and the quiet phase, together at most [`RUN_MAX`].
+    fn phases(&self, raw: &RawScenario) -> Result<(SimDuration, SimDuration), ScenarioError> {
+        let duration = *raw.duration.get_ref();
+        if duration == SimDuration::ZERO {
+            return Err(self.at(
+                &raw.duration,
+                "duration",
+                "expected a positive duration, found 0",
+            ));
+        }
+        let quiet = raw
+            .quiet
+            .as_ref()
+            .map_or(SimDuration::from_secs(10), |q| *q.get_ref());
+        if duration + quiet > RUN_MAX {
+            return Err(self.at(
+                &raw.duration,
+                "duration",
+                format!(
+                    "a run of {} is absurd; at most {RUN_MAX} of simulated time",
+                    duration + quiet
+                ),
+            ));
+        }
+        Ok((duration, quiet))
+    }
+
+    fn max_events(&self, raw: &RawScenario) -> Result<u64, ScenarioError> {
+        match &raw.max_events {
+            None => Ok(500_000_000),
+            Some(m) if *m.get_ref() >= 1 => Ok(*m.get_ref() as u64),
+            Some(m) => Err(self.at(
+                m,
+                "max_events",
+                format!("expected a positive count, found {}", m.get_ref()),
+            )),
+        }
+    }
+
+    /// `[expect]`: both keys or neither.
+    fn expect(&self, raw: &RawScenario) -> Result<Option<Expect>, ScenarioError> {
+        let Some(expect) = &raw.expect else {
+            return Ok(None);
+        };
+        let e = expect.get_ref();
+        let (fails, within_seeds) =
+            match (&e.fails, &e.within_seeds) {
+                (Some(fails), Some(seeds)) => (fails, seeds),
+                (None, _) => return Err(self.at(
+                    expect,
+                    "expect.fails",
+                    "missing: the check this scenario breaks, e.g. fails = \"raft.log_matching\"",
+                )),
+                (Some(_), None) => {
+                    return Err(self.at(
+                        expect,
+                        "expect.within_seeds",
+                        "missing: within how many seeds the check fails, e.g. within_seeds = 5",
+                    ))
+                }
+            };
+        if fails.get_ref().is_empty() {
+            return Err(self.at(
+                fails,
+                "expect.fails",
+                "expected a check name such as \"raft.log_matching\"",
+            ));
+        }
+        let seeds = *within_seeds.get_ref();
+        if seeds < 1 || seeds > EXPECT_SEEDS_MAX as i64 {
+            return Err(self.at(
+                within_seeds,
+                "expect.within_seeds",
+                format!("expected a seed count in 1..={EXPECT_SEEDS_MAX}, found {seeds}"),
+            ));
+        }
+        Ok(Some(Expect {
+            fails: fails.get_ref().clone(),
+            within_seeds: seeds as u64,
+        }))
+    }
+
+    /// The protocol's name, and its table less the name.
+    fn protocol(&self, raw: &RawScenario) -> Result<(String, toml::Table), ScenarioError> {
+        let mut table = raw.protocol.get_ref().clone();
+        let name = match table.remove("name") {
+            Some(toml::Value::String(name)) => name,
+            Some(other) => {
+                return Err(self.at(
+                    &raw.protocol,
+                    "protocol.name",
+                    format!(
+                        "expected the protocol's name as a string, found {}",
+                        other.type_str()
+                    ),
+                ))
+            }
+            None => {
+                return Err(self.at(
+                    &raw.protocol,
+                    "protocol.name",
+                    "missing: say which protocol runs, e.g. name = \"raft\"",
+                ))
+            }
+        };
+        self.bugs(&table)?;
+        Ok((name, table))
+    }
+
+    /// `[protocol] bugs`, if present, is an array of names: the rest of the table is the
+    /// family's to decode, but bugs are checked against its declaration before that.
+    fn bugs(&self, table: &toml::Table) -> Result<(), ScenarioError> {
+        let Some(bugs) = table.get("bugs") else {
+            return Ok(());
+        };
+        let offset = self.source.locate_key("protocol", "bugs");
+        let toml::Value::Array(list) = bugs else {
+            return Err(self.source.error_at(
+                offset,
+                "protocol.bugs",
+                format!("expected an array of bug names, found {}", bugs.type_str()),
+            ));
+        };
+        for (i, bug) in list.iter().enumerate() {
+            if !bug.is_str() {
+                return Err(self.source.error_at(
+                    offset,
+                    &format!("protocol.bugs[{i}]"),
+                    format!("expected a bug name (a string), found {}", bug.type_str()),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
