@@ -7,3 +7,4 @@ mod raft_lab;
 mod run;
 mod support;
 mod tidy;
+mod verify;

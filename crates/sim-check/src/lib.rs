@@ -12,7 +12,7 @@
 //! Modules: `history` (events, operations, the builder and writers), `parse` (text to history,
 //! [`HistoryError`]), `model` (the [`Model`] trait and built-in models), `search` (the
 //! Wing–Gong–Lowe search with memoisation for one object), `table` (its hash tables), `check`
-//! (splitting by key, running the searches, combining), `report` (text and JSON), [`bench`] (a
+//! (splitting by key, running the searches, combining), `report` (text and JSON), [`bench`](mod@bench) (a
 //! generator of histories and a benchmark). The command line lives in the `sim` binary; this crate
 //! reads no files except through [`load_history`] and reads the clock only for a timeout or a
 //! benchmark (`clock`).

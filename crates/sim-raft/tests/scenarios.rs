@@ -1,6 +1,7 @@
 //! The shipped Raft scenario files, run through the real runner (`sim_runner::run_suite`) over a
 //! few seeds each: every non-bug scenario passes, every planted bug is caught in its exposing
-//! scenario within the budget its file states, and the same scenarios pass with the bug removed.
+//! scenario by the check and within the budget its `[expect]` table states, and the same seed
+//! passes with the bug removed.
 //! The hundreds-of-seeds sweeps are `sim fuzz` campaigns, in release mode.
 
 use sim_raft::RaftSuite;
@@ -39,35 +40,14 @@ const SCENARIOS: [&str; 7] = [
     "raft/nemesis.toml",
 ];
 
-/// Each bug's exposing scenario, the seed budget its file states, and the checks that may
-/// catch it.
-const BUGS: [(&str, u64, &[&str]); 6] = [
-    (
-        "raft/bugs/commit_previous_term_by_count.toml",
-        30,
-        &["raft.leader_completeness", "raft.state_machine_safety"],
-    ),
-    (
-        "raft/bugs/vote_without_log_check.toml",
-        5,
-        &["raft.leader_completeness"],
-    ),
-    (
-        "raft/bugs/forget_persist_vote.toml",
-        10,
-        &["raft.election_safety"],
-    ),
-    (
-        "raft/bugs/apply_before_commit.toml",
-        5,
-        &["raft.state_machine_safety", "kv.linearizable"],
-    ),
-    (
-        "raft/bugs/no_truncate_conflict.toml",
-        5,
-        &["raft.log_matching"],
-    ),
-    ("raft/bugs/ack_before_sync.toml", 5, &["raft.durability"]),
+/// Each planted bug's exposing scenario; its `[expect]` table names the check and the budget.
+const BUGS: [&str; 6] = [
+    "raft/bugs/commit_previous_term_by_count.toml",
+    "raft/bugs/vote_without_log_check.toml",
+    "raft/bugs/forget_persist_vote.toml",
+    "raft/bugs/apply_before_commit.toml",
+    "raft/bugs/no_truncate_conflict.toml",
+    "raft/bugs/ack_before_sync.toml",
 ];
 
 #[test]
@@ -85,26 +65,37 @@ fn every_raft_scenario_passes_its_first_seeds() {
     }
 }
 
-/// Returns the first failing seed below `budget` and its report.
-fn first_failure(scenario: &Scenario, budget: u64) -> Option<(u64, RunReport)> {
+/// The first seed below `budget` that fails `check`, and its report.
+fn first_failure(scenario: &Scenario, budget: u64, check: &str) -> Option<(u64, RunReport)> {
     (0..budget)
         .map(|seed| (seed, run(scenario, seed)))
-        .find(|(_, r)| !r.passed())
+        .find(|(_, r)| r.failed_check().as_deref() == Some(check))
+}
+
+/// Every bug in `sim_raft::Bug` has its exposing scenario.
+#[test]
+fn every_planted_bug_has_a_scenario() {
+    for bug in sim_raft::Bug::ALL {
+        let file = format!("raft/bugs/{}.toml", bug.name());
+        assert!(BUGS.contains(&file.as_str()), "no scenario {file}");
+    }
 }
 
 #[test]
-fn every_planted_bug_is_caught_within_its_budget() {
-    for (file, budget, checks) in BUGS {
+fn every_planted_bug_is_caught_within_its_budget_by_its_expected_check() {
+    for file in BUGS {
         let scenario = load(file);
-        let Some((seed, report)) = first_failure(&scenario, budget) else {
-            panic!("{file}: not caught within {budget} seeds");
+        let expect = scenario
+            .expect
+            .clone()
+            .expect("a planted-bug scenario states [expect]");
+        let caught = first_failure(&scenario, expect.within_seeds, &expect.fails);
+        let Some((seed, _)) = caught else {
+            panic!(
+                "{file}: {} did not fail within {} seeds",
+                expect.fails, expect.within_seeds
+            );
         };
-        let check = report.failed_check().unwrap_or_default();
-        assert!(
-            checks.contains(&check.as_str()),
-            "{file} seed {seed}: caught by {check}: {:?}",
-            report.failure()
-        );
         // The same seed passes with the bug removed: the catch is the bug's doing.
         let clean = run(&load_without_bugs(file), seed);
         assert!(

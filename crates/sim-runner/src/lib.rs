@@ -9,12 +9,12 @@
 //!   time or at a protocol event, their selectors resolved when they fire).
 //! - [`expect`]: a scenario run by its own `[expect]` table (`sim verify`).
 //! - [`report`]: the [`RunReport`] and its text and JSON renderings.
-//! - [`bench`]: `sim bench` figures for the core.
+//! - [`bench`](mod@bench): `sim bench` figures for the core.
 //! - [`campaign`]: fuzz campaigns over many seeds on many threads, their journal lines and
 //!   summaries; [`record`]: self-contained failure records; [`replay`]: re-running a record and
 //!   locating where two runs part; [`shrink`]: the smallest scenario that still fails.
 //!
-//! Nothing here reads files, the environment or the wall clock, except [`bench`], whose purpose
+//! Nothing here reads files, the environment or the wall clock, except [`bench`](mod@bench), whose purpose
 //! is to measure wall-clock speed.
 
 pub mod bench;

@@ -44,10 +44,7 @@ impl Check<TicketNode> for Unique {
                 return Some(Violation {
                     time: sim.now(),
                     message: format!(
-                        "{} violated at t={}: ticket {ticket} granted twice, by {by} at t={first} \
-                         and by {node} at t={}",
-                        Self::NAME,
-                        sim.now(),
+                        "ticket {ticket} granted twice, by {by} at t={first} and by {node} at t={}",
                         sim.now()
                     ),
                 });
@@ -102,7 +99,7 @@ impl Check<TicketNode> for Granted {
     fn finish(&mut self, _sim: &Simulation<TicketNode>, phases: &Phases) -> CheckReport {
         let violation = (self.count == 0).then(|| Violation {
             time: phases.end,
-            message: format!("{} violated: no ticket was ever granted", Self::NAME),
+            message: "no ticket was ever granted".to_string(),
         });
         CheckReport {
             name: Self::NAME.to_string(),
