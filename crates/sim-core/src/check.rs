@@ -81,11 +81,31 @@ pub struct CheckReport {
     pub violation: Option<Violation>,
     /// Figures for the summary, e.g. `("p99", "812ms")`, in display order.
     pub figures: Vec<(String, String)>,
+    /// Why the check had nothing to judge (no quiet phase, no operation, the run stopped before
+    /// it could be judged): it neither passed nor failed.
+    pub not_evaluated: Option<String>,
 }
 
 impl CheckReport {
+    /// A check that had nothing to judge, and why.
+    pub fn not_evaluated(name: &str, kind: CheckKind, why: impl Into<String>) -> Self {
+        CheckReport {
+            name: name.to_string(),
+            kind,
+            violation: None,
+            figures: Vec::new(),
+            not_evaluated: Some(why.into()),
+        }
+    }
+
+    /// Whether the check did not fail: it held, or it had nothing to judge.
     pub fn passed(&self) -> bool {
         self.violation.is_none()
+    }
+
+    /// Whether the check judged something and it held.
+    pub fn held(&self) -> bool {
+        self.violation.is_none() && self.not_evaluated.is_none()
     }
 }
 

@@ -547,11 +547,9 @@ impl Check<FdNode> for FdCheck {
 
     fn finish(&mut self, sim: &Simulation<FdNode>, phases: &Phases) -> CheckReport {
         self.tracker.finish(sim, phases);
-        {
-            let mut ledgers = self.ledgers.borrow_mut();
-            for &detector in &self.tracker.detectors {
-                ledgers[detector as usize] = Some(self.tracker.tally(detector).clone());
-            }
+        for &detector in &self.tracker.detectors {
+            self.ledgers.borrow_mut()[detector as usize] =
+                Some(self.tracker.tally(detector).clone());
         }
         if self.violation.is_none() {
             self.violation = self.judge();
@@ -624,6 +622,7 @@ impl Check<FdNode> for FdCheck {
             kind: self.kind(),
             violation: self.violation.clone(),
             figures,
+            not_evaluated: None,
         }
     }
 }

@@ -35,7 +35,8 @@ pub struct KvCheckParams {
     /// The most search states the checker may explore per key before answering unknown.
     pub state_budget: u64,
     /// `kv.progress`: after the quiet phase starts, operations must complete ok within this
-    /// bound. No progress check when absent.
+    /// bound; absent, within the whole quiet phase (the check is always on, and says it was not
+    /// evaluated in a run without a quiet phase).
     pub ops_within: Option<SimDuration>,
     /// `kv.progress`: how many operations must complete ok within the bound.
     pub progress_ops: u64,
@@ -116,13 +117,11 @@ where
             state_budget: params.state_budget,
         }));
     }
-    if let Some(within) = params.ops_within {
-        checks.push(Box::new(Progress {
-            within,
-            ops: params.progress_ops,
-            every_client: params.progress_every_client,
-        }));
-    }
+    checks.push(Box::new(Progress {
+        within: params.ops_within,
+        ops: params.progress_ops,
+        every_client: params.progress_every_client,
+    }));
     checks.push(Box::new(SomeOk));
     checks
 }
@@ -136,6 +135,7 @@ fn no_workload(name: &str, kind: CheckKind, end: SimTime) -> CheckReport {
             message: "the run has no kv workload, so there is nothing to check".to_string(),
         }),
         figures: Vec::new(),
+        not_evaluated: None,
     }
 }
 
@@ -236,6 +236,7 @@ impl<P: Process> Check<P> for Linearizable {
             kind: CheckKind::Always,
             violation,
             figures,
+            not_evaluated: None,
         }
     }
 }
@@ -243,7 +244,8 @@ impl<P: Process> Check<P> for Linearizable {
 /// `kv.progress`: once every fault has healed, operations complete ok within a bound.
 #[derive(Debug, Clone)]
 pub struct Progress {
-    pub within: SimDuration,
+    /// The bound after the quiet phase starts; `None`: the whole quiet phase.
+    pub within: Option<SimDuration>,
     pub ops: u64,
     pub every_client: bool,
 }
@@ -267,17 +269,24 @@ impl<P: Process> Check<P> for Progress {
             return no_workload(&name, CheckKind::Eventually, phases.end);
         };
         let Some(quiet_start) = phases.quiet_start else {
-            return CheckReport {
-                name,
-                kind: CheckKind::Eventually,
-                violation: None,
-                figures: vec![(
-                    "quiet phase".to_string(),
-                    "none: nothing to check".to_string(),
-                )],
-            };
+            return CheckReport::not_evaluated(
+                &name,
+                CheckKind::Eventually,
+                "the run has no quiet phase to judge progress in",
+            );
         };
-        let deadline = quiet_start.saturating_add(self.within);
+        let deadline = self
+            .within
+            .map_or(phases.end, |within| quiet_start.saturating_add(within));
+        let bound = self.within.map_or_else(
+            || {
+                format!(
+                    "the quiet phase ({})",
+                    deadline.saturating_since(quiet_start)
+                )
+            },
+            |within| within.to_string(),
+        );
         let completed = |at: Option<SimTime>| at.is_some_and(|t| quiet_start <= t && t <= deadline);
         let ok_in_window: Vec<_> = workload
             .records()
@@ -330,8 +339,7 @@ impl<P: Process> Check<P> for Progress {
         let violation = (!problems.is_empty()).then(|| Violation {
             time: deadline.min(phases.end),
             message: format!(
-                "the quiet phase started at t={quiet_start}; within {} (by t={deadline}) {}{}",
-                self.within,
+                "the quiet phase started at t={quiet_start}; within {bound} (by t={deadline}) {}{}",
                 problems.join("; "),
                 if ran_short {
                     format!(" (the run ended early, at t={})", phases.end)
@@ -345,6 +353,7 @@ impl<P: Process> Check<P> for Progress {
             kind: CheckKind::Eventually,
             violation,
             figures,
+            not_evaluated: None,
         }
     }
 }
@@ -392,6 +401,7 @@ impl<P: Process> Check<P> for SomeOk {
             kind: CheckKind::Sometimes,
             violation,
             figures,
+            not_evaluated: None,
         }
     }
 }
@@ -506,7 +516,7 @@ mod tests {
         };
         let sim = toy::run(WorkloadParams::default(), faults, 1, 8, seconds(6));
         let mut progress = Progress {
-            within: seconds(1),
+            within: Some(seconds(1)),
             ops: 10,
             every_client: true,
         };
@@ -560,7 +570,7 @@ mod tests {
         };
         assert_eq!(
             names(&KvCheckParams::default()),
-            ["kv.linearizable", "kv.some_ok"]
+            ["kv.linearizable", "kv.progress", "kv.some_ok"]
         );
         let params = KvCheckParams {
             linearizability: false,

@@ -128,6 +128,7 @@ fn report(name: &str, kind: CheckKind, violation: &Option<Violation>) -> CheckRe
         kind,
         violation: violation.clone(),
         figures: Vec::new(),
+        not_evaluated: None,
     }
 }
 
@@ -741,6 +742,7 @@ impl Check<RaftNode> for LeaderElected {
             kind: CheckKind::Sometimes,
             violation: None,
             figures: Vec::new(),
+            not_evaluated: None,
         };
         match self.first {
             Some((at, node, term)) => report.figures.push((
@@ -817,17 +819,19 @@ impl Check<RaftNode> for LeaderAfterHeal {
         None
     }
     fn finish(&mut self, _: &Simulation<RaftNode>, phases: &Phases) -> CheckReport {
+        let Some(quiet) = phases.quiet_start.or(self.quiet_start) else {
+            return CheckReport::not_evaluated(
+                Self::NAME,
+                CheckKind::Eventually,
+                "the run has no quiet phase to judge it in",
+            );
+        };
         let mut report = CheckReport {
             name: Self::NAME.into(),
             kind: CheckKind::Eventually,
             violation: None,
             figures: Vec::new(),
-        };
-        let Some(quiet) = phases.quiet_start.or(self.quiet_start) else {
-            report
-                .figures
-                .push(("leader after heal".into(), "no quiet phase".into()));
-            return report;
+            not_evaluated: None,
         };
         let deadline = quiet.saturating_add(self.within);
         match self.found {

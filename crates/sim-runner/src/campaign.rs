@@ -206,7 +206,7 @@ pub fn run_seed(
             .checks
             .iter()
             .filter(|c| c.kind == CheckKind::Sometimes)
-            .map(|c| (c.name.clone(), c.passed()))
+            .map(|c| (c.name.clone(), c.held()))
             .collect(),
         determinism: None,
     };

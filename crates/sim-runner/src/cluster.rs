@@ -223,6 +223,18 @@ impl<S: Suite> Cluster<S> {
             || self.sim.limit_reached()
     }
 
+    /// Why the run stopped before its end, in words for a check it cut short.
+    fn why_halted(&self) -> String {
+        let now = self.sim.now();
+        if let Some((name, _)) = &self.violation {
+            format!("the run stopped at t={now} when {name} failed")
+        } else if self.sim.panic().is_some() {
+            format!("the run stopped at t={now} when a handler panicked")
+        } else {
+            format!("the run stopped at t={now} at its event limit")
+        }
+    }
+
     /// When the quiet phase began, if it has.
     pub fn quiet_start(&self) -> Option<SimTime> {
         self.quiet_start
@@ -532,12 +544,22 @@ impl<S: Suite> Cluster<S> {
             quiet_start: self.quiet_start,
             end,
         };
+        let stopped_early = self.halted().then(|| self.why_halted());
         let mut reports = Vec::with_capacity(self.checks.len());
         for check in self.checks.iter_mut() {
             let mut report = check.finish(&self.sim, &phases);
             if let Some((name, violation)) = &self.violation {
                 if *name == report.name && report.violation.is_none() {
                     report.violation = Some(violation.clone());
+                }
+            }
+            // A sometimes or eventually check that had not held when the run stopped early was
+            // cut short, not refuted.
+            if let Some(why) = &stopped_early {
+                let unjudged = report.violation.is_some() || report.not_evaluated.is_some();
+                if report.kind != CheckKind::Always && unjudged {
+                    report.violation = None;
+                    report.not_evaluated = Some(why.clone());
                 }
             }
             reports.push(report);

@@ -136,6 +136,60 @@ impl RunReport {
         format!("{:016x}", self.trace_hash)
     }
 
+    /// The `checks` section: one line per check, with its violation or why it was not judged.
+    fn render_checks(&self, w: &mut String) {
+        let _ = writeln!(w, "checks");
+        for c in &self.checks {
+            let verdict = match (&c.violation, &c.not_evaluated) {
+                (Some(_), _) => "FAIL",
+                (None, Some(_)) => "n/a ",
+                (None, None) => "ok  ",
+            };
+            let figures: Vec<String> = c.figures.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            let figures = if figures.is_empty() {
+                String::new()
+            } else {
+                format!("  ({})", figures.join(", "))
+            };
+            let _ = writeln!(w, "  {verdict} {:<10} {}{figures}", c.kind.as_str(), c.name);
+            if let Some(v) = &c.violation {
+                let _ = writeln!(
+                    w,
+                    "       at t={}: {}",
+                    v.time,
+                    v.message.replace('\n', "\n       ")
+                );
+            } else if let Some(why) = &c.not_evaluated {
+                let _ = writeln!(w, "       not evaluated: {why}");
+            }
+        }
+    }
+
+    /// The `verdict` line.
+    fn render_verdict(&self, w: &mut String) {
+        match self.failure() {
+            None => {
+                let unjudged = self
+                    .checks
+                    .iter()
+                    .filter(|c| c.not_evaluated.is_some())
+                    .count();
+                let held = self.checks.len() - unjudged;
+                if unjudged == 0 {
+                    let _ = writeln!(w, "verdict    PASS: all {held} checks held");
+                } else {
+                    let _ = writeln!(
+                        w,
+                        "verdict    PASS: {held} checks held, {unjudged} not evaluated"
+                    );
+                }
+            }
+            Some(failure) => {
+                let _ = writeln!(w, "verdict    FAIL: {failure}");
+            }
+        }
+    }
+
     /// The summary a person reads.
     pub fn render_text(&self) -> String {
         let mut out = String::new();
@@ -220,25 +274,7 @@ impl RunReport {
         for (key, value) in &self.summary {
             let _ = writeln!(w, "{key:<width$} {value}");
         }
-        let _ = writeln!(w, "checks");
-        for c in &self.checks {
-            let verdict = if c.passed() { "ok  " } else { "FAIL" };
-            let figures: Vec<String> = c.figures.iter().map(|(k, v)| format!("{k} {v}")).collect();
-            let figures = if figures.is_empty() {
-                String::new()
-            } else {
-                format!("  ({})", figures.join(", "))
-            };
-            let _ = writeln!(w, "  {verdict} {:<10} {}{figures}", c.kind.as_str(), c.name);
-            if let Some(v) = &c.violation {
-                let _ = writeln!(
-                    w,
-                    "       at t={}: {}",
-                    v.time,
-                    v.message.replace('\n', "\n       ")
-                );
-            }
-        }
+        self.render_checks(w);
         if let Some(p) = &self.panic {
             let place = panic_place(p);
             let _ = writeln!(
@@ -261,14 +297,7 @@ impl RunReport {
             );
         }
         let _ = writeln!(w, "trace hash {}", self.trace_hash_hex());
-        match self.failure() {
-            None => {
-                let _ = writeln!(w, "verdict    PASS: all {} checks held", self.checks.len());
-            }
-            Some(failure) => {
-                let _ = writeln!(w, "verdict    FAIL: {failure}");
-            }
-        }
+        self.render_verdict(w);
         let _ = writeln!(w, "reproduce  {}", self.reproduce());
         out
     }
@@ -303,6 +332,8 @@ impl RunReport {
                 "name": c.name,
                 "kind": c.kind.as_str(),
                 "passed": c.passed(),
+                "evaluated": c.not_evaluated.is_none(),
+                "not_evaluated": c.not_evaluated,
                 "violation": c.violation.as_ref().map(|v| json!({"time_ns": v.time.as_nanos(), "message": v.message})),
                 "figures": c.figures.iter().map(|(k, v)| json!({"name": k, "value": v})).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),

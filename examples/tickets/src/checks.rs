@@ -59,6 +59,7 @@ impl Check<TicketNode> for Unique {
             kind: CheckKind::Always,
             violation: None,
             figures: vec![("granted".to_string(), self.granted.len().to_string())],
+            not_evaluated: None,
         }
     }
 }
@@ -106,6 +107,7 @@ impl Check<TicketNode> for Granted {
             kind: CheckKind::Sometimes,
             violation,
             figures: vec![("granted".to_string(), self.count.to_string())],
+            not_evaluated: None,
         }
     }
 }
