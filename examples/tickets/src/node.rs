@@ -265,3 +265,99 @@ impl Process for TicketNode {
         }
     }
 }
+
+/// One test per rule, each calling one handler through `sim_core::testing::Harness`.
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::sync::Arc;
+
+    use sim_core::testing::Harness;
+    use sim_core::{NodeId, RequestId};
+
+    use super::*;
+    use crate::bugs::Bug;
+
+    fn config(bugs: &[Bug]) -> Arc<Config> {
+        Arc::new(Config {
+            sequencer: NodeId(0),
+            replicas: vec![NodeId(1), NodeId(2), NodeId(3)],
+            bugs: bugs.iter().copied().collect::<BTreeSet<_>>(),
+        })
+    }
+
+    /// A sequencer recovered at ticket `next` from replicas n2 and n3.
+    fn serving(bugs: &[Bug], highest: u64) -> Harness<TicketNode> {
+        let node = TicketNode::Sequencer(Sequencer::new(config(bugs)));
+        let mut h = Harness::new(node, NodeId(0), 4, 1);
+        h.start();
+        h.deliver(NodeId(1), Msg::Highest { ticket: highest });
+        h.deliver(
+            NodeId(2),
+            Msg::Highest {
+                ticket: highest - 1,
+            },
+        );
+        h
+    }
+
+    /// Recovery: the next ticket follows the highest a majority of replicas holds.
+    #[test]
+    fn recovery_resumes_after_the_highest_ticket_a_majority_holds() {
+        let node = TicketNode::Sequencer(Sequencer::new(config(&[])));
+        let mut h = Harness::new(node, NodeId(0), 4, 1);
+        h.start();
+        let out = h.deliver(NodeId(1), Msg::Highest { ticket: 7 });
+        assert!(
+            out.events.is_empty(),
+            "one answer of three is not a majority"
+        );
+        let out = h.deliver(NodeId(3), Msg::Highest { ticket: 4 });
+        assert_eq!(out.events, vec![TicketEvent::Recovered { next: 8 }]);
+    }
+
+    /// A ticket is granted only once a majority of replicas holds it.
+    #[test]
+    fn a_ticket_is_granted_only_after_a_majority_stored_it() {
+        let mut h = serving(&[], 10);
+        let out = h.request(RequestId(1), TakeTicket);
+        assert!(out.replies.is_empty());
+        assert_eq!(out.sends.len(), 3, "the ticket goes to every replica");
+        let out = h.deliver(NodeId(1), Msg::Stored { ticket: 11 });
+        assert!(out.replies.is_empty(), "one replica of three");
+        let out = h.deliver(NodeId(2), Msg::Stored { ticket: 11 });
+        assert_eq!(out.replies, vec![(RequestId(1), Reply::Ticket(11))]);
+    }
+
+    /// While recovering, the sequencer answers unavailable rather than guess.
+    #[test]
+    fn a_recovering_sequencer_is_unavailable() {
+        let node = TicketNode::Sequencer(Sequencer::new(config(&[])));
+        let mut h = Harness::new(node, NodeId(0), 4, 1);
+        h.start();
+        let out = h.request(RequestId(1), TakeTicket);
+        assert_eq!(out.replies, vec![(RequestId(1), Reply::Unavailable)]);
+    }
+
+    /// The planted bug grants at once, before any replica stored the ticket.
+    #[test]
+    fn grant_before_store_answers_before_any_replica_holds_the_ticket() {
+        let mut h = serving(&[Bug::GrantBeforeStore], 10);
+        let out = h.request(RequestId(1), TakeTicket);
+        assert_eq!(out.replies, vec![(RequestId(1), Reply::Ticket(11))]);
+    }
+
+    /// A replica acknowledges only what it synced, and never goes back.
+    #[test]
+    fn a_replica_keeps_the_highest_ticket_durably() {
+        let mut h = Harness::new(TicketNode::Replica(Replica::default()), NodeId(1), 4, 1);
+        h.start();
+        h.deliver(NodeId(0), Msg::Store { ticket: 5 });
+        let out = h.deliver(NodeId(0), Msg::Store { ticket: 3 });
+        assert_eq!(out.sends, vec![(NodeId(0), Msg::Stored { ticket: 5 })]);
+        let out = h.crash_and_restart(|| TicketNode::Replica(Replica::default()));
+        assert!(out.sends.is_empty());
+        let out = h.deliver(NodeId(0), Msg::Recover);
+        assert_eq!(out.sends, vec![(NodeId(0), Msg::Highest { ticket: 5 })]);
+    }
+}
