@@ -3,12 +3,23 @@
 //! Every line has `t` (simulated nanoseconds) and `ev` (the kind, [`TraceEvent::kind`]), then
 //! the event's fields: nodes by name (`"from":"n1"`), numbers as numbers, and the protocol's own
 //! values (`msg`, `timer`, `op`, `response`, `event`) as JSON objects through their `Serialize`
-//! form. For example:
+//! form (serde's default enum shape: `{"Variant":{fields}}`, or `"Variant"` without fields).
+//! From a Raft run:
 //!
 //! ```text
-//! {"t":1500000,"ev":"send","from":"n1","to":"n2","id":7,"msg":{"Heartbeat":{"incarnation":0,"seq":3}}}
-//! {"t":2000000,"ev":"report","node":"n1","name":"became_leader","event":{"BecameLeader":{"term":2}}}
+//! {"t":199909147,"ev":"send","from":"n1","to":"n2","id":0,"msg":{"RequestVote":{"term":1,"last_log_index":0,"last_log_term":0,"pre_vote":false}}}
+//! {"t":199909147,"ev":"report","node":"n1","name":"became_candidate","event":{"BecameCandidate":{"term":1}}}
 //! ```
+//!
+//! Kinds and their fields: `send` (`from`, `to`, `id`, `msg`), `deliver` and `duplicate`
+//! (`from`, `to`, `id`; `delay_ns`), `drop` (`from`, `to`, `id`, `reason`; or `to`, `request`,
+//! `reason` for a request that reached a down node), `timer-set` (`node`, `at`, `timer`),
+//! `timer-fire` and `timer-cancel` (`node`, `timer`), `client` (submitted) and `request`
+//! (arrived) (`node`, `request`, `op`), `reply` (`node`, `request`, `response`), `client-wake`
+//! (`token`), `crash` and `restart` (`node`), `pause` (`node`, `for_ns`), `resume` (`node`,
+//! `deferred`), `network` (`cut` for reachability, `network` for latency and loss), `clock`
+//! (`node`, `offset_ns`, `drift_ppm`), `report` (`node`, `name`, `event`), `fault` (`text`) and
+//! `panic` (`node` unless it was the client workload, `text`).
 //!
 //! The line is built in a reused buffer and written with one `write_all`, so a run allocates
 //! nothing per event here once the buffer has grown.
