@@ -36,11 +36,11 @@ use std::rc::Rc;
 
 use sim_core::{
     rng, Check, ClientCtx, ClusterInfo, Latency, NetworkConfig, NodeId, Reachability, RequestId,
-    SimConfig, SimDuration, SimRng, SimTime, Step, Suite, Trace, Workload,
+    SimConfig, SimDuration, SimRng, SimTime, Step, Suite, Trace, TraceEvent, TraceSink, Workload,
 };
 use sim_kv::{KvOp, KvRequest, KvResponse, WorkloadParams};
 use sim_raft::node::LOG;
-use sim_raft::{CheckParams, Command, Params, RaftEvent, RaftNode, RaftSuite, Role};
+use sim_raft::{CheckParams, Command, Message, Params, RaftEvent, RaftNode, RaftSuite, Role};
 
 /// The lab's `RaftElectionTimeout`: the unit its tests sleep in.
 const RAFT_ELECTION_TIMEOUT: SimDuration = SimDuration::from_secs(1);
@@ -278,26 +278,19 @@ impl Write for SendBytes {
     }
 }
 
-/// A trace sink that counts the messages of one kind servers send each other: the `send`
-/// events whose rendered message is a `kind` (say `InstallSnapshot`, not `InstallSnapshotReply`).
-struct SendsOf {
-    kind: &'static str,
-    count: Rc<Cell<u64>>,
-}
+/// A trace sink that counts the InstallSnapshot messages servers send, matching the typed send
+/// events of the trace.
+struct InstallSnapshotsSent(Rc<Cell<u64>>);
 
-impl Write for SendsOf {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let head = &buf[..buf.len().min(48)];
-        if head.windows(11).any(|w| w == b"\"ev\":\"send\"") {
-            // A struct variant renders as `Name { .. }`: the space ends the name.
-            let needle = format!("\"msg\":\"{} ", self.kind);
-            if buf.windows(needle.len()).any(|w| w == needle.as_bytes()) {
-                self.count.set(self.count.get() + 1);
-            }
+impl TraceSink<RaftNode> for InstallSnapshotsSent {
+    fn record(&mut self, _: SimTime, event: &TraceEvent<'_, RaftNode>) -> std::io::Result<()> {
+        if let TraceEvent::Send {
+            msg: Message::InstallSnapshot { .. },
+            ..
+        } = event
+        {
+            self.0.set(self.0.get() + 1);
         }
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
 }
@@ -378,7 +371,7 @@ impl Cluster {
         servers: usize,
         unreliable: bool,
         snapshot: bool,
-        trace: Trace,
+        trace: Trace<RaftNode>,
     ) -> Self {
         let params = Params {
             snapshot_threshold: if snapshot { SNAPSHOT_INTERVAL } else { 0 },
@@ -394,7 +387,7 @@ impl Cluster {
         servers: usize,
         unreliable: bool,
         params: Params,
-        trace: Trace,
+        trace: Trace<RaftNode>,
     ) -> Self {
         let cluster = ClusterInfo::uniform(servers, SimDuration::from_secs(60), SimDuration::ZERO);
         let suite = RaftSuite::new(
@@ -1754,7 +1747,7 @@ fn snapcommon_traced(
     reliable: bool,
     crash: bool,
     iters: usize,
-    trace: Trace,
+    trace: Trace<RaftNode>,
 ) -> Cluster {
     let params = Params {
         snapshot_threshold: SNAPSHOT_INTERVAL,
@@ -1825,11 +1818,7 @@ fn snapcommon_traced(
 fn test_snapshot_basic_2d() {
     for seed in seeds() {
         let sent = Rc::new(Cell::new(0));
-        let sink = SendsOf {
-            kind: "InstallSnapshot",
-            count: Rc::clone(&sent),
-        };
-        let trace = Trace::new(Some(Box::new(sink)));
+        let trace = Trace::with_sink(Box::new(InstallSnapshotsSent(Rc::clone(&sent))));
         let cfg = snapcommon_traced("TestSnapshotBasic2D", seed, false, true, false, 30, trace);
         if cfg.snapshots_taken == 0 {
             cfg.fail("no snapshot was taken");

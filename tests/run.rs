@@ -305,7 +305,8 @@ fn faults_aimed_at_a_protocol_event_hit_the_reporting_node_at_that_instant() {
             e["ev"] == "report"
                 && e["t"].as_u64() == Some(time)
                 && e["node"] == node.as_str()
-                && e["text"].as_str().unwrap_or("").starts_with("BecameLeader")
+                && e["name"] == "became_leader"
+                && e["event"]["BecameLeader"]["term"].is_u64()
         });
         assert!(
             elected,

@@ -63,7 +63,7 @@ impl Script {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 enum Reply {
     Done,
     Redirect(Option<NodeId>),

@@ -3,8 +3,16 @@
 //! std's `DefaultHasher` promises nothing across Rust releases, so the trace hash uses its own
 //! function: 64-bit words folded through a multiply-xorshift mix (the finaliser of SplitMix64).
 //! It is not a cryptographic hash; it only has to make two diverging runs differ.
+//!
+//! [`hash_value`] folds any `serde::Serialize` value into a hasher field by field (see
+//! [`serializer`]): that is how protocol messages, timers, reports, requests and replies reach
+//! the trace hash.
 
 use std::fmt;
+
+pub mod serializer;
+
+pub use serializer::{hash_text, hash_value, HashSerializer};
 
 const KEY: u64 = 0x5349_4d5f_5452_4143; // "SIM_TRAC"
 
@@ -36,6 +44,7 @@ impl StableHasher {
             mix(self.state ^ word.wrapping_add(self.count.wrapping_mul(0x9e37_79b9_7f4a_7c15)));
     }
 
+    #[inline]
     pub fn write_bytes(&mut self, bytes: &[u8]) {
         let mut chunks = bytes.chunks_exact(8);
         for chunk in &mut chunks {
@@ -49,6 +58,7 @@ impl StableHasher {
         self.write_u64(u64::from_le_bytes(word) ^ ((rest.len() as u64) << 56));
     }
 
+    #[inline]
     pub fn finish(&self) -> u64 {
         mix(self.state ^ self.count)
     }

@@ -6,7 +6,9 @@
 //! - [`storage`]: durable state with crash semantics ([`Storage`]).
 //! - [`network`]: latency, loss, duplication and reachability ([`NetworkConfig`], [`Reachability`]).
 //! - [`sim`]: the event loop ([`Simulation`]), node lifecycle, faults and the client [`Workload`].
-//! - [`trace`]: structured events, the JSON Lines sink and the trace hash ([`Trace`]).
+//! - [`trace`]: typed trace events ([`TraceEvent`]), the trace hash ([`Trace`]) and where events
+//!   go besides it ([`TraceSink`]: JSON Lines, in memory).
+//! - [`hash`]: the stable hash, and a `serde` serializer that feeds it field by field.
 //! - [`check`]: the [`Check`] interface for always / sometimes / eventually properties.
 //! - [`suite`]: a protocol family as scenarios run it ([`Suite`]).
 //! - [`testing`]: run one handler without the simulator ([`testing::Harness`]).
@@ -34,7 +36,9 @@ pub use sim::{ClientCtx, Clock, NodeStatus, SimConfig, Simulation, Stats, Step, 
 pub use storage::Storage;
 pub use suite::{ClusterInfo, Declaration, RunInfo, Suite, SuiteError};
 pub use time::{SimDuration, SimTime};
-pub use trace::Trace;
+pub use trace::{
+    JsonLinesSink, MemorySink, OwnedTraceEvent, Trace, TraceEvent, TraceRecord, TraceSink,
+};
 
 #[cfg(test)]
 mod sim_tests;

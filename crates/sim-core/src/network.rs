@@ -9,9 +9,11 @@ use crate::rng::{self, SimRng};
 use crate::time::SimDuration;
 use crate::NodeId;
 use rand::Rng;
+use serde::Serialize;
 
 /// How long a message takes, drawn afresh for each message.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Latency {
     Fixed(SimDuration),
     /// Uniform in `[min, max]`.
@@ -85,7 +87,7 @@ impl Latency {
 }
 
 /// The network's behaviour for every message sent between nodes.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct NetworkConfig {
     pub latency: Latency,
     /// Probability that a message is lost.

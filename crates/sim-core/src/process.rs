@@ -12,7 +12,8 @@
 
 use std::fmt::{self, Debug};
 
-use crate::hash::StableHasher;
+use serde::Serialize;
+
 use crate::rng::SimRng;
 use crate::storage::Storage;
 use crate::time::{SimDuration, SimTime};
@@ -39,22 +40,29 @@ impl Debug for NodeId {
     }
 }
 
+/// Nodes appear by name (`"n1"`) in JSON and as their index in the trace hash.
+impl Serialize for NodeId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            serializer.collect_str(self)
+        } else {
+            serializer.serialize_u32(self.0)
+        }
+    }
+}
+
 /// Identifies one client request, unique within a run.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize)]
+#[serde(transparent)]
 pub struct RequestId(pub u64);
 
 /// A protocol event reported through [`Ctx::report`]: it goes to the trace, to the checks, and
 /// may trigger a fault aimed at that moment (`on_event = "became_leader"` in a scenario).
-pub trait Event: Clone + Debug {
+///
+/// Its `Serialize` form is what the trace hashes (field by field) and writes (as JSON).
+pub trait Event: Clone + Debug + Serialize {
     /// The event's name as scenarios refer to it, e.g. `became_leader` or `suspect`.
     fn name(&self) -> &'static str;
-
-    /// Folds the event into the trace hash. The default hashes its `Debug` form; a protocol that
-    /// reports often can hash its fields instead, which costs far less than formatting.
-    fn fingerprint(&self, hasher: &mut StableHasher) {
-        use std::fmt::Write as _;
-        let _ = write!(hasher, "{self:?}");
-    }
 }
 
 impl Event for () {
@@ -65,19 +73,22 @@ impl Event for () {
 
 /// A protocol: a sans-IO state machine run by the core on every node.
 ///
+/// Messages, timers, requests, responses and events are `Serialize`: the trace hashes their
+/// contents field by field ([`crate::hash::hash_value`]) and writes them as JSON objects.
+///
 /// A process is built afresh on first boot and on every restart, by a factory that knows only the
 /// node's identity and the protocol's parameters; anything it must remember across a crash it
 /// writes to [`Storage`] and syncs, and reads back in [`Process::on_start`].
 pub trait Process: Sized + 'static {
     /// What nodes send each other.
-    type Msg: Clone + Debug;
+    type Msg: Clone + Debug + Serialize;
     /// A timer's identity. Setting a timer equal to a pending one replaces it, and
     /// [`Ctx::cancel_timer`] cancels by value, so an election timer is simply `Timer::Election`.
-    type Timer: Clone + Debug + Ord;
+    type Timer: Clone + Debug + Ord + Serialize;
     /// What clients ask (a kv operation, a transaction, a lock).
-    type Request: Clone + Debug;
+    type Request: Clone + Debug + Serialize;
     /// What a node answers a client.
-    type Response: Clone + Debug;
+    type Response: Clone + Debug + Serialize;
     /// A value kept in durable storage (use `()` when the protocol keeps nothing).
     type Durable: Clone + Debug;
     /// What the protocol reports about itself (use `()` when it reports nothing).
@@ -99,19 +110,6 @@ pub trait Process: Sized + 'static {
     fn has_role(&self, role: &str) -> bool {
         let _ = role;
         false
-    }
-
-    /// Folds a client request into the trace hash. The default hashes its `Debug` form; a
-    /// protocol under heavy client load can hash the fields instead, which costs far less.
-    fn fingerprint_request(request: &Self::Request, hasher: &mut StableHasher) {
-        use std::fmt::Write as _;
-        let _ = write!(hasher, "{request:?}");
-    }
-
-    /// Folds a reply into the trace hash, as [`Process::fingerprint_request`] does a request.
-    fn fingerprint_response(response: &Self::Response, hasher: &mut StableHasher) {
-        use std::fmt::Write as _;
-        let _ = write!(hasher, "{response:?}");
     }
 }
 

@@ -11,15 +11,14 @@
 use std::any::Any;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BinaryHeap};
-use std::fmt::Write as _;
 use std::panic::{self, AssertUnwindSafe};
 
 use crate::network::{Latency, NetworkConfig, Reachability};
-use crate::process::{Ctx, Event, Outputs, Process, RequestId, TimerOp};
+use crate::process::{Ctx, Outputs, Process, RequestId, TimerOp};
 use crate::rng::{self, SimRng, Streams};
 use crate::storage::Storage;
 use crate::time::{SimDuration, SimTime};
-use crate::trace::{json_string, DropReason, Kind, Trace};
+use crate::trace::{DropReason, Trace, TraceEvent};
 use crate::NodeId;
 
 /// Node indices fit the trace's numeric fields and `NodeId`.
@@ -316,14 +315,14 @@ pub struct Simulation<P: Process> {
     next_pause: u64,
     max_events: u64,
     stats: Stats,
-    trace: Trace,
+    trace: Trace<P>,
     panic: Option<HandlerPanic>,
     streams: Streams,
 }
 
 impl<P: Process> Simulation<P> {
     /// A cluster of `config.node_count` nodes, none started yet: call [`Simulation::start`].
-    pub fn new(config: SimConfig, factory: Factory<P>, trace: Trace) -> Self {
+    pub fn new(config: SimConfig, factory: Factory<P>, trace: Trace<P>) -> Self {
         assert!(config.node_count >= 1, "a cluster needs at least one node");
         assert!(config.node_count <= NODES_MAX, "at most {NODES_MAX} nodes");
         let streams = Streams::new(config.seed);
@@ -404,7 +403,7 @@ impl<P: Process> Simulation<P> {
     pub fn trace_hash(&self) -> u64 {
         self.trace.hash()
     }
-    pub fn trace_mut(&mut self) -> &mut Trace {
+    pub fn trace_mut(&mut self) -> &mut Trace<P> {
         &mut self.trace
     }
     pub fn streams(&self) -> Streams {
@@ -508,7 +507,15 @@ impl<P: Process> Simulation<P> {
             EventKind::Request { node, id, request } => self.arrive_request(node, id, request),
             EventKind::Reply { node, id, response } => {
                 self.stats.replies += 1;
-                self.trace_client_op(Kind::Reply, node, id, &response, P::fingerprint_response);
+                let response_ref = &response;
+                self.trace.record(
+                    self.now,
+                    TraceEvent::Reply {
+                        node,
+                        id,
+                        response: response_ref,
+                    },
+                );
                 if let Some(mut workload) = self.workload.take() {
                     self.with_client(|w, ctx| w.on_reply(ctx, node, id, response), &mut workload);
                     self.workload = Some(workload);
@@ -516,6 +523,8 @@ impl<P: Process> Simulation<P> {
                 Step::Replied { node, id }
             }
             EventKind::ClientWake(token) => {
+                self.trace
+                    .record(self.now, TraceEvent::ClientWake { token });
                 if let Some(mut workload) = self.workload.take() {
                     self.with_client(|w, ctx| w.on_wake(ctx, token), &mut workload);
                     self.workload = Some(workload);
@@ -560,14 +569,13 @@ impl<P: Process> Simulation<P> {
             return Step::Quiet;
         }
         self.stats.messages_delivered += 1;
-        self.trace.record(
-            self.now,
-            Kind::Deliver,
-            [from.0 as u64, to.0 as u64, msg_id, 0],
-            |l| {
-                let _ = write!(l, ",\"from\":\"{from}\",\"to\":\"{to}\",\"id\":{msg_id}");
-            },
-        );
+        let event = TraceEvent::Deliver {
+            from,
+            to,
+            id: msg_id,
+            msg: &msg,
+        };
+        self.trace.record(self.now, event);
         self.run_handler(to, |p, ctx| p.on_message(ctx, from, msg));
         Step::Handled { node: to }
     }
@@ -601,21 +609,12 @@ impl<P: Process> Simulation<P> {
         }
         n.timers.remove(&timer);
         self.stats.timers_fired += 1;
-        let writing = self.trace.is_writing();
-        self.trace.record(
-            self.now,
-            Kind::TimerFire,
-            [node.0 as u64, generation, 0, 0],
-            |l| {
-                if writing {
-                    let _ = write!(
-                        l,
-                        ",\"node\":\"{node}\",\"timer\":{}",
-                        json_string(&format!("{timer:?}"))
-                    );
-                }
-            },
-        );
+        let event = TraceEvent::TimerFire {
+            node,
+            generation,
+            timer: &timer,
+        };
+        self.trace.record(self.now, event);
         self.run_handler(node, |p, ctx| p.on_timer(ctx, timer));
         Step::Handled { node }
     }
@@ -623,18 +622,12 @@ impl<P: Process> Simulation<P> {
     fn arrive_request(&mut self, node: NodeId, id: RequestId, request: P::Request) -> Step {
         let n = &mut self.nodes[node.index()];
         if n.process.is_none() {
-            self.trace.record(
-                self.now,
-                Kind::Drop,
-                [u64::MAX, node.0 as u64, id.0, 2],
-                |l| {
-                    let _ = write!(
-                        l,
-                        ",\"to\":\"{node}\",\"request\":{},\"reason\":\"node-down\"",
-                        id.0
-                    );
-                },
-            );
+            let event = TraceEvent::RequestDrop {
+                node,
+                id,
+                request: &request,
+            };
+            self.trace.record(self.now, event);
             return Step::Quiet;
         }
         if n.pause.is_some() {
@@ -644,18 +637,12 @@ impl<P: Process> Simulation<P> {
             return Step::Quiet;
         }
         self.stats.requests += 1;
-        let writing = self.trace.is_writing();
-        self.trace
-            .record(self.now, Kind::Request, [node.0 as u64, id.0, 0, 0], |l| {
-                if writing {
-                    let _ = write!(
-                        l,
-                        ",\"node\":\"{node}\",\"request\":{},\"op\":{}",
-                        id.0,
-                        json_string(&format!("{request:?}"))
-                    );
-                }
-            });
+        let event = TraceEvent::Request {
+            node,
+            id,
+            request: &request,
+        };
+        self.trace.record(self.now, event);
         self.run_handler(node, |p, ctx| p.on_request(ctx, id, request));
         Step::Handled { node }
     }
@@ -667,14 +654,11 @@ impl<P: Process> Simulation<P> {
         }
         n.pause = None;
         let deferred = std::mem::take(&mut n.deferred);
-        self.trace.record(
-            self.now,
-            Kind::Resume,
-            [node.0 as u64, deferred.len() as u64, 0, 0],
-            |l| {
-                let _ = write!(l, ",\"node\":\"{node}\",\"deferred\":{}", deferred.len());
-            },
-        );
+        let event = TraceEvent::Resume {
+            node,
+            deferred: deferred.len() as u64,
+        };
+        self.trace.record(self.now, event);
         // What arrived during the pause is seen now, in arrival order.
         for (_, kind) in deferred {
             let now = self.now;
@@ -709,12 +693,11 @@ impl<P: Process> Simulation<P> {
         let result = panic::catch_unwind(AssertUnwindSafe(|| handler(process, &mut ctx)));
         if let Err(payload) = result {
             let message = panic_message(payload.as_ref());
-            self.trace.record_text(
-                self.now,
-                Kind::Panic,
-                node.0 as u64,
-                format_args!("{message}"),
-            );
+            let event = TraceEvent::Panic {
+                node: Some(node),
+                message: &message,
+            };
+            self.trace.record(self.now, event);
             self.panic = Some(HandlerPanic {
                 node: Some(node),
                 time: self.now,
@@ -733,14 +716,9 @@ impl<P: Process> Simulation<P> {
                 TimerOp::Set { after, timer } => self.set_timer(node, after, timer),
                 TimerOp::Cancel(timer) => {
                     if self.nodes[node.index()].timers.remove(&timer).is_some() {
-                        self.trace.record(
-                            self.now,
-                            Kind::TimerCancel,
-                            [node.0 as u64, 0, 0, 0],
-                            |l| {
-                                let _ = write!(l, ",\"node\":\"{node}\"");
-                            },
-                        );
+                        let timer = &timer;
+                        self.trace
+                            .record(self.now, TraceEvent::TimerCancel { node, timer });
                     }
                 }
             }
@@ -758,15 +736,9 @@ impl<P: Process> Simulation<P> {
             self.push(at, EventKind::Reply { node, id, response });
         }
         self.outputs.replies = replies;
-        for i in 0..self.outputs.events.len() {
-            let event = &self.outputs.events[i];
-            self.trace.record_fingerprint(
-                self.now,
-                Kind::Report,
-                node.0 as u64,
-                |hasher| event.fingerprint(hasher),
-                || format!("{event:?}"),
-            );
+        for event in &self.outputs.events {
+            self.trace
+                .record(self.now, TraceEvent::Report { node, event });
         }
     }
 
@@ -777,22 +749,13 @@ impl<P: Process> Simulation<P> {
         let at = self.now.saturating_add(n.clock.true_duration(after));
         let incarnation = n.incarnation;
         n.timers.insert(timer.clone(), generation);
-        let writing = self.trace.is_writing();
-        self.trace.record(
-            self.now,
-            Kind::TimerSet,
-            [node.0 as u64, generation, at.0, 0],
-            |l| {
-                if writing {
-                    let _ = write!(
-                        l,
-                        ",\"node\":\"{node}\",\"at\":{},\"timer\":{}",
-                        at.0,
-                        json_string(&format!("{timer:?}"))
-                    );
-                }
-            },
-        );
+        let event = TraceEvent::TimerSet {
+            node,
+            generation,
+            at,
+            timer: &timer,
+        };
+        self.trace.record(self.now, event);
         self.push(
             at,
             EventKind::Timer {
@@ -808,21 +771,13 @@ impl<P: Process> Simulation<P> {
         let msg_id = self.next_msg_id;
         self.next_msg_id += 1;
         self.stats.messages_sent += 1;
-        let writing = self.trace.is_writing();
-        self.trace.record(
-            self.now,
-            Kind::Send,
-            [from.0 as u64, to.0 as u64, msg_id, 0],
-            |l| {
-                if writing {
-                    let _ = write!(
-                        l,
-                        ",\"from\":\"{from}\",\"to\":\"{to}\",\"id\":{msg_id},\"msg\":{}",
-                        json_string(&format!("{msg:?}"))
-                    );
-                }
-            },
-        );
+        let event = TraceEvent::Send {
+            from,
+            to,
+            id: msg_id,
+            msg: &msg,
+        };
+        self.trace.record(self.now, event);
         if !self.reachability.can_reach(from, to) {
             self.drop_message(from, to, msg_id, DropReason::Partition);
             return;
@@ -839,14 +794,14 @@ impl<P: Process> Simulation<P> {
         if duplicated {
             let second = self.network.latency.sample(&mut self.network_rng);
             self.stats.messages_duplicated += 1;
-            self.trace.record(
-                self.now,
-                Kind::Duplicate,
-                [from.0 as u64, to.0 as u64, msg_id, second.0],
-                |l| {
-                    let _ = write!(l, ",\"from\":\"{from}\",\"to\":\"{to}\",\"id\":{msg_id}");
-                },
-            );
+            let event = TraceEvent::Duplicate {
+                from,
+                to,
+                id: msg_id,
+                delay: second,
+                msg: &msg,
+            };
+            self.trace.record(self.now, event);
             let at = self.now.saturating_add(second);
             self.push(
                 at,
@@ -881,18 +836,13 @@ impl<P: Process> Simulation<P> {
             DropReason::Partition => self.stats.messages_dropped_partition += 1,
             DropReason::NodeDown => self.stats.messages_dropped_node_down += 1,
         }
-        self.trace.record(
-            self.now,
-            Kind::Drop,
-            [from.0 as u64, to.0 as u64, msg_id, reason as u64],
-            |l| {
-                let _ = write!(
-                    l,
-                    ",\"from\":\"{from}\",\"to\":\"{to}\",\"id\":{msg_id},\"reason\":\"{}\"",
-                    reason.as_str()
-                );
-            },
-        );
+        let event = TraceEvent::Drop {
+            from,
+            to,
+            id: msg_id,
+            reason,
+        };
+        self.trace.record(self.now, event);
     }
 
     fn with_client(
@@ -915,8 +865,11 @@ impl<P: Process> Simulation<P> {
                 panic::catch_unwind(AssertUnwindSafe(|| call(workload.as_mut(), &mut ctx)));
             if let Err(payload) = result {
                 let message = format!("client workload: {}", panic_message(payload.as_ref()));
-                self.trace
-                    .record_text(self.now, Kind::Panic, u64::MAX, format_args!("{message}"));
+                let event = TraceEvent::Panic {
+                    node: None,
+                    message: &message,
+                };
+                self.trace.record(self.now, event);
                 self.panic = Some(HandlerPanic {
                     node: None,
                     time: self.now,
@@ -926,7 +879,12 @@ impl<P: Process> Simulation<P> {
         }
         for (node, id, request) in submits.drain(..) {
             let latency = self.client_latency.sample(&mut self.client_network_rng);
-            self.trace_client_op(Kind::Client, node, id, &request, P::fingerprint_request);
+            let event = TraceEvent::Client {
+                node,
+                id,
+                request: &request,
+            };
+            self.trace.record(self.now, event);
             let at = self.now.saturating_add(latency);
             self.push(at, EventKind::Request { node, id, request });
         }
@@ -936,28 +894,6 @@ impl<P: Process> Simulation<P> {
         }
         self.submits = submits;
         self.wakes = wakes;
-    }
-
-    /// Records a client request or reply. Both are hashed by content (through the protocol's
-    /// fingerprint): what clients ask and see is part of a run's identity.
-    fn trace_client_op<T: std::fmt::Debug>(
-        &mut self,
-        kind: Kind,
-        node: NodeId,
-        id: RequestId,
-        op: &T,
-        fingerprint: fn(&T, &mut crate::hash::StableHasher),
-    ) {
-        self.trace.record_fingerprint(
-            self.now,
-            kind,
-            node.0 as u64,
-            |hasher| {
-                hasher.write_u64(id.0);
-                fingerprint(op, hasher);
-            },
-            || format!("request {} {op:?}", id.0),
-        );
     }
 
     fn push(&mut self, time: SimTime, kind: EventKind<P>) {
@@ -984,10 +920,7 @@ impl<P: Process> Simulation<P> {
         n.deferred.clear();
         n.incarnation += 1;
         self.stats.crashes += 1;
-        self.trace
-            .record(self.now, Kind::Crash, [node.0 as u64, 0, 0, 0], |l| {
-                let _ = write!(l, ",\"node\":\"{node}\"");
-            });
+        self.trace.record(self.now, TraceEvent::Crash { node });
     }
 
     /// Restarts a crashed `node`: a new process is built and started from its durable state
@@ -997,10 +930,7 @@ impl<P: Process> Simulation<P> {
             return;
         }
         self.stats.restarts += 1;
-        self.trace
-            .record(self.now, Kind::Restart, [node.0 as u64, 0, 0, 0], |l| {
-                let _ = write!(l, ",\"node\":\"{node}\"");
-            });
+        self.trace.record(self.now, TraceEvent::Restart { node });
         self.boot(node);
     }
 
@@ -1015,14 +945,8 @@ impl<P: Process> Simulation<P> {
         self.next_pause += 1;
         n.pause = Some(pause);
         self.stats.pauses += 1;
-        self.trace.record(
-            self.now,
-            Kind::Pause,
-            [node.0 as u64, duration.0, 0, 0],
-            |l| {
-                let _ = write!(l, ",\"node\":\"{node}\",\"for_ns\":{}", duration.0);
-            },
-        );
+        self.trace
+            .record(self.now, TraceEvent::Pause { node, duration });
         let at = self.now.saturating_add(duration);
         self.push(at, EventKind::Resume { node, pause });
     }
@@ -1042,62 +966,33 @@ impl<P: Process> Simulation<P> {
             self.nodes.len(),
             "reachability of another cluster size"
         );
-        let writing = self.trace.is_writing();
-        let description = if writing {
-            reachability.describe()
-        } else {
-            String::new()
-        };
         self.reachability = reachability;
-        let mut hasher = crate::hash::StableHasher::new();
-        for a in self.node_ids() {
-            for b in self.node_ids() {
-                hasher.write_u64(self.reachability.can_reach(a, b) as u64);
-            }
-        }
-        self.trace
-            .record(self.now, Kind::Network, [hasher.finish(), 0, 0, 0], |l| {
-                let _ = write!(l, ",\"cut\":{}", json_string(&description));
-            });
+        let event = TraceEvent::Reachability {
+            reachability: &self.reachability,
+        };
+        self.trace.record(self.now, event);
     }
 
     /// Replaces the network's latency, loss and duplication.
     pub fn set_network(&mut self, network: NetworkConfig) {
-        self.trace.record_text(
-            self.now,
-            Kind::Network,
-            u64::MAX,
-            format_args!("{network:?}"),
-        );
         self.network = network;
+        let event = TraceEvent::Network {
+            network: &self.network,
+        };
+        self.trace.record(self.now, event);
     }
 
     /// Sets `node`'s clock offset and drift from now on.
     pub fn set_clock(&mut self, node: NodeId, clock: Clock) {
         self.nodes[node.index()].clock = clock;
-        self.trace.record(
-            self.now,
-            Kind::Clock,
-            [
-                node.0 as u64,
-                clock.offset_ns as u64,
-                clock.drift_ppm as u64,
-                0,
-            ],
-            |l| {
-                let _ = write!(
-                    l,
-                    ",\"node\":\"{node}\",\"offset_ns\":{},\"drift_ppm\":{}",
-                    clock.offset_ns, clock.drift_ppm
-                );
-            },
-        );
+        self.trace
+            .record(self.now, TraceEvent::Clock { node, clock });
     }
 
     /// Notes a fault in the trace in the driver's words (what the scenario asked for).
     pub fn note_fault(&mut self, text: std::fmt::Arguments<'_>) {
         self.trace
-            .record_text(self.now, Kind::Fault, u64::MAX, text);
+            .record(self.now, TraceEvent::Fault { text: &text });
     }
 }
 

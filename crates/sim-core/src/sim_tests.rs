@@ -4,7 +4,8 @@ use crate::network::{Latency, NetworkConfig, Reachability};
 use crate::process::{Ctx, Event, NodeId, Process, RequestId};
 use crate::sim::{ClientCtx, Clock, NodeStatus, SimConfig, Simulation, Step, Workload};
 use crate::time::{SimDuration, SimTime};
-use crate::trace::Trace;
+use crate::trace::{MemorySink, Trace, TraceEvent};
+use serde::Serialize;
 
 /// Records what it receives and when; sends on command.
 #[derive(Debug, Default)]
@@ -16,7 +17,7 @@ struct Probe {
     restored: Option<u32>,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize)]
 enum Report {
     Got(#[allow(dead_code)] u32),
 }
@@ -26,12 +27,12 @@ impl Event for Report {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 enum Timer {
     Tag(u32),
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize)]
 enum Request {
     Send { to: NodeId, tag: u32 },
     Timer { after_ms: u64, tag: u32 },
@@ -484,4 +485,72 @@ fn a_delay_past_the_end_of_time_never_arrives_and_does_not_overflow() {
     );
     assert_eq!(s.stats().messages_sent, 1);
     assert_eq!(s.peek_time(), Some(SimTime::MAX));
+}
+
+/// Node 0 sends node 1 one message whose `payload` is the only thing that differs between runs.
+struct Courier {
+    payload: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+struct Parcel {
+    seq: u64,
+    payload: u64,
+}
+
+impl Process for Courier {
+    type Msg = Parcel;
+    type Timer = ();
+    type Request = ();
+    type Response = ();
+    type Durable = ();
+    type Event = ();
+    fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) {
+        if ctx.id() == NodeId(0) {
+            let payload = self.payload;
+            ctx.send(NodeId(1), Parcel { seq: 1, payload });
+        }
+    }
+    fn on_message(&mut self, _: &mut Ctx<'_, Self>, _: NodeId, _: Parcel) {}
+    fn on_timer(&mut self, _: &mut Ctx<'_, Self>, _: ()) {}
+}
+
+fn courier_hash(payload: u64, trace: Trace<Courier>) -> u64 {
+    let config = SimConfig::new(3, 2);
+    let mut sim = Simulation::new(config, Box::new(move |_| Courier { payload }), trace);
+    sim.start();
+    while sim.step().is_some() {}
+    assert_eq!(sim.stats().messages_delivered, 1);
+    sim.trace_hash()
+}
+
+#[test]
+fn runs_that_differ_in_one_field_of_one_message_hash_apart() {
+    assert_eq!(
+        courier_hash(7, Trace::new(None)),
+        courier_hash(7, Trace::new(None))
+    );
+    assert_ne!(
+        courier_hash(7, Trace::new(None)),
+        courier_hash(8, Trace::new(None))
+    );
+}
+
+#[test]
+fn the_in_memory_sink_keeps_the_messages_themselves() {
+    let sink = MemorySink::new();
+    let hash = courier_hash(9, Trace::with_sink(Box::new(sink.clone())));
+    assert_eq!(hash, courier_hash(9, Trace::new(None)));
+    let records = sink.records();
+    let sent: Vec<&Parcel> = records
+        .iter()
+        .filter_map(|r| match r.event.as_event() {
+            TraceEvent::Send { msg, .. } => Some(msg),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].payload, 9);
+    let kinds: Vec<&str> = records.iter().map(|r| r.event.as_event().kind()).collect();
+    assert_eq!(kinds, ["send", "deliver"]);
 }

@@ -229,10 +229,22 @@ impl fmt::Debug for SimTime {
     }
 }
 
-/// Durations are written the human way in scenario files and JSON: `"150ms"`, `"5s"`.
+/// Durations are written the human way in scenario files and JSON: `"150ms"`, `"5s"`; to a
+/// serializer that is not human-readable (the trace hash) as plain nanoseconds.
 impl serde::Serialize for SimDuration {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+        if serializer.is_human_readable() {
+            serializer.collect_str(self)
+        } else {
+            serializer.serialize_u64(self.0)
+        }
+    }
+}
+
+/// Instants are nanoseconds since the start of the run, in JSON and in the trace hash alike.
+impl serde::Serialize for SimTime {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u64(self.0)
     }
 }
 

@@ -1,89 +1,44 @@
-//! The trace: every message, timer, fault and protocol event of a run, as structured events.
+//! The trace: every message, timer, fault and protocol event of a run, as typed events.
 //!
-//! Every event is folded into a 64-bit [`StableHasher`] as it happens, whether or not it is
-//! written anywhere, so the trace hash identifies a run (scenario, seed and code) in debug and
-//! release builds alike. With a sink (`--trace FILE`), events are also streamed as JSON Lines;
-//! the run never keeps the whole trace in memory.
+//! The simulation records each event as a [`TraceEvent`], which borrows the protocol's own
+//! messages, timers, requests, replies and reports. Every event is folded into a 64-bit
+//! [`StableHasher`] as it happens, whether or not it is written anywhere, so the trace hash
+//! identifies a run (scenario, seed and code) in debug and release builds alike; protocol values
+//! are hashed by their fields through `serde` ([`crate::hash::hash_value`]), never by formatting.
+//!
+//! Where events go besides the hash is a [`TraceSink`]: none (hash only, the default), a
+//! [`JsonLinesSink`] (`--trace FILE`, see [`json`] for the line format), or a [`MemorySink`]
+//! that keeps owned events ([`OwnedTraceEvent`]) for tests and reports. Only the in-memory sink
+//! keeps the trace in memory; JSON is formatted only when a JSON sink is attached. The first
+//! error a sink returns is kept, the sink is dropped, and [`Trace::finish`] reports the error.
 //!
 //! Every [`CHECKPOINT_EVERY`] events the running hash is kept as a [`Checkpoint`], so two runs
 //! that should be the same (a replay, a determinism re-run) can be compared window by window and
 //! their first difference located without keeping either trace.
 
-use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use crate::hash::StableHasher;
+use crate::process::Process;
 use crate::time::SimTime;
 
-/// Where a message was lost.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DropReason {
-    /// The network lost it at random.
-    Loss,
-    /// A partition cut the link when it was sent or when it arrived.
-    Partition,
-    /// The destination was down, or crashed and restarted while the message was in flight.
-    NodeDown,
-}
+mod event;
+pub mod json;
+mod memory;
 
-impl DropReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DropReason::Loss => "loss",
-            DropReason::Partition => "partition",
-            DropReason::NodeDown => "node-down",
-        }
-    }
-}
+pub use event::{DropReason, OwnedTraceEvent, TraceEvent};
+pub use json::JsonLinesSink;
+pub use memory::{MemorySink, TraceRecord};
 
-/// The kind of each trace line, folded into the hash as a small integer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-pub enum Kind {
-    Send = 1,
-    Deliver,
-    Drop,
-    Duplicate,
-    TimerSet,
-    TimerFire,
-    TimerCancel,
-    Request,
-    Reply,
-    Crash,
-    Restart,
-    Pause,
-    Resume,
-    Network,
-    Clock,
-    Report,
-    Fault,
-    Client,
-    Panic,
-}
+/// Where trace events go besides the hash.
+pub trait TraceSink<P: Process> {
+    /// Takes one event at `time`. An error stops this sink (the run goes on, its hash unchanged)
+    /// and is reported by [`Trace::finish`].
+    fn record(&mut self, time: SimTime, event: &TraceEvent<'_, P>) -> io::Result<()>;
 
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Send => "send",
-            Kind::Deliver => "deliver",
-            Kind::Drop => "drop",
-            Kind::Duplicate => "duplicate",
-            Kind::TimerSet => "timer-set",
-            Kind::TimerFire => "timer-fire",
-            Kind::TimerCancel => "timer-cancel",
-            Kind::Request => "request",
-            Kind::Reply => "reply",
-            Kind::Crash => "crash",
-            Kind::Restart => "restart",
-            Kind::Pause => "pause",
-            Kind::Resume => "resume",
-            Kind::Network => "network",
-            Kind::Clock => "clock",
-            Kind::Report => "report",
-            Kind::Fault => "fault",
-            Kind::Client => "client",
-            Kind::Panic => "panic",
-        }
+    /// The run is over: flush whatever is buffered.
+    fn finish(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
@@ -103,19 +58,18 @@ pub struct Checkpoint {
     pub hash: u64,
 }
 
-/// Folds events into the trace hash and, with a sink, writes them as JSON Lines.
-pub struct Trace {
+/// Folds events into the trace hash and hands them to its sink, if any.
+pub struct Trace<P: Process> {
     hasher: StableHasher,
     checkpoints: Vec<Checkpoint>,
     /// The current spacing of checkpoints, a power of two from [`CHECKPOINT_EVERY`].
     checkpoint_every: u64,
-    sink: Option<Box<dyn Write>>,
+    sink: Option<Box<dyn TraceSink<P>>>,
     sink_error: Option<io::Error>,
-    line: String,
     events: u64,
 }
 
-impl std::fmt::Debug for Trace {
+impl<P: Process> std::fmt::Debug for Trace<P> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Trace")
             .field("hash", &self.hash())
@@ -124,28 +78,44 @@ impl std::fmt::Debug for Trace {
     }
 }
 
-impl Default for Trace {
+impl<P: Process> Default for Trace<P> {
     fn default() -> Self {
-        Self::new(None)
+        Self::hash_only()
     }
 }
 
-impl Trace {
-    pub fn new(sink: Option<Box<dyn Write>>) -> Self {
+impl<P: Process> Trace<P> {
+    /// The trace hash alone, or also JSON Lines to `writer` (`--trace FILE`).
+    pub fn new(writer: Option<Box<dyn Write>>) -> Self {
+        match writer {
+            Some(writer) => Self::with_sink(Box::new(JsonLinesSink::new(writer))),
+            None => Self::hash_only(),
+        }
+    }
+
+    /// The trace hash alone: nothing is formatted or kept.
+    pub fn hash_only() -> Self {
         Trace {
             hasher: StableHasher::new(),
             checkpoints: Vec::new(),
             checkpoint_every: CHECKPOINT_EVERY,
-            sink,
+            sink: None,
             sink_error: None,
-            line: String::new(),
             events: 0,
         }
     }
 
-    /// Whether lines are being written (so callers can skip formatting details otherwise).
+    /// The trace hash, and every event handed to `sink`.
+    pub fn with_sink(sink: Box<dyn TraceSink<P>>) -> Self {
+        Trace {
+            sink: Some(sink),
+            ..Self::hash_only()
+        }
+    }
+
+    /// Whether a sink takes the events (so callers can skip preparing anything for it).
     #[inline]
-    pub fn is_writing(&self) -> bool {
+    pub fn has_sink(&self) -> bool {
         self.sink.is_some()
     }
 
@@ -183,118 +153,69 @@ impl Trace {
         }
     }
 
-    /// Records an event of `kind` at `time` with up to four numeric fields (node indices, ids).
-    /// The hash covers exactly these; `detail` renders the JSON line's extra fields and runs only
-    /// when a sink is attached.
-    #[inline]
-    pub fn record(
-        &mut self,
-        time: SimTime,
-        kind: Kind,
-        fields: [u64; 4],
-        detail: impl FnOnce(&mut String),
-    ) {
+    /// Records `event` at `time`: folds it into the hash and hands it to the sink. Inlined into
+    /// each call site, where the kind of event is known, so the hashing is straight-line code.
+    #[inline(always)]
+    pub fn record(&mut self, time: SimTime, event: TraceEvent<'_, P>) {
         self.events += 1;
         self.hasher.write_u64(time.0);
-        self.hasher.write_u64(kind as u64);
-        for f in fields {
-            self.hasher.write_u64(f);
-        }
+        event.hash_into(&mut self.hasher);
         self.checkpoint(time);
-        if self.sink.is_some() {
-            self.line.clear();
-            let _ = write!(self.line, "{{\"t\":{},\"ev\":\"{}\"", time.0, kind.as_str());
-            detail(&mut self.line);
-            self.line.push_str("}\n");
-            self.write_line();
-        }
-    }
-
-    /// Records an event whose text is part of its identity (protocol reports, faults): the text
-    /// is hashed too. `text` must render the same on every run.
-    pub fn record_text(
-        &mut self,
-        time: SimTime,
-        kind: Kind,
-        node: u64,
-        text: std::fmt::Arguments<'_>,
-    ) {
-        self.events += 1;
-        self.hasher.write_u64(time.0);
-        self.hasher.write_u64(kind as u64);
-        self.hasher.write_u64(node);
-        let _ = self.hasher.write_fmt(text);
-        self.checkpoint(time);
-        if self.sink.is_some() {
-            self.line.clear();
-            let rendered = text.to_string();
-            let _ = write!(self.line, "{{\"t\":{},\"ev\":\"{}\"", time.0, kind.as_str());
-            if node != u64::MAX {
-                let _ = write!(self.line, ",\"node\":\"n{}\"", node + 1);
-            }
-            let _ = writeln!(self.line, ",\"text\":{}}}", json_string(&rendered));
-            self.write_line();
-        }
-    }
-
-    /// Records an event whose identity is folded in by `fingerprint` (a protocol report's own
-    /// fields, say); `text` renders it for the sink only.
-    pub fn record_fingerprint(
-        &mut self,
-        time: SimTime,
-        kind: Kind,
-        node: u64,
-        fingerprint: impl FnOnce(&mut StableHasher),
-        text: impl FnOnce() -> String,
-    ) {
-        self.events += 1;
-        self.hasher.write_u64(time.0);
-        self.hasher.write_u64(kind as u64);
-        self.hasher.write_u64(node);
-        fingerprint(&mut self.hasher);
-        self.checkpoint(time);
-        if self.sink.is_some() {
-            self.line.clear();
-            let rendered = text();
-            let _ = write!(self.line, "{{\"t\":{},\"ev\":\"{}\"", time.0, kind.as_str());
-            if node != u64::MAX {
-                let _ = write!(self.line, ",\"node\":\"n{}\"", node + 1);
-            }
-            let _ = writeln!(self.line, ",\"text\":{}}}", json_string(&rendered));
-            self.write_line();
-        }
-    }
-
-    fn write_line(&mut self) {
         if let Some(sink) = &mut self.sink {
-            if let Err(e) = sink.write_all(self.line.as_bytes()) {
+            if let Err(e) = sink.record(time, &event) {
                 self.sink_error.get_or_insert(e);
                 self.sink = None;
             }
         }
     }
 
-    /// Flushes the sink; reports the first write error, if any.
+    /// Flushes the sink; reports the first error it returned, if any.
     pub fn finish(&mut self) -> io::Result<()> {
         if let Some(e) = self.sink_error.take() {
             return Err(e);
         }
         if let Some(sink) = &mut self.sink {
-            sink.flush()?;
+            sink.finish()?;
         }
         Ok(())
     }
 }
 
-/// `text` as a JSON string literal.
-pub fn json_string(text: &str) -> String {
-    serde_json::Value::String(text.to_string()).to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::process::{Ctx, NodeId};
+    use serde::Serialize;
     use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Debug, Serialize)]
+    enum Msg {
+        Ping { seq: u64, text: String },
+    }
+
+    #[derive(Clone, Debug, Serialize)]
+    struct Note {
+        term: u64,
+    }
+
+    impl crate::Event for Note {
+        fn name(&self) -> &'static str {
+            "note"
+        }
+    }
+
+    struct Toy;
+    impl Process for Toy {
+        type Msg = Msg;
+        type Timer = u8;
+        type Request = ();
+        type Response = ();
+        type Durable = ();
+        type Event = Note;
+        fn on_start(&mut self, _: &mut Ctx<'_, Self>) {}
+        fn on_message(&mut self, _: &mut Ctx<'_, Self>, _: NodeId, _: Msg) {}
+        fn on_timer(&mut self, _: &mut Ctx<'_, Self>, _: u8) {}
+    }
 
     #[derive(Clone, Default)]
     struct Shared(Arc<Mutex<Vec<u8>>>);
@@ -308,33 +229,265 @@ mod tests {
         }
     }
 
+    fn ping(seq: u64) -> Msg {
+        Msg::Ping {
+            seq,
+            text: "hi".to_string(),
+        }
+    }
+
+    fn send(trace: &mut Trace<Toy>, time: u64, id: u64, msg: &Msg) {
+        let (from, to) = (NodeId(0), NodeId(1));
+        trace.record(SimTime(time), TraceEvent::Send { from, to, id, msg });
+    }
+
+    fn two_events(trace: &mut Trace<Toy>) {
+        send(trace, 5, 7, &ping(1));
+        let event = Note { term: 3 };
+        let node = NodeId(2);
+        trace.record(
+            SimTime(6),
+            TraceEvent::Report {
+                node,
+                event: &event,
+            },
+        );
+    }
+
     #[test]
     fn hash_does_not_depend_on_the_sink() {
         let buffer = Shared::default();
-        let mut with = Trace::new(Some(Box::new(buffer.clone())));
-        let mut without = Trace::new(None);
-        for trace in [&mut with, &mut without] {
-            trace.record(SimTime(5), Kind::Send, [0, 1, 7, 0], |l| {
-                l.push_str(",\"x\":1")
-            });
-            trace.record_text(
-                SimTime(6),
-                Kind::Report,
-                2,
-                format_args!("became_leader term={}", 3),
-            );
+        let memory = MemorySink::new();
+        let mut json = Trace::new(Some(Box::new(buffer.clone())));
+        let mut kept = Trace::with_sink(Box::new(memory.clone()));
+        let mut plain = Trace::new(None);
+        for trace in [&mut json, &mut kept, &mut plain] {
+            two_events(trace);
         }
-        assert_eq!(with.hash(), without.hash());
+        assert_eq!(json.hash(), plain.hash());
+        assert_eq!(kept.hash(), plain.hash());
         assert!(
-            with.checkpoints().is_empty(),
+            plain.checkpoints().is_empty(),
             "two events make no checkpoint"
         );
         let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
-        let lines: Vec<&str> = text.lines().collect();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("every line is JSON"))
+            .collect();
         assert_eq!(lines.len(), 2);
-        for line in lines {
-            serde_json::from_str::<serde_json::Value>(line).expect("every line is JSON");
+        assert_eq!(lines[0]["ev"], "send");
+        assert_eq!(lines[0]["from"], "n1");
+        assert_eq!(lines[0]["msg"]["Ping"]["seq"], 1, "{}", lines[0]);
+        assert_eq!(lines[1]["name"], "note");
+        assert_eq!(lines[1]["event"]["term"], 3);
+        assert_eq!(memory.records().len(), 2);
+    }
+
+    #[test]
+    fn kept_events_hash_and_print_as_they_were_recorded() {
+        let memory = MemorySink::new();
+        let buffer = Shared::default();
+        let mut trace = Trace::with_sink(Box::new(memory.clone()));
+        two_events(&mut trace);
+        let mut again = Trace::new(Some(Box::new(buffer.clone())));
+        for record in memory.take() {
+            again.record(record.time, record.event.as_event());
         }
+        assert_eq!(again.hash(), trace.hash());
+        assert!(memory.records().is_empty(), "take leaves none");
+        let direct_buffer = Shared::default();
+        let mut direct = Trace::new(Some(Box::new(direct_buffer.clone())));
+        two_events(&mut direct);
+        assert_eq!(*buffer.0.lock().unwrap(), *direct_buffer.0.lock().unwrap());
+    }
+
+    /// One event of every kind, each hashing differently and written as a JSON object whose
+    /// `ev` is its kind.
+    /// The values the events of [`every_kind_of_event_hashes_apart_and_writes_json`] refer to.
+    struct Fixture {
+        msg: Msg,
+        timer: u8,
+        note: Note,
+        reachability: crate::network::Reachability,
+        network: crate::network::NetworkConfig,
+    }
+
+    impl Fixture {
+        fn new() -> Self {
+            Fixture {
+                msg: ping(2),
+                timer: 9,
+                note: Note { term: 1 },
+                reachability: crate::network::Reachability::isolate(3, NodeId(0), false),
+                network: crate::network::NetworkConfig::default(),
+            }
+        }
+
+        /// Every event that carries a message or a timer.
+        fn messages_and_timers(&self) -> Vec<TraceEvent<'_, Toy>> {
+            let (a, b, msg, timer) = (NodeId(0), NodeId(1), &self.msg, &self.timer);
+            let delay = crate::time::SimDuration::from_millis(3);
+            vec![
+                TraceEvent::Send {
+                    from: a,
+                    to: b,
+                    id: 1,
+                    msg,
+                },
+                TraceEvent::Deliver {
+                    from: a,
+                    to: b,
+                    id: 1,
+                    msg,
+                },
+                TraceEvent::Drop {
+                    from: a,
+                    to: b,
+                    id: 1,
+                    reason: DropReason::Loss,
+                },
+                TraceEvent::Duplicate {
+                    from: a,
+                    to: b,
+                    id: 1,
+                    delay,
+                    msg,
+                },
+                TraceEvent::TimerSet {
+                    node: a,
+                    generation: 2,
+                    at: SimTime(9),
+                    timer,
+                },
+                TraceEvent::TimerFire {
+                    node: a,
+                    generation: 2,
+                    timer,
+                },
+                TraceEvent::TimerCancel { node: a, timer },
+            ]
+        }
+
+        /// Every event of clients, node lifecycles, the network and the protocol's reports.
+        fn the_rest(&self) -> Vec<TraceEvent<'_, Toy>> {
+            let (a, id) = (NodeId(0), crate::process::RequestId(4));
+            let duration = crate::time::SimDuration::from_millis(3);
+            let clock = crate::sim::Clock {
+                offset_ns: -5,
+                drift_ppm: 7,
+            };
+            vec![
+                TraceEvent::Client {
+                    node: a,
+                    id,
+                    request: &(),
+                },
+                TraceEvent::Request {
+                    node: a,
+                    id,
+                    request: &(),
+                },
+                TraceEvent::RequestDrop {
+                    node: a,
+                    id,
+                    request: &(),
+                },
+                TraceEvent::Reply {
+                    node: a,
+                    id,
+                    response: &(),
+                },
+                TraceEvent::ClientWake { token: 3 },
+                TraceEvent::Crash { node: a },
+                TraceEvent::Restart { node: a },
+                TraceEvent::Pause { node: a, duration },
+                TraceEvent::Resume {
+                    node: a,
+                    deferred: 2,
+                },
+                TraceEvent::Reachability {
+                    reachability: &self.reachability,
+                },
+                TraceEvent::Network {
+                    network: &self.network,
+                },
+                TraceEvent::Clock { node: a, clock },
+                TraceEvent::Report {
+                    node: a,
+                    event: &self.note,
+                },
+                TraceEvent::Panic {
+                    node: None,
+                    message: "boom",
+                },
+            ]
+        }
+    }
+
+    /// `event` hashes apart from every hash in `hashes`, writes a JSON line of its kind, and
+    /// hashes the same from its owned copy.
+    fn check_event(event: &TraceEvent<'_, Toy>, hashes: &mut std::collections::BTreeSet<u64>) {
+        let mut hasher = StableHasher::new();
+        event.hash_into(&mut hasher);
+        assert!(
+            hashes.insert(hasher.finish()),
+            "{event:?} hashes like another"
+        );
+        let mut line = Vec::new();
+        json::write_line(&mut line, SimTime(11), event).unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&line).unwrap();
+        assert_eq!(value["ev"], event.kind(), "{value}");
+        assert_eq!(value["t"], 11);
+        assert_eq!(line.last(), Some(&b'\n'));
+        let owned = event.to_owned_event();
+        let mut again = StableHasher::new();
+        owned.as_event().hash_into(&mut again);
+        assert_eq!(again.finish(), hasher.finish(), "{owned:?}");
+    }
+
+    #[test]
+    fn every_kind_of_event_hashes_apart_and_writes_json() {
+        let fixture = Fixture::new();
+        let mut hashes = std::collections::BTreeSet::new();
+        for event in fixture.messages_and_timers() {
+            check_event(&event, &mut hashes);
+        }
+        for event in fixture.the_rest() {
+            check_event(&event, &mut hashes);
+        }
+        let text = format_args!("crash {}", NodeId(0));
+        check_event(&TraceEvent::Fault { text: &text }, &mut hashes);
+    }
+
+    #[test]
+    fn message_contents_are_part_of_the_hash() {
+        let mut a = Trace::new(None);
+        let mut b = Trace::new(None);
+        send(&mut a, 1, 0, &ping(1));
+        send(&mut b, 1, 0, &ping(2));
+        assert_ne!(a.hash(), b.hash());
+    }
+
+    struct Failing;
+    impl Write for Failing {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::Error::other("disk full"))
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failed_write_is_reported_by_finish_and_leaves_the_hash_alone() {
+        let mut failing = Trace::new(Some(Box::new(Failing)));
+        let mut plain = Trace::new(None);
+        two_events(&mut failing);
+        two_events(&mut plain);
+        assert_eq!(failing.hash(), plain.hash());
+        let error = failing.finish().expect_err("the write error is kept");
+        assert_eq!(error.to_string(), "disk full");
     }
 
     #[test]
@@ -343,9 +496,9 @@ mod tests {
         let mut b = Trace::new(None);
         let n = CHECKPOINT_EVERY * 3 + 5;
         for i in 0..n {
-            a.record(SimTime(i), Kind::Send, [i, 0, 0, 0], |_| {});
+            send(&mut a, i, i, &ping(0));
             let odd = if i == CHECKPOINT_EVERY * 2 + 7 { 1 } else { 0 };
-            b.record(SimTime(i), Kind::Send, [i, odd, 0, 0], |_| {});
+            send(&mut b, i, i, &ping(odd));
         }
         assert_eq!(a.checkpoints().len(), 3);
         assert_eq!(a.checkpoints()[0].events, CHECKPOINT_EVERY);
@@ -358,8 +511,9 @@ mod tests {
     fn checkpoints_stay_bounded_in_long_runs() {
         let mut trace = Trace::new(None);
         let n = CHECKPOINT_EVERY * CHECKPOINTS_MAX as u64 * 3;
+        let msg = ping(0);
         for i in 0..n {
-            trace.record(SimTime(i), Kind::Send, [i, 0, 0, 0], |_| {});
+            send(&mut trace, i, i, &msg);
         }
         let kept = trace.checkpoints();
         assert!(kept.len() <= CHECKPOINTS_MAX, "{} checkpoints", kept.len());

@@ -85,13 +85,13 @@ impl Default for NodeConfig {
 }
 
 /// What nodes send each other.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum FdMsg {
     /// "I am alive": the sender's incarnation and the heartbeat's number within it.
     Heartbeat { incarnation: u64, seq: u64 },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub enum FdTimer {
     /// Time to send the next heartbeat.
     SendHeartbeat,
@@ -102,7 +102,7 @@ pub enum FdTimer {
 }
 
 /// What a node reports: its detectors' changes of mind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum FdEvent {
     /// `detector` now suspects `peer`.
     Suspect {

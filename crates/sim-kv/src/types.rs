@@ -1,10 +1,12 @@
 //! The requests clients send to a replicated key-value store, and its answers.
+//!
+//! They are `Serialize`: the trace hashes them field by field and writes them as JSON.
 
-use sim_core::hash::StableHasher;
+use serde::Serialize;
 use sim_core::NodeId;
 
 /// One key-value operation, as a client asks it.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub enum KvOp {
     /// Reads `key`; an absent key reads as `None`.
     Get { key: String },
@@ -38,7 +40,7 @@ impl KvOp {
 
 /// A client request. `(client, seq)` identifies the operation across retries, so a store with
 /// sessions applies a retried write once.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct KvRequest {
     pub client: u64,
     pub seq: u64,
@@ -46,7 +48,7 @@ pub struct KvRequest {
 }
 
 /// A store's answer.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub enum KvResponse {
     /// A read's value (`None`: absent).
     Value(Option<String>),
@@ -62,86 +64,20 @@ pub enum KvResponse {
     Unavailable,
 }
 
-/// Folds an optional string into a hash, telling `None` from every string.
-fn fold_text(hasher: &mut StableHasher, text: Option<&str>) {
-    match text {
-        None => hasher.write_u64(0),
-        Some(t) => {
-            hasher.write_u64(1 + t.len() as u64);
-            hasher.write_bytes(t.as_bytes());
-        }
-    }
-}
-
-impl KvRequest {
-    /// Folds the request into a trace hash by its fields (cheaper than its `Debug` form).
-    pub fn fingerprint(&self, hasher: &mut StableHasher) {
-        hasher.write_u64(self.client);
-        hasher.write_u64(self.seq);
-        match &self.op {
-            KvOp::Get { key } => {
-                hasher.write_u64(1);
-                fold_text(hasher, Some(key));
-            }
-            KvOp::Put { key, value } => {
-                hasher.write_u64(2);
-                fold_text(hasher, Some(key));
-                fold_text(hasher, Some(value));
-            }
-            KvOp::Cas { key, expected, new } => {
-                hasher.write_u64(3);
-                fold_text(hasher, Some(key));
-                fold_text(hasher, expected.as_deref());
-                fold_text(hasher, Some(new));
-            }
-            KvOp::Append { key, value } => {
-                hasher.write_u64(4);
-                fold_text(hasher, Some(key));
-                fold_text(hasher, Some(value));
-            }
-        }
-    }
-}
-
-impl KvResponse {
-    /// Folds the response into a trace hash by its fields.
-    pub fn fingerprint(&self, hasher: &mut StableHasher) {
-        match self {
-            KvResponse::Value(v) => {
-                hasher.write_u64(1);
-                fold_text(hasher, v.as_deref());
-            }
-            KvResponse::Done => hasher.write_u64(2),
-            KvResponse::CasFailed { current } => {
-                hasher.write_u64(3);
-                fold_text(hasher, current.as_deref());
-            }
-            // Both hash as the `NotLeader { leader }` they replace did (`Unavailable` as no
-            // leader), so runs from before the split keep their trace hashes.
-            KvResponse::Redirect { to } => {
-                hasher.write_u64(4);
-                hasher.write_u64(u64::from(to.0));
-            }
-            KvResponse::Unavailable => {
-                hasher.write_u64(4);
-                hasher.write_u64(u64::MAX);
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sim_core::hash::{hash_value, StableHasher};
 
-    fn hash(f: impl FnOnce(&mut StableHasher)) -> u64 {
+    fn hash<T: Serialize>(value: &T) -> u64 {
         let mut h = StableHasher::new();
-        f(&mut h);
+        hash_value(&mut h, value);
         h.finish()
     }
 
+    /// The trace hashes requests and replies by their fields: these must not collide.
     #[test]
-    fn fingerprints_tell_requests_and_responses_apart() {
+    fn trace_hashes_tell_requests_and_responses_apart() {
         let put = |key: &str, value: &str| KvRequest {
             client: 1,
             seq: 2,
@@ -150,27 +86,15 @@ mod tests {
                 value: value.into(),
             },
         };
-        assert_ne!(
-            hash(|h| put("ab", "c").fingerprint(h)),
-            hash(|h| put("a", "bc").fingerprint(h))
-        );
-        assert_eq!(
-            hash(|h| put("a", "b").fingerprint(h)),
-            hash(|h| put("a", "b").fingerprint(h))
-        );
+        assert_ne!(hash(&put("ab", "c")), hash(&put("a", "bc")));
+        assert_eq!(hash(&put("a", "b")), hash(&put("a", "b")));
         let absent = KvResponse::Value(None);
         let empty = KvResponse::Value(Some(String::new()));
+        assert_ne!(hash(&absent), hash(&empty));
+        assert_ne!(hash(&KvResponse::Done), hash(&KvResponse::Unavailable));
         assert_ne!(
-            hash(|h| absent.fingerprint(h)),
-            hash(|h| empty.fingerprint(h))
-        );
-        assert_ne!(
-            hash(|h| KvResponse::Done.fingerprint(h)),
-            hash(|h| KvResponse::Unavailable.fingerprint(h))
-        );
-        assert_ne!(
-            hash(|h| KvResponse::Redirect { to: NodeId(0) }.fingerprint(h)),
-            hash(|h| KvResponse::Unavailable.fingerprint(h))
+            hash(&KvResponse::Redirect { to: NodeId(0) }),
+            hash(&KvResponse::Unavailable)
         );
     }
 }

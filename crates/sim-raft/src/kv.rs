@@ -8,10 +8,11 @@
 
 use std::collections::BTreeMap;
 
+use serde::Serialize;
 use sim_kv::{KvOp, KvRequest, KvResponse};
 
 /// A client's session: its latest applied request and the answer it got.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Session {
     pub seq: u64,
     pub response: KvResponse,
@@ -39,7 +40,7 @@ impl Applied {
 }
 
 /// The key-value store and its sessions.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct KvStore {
     data: BTreeMap<String, String>,
     sessions: BTreeMap<u64, Session>,

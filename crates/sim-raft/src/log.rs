@@ -13,12 +13,13 @@
 use std::fmt;
 use std::sync::Arc;
 
+use serde::Serialize;
 use sim_kv::KvRequest;
 
 use crate::kv::KvStore;
 
 /// What an entry asks the state machine to do.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Serialize)]
 pub enum Command {
     /// The entry a leader appends when its term starts (§5.4.2, §8).
     Noop,
@@ -47,7 +48,7 @@ impl Command {
 }
 
 /// One log entry.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Serialize)]
 pub struct Entry {
     pub term: u64,
     pub command: Command,
@@ -60,7 +61,7 @@ impl fmt::Debug for Entry {
 }
 
 /// A snapshot of the state machine after applying every entry up to `last_index` (§7).
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Serialize)]
 pub struct Snapshot {
     pub last_index: u64,
     pub last_term: u64,
@@ -68,7 +69,7 @@ pub struct Snapshot {
 }
 
 impl fmt::Debug for Snapshot {
-    /// Short on purpose: messages are formatted into the trace.
+    /// Short on purpose, for test failures and logs (the trace writes snapshots as JSON).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,

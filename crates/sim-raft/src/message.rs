@@ -3,10 +3,12 @@
 
 use std::sync::Arc;
 
+use serde::Serialize;
+
 use crate::log::{Entry, Snapshot};
 
 /// A message between nodes. Every message carries the sender's term (§5.1).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub enum Message {
     /// §5.2; with `pre_vote`, the thesis' §9.6 pre-vote: `term` is the term the sender would
     /// campaign in, and nobody changes state on it.

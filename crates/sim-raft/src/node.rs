@@ -24,7 +24,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use sim_core::hash::StableHasher;
+use serde::Serialize;
 use sim_core::{rng, Ctx, Event, NodeId, Process, RequestId, SimDuration, SimTime};
 use sim_kv::{KvOp, KvRequest, KvResponse};
 
@@ -102,7 +102,7 @@ impl Role {
 }
 
 /// A node's timers.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub enum Timer {
     Election,
     Heartbeat,
@@ -119,7 +119,7 @@ pub enum Durable {
 }
 
 /// What a node reports: to the trace, to the checks, and for faults aimed at moments.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum RaftEvent {
     /// The node booted and read this from storage.
     Restored {
@@ -194,29 +194,6 @@ impl Event for RaftEvent {
             RaftEvent::SnapshotTaken { .. } => "snapshot_taken",
             RaftEvent::SnapshotInstalled { .. } => "snapshot_installed",
             RaftEvent::Truncated { .. } => "truncated",
-        }
-    }
-
-    /// Every field is a number: hash them rather than format them (reports are frequent).
-    fn fingerprint(&self, hasher: &mut StableHasher) {
-        let (tag, a, b, c) = match *self {
-            RaftEvent::Restored {
-                term,
-                last_index,
-                snapshot_index,
-            } => (1, term, last_index, snapshot_index),
-            RaftEvent::BecamePreCandidate { term } => (2, term, 0, 0),
-            RaftEvent::BecameCandidate { term } => (3, term, 0, 0),
-            RaftEvent::BecameLeader { term } => (4, term, 0, 0),
-            RaftEvent::SteppedDown { term } => (5, term, 0, 0),
-            RaftEvent::Voted { term, candidate } => (6, term, u64::from(candidate.0), 0),
-            RaftEvent::Committed { index, term } => (7, index, term, 0),
-            RaftEvent::SnapshotTaken { index, term } => (8, index, term, 0),
-            RaftEvent::SnapshotInstalled { index, term } => (9, index, term, 0),
-            RaftEvent::Truncated { from, count } => (10, from, count, 0),
-        };
-        for word in [tag, a, b, c] {
-            hasher.write_u64(word);
         }
     }
 }
@@ -1458,14 +1435,6 @@ impl Process for RaftNode {
             "candidate" => matches!(self.role, Role::Candidate | Role::PreCandidate),
             _ => false,
         }
-    }
-
-    fn fingerprint_request(request: &KvRequest, hasher: &mut StableHasher) {
-        request.fingerprint(hasher);
-    }
-
-    fn fingerprint_response(response: &KvResponse, hasher: &mut StableHasher) {
-        response.fingerprint(hasher);
     }
 }
 

@@ -119,7 +119,7 @@ pub struct Cluster<S: Suite> {
 impl<S: Suite> Cluster<S> {
     /// A cluster of `suite`'s processes with its workload and checks; call [`Cluster::start`]
     /// to boot it.
-    pub fn new(suite: impl Into<Rc<S>>, config: SimConfig, trace: Trace) -> Self {
+    pub fn new(suite: impl Into<Rc<S>>, config: SimConfig, trace: Trace<S::P>) -> Self {
         let suite = suite.into();
         let workload = suite.workload();
         let checks = suite.checks();
@@ -131,7 +131,7 @@ impl<S: Suite> Cluster<S> {
     pub fn with_parts(
         suite: impl Into<Rc<S>>,
         config: SimConfig,
-        trace: Trace,
+        trace: Trace<S::P>,
         workload: Option<Box<dyn sim_core::Workload<S::P>>>,
         checks: Vec<Box<dyn Check<S::P>>>,
     ) -> Self {
