@@ -403,3 +403,35 @@ fn issue_8_client_policies_run_from_a_scenario() {
         stderr(&output)
     );
 }
+
+/// Clients live beside nodes: a client on the side of an isolated, deposed leader reaches only
+/// it, its requests to the majority are lost to the partition, its writes to the deposed leader
+/// never commit and time out as `info`, and the history stays linearizable (issue 8).
+#[test]
+fn issue_8_seed_1_clients_beside_a_deposed_leader_are_cut_off_and_linearizability_holds() {
+    let trace = temp_file("deposed-leader-clients.jsonl", "");
+    let output = sim(&[
+        "run",
+        "scenarios/raft/deposed-leader-clients.toml",
+        "--seed",
+        "1",
+        "--trace",
+        trace.to_str().unwrap_or_default(),
+    ]);
+    let out = stdout(&output);
+    assert_eq!(code(&output), 0, "{out}");
+    assert!(out.contains("partition isolate n1"), "{out}");
+    assert!(out.contains("ok   always     kv.linearizable"), "{out}");
+    let operations = out
+        .lines()
+        .find(|l| l.starts_with("operations "))
+        .unwrap_or_default();
+    assert!(!operations.contains(" 0 info"), "{operations}");
+    let lines = std::fs::read_to_string(&trace).unwrap_or_default();
+    // c1 lives beside n1: cut off from the majority, and the majority's clients from n1.
+    assert!(
+        lines.contains(r#""from":"c1","to":"n2","request""#),
+        "c1's requests to the majority side should be lost to the partition"
+    );
+    assert!(lines.contains(r#""to":"n1","request""#) && lines.contains(r#""reason":"partition""#));
+}

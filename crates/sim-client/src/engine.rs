@@ -581,7 +581,7 @@ impl<K: ClientPlugin> ClientEngine<K> {
         let Phase::Waiting(outstanding) = &mut c.slots[slot].phase else {
             return;
         };
-        let id = ctx.submit(node, self.plugin.request(&outstanding.op));
+        let id = ctx.submit_as(client, node, self.plugin.request(&outstanding.op));
         outstanding.attempt = id;
         outstanding.node = node;
         outstanding.retry_at = ctx.now().saturating_add(self.params.request_timeout);

@@ -31,7 +31,9 @@ pub struct SimConfig {
     pub seed: u64,
     pub node_count: usize,
     pub network: NetworkConfig,
-    /// Latency between a client and a node, each way. Clients are never partitioned.
+    /// Latency between a client and a node, each way. A client submitting with
+    /// [`ClientCtx::submit_as`] lives beside its home node and shares its side of every
+    /// partition; one using [`ClientCtx::submit`] is outside every fault.
     pub client_latency: Latency,
     /// A run stops when it has processed this many events (reported, never a silent hang).
     pub max_events: u64,
@@ -157,7 +159,7 @@ pub struct ClientCtx<'a, P: Process> {
     node_count: usize,
     rng: &'a mut SimRng,
     next_request: &'a mut u64,
-    submits: &'a mut Vec<(NodeId, RequestId, P::Request)>,
+    submits: &'a mut Vec<Submit<P>>,
     wakes: &'a mut Vec<(SimDuration, u64)>,
 }
 
@@ -171,21 +173,48 @@ impl<'a, P: Process> ClientCtx<'a, P> {
     pub fn rng(&mut self) -> &mut SimRng {
         self.rng
     }
-    /// Sends `request` to `node`; its reply, if any, comes back through `Workload::on_reply`.
+    /// Sends `request` to `node` from a client outside every fault (never partitioned); its
+    /// reply, if any, comes back through `Workload::on_reply`.
     pub fn submit(&mut self, node: NodeId, request: P::Request) -> RequestId {
+        self.push_submit(None, node, request)
+    }
+
+    /// Sends `request` to `node` from client `client`, which lives on the side of the network of
+    /// its home node, `n(client mod node_count + 1)` (as Jepsen binds each client to a node): a
+    /// partition that cuts the home node from `node` loses the request or its reply.
+    pub fn submit_as(&mut self, client: usize, node: NodeId, request: P::Request) -> RequestId {
+        let client = u32::try_from(client).unwrap_or(u32::MAX);
+        self.push_submit(Some(client), node, request)
+    }
+
+    fn push_submit(&mut self, client: Option<u32>, node: NodeId, request: P::Request) -> RequestId {
         assert!(
             node.index() < self.node_count,
             "a client submitted to {node}, outside the cluster"
         );
         let id = RequestId(*self.next_request);
         *self.next_request += 1;
-        self.submits.push((node, id, request));
+        self.submits.push(Submit {
+            client,
+            node,
+            id,
+            request,
+        });
         id
     }
     /// Calls `Workload::on_wake(token)` after `after`.
     pub fn wake_after(&mut self, after: SimDuration, token: u64) {
         self.wakes.push((after, token));
     }
+}
+
+/// A request a workload submitted, applied after its handler returns.
+struct Submit<P: Process> {
+    /// The client that sent it, for one attached to a node's side of the network.
+    client: Option<u32>,
+    node: NodeId,
+    id: RequestId,
+    request: P::Request,
 }
 
 enum EventKind<P: Process> {
@@ -206,6 +235,7 @@ enum EventKind<P: Process> {
         node: NodeId,
         id: RequestId,
         request: P::Request,
+        client: Option<u32>,
     },
     Reply {
         node: NodeId,
@@ -307,7 +337,9 @@ pub struct Simulation<P: Process> {
     workload: Option<Box<dyn Workload<P>>>,
     workload_rng: SimRng,
     outputs: Outputs<P>,
-    submits: Vec<(NodeId, RequestId, P::Request)>,
+    submits: Vec<Submit<P>>,
+    /// The attached client of each request in flight (until its reply arrives or is lost).
+    request_clients: BTreeMap<RequestId, u32>,
     wakes: Vec<(SimDuration, u64)>,
     next_msg_id: u64,
     next_request: u64,
@@ -357,6 +389,7 @@ impl<P: Process> Simulation<P> {
             workload_rng: streams.stream("workload"),
             outputs: Outputs::default(),
             submits: Vec::new(),
+            request_clients: BTreeMap::new(),
             wakes: Vec::new(),
             next_msg_id: 0,
             next_request: 0,
@@ -504,8 +537,17 @@ impl<P: Process> Simulation<P> {
                 generation,
                 timer,
             } => self.fire_timer(node, incarnation, generation, timer),
-            EventKind::Request { node, id, request } => self.arrive_request(node, id, request),
+            EventKind::Request {
+                node,
+                id,
+                request,
+                client,
+            } => self.arrive_request(node, id, request, client),
             EventKind::Reply { node, id, response } => {
+                let client = self.request_clients.remove(&id);
+                if !self.client_reaches(client, node, id, true) {
+                    return Some(Step::Quiet);
+                }
                 self.stats.replies += 1;
                 let response_ref = &response;
                 self.trace.record(
@@ -619,9 +661,19 @@ impl<P: Process> Simulation<P> {
         Step::Handled { node }
     }
 
-    fn arrive_request(&mut self, node: NodeId, id: RequestId, request: P::Request) -> Step {
+    fn arrive_request(
+        &mut self,
+        node: NodeId,
+        id: RequestId,
+        request: P::Request,
+        client: Option<u32>,
+    ) -> Step {
+        if !self.client_reaches(client, node, id, false) {
+            return Step::Quiet;
+        }
         let n = &mut self.nodes[node.index()];
         if n.process.is_none() {
+            self.request_clients.remove(&id);
             let event = TraceEvent::RequestDrop {
                 node,
                 id,
@@ -632,8 +684,15 @@ impl<P: Process> Simulation<P> {
         }
         if n.pause.is_some() {
             let now = self.now;
-            n.deferred
-                .push((now, EventKind::Request { node, id, request }));
+            n.deferred.push((
+                now,
+                EventKind::Request {
+                    node,
+                    id,
+                    request,
+                    client,
+                },
+            ));
             return Step::Quiet;
         }
         self.stats.requests += 1;
@@ -732,6 +791,10 @@ impl<P: Process> Simulation<P> {
         let mut replies = std::mem::take(&mut self.outputs.replies);
         for (id, response) in replies.drain(..) {
             let latency = self.client_latency.sample(&mut self.client_network_rng);
+            let client = self.request_clients.get(&id).copied();
+            if !self.client_reaches(client, node, id, true) {
+                continue;
+            }
             let at = self.now.saturating_add(latency);
             self.push(at, EventKind::Reply { node, id, response });
         }
@@ -877,7 +940,13 @@ impl<P: Process> Simulation<P> {
                 });
             }
         }
-        for (node, id, request) in submits.drain(..) {
+        for Submit {
+            client,
+            node,
+            id,
+            request,
+        } in submits.drain(..)
+        {
             let latency = self.client_latency.sample(&mut self.client_network_rng);
             let event = TraceEvent::Client {
                 node,
@@ -885,8 +954,20 @@ impl<P: Process> Simulation<P> {
                 request: &request,
             };
             self.trace.record(self.now, event);
+            if let Some(c) = client {
+                self.request_clients.insert(id, c);
+            }
+            if !self.client_reaches(client, node, id, false) {
+                continue;
+            }
             let at = self.now.saturating_add(latency);
-            self.push(at, EventKind::Request { node, id, request });
+            let kind = EventKind::Request {
+                node,
+                id,
+                request,
+                client,
+            };
+            self.push(at, kind);
         }
         for (after, token) in wakes.drain(..) {
             let at = self.now.saturating_add(after);
@@ -894,6 +975,38 @@ impl<P: Process> Simulation<P> {
         }
         self.submits = submits;
         self.wakes = wakes;
+    }
+
+    /// Whether attached client `client` and `node` can reach each other now (the request's way,
+    /// or the reply's); when not, the loss goes to the trace. A client outside every fault
+    /// (`None`) always can.
+    fn client_reaches(
+        &mut self,
+        client: Option<u32>,
+        node: NodeId,
+        id: RequestId,
+        reply: bool,
+    ) -> bool {
+        let Some(client) = client else {
+            return true;
+        };
+        let home = NodeId(client % self.nodes.len() as u32);
+        let reaches = if reply {
+            self.reachability.can_reach(node, home)
+        } else {
+            self.reachability.can_reach(home, node)
+        };
+        if !reaches {
+            self.request_clients.remove(&id);
+            let event = TraceEvent::ClientCut {
+                client,
+                node,
+                id,
+                reply,
+            };
+            self.trace.record(self.now, event);
+        }
+        reaches
     }
 
     fn push(&mut self, time: SimTime, kind: EventKind<P>) {

@@ -399,6 +399,12 @@ mod tests {
                     response: &(),
                 },
                 TraceEvent::ClientWake { token: 3 },
+                TraceEvent::ClientCut {
+                    client: 1,
+                    node: a,
+                    id,
+                    reply: true,
+                },
                 TraceEvent::Crash { node: a },
                 TraceEvent::Restart { node: a },
                 TraceEvent::Pause { node: a, duration },

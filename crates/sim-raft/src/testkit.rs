@@ -54,14 +54,20 @@ impl Run {
         Run { cluster }
     }
 
-    /// A run with the kv workload's default clients, and the kv checks beside Raft's.
+    /// A run with the kv workload's clients, one beside each node, and the kv checks beside
+    /// Raft's.
     pub fn with_clients(
         config: RaftConfig,
         node_count: usize,
         seed: u64,
         network: NetworkConfig,
     ) -> Self {
-        let workload = KvWorkload::new(WorkloadParams::default(), node_count);
+        // A client beside every node, so that whichever node leads has clients that reach it.
+        let params = WorkloadParams {
+            clients: node_count,
+            ..WorkloadParams::default()
+        };
+        let workload = KvWorkload::new(params, node_count);
         let mut checks = checks::checks(&RaftCheckParams::default(), SharedRecord::default());
         checks.extend(sim_kv::checks::<RaftNode>(&KvCheckParams::default()));
         Self::build(

@@ -115,6 +115,14 @@ pub enum TraceEvent<'a, P: Process> {
     ClientWake {
         token: u64,
     },
+    /// A partition cut client `client` (on the side of its home node) from `node`: its request
+    /// `id` never reached `node`, or (`reply`) the reply never reached the client.
+    ClientCut {
+        client: u32,
+        node: NodeId,
+        id: RequestId,
+        reply: bool,
+    },
     Crash {
         node: NodeId,
     },
@@ -201,6 +209,7 @@ enum Code {
     Report,
     Fault,
     Panic,
+    ClientCut,
 }
 
 impl<P: Process> TraceEvent<'_, P> {
@@ -219,6 +228,7 @@ impl<P: Process> TraceEvent<'_, P> {
             TraceEvent::Request { .. } => "request",
             TraceEvent::Reply { .. } => "reply",
             TraceEvent::ClientWake { .. } => "client-wake",
+            TraceEvent::ClientCut { .. } => "drop",
             TraceEvent::Crash { .. } => "crash",
             TraceEvent::Restart { .. } => "restart",
             TraceEvent::Pause { .. } => "pause",
@@ -311,6 +321,15 @@ impl<P: Process> TraceEvent<'_, P> {
                 hash_value(h, response);
             }
             TraceEvent::ClientWake { token } => numbers(h, Code::ClientWake, &[token]),
+            TraceEvent::ClientCut {
+                client,
+                node: n,
+                id,
+                reply,
+            } => {
+                let fields = [client.into(), n.0.into(), id.0, reply.into()];
+                numbers(h, Code::ClientCut, &fields);
+            }
             TraceEvent::Crash { node: n } => numbers(h, Code::Crash, &[n.0.into()]),
             TraceEvent::Restart { node: n } => numbers(h, Code::Restart, &[n.0.into()]),
             TraceEvent::Pause { node: n, duration } => {
@@ -447,6 +466,12 @@ pub enum OwnedTraceEvent<P: Process> {
         node: NodeId,
         id: RequestId,
         response: P::Response,
+    },
+    ClientCut {
+        client: u32,
+        node: NodeId,
+        id: RequestId,
+        reply: bool,
     },
     ClientWake {
         token: u64,
@@ -593,6 +618,17 @@ impl<P: Process> OwnedTraceEvent<P> {
                 response,
             },
             O::ClientWake { token } => E::ClientWake { token: *token },
+            O::ClientCut {
+                client,
+                node,
+                id,
+                reply,
+            } => E::ClientCut {
+                client: *client,
+                node: *node,
+                id: *id,
+                reply: *reply,
+            },
             O::Crash { node } => E::Crash { node: *node },
             O::Restart { node } => E::Restart { node: *node },
             O::Pause { node, duration } => E::Pause {
@@ -713,6 +749,17 @@ impl<P: Process> OwnedTraceEvent<P> {
                 response: response.clone(),
             },
             E::ClientWake { token } => O::ClientWake { token },
+            E::ClientCut {
+                client,
+                node,
+                id,
+                reply,
+            } => O::ClientCut {
+                client,
+                node,
+                id,
+                reply,
+            },
             E::Crash { node } => O::Crash { node },
             E::Restart { node } => O::Restart { node },
             E::Pause { node, duration } => O::Pause { node, duration },

@@ -143,6 +143,24 @@ fn write_fault_fields<P: Process>(line: &mut Vec<u8>, event: &TraceEvent<'_, P>)
     use TraceEvent as E;
     match *event {
         E::ClientWake { token } => write!(line, ",\"token\":{token}")?,
+        E::ClientCut {
+            client,
+            node,
+            id,
+            reply,
+        } => {
+            let (from, to) = if reply {
+                (node.to_string(), format!("c{}", client + 1))
+            } else {
+                (format!("c{}", client + 1), node.to_string())
+            };
+            write!(
+                line,
+                ",\"from\":\"{from}\",\"to\":\"{to}\",\"request\":{}",
+                id.0
+            )?;
+            line.extend_from_slice(b",\"reason\":\"partition\"");
+        }
         E::Crash { node } | E::Restart { node } => write!(line, ",\"node\":\"{node}\"")?,
         E::Pause { node, duration } => {
             write!(line, ",\"node\":\"{node}\",\"for_ns\":{}", duration.0)?;
