@@ -166,3 +166,82 @@ fn no_function_is_longer_than_the_limit_beyond_the_allow_list() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// The workspace's packages and, for each, the workspace packages it depends on (normal, build
+/// and dev dependencies alike), read from the manifests.
+fn workspace_dependencies() -> BTreeMap<String, Vec<String>> {
+    let root_manifest = std::fs::read_to_string(root().join("Cargo.toml")).unwrap_or_default();
+    let root_manifest: toml::Table = toml::from_str(&root_manifest).expect("the root manifest");
+    let members: Vec<String> = root_manifest["workspace"]["members"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|m| m.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut manifests = vec![root_manifest];
+    for member in &members {
+        let text = std::fs::read_to_string(root().join(member).join("Cargo.toml"))
+            .unwrap_or_else(|e| panic!("{member}/Cargo.toml: {e}"));
+        manifests.push(toml::from_str(&text).expect("a member manifest"));
+    }
+    let name = |m: &toml::Table| m["package"]["name"].as_str().unwrap_or("").to_string();
+    let names: Vec<String> = manifests.iter().map(name).collect();
+    manifests
+        .iter()
+        .map(|m| {
+            let deps = ["dependencies", "dev-dependencies", "build-dependencies"]
+                .iter()
+                .filter_map(|section| m.get(*section).and_then(|d| d.as_table()))
+                .flat_map(|d| d.keys().cloned())
+                .filter(|d| names.contains(d))
+                .collect();
+            (name(m), deps)
+        })
+        .collect()
+}
+
+/// The runner, the CLI and the layers below them name no protocol family, and no package
+/// (dev-)depends on a package that depends on it (issue 8).
+#[test]
+fn the_runner_and_the_cli_depend_on_no_protocol_crate_and_nothing_is_circular() {
+    let graph = workspace_dependencies();
+    let protocols = ["sim-raft", "sim-fd", "sim-kv", "tickets"];
+    for layer in [
+        "sim-core",
+        "sim-scenario",
+        "sim-check",
+        "sim-client",
+        "sim-runner",
+        "sim-cli",
+    ] {
+        let deps = graph
+            .get(layer)
+            .unwrap_or_else(|| panic!("no package {layer}"));
+        for protocol in protocols {
+            assert!(
+                !deps.iter().any(|d| d == protocol),
+                "{layer} depends on {protocol}"
+            );
+        }
+    }
+    // A depth-first search for a path from each package back to itself.
+    for start in graph.keys() {
+        let mut stack: Vec<(String, Vec<String>)> = vec![(start.clone(), vec![start.clone()])];
+        while let Some((package, path)) = stack.pop() {
+            for dep in graph.get(&package).into_iter().flatten() {
+                assert!(
+                    dep != start,
+                    "a dependency cycle: {} -> {dep}",
+                    path.join(" -> ")
+                );
+                if !path.contains(dep) {
+                    let mut next = path.clone();
+                    next.push(dep.clone());
+                    stack.push((dep.clone(), next));
+                }
+            }
+        }
+    }
+}
