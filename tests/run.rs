@@ -47,7 +47,7 @@ fn golden_trace_hashes_hold() {
 
 #[test]
 fn same_seed_same_hash_with_and_without_a_trace_file() {
-    let trace = root().join("target").join("integration-beat-trace.jsonl");
+    let trace = temp_file("integration-beat-trace.jsonl", "");
     let plain = sim(&["run", "scenarios/beat/heartbeats.toml", "--seed", "11"]);
     let traced = sim(&[
         "run",
@@ -268,9 +268,7 @@ fn bad_flags_and_missing_files_exit_2() {
 /// that reported it: here, each of the first two leaders is crashed the instant it is elected.
 #[test]
 fn faults_aimed_at_a_protocol_event_hit_the_reporting_node_at_that_instant() {
-    let trace = root()
-        .join("target")
-        .join("integration-crash-new-leader.jsonl");
+    let trace = temp_file("integration-crash-new-leader.jsonl", "");
     let output = sim(&[
         "run",
         "tests/data/scenarios/crash-new-leader.toml",
@@ -434,4 +432,45 @@ fn issue_8_seed_1_clients_beside_a_deposed_leader_are_cut_off_and_linearizabilit
         "c1's requests to the majority side should be lost to the partition"
     );
     assert!(lines.contains(r#""to":"n1","request""#) && lines.contains(r#""reason":"partition""#));
+}
+
+/// A client can be paused or cut off on its own, like a node: `client:cK` in a pause or an
+/// isolating partition; a client the workload does not have, or a fault a client cannot suffer,
+/// is an error naming the line (issue 8).
+#[test]
+fn issue_8_clients_can_be_paused_and_cut_off_and_bad_client_targets_exit_2() {
+    let flagship =
+        std::fs::read_to_string(root().join("scenarios/partition.toml")).expect("the flagship");
+    let faults =
+        "\n[[faults]]\nat = \"2s\"\nkind = \"pause\"\nnode = \"client:c2\"\nfor = \"2s\"\n\
+                  \n[[faults]]\nat = \"3s\"\nkind = \"partition\"\nshape = \"isolate\"\n\
+                  node = \"client:c1\"\nheal_after = \"3s\"\n";
+    let file = temp_file("client-faults.toml", &format!("{flagship}{faults}"));
+    let output = sim(&["run", file.to_str().unwrap_or_default(), "--seed", "1"]);
+    let out = stdout(&output);
+    assert_eq!(code(&output), 0, "{out}{}", stderr(&output));
+    for line in [
+        "t=2s pause client:c2 for 2s",
+        "t=3s partition isolate client:c1",
+        "t=6s reconnect client:c1",
+    ] {
+        assert!(out.contains(line), "no {line:?} in\n{out}");
+    }
+    let cases = [
+        ("client:c1", "client:c9", "the workload has 3 clients"),
+        (
+            "kind = \"pause\"\nnode = \"client:c2\"\nfor = \"2s\"",
+            "kind = \"crash\"\nnode = \"client:c2\"",
+            "a crash cannot aim at a client",
+        ),
+    ];
+    for (from, to, expected) in cases {
+        let text = format!("{flagship}{}", faults.replacen(from, to, 1));
+        let file = temp_file("client-faults-bad.toml", &text);
+        let output = sim(&["run", file.to_str().unwrap_or_default()]);
+        assert_eq!(code(&output), 2, "{to}: {}", stdout(&output));
+        let err = stderr(&output);
+        assert!(err.contains(expected), "{to}: {err}");
+        assert!(err.contains("field \"faults["), "{to}: {err}");
+    }
 }

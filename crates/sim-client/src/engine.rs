@@ -835,6 +835,10 @@ where
     fn as_any(&self) -> &dyn Any {
         self
     }
+
+    fn client_count(&self) -> Option<usize> {
+        Some(self.clients.len())
+    }
 }
 
 impl<K: ClientPlugin> std::fmt::Debug for ClientEngine<K> {

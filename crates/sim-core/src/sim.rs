@@ -10,7 +10,7 @@
 
 use std::any::Any;
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::panic::{self, AssertUnwindSafe};
 
 use crate::network::{Latency, NetworkConfig, Reachability};
@@ -151,6 +151,11 @@ pub trait Workload<P: Process>: Any {
     fn on_wake(&mut self, ctx: &mut ClientCtx<'_, P>, token: u64);
     /// For checks and reports that need the concrete workload (its history, say).
     fn as_any(&self) -> &dyn Any;
+    /// How many clients submit with [`ClientCtx::submit_as`] (numbered from 0), when known: a
+    /// scenario's faults aimed at a client are checked against it.
+    fn client_count(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// What a workload may do.
@@ -340,6 +345,11 @@ pub struct Simulation<P: Process> {
     submits: Vec<Submit<P>>,
     /// The attached client of each request in flight (until its reply arrives or is lost).
     request_clients: BTreeMap<RequestId, u32>,
+    /// Clients cut off from every node.
+    cut_off_clients: BTreeSet<u32>,
+    /// Paused clients and when each resumes: what they send leaves then, and what reaches them
+    /// waits until then.
+    paused_clients: BTreeMap<u32, SimTime>,
     wakes: Vec<(SimDuration, u64)>,
     next_msg_id: u64,
     next_request: u64,
@@ -390,6 +400,8 @@ impl<P: Process> Simulation<P> {
             outputs: Outputs::default(),
             submits: Vec::new(),
             request_clients: BTreeMap::new(),
+            cut_off_clients: BTreeSet::new(),
+            paused_clients: BTreeMap::new(),
             wakes: Vec::new(),
             next_msg_id: 0,
             next_request: 0,
@@ -543,27 +555,7 @@ impl<P: Process> Simulation<P> {
                 request,
                 client,
             } => self.arrive_request(node, id, request, client),
-            EventKind::Reply { node, id, response } => {
-                let client = self.request_clients.remove(&id);
-                if !self.client_reaches(client, node, id, true) {
-                    return Some(Step::Quiet);
-                }
-                self.stats.replies += 1;
-                let response_ref = &response;
-                self.trace.record(
-                    self.now,
-                    TraceEvent::Reply {
-                        node,
-                        id,
-                        response: response_ref,
-                    },
-                );
-                if let Some(mut workload) = self.workload.take() {
-                    self.with_client(|w, ctx| w.on_reply(ctx, node, id, response), &mut workload);
-                    self.workload = Some(workload);
-                }
-                Step::Replied { node, id }
-            }
+            EventKind::Reply { node, id, response } => self.arrive_reply(node, id, response),
             EventKind::ClientWake(token) => {
                 self.trace
                     .record(self.now, TraceEvent::ClientWake { token });
@@ -659,6 +651,36 @@ impl<P: Process> Simulation<P> {
         self.trace.record(self.now, event);
         self.run_handler(node, |p, ctx| p.on_timer(ctx, timer));
         Step::Handled { node }
+    }
+
+    /// `node`'s reply to request `id` reaches its client, unless a partition cut them apart or
+    /// the client is paused (it sees the reply when it resumes).
+    fn arrive_reply(&mut self, node: NodeId, id: RequestId, response: P::Response) -> Step {
+        if let Some(&client) = self.request_clients.get(&id) {
+            let resumes = self.client_resumes(client);
+            if resumes > self.now {
+                self.push(resumes, EventKind::Reply { node, id, response });
+                return Step::Quiet;
+            }
+        }
+        let client = self.request_clients.remove(&id);
+        if !self.client_reaches(client, node, id, true) {
+            return Step::Quiet;
+        }
+        self.stats.replies += 1;
+        self.trace.record(
+            self.now,
+            TraceEvent::Reply {
+                node,
+                id,
+                response: &response,
+            },
+        );
+        if let Some(mut workload) = self.workload.take() {
+            self.with_client(|w, ctx| w.on_reply(ctx, node, id, response), &mut workload);
+            self.workload = Some(workload);
+        }
+        Step::Replied { node, id }
     }
 
     fn arrive_request(
@@ -960,7 +982,9 @@ impl<P: Process> Simulation<P> {
             if !self.client_reaches(client, node, id, false) {
                 continue;
             }
-            let at = self.now.saturating_add(latency);
+            // A paused client's request leaves when it resumes.
+            let leaves = client.map_or(self.now, |c| self.client_resumes(c));
+            let at = leaves.saturating_add(latency);
             let kind = EventKind::Request {
                 node,
                 id,
@@ -977,6 +1001,44 @@ impl<P: Process> Simulation<P> {
         self.wakes = wakes;
     }
 
+    /// When client `client` resumes: now unless it is paused.
+    fn client_resumes(&self, client: u32) -> SimTime {
+        self.paused_clients
+            .get(&client)
+            .copied()
+            .filter(|&until| until > self.now)
+            .unwrap_or(self.now)
+    }
+
+    /// Cuts client `client` off from every node (`cut`), or reconnects it.
+    pub fn set_client_cut_off(&mut self, client: u32, cut: bool) {
+        if cut {
+            self.cut_off_clients.insert(client);
+        } else {
+            self.cut_off_clients.remove(&client);
+        }
+    }
+
+    /// Pauses client `client` for `duration`: what it sends leaves, and what reaches it arrives,
+    /// when the pause ends (a process stopped by a long garbage collection, say).
+    pub fn pause_client(&mut self, client: u32, duration: SimDuration) {
+        let until = self.now.saturating_add(duration);
+        let entry = self.paused_clients.entry(client).or_insert(until);
+        *entry = (*entry).max(until);
+    }
+
+    /// Ends every client fault now: cut-off clients reconnect, paused clients resume (what a
+    /// pause deferred still arrives at the time it was deferred to).
+    pub fn heal_clients(&mut self) {
+        self.cut_off_clients.clear();
+        self.paused_clients.clear();
+    }
+
+    /// Whether some client is cut off or paused now.
+    pub fn client_fault_in_force(&self) -> bool {
+        !self.cut_off_clients.is_empty() || self.paused_clients.values().any(|&t| t > self.now)
+    }
+
     /// Whether attached client `client` and `node` can reach each other now (the request's way,
     /// or the reply's); when not, the loss goes to the trace. A client outside every fault
     /// (`None`) always can.
@@ -991,7 +1053,9 @@ impl<P: Process> Simulation<P> {
             return true;
         };
         let home = NodeId(client % self.nodes.len() as u32);
-        let reaches = if reply {
+        let reaches = if self.cut_off_clients.contains(&client) {
+            false
+        } else if reply {
             self.reachability.can_reach(node, home)
         } else {
             self.reachability.can_reach(home, node)

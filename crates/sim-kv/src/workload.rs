@@ -387,6 +387,10 @@ where
     fn as_any(&self) -> &dyn Any {
         self
     }
+
+    fn client_count(&self) -> Option<usize> {
+        Some(KvWorkload::client_count(self))
+    }
 }
 
 impl std::fmt::Debug for KvWorkload {

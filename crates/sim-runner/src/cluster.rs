@@ -412,6 +412,19 @@ impl<S: Suite> Cluster<S> {
         });
     }
 
+    /// Cuts client `client` off from every node (`cut`), or reconnects it.
+    pub fn cut_off_client(&mut self, client: u32, cut: bool) {
+        self.sim.set_client_cut_off(client, cut);
+        self.observe(Observation::Network);
+    }
+
+    /// Pauses client `client` for `duration`: what it sends leaves, and what reaches it arrives,
+    /// when the pause ends.
+    pub fn pause_client(&mut self, client: u32, duration: SimDuration) {
+        self.sim.pause_client(client, duration);
+        self.track_windows();
+    }
+
     /// Puts a partition in force on top of any others.
     pub fn partition(&mut self, reachability: Reachability) -> PartitionId {
         let id = PartitionId(self.next_partition);
@@ -495,6 +508,10 @@ impl<S: Suite> Cluster<S> {
         if !self.partitions.is_empty() || !self.sim.reachability().is_full() {
             self.heal();
         }
+        if self.sim.client_fault_in_force() {
+            self.sim.heal_clients();
+            self.observe(Observation::Network);
+        }
         if *self.sim.network() != self.base_network {
             self.restore_network();
         }
@@ -519,6 +536,7 @@ impl<S: Suite> Cluster<S> {
     fn track_windows(&mut self) {
         let sim = &self.sim;
         let faulty = !sim.reachability().is_full()
+            || sim.client_fault_in_force()
             || *sim.network() != self.base_network
             || sim
                 .node_ids()

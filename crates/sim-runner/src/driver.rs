@@ -50,6 +50,7 @@ enum Heal {
     Partition(PartitionId),
     Clocks(Vec<NodeId>),
     Network,
+    Client(u32),
 }
 
 /// A cluster and the scenario's fault schedule.
@@ -103,6 +104,10 @@ pub fn run_suite<S: Suite>(
         max_events: scenario.max_events,
     };
     let cluster = Cluster::new(suite, config, Trace::new(options.trace.take()));
+    check_client_targets(
+        &scenario,
+        cluster.sim().workload().map(|w| w.client_count()),
+    )?;
     let schedule = scenario.schedule(options.seed, &S::declaration().nemesis_roles);
     let fault_rng = cluster.sim().streams().stream("faults");
     let mut driver: Driver<S> = Driver {
@@ -130,6 +135,43 @@ pub fn run_suite<S: Suite>(
     let schedule: Vec<String> = driver.schedule.iter().map(|f| f.to_string()).collect();
     let finished = driver.cluster.finish_at(scenario.end());
     Ok(report(&scenario, &options, schedule, finished))
+}
+
+/// Every fault aimed at a client (`client:cK`) names a client the workload has: a pause or a
+/// cut-off of a client that does not exist could not take effect. `workload` is the workload's
+/// client count (`None` when the protocol has no clients, `Some(None)` when it does not say).
+fn check_client_targets(
+    scenario: &Scenario,
+    workload: Option<Option<usize>>,
+) -> Result<(), ScenarioError> {
+    for (index, fault) in scenario.faults.iter().enumerate() {
+        let target = match &fault.action {
+            Action::Pause { target, .. } => target,
+            Action::Partition {
+                shape: Shape::Isolate(target),
+                ..
+            } => target,
+            _ => continue,
+        };
+        let Target::Client(client) = *target else {
+            continue;
+        };
+        let problem = match workload {
+            None => format!("{target}: protocol {} has no clients", scenario.protocol),
+            Some(Some(count)) if client as usize >= count => {
+                format!("{target}: the workload has {count} clients, c1 to c{count}")
+            }
+            Some(_) => continue,
+        };
+        return Err(ScenarioError {
+            file: scenario.file.clone(),
+            line: fault.line,
+            column: 1,
+            field: format!("faults[{index}].node"),
+            message: problem,
+        });
+    }
+    Ok(())
 }
 
 /// The run's report, with the suite's summary and history.
@@ -263,6 +305,8 @@ impl<S: Suite> Driver<S> {
                 order
             }
             Target::Reporter => reporter.into_iter().collect(),
+            // Client targets are taken apart before a fault resolves nodes.
+            Target::Client(_) => Vec::new(),
         }
     }
 
@@ -372,6 +416,10 @@ impl<S: Suite> Driver<S> {
     }
 
     fn pause(&mut self, target: &Target, reporter: Option<NodeId>, duration: SimDuration) {
+        if let Target::Client(client) = *target {
+            self.note(format!("pause {target} for {duration}"));
+            return self.cluster.pause_client(client, duration);
+        }
         let nodes = self.resolve(target, reporter);
         if nodes.is_empty() {
             return self.skip(format!("pause {target}"));
@@ -412,6 +460,11 @@ impl<S: Suite> Driver<S> {
         reporter: Option<NodeId>,
         heal_after: Option<SimDuration>,
     ) {
+        if let Shape::Isolate(Target::Client(client)) = *shape {
+            self.note(format!("partition isolate client:c{}", client + 1));
+            self.cluster.cut_off_client(client, true);
+            return self.schedule_heal(heal_after, Heal::Client(client));
+        }
         let Some((reachability, text)) = self.shape(shape, one_way, reporter) else {
             return;
         };
@@ -509,6 +562,10 @@ impl<S: Suite> Driver<S> {
             Heal::Network => {
                 self.note("restore network".to_string());
                 self.cluster.restore_network();
+            }
+            Heal::Client(client) => {
+                self.note(format!("reconnect client:c{}", client + 1));
+                self.cluster.cut_off_client(client, false);
             }
         }
     }

@@ -311,7 +311,9 @@ fn target(out: &mut Fault, t: &Target, names: &[String]) {
         Target::Role(role) if role == "leader" => out.node = Some("leader".into()),
         Target::Role(role) => out.node = Some(format!("role:{role}")),
         Target::Random => out.node = Some("random".into()),
-        Target::Kind(_) | Target::RandomOfKind(_) => out.node = Some(t.to_string()),
+        Target::Kind(_) | Target::RandomOfKind(_) | Target::Client(_) => {
+            out.node = Some(t.to_string())
+        }
         Target::Minority => out.node = Some("minority".into()),
         Target::Reporter => out.node = Some("reporter".into()),
     }

@@ -38,6 +38,9 @@ pub enum Target {
     Minority,
     /// The node that reported the triggering event.
     Reporter,
+    /// Client `cK` (numbered from 0 here), which lives beside its home node: only a pause or a
+    /// partition's `isolate` (cutting it off from every node) can aim at it.
+    Client(u32),
 }
 
 /// How a partition cuts the cluster.
@@ -125,6 +128,7 @@ impl fmt::Display for Target {
             Target::RandomOfKind(kind) => write!(f, "random:{kind}"),
             Target::Minority => write!(f, "minority"),
             Target::Reporter => write!(f, "reporter"),
+            Target::Client(client) => write!(f, "client:c{}", client + 1),
         }
     }
 }

@@ -56,7 +56,8 @@ impl TicketClients {
     }
 
     fn ask(&mut self, ctx: &mut ClientCtx<'_, TicketNode>, client: usize) {
-        let id = ctx.submit(self.sequencer, TakeTicket);
+        // Client cK lives beside node n((K-1) mod N + 1), on its side of every partition.
+        let id = ctx.submit_as(client, self.sequencer, TakeTicket);
         let state = &mut self.clients[client];
         state.waiting = Some(id);
         state.attempt += 1;
@@ -114,5 +115,9 @@ impl Workload<TicketNode> for TicketClients {
 
     fn as_any(&self) -> &dyn Any {
         self
+    }
+
+    fn client_count(&self) -> Option<usize> {
+        Some(self.clients.len())
     }
 }

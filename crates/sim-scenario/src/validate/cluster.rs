@@ -16,7 +16,7 @@ use crate::NODES_MAX;
 /// Words that select nodes in a fault's `node`, so no node may be called by them.
 const RESERVED: [&str; 4] = ["leader", "random", "minority", "reporter"];
 /// Prefixes of selectors (`role:leader`, `kind:participant`, `random:participant`).
-pub(super) const SELECTOR_PREFIXES: [&str; 3] = ["role:", "kind:", "random:"];
+pub(super) const SELECTOR_PREFIXES: [&str; 4] = ["role:", "kind:", "random:", "client:"];
 
 /// Whether `name` reads as a selector rather than a node's name.
 pub(super) fn is_selector(name: &str) -> bool {

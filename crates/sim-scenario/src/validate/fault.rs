@@ -11,6 +11,9 @@ use crate::fault::{FaultSpec, Target, Trigger};
 use crate::raw::RawFault;
 use crate::Scenario;
 
+/// The highest client number a `client:cK` selector may name.
+const CLIENT_SELECTOR_MAX: u32 = 4096;
+
 /// A fault being validated, with what its checks need to say where they are.
 pub(super) struct FaultAt<'r> {
     pub(super) spanned: &'r Spanned<RawFault>,
@@ -266,6 +269,9 @@ impl Builder<'_> {
         if let Some(kind) = prefixed("random:") {
             return self.kind(fault, name, kind).map(Target::RandomOfKind);
         }
+        if let Some(client) = prefixed("client:") {
+            return self.client(fault, name, client);
+        }
         match s {
             "leader" => Ok(Target::Role("leader".to_string())),
             "random" => Ok(Target::Random),
@@ -275,6 +281,43 @@ impl Builder<'_> {
             _ => fault.scenario.node(s).map(|n| Target::Nodes(vec![n])).ok_or_else(|| {
                 self.at(name, &field, format!("no node is called {s:?}; the cluster has {}, and the selectors are leader, random, minority, reporter, role:NAME, kind:KIND, random:KIND", fault.scenario.node_names.join(", ")))
             }),
+        }
+    }
+
+    /// The client a `client:cK` selector names; only a pause or an isolating partition may aim
+    /// at a client.
+    fn client(
+        &self,
+        fault: &FaultAt<'_>,
+        name: &Spanned<String>,
+        client: &str,
+    ) -> Result<Target, ScenarioError> {
+        let field = fault.field("node");
+        let kind = fault.raw().kind.get_ref().as_str();
+        if fault.raw().one_way == Some(true) {
+            let message = "a client is cut off both ways: one_way cannot apply to a client";
+            return Err(self.at(name, &field, message));
+        }
+        if kind != "pause" && kind != "partition" {
+            let message = format!(
+                "a {kind} cannot aim at a client; a client can be paused or cut off (kind = \"pause\", or kind = \"partition\" with shape = \"isolate\")"
+            );
+            return Err(self.at(name, &field, message));
+        }
+        let number = client
+            .strip_prefix('c')
+            .and_then(|k| k.parse::<u32>().ok())
+            .filter(|&k| (1..=CLIENT_SELECTOR_MAX).contains(&k));
+        match number {
+            Some(k) => Ok(Target::Client(k - 1)),
+            None => Err(self.at(
+                name,
+                &field,
+                format!(
+                    "expected a client such as client:c1 (c1 to c{CLIENT_SELECTOR_MAX}), found {:?}",
+                    name.get_ref()
+                ),
+            )),
         }
     }
 
