@@ -248,3 +248,35 @@ fn leaders_by_term(record: &RunRecord) -> String {
     let tail = items[items.len() - SHOWN / 2..].join(", ");
     format!("{head}, ... ({} more), {tail}", items.len() - SHOWN)
 }
+
+#[cfg(test)]
+mod tests {
+    use sim_core::{Event, Suite};
+
+    use super::*;
+
+    /// A scenario may name exactly what the family runs and reports: every check the suite
+    /// builds and every event a node reports is declared.
+    #[test]
+    fn the_declaration_names_every_check_and_event() {
+        let declared = RaftSuite::declaration();
+        let suite = RaftSuite::with_config(RaftConfig::default(), 3);
+        for check in suite.checks() {
+            assert!(declared.checks.contains(&check.name()), "{}", check.name());
+        }
+        let events = [
+            crate::node::RaftEvent::BecameLeader { term: 1 },
+            crate::node::RaftEvent::Voted {
+                term: 1,
+                candidate: NodeId(0),
+            },
+        ];
+        for event in events {
+            assert!(declared.events.contains(&event.name()), "{}", event.name());
+        }
+        assert!(declared
+            .nemesis_roles
+            .iter()
+            .all(|r| declared.roles.contains(r)));
+    }
+}
