@@ -474,3 +474,48 @@ fn issue_8_clients_can_be_paused_and_cut_off_and_bad_client_targets_exit_2() {
         assert!(err.contains("field \"faults["), "{to}: {err}");
     }
 }
+
+/// A requested output that could not be written fails the command (issue 14): the run's
+/// summary says so, the JSON carries it, and the exit status is 2.
+#[test]
+fn issue_14_a_trace_that_cannot_be_written_exits_2() {
+    if !std::path::Path::new("/dev/full").exists() {
+        return; // not a Linux machine: nothing here fails every write
+    }
+    let output = sim(&[
+        "run",
+        "scenarios/beat/heartbeats.toml",
+        "--seed",
+        "1",
+        "--trace",
+        "/dev/full",
+    ]);
+    assert_eq!(code(&output), 2);
+    assert!(
+        stderr(&output).contains("--trace /dev/full"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(stdout(&output).contains("the trace file could not be written"));
+    let output = sim(&[
+        "run",
+        "scenarios/beat/heartbeats.toml",
+        "--trace",
+        "/dev/full",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code(&output), 2);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&output)).expect("JSON summary");
+    assert!(json["trace_error"].is_string(), "{json}");
+}
+
+/// A run with no checks says it had nothing to judge rather than "all 0 checks held".
+#[test]
+fn a_run_without_checks_does_not_claim_they_held() {
+    let output = sim(&["run", "scenarios/beat/heartbeats.toml", "--seed", "1"]);
+    assert_eq!(code(&output), 0);
+    let out = stdout(&output);
+    assert!(out.contains("it has no checks to judge it"), "{out}");
+    assert!(!out.contains("all 0 checks"), "{out}");
+}

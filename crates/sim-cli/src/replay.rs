@@ -69,6 +69,11 @@ pub fn run(program: &Program, args: ReplayArgs) -> u8 {
         record.sim.commit
     );
     print!("{}", replayed.report.render_text());
+    if let Some(e) = &replayed.report.trace_error {
+        let path = args.trace.as_deref().unwrap_or(std::path::Path::new(""));
+        eprintln!("error: --trace {}: {e}", path.display());
+        return EXIT_BAD_INPUT;
+    }
     let same_check = replayed.fails_same_check(&record);
     let code_changed = this != record.sim;
     match &replayed.verdict {

@@ -123,6 +123,17 @@ pub fn run(program: &Program, args: RunArgs) -> u8 {
             serde_json::to_string_pretty(&report.to_json()).unwrap_or_default()
         ),
     }
+    if let Some(e) = &report.trace_error {
+        // A requested output that could not be written fails the command.
+        eprintln!(
+            "error: --trace {}: {e}",
+            args.trace
+                .as_deref()
+                .unwrap_or(std::path::Path::new(""))
+                .display()
+        );
+        return EXIT_BAD_INPUT;
+    }
     if report.passed() {
         EXIT_OK
     } else {

@@ -175,7 +175,12 @@ impl RunReport {
                     .filter(|c| c.not_evaluated.is_some())
                     .count();
                 let held = self.checks.len() - unjudged;
-                if unjudged == 0 {
+                if self.checks.is_empty() {
+                    let _ = writeln!(
+                        w,
+                        "verdict    PASS: the run finished; it has no checks to judge it"
+                    );
+                } else if unjudged == 0 {
                     let _ = writeln!(w, "verdict    PASS: all {held} checks held");
                 } else {
                     let _ = writeln!(
@@ -293,7 +298,7 @@ impl RunReport {
         if let Some(e) = &self.trace_error {
             let _ = writeln!(
                 w,
-                "warning    the trace file could not be written completely: {e}"
+                "error      the trace file could not be written completely: {e}"
             );
         }
         let _ = writeln!(w, "trace hash {}", self.trace_hash_hex());
@@ -341,6 +346,7 @@ impl RunReport {
             "limit_reached": self.limit_reached,
             "passed": self.passed(),
             "failure": self.failure(),
+            "trace_error": self.trace_error,
             "trace_hash": self.trace_hash_hex(),
             "reproduce": self.reproduce(),
         })
