@@ -4,8 +4,7 @@
 //! (reproducing a failure is success here), 1 when it diverged or no longer fails, 2 when the
 //! record cannot be read.
 
-use std::fs::{self, File};
-use std::io::BufWriter;
+use std::fs;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -30,30 +29,16 @@ pub fn load_record(path: &std::path::Path) -> Result<FailureRecord, String> {
 }
 
 pub fn run(program: &Program, args: ReplayArgs) -> u8 {
-    let record = match load_record(&args.record) {
-        Ok(r) => r,
+    let loaded = load_record(&args.record).and_then(|record| {
+        let trace = crate::run::open_trace(args.trace.as_deref())?;
+        let replayed = replay::replay(&program.families, &record, trace)
+            .map_err(|e| format!("{}: {e}", args.record.display()))?;
+        Ok((record, replayed))
+    });
+    let (record, replayed) = match loaded {
+        Ok(loaded) => loaded,
         Err(e) => {
             eprintln!("error: {e}");
-            return EXIT_BAD_INPUT;
-        }
-    };
-    let trace: Option<Box<dyn std::io::Write>> = match &args.trace {
-        None => None,
-        Some(path) => match File::create(path) {
-            Ok(f) => Some(Box::new(BufWriter::new(f))),
-            Err(e) => {
-                eprintln!(
-                    "error: --trace {}: cannot create the file: {e}",
-                    path.display()
-                );
-                return EXIT_BAD_INPUT;
-            }
-        },
-    };
-    let replayed = match replay::replay(&program.families, &record, trace) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {}: {e}", args.record.display());
             return EXIT_BAD_INPUT;
         }
     };
@@ -69,8 +54,7 @@ pub fn run(program: &Program, args: ReplayArgs) -> u8 {
         record.sim.commit
     );
     print!("{}", replayed.report.render_text());
-    if let Some(e) = &replayed.report.trace_error {
-        let path = args.trace.as_deref().unwrap_or(std::path::Path::new(""));
+    if let (Some(e), Some(path)) = (&replayed.report.trace_error, &args.trace) {
         eprintln!("error: --trace {}: {e}", path.display());
         return EXIT_BAD_INPUT;
     }

@@ -2,7 +2,7 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 use sim_core::SimDuration;
@@ -56,65 +56,35 @@ pub fn load_scenario(path: &std::path::Path) -> Result<Scenario, String> {
 }
 
 pub fn run(program: &Program, args: RunArgs) -> u8 {
-    let scenario = match load_scenario(&args.scenario) {
-        Ok(s) => s,
+    match run_checked(program, &args) {
+        Ok(code) => code,
         Err(message) => {
             eprintln!("error: {message}");
-            return EXIT_BAD_INPUT;
-        }
-    };
-    if let Some(d) = args.duration {
-        if d == SimDuration::ZERO {
-            eprintln!("error: --duration: expected a positive duration");
-            return EXIT_BAD_INPUT;
+            EXIT_BAD_INPUT
         }
     }
+}
+
+/// The run; `Err` is bad input, or a requested output that could not be written.
+fn run_checked(program: &Program, args: &RunArgs) -> Result<u8, String> {
+    let scenario = load_scenario(&args.scenario)?;
+    if args.duration == Some(SimDuration::ZERO) {
+        return Err("--duration: expected a positive duration".into());
+    }
     if let Some(path) = &args.emit_scenario {
-        if let Err(message) = emit_scenario(program, &scenario, &args, path) {
-            eprintln!("error: --emit-scenario {}: {message}", path.display());
-            return EXIT_BAD_INPUT;
-        }
+        emit_scenario(program, &scenario, args, path)
+            .map_err(|message| format!("--emit-scenario {}: {message}", path.display()))?;
     }
     let mut options = RunOptions::new(args.seed);
     options.duration = args.duration;
     options.keep_history = args.history.is_some();
-    if let Some(path) = &args.trace {
-        match File::create(path) {
-            Ok(file) => options.trace = Some(Box::new(BufWriter::new(file))),
-            Err(e) => {
-                eprintln!(
-                    "error: --trace {}: cannot create the file: {e}",
-                    path.display()
-                );
-                return EXIT_BAD_INPUT;
-            }
-        }
-    }
-    let report = match program.families.run(&scenario, options) {
-        Ok(report) => report,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_BAD_INPUT;
-        }
-    };
+    options.trace = open_trace(args.trace.as_deref())?;
+    let report = program
+        .families
+        .run(&scenario, options)
+        .map_err(|e| e.to_string())?;
     if let Some(path) = &args.history {
-        let written = match &report.history {
-            Some(history) => File::create(path).and_then(|mut f| {
-                serde_json::to_writer(&mut f, history)?;
-                f.write_all(b"\n")
-            }),
-            None => {
-                eprintln!(
-                    "error: --history: protocol {} records no client history",
-                    report.protocol
-                );
-                return EXIT_BAD_INPUT;
-            }
-        };
-        if let Err(e) = written {
-            eprintln!("error: --history {}: {e}", path.display());
-            return EXIT_BAD_INPUT;
-        }
+        write_history(&report, path)?;
     }
     match args.format {
         Format::Text => print!("{}", report.render_text()),
@@ -123,22 +93,41 @@ pub fn run(program: &Program, args: RunArgs) -> u8 {
             serde_json::to_string_pretty(&report.to_json()).unwrap_or_default()
         ),
     }
-    if let Some(e) = &report.trace_error {
+    if let (Some(e), Some(path)) = (&report.trace_error, &args.trace) {
         // A requested output that could not be written fails the command.
-        eprintln!(
-            "error: --trace {}: {e}",
-            args.trace
-                .as_deref()
-                .unwrap_or(std::path::Path::new(""))
-                .display()
-        );
-        return EXIT_BAD_INPUT;
+        return Err(format!("--trace {}: {e}", path.display()));
     }
-    if report.passed() {
+    Ok(if report.passed() {
         EXIT_OK
     } else {
         EXIT_FAILED
-    }
+    })
+}
+
+/// The `--trace FILE` sink, created before the run.
+pub fn open_trace(path: Option<&Path>) -> Result<Option<Box<dyn Write>>, String> {
+    let Some(path) = path else {
+        return Ok(None);
+    };
+    let file = File::create(path)
+        .map_err(|e| format!("--trace {}: cannot create the file: {e}", path.display()))?;
+    Ok(Some(Box::new(BufWriter::new(file))))
+}
+
+/// `--history FILE`: the client history in the checker's format.
+fn write_history(report: &sim_runner::RunReport, path: &Path) -> Result<(), String> {
+    let Some(history) = &report.history else {
+        return Err(format!(
+            "--history: protocol {} records no client history",
+            report.protocol
+        ));
+    };
+    File::create(path)
+        .and_then(|mut f| {
+            serde_json::to_writer(&mut f, history)?;
+            f.write_all(b"\n")
+        })
+        .map_err(|e| format!("--history {}: {e}", path.display()))
 }
 
 /// `--emit-scenario FILE`: the run as an explicit scenario file.
