@@ -566,3 +566,71 @@ fn the_resume_line_keeps_count_shard_and_duration() {
     let seeds: BTreeSet<u64> = journal_seeds(&dir).into_iter().collect();
     assert_eq!(seeds, (1..20).step_by(2).collect(), "{line}");
 }
+
+/// An --out directory holding an earlier campaign is never emptied without a word: a new
+/// campaign there is refused unless it resumes or asks to overwrite, a resume must keep its
+/// shard, and records a killed run left half-written are cleaned (issue 14).
+#[test]
+fn issue_14_an_earlier_campaign_is_kept_unless_asked_and_temporary_records_are_cleaned() {
+    let dir = fresh_dir("kept");
+    let first = sim(&["fuzz", FLAKY, "--seeds", "0..6", "--out", s(&dir)]);
+    assert_eq!(code(&first), 1, "{}", stderr(&first));
+    let records_before = std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0);
+    let again = sim(&["fuzz", FLAKY, "--seeds", "0..6", "--out", s(&dir)]);
+    assert_eq!(code(&again), 2);
+    let err = stderr(&again);
+    assert!(
+        err.contains("--resume") && err.contains("--overwrite"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0),
+        records_before,
+        "the earlier campaign's files were touched"
+    );
+    let shard = sim(&[
+        "fuzz",
+        FLAKY,
+        "--seeds",
+        "0..6",
+        "--shard",
+        "1/2",
+        "--resume",
+        "--out",
+        s(&dir),
+    ]);
+    assert_eq!(code(&shard), 2);
+    assert!(
+        stderr(&shard).contains("same --shard"),
+        "{}",
+        stderr(&shard)
+    );
+    let stale = dir.join("seed-3.json.tmp-99999");
+    std::fs::write(&stale, "half a record").expect("a stale temporary record");
+    let resumed = sim(&[
+        "fuzz",
+        FLAKY,
+        "--seeds",
+        "0..6",
+        "--resume",
+        "--out",
+        s(&dir),
+    ]);
+    assert!(code(&resumed) <= 1, "{}", stderr(&resumed));
+    assert!(!stale.exists(), "--resume left a temporary record behind");
+    std::fs::write(&stale, "half a record").expect("a stale temporary record");
+    let over = sim(&[
+        "fuzz",
+        FLAKY,
+        "--seeds",
+        "0..6",
+        "--overwrite",
+        "--out",
+        s(&dir),
+    ]);
+    assert_eq!(code(&over), 1, "{}", stderr(&over));
+    assert!(
+        !stale.exists(),
+        "--overwrite left a temporary record behind"
+    );
+}

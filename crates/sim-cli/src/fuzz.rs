@@ -51,8 +51,11 @@ pub struct FuzzArgs {
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Continue the campaign in --out: run only the seeds its journal lacks.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "overwrite")]
     pub resume: bool,
+    /// Start over in an --out directory that holds an earlier campaign, deleting its results.
+    #[arg(long)]
+    pub overwrite: bool,
     /// Shrink the first failing seed of each failed check.
     #[arg(long)]
     pub shrink: bool,
@@ -141,22 +144,60 @@ fn read_journal(path: &Path) -> Result<BTreeMap<u64, SeedLine>, String> {
 }
 
 /// Removes what an earlier campaign left in `dir` (only files of the campaign's own names).
-fn clear_campaign(dir: &Path) -> std::io::Result<()> {
+/// Whether `name` is a file a campaign writes in its directory (a temporary record included).
+fn campaign_file(name: &str) -> bool {
+    matches!(name, "campaign.json" | "seeds.jsonl" | "summary.json")
+        || (name.starts_with("seed-")
+            && (name.ends_with(".json") || name.ends_with(".shrunk.toml") || is_temporary(name)))
+}
+
+/// A record being written when its campaign was killed (`seed-N.json.tmp-PID`): never a result.
+fn is_temporary(name: &str) -> bool {
+    name.starts_with("seed-") && name.contains(".json.tmp-")
+}
+
+/// The campaign files in `dir` (only temporary ones with `temporary_only`), by name.
+fn campaign_files(dir: &Path, temporary_only: bool) -> Vec<PathBuf> {
     let Ok(entries) = fs::read_dir(dir) else {
-        return Ok(());
+        return Vec::new();
     };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let ours = matches!(
-            name.as_str(),
-            "campaign.json" | "seeds.jsonl" | "summary.json"
-        ) || (name.starts_with("seed-")
-            && (name.ends_with(".json") || name.ends_with(".shrunk.toml")));
-        if ours {
-            fs::remove_file(entry.path())?;
-        }
+    let mut files: Vec<PathBuf> = entries
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if temporary_only {
+                is_temporary(&name)
+            } else {
+                campaign_file(&name)
+            }
+        })
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    files
+}
+
+fn remove_files(files: &[PathBuf]) -> std::io::Result<()> {
+    files.iter().try_for_each(fs::remove_file)
+}
+
+/// An --out directory holding an earlier campaign is only reused when asked: `--resume` to
+/// continue it, `--overwrite` to start over (its results are deleted then, never silently).
+fn clear_campaign(dir: &Path, overwrite: bool) -> Result<(), String> {
+    let files = campaign_files(dir, false);
+    let results = files
+        .iter()
+        .filter(|f| !f.to_string_lossy().contains(".json.tmp-"))
+        .count();
+    if results > 0 && !overwrite {
+        return Err(format!(
+            "--out {}: holds the results of an earlier campaign ({results} files); continue it \
+             with --resume, start over with --overwrite (which deletes them), or choose another \
+             --out",
+            dir.display()
+        ));
     }
-    Ok(())
+    remove_files(&files).map_err(|e| format!("--out {}: {e}", dir.display()))
 }
 
 /// The flags that select a campaign's seeds and duration (` --seeds 0..20 --shard 1/2`), for
@@ -241,6 +282,13 @@ fn fuzz(program: &Program, args: FuzzArgs) -> Result<u8, String> {
                 dir.display()
             ));
         }
+        if earlier.space.shard != this.space.shard {
+            return Err(format!(
+                "--resume: the campaign in {} ran{}; resume it with the same --shard",
+                dir.display(),
+                campaign_flags(&earlier.space, earlier.duration)
+            ));
+        }
         if earlier.duration != this.duration {
             return Err(format!(
                 "--resume: the campaign in {} ran{}; resume it with the same --duration",
@@ -249,8 +297,11 @@ fn fuzz(program: &Program, args: FuzzArgs) -> Result<u8, String> {
             ));
         }
         lines = read_journal(&journal_path)?;
+        // A record a killed run left half-written is rewritten whole if its seed runs again.
+        remove_files(&campaign_files(&dir, true))
+            .map_err(|e| format!("--out {}: {e}", dir.display()))?;
     } else {
-        clear_campaign(&dir).map_err(|e| format!("--out {}: {e}", dir.display()))?;
+        clear_campaign(&dir, args.overwrite)?;
     }
     write_atomic(
         &dir.join("campaign.json"),
