@@ -200,6 +200,52 @@ fn clear_campaign(dir: &Path, overwrite: bool) -> Result<(), String> {
     remove_files(&files).map_err(|e| format!("--out {}: {e}", dir.display()))
 }
 
+/// Makes `dir` ready for the campaign `this`: with `--resume`, the journal of the same campaign
+/// (same scenario, shard and duration); otherwise an empty directory, an earlier campaign's
+/// results deleted only with `--overwrite`.
+fn prepare_out(
+    dir: &Path,
+    this: &CampaignFile,
+    args: &FuzzArgs,
+    scenario_file: &str,
+) -> Result<BTreeMap<u64, SeedLine>, String> {
+    let mut lines = BTreeMap::new();
+    if args.resume {
+        let earlier = fs::read_to_string(dir.join("campaign.json"))
+            .map_err(|e| format!("--resume: {} holds no campaign: {e}", dir.display()))?;
+        let earlier: CampaignFile = serde_json::from_str(&earlier)
+            .map_err(|e| format!("--resume: {}/campaign.json: {e}", dir.display()))?;
+        if earlier.scenario_digest != this.scenario_digest {
+            return Err(format!(
+                "--resume: {} changed since the campaign in {} started; start afresh without --resume",
+                scenario_file,
+                dir.display()
+            ));
+        }
+        if earlier.space.shard != this.space.shard {
+            return Err(format!(
+                "--resume: the campaign in {} ran{}; resume it with the same --shard",
+                dir.display(),
+                campaign_flags(&earlier.space, earlier.duration)
+            ));
+        }
+        if earlier.duration != this.duration {
+            return Err(format!(
+                "--resume: the campaign in {} ran{}; resume it with the same --duration",
+                dir.display(),
+                campaign_flags(&earlier.space, earlier.duration)
+            ));
+        }
+        lines = read_journal(&dir.join("seeds.jsonl"))?;
+        // A record a killed run left half-written is rewritten whole if its seed runs again.
+        remove_files(&campaign_files(dir, true))
+            .map_err(|e| format!("--out {}: {e}", dir.display()))?;
+    } else {
+        clear_campaign(dir, args.overwrite)?;
+    }
+    Ok(lines)
+}
+
 /// The flags that select a campaign's seeds and duration (` --seeds 0..20 --shard 1/2`), for
 /// the resume line: `--resume` runs the same campaign only with the same flags.
 fn campaign_flags(space: &SeedSpace, duration: Option<SimDuration>) -> String {
@@ -269,40 +315,7 @@ fn fuzz(program: &Program, args: FuzzArgs) -> Result<u8, String> {
         space,
         duration: args.duration,
     };
-    let mut lines = BTreeMap::new();
-    if args.resume {
-        let earlier = fs::read_to_string(dir.join("campaign.json"))
-            .map_err(|e| format!("--resume: {} holds no campaign: {e}", dir.display()))?;
-        let earlier: CampaignFile = serde_json::from_str(&earlier)
-            .map_err(|e| format!("--resume: {}/campaign.json: {e}", dir.display()))?;
-        if earlier.scenario_digest != this.scenario_digest {
-            return Err(format!(
-                "--resume: {} changed since the campaign in {} started; start afresh without --resume",
-                scenario.file,
-                dir.display()
-            ));
-        }
-        if earlier.space.shard != this.space.shard {
-            return Err(format!(
-                "--resume: the campaign in {} ran{}; resume it with the same --shard",
-                dir.display(),
-                campaign_flags(&earlier.space, earlier.duration)
-            ));
-        }
-        if earlier.duration != this.duration {
-            return Err(format!(
-                "--resume: the campaign in {} ran{}; resume it with the same --duration",
-                dir.display(),
-                campaign_flags(&earlier.space, earlier.duration)
-            ));
-        }
-        lines = read_journal(&journal_path)?;
-        // A record a killed run left half-written is rewritten whole if its seed runs again.
-        remove_files(&campaign_files(&dir, true))
-            .map_err(|e| format!("--out {}: {e}", dir.display()))?;
-    } else {
-        clear_campaign(&dir, args.overwrite)?;
-    }
+    let mut lines = prepare_out(&dir, &this, &args, &scenario.file)?;
     write_atomic(
         &dir.join("campaign.json"),
         serde_json::to_string_pretty(&this)
