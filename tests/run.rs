@@ -140,12 +140,12 @@ fn duration_flag_shortens_the_run() {
         "--seed",
         "5",
         "--duration",
-        "3s",
+        "12s",
     ]);
     let text = stdout(&output);
-    assert!(text.contains("simulated  8s"), "{text}");
+    assert!(text.contains("simulated  17s"), "{text}");
     assert!(
-        text.contains("--duration 3s"),
+        text.contains("--duration 12s"),
         "the reproduce line keeps the override:\n{text}"
     );
 }
@@ -518,4 +518,18 @@ fn a_run_without_checks_does_not_claim_they_held() {
     let out = stdout(&output);
     assert!(out.contains("it has no checks to judge it"), "{out}");
     assert!(!out.contains("all 0 checks"), "{out}");
+}
+
+/// `--duration` shorter than a fault's time would silently drop the fault; like the same in the
+/// file, it is an error naming the fault (issue 14).
+#[test]
+fn issue_14_a_duration_override_that_would_drop_a_fault_exits_2() {
+    let output = sim(&["run", "scenarios/partition.toml", "--duration", "2s"]);
+    assert_eq!(code(&output), 2, "{}", stdout(&output));
+    let err = stderr(&output);
+    assert!(err.contains("scenarios/partition.toml:"), "{err}");
+    assert!(err.contains("field \"faults[0].at\""), "{err}");
+    assert!(err.contains("--duration"), "{err}");
+    let fits = sim(&["run", "scenarios/partition.toml", "--duration", "6s"]);
+    assert_eq!(code(&fits), 0, "{}", stdout(&fits));
 }

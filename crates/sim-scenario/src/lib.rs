@@ -221,6 +221,24 @@ impl Scenario {
                 ),
             ));
         }
+        // A fault the shorter phase would drop could not take effect: an error, as in the file.
+        for (index, fault) in self.faults.iter().enumerate() {
+            if let Trigger::At(at) = fault.trigger {
+                if at > SimTime::ZERO + duration {
+                    return Err(ScenarioError {
+                        file: self.file.clone(),
+                        line: fault.line,
+                        column: 1,
+                        field: format!("faults[{index}].at"),
+                        message: format!(
+                            "{} is after the end of the fault phase the duration override \
+                             (--duration) {duration} sets",
+                            at.saturating_since(SimTime::ZERO)
+                        ),
+                    });
+                }
+            }
+        }
         let mut scenario = self.clone();
         scenario.duration = duration;
         Ok(scenario)
