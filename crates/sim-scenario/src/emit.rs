@@ -552,14 +552,24 @@ start_after = "8s"
         }
     }
 
+    /// A shortened fault phase keeps every explicit fault (one it would drop is an error) and
+    /// drops the nemesis's faults past its end.
     #[test]
-    fn explicit_drops_faults_after_a_shortened_fault_phase() {
+    fn explicit_keeps_the_faults_of_a_shortened_fault_phase_or_refuses() {
         let s = Scenario::parse("rich.toml", RICH).expect("valid");
-        let e = explicit(&s, 1, Some(SimDuration::from_secs(3)), &["leader"]).expect("explicit");
-        assert_eq!(e.duration, SimDuration::from_secs(3));
+        let e = explicit(&s, 1, Some(SimDuration::from_secs(7)), &["leader"]).expect("explicit");
+        assert_eq!(e.duration, SimDuration::from_secs(7));
+        assert_eq!(
+            e.faults.len(),
+            s.faults.len(),
+            "an explicit fault was dropped"
+        );
         assert!(e
             .faults
             .iter()
             .all(|f| !matches!(f.trigger, Trigger::At(t) if t > SimTime::ZERO + e.duration)));
+        let error = explicit(&s, 1, Some(SimDuration::from_secs(3)), &["leader"])
+            .expect_err("the faults at 4s to 7s would be dropped");
+        assert_eq!(error.field, "faults[3].at");
     }
 }

@@ -250,9 +250,13 @@ fn negative_and_absurd_durations_are_rejected() {
 #[test]
 fn a_duration_override_is_held_to_the_file_limits() {
     let s = parse(VALID).expect("valid");
-    let shorter = s.with_duration(SimDuration::from_secs(5)).expect("5s");
-    assert_eq!(shorter.duration, SimDuration::from_secs(5));
-    assert_eq!(shorter.end(), SimTime::ZERO + SimDuration::from_secs(15));
+    let shorter = s.with_duration(SimDuration::from_secs(12)).expect("12s");
+    assert_eq!(shorter.duration, SimDuration::from_secs(12));
+    assert_eq!(shorter.end(), SimTime::ZERO + SimDuration::from_secs(22));
+    let dropping = s
+        .with_duration(SimDuration::from_secs(5))
+        .expect_err("the fault at 10s would be dropped");
+    assert_eq!(dropping.field, "faults[0].at");
     let zero = s.with_duration(SimDuration::ZERO).expect_err("0s");
     assert_eq!(zero.field, "duration");
     assert!(zero.to_string().contains("positive"), "{zero}");
