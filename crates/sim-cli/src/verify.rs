@@ -19,12 +19,24 @@ pub struct VerifyArgs {
     /// Scenario files, or directories searched for `.toml` files (recursively).
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
-    /// How many seeds (0..N) a scenario without an `[expect]` table must pass.
-    #[arg(long, default_value_t = 20, value_name = "N")]
+    /// The seeds a scenario without an `[expect]` table must pass: N or 0..N (from seed 0).
+    #[arg(long, default_value = "20", value_parser = parse_pass_seeds, value_name = "N")]
     pub seeds: u64,
     /// Worker threads (default: every core).
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
+}
+
+/// `--seeds N` or `--seeds 0..N`: how many seeds, from 0, a passing scenario must pass.
+fn parse_pass_seeds(text: &str) -> Result<u64, String> {
+    let count = text.strip_prefix("0..").unwrap_or(text);
+    match count.trim().parse::<u64>() {
+        Ok(0) => Err("expected at least one seed".to_string()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!(
+            "expected N or 0..N such as 50 or 0..50, found {text:?}"
+        )),
+    }
 }
 
 /// The scenario files under `paths`, each directory's in name order.
@@ -57,8 +69,8 @@ fn collect(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), String> {
 }
 
 pub fn run(program: &Program, args: VerifyArgs) -> u8 {
-    if args.seeds == 0 || args.jobs == Some(0) {
-        eprintln!("error: --seeds and --jobs: expected at least 1");
+    if args.jobs == Some(0) {
+        eprintln!("error: --jobs: expected at least 1");
         return EXIT_BAD_INPUT;
     }
     let files = match scenario_files(&args.paths) {

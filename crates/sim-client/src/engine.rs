@@ -302,7 +302,7 @@ impl<K: ClientPlugin> ClientEngine<K> {
             "a deadline in the past: {deadline} < {now}"
         );
         c.armed.push(deadline);
-        ctx.wake_after(deadline.saturating_since(now), token(client));
+        ctx.wake_client_after(client, deadline.saturating_since(now), token(client));
     }
 
     /// A wake-up of `client` fired: acts on what is due, then arms for what is left.
@@ -312,12 +312,12 @@ impl<K: ClientPlugin> ClientEngine<K> {
     {
         let now = ctx.now();
         let c = &mut self.clients[client];
-        // The earliest pending wake-up is the one firing: they are armed only earlier than all
-        // the others, at distinct times, and none is in the past.
-        if c.armed.last() == Some(&now) {
+        // The earliest pending wake-ups are the ones firing: they are armed only earlier than
+        // all the others, at distinct times. A paused client's wake-ups fire late, together,
+        // when its pause ends, so every one due by now is spent.
+        while c.armed.last().is_some_and(|&t| t <= now) {
             c.armed.pop();
         }
-        debug_assert!(c.armed.iter().all(|&t| t > now), "a wake-up was missed");
         if c.next_arrival.is_some_and(|t| now >= t) {
             self.arrive(ctx, client);
         }

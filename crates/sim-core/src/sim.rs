@@ -165,7 +165,7 @@ pub struct ClientCtx<'a, P: Process> {
     rng: &'a mut SimRng,
     next_request: &'a mut u64,
     submits: &'a mut Vec<Submit<P>>,
-    wakes: &'a mut Vec<(SimDuration, u64)>,
+    wakes: &'a mut Vec<(Option<u32>, SimDuration, u64)>,
 }
 
 impl<'a, P: Process> ClientCtx<'a, P> {
@@ -209,7 +209,14 @@ impl<'a, P: Process> ClientCtx<'a, P> {
     }
     /// Calls `Workload::on_wake(token)` after `after`.
     pub fn wake_after(&mut self, after: SimDuration, token: u64) {
-        self.wakes.push((after, token));
+        self.wakes.push((None, after, token));
+    }
+
+    /// Calls `Workload::on_wake(token)` after `after`, as a timer of client `client`: while the
+    /// client is paused it does not fire, and fires when the pause ends.
+    pub fn wake_client_after(&mut self, client: usize, after: SimDuration, token: u64) {
+        let client = u32::try_from(client).unwrap_or(u32::MAX);
+        self.wakes.push((Some(client), after, token));
     }
 }
 
@@ -247,7 +254,10 @@ enum EventKind<P: Process> {
         id: RequestId,
         response: P::Response,
     },
-    ClientWake(u64),
+    ClientWake {
+        token: u64,
+        client: Option<u32>,
+    },
     External(u64),
     Resume {
         node: NodeId,
@@ -350,7 +360,7 @@ pub struct Simulation<P: Process> {
     /// Paused clients and when each resumes: what they send leaves then, and what reaches them
     /// waits until then.
     paused_clients: BTreeMap<u32, SimTime>,
-    wakes: Vec<(SimDuration, u64)>,
+    wakes: Vec<(Option<u32>, SimDuration, u64)>,
     next_msg_id: u64,
     next_request: u64,
     next_generation: u64,
@@ -556,7 +566,13 @@ impl<P: Process> Simulation<P> {
                 client,
             } => self.arrive_request(node, id, request, client),
             EventKind::Reply { node, id, response } => self.arrive_reply(node, id, response),
-            EventKind::ClientWake(token) => {
+            EventKind::ClientWake { token, client } => {
+                let resumes = client.map_or(self.now, |c| self.client_resumes(c));
+                if resumes > self.now {
+                    // A paused client's timer fires when the pause ends.
+                    self.push(resumes, EventKind::ClientWake { token, client });
+                    return Some(Step::Quiet);
+                }
                 self.trace
                     .record(self.now, TraceEvent::ClientWake { token });
                 if let Some(mut workload) = self.workload.take() {
@@ -993,9 +1009,9 @@ impl<P: Process> Simulation<P> {
             };
             self.push(at, kind);
         }
-        for (after, token) in wakes.drain(..) {
+        for (client, after, token) in wakes.drain(..) {
             let at = self.now.saturating_add(after);
-            self.push(at, EventKind::ClientWake(token));
+            self.push(at, EventKind::ClientWake { token, client });
         }
         self.submits = submits;
         self.wakes = wakes;

@@ -101,6 +101,10 @@ impl RaftConfig {
     }
 }
 
+/// The shortest heartbeat interval: below it a run spends its event budget on heartbeats and
+/// looks hung (a nanosecond interval takes hours of wall time to simulate a second).
+pub const HEARTBEAT_INTERVAL_MIN: SimDuration = SimDuration::from_micros(100);
+
 impl Params {
     /// Checks the parameters together.
     pub fn validate(&self) -> Result<RaftConfig, SuiteError> {
@@ -117,12 +121,12 @@ impl Params {
                 format!("expected [min, max] with min <= max, found [{min}, {max}]"),
             ));
         }
-        if self.heartbeat_interval == SimDuration::ZERO || self.heartbeat_interval >= min {
+        if self.heartbeat_interval < HEARTBEAT_INTERVAL_MIN || self.heartbeat_interval >= min {
             return Err(SuiteError::new(
                 "protocol.heartbeat_interval",
                 format!(
-                    "expected a duration above zero and below the minimum election timeout \
-                     ({min}), found {}",
+                    "expected a duration of at least {HEARTBEAT_INTERVAL_MIN} and below the \
+                     minimum election timeout ({min}), found {}",
                     self.heartbeat_interval
                 ),
             ));

@@ -467,7 +467,7 @@ fn a_selector_of_a_kind_the_cluster_lacks_is_rejected() {
         &text,
         13,
         "faults[0].node",
-        "no node is of kind \"participnt\"; the cluster's kinds are participant, coordinator",
+        "no node is of kind \"participnt\"; did you mean \"participant\"? the cluster's kinds ([cluster] kinds) are participant, coordinator",
     );
     let empty = KINDS.replace("random:coordinator", "random:");
     assert_error(

@@ -61,13 +61,13 @@ impl TicketClients {
         let state = &mut self.clients[client];
         state.waiting = Some(id);
         state.attempt += 1;
-        ctx.wake_after(self.timeout, token(client, state.attempt, true));
+        ctx.wake_client_after(client, self.timeout, token(client, state.attempt, true));
     }
 
     fn think(&mut self, ctx: &mut ClientCtx<'_, TicketNode>, client: usize) {
         let state = &mut self.clients[client];
         state.waiting = None;
-        ctx.wake_after(self.think, token(client, state.attempt, false));
+        ctx.wake_client_after(client, self.think, token(client, state.attempt, false));
     }
 }
 

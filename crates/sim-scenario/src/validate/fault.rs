@@ -332,11 +332,14 @@ impl Builder<'_> {
         if kinds.contains(&kind) {
             return Ok(kind.to_string());
         }
+        let hint = crate::suggest(kind, &kinds)
+            .map(|k| format!("did you mean {k:?}? "))
+            .unwrap_or_default();
         Err(self.at(
             name,
             &fault.field("node"),
             format!(
-                "no node is of kind {kind:?}; the cluster's kinds are {}",
+                "no node is of kind {kind:?}; {hint}the cluster's kinds ([cluster] kinds) are {}",
                 kinds.join(", ")
             ),
         ))
