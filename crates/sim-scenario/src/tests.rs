@@ -599,3 +599,36 @@ fn the_nemesis_aims_at_the_roles_it_is_given() {
     assert!(two.contains(&Target::Role("holder".into())), "{two:?}");
     assert!(two.iter().all(|t| matches!(t, Target::Role(_))), "{two:?}");
 }
+
+/// A fault that could not take effect as written is an error at its field (issue 14): a split
+/// of no group or with an empty group, and a node listed twice.
+#[test]
+fn empty_split_groups_and_nodes_listed_twice_are_rejected() {
+    let with = |fault: &str| format!("{VALID}\n[[faults]]\nat = \"12s\"\n{fault}\n");
+    let cases = [
+        (
+            "kind = \"partition\"\nshape = \"split\"\ngroups = []",
+            "faults[2].groups",
+            "at least one group",
+        ),
+        (
+            "kind = \"partition\"\nshape = \"split\"\ngroups = [[], []]",
+            "faults[2].groups",
+            "an empty group",
+        ),
+        (
+            "kind = \"crash\"\nnodes = [\"n1\", \"n2\", \"n1\"]",
+            "faults[2].nodes",
+            "\"n1\" is listed twice",
+        ),
+    ];
+    for (fault, field, message) in cases {
+        let error = parse(&with(fault)).expect_err(fault);
+        assert_eq!(error.field, field, "{error}");
+        assert!(error.message.contains(message), "{error}");
+        assert!(error.line > 0, "{error}");
+    }
+    let fine =
+        with("kind = \"partition\"\nshape = \"split\"\ngroups = [[\"n1\"], [\"n2\", \"n3\"]]");
+    assert!(parse(&fine).is_ok());
+}

@@ -90,9 +90,23 @@ impl Builder<'_> {
                 "missing: a split needs groups = [[\"n1\"], [\"n2\", \"n3\"]]",
             )
         })?;
+        if groups.get_ref().is_empty() {
+            return Err(self.at(
+                groups,
+                &fault.field("groups"),
+                "expected at least one group: a split of no group changes nothing",
+            ));
+        }
         let mut ids: Vec<Vec<NodeId>> = Vec::new();
         let mut seen: Vec<NodeId> = Vec::new();
         for group in groups.get_ref() {
+            if group.is_empty() {
+                return Err(self.at(
+                    groups,
+                    &fault.field("groups"),
+                    "expected every group to name at least one node, found an empty group",
+                ));
+            }
             let mut g = Vec::new();
             for name in group {
                 let id = self.node_named(fault, name, "groups")?;

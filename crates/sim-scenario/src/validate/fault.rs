@@ -201,7 +201,12 @@ impl Builder<'_> {
             (None, Some(nodes)) => {
                 let mut ids = Vec::new();
                 for name in nodes.get_ref() {
-                    ids.push(self.node_named(fault, name, "nodes")?);
+                    let id = self.node_named(fault, name, "nodes")?;
+                    if ids.contains(&id) {
+                        let message = format!("{:?} is listed twice", name.get_ref());
+                        return Err(self.at(name, &fault.field("nodes"), message));
+                    }
+                    ids.push(id);
                 }
                 if ids.is_empty() {
                     return Err(self.at(
