@@ -140,12 +140,12 @@ fn duration_flag_shortens_the_run() {
         "--seed",
         "5",
         "--duration",
-        "12s",
+        "13s",
     ]);
     let text = stdout(&output);
-    assert!(text.contains("simulated  17s"), "{text}");
+    assert!(text.contains("simulated  18s"), "{text}");
     assert!(
-        text.contains("--duration 12s"),
+        text.contains("--duration 13s"),
         "the reproduce line keeps the override:\n{text}"
     );
 }

@@ -239,6 +239,18 @@ impl Scenario {
                 }
             }
         }
+        if let Some(nemesis) = &self.nemesis {
+            if nemesis.start_after >= duration {
+                return Err(self.error_at_field(
+                    "nemesis.start_after",
+                    format!(
+                        "{} is not before the end of the fault phase the duration override \
+                         (--duration) {duration} sets: the nemesis would never act",
+                        nemesis.start_after
+                    ),
+                ));
+            }
+        }
         let mut scenario = self.clone();
         scenario.duration = duration;
         Ok(scenario)

@@ -53,10 +53,35 @@ pub struct Nemesis {
     pub start_after: SimDuration,
 }
 
+/// `start_after` (1s when absent), before the end of the fault phase or the nemesis would never
+/// act.
+fn start_after(
+    raw: Option<&Spanned<SimDuration>>,
+    source: &Source<'_>,
+    fault_phase: SimDuration,
+) -> Result<SimDuration, ScenarioError> {
+    let Some(spanned) = raw else {
+        return Ok(SimDuration::from_secs(1));
+    };
+    let start_after = *spanned.get_ref();
+    if start_after >= fault_phase {
+        return Err(source.error_at(
+            spanned.span().start,
+            "nemesis.start_after",
+            format!(
+                "{start_after} is not before the end of the fault phase ({fault_phase}): the \
+                 nemesis would never act"
+            ),
+        ));
+    }
+    Ok(start_after)
+}
+
 impl Nemesis {
     pub(crate) fn from_raw(
         raw: &Spanned<RawNemesis>,
         source: &Source<'_>,
+        fault_phase: SimDuration,
     ) -> Result<Nemesis, ScenarioError> {
         let r = raw.get_ref();
         let mut kinds = Vec::new();
@@ -108,14 +133,12 @@ impl Nemesis {
             }
             Ok([lo, hi])
         };
+        let start_after = start_after(r.start_after.as_ref(), source, fault_phase)?;
         Ok(Nemesis {
             kinds,
             interval: range(&r.interval, "nemesis.interval")?,
             fault_duration: range(&r.fault_duration, "nemesis.fault_duration")?,
-            start_after: r
-                .start_after
-                .as_ref()
-                .map_or(SimDuration::from_secs(1), |d| *d.get_ref()),
+            start_after,
         })
     }
 

@@ -632,3 +632,40 @@ fn empty_split_groups_and_nodes_listed_twice_are_rejected() {
         with("kind = \"partition\"\nshape = \"split\"\ngroups = [[\"n1\"], [\"n2\", \"n3\"]]");
     assert!(parse(&fine).is_ok());
 }
+
+/// Times that could never take effect are errors at their field (issue 14): a `not_before` past
+/// the fault phase, a nemesis that would start after it, a latency tail longer than any run.
+#[test]
+fn absurd_waits_and_tails_are_rejected() {
+    let cases = [
+        (
+            VALID.replace("occurrence = 2", "occurrence = 2\nnot_before = \"1000000h\""),
+            "faults[1].not_before",
+        ),
+        (
+            VALID.replace("fault_duration = [\"1s\", \"3s\"]", "fault_duration = [\"1s\", \"3s\"]\nstart_after = \"1000000h\""),
+            "nemesis.start_after",
+        ),
+        (
+            VALID.replace(
+                "latency = { min = \"1ms\", max = \"5ms\" }",
+                "latency = { min = \"1ms\", max = \"5ms\", tail_probability = 0.1, tail_scale = \"1ms\", tail_max = \"1000000h\" }",
+            ),
+            "network.latency.tail_max",
+        ),
+    ];
+    for (text, field) in cases {
+        let error = parse(&text).expect_err(field);
+        assert_eq!(error.field, field, "{error}");
+        assert!(error.line > 0, "{error}");
+    }
+    let s = parse(&VALID.replace(
+        "fault_duration = [\"1s\", \"3s\"]",
+        "fault_duration = [\"1s\", \"3s\"]\nstart_after = \"12s\"",
+    ))
+    .expect("valid");
+    let error = s
+        .with_duration(SimDuration::from_secs(11))
+        .expect_err("the nemesis would never act");
+    assert_eq!(error.field, "nemesis.start_after");
+}

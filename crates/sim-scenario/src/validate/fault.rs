@@ -145,6 +145,16 @@ impl Builder<'_> {
             .not_before
             .as_ref()
             .map_or(SimDuration::ZERO, |d| *d.get_ref());
+        if let Some(spanned) = raw.not_before.as_ref() {
+            if not_before > fault.scenario.duration {
+                let message = format!(
+                    "{not_before} is after the end of the fault phase ({}): the fault could \
+                     never fire",
+                    fault.scenario.duration
+                );
+                return Err(self.at(spanned, &fault.field("not_before"), message));
+            }
+        }
         Ok(Trigger::OnEvent {
             event: event.get_ref().clone(),
             occurrence,

@@ -212,7 +212,7 @@ impl<'a> Builder<'a> {
             scenario.faults.push(spec);
         }
         if let Some(nemesis) = &raw.nemesis {
-            scenario.nemesis = Some(Nemesis::from_raw(nemesis, &self.source)?);
+            scenario.nemesis = Some(Nemesis::from_raw(nemesis, &self.source, scenario.duration)?);
         }
         scenario.expect = self.expect(raw)?;
         scenario.ranges = self.ranges.take();

@@ -6,6 +6,7 @@ use toml::Spanned;
 use super::Builder;
 use crate::error::ScenarioError;
 use crate::raw::{Ranged, RawLatency, RawLatencyRange, RawNetwork};
+use crate::RUN_MAX;
 
 impl Builder<'_> {
     fn probability(&self, p: &Spanned<Ranged<f64>>, field: &str) -> Result<f64, ScenarioError> {
@@ -46,6 +47,13 @@ impl Builder<'_> {
         match tail {
             (None, None, None, None) => Ok(Latency::Uniform { min, max }),
             (Some(p), Some(scale), shape, tail_max) => {
+                if tail_max.is_some_and(|t| t > RUN_MAX) {
+                    return Err(self.at(
+                        l,
+                        &format!("{field}.tail_max"),
+                        format!("expected at most {RUN_MAX}, the longest run"),
+                    ));
+                }
                 if !(0.0..=1.0).contains(&p) {
                     return Err(self.at(
                         l,
