@@ -146,7 +146,8 @@ impl Families {
         scenario: &Scenario,
         options: RunOptions,
     ) -> Result<RunReport, ScenarioError> {
-        self.validate(scenario)?;
-        self.family_of(scenario)?.run_unchecked(scenario, options)
+        let family = self.family_of(scenario)?;
+        scenario.validate_names(&family.declaration())?;
+        family.run_unchecked(scenario, options)
     }
 }
