@@ -64,8 +64,8 @@ struct Driver<S: Suite> {
     event_triggered: Vec<usize>,
     heals: Vec<Heal>,
     fault_rng: SimRng,
-    /// Each node's kind, for `kind:` and `random:` targets.
-    node_kinds: Vec<String>,
+    /// The cluster as the suite was told of it: each node's kind, for `kind:` and `random:`.
+    cluster_info: ClusterInfo,
 }
 
 /// The suite `S` built from the scenario's tables, with the cluster it describes.
@@ -95,7 +95,7 @@ pub fn run_suite<S: Suite>(
     if let Some(d) = options.duration {
         scenario = scenario.with_duration(d)?;
     }
-    let (suite, _) = build_suite::<S>(&scenario)?;
+    let (suite, cluster_info) = build_suite::<S>(&scenario)?;
     let config = SimConfig {
         seed: options.seed,
         node_count: scenario.node_count(),
@@ -119,7 +119,7 @@ pub fn run_suite<S: Suite>(
             .collect(),
         heals: Vec::new(),
         fault_rng,
-        node_kinds: scenario.node_kinds.clone(),
+        cluster_info,
         schedule,
     };
     for (i, fault) in driver.schedule.iter().enumerate() {
@@ -290,9 +290,9 @@ impl<S: Suite> Driver<S> {
                 .take(1)
                 .collect(),
             Target::Random => vec![NodeId(self.fault_rng.gen_range(0..n as u32))],
-            Target::Kind(kind) => self.nodes_of_kind(kind),
+            Target::Kind(kind) => self.cluster_info.nodes_of_kind(kind).collect(),
             Target::RandomOfKind(kind) => {
-                let nodes = self.nodes_of_kind(kind);
+                let nodes: Vec<NodeId> = self.cluster_info.nodes_of_kind(kind).collect();
                 if nodes.is_empty() {
                     return nodes;
                 }
@@ -308,13 +308,6 @@ impl<S: Suite> Driver<S> {
             // Client targets are taken apart before a fault resolves nodes.
             Target::Client(_) => Vec::new(),
         }
-    }
-
-    fn nodes_of_kind(&self, kind: &str) -> Vec<NodeId> {
-        (0..self.node_kinds.len())
-            .filter(|&i| self.node_kinds[i] == kind)
-            .map(|i| NodeId(i as u32))
-            .collect()
     }
 
     fn shuffled(&mut self) -> Vec<NodeId> {
