@@ -129,6 +129,16 @@ pub trait Suite: Sized + 'static {
         Vec::new()
     }
 
+    /// Counts the run measured, by name, for campaigns and comparison tables: how often the run
+    /// reached an interesting moment of the protocol (coverage, e.g. `raft.elections`,
+    /// `raft.snapshots_installed`) and figures a table compares across scenarios (e.g.
+    /// `ops.ok`, `ops.failed`). Integers, so that sums over many seeds are exact. A campaign
+    /// reports, per name, how many seeds reached a non-zero count and the total.
+    fn figures(&self, sim: &Simulation<Self::P>, run: &RunInfo) -> Vec<(String, u64)> {
+        let _ = (sim, run);
+        Vec::new()
+    }
+
     /// The client history in the checker's JSON format, for `--history FILE`.
     fn history(&self, sim: &Simulation<Self::P>) -> Option<serde_json::Value> {
         let _ = sim;

@@ -192,6 +192,7 @@ fn report<S: Suite>(
         .err()
         .map(|e| e.to_string());
     let summary = finished.suite.summary(&finished.sim, &run_info);
+    let figures = finished.suite.figures(&finished.sim, &run_info);
     let history = if options.keep_history {
         finished.suite.history(&finished.sim)
     } else {
@@ -214,6 +215,7 @@ fn report<S: Suite>(
         fault_windows: finished.fault_windows,
         checks: finished.checks,
         summary,
+        figures,
         trace_hash: sim.trace_hash(),
         trace_events: sim.trace_mut().event_count(),
         trace_checkpoints: sim.trace_mut().checkpoints().to_vec(),

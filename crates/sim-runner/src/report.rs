@@ -37,6 +37,8 @@ pub struct RunReport {
     pub checks: Vec<CheckReport>,
     /// The protocol's own summary lines.
     pub summary: Vec<(String, String)>,
+    /// The protocol's counts by name ([`sim_core::Suite::figures`]).
+    pub figures: Vec<(String, u64)>,
     pub trace_hash: u64,
     /// How many events the trace hash covers.
     pub trace_events: u64,
@@ -333,6 +335,7 @@ impl RunReport {
             },
             "faults": self.applied.iter().map(|f| json!({"time_ns": f.time.as_nanos(), "fault": f.text, "skipped": f.skipped})).collect::<Vec<_>>(),
             "summary": self.summary.iter().map(|(k, v)| json!({"name": k, "value": v})).collect::<Vec<_>>(),
+            "figures": self.figures.iter().map(|(k, v)| json!({"name": k, "value": v})).collect::<Vec<_>>(),
             "checks": self.checks.iter().map(|c| json!({
                 "name": c.name,
                 "kind": c.kind.as_str(),
