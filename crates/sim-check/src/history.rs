@@ -566,7 +566,7 @@ impl History {
             out,
             "{{\"model\": \"{}\", \"init\": {}, \"ops\": [",
             self.model.name(),
-            self.init
+            crate::exact::display(&self.init)
         )?;
         for (index, event) in self.events.iter().enumerate() {
             let separator = if index + 1 == self.events.len() {
@@ -614,7 +614,7 @@ fn event_to_line(event: &Event) -> String {
     if let Some(key) = &event.key {
         line.push_str(&format!(", \"key\": {}", Value::String(key.clone())));
     }
-    line.push_str(&format!(", \"value\": {}", event.value));
+    line.push_str(&format!(", \"value\": {}", crate::exact::display(&event.value)));
     if let Some(time_ns) = event.time_ns {
         line.push_str(&format!(", \"time\": {}", time_ns));
     }
@@ -632,7 +632,7 @@ pub(crate) fn describe_key(key: Option<&str>) -> String {
 /// A JSON value cut to a readable length for messages.
 pub(crate) fn short_json(value: &Value) -> String {
     const LENGTH_MAX: usize = 60;
-    let text = value.to_string();
+    let text = crate::exact::display(value);
     if text.chars().count() <= LENGTH_MAX {
         return text;
     }

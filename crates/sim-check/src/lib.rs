@@ -34,6 +34,8 @@
 pub mod bench;
 mod check;
 mod clock;
+pub mod exact;
+mod formats;
 mod history;
 mod model;
 mod parse;
@@ -52,5 +54,8 @@ pub use history::{
     Event, EventError, EventKind, History, ModelKind, OpFn, OpIndex, Operation, Outcome,
 };
 pub use model::{Json, Kv, Model, Mutex, Register, StateTest};
-pub use parse::{load_history, parse_history, HistoryError};
+pub use parse::{
+    detect_format, load_history, load_history_with, parse_history, parse_history_with, HistoryError,
+    InputFormat, ReadOptions,
+};
 pub use report::{render_json, render_text};

@@ -1,15 +1,17 @@
-//! Reading histories from text: a JSON document or JSON Lines.
+//! Reading histories from text: this tool's JSON (a document, an array or JSON Lines), and,
+//! through `formats`, Jepsen's EDN, Jepsen's log lines and Porcupine's JSON.
 //!
 //! Owns [`parse_history`], [`load_history`] and [`HistoryError`], whose message names the source,
 //! the line (and column for JSON syntax), the op and the field at fault. Nothing here panics on any
 //! input; what makes an event valid is decided by [`History`] itself.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde_json::value::RawValue;
+use std::time::{Duration, Instant};
+
 use serde_json::Value;
 
+use crate::exact::{read_whole, ReadError, Reader};
 use crate::history::{short_json, Event, EventError, EventKind, History, ModelKind, OpFn};
 
 /// Why a history could not be read.
@@ -30,6 +32,12 @@ pub enum HistoryError {
         column: usize,
         message: String,
     },
+    /// Reading did not finish within the timeout.
+    #[error("{source_name}: the timeout of {} ran out while reading the history", crate::check::format_duration(*timeout))]
+    Timeout {
+        source_name: String,
+        timeout: Duration,
+    },
     /// The JSON does not describe a valid history.
     #[error("{}", describe_invalid(source_name, *line, *op, field.as_deref(), message))]
     Invalid {
@@ -47,13 +55,13 @@ impl HistoryError {
     /// The 1-based line at fault, when known.
     pub fn line(&self) -> Option<usize> {
         match self {
-            HistoryError::Io { .. } => None,
+            HistoryError::Io { .. } | HistoryError::Timeout { .. } => None,
             HistoryError::Syntax { line, .. } => Some(*line),
             HistoryError::Invalid { line, .. } => *line,
         }
     }
 
-    fn invalid(
+    pub(crate) fn invalid(
         source_name: &str,
         line: Option<usize>,
         op: Option<usize>,
@@ -96,16 +104,96 @@ fn describe_invalid(
     text
 }
 
+/// The formats a history can be read from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum InputFormat {
+    /// This tool's interchange format: a JSON document, a bare JSON array of ops, or JSON Lines.
+    Json,
+    /// A Jepsen or Knossos history in EDN (also Maelstrom's `history.edn` and Porcupine's kv logs).
+    Edn,
+    /// The `INFO jepsen.util - ...` log lines of a Jepsen test (Porcupine's etcd histories).
+    EtcdLog,
+    /// A Porcupine `[]Operation` dump as JSON (`ClientId`, `Input`, `Call`, `Output`, `Return`).
+    Porcupine,
+}
+
+impl InputFormat {
+    pub const ALL: [InputFormat; 4] = [
+        InputFormat::Json,
+        InputFormat::Edn,
+        InputFormat::EtcdLog,
+        InputFormat::Porcupine,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            InputFormat::Json => "json",
+            InputFormat::Edn => "edn",
+            InputFormat::EtcdLog => "etcd-log",
+            InputFormat::Porcupine => "porcupine",
+        }
+    }
+}
+
+impl std::str::FromStr for InputFormat {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        InputFormat::ALL
+            .into_iter()
+            .find(|format| format.name() == text)
+            .ok_or_else(|| {
+                format!(
+                    "expected one of json, edn, etcd-log, porcupine, found {:?}",
+                    text
+                )
+            })
+    }
+}
+
+/// What the formats are, for the message of a history whose format cannot be told.
+pub(crate) const FORMATS_READ: &str = "the formats read are json (this tool's: \
+     {\"model\": .., \"init\": .., \"ops\": [..]}, a JSON array of ops, or JSON Lines), edn (Jepsen, \
+     Knossos, Maelstrom and Porcupine kv histories: {:process 0, :type :invoke, :f :read, ..}), \
+     etcd-log (Jepsen log lines: INFO  jepsen.util - 3 :invoke :read nil) and porcupine (a JSON \
+     array of {\"ClientId\", \"Input\", \"Call\", \"Output\", \"Return\"}); name one with --input-format";
+
+/// How to read a history.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ReadOptions {
+    /// The model, overriding the one the text names (or implies).
+    pub model: Option<ModelKind>,
+    /// The format; detected from the content when `None`.
+    pub format: Option<InputFormat>,
+    /// When reading must stop with [`HistoryError::Timeout`], and the timeout it comes from.
+    pub deadline: Option<(Instant, Duration)>,
+}
+
+impl ReadOptions {
+    pub fn with_model(model: Option<ModelKind>) -> Self {
+        ReadOptions {
+            model,
+            ..ReadOptions::default()
+        }
+    }
+}
+
 /// Reads a history file (see [`parse_history`]).
 pub fn load_history(
     path: &Path,
     model_override: Option<ModelKind>,
 ) -> Result<History, HistoryError> {
+    load_history_with(path, &ReadOptions::with_model(model_override))
+}
+
+/// Reads a history file in any of the [`InputFormat`]s.
+pub fn load_history_with(path: &Path, options: &ReadOptions) -> Result<History, HistoryError> {
     let bytes = std::fs::read(path).map_err(|error| HistoryError::Io {
         path: path.to_path_buf(),
         error,
     })?;
     let source_name = path.display().to_string();
+    check_deadline(&source_name, options)?;
     let text = match String::from_utf8(bytes) {
         Ok(text) => text,
         Err(error) => {
@@ -120,91 +208,144 @@ pub fn load_history(
             ));
         }
     };
-    parse_history(&text, &source_name, model_override)
+    parse_history_with(&text, &source_name, options)
+}
+
+/// Fails with [`HistoryError::Timeout`] once the deadline of `options` has passed.
+pub(crate) fn check_deadline(source_name: &str, options: &ReadOptions) -> Result<(), HistoryError> {
+    match options.deadline {
+        Some((deadline, timeout)) if crate::clock::now() >= deadline => Err(HistoryError::Timeout {
+            source_name: source_name.to_string(),
+            timeout,
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Parses a history given as a JSON document (`{"model": .., "init": .., "ops": [..]}`), as a bare
 /// JSON array of ops, or as JSON Lines (one op per line, optionally after a header line
 /// `{"model": .., "init": ..}`). `model_override` wins over the model the text names; text that
-/// names none needs it. `source_name` is used in error messages.
+/// names none needs it. `source_name` is used in error messages. Other tools' formats are read by
+/// [`parse_history_with`].
 pub fn parse_history(
     text: &str,
     source_name: &str,
     model_override: Option<ModelKind>,
 ) -> Result<History, HistoryError> {
+    parse_history_with(text, source_name, &ReadOptions::with_model(model_override))
+}
+
+/// Parses a history in any of the [`InputFormat`]s, detected from the content unless
+/// `options.format` names one.
+pub fn parse_history_with(
+    text: &str,
+    source_name: &str,
+    options: &ReadOptions,
+) -> Result<History, HistoryError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let format = match options.format {
+        Some(format) => format,
+        None => detect_format(text).ok_or_else(|| {
+            HistoryError::invalid(
+                source_name,
+                Some(1),
+                None,
+                None,
+                format!("cannot tell which format this history is in: {FORMATS_READ}"),
+            )
+        })?,
+    };
     let parser = Parser {
         text,
         source_name,
-        model_override,
+        options,
     };
-    match parser.detect_format() {
-        Format::Document => parser.parse_document(),
-        Format::Array => parser.parse_array(),
-        Format::Lines => parser.parse_lines(),
+    match format {
+        InputFormat::Json => parser.parse_json(),
+        InputFormat::Edn => crate::formats::parse_edn(&parser),
+        InputFormat::EtcdLog => crate::formats::parse_etcd_log(&parser),
+        InputFormat::Porcupine => crate::formats::parse_porcupine(&parser),
     }
 }
 
-enum Format {
-    Document,
-    Array,
-    Lines,
+/// The format of `text`, told from its first characters; `None` when it looks like none.
+pub fn detect_format(text: &str) -> Option<InputFormat> {
+    let trimmed = text.trim_start_matches(|c: char| c.is_whitespace() || c == ',');
+    let after = |rest: &str| -> Option<char> {
+        rest.trim_start_matches(|c: char| c.is_whitespace() || c == ',')
+            .chars()
+            .next()
+    };
+    match trimmed.chars().next()? {
+        '{' => match after(&trimmed[1..])? {
+            ':' => Some(InputFormat::Edn),
+            _ => Some(InputFormat::Json),
+        },
+        '[' => {
+            let inner = trimmed[1..].trim_start();
+            match inner.chars().next()? {
+                '{' => match after(&inner[1..])? {
+                    ':' => Some(InputFormat::Edn),
+                    _ if inner[..inner.len().min(4096)].contains("\"ClientId\"") => {
+                        Some(InputFormat::Porcupine)
+                    }
+                    _ => Some(InputFormat::Json),
+                },
+                ']' => Some(InputFormat::Json),
+                _ => None,
+            }
+        }
+        '(' | ';' => Some(InputFormat::Edn),
+        _ => {
+            let head = &trimmed[..trimmed.len().min(1 << 16)];
+            let head = match head.char_indices().last() {
+                Some(_) if trimmed.is_char_boundary(head.len()) => head,
+                _ => "",
+            };
+            head.lines()
+                .take(100)
+                .any(|line| line.contains("jepsen.util - "))
+                .then_some(InputFormat::EtcdLog)
+        }
+    }
 }
 
-struct Parser<'a> {
-    text: &'a str,
-    source_name: &'a str,
-    model_override: Option<ModelKind>,
+/// Reading one text: what every format's reader shares.
+pub(crate) struct Parser<'a> {
+    pub(crate) text: &'a str,
+    pub(crate) source_name: &'a str,
+    pub(crate) options: &'a ReadOptions,
 }
+
+/// How many ops are read between looks at the clock.
+const POLL_OPS: usize = 1 << 10;
 
 impl<'a> Parser<'a> {
-    fn detect_format(&self) -> Format {
-        let trimmed = self.text.trim_start();
-        if trimmed.starts_with('[') {
-            return Format::Array;
-        }
-        match serde_json::from_str::<BTreeMap<String, &RawValue>>(self.text) {
-            Ok(map) => {
-                let is_single_op = !map.contains_key("ops")
-                    && (map.contains_key("type") || map.contains_key("process"));
-                if is_single_op {
-                    Format::Lines
-                } else {
-                    Format::Document
-                }
-            }
-            Err(_) => {
-                let first_line = trimmed.lines().next().unwrap_or("");
-                let first_is_object = matches!(
-                    serde_json::from_str::<Value>(first_line),
-                    Ok(Value::Object(_))
-                );
-                let first_looks_like_op =
-                    first_line.contains("\"process\"") || first_line.contains("\"type\"");
-                if first_is_object || first_looks_like_op {
-                    Format::Lines
-                } else {
-                    Format::Document
-                }
-            }
-        }
+    pub(crate) fn model_override(&self) -> Option<ModelKind> {
+        self.options.model
     }
 
-    fn syntax_error(&self, error: &serde_json::Error, line_offset: usize) -> HistoryError {
-        let message = error.to_string();
-        let message = match message.rfind(" at line ") {
-            Some(cut) => message[..cut].to_string(),
-            None => message,
-        };
+    /// Every [`POLL_OPS`] ops, fails once the deadline passed.
+    pub(crate) fn poll(&self, index: usize) -> Result<(), HistoryError> {
+        if index % POLL_OPS == 0 {
+            check_deadline(self.source_name, self.options)?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn read_error(&self, error: &ReadError) -> HistoryError {
+        let offset = error.offset.min(self.text.len());
+        let line = line_at(self.text, offset);
+        let line_start = self.text[..offset].rfind('\n').map_or(0, |cut| cut + 1);
         HistoryError::Syntax {
             source_name: self.source_name.to_string(),
-            line: line_offset + error.line().max(1),
-            column: error.column(),
-            message,
+            line,
+            column: offset - line_start + 1,
+            message: error.message.clone(),
         }
     }
 
-    fn invalid(
+    pub(crate) fn invalid(
         &self,
         line: Option<usize>,
         op: Option<usize>,
@@ -214,12 +355,8 @@ impl<'a> Parser<'a> {
         HistoryError::invalid(self.source_name, line, op, field, message)
     }
 
-    fn line_of(&self, raw: &RawValue) -> usize {
-        line_at(self.text, offset_in(self.text, raw.get()))
-    }
-
     fn model(&self, named: Option<(&Value, usize)>) -> Result<ModelKind, HistoryError> {
-        if let Some(model) = self.model_override {
+        if let Some(model) = self.model_override() {
             return Ok(model);
         }
         match named {
@@ -245,18 +382,139 @@ impl<'a> Parser<'a> {
         }
     }
 
+    fn parse_json(&self) -> Result<History, HistoryError> {
+        let trimmed = self.text.trim_start();
+        if trimmed.starts_with('[') {
+            return self.parse_array();
+        }
+        let first_line = trimmed.lines().next().unwrap_or("");
+        let more_lines = !trimmed[first_line.len()..].trim().is_empty();
+        match read_whole(first_line) {
+            Ok(Value::Object(map))
+                if !map.contains_key("ops")
+                    && (more_lines || map.contains_key("type") || map.contains_key("process")) =>
+            {
+                self.parse_lines()
+            }
+            Err(_) if first_line.contains("\"type\"") && !first_line.contains("\"ops\"") => {
+                self.parse_lines()
+            }
+            _ => self.parse_document(),
+        }
+    }
+
+    /// Reads an array of values starting at the reader's position, with the byte range of each.
+    fn read_ops(&self, reader: &mut Reader<'_>) -> Result<Vec<(usize, usize, Value)>, HistoryError> {
+        reader
+            .expect(b'[', "'[' starting the array of ops")
+            .map_err(|error| self.read_error(&error))?;
+        let mut ops = Vec::new();
+        reader.skip_space();
+        if reader.peek() == Some(b']') {
+            reader.position += 1;
+            return Ok(ops);
+        }
+        loop {
+            self.poll(ops.len())?;
+            reader.skip_space();
+            let start = reader.position;
+            let value = reader.value(0).map_err(|error| self.read_error(&error))?;
+            ops.push((start, reader.position, value));
+            reader.skip_space();
+            match reader.peek() {
+                Some(b',') => reader.position += 1,
+                Some(b']') => {
+                    reader.position += 1;
+                    return Ok(ops);
+                }
+                _ => {
+                    let error = ReadError {
+                        offset: reader.position,
+                        message: format!("expected ',' or ']' between ops, found {}", reader.found()),
+                    };
+                    return Err(self.read_error(&error));
+                }
+            }
+        }
+    }
+
+    fn expect_end(&self, reader: &mut Reader<'_>) -> Result<(), HistoryError> {
+        reader.skip_space();
+        if reader.position < self.text.len() {
+            let error = ReadError {
+                offset: reader.position,
+                message: "trailing characters after the history".to_string(),
+            };
+            return Err(self.read_error(&error));
+        }
+        Ok(())
+    }
+
     fn parse_document(&self) -> Result<History, HistoryError> {
-        let map: BTreeMap<String, &RawValue> =
-            serde_json::from_str(self.text).map_err(|error| self.syntax_error(&error, 0))?;
-        let model_field = map
-            .get("model")
-            .map(|raw| (parse_raw(raw), self.line_of(raw)));
+        let mut reader = Reader::new(self.text, 0);
+        let syntax = |error: ReadError| self.read_error(&error);
+        reader
+            .expect(b'{', "'{' starting the history document")
+            .map_err(syntax)?;
+        let mut model_field: Option<(Value, usize)> = None;
+        let mut init = Value::Null;
+        let mut ops: Option<Vec<(usize, usize, Value)>> = None;
+        reader.skip_space();
+        if reader.peek() == Some(b'}') {
+            reader.position += 1;
+        } else {
+            loop {
+                reader.skip_space();
+                if reader.peek() != Some(b'"') {
+                    let message = format!("expected a string key, found {}", reader.found());
+                    return Err(syntax(ReadError {
+                        offset: reader.position,
+                        message,
+                    }));
+                }
+                let key = reader.string().map_err(syntax)?;
+                reader.expect(b':', "':'").map_err(syntax)?;
+                reader.skip_space();
+                let value_start = reader.position;
+                if key == "ops" {
+                    if reader.peek() != Some(b'[') {
+                        let value = reader.value(0).map_err(syntax)?;
+                        return Err(self.invalid(
+                            Some(line_at(self.text, value_start)),
+                            None,
+                            Some("ops"),
+                            format!("expected an array of ops, found {}", short_json(&value)),
+                        ));
+                    }
+                    ops = Some(self.read_ops(&mut reader)?);
+                } else {
+                    let value = reader.value(0).map_err(syntax)?;
+                    match key.as_str() {
+                        "model" => model_field = Some((value, line_at(self.text, value_start))),
+                        "init" => init = value,
+                        _ => {}
+                    }
+                }
+                reader.skip_space();
+                match reader.peek() {
+                    Some(b',') => reader.position += 1,
+                    Some(b'}') => {
+                        reader.position += 1;
+                        break;
+                    }
+                    _ => {
+                        let message = format!("expected ',' or '}}', found {}", reader.found());
+                        return Err(syntax(ReadError {
+                            offset: reader.position,
+                            message,
+                        }));
+                    }
+                }
+            }
+        }
+        self.expect_end(&mut reader)?;
         let model = self.model(model_field.as_ref().map(|(value, line)| (value, *line)))?;
-        let init = map
-            .get("init")
-            .map(|raw| parse_raw(raw))
-            .unwrap_or(Value::Null);
-        let Some(ops_raw) = map.get("ops") else {
+        let Some(ops) = ops else {
             return Err(self.invalid(
                 Some(1),
                 None,
@@ -265,50 +523,53 @@ impl<'a> Parser<'a> {
                     .to_string(),
             ));
         };
-        let ops: Vec<&RawValue> = serde_json::from_str(ops_raw.get()).map_err(|_| {
-            self.invalid(
-                Some(self.line_of(ops_raw)),
-                None,
-                Some("ops"),
-                format!(
-                    "expected an array of ops, found {}",
-                    short_json(&parse_raw(ops_raw))
-                ),
-            )
-        })?;
-        let mut history = History::new(model, init);
+        self.build(History::new(model, init), ops)
+    }
+
+    fn build(
+        &self,
+        mut history: History,
+        ops: Vec<(usize, usize, Value)>,
+    ) -> Result<History, HistoryError> {
         let mut line_counter = LineCounter::new(self.text);
-        for (index, raw) in ops.iter().enumerate() {
-            let offset = offset_in(self.text, raw.get());
-            let line = line_counter.line_at(offset);
-            self.push_op(&mut history, index, raw.get(), line)?;
+        for (index, (start, end, value)) in ops.into_iter().enumerate() {
+            self.poll(index)?;
+            let line = line_counter.line_at(start);
+            self.push_value(&mut history, index, &value, &self.text[start..end], line)?;
         }
         Ok(history)
     }
 
     fn parse_array(&self) -> Result<History, HistoryError> {
-        let ops: Vec<&RawValue> =
-            serde_json::from_str(self.text).map_err(|error| self.syntax_error(&error, 0))?;
-        let model = self.model(None)?;
-        let mut history = History::new(model, Value::Null);
-        let mut line_counter = LineCounter::new(self.text);
-        for (index, raw) in ops.iter().enumerate() {
-            let line = line_counter.line_at(offset_in(self.text, raw.get()));
-            self.push_op(&mut history, index, raw.get(), line)?;
+        let mut reader = Reader::new(self.text, 0);
+        let ops = self.read_ops(&mut reader)?;
+        self.expect_end(&mut reader)?;
+        if self.model_override().is_none() {
+            // No model named: ops shaped like Jepsen's, converted to JSON.
+            return crate::formats::jepsen_json(self, ops);
         }
-        Ok(history)
+        let model = self.model(None)?;
+        self.build(History::new(model, Value::Null), ops)
     }
 
     fn parse_lines(&self) -> Result<History, HistoryError> {
         let mut history: Option<History> = None;
         let mut index = 0;
-        for (line_index, line_text) in self.text.lines().enumerate() {
+        let mut offset = 0;
+        for (line_index, line_text) in self.text.split('\n').enumerate() {
+            let line_start = offset;
+            offset += line_text.len() + 1;
             let line = line_index + 1;
             if line_text.trim().is_empty() {
                 continue;
             }
-            let value: Value = serde_json::from_str(line_text)
-                .map_err(|error| self.syntax_error(&error, line_index))?;
+            self.poll(index)?;
+            let value = read_whole(line_text).map_err(|error| {
+                self.read_error(&ReadError {
+                    offset: line_start + error.offset,
+                    message: error.message,
+                })
+            })?;
             if history.is_none() {
                 if let Value::Object(map) = &value {
                     let is_header = map.contains_key("model") && !map.contains_key("type");
@@ -318,6 +579,9 @@ impl<'a> Parser<'a> {
                         history = Some(History::new(model, init));
                         continue;
                     }
+                }
+                if self.model_override().is_none() {
+                    return self.jepsen_lines();
                 }
                 history = Some(History::new(self.model(None)?, Value::Null));
             }
@@ -333,15 +597,26 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn push_op(
-        &self,
-        history: &mut History,
-        index: usize,
-        raw: &str,
-        line: usize,
-    ) -> Result<(), HistoryError> {
-        let value: Value = serde_json::from_str(raw).unwrap_or(Value::Null);
-        self.push_value(history, index, &value, raw, line)
+    /// JSON Lines without a model header: ops shaped like Jepsen's, converted to JSON.
+    fn jepsen_lines(&self) -> Result<History, HistoryError> {
+        let mut ops = Vec::new();
+        let mut offset = 0;
+        for line_text in self.text.split('\n') {
+            let line_start = offset;
+            offset += line_text.len() + 1;
+            if line_text.trim().is_empty() {
+                continue;
+            }
+            self.poll(ops.len())?;
+            let value = read_whole(line_text).map_err(|error| {
+                self.read_error(&ReadError {
+                    offset: line_start + error.offset,
+                    message: error.message,
+                })
+            })?;
+            ops.push((line_start, line_start + line_text.len(), value));
+        }
+        crate::formats::jepsen_json(self, ops)
     }
 
     /// Converts one op and appends it; `raw` is its text, starting on `line`, used to find the line
@@ -377,17 +652,7 @@ impl<'a> Parser<'a> {
     }
 }
 
-fn parse_raw(raw: &RawValue) -> Value {
-    serde_json::from_str(raw.get()).unwrap_or(Value::Null)
-}
-
-fn offset_in(text: &str, part: &str) -> usize {
-    let start = text.as_ptr() as usize;
-    let position = part.as_ptr() as usize;
-    position.saturating_sub(start).min(text.len())
-}
-
-fn line_at(text: &str, offset: usize) -> usize {
+pub(crate) fn line_at(text: &str, offset: usize) -> usize {
     1 + text.as_bytes()[..offset.min(text.len())]
         .iter()
         .filter(|&&byte| byte == b'\n')
@@ -426,7 +691,7 @@ impl<'a> LineCounter<'a> {
 }
 
 /// How many lines into the object text `raw` its top-level key `field` starts (0 when absent).
-fn field_line_offset(raw: &str, field: &str) -> usize {
+pub(crate) fn field_line_offset(raw: &str, field: &str) -> usize {
     let bytes = raw.as_bytes();
     let mut depth = 0usize;
     let mut position = 0;
@@ -454,7 +719,7 @@ fn field_line_offset(raw: &str, field: &str) -> usize {
     0
 }
 
-fn op_to_event(value: &Value) -> Result<Event, EventError> {
+pub(crate) fn op_to_event(value: &Value) -> Result<Event, EventError> {
     let field_error = |field: &'static str, message: String| EventError {
         field: Some(field),
         message,
@@ -588,13 +853,11 @@ mod tests {
     }
 
     #[test]
-    fn json_lines_need_a_model() {
+    fn json_lines_without_a_model_read_as_jepsen_ops() {
         let text = "{\"process\": 0, \"type\": \"invoke\", \"f\": \"read\"}\n{\"process\": 0, \"type\": \"ok\", \"f\": \"read\", \"value\": null}\n";
-        let error = parse(text).unwrap_err();
-        assert!(
-            error.to_string().contains("field \"model\": missing"),
-            "{error}"
-        );
+        // Without a model header the ops are read as Jepsen's: a register, as no op has a key.
+        let history = parse(text).unwrap();
+        assert_eq!(history.model(), ModelKind::Register);
         let history = parse_history(text, "h.jsonl", Some(ModelKind::Register)).unwrap();
         assert_eq!(history.events().len(), 2);
     }

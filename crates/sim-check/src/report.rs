@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
 
+use crate::exact::to_report;
 use crate::check::{CheckResult, Explanation, Verdict};
 use crate::history::{describe_key, short_json, EventKind, History, OpFn, Operation, Outcome};
 
@@ -81,9 +82,9 @@ fn op_json(op: &Operation, history: &History) -> Value {
     if let Some(key) = &op.key {
         object.insert("key".into(), json!(key));
     }
-    object.insert("value".into(), op.input.clone());
+    object.insert("value".into(), to_report(&op.input));
     if let Some(output) = &op.output {
-        object.insert("output".into(), output.clone());
+        object.insert("output".into(), to_report(output));
     }
     let outcome = match op.outcome {
         Outcome::Ok => "ok",
@@ -426,7 +427,7 @@ fn explanation_json(explanation: &Explanation, history: &History) -> Value {
                     "process": event.process,
                     "type": event.kind.name(),
                     "f": event.f.name(),
-                    "value": event.value,
+                    "value": to_report(&event.value),
                     "time": event.time_ns,
                 }))
             })
@@ -439,9 +440,9 @@ fn explanation_json(explanation: &Explanation, history: &History) -> Value {
         "prefix": explanation.prefix,
         "prefix_tail": explanation.prefix_tail.iter().map(|step| json!({
             "op": op(step.op),
-            "state": step.state,
+            "state": to_report(&step.state),
         })).collect::<Vec<_>>(),
-        "state": explanation.state,
+        "state": to_report(&explanation.state),
         "op": op(explanation.blocking),
         "reason": explanation.reason,
         "candidates": explanation.candidates.iter().map(|candidate| json!({
