@@ -24,6 +24,10 @@ pub struct Budget {
     pub max_states: u64,
     /// A wall-clock limit for the whole check. Leave it `None` for deterministic results.
     pub timeout: Option<Duration>,
+    /// The most bytes the searches may hold at once (shared evenly by the threads searching), or
+    /// `None` for no limit. Running out is verdict unknown with the reason, never an abort. The
+    /// verdict depends on it only through the number of threads, never on their timing.
+    pub max_memory: Option<u64>,
 }
 
 impl Default for Budget {
@@ -31,9 +35,16 @@ impl Default for Budget {
         Budget {
             max_states: 50_000_000,
             timeout: None,
+            max_memory: None,
         }
     }
 }
+
+/// The state budget of the first round of searches; each round multiplies it by
+/// [`ROUND_GROWTH`] until it reaches [`Budget::max_states`].
+pub const FIRST_ROUND_STATES: u64 = 1 << 14;
+/// How much each round's state budget grows.
+pub const ROUND_GROWTH: u64 = 8;
 
 /// The answer for a history or one of its objects.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -132,6 +143,13 @@ pub fn check(history: &History, budget: &Budget) -> CheckResult {
 }
 
 /// Checks `history` against a model of your own.
+///
+/// The objects (kv keys) are searched in rounds of growing state budgets: every undecided key gets
+/// [`FIRST_ROUND_STATES`] states, then eight times more, up to [`Budget::max_states`]. As soon as a
+/// round proves a key not linearizable the verdict is known: the first failing key in key order
+/// among that round's is reported, and no other key is searched further. A key that is hard to
+/// decide thus never hides one that is easy to refute, and the verdict and explanation depend on
+/// the state budgets only, never on thread timing.
 pub fn check_with<M: Model>(history: &History, model: &M, budget: &Budget) -> CheckResult {
     let operations = history.operations();
     let op_count = operations.len();
@@ -150,55 +168,60 @@ pub fn check_with<M: Model>(history: &History, model: &M, budget: &Budget) -> Ch
         let start = crate::clock::now();
         (start.checked_add(timeout).unwrap_or(start), timeout)
     });
-    let first_failure = AtomicUsize::new(usize::MAX);
-    let context = Context {
-        model,
-        init: history.init(),
-        budget,
-        deadline,
-        first_failure: &first_failure,
-    };
-
     let worker_count = worker_count(&partitions);
+    let max_memory = budget
+        .max_memory
+        .map(|bytes| bytes / worker_count.max(1) as u64);
     let mut outcomes: Vec<Option<PartitionOutcome>> = (0..partitions.len()).map(|_| None).collect();
-    if worker_count == 1 {
-        for (index, (key, partition)) in partitions.iter().enumerate() {
-            outcomes[index] = Some(context.check_partition(index, key, partition));
-            if first_failure.load(Ordering::Relaxed) != usize::MAX {
-                break;
+    let mut earlier_states = vec![0u64; partitions.len()];
+    let mut undecided: Vec<usize> = (0..partitions.len()).collect();
+    let mut round_states = FIRST_ROUND_STATES.min(budget.max_states);
+    while !undecided.is_empty() {
+        let last_round = round_states >= budget.max_states;
+        let first_failure = AtomicUsize::new(usize::MAX);
+        let context = Context {
+            model,
+            init: history.init(),
+            max_states: round_states,
+            max_memory,
+            deadline,
+            first_failure: &first_failure,
+        };
+        let finished = context.round(&partitions, &undecided, worker_count);
+        let failing = finished
+            .iter()
+            .filter(|(_, outcome)| outcome.verdict == Verdict::NotLinearizable)
+            .map(|(index, _)| *index)
+            .min();
+        let mut retry = Vec::new();
+        for (index, mut outcome) in finished {
+            if failing.is_some_and(|failing| index > failing) {
+                // Not needed: an earlier key decides the verdict.
+                continue;
             }
-        }
-    } else {
-        let next_index = AtomicUsize::new(0);
-        let work = || {
-            let mut done = Vec::new();
-            loop {
-                let index = next_index.fetch_add(1, Ordering::Relaxed);
-                let Some((key, partition)) = partitions.get(index) else {
-                    break;
-                };
-                if first_failure.load(Ordering::Relaxed) < index {
+            outcome.states_explored += earlier_states[index];
+            if outcome.out_of_states && !last_round {
+                if let Some(failing) = failing {
+                    outcome.verdict = Verdict::Unknown {
+                        reason: format!(
+                            "undecided after {} states when key {} was found not linearizable",
+                            outcome.states_explored,
+                            describe_key(partitions[failing].0.as_deref())
+                        ),
+                    };
+                } else {
+                    earlier_states[index] = outcome.states_explored;
+                    retry.push(index);
                     continue;
                 }
-                done.push((index, context.check_partition(index, key, partition)));
             }
-            done
-        };
-        let finished: Vec<(usize, PartitionOutcome)> = std::thread::scope(|scope| {
-            // The calling thread is one of the workers.
-            let workers: Vec<_> = (1..worker_count).map(|_| scope.spawn(work)).collect();
-            let mut finished = work();
-            for worker in workers {
-                match worker.join() {
-                    Ok(done) => finished.extend(done),
-                    Err(panic) => std::panic::resume_unwind(panic),
-                }
-            }
-            finished
-        });
-        for (index, outcome) in finished {
             outcomes[index] = Some(outcome);
         }
+        if failing.is_some() {
+            break;
+        }
+        undecided = retry;
+        round_states = round_states.saturating_mul(ROUND_GROWTH).min(budget.max_states);
     }
     combine(&partitions, outcomes, op_count)
 }
@@ -249,7 +272,10 @@ impl Span {
 struct Context<'a, M: Model> {
     model: &'a M,
     init: &'a Value,
-    budget: &'a Budget,
+    /// The state budget of this round, for each key.
+    max_states: u64,
+    /// The memory budget of each search.
+    max_memory: Option<u64>,
     deadline: Option<(std::time::Instant, Duration)>,
     first_failure: &'a AtomicUsize,
 }
@@ -258,9 +284,52 @@ struct PartitionOutcome {
     verdict: Verdict,
     states_explored: u64,
     explanation: Option<Explanation>,
+    /// The round's state budget ran out: a later round may decide the key.
+    out_of_states: bool,
 }
 
 impl<M: Model> Context<'_, M> {
+    /// Searches the partitions at `indices` with this round's budget, on `worker_count` threads.
+    /// A key after one already found not linearizable is cancelled (its outcome is unused).
+    fn round(
+        &self,
+        partitions: &[(Option<String>, Partition)],
+        indices: &[usize],
+        worker_count: usize,
+    ) -> Vec<(usize, PartitionOutcome)> {
+        let worker_count = worker_count.min(indices.len()).max(1);
+        let next = AtomicUsize::new(0);
+        let work = || {
+            let mut done = Vec::new();
+            loop {
+                let Some(&index) = indices.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                    break;
+                };
+                if self.first_failure.load(Ordering::Relaxed) < index {
+                    continue;
+                }
+                let (key, partition) = &partitions[index];
+                done.push((index, self.check_partition(index, key, partition)));
+            }
+            done
+        };
+        if worker_count == 1 {
+            return work();
+        }
+        std::thread::scope(|scope| {
+            // The calling thread is one of the workers.
+            let workers: Vec<_> = (1..worker_count).map(|_| scope.spawn(work)).collect();
+            let mut finished = work();
+            for worker in workers {
+                match worker.join() {
+                    Ok(done) => finished.extend(done),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }
+            finished
+        })
+    }
+
     fn check_partition(
         &self,
         index: usize,
@@ -310,6 +379,7 @@ impl<M: Model> Context<'_, M> {
                 verdict: Verdict::NotLinearizable,
                 states_explored: 0,
                 explanation: Some(explanation),
+                out_of_states: false,
             };
         }
         let irrelevant = self.model.irrelevant(relevant);
@@ -320,12 +390,17 @@ impl<M: Model> Context<'_, M> {
             .map(|(op, _)| op)
             .collect();
         let limits = Limits {
-            max_states: self.budget.max_states,
+            max_states: self.max_states,
+            max_memory: self.max_memory,
             deadline: self.deadline,
             first_failure: Some((self.first_failure, index)),
         };
         let unobservable = self.model.unobservable(self.init, relevant);
         let report = search(self.model, self.init, &searched, unobservable, &limits);
+        let out_of_states = matches!(
+            report.outcome,
+            SearchOutcome::Unknown(StopReason::StateBudget(_))
+        );
         let (verdict, explanation) = match report.outcome {
             SearchOutcome::Linearizable => (Verdict::Linearizable, None),
             SearchOutcome::NotLinearizable(failure) => {
@@ -344,6 +419,11 @@ impl<M: Model> Context<'_, M> {
                         format_duration(timeout),
                         on_key(key)
                     ),
+                    StopReason::Memory(bytes) => format!(
+                        "the memory budget of {} per search ran out{} (--memory raises it)",
+                        format_bytes(bytes),
+                        on_key(key)
+                    ),
                     StopReason::Cancelled => "not checked: an earlier key failed".to_string(),
                 };
                 (Verdict::Unknown { reason }, None)
@@ -353,6 +433,7 @@ impl<M: Model> Context<'_, M> {
             verdict,
             states_explored: report.states_explored,
             explanation,
+            out_of_states,
         }
     }
 
@@ -440,21 +521,18 @@ fn combine(
             .as_ref()
             .is_some_and(|outcome| outcome.verdict == Verdict::NotLinearizable)
     });
+    // Keys decided in earlier rounds keep their verdicts; keys not needed are not checked.
     let mut keys = Vec::new();
     let mut states_explored = 0;
     let mut explanation = None;
     let mut unknown_reason: Option<String> = None;
-    for (index, ((key, partition), outcome)) in partitions.iter().zip(outcomes).enumerate() {
-        let reported = match (first_failure, outcome) {
-            (Some(failing), _) if index > failing => None,
-            (_, outcome) => outcome,
-        };
-        let verdict = reported.map(|outcome| {
+    for ((key, partition), outcome) in partitions.iter().zip(outcomes) {
+        let verdict = outcome.map(|outcome| {
             states_explored += outcome.states_explored;
             if outcome.explanation.is_some() && explanation.is_none() {
                 explanation = outcome.explanation;
             }
-            if let Verdict::Unknown { reason } = &outcome.verdict {
+            if let (Verdict::Unknown { reason }, None) = (&outcome.verdict, first_failure) {
                 unknown_reason.get_or_insert_with(|| reason.clone());
             }
             (outcome.verdict, outcome.states_explored)
@@ -490,6 +568,18 @@ pub fn exit_code(result: &CheckResult) -> u8 {
         Verdict::NotLinearizable => 1,
         Verdict::Unknown { .. } => 3,
     }
+}
+
+/// Bytes in binary units, for messages.
+pub(crate) fn format_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut value = bytes;
+    let mut unit = 0;
+    while value >= 1024 * 10 && unit + 1 < UNITS.len() {
+        value /= 1024;
+        unit += 1;
+    }
+    format!("{value} {}", UNITS[unit])
 }
 
 pub(crate) fn format_duration(duration: Duration) -> String {

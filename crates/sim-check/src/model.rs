@@ -34,6 +34,12 @@ pub trait Model: Sync {
     /// The state as JSON, for explanations.
     fn describe(&self, state: &Self::State) -> Value;
 
+    /// About how many bytes `state` holds, heap included, for the memory budget. The default
+    /// counts its inline size only.
+    fn state_bytes(&self, state: &Self::State) -> usize {
+        std::mem::size_of_val(state)
+    }
+
     /// Why `op` cannot take effect in `state`, in words, for explanations.
     fn explain(&self, state: &Self::State, op: &Operation) -> String {
         match self.step(state, op) {
@@ -113,6 +119,29 @@ pub type StateTest<'m, State> = Box<dyn Fn(&State) -> bool + 'm>;
 /// A JSON value with `Hash`, so it can be a model state.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Json(pub Value);
+
+impl Json {
+    /// About how many bytes the value holds, heap included.
+    pub fn bytes(&self) -> usize {
+        value_bytes(&self.0)
+    }
+}
+
+fn value_bytes(value: &Value) -> usize {
+    let inline = std::mem::size_of::<Value>();
+    match value {
+        Value::String(text) => inline + text.capacity(),
+        Value::Array(items) => inline + items.iter().map(value_bytes).sum::<usize>(),
+        Value::Object(map) => {
+            inline
+                + map
+                    .iter()
+                    .map(|(key, item)| key.capacity() + 24 + value_bytes(item))
+                    .sum::<usize>()
+        }
+        _ => inline,
+    }
+}
 
 impl Hash for Json {
     fn hash<H: Hasher>(&self, hasher: &mut H) {
@@ -415,6 +444,10 @@ fn register_impossible(init: &Value, ops: &[Operation]) -> Option<(usize, String
 impl Model for Register {
     type State = Json;
 
+    fn state_bytes(&self, state: &Json) -> usize {
+        state.bytes()
+    }
+
     fn init(&self, init: &Value) -> Json {
         Json(init.clone())
     }
@@ -473,6 +506,10 @@ impl Model for Register {
 
 impl Model for Kv {
     type State = Json;
+
+    fn state_bytes(&self, state: &Json) -> usize {
+        state.bytes()
+    }
 
     fn init(&self, init: &Value) -> Json {
         Json(init.clone())

@@ -31,6 +31,8 @@ use crate::table::{mix64, Interner, SubsumptionMemo, TransitionCache};
 /// The limits of one search.
 pub(crate) struct Limits<'a> {
     pub(crate) max_states: u64,
+    /// The most bytes this search may hold.
+    pub(crate) max_memory: Option<u64>,
     pub(crate) deadline: Option<(Instant, Duration)>,
     /// Another object with a smaller index already failed: this search may stop.
     pub(crate) first_failure: Option<(&'a AtomicUsize, usize)>,
@@ -44,6 +46,8 @@ pub(crate) enum SearchOutcome {
 
 pub(crate) enum StopReason {
     StateBudget(u64),
+    /// The memory budget (in bytes) ran out.
+    Memory(u64),
     Timeout(Duration),
     Cancelled,
 }
@@ -146,6 +150,8 @@ struct Engine<'a, M: Model> {
     op_keys: Vec<[u64; 2]>,
     memo: SubsumptionMemo,
     states: Interner<M::State>,
+    /// What the interned states hold, by the model's estimate.
+    states_bytes: u64,
     transitions: TransitionCache,
     states_explored: u64,
     // The current configuration.
@@ -265,6 +271,7 @@ impl<'a, M: Model> Engine<'a, M> {
             // A search of a history that linearizes easily explores about one configuration
             // per operation, and tries a few transitions in each.
             memo: SubsumptionMemo::with_expected(op_count),
+            states_bytes: 0,
             states,
             transitions: TransitionCache::with_expected(2 * op_count),
             states_explored: 0,
@@ -300,9 +307,19 @@ impl<'a, M: Model> Engine<'a, M> {
             );
             admitted.then_some(state)
         } else {
-            self.model
-                .step(self.states.get(state), op_ref)
-                .map(|next| self.states.intern(next))
+            match self.model.step(self.states.get(state), op_ref) {
+                Some(next) => {
+                    let bytes = self.model.state_bytes(&next) as u64;
+                    let count = self.states.len();
+                    let id = self.states.intern(next);
+                    if self.states.len() > count {
+                        // The value, its hash and its share of the slots.
+                        self.states_bytes += bytes + 16;
+                    }
+                    Some(id)
+                }
+                None => None,
+            }
         };
         self.transitions.insert(state, op, result.unwrap_or(NONE));
         result
@@ -352,6 +369,11 @@ impl<'a, M: Model> Engine<'a, M> {
             if iterations & (POLL_INTERVAL - 1) == 0 {
                 if let Some(reason) = poll(limits) {
                     return SearchOutcome::Unknown(reason);
+                }
+                if let Some(max_memory) = limits.max_memory {
+                    if self.memory_bytes() > max_memory {
+                        return SearchOutcome::Unknown(StopReason::Memory(max_memory));
+                    }
                 }
             }
             // Either a candidate op to try in the current configuration, or the end of them.
@@ -477,6 +499,12 @@ impl<'a, M: Model> Engine<'a, M> {
             }
             cursor = Cursor::Reads(self.next[HEAD as usize]);
         }
+    }
+
+    /// The bytes this search holds, by the sizes of its tables.
+    fn memory_bytes(&self) -> u64 {
+        let stack = self.stack.capacity() * std::mem::size_of::<Frame>();
+        self.memo.bytes() + self.transitions.bytes() + self.states_bytes + stack as u64
     }
 
     /// Whether no operation can observe the current state.

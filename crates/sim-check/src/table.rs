@@ -168,6 +168,11 @@ impl SubsumptionMemo {
         Ok(true)
     }
 
+    /// The bytes the memo holds.
+    pub(crate) fn bytes(&self) -> u64 {
+        (self.keys.capacity() * 16 + self.heads.capacity() * 4 + self.arena.capacity() * 4) as u64
+    }
+
     fn subsumed(&self, mut node: u32, used: &[u32]) -> bool {
         while node != Self::NO_NODE {
             let start = node as usize;
@@ -233,6 +238,11 @@ impl TransitionCache {
 
     fn key(state: u32, op: u32) -> u64 {
         (u64::from(state) << 32) | u64::from(op)
+    }
+
+    /// The bytes the cache holds.
+    pub(crate) fn bytes(&self) -> u64 {
+        (self.keys.capacity() * 8 + self.values.capacity() * 4) as u64
     }
 
     pub(crate) fn get(&self, state: u32, op: u32) -> Option<u32> {

@@ -444,6 +444,7 @@ fn state_budget_ends_in_unknown_with_the_reason() {
     let budget = Budget {
         max_states: 1_000,
         timeout: None,
+        ..Budget::default()
     };
     let result = check(&hard_history(20), &budget);
     let Verdict::Unknown { reason } = &result.verdict else {
@@ -458,6 +459,7 @@ fn timeout_ends_in_unknown_with_the_reason() {
     let budget = Budget {
         max_states: u64::MAX,
         timeout: Some(std::time::Duration::from_millis(50)),
+        ..Budget::default()
     };
     let result = check(&hard_history(40), &budget);
     let Verdict::Unknown { reason } = &result.verdict else {
@@ -528,4 +530,71 @@ fn kv_failures_on_several_keys_report_the_first_key_in_key_order() {
         text.contains("op") && text.contains("key \"k42\""),
         "{text}"
     );
+}
+
+/// A kv history whose key "0" is hard (every order of many concurrent writes) and whose key "1"
+/// is easy to refute (a stale read).
+fn hard_key_then_bad_key(writer_count: u64) -> History {
+    let mut history = History::new(ModelKind::Kv, Value::Null);
+    let key = |name: &str| Some(name.to_string());
+    let mut time = 0;
+    let mut tick = || {
+        time += 1;
+        time
+    };
+    let writes: Vec<_> = (0..writer_count)
+        .map(|process| history.invoke(process, OpFn::Write, key("0"), json!(process + 1), tick()))
+        .collect();
+    for write in writes {
+        history.complete(write, Outcome::Ok, Value::Null, tick());
+    }
+    for value in [1, 2] {
+        let read = history.invoke(writer_count, OpFn::Read, key("0"), Value::Null, tick());
+        history.complete(read, Outcome::Ok, json!(value), tick());
+    }
+    let reader = writer_count + 1;
+    for value in [1, 2] {
+        let write = history.invoke(reader, OpFn::Write, key("1"), json!(value), tick());
+        history.complete(write, Outcome::Ok, Value::Null, tick());
+    }
+    let read = history.invoke(reader, OpFn::Read, key("1"), Value::Null, tick());
+    history.complete(read, Outcome::Ok, json!(1), tick());
+    history
+}
+
+#[test]
+fn an_easy_failing_key_is_reported_without_searching_a_hard_earlier_key_to_its_budget() {
+    let history = hard_key_then_bad_key(24);
+    let result = check(&history, &Budget::default());
+    assert_eq!(result.verdict, Verdict::NotLinearizable);
+    let explanation = result.explanation.clone().expect("an explanation");
+    assert_eq!(explanation.key.as_deref(), Some("1"));
+    // Decided in the first round: key "0" got the first round's budget and no more.
+    assert!(
+        result.states_explored <= 2 * crate::check::FIRST_ROUND_STATES,
+        "{} states",
+        result.states_explored
+    );
+    let Some(Verdict::Unknown { reason }) = &result.keys[0].verdict else {
+        panic!("key 0: {:?}", result.keys[0].verdict);
+    };
+    assert!(reason.contains("when key \"1\" was found not linearizable"), "{reason}");
+    // The same answer, explanation and counts every time, on one thread or several.
+    for _ in 0..3 {
+        assert_eq!(check(&history, &Budget::default()), result);
+    }
+}
+
+#[test]
+fn memory_budget_ends_in_unknown_with_the_reason() {
+    let budget = Budget {
+        max_memory: Some(1 << 20),
+        ..Budget::default()
+    };
+    let result = check(&hard_history(24), &budget);
+    let Verdict::Unknown { reason } = &result.verdict else {
+        panic!("expected unknown, got {:?}", result.verdict);
+    };
+    assert!(reason.contains("memory budget of 1024 KiB"), "{reason}");
+    assert!(reason.contains("--memory"), "{reason}");
 }

@@ -169,6 +169,7 @@ impl<P: Process> Check<P> for Linearizable {
         let budget = Budget {
             max_states: self.state_budget,
             timeout: None,
+            ..Budget::default()
         };
         let result = sim_check::check(history, &budget);
         let mut figures = vec![
