@@ -84,17 +84,62 @@ fn check_malformed_history_exits_2_naming_line_op_and_field() {
 }
 
 #[test]
-fn check_json_lines_needs_a_model() {
+fn check_json_lines_without_a_model_read_as_jepsen_ops() {
+    // No header and no --model: the ops are read like Jepsen's, and their keys make it kv.
     let output = sim_check(&["kv-ok.jsonl"]);
-    assert_eq!(output.status.code(), Some(2));
-    assert!(
-        stderr(&output).contains("kv-ok.jsonl:1: field \"model\""),
-        "{}",
-        stderr(&output)
-    );
-    let output = sim_check(&["kv-ok.jsonl", "--model", "kv"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(stdout(&output).contains("2 keys"), "{}", stdout(&output));
+    let output = sim_check(&["kv-ok.jsonl", "--model", "kv"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+}
+
+#[test]
+fn check_reads_other_tools_histories_as_they_are() {
+    for (file, code) in [
+        ("formats/knossos-cas-register-ok.edn", 0),
+        ("formats/knossos-cas-register-bad.edn", 1),
+        ("formats/jepsen-independent-bad.edn", 1),
+        ("formats/maelstrom-lin-kv-ok.edn", 0),
+        ("formats/porcupine-kv-bad.edn", 1),
+        ("formats/etcd-log-ok.log", 0),
+        ("formats/etcd-log-bad.log", 1),
+        ("formats/porcupine-kv-ok.json", 0),
+        ("formats/porcupine-register-bad.json", 1),
+        ("formats/jepsen-register-ok.json", 0),
+    ] {
+        let output = sim_check(&[file]);
+        assert_eq!(output.status.code(), Some(code), "{file}: {}{}", stdout(&output), stderr(&output));
+    }
+    let output = sim_check(&["formats/knossos-cas-register-ok.edn", "--input-format", "json"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("invalid JSON"), "{}", stderr(&output));
+}
+
+#[test]
+fn check_a_file_in_no_known_format_exits_2_naming_the_formats() {
+    let output = sim_check(&["formats/README.md"]);
+    assert_eq!(output.status.code(), Some(2));
+    let text = stderr(&output);
+    assert!(text.contains("cannot tell which format"), "{text}");
+    assert!(text.contains("--input-format"), "{text}");
+    let output = sim_check(&["register-ok.json", "--input-format", "xml"]);
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn check_timeout_covers_reading() {
+    let output = sim_check(&["etcd-cas-register-ok.json", "--timeout", "1ns"]);
+    assert_eq!(output.status.code(), Some(3), "{}", stdout(&output));
+    assert!(stdout(&output).contains("ran out while reading"), "{}", stdout(&output));
+}
+
+#[test]
+fn check_memory_budget_ends_in_unknown() {
+    let output = sim_check(&["register-hard.json", "--memory", "1MiB"]);
+    assert_eq!(output.status.code(), Some(3), "{}", stdout(&output));
+    assert!(stdout(&output).contains("memory budget"), "{}", stdout(&output));
+    let output = sim_check(&["register-hard.json", "--memory", "0"]);
+    assert_eq!(output.status.code(), Some(2));
 }
 
 #[test]

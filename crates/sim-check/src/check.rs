@@ -28,6 +28,8 @@ pub struct Budget {
     /// `None` for no limit. Running out is verdict unknown with the reason, never an abort. The
     /// verdict depends on it only through the number of threads, never on their timing.
     pub max_memory: Option<u64>,
+    /// When the timeout started counting, if before the check (say, when reading began).
+    pub timeout_start: Option<std::time::Instant>,
 }
 
 impl Default for Budget {
@@ -36,6 +38,7 @@ impl Default for Budget {
             max_states: 50_000_000,
             timeout: None,
             max_memory: None,
+            timeout_start: None,
         }
     }
 }
@@ -165,7 +168,7 @@ pub fn check_with<M: Model>(history: &History, model: &M, budget: &Budget) -> Ch
     }
     let partitions: Vec<(Option<String>, Partition)> = partitions.into_iter().collect();
     let deadline = budget.timeout.map(|timeout| {
-        let start = crate::clock::now();
+        let start = budget.timeout_start.unwrap_or_else(crate::clock::now);
         (start.checked_add(timeout).unwrap_or(start), timeout)
     });
     let worker_count = worker_count(&partitions);

@@ -25,7 +25,7 @@ pub enum HistoryError {
         error: std::io::Error,
     },
     /// The text is not JSON.
-    #[error("{source_name}:{line}:{column}: invalid JSON: {message}")]
+    #[error("{source_name}:{line}:{column}: {message}")]
     Syntax {
         source_name: String,
         line: usize,
@@ -170,6 +170,12 @@ pub struct ReadOptions {
 }
 
 impl ReadOptions {
+    /// A deadline `timeout` from now, by the wall clock, for [`ReadOptions::deadline`].
+    pub fn deadline_after(timeout: Duration) -> (Instant, Duration) {
+        let start = crate::clock::now();
+        (start.checked_add(timeout).unwrap_or(start), timeout)
+    }
+
     pub fn with_model(model: Option<ModelKind>) -> Self {
         ReadOptions {
             model,
@@ -259,6 +265,7 @@ pub fn parse_history_with(
         text,
         source_name,
         options,
+        format,
     };
     match format {
         InputFormat::Json => parser.parse_json(),
@@ -304,10 +311,19 @@ pub fn detect_format(text: &str) -> Option<InputFormat> {
             };
             head.lines()
                 .take(100)
-                .any(|line| line.contains("jepsen.util - "))
+                .any(is_jepsen_log_line)
                 .then_some(InputFormat::EtcdLog)
         }
     }
+}
+
+/// Whether `line` is a Jepsen log line of an operation: `.. jepsen.util - 3 :invoke ..`.
+fn is_jepsen_log_line(line: &str) -> bool {
+    let Some((_, rest)) = line.split_once("jepsen.util - ") else {
+        return false;
+    };
+    let kind = rest.split_whitespace().nth(1).unwrap_or("");
+    matches!(kind, ":invoke" | ":ok" | ":fail" | ":info")
 }
 
 /// Reading one text: what every format's reader shares.
@@ -315,6 +331,7 @@ pub(crate) struct Parser<'a> {
     pub(crate) text: &'a str,
     pub(crate) source_name: &'a str,
     pub(crate) options: &'a ReadOptions,
+    pub(crate) format: InputFormat,
 }
 
 /// How many ops are read between looks at the clock.
@@ -341,7 +358,14 @@ impl<'a> Parser<'a> {
             source_name: self.source_name.to_string(),
             line,
             column: offset - line_start + 1,
-            message: error.message.clone(),
+            message: match self.format {
+                InputFormat::Json | InputFormat::Porcupine => {
+                    format!("invalid JSON: {}", error.message)
+                }
+                InputFormat::Edn | InputFormat::EtcdLog => {
+                    format!("invalid EDN: {}", error.message)
+                }
+            },
         }
     }
 
