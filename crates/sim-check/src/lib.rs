@@ -32,6 +32,7 @@
 //! ```
 
 pub mod bench;
+pub mod field;
 mod check;
 mod clock;
 pub mod exact;

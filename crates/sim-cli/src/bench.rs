@@ -28,6 +28,13 @@ pub enum BenchWhat {
         #[arg(long, value_delimiter = ',', default_value = "1000,10000,100000")]
         ops: Vec<usize>,
     },
+    /// The checker on histories shaped like Jepsen's etcd and Porcupine's kv tests (10 and 50
+    /// clients, good and bad): time per history and states per second.
+    Field {
+        /// Histories per shape (seeds 0..N).
+        #[arg(long, default_value_t = 10)]
+        histories: u64,
+    },
     /// Seeds per second of a fuzz campaign, by number of jobs (the results must not differ).
     Fuzz {
         /// The scenario to fuzz.
@@ -49,6 +56,7 @@ pub fn run(program: &Program, args: BenchArgs) -> u8 {
             print!("{}", sim_runner::bench::core(nodes, simulated, 1).render());
         }
         BenchWhat::Check { ops } => print!("{}", sim_check::bench::run(&ops, 1)),
+        BenchWhat::Field { histories } => print!("{}", sim_check::field::run(histories)),
         BenchWhat::Fuzz {
             scenario,
             seeds,
