@@ -363,13 +363,12 @@ impl<M: Model> Context<'_, M> {
             .impossible(self.init, relevant)
             .and_then(|(position, reason)| Some((relevant.get(position)?, reason)));
         if let Some((blocking, reason)) = impossible {
-            let state = self.model.init(self.init);
             let explanation = Explanation {
                 key: key.clone(),
                 required_count,
                 prefix: Vec::new(),
                 prefix_tail: Vec::new(),
-                state: self.model.describe(&state),
+                state: self.model.replay(self.init, &[], 0, &[]).state,
                 blocking: blocking.index,
                 reason: Some(reason.clone()),
                 candidates: vec![Candidate {
@@ -449,30 +448,37 @@ impl<M: Model> Context<'_, M> {
         failure: &crate::search::Failure,
     ) -> Explanation {
         // Replay the prefix to know the state after each step; every step was valid in the search.
-        let mut state = self.model.init(self.init);
-        let tail_start = failure.prefix.len().saturating_sub(Explanation::TAIL_LEN);
-        let mut prefix_tail = Vec::new();
-        for (step, &position) in failure.prefix.iter().enumerate() {
-            let op = searched[position];
-            if let Some(next) = self.model.step(&state, op) {
-                state = next;
-            }
-            if step >= tail_start {
-                prefix_tail.push(PrefixStep {
-                    op: op.index,
-                    state: self.model.describe(&state),
-                });
-            }
-        }
-        let candidates = failure
+        let prefix: Vec<&Operation> = failure
+            .prefix
+            .iter()
+            .map(|&position| searched[position])
+            .collect();
+        let candidate_ops: Vec<&Operation> = failure
             .candidates
             .iter()
-            .map(|&position| {
-                let op = searched[position];
-                Candidate {
-                    op: op.index,
-                    reason: self.model.explain(&state, op),
-                }
+            .map(|&position| searched[position])
+            .collect();
+        let replay = self.model.replay(
+            self.init,
+            &prefix,
+            Explanation::TAIL_LEN,
+            &candidate_ops,
+        );
+        let tail_ops = &prefix[prefix.len() - replay.tail.len().min(prefix.len())..];
+        let prefix_tail = tail_ops
+            .iter()
+            .zip(replay.tail)
+            .map(|(op, state)| PrefixStep {
+                op: op.index,
+                state,
+            })
+            .collect();
+        let candidates = candidate_ops
+            .iter()
+            .zip(replay.reasons)
+            .map(|(op, reason)| Candidate {
+                op: op.index,
+                reason,
             })
             .collect();
         let blocking = searched[failure.blocking];
@@ -485,7 +491,7 @@ impl<M: Model> Context<'_, M> {
                 .map(|&position| searched[position].index)
                 .collect(),
             prefix_tail,
-            state: self.model.describe(&state),
+            state: replay.state,
             blocking: blocking.index,
             reason: None,
             candidates,

@@ -54,7 +54,7 @@ pub use check::{
 pub use history::{
     Event, EventError, EventKind, History, ModelKind, OpFn, OpIndex, Operation, Outcome,
 };
-pub use model::{Json, Kv, Model, Mutex, Register, StateTest};
+pub use model::{Cell, Json, Kv, Model, Mutex, Register, Replay, StateTest};
 pub use parse::{
     detect_format, load_history, load_history_with, parse_history, parse_history_with, HistoryError,
     InputFormat, ReadOptions,

@@ -34,6 +34,36 @@ pub trait Model: Sync {
     /// The state as JSON, for explanations.
     fn describe(&self, state: &Self::State) -> Value;
 
+    /// For explanations: replays `prefix` from `init` and returns the last `tail_len` states, the
+    /// state after the prefix, and why each of `candidates` cannot go next there. The default
+    /// uses [`step`](Model::step), [`describe`](Model::describe) and
+    /// [`explain`](Model::explain); a model whose search states are compact fingerprints replays
+    /// with full values instead.
+    fn replay(
+        &self,
+        init: &Value,
+        prefix: &[&Operation],
+        tail_len: usize,
+        candidates: &[&Operation],
+    ) -> Replay {
+        let mut state = self.init(init);
+        let tail_start = prefix.len().saturating_sub(tail_len);
+        let mut tail = Vec::new();
+        for (step, op) in prefix.iter().enumerate() {
+            if let Some(next) = self.step(&state, op) {
+                state = next;
+            }
+            if step >= tail_start {
+                tail.push(self.describe(&state));
+            }
+        }
+        Replay {
+            tail,
+            state: self.describe(&state),
+            reasons: candidates.iter().map(|op| self.explain(&state, op)).collect(),
+        }
+    }
+
     /// About how many bytes `state` holds, heap included, for the memory budget. The default
     /// counts its inline size only.
     fn state_bytes(&self, state: &Self::State) -> usize {
@@ -111,6 +141,195 @@ pub trait Model: Sync {
         let _ = (init, ops);
         None
     }
+}
+
+/// What [`Model::replay`] found: the states after the last steps of a prefix, the state after
+/// it, and why each candidate cannot go next.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Replay {
+    pub tail: Vec<Value>,
+    pub state: Value,
+    pub reasons: Vec<String>,
+}
+
+/// A register's value in the search: strings (which appends make long and many) as a 122-bit
+/// fingerprint and their length, everything else as itself. Equal values give equal cells; two
+/// different strings give the same cell only if both of two independent polynomial hashes modulo
+/// 2^61 - 1 collide (about 2^-100 for strings of kilobytes, far below a hardware fault, as for the
+/// memo's fingerprints). A cell is 40 bytes whatever the string's length. Explanations replay the
+/// prefix with full values ([`Model::replay`]).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Cell {
+    Value(Json),
+    Text { len: u64, hash: [u64; 2] },
+}
+
+const MERSENNE_61: u64 = (1 << 61) - 1;
+const TEXT_BASES: [u64; 2] = [0x1f2e_3d4c_5b6a_7988 % MERSENNE_61, 0x0123_4567_89ab_cdef % MERSENNE_61];
+
+fn mul_mod(left: u64, right: u64) -> u64 {
+    let product = u128::from(left) * u128::from(right);
+    let folded = (product & u128::from(MERSENNE_61)) + (product >> 61);
+    let folded = folded as u64;
+    if folded >= MERSENNE_61 {
+        folded - MERSENNE_61
+    } else {
+        folded
+    }
+}
+
+fn add_mod(left: u64, right: u64) -> u64 {
+    let sum = left + right;
+    if sum >= MERSENNE_61 {
+        sum - MERSENNE_61
+    } else {
+        sum
+    }
+}
+
+fn pow_mod(mut base: u64, mut exponent: u64) -> u64 {
+    let mut result = 1;
+    while exponent > 0 {
+        if exponent & 1 == 1 {
+            result = mul_mod(result, base);
+        }
+        base = mul_mod(base, base);
+        exponent >>= 1;
+    }
+    result
+}
+
+fn text_hash(text: &str) -> [u64; 2] {
+    let mut hash = [0u64; 2];
+    for byte in text.bytes() {
+        for (lane, base) in TEXT_BASES.iter().enumerate() {
+            hash[lane] = add_mod(mul_mod(hash[lane], *base), u64::from(byte) + 1);
+        }
+    }
+    hash
+}
+
+impl Cell {
+    /// The cell of a value.
+    pub fn of(value: &Value) -> Cell {
+        match value {
+            Value::String(text) => Cell::Text {
+                len: text.len() as u64,
+                hash: text_hash(text),
+            },
+            other => Cell::Value(Json(other.clone())),
+        }
+    }
+
+    /// The cell after appending `suffix`, or `None` when the value is not a string (or null).
+    fn append(&self, suffix: &str) -> Option<Cell> {
+        let (len, hash) = match self {
+            Cell::Value(Json(Value::Null)) => (0, [0, 0]),
+            Cell::Text { len, hash } => (*len, *hash),
+            Cell::Value(_) => return None,
+        };
+        let tail = text_hash(suffix);
+        let shift = suffix.len() as u64;
+        let mut next = [0u64; 2];
+        for lane in 0..2 {
+            next[lane] = add_mod(mul_mod(hash[lane], pow_mod(TEXT_BASES[lane], shift)), tail[lane]);
+        }
+        Some(Cell::Text {
+            len: len + shift,
+            hash: next,
+        })
+    }
+}
+
+/// The register step on cells (see [`register_step`] for the meaning).
+fn cell_step(state: &Cell, op: &Operation) -> Option<Cell> {
+    match op.f {
+        OpFn::Read => match &op.output {
+            Some(value) if Cell::of(value) != *state => None,
+            _ => Some(state.clone()),
+        },
+        OpFn::Write => Some(Cell::of(&op.input)),
+        OpFn::Cas => {
+            let (expected, new) = cas_pair(op)?;
+            (Cell::of(expected) == *state).then(|| Cell::of(new))
+        }
+        OpFn::Append => state.append(op.input.as_str()?),
+        OpFn::Acquire | OpFn::Release => None,
+    }
+}
+
+fn cell_admits(state: &Cell, op: &Operation) -> bool {
+    match op.f {
+        OpFn::Read => !matches!(&op.output, Some(value) if Cell::of(value) != *state),
+        _ => cell_step(state, op).is_some(),
+    }
+}
+
+fn cell_bytes(state: &Cell) -> usize {
+    match state {
+        Cell::Value(json) => json.bytes() + 8,
+        Cell::Text { .. } => std::mem::size_of::<Cell>(),
+    }
+}
+
+/// Replays a register (or one key of a kv map) with full values, for explanations.
+fn register_replay(
+    init: &Value,
+    prefix: &[&Operation],
+    tail_len: usize,
+    candidates: &[&Operation],
+) -> Replay {
+    let mut state = Json(init.clone());
+    let tail_start = prefix.len().saturating_sub(tail_len);
+    let mut tail = Vec::new();
+    for (step, op) in prefix.iter().enumerate() {
+        if let Some(next) = register_step(&state, op) {
+            state = next;
+        }
+        if step >= tail_start {
+            tail.push(state.0.clone());
+        }
+    }
+    Replay {
+        tail,
+        reasons: candidates
+            .iter()
+            .map(|op| register_explain(&state, op))
+            .collect(),
+        state: state.0,
+    }
+}
+
+/// Without appends, a cell that no ok read returns and no cas (ok or info) expects can only be
+/// overwritten.
+fn cell_unobservable(ops: &[Operation]) -> StateTest<'static, Cell> {
+    if ops.iter().any(|op| op.f == OpFn::Append) {
+        return Box::new(|_| false);
+    }
+    let mut observed: Vec<Cell> = Vec::new();
+    for op in ops {
+        let value = match (op.f, op.outcome) {
+            (OpFn::Read, Outcome::Ok) => op.output.as_ref(),
+            (OpFn::Cas, Outcome::Ok | Outcome::Info) => cas_pair(op).map(|(expected, _)| expected),
+            _ => None,
+        };
+        if let Some(value) = value {
+            observed.push(Cell::of(value));
+        }
+    }
+    let mut keyed: Vec<(u64, Cell)> = observed
+        .into_iter()
+        .map(|cell| (crate::table::stable_hash(&cell), cell))
+        .collect();
+    keyed.sort_by_key(|(hash, _)| *hash);
+    Box::new(move |state: &Cell| {
+        let hash = crate::table::stable_hash(state);
+        let start = keyed.partition_point(|(other, _)| *other < hash);
+        !keyed[start..]
+            .iter()
+            .take_while(|(other, _)| *other == hash)
+            .any(|(_, cell)| cell == state)
+    })
 }
 
 /// A test on states, as returned by [`Model::unobservable`].
@@ -241,14 +460,6 @@ fn register_step(state: &Json, op: &Operation) -> Option<Json> {
     }
 }
 
-/// `register_step(state, op).is_some()`, without building the state after a read.
-fn register_admits(state: &Json, op: &Operation) -> bool {
-    match op.f {
-        OpFn::Read => !matches!(&op.output, Some(value) if *value != state.0),
-        _ => register_step(state, op).is_some(),
-    }
-}
-
 fn register_explain(state: &Json, op: &Operation) -> String {
     let current = short_json(&state.0);
     match op.f {
@@ -355,31 +566,6 @@ fn value_hash(value: &Value) -> u64 {
     hasher.finish()
 }
 
-/// Without appends, a value that no ok read returns and no cas (ok or info) expects can only be
-/// overwritten.
-fn register_unobservable(ops: &[Operation]) -> StateTest<'static, Json> {
-    if ops.iter().any(|op| op.f == OpFn::Append) {
-        return Box::new(|_| false);
-    }
-    let mut observed: BTreeSet<String> = BTreeSet::new();
-    for op in ops {
-        match (op.f, op.outcome) {
-            (OpFn::Read, Outcome::Ok) => {
-                if let Some(output) = &op.output {
-                    observed.insert(output.to_string());
-                }
-            }
-            (OpFn::Cas, Outcome::Ok | Outcome::Info) => {
-                if let Some((expected, _)) = cas_pair(op) {
-                    observed.insert(expected.to_string());
-                }
-            }
-            _ => {}
-        }
-    }
-    Box::new(move |state: &Json| !observed.contains(&state.0.to_string()))
-}
-
 /// A read that returns, or a cas that expects, a value that is neither the initial value nor
 /// written by any operation can never take effect. Appends build new values, so with appends
 /// this finds nothing.
@@ -441,124 +627,95 @@ fn register_impossible(init: &Value, ops: &[Operation]) -> Option<(usize, String
     found.map(|(position, _, reason)| (position, reason))
 }
 
-impl Model for Register {
-    type State = Json;
+/// The parts Register and Kv share: cells, compact states of one register.
+macro_rules! register_model {
+    ($model:ty, $appends:expr, $partition:expr) => {
+        impl Model for $model {
+            type State = Cell;
 
-    fn state_bytes(&self, state: &Json) -> usize {
-        state.bytes()
-    }
+            fn init(&self, init: &Value) -> Cell {
+                Cell::of(init)
+            }
 
-    fn init(&self, init: &Value) -> Json {
-        Json(init.clone())
-    }
+            fn step(&self, state: &Cell, op: &Operation) -> Option<Cell> {
+                if !$appends && op.f == OpFn::Append {
+                    return None;
+                }
+                cell_step(state, op)
+            }
 
-    fn step(&self, state: &Json, op: &Operation) -> Option<Json> {
-        if op.f == OpFn::Append {
-            return None;
+            fn admits(&self, state: &Cell, op: &Operation) -> bool {
+                ($appends || op.f != OpFn::Append) && cell_admits(state, op)
+            }
+
+            fn describe(&self, state: &Cell) -> Value {
+                match state {
+                    Cell::Value(json) => json.0.clone(),
+                    Cell::Text { len, .. } => {
+                        serde_json::json!({ "string of length": len })
+                    }
+                }
+            }
+
+            fn replay(
+                &self,
+                init: &Value,
+                prefix: &[&Operation],
+                tail_len: usize,
+                candidates: &[&Operation],
+            ) -> Replay {
+                register_replay(init, prefix, tail_len, candidates)
+            }
+
+            fn state_bytes(&self, state: &Cell) -> usize {
+                cell_bytes(state)
+            }
+
+            fn read_only(&self, op: &Operation) -> bool {
+                op.f == OpFn::Read
+            }
+
+            fn overwrites(&self, op: &Operation) -> bool {
+                op.f == OpFn::Write
+            }
+
+            fn unobservable<'m>(&'m self, _init: &Value, ops: &[Operation]) -> StateTest<'m, Cell> {
+                cell_unobservable(ops)
+            }
+
+            fn explain(&self, state: &Cell, op: &Operation) -> String {
+                match state {
+                    Cell::Value(json) => register_explain(json, op),
+                    Cell::Text { .. } => match cell_step(state, op) {
+                        Some(_) => "it can take effect here, but no order of the remaining \
+                                    operations works"
+                            .to_string(),
+                        None => "it cannot take effect in this state".to_string(),
+                    },
+                }
+            }
+
+            fn partition(&self, op: &Operation) -> Option<String> {
+                $partition(op)
+            }
+
+            fn effect_key(&self, op: &Operation) -> Option<String> {
+                register_effect_key(op)
+            }
+
+            fn irrelevant(&self, ops: &[Operation]) -> Vec<bool> {
+                register_irrelevant(ops)
+            }
+
+            fn impossible(&self, init: &Value, ops: &[Operation]) -> Option<(usize, String)> {
+                register_impossible(init, ops)
+            }
         }
-        register_step(state, op)
-    }
-
-    fn admits(&self, state: &Json, op: &Operation) -> bool {
-        op.f != OpFn::Append && register_admits(state, op)
-    }
-
-    fn describe(&self, state: &Json) -> Value {
-        state.0.clone()
-    }
-
-    fn read_only(&self, op: &Operation) -> bool {
-        op.f == OpFn::Read
-    }
-
-    fn overwrites(&self, op: &Operation) -> bool {
-        op.f == OpFn::Write
-    }
-
-    fn unobservable<'m>(
-        &'m self,
-        _init: &Value,
-        ops: &[Operation],
-    ) -> Box<dyn Fn(&Json) -> bool + 'm> {
-        register_unobservable(ops)
-    }
-
-    fn explain(&self, state: &Json, op: &Operation) -> String {
-        register_explain(state, op)
-    }
-
-    fn partition(&self, _op: &Operation) -> Option<String> {
-        None
-    }
-
-    fn effect_key(&self, op: &Operation) -> Option<String> {
-        register_effect_key(op)
-    }
-
-    fn irrelevant(&self, ops: &[Operation]) -> Vec<bool> {
-        register_irrelevant(ops)
-    }
-
-    fn impossible(&self, init: &Value, ops: &[Operation]) -> Option<(usize, String)> {
-        register_impossible(init, ops)
-    }
+    };
 }
 
-impl Model for Kv {
-    type State = Json;
-
-    fn state_bytes(&self, state: &Json) -> usize {
-        state.bytes()
-    }
-
-    fn init(&self, init: &Value) -> Json {
-        Json(init.clone())
-    }
-
-    fn step(&self, state: &Json, op: &Operation) -> Option<Json> {
-        register_step(state, op)
-    }
-
-    fn admits(&self, state: &Json, op: &Operation) -> bool {
-        register_admits(state, op)
-    }
-
-    fn describe(&self, state: &Json) -> Value {
-        state.0.clone()
-    }
-
-    fn read_only(&self, op: &Operation) -> bool {
-        op.f == OpFn::Read
-    }
-
-    fn overwrites(&self, op: &Operation) -> bool {
-        op.f == OpFn::Write
-    }
-
-    fn unobservable<'m>(
-        &'m self,
-        _init: &Value,
-        ops: &[Operation],
-    ) -> Box<dyn Fn(&Json) -> bool + 'm> {
-        register_unobservable(ops)
-    }
-
-    fn explain(&self, state: &Json, op: &Operation) -> String {
-        register_explain(state, op)
-    }
-
-    fn effect_key(&self, op: &Operation) -> Option<String> {
-        register_effect_key(op)
-    }
-
-    fn irrelevant(&self, ops: &[Operation]) -> Vec<bool> {
-        register_irrelevant(ops)
-    }
-
-    fn impossible(&self, init: &Value, ops: &[Operation]) -> Option<(usize, String)> {
-        register_impossible(init, ops)
-    }
-}
+register_model!(Register, false, |_: &Operation| None);
+register_model!(Kv, true, |op: &Operation| op.key.clone());
 
 fn holder(op: &Operation) -> Value {
     if op.input.is_null() {
@@ -645,10 +802,11 @@ mod tests {
     #[test]
     fn register_cas_needs_the_expected_value() {
         let cas = op(OpFn::Cas, json!([1, 2]), None);
-        assert_eq!(Register.step(&Json(json!(1)), &cas), Some(Json(json!(2))));
-        assert_eq!(Register.step(&Json(json!(3)), &cas), None);
+        let cell = |value: Value| Cell::of(&value);
+        assert_eq!(Register.step(&cell(json!(1)), &cas), Some(cell(json!(2))));
+        assert_eq!(Register.step(&cell(json!(3)), &cas), None);
         assert_eq!(
-            Register.explain(&Json(json!(3)), &cas),
+            Register.explain(&cell(json!(3)), &cas),
             "it expects 1, but the value is 3"
         );
     }
@@ -656,9 +814,19 @@ mod tests {
     #[test]
     fn kv_append_concatenates_onto_null_and_strings() {
         let append = op(OpFn::Append, json!("b"), None);
-        assert_eq!(Kv.step(&Json(Value::Null), &append), Some(Json(json!("b"))));
-        assert_eq!(Kv.step(&Json(json!("a")), &append), Some(Json(json!("ab"))));
-        assert_eq!(Kv.step(&Json(json!(3)), &append), None);
+        let cell = |value: Value| Cell::of(&value);
+        assert_eq!(Kv.step(&cell(Value::Null), &append), Some(cell(json!("b"))));
+        assert_eq!(Kv.step(&cell(json!("a")), &append), Some(cell(json!("ab"))));
+        assert_eq!(Kv.step(&cell(json!(3)), &append), None);
+        // A string built by appends is the same cell as the string written whole.
+        let built = ["x 1 ", "", "yz", "\u{e9}"]
+            .iter()
+            .try_fold(cell(Value::Null), |state, suffix| {
+                Kv.step(&state, &op(OpFn::Append, json!(suffix), None))
+            });
+        assert_eq!(built, Some(cell(json!("x 1 yz\u{e9}"))));
+        assert_ne!(cell(json!("ab")), cell(json!("ba")));
+        assert_ne!(cell(json!("")), cell(Value::Null));
     }
 
     #[test]
