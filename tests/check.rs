@@ -108,11 +108,25 @@ fn check_reads_other_tools_histories_as_they_are() {
         ("formats/jepsen-register-ok.json", 0),
     ] {
         let output = sim_check(&[file]);
-        assert_eq!(output.status.code(), Some(code), "{file}: {}{}", stdout(&output), stderr(&output));
+        assert_eq!(
+            output.status.code(),
+            Some(code),
+            "{file}: {}{}",
+            stdout(&output),
+            stderr(&output)
+        );
     }
-    let output = sim_check(&["formats/knossos-cas-register-ok.edn", "--input-format", "json"]);
+    let output = sim_check(&[
+        "formats/knossos-cas-register-ok.edn",
+        "--input-format",
+        "json",
+    ]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("invalid JSON"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("invalid JSON"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
@@ -130,14 +144,22 @@ fn check_a_file_in_no_known_format_exits_2_naming_the_formats() {
 fn check_timeout_covers_reading() {
     let output = sim_check(&["etcd-cas-register-ok.json", "--timeout", "1ns"]);
     assert_eq!(output.status.code(), Some(3), "{}", stdout(&output));
-    assert!(stdout(&output).contains("ran out while reading"), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("ran out while reading"),
+        "{}",
+        stdout(&output)
+    );
 }
 
 #[test]
 fn check_memory_budget_ends_in_unknown() {
     let output = sim_check(&["register-hard.json", "--memory", "1MiB"]);
     assert_eq!(output.status.code(), Some(3), "{}", stdout(&output));
-    assert!(stdout(&output).contains("memory budget"), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("memory budget"),
+        "{}",
+        stdout(&output)
+    );
     let output = sim_check(&["register-hard.json", "--memory", "0"]);
     assert_eq!(output.status.code(), Some(2));
 }

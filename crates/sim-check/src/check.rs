@@ -154,19 +154,7 @@ pub fn check(history: &History, budget: &Budget) -> CheckResult {
 /// decide thus never hides one that is easy to refute, and the verdict and explanation depend on
 /// the state budgets only, never on thread timing.
 pub fn check_with<M: Model>(history: &History, model: &M, budget: &Budget) -> CheckResult {
-    let operations = history.operations();
-    let op_count = operations.len();
-    // The operations are moved, not cloned, into their partitions; failed ones leave only their
-    // interval behind.
-    let mut partitions: BTreeMap<Option<String>, Partition> = BTreeMap::new();
-    for op in operations {
-        let partition = partitions.entry(model.partition(&op)).or_default();
-        partition.spans.push(Span::of(&op));
-        if op.outcome != Outcome::Fail {
-            partition.relevant.push(op);
-        }
-    }
-    let partitions: Vec<(Option<String>, Partition)> = partitions.into_iter().collect();
+    let (partitions, op_count) = partitions_of(history, model);
     let deadline = budget.timeout.map(|timeout| {
         let start = budget.timeout_start.unwrap_or_else(crate::clock::now);
         (start.checked_add(timeout).unwrap_or(start), timeout)
@@ -224,9 +212,30 @@ pub fn check_with<M: Model>(history: &History, model: &M, budget: &Budget) -> Ch
             break;
         }
         undecided = retry;
-        round_states = round_states.saturating_mul(ROUND_GROWTH).min(budget.max_states);
+        round_states = round_states
+            .saturating_mul(ROUND_GROWTH)
+            .min(budget.max_states);
     }
     combine(&partitions, outcomes, op_count)
+}
+
+/// The operations of `history` by object, in key order, and how many there are. The operations
+/// are moved, not cloned, into their partitions; failed ones leave only their interval behind.
+fn partitions_of<M: Model>(
+    history: &History,
+    model: &M,
+) -> (Vec<(Option<String>, Partition)>, usize) {
+    let operations = history.operations();
+    let op_count = operations.len();
+    let mut partitions: BTreeMap<Option<String>, Partition> = BTreeMap::new();
+    for op in operations {
+        let partition = partitions.entry(model.partition(&op)).or_default();
+        partition.spans.push(Span::of(&op));
+        if op.outcome != Outcome::Fail {
+            partition.relevant.push(op);
+        }
+    }
+    (partitions.into_iter().collect(), op_count)
 }
 
 /// How many threads search the partitions. Threads pay off only when there is enough work to
@@ -304,10 +313,7 @@ impl<M: Model> Context<'_, M> {
         let next = AtomicUsize::new(0);
         let work = || {
             let mut done = Vec::new();
-            loop {
-                let Some(&index) = indices.get(next.fetch_add(1, Ordering::Relaxed)) else {
-                    break;
-                };
+            while let Some(&index) = indices.get(next.fetch_add(1, Ordering::Relaxed)) {
                 if self.first_failure.load(Ordering::Relaxed) < index {
                     continue;
                 }
@@ -410,24 +416,7 @@ impl<M: Model> Context<'_, M> {
                 (Verdict::NotLinearizable, Some(explanation))
             }
             SearchOutcome::Unknown(stop) => {
-                let reason = match stop {
-                    StopReason::StateBudget(max_states) => format!(
-                        "the state budget of {} states ran out{}",
-                        max_states,
-                        on_key(key)
-                    ),
-                    StopReason::Timeout(timeout) => format!(
-                        "the timeout of {} ran out{}",
-                        format_duration(timeout),
-                        on_key(key)
-                    ),
-                    StopReason::Memory(bytes) => format!(
-                        "the memory budget of {} per search ran out{} (--memory raises it)",
-                        format_bytes(bytes),
-                        on_key(key)
-                    ),
-                    StopReason::Cancelled => "not checked: an earlier key failed".to_string(),
-                };
+                let reason = unknown_reason(&stop, key);
                 (Verdict::Unknown { reason }, None)
             }
         };
@@ -458,12 +447,9 @@ impl<M: Model> Context<'_, M> {
             .iter()
             .map(|&position| searched[position])
             .collect();
-        let replay = self.model.replay(
-            self.init,
-            &prefix,
-            Explanation::TAIL_LEN,
-            &candidate_ops,
-        );
+        let replay = self
+            .model
+            .replay(self.init, &prefix, Explanation::TAIL_LEN, &candidate_ops);
         let tail_ops = &prefix[prefix.len() - replay.tail.len().min(prefix.len())..];
         let prefix_tail = tail_ops
             .iter()
@@ -497,6 +483,28 @@ impl<M: Model> Context<'_, M> {
             candidates,
             concurrent: concurrent_with(blocking, spans),
         }
+    }
+}
+
+/// Why a search answered unknown, in words.
+fn unknown_reason(stop: &StopReason, key: &Option<String>) -> String {
+    match stop {
+        StopReason::StateBudget(max_states) => format!(
+            "the state budget of {} states ran out{}",
+            max_states,
+            on_key(key)
+        ),
+        StopReason::Timeout(timeout) => format!(
+            "the timeout of {} ran out{}",
+            format_duration(*timeout),
+            on_key(key)
+        ),
+        StopReason::Memory(bytes) => format!(
+            "the memory budget of {} per search ran out{} (--memory raises it)",
+            format_bytes(*bytes),
+            on_key(key)
+        ),
+        StopReason::Cancelled => "not checked: an earlier key failed".to_string(),
     }
 }
 

@@ -108,12 +108,19 @@ impl<'a> Reader<'a> {
             self.position += 1;
             Ok(())
         } else {
-            error(self.position, format!("expected {what}, found {}", self.found()))
+            error(
+                self.position,
+                format!("expected {what}, found {}", self.found()),
+            )
         }
     }
 
     pub(crate) fn found(&self) -> String {
-        match self.text.get(self.position..).and_then(|rest| rest.chars().next()) {
+        match self
+            .text
+            .get(self.position..)
+            .and_then(|rest| rest.chars().next())
+        {
             Some(character) => format!("{character:?}"),
             None => "the end of the text".to_string(),
         }
@@ -130,7 +137,10 @@ impl<'a> Reader<'a> {
             Some(b't') => self.word("true", Value::Bool(true)),
             Some(b'f') => self.word("false", Value::Bool(false)),
             Some(b'n') => self.word("null", Value::Null),
-            _ => error(start, format!("expected a JSON value, found {}", self.found())),
+            _ => error(
+                start,
+                format!("expected a JSON value, found {}", self.found()),
+            ),
         }
     }
 
@@ -139,7 +149,10 @@ impl<'a> Reader<'a> {
             self.position += word.len();
             Ok(value)
         } else {
-            error(self.position, format!("expected a JSON value, found {}", self.found()))
+            error(
+                self.position,
+                format!("expected a JSON value, found {}", self.found()),
+            )
         }
     }
 
@@ -171,7 +184,12 @@ impl<'a> Reader<'a> {
                     self.position += 1;
                     return Ok(Value::Array(items));
                 }
-                _ => return error(self.position, format!("expected ',' or ']', found {}", self.found())),
+                _ => {
+                    return error(
+                        self.position,
+                        format!("expected ',' or ']', found {}", self.found()),
+                    )
+                }
             }
         }
     }
@@ -189,7 +207,10 @@ impl<'a> Reader<'a> {
             self.skip_space();
             let key_start = self.position;
             if self.peek() != Some(b'"') {
-                return error(self.position, format!("expected a string key, found {}", self.found()));
+                return error(
+                    self.position,
+                    format!("expected a string key, found {}", self.found()),
+                );
             }
             let key = self.string()?;
             if key.starts_with(RESERVED_PREFIX) {
@@ -207,7 +228,12 @@ impl<'a> Reader<'a> {
                     self.position += 1;
                     return Ok(Value::Object(map));
                 }
-                _ => return error(self.position, format!("expected ',' or '}}', found {}", self.found())),
+                _ => {
+                    return error(
+                        self.position,
+                        format!("expected ',' or '}}', found {}", self.found()),
+                    )
+                }
             }
         }
     }
@@ -271,8 +297,10 @@ impl<'a> Reader<'a> {
                     return char::from_u32(code)
                         .map_or_else(|| error(escape_start, "an invalid \\u escape"), Ok);
                 }
-                return char::from_u32(first)
-                    .map_or_else(|| error(escape_start, "a lone surrogate in a \\u escape"), Ok);
+                return char::from_u32(first).map_or_else(
+                    || error(escape_start, "a lone surrogate in a \\u escape"),
+                    Ok,
+                );
             }
             _ => return error(escape_start, "an invalid escape in a string"),
         };
@@ -288,7 +316,8 @@ impl<'a> Reader<'a> {
             return error(escape_start, "a \\u escape needs four hex digits");
         };
         self.position += 4;
-        u32::from_str_radix(digits, 16).map_or_else(|_| error(escape_start, "an invalid \\u escape"), Ok)
+        u32::from_str_radix(digits, 16)
+            .map_or_else(|_| error(escape_start, "an invalid \\u escape"), Ok)
     }
 
     fn number(&mut self) -> Result<Value, ReadError> {
@@ -332,7 +361,9 @@ impl<'a> Reader<'a> {
         if end - start > NUMBER_LEN_MAX {
             return error(
                 start,
-                format!("a number longer than {NUMBER_LEN_MAX} characters, the most this reader takes"),
+                format!(
+                    "a number longer than {NUMBER_LEN_MAX} characters, the most this reader takes"
+                ),
             );
         }
         self.position = end;
@@ -436,7 +467,11 @@ pub(crate) fn exact_number(token: &str) -> Result<Value, String> {
 fn canonical(exact: &Decimal) -> String {
     let sign = if exact.negative { "-" } else { "" };
     if (0..=40).contains(&exact.exponent) {
-        format!("{sign}{}{}", exact.digits, "0".repeat(exact.exponent as usize))
+        format!(
+            "{sign}{}{}",
+            exact.digits,
+            "0".repeat(exact.exponent as usize)
+        )
     } else {
         format!("{sign}{}e{}", exact.digits, exact.exponent)
     }
@@ -527,7 +562,10 @@ mod tests {
         assert_eq!(read("18446744073709551615"), json!(u64::MAX));
         assert_eq!(read("-9223372036854775808"), json!(i64::MIN));
         assert!(big_number(&read("18446744073709551616")).is_some());
-        assert_eq!(display(&read("[1e30, {\"a\": -12345678901234567890123}]")), "[1000000000000000000000000000000,{\"a\":-12345678901234567890123}]");
+        assert_eq!(
+            display(&read("[1e30, {\"a\": -12345678901234567890123}]")),
+            "[1000000000000000000000000000000,{\"a\":-12345678901234567890123}]"
+        );
     }
 
     #[test]

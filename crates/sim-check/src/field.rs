@@ -84,6 +84,11 @@ pub fn porcupine_kv(
     if bad {
         make_stale(&mut planned, &before, key_count);
     }
+    history_of(&planned)
+}
+
+/// The history of planned operations, events in time order.
+fn history_of(planned: &[Planned]) -> History {
     let mut events: Vec<(u64, usize, Event)> = Vec::with_capacity(2 * planned.len());
     for (index, op) in planned.iter().enumerate() {
         let event = |kind, value: &Value, time| Event {
@@ -94,8 +99,16 @@ pub fn porcupine_kv(
             value: value.clone(),
             time_ns: Some(time),
         };
-        events.push((op.invoke, index, event(EventKind::Invoke, &op.input, op.invoke)));
-        let value = if op.f == OpFn::Read { &op.output } else { &op.input };
+        events.push((
+            op.invoke,
+            index,
+            event(EventKind::Invoke, &op.input, op.invoke),
+        ));
+        let value = if op.f == OpFn::Read {
+            &op.output
+        } else {
+            &op.input
+        };
         events.push((op.complete, index, event(EventKind::Ok, value, op.complete)));
     }
     events.sort_by_key(|(time, index, _)| (*time, *index));

@@ -63,7 +63,11 @@ fn edn_error<T>(offset: usize, message: impl Into<String>) -> Result<T, ReadErro
 }
 
 fn is_delimiter(byte: u8) -> bool {
-    byte.is_ascii_whitespace() || matches!(byte, b',' | b'(' | b')' | b'[' | b']' | b'{' | b'}' | b'"' | b';')
+    byte.is_ascii_whitespace()
+        || matches!(
+            byte,
+            b',' | b'(' | b')' | b'[' | b']' | b'{' | b'}' | b'"' | b';'
+        )
 }
 
 impl<'a> Edn<'a> {
@@ -85,7 +89,10 @@ impl<'a> Edn<'a> {
                     self.reader.position += 1
                 }
                 Some(b';') => {
-                    while bytes.get(self.reader.position).is_some_and(|byte| *byte != b'\n') {
+                    while bytes
+                        .get(self.reader.position)
+                        .is_some_and(|byte| *byte != b'\n')
+                    {
                         self.reader.position += 1;
                     }
                 }
@@ -106,7 +113,10 @@ impl<'a> Edn<'a> {
     fn token(&mut self) -> &'a str {
         let start = self.reader.position;
         let bytes = self.reader.bytes;
-        while bytes.get(self.reader.position).is_some_and(|byte| !is_delimiter(*byte)) {
+        while bytes
+            .get(self.reader.position)
+            .is_some_and(|byte| !is_delimiter(*byte))
+        {
             self.reader.position += 1;
         }
         &self.reader.text[start..self.reader.position]
@@ -144,7 +154,9 @@ impl<'a> Edn<'a> {
                 Ok(tagged(KEYWORD_KEY, Value::String(name.to_string())))
             }
             Some(b'\\') => edn_error(start, "EDN characters (\\c) are not read; use a string"),
-            Some(b')' | b']' | b'}') => edn_error(start, format!("an unmatched {:?}", bytes[start] as char)),
+            Some(b')' | b']' | b'}') => {
+                edn_error(start, format!("an unmatched {:?}", bytes[start] as char))
+            }
             Some(byte) => {
                 let signed_digit = matches!(byte, b'+' | b'-')
                     && bytes.get(start + 1).is_some_and(u8::is_ascii_digit);
@@ -167,13 +179,17 @@ impl<'a> Edn<'a> {
         if token.len() > NUMBER_LEN_MAX {
             return edn_error(
                 start,
-                format!("a number longer than {NUMBER_LEN_MAX} characters, the most this reader takes"),
+                format!(
+                    "a number longer than {NUMBER_LEN_MAX} characters, the most this reader takes"
+                ),
             );
         }
         let body = token.strip_suffix(['N', 'M']).unwrap_or(token);
         let body = body.strip_prefix('+').unwrap_or(body);
         let well_formed = !body.is_empty()
-            && body.bytes().all(|byte| byte.is_ascii_digit() || matches!(byte, b'.' | b'e' | b'E' | b'+' | b'-'));
+            && body.bytes().all(|byte| {
+                byte.is_ascii_digit() || matches!(byte, b'.' | b'e' | b'E' | b'+' | b'-')
+            });
         if !well_formed || body.contains('/') {
             return edn_error(start, format!("a number this reader does not take: {token:?} (ratios, hex and radix numbers are not read)"));
         }
@@ -235,7 +251,12 @@ impl<'a> Edn<'a> {
                     self.reader.position += 1;
                     return Ok(items);
                 }
-                None => return edn_error(self.reader.position, format!("expected {:?}, found the end of the text", close as char)),
+                None => {
+                    return edn_error(
+                        self.reader.position,
+                        format!("expected {:?}, found the end of the text", close as char),
+                    )
+                }
                 _ => items.push(self.value(depth)?),
             }
         }
@@ -261,7 +282,10 @@ impl<'a> Edn<'a> {
                 _ => {
                     return edn_error(
                         key_start,
-                        format!("map keys must be keywords, strings or numbers, found {}", short_json(&key)),
+                        format!(
+                            "map keys must be keywords, strings or numbers, found {}",
+                            short_json(&key)
+                        ),
                     )
                 }
             };
@@ -417,7 +441,9 @@ pub(crate) fn parse_etcd_log(parser: &Parser<'_>) -> Result<History, HistoryErro
         } else {
             let value = edn.value(0).map_err(|error| parser.read_error(&error))?;
             if edn.position() < body_start + body.len()
-                && !text[edn.position()..body_start + body.len()].trim().is_empty()
+                && !text[edn.position()..body_start + body.len()]
+                    .trim()
+                    .is_empty()
             {
                 return Err(parser.read_error(&ReadError {
                     offset: edn.position(),
@@ -426,19 +452,10 @@ pub(crate) fn parse_etcd_log(parser: &Parser<'_>) -> Result<History, HistoryErro
             }
             value
         };
-        let mut map = Map::new();
-        let process_value = match process.parse::<u64>() {
-            Ok(number) => Value::from(number),
-            Err(_) => Value::String(process.trim_start_matches(':').to_string()),
-        };
-        map.insert("process".into(), process_value);
-        map.insert("type".into(), Value::String(kind.trim_start_matches(':').to_string()));
-        map.insert("f".into(), Value::String(f.trim_start_matches(':').to_string()));
-        map.insert("value".into(), value);
         records.push(Record {
             line: line_index + 1,
             raw: line_text,
-            value: Value::Object(map),
+            value: log_op(process, kind, f, value),
         });
     }
     if records.is_empty() {
@@ -450,6 +467,26 @@ pub(crate) fn parse_etcd_log(parser: &Parser<'_>) -> Result<History, HistoryErro
         ));
     }
     jepsen_history(parser, records)
+}
+
+/// The op map of one log line's fields.
+fn log_op(process: &str, kind: &str, f: &str, value: Value) -> Value {
+    let mut map = Map::new();
+    let process_value = match process.parse::<u64>() {
+        Ok(number) => Value::from(number),
+        Err(_) => Value::String(process.trim_start_matches(':').to_string()),
+    };
+    map.insert("process".into(), process_value);
+    map.insert(
+        "type".into(),
+        Value::String(kind.trim_start_matches(':').to_string()),
+    );
+    map.insert(
+        "f".into(),
+        Value::String(f.trim_start_matches(':').to_string()),
+    );
+    map.insert("value".into(), value);
+    Value::Object(map)
 }
 
 /// Reads Jepsen-shaped JSON (an array of ops or JSON Lines without a model header): the same
@@ -618,30 +655,18 @@ fn jepsen_history(parser: &Parser<'_>, records: Vec<Record<'_>>) -> Result<Histo
         }
     }
     let model_override = parser.model_override();
-    let independent = model_override.is_none_or(|model| model.has_keys()) && is_independent(&events);
-    // The open invoke of each process, so that a completion without a tuple gets its key.
-    let mut open_keys: BTreeMap<u64, Option<String>> = BTreeMap::new();
+    let independent =
+        model_override.is_none_or(|model| model.has_keys()) && is_independent(&events);
     if independent {
-        for event in &mut events {
-            let tuple = match &mut event.value {
-                Value::Array(pair) if pair.len() == 2 => Some((pair[0].clone(), pair[1].take())),
-                _ => None,
-            };
-            match tuple {
-                Some((key, value)) => {
-                    event.key = Some(key_text(&key));
-                    event.value = value;
-                }
-                None => event.key = open_keys.get(&event.process).cloned().flatten(),
-            }
-            if event.kind == EventKind::Invoke {
-                open_keys.insert(event.process, event.key.clone());
-            }
-        }
+        resolve_tuples(&mut events);
     }
     let keyed = events.iter().any(|event| event.key.is_some());
     let porcupine_kv = events.iter().any(|event| event.porcupine_kv);
-    let model = model_override.unwrap_or(if keyed { ModelKind::Kv } else { ModelKind::Register });
+    let model = model_override.unwrap_or(if keyed {
+        ModelKind::Kv
+    } else {
+        ModelKind::Register
+    });
     let init = if porcupine_kv && model == ModelKind::Kv {
         Value::String(String::new())
     } else {
@@ -678,6 +703,28 @@ fn jepsen_history(parser: &Parser<'_>, records: Vec<Record<'_>>) -> Result<Histo
         }
     }
     Ok(history)
+}
+
+/// Turns Jepsen's `[k v]` tuples into keys and values; a completion without a tuple gets its
+/// invoke's key.
+fn resolve_tuples(events: &mut [ClientEvent]) {
+    let mut open_keys: BTreeMap<u64, Option<String>> = BTreeMap::new();
+    for event in events {
+        let tuple = match &mut event.value {
+            Value::Array(pair) if pair.len() == 2 => Some((pair[0].clone(), pair[1].take())),
+            _ => None,
+        };
+        match tuple {
+            Some((key, value)) => {
+                event.key = Some(key_text(&key));
+                event.value = value;
+            }
+            None => event.key = open_keys.get(&event.process).cloned().flatten(),
+        }
+        if event.kind == EventKind::Invoke {
+            open_keys.insert(event.process, event.key.clone());
+        }
+    }
 }
 
 /// A field of a Porcupine object by any of its usual spellings.
@@ -718,9 +765,11 @@ pub(crate) fn parse_porcupine(parser: &Parser<'_>) -> Result<History, HistoryErr
         porcupine_kv |= op.porcupine_kv;
         ops.push(op);
     }
-    let model = parser
-        .model_override()
-        .unwrap_or(if keyed { ModelKind::Kv } else { ModelKind::Register });
+    let model = parser.model_override().unwrap_or(if keyed {
+        ModelKind::Kv
+    } else {
+        ModelKind::Register
+    });
     let init = if model == ModelKind::Kv && porcupine_kv {
         Value::String(String::new())
     } else {
@@ -739,10 +788,18 @@ pub(crate) fn parse_porcupine(parser: &Parser<'_>) -> Result<History, HistoryErr
         let op = &ops[position];
         let event = Event {
             process: op.client,
-            kind: if is_return == 0 { EventKind::Invoke } else { op.outcome },
+            kind: if is_return == 0 {
+                EventKind::Invoke
+            } else {
+                op.outcome
+            },
             f: op.f,
             key: op.key.clone(),
-            value: if is_return == 0 { op.input.clone() } else { op.output.clone() },
+            value: if is_return == 0 {
+                op.input.clone()
+            } else {
+                op.output.clone()
+            },
             time_ns: u64::try_from(time).ok(),
         };
         history.try_push(event).map_err(|error| {
@@ -769,6 +826,55 @@ fn element_starts(text: &str, array_start: usize, count: usize) -> Vec<usize> {
     starts
 }
 
+/// How a Porcupine operation ended, and the value it returned.
+fn porcupine_output(output: &Value) -> (EventKind, Value) {
+    let Value::Object(out) = output else {
+        return (EventKind::Ok, output.clone());
+    };
+    let flag = |names: &[&str]| porcupine_field(out, names).and_then(Value::as_bool);
+    if flag(&["Unknown", "unknown"]) == Some(true) {
+        (EventKind::Info, Value::Null)
+    } else if flag(&["Ok", "ok"]) == Some(false) {
+        (EventKind::Fail, Value::Null)
+    } else if flag(&["Exists", "exists"]) == Some(false) {
+        (EventKind::Ok, Value::Null)
+    } else {
+        let value = porcupine_field(out, &["Value", "value"]).cloned();
+        (EventKind::Ok, value.unwrap_or(Value::Null))
+    }
+}
+
+/// What a Porcupine input asks: the operation, whether it is named in Porcupine's kv
+/// vocabulary, the key and the argument.
+fn porcupine_input(input: &Value) -> Result<(OpFn, bool, Option<String>, Value), String> {
+    let Value::Object(input_map) = input else {
+        return Err(format!(
+            "expected an object naming the operation (\"Op\": \"get\"|\"put\"|\"append\"|\"read\"|\"write\"|\"cas\"), found {}",
+            short_json(input)
+        ));
+    };
+    let op_name =
+        porcupine_field(input_map, &["Op", "op", "F", "f", "Kind", "kind"]).and_then(Value::as_str);
+    let Some((f, porcupine_kv)) = op_name.and_then(function) else {
+        return Err("expected \"Op\" naming the operation: get, put, append, read, write or cas (numeric op codes mean different things in each Porcupine model; name them)".to_string());
+    };
+    let key = porcupine_field(input_map, &["Key", "key"]).map(key_text);
+    let mut argument = porcupine_field(input_map, &["Value", "value", "Arg", "arg"])
+        .cloned()
+        .unwrap_or(Value::Null);
+    if f == OpFn::Cas && !matches!(&argument, Value::Array(pair) if pair.len() == 2) {
+        let expected = porcupine_field(input_map, &["Arg1", "arg1", "Expected", "expected"]);
+        let new = porcupine_field(input_map, &["Arg2", "arg2", "New", "new"]);
+        if let (Some(expected), Some(new)) = (expected, new) {
+            argument = Value::Array(vec![expected.clone(), new.clone()]);
+        }
+    }
+    if f == OpFn::Read {
+        argument = Value::Null;
+    }
+    Ok((f, porcupine_kv, key, argument))
+}
+
 struct PorcupineOp {
     line: usize,
     client: u64,
@@ -788,9 +894,16 @@ fn porcupine_op(
     index: usize,
     line: usize,
 ) -> Result<PorcupineOp, HistoryError> {
-    let error = |field: &str, message: String| parser.invalid(Some(line), Some(index), Some(field), message);
+    let error = |field: &str, message: String| {
+        parser.invalid(Some(line), Some(index), Some(field), message)
+    };
     let Value::Object(map) = item else {
-        return Err(parser.invalid(Some(line), Some(index), None, format!("expected an operation object, found {}", short_json(item))));
+        return Err(parser.invalid(
+            Some(line),
+            Some(index),
+            None,
+            format!("expected an operation object, found {}", short_json(item)),
+        ));
     };
     let client = porcupine_field(map, &["ClientId", "clientId", "client_id"])
         .and_then(Value::as_u64)
@@ -800,50 +913,35 @@ fn porcupine_op(
             None | Some(Value::Null) => Ok(None),
             Some(value) => match value.as_i64() {
                 Some(time) => Ok(Some(i128::from(time))),
-                None => Err(error(names[0], format!("expected an integer time, found {}", short_json(value)))),
+                None => Err(error(
+                    names[0],
+                    format!("expected an integer time, found {}", short_json(value)),
+                )),
             },
         }
     };
     let call = time(&["Call", "call"])?.ok_or_else(|| error("Call", "missing".to_string()))?;
     let ret = time(&["Return", "return"])?;
-    let input = porcupine_field(map, &["Input", "input"]).cloned().unwrap_or(Value::Null);
-    let Value::Object(input_map) = &input else {
-        return Err(error("Input", format!("expected an object naming the operation (\"Op\": \"get\"|\"put\"|\"append\"|\"read\"|\"write\"|\"cas\"), found {}", short_json(&input))));
+    let input = porcupine_field(map, &["Input", "input"])
+        .cloned()
+        .unwrap_or(Value::Null);
+    let (f, porcupine_kv, key, argument) =
+        porcupine_input(&input).map_err(|message| error("Input", message))?;
+    let output = porcupine_field(map, &["Output", "output"])
+        .cloned()
+        .unwrap_or(Value::Null);
+    let (outcome, value) = porcupine_output(&output);
+    let (outcome, output) = if ret.is_none() {
+        (EventKind::Info, Value::Null)
+    } else {
+        (outcome, value)
     };
-    let op_name = porcupine_field(input_map, &["Op", "op", "F", "f", "Kind", "kind"]).and_then(Value::as_str);
-    let Some((f, porcupine_kv)) = op_name.and_then(function) else {
-        return Err(error("Input", "expected \"Op\" naming the operation: get, put, append, read, write or cas (numeric op codes mean different things in each Porcupine model; name them)".to_string()));
-    };
-    let key = porcupine_field(input_map, &["Key", "key"]).map(key_text);
-    let mut argument = porcupine_field(input_map, &["Value", "value", "Arg", "arg"]).cloned().unwrap_or(Value::Null);
-    if f == OpFn::Cas && !matches!(&argument, Value::Array(pair) if pair.len() == 2) {
-        let expected = porcupine_field(input_map, &["Arg1", "arg1", "Expected", "expected"]);
-        let new = porcupine_field(input_map, &["Arg2", "arg2", "New", "new"]);
-        if let (Some(expected), Some(new)) = (expected, new) {
-            argument = Value::Array(vec![expected.clone(), new.clone()]);
-        }
-    }
-    let output = porcupine_field(map, &["Output", "output"]).cloned().unwrap_or(Value::Null);
-    let (outcome, value) = match &output {
-        Value::Object(out) => {
-            let flag = |names: &[&str]| porcupine_field(out, names).and_then(Value::as_bool);
-            let value = porcupine_field(out, &["Value", "value"]).cloned().unwrap_or(Value::Null);
-            if flag(&["Unknown", "unknown"]) == Some(true) {
-                (EventKind::Info, Value::Null)
-            } else if flag(&["Ok", "ok"]) == Some(false) {
-                (EventKind::Fail, Value::Null)
-            } else if flag(&["Exists", "exists"]) == Some(false) {
-                (EventKind::Ok, Value::Null)
-            } else {
-                (EventKind::Ok, value)
-            }
-        }
-        other => (EventKind::Ok, other.clone()),
-    };
-    let (outcome, output) = if ret.is_none() { (EventKind::Info, Value::Null) } else { (outcome, value) };
     if let Some(ret) = ret {
         if ret < call {
-            return Err(error("Return", format!("returns at {ret}, before its call at {call}")));
+            return Err(error(
+                "Return",
+                format!("returns at {ret}, before its call at {call}"),
+            ));
         }
     }
     Ok(PorcupineOp {
@@ -851,7 +949,7 @@ fn porcupine_op(
         client,
         f,
         key,
-        input: if f == OpFn::Read { Value::Null } else { argument },
+        input: argument,
         output,
         outcome,
         call,

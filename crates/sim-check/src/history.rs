@@ -614,7 +614,10 @@ fn event_to_line(event: &Event) -> String {
     if let Some(key) = &event.key {
         line.push_str(&format!(", \"key\": {}", Value::String(key.clone())));
     }
-    line.push_str(&format!(", \"value\": {}", crate::exact::display(&event.value)));
+    line.push_str(&format!(
+        ", \"value\": {}",
+        crate::exact::display(&event.value)
+    ));
     if let Some(time_ns) = event.time_ns {
         line.push_str(&format!(", \"time\": {}", time_ns));
     }

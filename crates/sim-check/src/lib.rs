@@ -32,10 +32,10 @@
 //! ```
 
 pub mod bench;
-pub mod field;
 mod check;
 mod clock;
 pub mod exact;
+pub mod field;
 mod formats;
 mod history;
 mod model;
@@ -56,7 +56,7 @@ pub use history::{
 };
 pub use model::{Cell, Json, Kv, Model, Mutex, Register, Replay, StateTest};
 pub use parse::{
-    detect_format, load_history, load_history_with, parse_history, parse_history_with, HistoryError,
-    InputFormat, ReadOptions,
+    detect_format, load_history, load_history_with, parse_history, parse_history_with,
+    HistoryError, InputFormat, ReadOptions,
 };
 pub use report::{render_json, render_text};

@@ -60,7 +60,10 @@ pub trait Model: Sync {
         Replay {
             tail,
             state: self.describe(&state),
-            reasons: candidates.iter().map(|op| self.explain(&state, op)).collect(),
+            reasons: candidates
+                .iter()
+                .map(|op| self.explain(&state, op))
+                .collect(),
         }
     }
 
@@ -165,7 +168,10 @@ pub enum Cell {
 }
 
 const MERSENNE_61: u64 = (1 << 61) - 1;
-const TEXT_BASES: [u64; 2] = [0x1f2e_3d4c_5b6a_7988 % MERSENNE_61, 0x0123_4567_89ab_cdef % MERSENNE_61];
+const TEXT_BASES: [u64; 2] = [
+    0x1f2e_3d4c_5b6a_7988 % MERSENNE_61,
+    0x0123_4567_89ab_cdef % MERSENNE_61,
+];
 
 fn mul_mod(left: u64, right: u64) -> u64 {
     let product = u128::from(left) * u128::from(right);
@@ -232,7 +238,10 @@ impl Cell {
         let shift = suffix.len() as u64;
         let mut next = [0u64; 2];
         for lane in 0..2 {
-            next[lane] = add_mod(mul_mod(hash[lane], pow_mod(TEXT_BASES[lane], shift)), tail[lane]);
+            next[lane] = add_mod(
+                mul_mod(hash[lane], pow_mod(TEXT_BASES[lane], shift)),
+                tail[lane],
+            );
         }
         Some(Cell::Text {
             len: len + shift,

@@ -220,10 +220,12 @@ pub fn load_history_with(path: &Path, options: &ReadOptions) -> Result<History, 
 /// Fails with [`HistoryError::Timeout`] once the deadline of `options` has passed.
 pub(crate) fn check_deadline(source_name: &str, options: &ReadOptions) -> Result<(), HistoryError> {
     match options.deadline {
-        Some((deadline, timeout)) if crate::clock::now() >= deadline => Err(HistoryError::Timeout {
-            source_name: source_name.to_string(),
-            timeout,
-        }),
+        Some((deadline, timeout)) if crate::clock::now() >= deadline => {
+            Err(HistoryError::Timeout {
+                source_name: source_name.to_string(),
+                timeout,
+            })
+        }
         _ => Ok(()),
     }
 }
@@ -344,7 +346,7 @@ impl<'a> Parser<'a> {
 
     /// Every [`POLL_OPS`] ops, fails once the deadline passed.
     pub(crate) fn poll(&self, index: usize) -> Result<(), HistoryError> {
-        if index % POLL_OPS == 0 {
+        if index.is_multiple_of(POLL_OPS) {
             check_deadline(self.source_name, self.options)?;
         }
         Ok(())
@@ -428,7 +430,10 @@ impl<'a> Parser<'a> {
     }
 
     /// Reads an array of values starting at the reader's position, with the byte range of each.
-    fn read_ops(&self, reader: &mut Reader<'_>) -> Result<Vec<(usize, usize, Value)>, HistoryError> {
+    fn read_ops(
+        &self,
+        reader: &mut Reader<'_>,
+    ) -> Result<Vec<(usize, usize, Value)>, HistoryError> {
         reader
             .expect(b'[', "'[' starting the array of ops")
             .map_err(|error| self.read_error(&error))?;
@@ -454,12 +459,33 @@ impl<'a> Parser<'a> {
                 _ => {
                     let error = ReadError {
                         offset: reader.position,
-                        message: format!("expected ',' or ']' between ops, found {}", reader.found()),
+                        message: format!(
+                            "expected ',' or ']' between ops, found {}",
+                            reader.found()
+                        ),
                     };
                     return Err(self.read_error(&error));
                 }
             }
         }
+    }
+
+    /// The value of the document's `ops` field, which must be an array.
+    fn read_ops_field(
+        &self,
+        reader: &mut Reader<'_>,
+    ) -> Result<Vec<(usize, usize, Value)>, HistoryError> {
+        if reader.peek() == Some(b'[') {
+            return self.read_ops(reader);
+        }
+        let value_start = reader.position;
+        let value = reader.value(0).map_err(|error| self.read_error(&error))?;
+        Err(self.invalid(
+            Some(line_at(self.text, value_start)),
+            None,
+            Some("ops"),
+            format!("expected an array of ops, found {}", short_json(&value)),
+        ))
     }
 
     fn expect_end(&self, reader: &mut Reader<'_>) -> Result<(), HistoryError> {
@@ -501,16 +527,7 @@ impl<'a> Parser<'a> {
                 reader.skip_space();
                 let value_start = reader.position;
                 if key == "ops" {
-                    if reader.peek() != Some(b'[') {
-                        let value = reader.value(0).map_err(syntax)?;
-                        return Err(self.invalid(
-                            Some(line_at(self.text, value_start)),
-                            None,
-                            Some("ops"),
-                            format!("expected an array of ops, found {}", short_json(&value)),
-                        ));
-                    }
-                    ops = Some(self.read_ops(&mut reader)?);
+                    ops = Some(self.read_ops_field(&mut reader)?);
                 } else {
                     let value = reader.value(0).map_err(syntax)?;
                     match key.as_str() {

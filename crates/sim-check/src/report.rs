@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
 
-use crate::exact::to_report;
 use crate::check::{CheckResult, Explanation, Verdict};
+use crate::exact::to_report;
 use crate::history::{describe_key, short_json, EventKind, History, OpFn, Operation, Outcome};
 
 /// At most this many timeline rows are printed; the middle of a longer timeline is elided.

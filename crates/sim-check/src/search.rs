@@ -367,13 +367,8 @@ impl<'a, M: Model> Engine<'a, M> {
         loop {
             iterations += 1;
             if iterations & (POLL_INTERVAL - 1) == 0 {
-                if let Some(reason) = poll(limits) {
+                if let Some(reason) = self.poll(limits) {
                     return SearchOutcome::Unknown(reason);
-                }
-                if let Some(max_memory) = limits.max_memory {
-                    if self.memory_bytes() > max_memory {
-                        return SearchOutcome::Unknown(StopReason::Memory(max_memory));
-                    }
                 }
             }
             // Either a candidate op to try in the current configuration, or the end of them.
@@ -499,6 +494,15 @@ impl<'a, M: Model> Engine<'a, M> {
             }
             cursor = Cursor::Reads(self.next[HEAD as usize]);
         }
+    }
+
+    /// Whether the search must stop: cancelled, past its deadline or over its memory budget.
+    fn poll(&self, limits: &Limits<'_>) -> Option<StopReason> {
+        if let Some(reason) = poll(limits) {
+            return Some(reason);
+        }
+        let max_memory = limits.max_memory?;
+        (self.memory_bytes() > max_memory).then_some(StopReason::Memory(max_memory))
     }
 
     /// The bytes this search holds, by the sizes of its tables.

@@ -578,7 +578,10 @@ fn an_easy_failing_key_is_reported_without_searching_a_hard_earlier_key_to_its_b
     let Some(Verdict::Unknown { reason }) = &result.keys[0].verdict else {
         panic!("key 0: {:?}", result.keys[0].verdict);
     };
-    assert!(reason.contains("when key \"1\" was found not linearizable"), "{reason}");
+    assert!(
+        reason.contains("when key \"1\" was found not linearizable"),
+        "{reason}"
+    );
     // The same answer, explanation and counts every time, on one thread or several.
     for _ in 0..3 {
         assert_eq!(check(&history, &Budget::default()), result);

@@ -20,35 +20,45 @@ fn digits(min: usize, max: usize) -> impl Strategy<Value = String> {
 }
 
 fn numbers() -> impl Strategy<Value = Pair> {
-    (digits(1, 60), 0usize..6, any::<bool>(), any::<bool>()).prop_map(|(body, form, negative, equal)| {
-        let body = format!("1{body}");
-        let sign = if negative { "-" } else { "" };
-        let written = format!("{sign}{body}");
-        let read = if equal {
-            match form {
-                0 => format!("{sign}{body}.0"),
-                1 => format!("{sign}{body}e0"),
-                2 => format!("{sign}{body}0e-1"),
-                3 => format!("{sign}{}.{}e{}", &body[..1], &body[1..], body.len() - 1),
-                _ => written.clone(),
-            }
-        } else {
-            match form {
-                0 => format!("{sign}{body}1"),
-                1 => format!("{sign}{body}.000000000000000000001"),
-                2 => {
-                    let mut changed = body.clone().into_bytes();
-                    let last = changed.len() - 1;
-                    changed[last] = if changed[last] == b'9' { b'8' } else { changed[last] + 1 };
-                    format!("{sign}{}", String::from_utf8(changed).unwrap_or_default())
+    (digits(1, 60), 0usize..6, any::<bool>(), any::<bool>()).prop_map(
+        |(body, form, negative, equal)| {
+            let body = format!("1{body}");
+            let sign = if negative { "-" } else { "" };
+            let written = format!("{sign}{body}");
+            let read = if equal {
+                match form {
+                    0 => format!("{sign}{body}.0"),
+                    1 => format!("{sign}{body}e0"),
+                    2 => format!("{sign}{body}0e-1"),
+                    3 => format!("{sign}{}.{}e{}", &body[..1], &body[1..], body.len() - 1),
+                    _ => written.clone(),
                 }
-                3 => format!("{sign}{body}e1"),
-                4 => format!("\"{sign}{body}\""),
-                _ => format!("{}{body}", if negative { "" } else { "-" }),
+            } else {
+                match form {
+                    0 => format!("{sign}{body}1"),
+                    1 => format!("{sign}{body}.000000000000000000001"),
+                    2 => {
+                        let mut changed = body.clone().into_bytes();
+                        let last = changed.len() - 1;
+                        changed[last] = if changed[last] == b'9' {
+                            b'8'
+                        } else {
+                            changed[last] + 1
+                        };
+                        format!("{sign}{}", String::from_utf8(changed).unwrap_or_default())
+                    }
+                    3 => format!("{sign}{body}e1"),
+                    4 => format!("\"{sign}{body}\""),
+                    _ => format!("{}{body}", if negative { "" } else { "-" }),
+                }
+            };
+            Pair {
+                written,
+                read,
+                equal,
             }
-        };
-        Pair { written, read, equal }
-    })
+        },
+    )
 }
 
 fn decimals() -> impl Strategy<Value = Pair> {
@@ -59,13 +69,21 @@ fn decimals() -> impl Strategy<Value = Pair> {
         } else {
             format!("0.{fraction}{extra}1")
         };
-        Pair { written, read, equal }
+        Pair {
+            written,
+            read,
+            equal,
+        }
     })
 }
 
 fn nested() -> impl Strategy<Value = Pair> {
-    (1usize..200, any::<bool>(), prop_oneof![Just("null"), Just("1"), Just("\"x\"")]).prop_map(
-        |(depth, equal, leaf)| {
+    (
+        1usize..200,
+        any::<bool>(),
+        prop_oneof![Just("null"), Just("1"), Just("\"x\"")],
+    )
+        .prop_map(|(depth, equal, leaf)| {
             let wrap = |inner: &str| format!("{}{inner}{}", "[".repeat(depth), "]".repeat(depth));
             let written = wrap(leaf);
             let read = if equal {
@@ -73,20 +91,40 @@ fn nested() -> impl Strategy<Value = Pair> {
             } else {
                 wrap(if leaf == "null" { "0" } else { "null" })
             };
-            Pair { written, read, equal }
-        },
-    )
+            Pair {
+                written,
+                read,
+                equal,
+            }
+        })
 }
 
 fn strings() -> impl Strategy<Value = Pair> {
     ("[a-z\u{e9}\u{1f600} ]{0,12}", any::<bool>()).prop_map(|(text, equal)| {
         let escaped: String = text
             .chars()
-            .map(|c| if c.is_ascii() { c.to_string() } else { c.encode_utf16(&mut [0; 2]).iter().map(|unit| format!("\\u{unit:04x}")).collect() })
+            .map(|c| {
+                if c.is_ascii() {
+                    c.to_string()
+                } else {
+                    c.encode_utf16(&mut [0; 2])
+                        .iter()
+                        .map(|unit| format!("\\u{unit:04x}"))
+                        .collect()
+                }
+            })
             .collect();
         let written = format!("\"{text}\"");
-        let read = if equal { format!("\"{escaped}\"") } else { format!("\"{escaped}\\u0000\"") };
-        Pair { written, read, equal }
+        let read = if equal {
+            format!("\"{escaped}\"")
+        } else {
+            format!("\"{escaped}\\u0000\"")
+        };
+        Pair {
+            written,
+            read,
+            equal,
+        }
     })
 }
 
@@ -107,7 +145,10 @@ fn history(pair: &Pair, edn: bool) -> String {
 }
 
 fn verdict(text: &str, format: InputFormat) -> Option<Verdict> {
-    let options = ReadOptions { format: Some(format), ..ReadOptions::default() };
+    let options = ReadOptions {
+        format: Some(format),
+        ..ReadOptions::default()
+    };
     let history = parse_history_with(text, "hostile", &options).ok()?;
     Some(check(&history, &Budget::default()).verdict)
 }
@@ -132,11 +173,21 @@ proptest! {
 
 #[test]
 fn the_issue_cases_are_decided_exactly() {
-    let big = Pair { written: "1e30".into(), read: "1000000000000000000000000000001".into(), equal: false };
-    assert_eq!(verdict(&history(&big, false), InputFormat::Json), Some(Verdict::NotLinearizable));
+    let big = Pair {
+        written: "1e30".into(),
+        read: "1000000000000000000000000000001".into(),
+        equal: false,
+    };
+    assert_eq!(
+        verdict(&history(&big, false), InputFormat::Json),
+        Some(Verdict::NotLinearizable)
+    );
     let deep = format!("{}0{}", "[".repeat(200), "]".repeat(200));
     let text = format!("{{\"model\": \"register\", \"init\": {deep}, \"ops\": [\n{{\"process\": 1, \"type\": \"invoke\", \"f\": \"read\", \"value\": null}},\n{{\"process\": 1, \"type\": \"ok\", \"f\": \"read\", \"value\": null}}]}}");
     let error = parse_history_with(&text, "deep.json", &ReadOptions::default()).unwrap_err();
     assert!(error.to_string().starts_with("deep.json:1:"), "{error}");
-    assert!(error.to_string().contains("nest deeper than 128"), "{error}");
+    assert!(
+        error.to_string().contains("nest deeper than 128"),
+        "{error}"
+    );
 }

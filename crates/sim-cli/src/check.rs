@@ -125,7 +125,13 @@ fn default_memory() -> u64 {
     };
     text.lines()
         .find_map(|line| line.strip_prefix("MemTotal:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .and_then(|rest| {
+            rest.trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
         .map_or(FALLBACK, |kib| kib * 1024 / 2)
 }
 
@@ -141,7 +147,11 @@ pub fn parse_bytes(text: &str) -> Result<u64, String> {
         "M" | "MiB" | "MB" => 20,
         "G" | "GiB" | "GB" => 30,
         "T" | "TiB" | "TB" => 40,
-        other => return Err(format!("expected a size like 4GiB or 512MiB, found unit {other:?}")),
+        other => {
+            return Err(format!(
+                "expected a size like 4GiB or 512MiB, found unit {other:?}"
+            ))
+        }
     };
     let value: u64 = number
         .parse()

@@ -168,7 +168,6 @@ impl<P: Process> Check<P> for Linearizable {
         // A state budget only: a wall-clock limit would make the verdict depend on the machine.
         let budget = Budget {
             max_states: self.state_budget,
-            timeout: None,
             ..Budget::default()
         };
         let result = sim_check::check(history, &budget);
