@@ -10,7 +10,9 @@
 //! [`exit_code`] maps it to the status of `sim check`.
 //!
 //! Modules: `history` (events, operations, the builder and writers), `parse` (text to history,
-//! [`HistoryError`]), `model` (the [`Model`] trait and built-in models), `search` (the
+//! [`HistoryError`], [`InputFormat`]), [`exact`] (the exact JSON reader: values never rounded or
+//! substituted), `formats` (Jepsen/Knossos/Maelstrom EDN, Jepsen log lines, Porcupine JSON),
+//! [`field`] (histories shaped like Jepsen's and Porcupine's tests, `sim bench field`), `model` (the [`Model`] trait and built-in models), `search` (the
 //! Wing–Gong–Lowe search with memoisation for one object), `table` (its hash tables), `check`
 //! (splitting by key, running the searches, combining), `report` (text and JSON), [`bench`](mod@bench) (a
 //! generator of histories and a benchmark). The command line lives in the `sim` binary; this crate
@@ -49,7 +51,7 @@ mod tests;
 
 pub use check::{
     check, check_with, exit_code, Budget, Candidate, CheckResult, Explanation, KeyResult,
-    PrefixStep, Verdict,
+    PrefixStep, Verdict, FIRST_ROUND_STATES, ROUND_GROWTH,
 };
 pub use history::{
     Event, EventError, EventKind, History, ModelKind, OpFn, OpIndex, Operation, Outcome,
