@@ -68,6 +68,9 @@ pub struct FuzzArgs {
     /// Replace the scenario's fault-phase duration, e.g. 10s.
     #[arg(long, value_parser = parse_duration, value_name = "D")]
     pub duration: Option<SimDuration>,
+    /// Write an HTML report beside each failure record of this run (`seed-N.html`).
+    #[arg(long)]
+    pub report: bool,
     /// Stop as if interrupted after starting this many seeds (tests of --resume).
     #[arg(long, hide = true, value_name = "N")]
     pub stop_after: Option<u64>,
@@ -148,7 +151,10 @@ fn read_journal(path: &Path) -> Result<BTreeMap<u64, SeedLine>, String> {
 fn campaign_file(name: &str) -> bool {
     matches!(name, "campaign.json" | "seeds.jsonl" | "summary.json")
         || (name.starts_with("seed-")
-            && (name.ends_with(".json") || name.ends_with(".shrunk.toml") || is_temporary(name)))
+            && (name.ends_with(".json")
+                || name.ends_with(".shrunk.toml")
+                || name.ends_with(".html")
+                || is_temporary(name)))
 }
 
 /// A record being written when its campaign was killed (`seed-N.json.tmp-PID`): never a result.
@@ -355,6 +361,7 @@ fn fuzz(program: &Program, args: FuzzArgs) -> Result<u8, String> {
     };
     let running = campaign::spawn(Arc::new(scenario.clone()), plan);
     let mut new_seeds = 0u64;
+    let mut new_records = Vec::new();
     let mut error = None;
     let mut interrupted = false;
     loop {
@@ -366,6 +373,7 @@ fn fuzz(program: &Program, args: FuzzArgs) -> Result<u8, String> {
                         record.to_json().as_bytes(),
                     )
                     .map_err(|e| format!("{}: {e}", dir.display()))?;
+                    new_records.push(outcome.line.seed);
                 }
                 let mut json = serde_json::to_string(&outcome.line).unwrap_or_default();
                 json.push('\n');
@@ -438,6 +446,12 @@ fn fuzz(program: &Program, args: FuzzArgs) -> Result<u8, String> {
             dir.display(),
             campaign_flags(&space, args.duration)
         );
+    }
+    if args.report {
+        for seed in &new_records {
+            let path = crate::report::beside_record(program, &record_path(&dir, *seed))?;
+            println!("report     {}", path.display());
+        }
     }
     if args.shrink {
         for (check, failures) in summary.failures_by_check() {
