@@ -361,7 +361,6 @@ fn fuzz(program: &Program, args: FuzzArgs) -> Result<u8, String> {
     };
     let running = campaign::spawn(Arc::new(scenario.clone()), plan);
     let mut new_seeds = 0u64;
-    let mut new_records = Vec::new();
     let mut error = None;
     let mut interrupted = false;
     loop {
@@ -373,7 +372,6 @@ fn fuzz(program: &Program, args: FuzzArgs) -> Result<u8, String> {
                         record.to_json().as_bytes(),
                     )
                     .map_err(|e| format!("{}: {e}", dir.display()))?;
-                    new_records.push(outcome.line.seed);
                 }
                 let mut json = serde_json::to_string(&outcome.line).unwrap_or_default();
                 json.push('\n');
@@ -447,18 +445,7 @@ fn fuzz(program: &Program, args: FuzzArgs) -> Result<u8, String> {
             campaign_flags(&space, args.duration)
         );
     }
-    if args.report {
-        for seed in &new_records {
-            let path = crate::report::beside_record(program, &record_path(&dir, *seed))?;
-            println!("report     {}", path.display());
-        }
-    }
-    if args.shrink {
-        for (check, failures) in summary.failures_by_check() {
-            let seed = failures[0].seed;
-            shrink_one(program, &dir, seed, check, jobs);
-        }
-    }
+    after_campaign(program, &args, &dir, &summary, jobs)?;
     let failed = !summary.failures.is_empty() || !summary.determinism_bugs.is_empty();
     Ok(if failed {
         EXIT_FAILED
@@ -468,6 +455,34 @@ fn fuzz(program: &Program, args: FuzzArgs) -> Result<u8, String> {
     } else {
         EXIT_OK
     })
+}
+
+/// What follows a campaign's summary: a report beside each failure record that has none
+/// (`--report`), and the first failing seed of each failed check shrunk (`--shrink`).
+fn after_campaign(
+    program: &Program,
+    args: &FuzzArgs,
+    dir: &Path,
+    summary: &Summary,
+    jobs: usize,
+) -> Result<(), String> {
+    if args.report {
+        for failure in &summary.failures {
+            let record = record_path(dir, failure.seed);
+            if record.with_extension("html").exists() {
+                continue;
+            }
+            let path = crate::report::beside_record(program, &record)?;
+            println!("report     {}", path.display());
+        }
+    }
+    if args.shrink {
+        for (check, failures) in summary.failures_by_check() {
+            let seed = failures[0].seed;
+            shrink_one(program, dir, seed, check, jobs);
+        }
+    }
+    Ok(())
 }
 
 /// A campaign stopped by Ctrl-C before its end, with no failure so far (128 + SIGINT).
