@@ -3,6 +3,7 @@
 // DOM. Every string from the run goes through textContent or the canvas, never through HTML.
 "use strict";
 (function () {
+  var started = window.performance ? window.performance.now() : 0;
   var D = JSON.parse(document.getElementById("data").textContent);
   var $ = function (id) { return document.getElementById(id); };
   function el(tag, text, cls) {
@@ -27,6 +28,7 @@
     "rgba(156,39,176,0.16)", "rgba(0,188,212,0.18)", "rgba(121,85,72,0.18)"];
   var SIDE_NAMES = "ABCDEFGHIJKLMNOP";
   var OUTCOMES = ["in flight", "delivered", "lost (random loss)", "lost (partition)", "lost (node down)"];
+  var LOST_COLORS = ["", "", "#e53935", "#f57c00", "#6d4c41"];
   var OP_COLORS = ["#43a047", "#ef9a9a", "#ffb74d"];
   var OP_NAMES = ["ok", "fail", "info"];
 
@@ -170,9 +172,9 @@
     item("rgba(156,39,176,0.25)", "clock offset / drift");
     item(SIDES[0], "partition side A"); item(SIDES[1], "side B");
     item("rgba(229,57,53,0.25)", "network degraded (top band)");
-    item("#e53935", "✕ lost message (loss / partition / node down)");
+    item(LOST_COLORS[2], "✕ lost at random"); item(LOST_COLORS[3], "✕ cut by a partition"); item(LOST_COLORS[4], "✕ to a down node");
     item("#fff", "dashed arrow: duplicate copy or still in flight", "1px dashed #333");
-    item("#c62828", "violation (red line, red lanes)");
+    item("#c62828", "violation (red line, red lanes, thick red: messages its nodes handled at that instant)");
     OP_NAMES.forEach(function (nm, k) { item(OP_COLORS[k], "client operation " + nm); });
     item("#fff", "operation in the linearizability explanation", "2px solid #c62828");
     item("#fff", "in the longest linearizable prefix", "2px solid #1b5e20");
@@ -309,7 +311,7 @@
     var first = lowerBound(sendSorted, view.a - maxShort), last = lowerBound(sendSorted, view.b + 1);
     var candidates = last - first, budget = 30000;
     var stride = candidates > budget ? Math.ceil(candidates / budget) : 1;
-    stats.stride = stride; stats.arrowsDrawn = 0;
+    stats.stride = stride; stats.arrowsDrawn = 0; stats.violationMessages = 0;
     var vt = failed ? D.violation.t : -1, vnodes = failed ? D.violation.nodes : [];
     var drawOne = function (j, force) {
       if (!arrowVisible(j, sel)) { return; }
@@ -318,12 +320,12 @@
       var lost = O[j] >= 2;
       if (lost) { y1 = y0 + (y1 - y0) * 0.55; if (x1 - x0 < 6) { x1 = x0 + 6; } }
       var hot = failed && Math.abs(E[j] - vt) < 1 && vnodes.indexOf(T[j]) >= 0;
-      ctx.strokeStyle = hot ? "#c62828" : (lost ? "#e53935" : PALETTE[K[j] % PALETTE.length]);
+      ctx.strokeStyle = hot ? "#c62828" : (lost ? LOST_COLORS[O[j]] : PALETTE[K[j] % PALETTE.length]);
       ctx.lineWidth = hot ? 3 : 1;
       ctx.setLineDash(C[j] || O[j] === 0 ? [4, 3] : []);
       ctx.beginPath(); ctx.moveTo(x0, y0); ctx.lineTo(x1, y1); ctx.stroke();
       if (lost) {
-        ctx.setLineDash([]); ctx.strokeStyle = "#e53935"; ctx.lineWidth = 2;
+        ctx.setLineDash([]); ctx.strokeStyle = LOST_COLORS[O[j]]; ctx.lineWidth = 2;
         ctx.beginPath(); ctx.moveTo(x1 - 3, y1 - 3); ctx.lineTo(x1 + 3, y1 + 3); ctx.moveTo(x1 + 3, y1 - 3); ctx.lineTo(x1 - 3, y1 + 3); ctx.stroke();
       } else if (x1 - x0 > 8) {
         var ang = Math.atan2(y1 - y0, x1 - x0);
@@ -334,6 +336,7 @@
       }
       ctx.lineWidth = 1; ctx.setLineDash([]);
       stats.arrowsDrawn++;
+      if (hot) { stats.violationMessages++; }
       if (hits.arrows.length < 40000) { hits.arrows.push([j, x0, y0, x1, y1]); }
     };
     for (var r = first; r < last; r += stride) { drawOne(order[r], false); }
@@ -590,6 +593,7 @@
       rendered: true, lanes: lanes, nodes: nodeCount, arrows: n, arrows_omitted: D.arrows_omitted,
       lost: dropped, duplicates: copies, in_flight: inflight, marks: mn, ops: on, client_rows: rowKeys.length,
       arrows_drawn: stats.arrowsDrawn, violation: failed, violation_marker: stats.violationDrawn,
+      violation_messages: stats.violationMessages || 0, first_paint_ms: firstPaintMs,
       violation_nodes: failed ? D.violation.nodes.map(function (k) { return D.nodes[k]; }) : [],
       explained_ops: stats.highlighted, prefix_ops: stats.prefixMarked,
       crash_windows: crashW.length, pause_windows: pauseW.length, partition_windows: sideW.length,
@@ -600,9 +604,11 @@
   }
   window.simSelfCheck = selfCheck;
 
+  var firstPaintMs = null;
   layout();
   if (!violationView()) { setView(0, END); }
   paint();
+  if (window.performance) { firstPaintMs = Math.round(window.performance.now() - started); selfCheck(); }
   // The page opens on the violation: the diagram's controls at the top of the window, the view
   // around the violation's instant (`#top` in the address keeps the page at its top).
   if (failed && D.has_trace && window.location.hash !== "#top") { $("controls").scrollIntoView(); }

@@ -418,3 +418,183 @@ pub fn trace<P: Process>(
         })),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sim_core::{Ctx, Reachability, SimDuration};
+
+    #[derive(Clone, Debug, Serialize)]
+    enum Msg {
+        Ping { seq: u64 },
+        Pong,
+    }
+
+    #[derive(Clone, Debug, Serialize)]
+    struct Elected {
+        term: u64,
+    }
+
+    impl Event for Elected {
+        fn name(&self) -> &'static str {
+            "became_leader"
+        }
+    }
+
+    struct Toy;
+    impl Process for Toy {
+        type Msg = Msg;
+        type Timer = u8;
+        type Request = ();
+        type Response = ();
+        type Durable = ();
+        type Event = Elected;
+        fn on_start(&mut self, _: &mut Ctx<'_, Self>) {}
+        fn on_message(&mut self, _: &mut Ctx<'_, Self>, _: NodeId, _: Msg) {}
+        fn on_timer(&mut self, _: &mut Ctx<'_, Self>, _: u8) {}
+    }
+
+    /// A small run: a delivered ping, a pong cut by a partition, a duplicated ping whose copy is
+    /// lost at random, a crash and a restart, a report.
+    fn feed(trace: &mut sim_core::Trace<Toy>) {
+        let (a, b, c) = (NodeId(0), NodeId(1), NodeId(2));
+        let ping = Msg::Ping { seq: 1 };
+        let at = |ms: u64| SimTime(ms * 1_000_000);
+        let delay = SimDuration::from_millis(5);
+        trace.record(
+            at(1),
+            TraceEvent::Send {
+                from: a,
+                to: b,
+                id: 0,
+                msg: &ping,
+            },
+        );
+        trace.record(
+            at(3),
+            TraceEvent::Deliver {
+                from: a,
+                to: b,
+                id: 0,
+                msg: &ping,
+            },
+        );
+        let cut = Reachability::isolate(3, c, false);
+        trace.record(at(4), TraceEvent::Reachability { reachability: &cut });
+        trace.record(
+            at(5),
+            TraceEvent::Send {
+                from: c,
+                to: a,
+                id: 1,
+                msg: &Msg::Pong,
+            },
+        );
+        let reason = DropReason::Partition;
+        trace.record(
+            at(5),
+            TraceEvent::Drop {
+                from: c,
+                to: a,
+                id: 1,
+                reason,
+            },
+        );
+        trace.record(
+            at(6),
+            TraceEvent::Send {
+                from: a,
+                to: b,
+                id: 2,
+                msg: &ping,
+            },
+        );
+        trace.record(
+            at(6),
+            TraceEvent::Duplicate {
+                from: a,
+                to: b,
+                id: 2,
+                delay,
+                msg: &ping,
+            },
+        );
+        trace.record(
+            at(8),
+            TraceEvent::Deliver {
+                from: a,
+                to: b,
+                id: 2,
+                msg: &ping,
+            },
+        );
+        let reason = DropReason::Loss;
+        trace.record(
+            at(11),
+            TraceEvent::Drop {
+                from: a,
+                to: b,
+                id: 2,
+                reason,
+            },
+        );
+        trace.record(at(12), TraceEvent::Crash { node: b });
+        trace.record(at(20), TraceEvent::Restart { node: b });
+        let event = Elected { term: 4 };
+        trace.record(
+            at(21),
+            TraceEvent::Report {
+                node: a,
+                event: &event,
+            },
+        );
+        trace.record(
+            at(22),
+            TraceEvent::TimerFire {
+                node: a,
+                generation: 1,
+                timer: &7,
+            },
+        );
+    }
+
+    #[test]
+    fn the_collector_keeps_arrows_marks_and_windows_and_leaves_the_hash_alone() {
+        let collector = Collector::new();
+        let mut plain = sim_core::Trace::<Toy>::hash_only();
+        let mut kept = trace::<Toy>(None, Some(&collector));
+        feed(&mut plain);
+        feed(&mut kept);
+        assert_eq!(plain.hash(), kept.hash());
+        let c = collector.collected();
+        assert_eq!(c.events, 13);
+        assert_eq!(c.kinds, vec!["Ping", "Pong"]);
+        let ends: Vec<(u64, Outcome, bool)> = c
+            .arrows
+            .iter()
+            .map(|a| (a.end_ns / 1_000_000, a.outcome, a.copy))
+            .collect();
+        assert_eq!(
+            ends,
+            vec![
+                (3, Outcome::Delivered, false),
+                (5, Outcome::Partition, false),
+                (8, Outcome::Delivered, false),
+                (11, Outcome::Loss, true),
+            ],
+            "the oldest open arrow of a message ends first"
+        );
+        assert_eq!(c.cuts[0].sides, Some(vec![0, 0, 1]), "n3 alone on its side");
+        assert_eq!(c.lives.len(), 2);
+        assert_eq!(c.mark_names, vec!["became_leader"]);
+        assert_eq!(c.marks[0].detail, r#"{"term":4}"#);
+        assert_eq!(c.timers, 1);
+        assert_eq!(c.node_count, 3);
+    }
+
+    #[test]
+    fn long_texts_are_cut_at_a_character_boundary() {
+        assert_eq!(cut_text("ééé".to_string(), 3), "é…");
+        assert_eq!(cut_text("abc".to_string(), 3), "abc");
+    }
+}

@@ -20,8 +20,7 @@ const SCRIPT: &str = include_str!("../assets/report.js");
 
 /// The whole page for `input`, with the diagram of `collected` when there is a trace.
 pub fn render(collected: Option<&Collected>, input: &ReportInput) -> String {
-    let data = data(collected, input);
-    let json = embed_json(&data);
+    let json = embed_json(&data(collected, input));
     TEMPLATE
         .replace("{{TITLE}}", &escape_html(&input.title))
         .replace("{{STYLE}}", STYLE)
@@ -29,9 +28,9 @@ pub fn render(collected: Option<&Collected>, input: &ReportInput) -> String {
         .replace("{{DATA}}", &json)
 }
 
-/// JSON safe inside a `<script>` element: nothing in it can end the element or start markup.
-pub fn embed_json(value: &Value) -> String {
-    let text = serde_json::to_string(value).unwrap_or_else(|_| "null".into());
+/// JSON text made safe inside a `<script>` element: nothing in it can end the element or start
+/// markup. The escapes are JSON's own, so the text decodes to the same value.
+pub fn embed_json(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + text.len() / 64);
     for c in text.chars() {
         match c {
@@ -62,8 +61,16 @@ pub fn escape_html(text: &str) -> String {
     out
 }
 
-/// The page's data document.
-pub fn data(collected: Option<&Collected>, input: &ReportInput) -> Value {
+/// JSON of `value` (which always serializes: numbers and strings).
+fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "null".into())
+}
+
+/// Large fields, already JSON: written straight into the document rather than built as values.
+type RawFields = Vec<(&'static str, String)>;
+
+/// The page's data document, as JSON text.
+pub fn data(collected: Option<&Collected>, input: &ReportInput) -> String {
     let empty = Collected::default();
     let c = collected.unwrap_or(&empty);
     let node_count = (c.node_count as usize).max(if collected.is_some() {
@@ -95,12 +102,20 @@ pub fn data(collected: Option<&Collected>, input: &ReportInput) -> Value {
     doc.insert("baseline".into(), json!(input.baseline_network));
     doc.insert("events".into(), json!(c.events));
     doc.insert("timers".into(), json!(c.timers));
-    trace_data(&mut doc, c);
+    let mut raw = RawFields::new();
+    trace_data(&mut doc, &mut raw, c);
     let (ops, logical) = operations(input.history.as_ref(), c);
-    doc.insert("ops".into(), ops);
+    raw.push(("ops", ops));
     doc.insert("logical_time".into(), json!(logical));
     doc.insert("explain".into(), explanation(input));
-    Value::Object(doc)
+    let mut text = to_json(&Value::Object(doc));
+    text.pop();
+    for (key, value) in raw {
+        text.push_str(&format!(",\"{key}\":"));
+        text.push_str(&value);
+    }
+    text.push('}');
+    text
 }
 
 fn checks(input: &ReportInput) -> Value {
@@ -128,7 +143,7 @@ fn violation(input: &ReportInput, names: &[String]) -> Value {
 }
 
 /// Arrows, marks and the shaded windows' changes, columnar.
-fn trace_data(doc: &mut Map<String, Value>, c: &Collected) {
+fn trace_data(doc: &mut Map<String, Value>, raw: &mut RawFields, c: &Collected) {
     let n = c.arrows.len();
     let (mut s, mut d, mut f, mut t, mut k, mut o) = (
         Vec::with_capacity(n),
@@ -149,10 +164,14 @@ fn trace_data(doc: &mut Map<String, Value>, c: &Collected) {
         o.push(a.outcome as u32 + if a.copy { 8 } else { 0 });
     }
     doc.insert("kinds".into(), json!(c.kinds));
-    doc.insert(
-        "arrows".into(),
-        json!({"s": s, "d": d, "f": f, "t": t, "k": k, "o": o}),
+    let columns = [to_json(&s), to_json(&d), to_json(&f), to_json(&t)];
+    let [s, d, f, t] = columns;
+    let arrows = format!(
+        "{{\"s\":{s},\"d\":{d},\"f\":{f},\"t\":{t},\"k\":{},\"o\":{}}}",
+        to_json(&k),
+        to_json(&o)
     );
+    raw.push(("arrows", arrows));
     doc.insert("arrows_omitted".into(), json!(c.arrows_omitted));
     let mut previous = 0i64;
     let (mut mt, mut mn, mut mk, mut mx) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -164,7 +183,14 @@ fn trace_data(doc: &mut Map<String, Value>, c: &Collected) {
         mx.push(m.detail.as_str());
     }
     doc.insert("mark_names".into(), json!(c.mark_names));
-    doc.insert("marks".into(), json!({"t": mt, "n": mn, "k": mk, "x": mx}));
+    let marks = format!(
+        "{{\"t\":{},\"n\":{},\"k\":{},\"x\":{}}}",
+        to_json(&mt),
+        to_json(&mn),
+        to_json(&mk),
+        to_json(&mx)
+    );
+    raw.push(("marks", marks));
     doc.insert("marks_omitted".into(), json!(c.marks_omitted));
     let lives: Vec<Value> = c
         .lives
@@ -195,7 +221,7 @@ fn trace_data(doc: &mut Map<String, Value>, c: &Collected) {
 /// One row per history process with each operation's bar; without a history, the trace's client
 /// requests, one row per node they were sent to. The flag says the times are event positions
 /// (a history without times).
-fn operations(history: Option<&History>, c: &Collected) -> (Value, bool) {
+fn operations(history: Option<&History>, c: &Collected) -> (String, bool) {
     let (mut p, mut s, mut e, mut o, mut x, mut i) = (
         Vec::new(),
         Vec::new(),
@@ -218,8 +244,14 @@ fn operations(history: Option<&History>, c: &Collected) -> (Value, bool) {
             x.push(String::new());
             i.push(p.len() - 1);
         }
-        let ops = json!({"rows": "node", "p": p, "s": s, "e": e, "o": o, "x": x, "i": i});
-        return (ops, false);
+        let columns = [
+            to_json(&p),
+            to_json(&s),
+            to_json(&e),
+            to_json(&o),
+            to_json(&i),
+        ];
+        return (ops_json("node", columns, &x), false);
     };
     let events = history.events();
     let logical = events.iter().any(|e| e.time_ns.is_none());
@@ -242,8 +274,24 @@ fn operations(history: Option<&History>, c: &Collected) -> (Value, bool) {
         x.push(op_label(&op));
         i.push(op.index);
     }
-    let ops = json!({"rows": "process", "p": p, "s": s, "e": e, "o": o, "x": x, "i": i});
-    (ops, logical)
+    let columns = [
+        to_json(&p),
+        to_json(&s),
+        to_json(&e),
+        to_json(&o),
+        to_json(&i),
+    ];
+    (ops_json("process", columns, &x), logical)
+}
+
+/// The operations' columns (process or node, invoke, end, outcome, op index) and labels.
+fn ops_json(rows: &str, columns: [String; 5], labels: &[String]) -> String {
+    let [p, s, e, o, i] = columns;
+    format!(
+        "{{\"rows\":{},\"p\":{p},\"s\":{s},\"e\":{e},\"o\":{o},\"i\":{i},\"x\":{}}}",
+        to_json(rows),
+        to_json(labels)
+    )
 }
 
 /// `write k3 "v12" -> ok`, values as JSON.
@@ -297,7 +345,7 @@ mod tests {
     #[test]
     fn embedded_json_cannot_close_the_script_element() {
         let value = json!({"key": "</script><script>alert(1)</script>", "amp": "a&b"});
-        let text = embed_json(&value);
+        let text = embed_json(&value.to_string());
         assert!(
             !text.contains('<') && !text.contains('>') && !text.contains('&'),
             "{text}"
