@@ -593,7 +593,7 @@
       rendered: true, lanes: lanes, nodes: nodeCount, arrows: n, arrows_omitted: D.arrows_omitted,
       lost: dropped, duplicates: copies, in_flight: inflight, marks: mn, ops: on, client_rows: rowKeys.length,
       arrows_drawn: stats.arrowsDrawn, violation: failed, violation_marker: stats.violationDrawn,
-      violation_messages: stats.violationMessages || 0, first_paint_ms: firstPaintMs,
+      violation_messages: stats.violationMessages || 0, first_paint_ms: firstPaintMs, ready_ms: readyMs,
       violation_nodes: failed ? D.violation.nodes.map(function (k) { return D.nodes[k]; }) : [],
       explained_ops: stats.highlighted, prefix_ops: stats.prefixMarked,
       crash_windows: crashW.length, pause_windows: pauseW.length, partition_windows: sideW.length,
@@ -604,12 +604,20 @@
   }
   window.simSelfCheck = selfCheck;
 
-  var firstPaintMs = null;
+  var firstPaintMs = null, readyMs = null;
   layout();
-  if (!violationView()) { setView(0, END); }
+  // `#view=A-B` in the address opens on that window (seconds, or event positions).
+  var asked = /view=([0-9.]+)-([0-9.]+)/.exec(window.location.hash), scale = LOGICAL ? 1 : 1e9;
+  if (asked && +asked[2] > +asked[1]) { setView(asked[1] * scale, asked[2] * scale); }
+  else if (!violationView()) { setView(0, END); }
   paint();
-  if (window.performance) { firstPaintMs = Math.round(window.performance.now() - started); selfCheck(); }
+  // How long the script took to its first picture, and the page from navigation to it.
+  if (window.performance) {
+    firstPaintMs = Math.round(window.performance.now() - started);
+    readyMs = Math.round(window.performance.now());
+    selfCheck();
+  }
   // The page opens on the violation: the diagram's controls at the top of the window, the view
   // around the violation's instant (`#top` in the address keeps the page at its top).
-  if (failed && D.has_trace && window.location.hash !== "#top") { $("controls").scrollIntoView(); }
+  if (failed && D.has_trace && window.location.hash.indexOf("top") < 0) { $("controls").scrollIntoView(); }
 })();
