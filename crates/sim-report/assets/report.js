@@ -249,20 +249,25 @@
     });
   }
   function paint() {
+    var paintStarted = window.performance ? window.performance.now() : 0;
     var sel = { arrows: flag("show-arrows"), delivered: flag("show-delivered"), dropped: flag("show-dropped"), marks: flag("show-marks") };
     hits = { arrows: [], marks: [], ops: [] };
     ctx.clearRect(0, 0, W, height);
     ctx.save();
     ctx.beginPath(); ctx.rect(GUTTER, 0, W - GUTTER, height); ctx.clip();
-    paintLanes();
-    paintNetwork();
-    if (sel.arrows) { paintArrows(sel); }
-    if (sel.marks) { paintMarks(); }
-    paintOps();
-    paintMarkers();
+    var parts = [], clock = function () { return window.performance ? window.performance.now() : 0; }, mark = clock();
+    var timed = function (f) { f(); var now = clock(); parts.push(Math.round(now - mark)); mark = now; };
+    timed(paintLanes);
+    timed(paintNetwork);
+    timed(function () { if (sel.arrows) { paintArrows(sel); } });
+    timed(function () { if (sel.marks) { paintMarks(); } });
+    timed(paintOps);
+    timed(paintMarkers);
     ctx.restore();
-    paintAxisAndLabels();
-    paintPlots();
+    timed(paintAxisAndLabels);
+    timed(paintPlots);
+    stats.parts = parts;
+    if (window.performance) { stats.paintMs = Math.round(window.performance.now() - paintStarted); }
     $("view-info").textContent = fmtTime(view.a) + " – " + fmtTime(view.b) + " · " + stats.arrowsDrawn + " arrows drawn" +
       (stats.stride > 1 ? " (1 in " + stats.stride + ": zoom in for all)" : "");
     selfCheck();
@@ -307,50 +312,81 @@
     if (O[j] >= 2) { return sel.dropped; }
     return sel.delivered;
   }
+  // Arrows are batched by style (colour, dash, width): one path per style and frame, so a frame
+  // of tens of thousands of arrows costs a few dozen strokes.
   function paintArrows(sel) {
     var first = lowerBound(sendSorted, view.a - maxShort), last = lowerBound(sendSorted, view.b + 1);
     var candidates = last - first, budget = 30000;
     var stride = candidates > budget ? Math.ceil(candidates / budget) : 1;
     stats.stride = stride; stats.arrowsDrawn = 0; stats.violationMessages = 0;
     var vt = failed ? D.violation.t : -1, vnodes = failed ? D.violation.nodes : [];
-    var drawOne = function (j, force) {
+    var batches = {}, crosses = {};
+    var drawOne = function (j) {
       if (!arrowVisible(j, sel)) { return; }
       if (E[j] < view.a || S[j] > view.b) { return; }
       var x0 = xOf(S[j]), x1 = xOf(E[j]), y0 = laneY[F[j]], y1 = laneY[T[j]];
       var lost = O[j] >= 2;
       if (lost) { y1 = y0 + (y1 - y0) * 0.55; if (x1 - x0 < 6) { x1 = x0 + 6; } }
       var hot = failed && Math.abs(E[j] - vt) < 1 && vnodes.indexOf(T[j]) >= 0;
-      ctx.strokeStyle = hot ? "#c62828" : (lost ? LOST_COLORS[O[j]] : PALETTE[K[j] % PALETTE.length]);
-      ctx.lineWidth = hot ? 3 : 1;
-      ctx.setLineDash(C[j] || O[j] === 0 ? [4, 3] : []);
-      ctx.beginPath(); ctx.moveTo(x0, y0); ctx.lineTo(x1, y1); ctx.stroke();
+      var color = hot ? "#c62828" : (lost ? LOST_COLORS[O[j]] : PALETTE[K[j] % PALETTE.length]);
+      var dashed = (C[j] || O[j] === 0) ? 1 : 0;
+      var key = color + "|" + dashed + "|" + (hot ? 3 : 1);
+      var b = batches[key] || (batches[key] = { color: color, dashed: dashed, width: hot ? 3 : 1, lines: [], heads: [] });
+      b.lines.push(x0, y0, x1, y1);
       if (lost) {
-        ctx.setLineDash([]); ctx.strokeStyle = LOST_COLORS[O[j]]; ctx.lineWidth = 2;
-        ctx.beginPath(); ctx.moveTo(x1 - 3, y1 - 3); ctx.lineTo(x1 + 3, y1 + 3); ctx.moveTo(x1 + 3, y1 - 3); ctx.lineTo(x1 - 3, y1 + 3); ctx.stroke();
+        (crosses[O[j]] || (crosses[O[j]] = [])).push(x1, y1);
       } else if (x1 - x0 > 8) {
-        var ang = Math.atan2(y1 - y0, x1 - x0);
-        ctx.setLineDash([]); ctx.beginPath(); ctx.moveTo(x1, y1);
-        ctx.lineTo(x1 - 6 * Math.cos(ang - 0.4), y1 - 6 * Math.sin(ang - 0.4));
-        ctx.lineTo(x1 - 6 * Math.cos(ang + 0.4), y1 - 6 * Math.sin(ang + 0.4)); ctx.closePath();
-        ctx.fillStyle = ctx.strokeStyle; ctx.fill();
+        b.heads.push(x0, y0, x1, y1);
       }
-      ctx.lineWidth = 1; ctx.setLineDash([]);
       stats.arrowsDrawn++;
       if (hot) { stats.violationMessages++; }
       if (hits.arrows.length < 40000) { hits.arrows.push([j, x0, y0, x1, y1]); }
     };
-    for (var r = first; r < last; r += stride) { drawOne(order[r], false); }
-    for (var l = 0; l < longList.length; l++) { var j = longList[l]; if (S[j] < view.a - maxShort || S[j] > view.b) { drawOne(j, true); } }
+    for (var r = first; r < last; r += stride) { drawOne(order[r]); }
+    for (var l = 0; l < longList.length; l++) { var j = longList[l]; if (S[j] < view.a - maxShort || S[j] > view.b) { drawOne(j); } }
+    Object.keys(batches).sort().forEach(function (key) {
+      var b = batches[key], q, i;
+      ctx.strokeStyle = b.color; ctx.fillStyle = b.color; ctx.lineWidth = b.width;
+      ctx.setLineDash(b.dashed ? [4, 3] : []);
+      ctx.beginPath();
+      for (i = 0; i < b.lines.length; i += 4) { q = b.lines; ctx.moveTo(q[i], q[i + 1]); ctx.lineTo(q[i + 2], q[i + 3]); }
+      ctx.stroke();
+      ctx.setLineDash([]);
+      ctx.beginPath();
+      for (i = 0; i < b.heads.length; i += 4) {
+        q = b.heads;
+        var ang = Math.atan2(q[i + 3] - q[i + 1], q[i + 2] - q[i]), x1 = q[i + 2], y1 = q[i + 3];
+        ctx.moveTo(x1, y1);
+        ctx.lineTo(x1 - 6 * Math.cos(ang - 0.4), y1 - 6 * Math.sin(ang - 0.4));
+        ctx.lineTo(x1 - 6 * Math.cos(ang + 0.4), y1 - 6 * Math.sin(ang + 0.4));
+        ctx.closePath();
+      }
+      ctx.fill();
+    });
+    ctx.lineWidth = 2;
+    Object.keys(crosses).forEach(function (o) {
+      var c = crosses[o], i;
+      ctx.strokeStyle = LOST_COLORS[o]; ctx.beginPath();
+      for (i = 0; i < c.length; i += 2) {
+        ctx.moveTo(c[i] - 3, c[i + 1] - 3); ctx.lineTo(c[i] + 3, c[i + 1] + 3);
+        ctx.moveTo(c[i] + 3, c[i + 1] - 3); ctx.lineTo(c[i] - 3, c[i + 1] + 3);
+      }
+      ctx.stroke();
+    });
+    ctx.lineWidth = 1;
   }
   function paintMarks() {
     var first = lowerBound(MT, view.a), last = lowerBound(MT, view.b + 1);
     var stride = last - first > 20000 ? Math.ceil((last - first) / 20000) : 1, lastX = {};
+    // One path per event name; marks of the same name on the same pixel of a lane drawn once.
+    var paths = {}, seen = {};
     for (var r = first; r < last; r += stride) {
       var k = M.k[r], node = M.n[r], y = laneY[node];
       if (!showMark[k] || y === undefined || y < 0) { continue; }
-      var x = xOf(MT[r]), color = PALETTE[(k + 3) % PALETTE.length];
-      ctx.fillStyle = color; ctx.strokeStyle = "#fff";
-      ctx.beginPath(); ctx.moveTo(x, y - 9); ctx.lineTo(x + 5, y - 4); ctx.lineTo(x, y + 1); ctx.lineTo(x - 5, y - 4); ctx.closePath(); ctx.fill(); ctx.stroke();
+      var x = xOf(MT[r]), pixel = node + ":" + k + ":" + Math.round(x);
+      if (seen[pixel]) { continue; }
+      seen[pixel] = true;
+      (paths[k] || (paths[k] = [])).push(x, y);
       if (lastX[node] === undefined || x - lastX[node] > 70) {
         ctx.fillStyle = "#222"; ctx.font = "10px sans-serif";
         var term = /"term":(\d+)/.exec(M.x[r]);
@@ -359,6 +395,14 @@
       }
       hits.marks.push([r, x, y - 4]);
     }
+    Object.keys(paths).forEach(function (k) {
+      var q = paths[k], i;
+      ctx.fillStyle = PALETTE[(+k + 3) % PALETTE.length]; ctx.beginPath();
+      for (i = 0; i < q.length; i += 2) {
+        ctx.moveTo(q[i], q[i + 1] - 9); ctx.lineTo(q[i] + 5, q[i + 1] - 4); ctx.lineTo(q[i], q[i + 1] + 1); ctx.lineTo(q[i] - 5, q[i + 1] - 4); ctx.closePath();
+      }
+      ctx.fill();
+    });
   }
   var explain = D.explain || {}, blockingOp = explain.blocking, inPrefix = {}, inExplain = {};
   (explain.prefix || []).forEach(function (op) { inPrefix[op] = true; });
@@ -370,13 +414,16 @@
     var top = lanesBottom + 18;
     ctx.fillStyle = "#eef0f3"; ctx.fillRect(GUTTER, lanesBottom, W - GUTTER, 16);
     stats.highlighted = 0; stats.prefixMarked = 0;
-    var drawn = 0;
+    var drawn = 0, covered = {};
     for (var k = 0; k < on; k++) {
       var row = rowOf[P.p[k]]; if (row === undefined) { continue; }
       if (opEnd[k] < view.a || P.s[k] > view.b) { continue; }
       var x0 = xOf(P.s[k]), x1 = Math.max(x0 + 2, xOf(opEnd[k])), y = top + row * rowH;
+      var id = P.i[k], key = row * 4 + P.o[k];
+      // Zoomed out, many operations share a pixel: draw each pixel once per row and outcome.
+      if (covered[key] !== undefined && x1 <= covered[key] && inExplain[id] === undefined && !inPrefix[id]) { continue; }
+      covered[key] = Math.max(covered[key] || 0, Math.ceil(x1));
       ctx.fillStyle = OP_COLORS[P.o[k]]; ctx.fillRect(x0, y + 1, x1 - x0, rowH - 3);
-      var id = P.i[k];
       if (inExplain[id] !== undefined) {
         ctx.strokeStyle = id === blockingOp ? "#c62828" : "#e65100"; ctx.lineWidth = id === blockingOp ? 3 : 2;
         ctx.strokeRect(x0, y + 1, x1 - x0, rowH - 3); ctx.lineWidth = 1; stats.highlighted++;
@@ -440,7 +487,9 @@
   // ---- plots: latency and throughput, fault windows behind ----
   var lat = $("latency"), thr = $("throughput");
   function plotFrame(cv, h) {
-    cv.width = Math.round(W * DPR); cv.height = Math.round(h * DPR); cv.style.height = h + "px";
+    if (cv.width !== Math.round(W * DPR) || cv.height !== Math.round(h * DPR)) {
+      cv.width = Math.round(W * DPR); cv.height = Math.round(h * DPR); cv.style.height = h + "px";
+    }
     var c2 = cv.getContext("2d"); c2.setTransform(DPR, 0, 0, DPR, 0, 0); c2.clearRect(0, 0, W, h);
     D.windows.forEach(function (w) {
       if (w[1] < view.a || w[0] > view.b) { return; }
@@ -457,12 +506,21 @@
     var h = 140, c2 = plotFrame(lat, h), maxLat = 1, k;
     for (k = 0; k < on; k++) { if (P.e[k] >= 0 && P.s[k] >= view.a && P.s[k] <= view.b) { maxLat = Math.max(maxLat, P.e[k] - P.s[k]); } }
     var yOf = function (v) { return h - 14 - v / maxLat * (h - 26); };
+    // One path per outcome; points on the same pixel drawn once.
+    var dots = [[], [], []], taken = {};
     for (k = 0; k < on; k++) {
       if (P.s[k] < view.a || P.s[k] > view.b) { continue; }
-      c2.fillStyle = OP_COLORS[P.o[k]];
-      var y = P.e[k] >= 0 ? yOf(P.e[k] - P.s[k]) : 10;
-      c2.fillRect(xOf(P.s[k]) - 1.5, y - 1.5, 3, 3);
+      var y = Math.round(P.e[k] >= 0 ? yOf(P.e[k] - P.s[k]) : 10), x = Math.round(xOf(P.s[k]));
+      var spot = (x * 1024 + y) * 4 + P.o[k];
+      if (taken[spot]) { continue; }
+      taken[spot] = true;
+      dots[P.o[k]].push(x, y);
     }
+    dots.forEach(function (q, o) {
+      c2.fillStyle = OP_COLORS[o]; c2.beginPath();
+      for (var i = 0; i < q.length; i += 2) { c2.rect(q[i] - 1.5, q[i + 1] - 1.5, 3, 3); }
+      c2.fill();
+    });
     c2.fillStyle = "#333"; c2.font = "10px sans-serif";
     c2.fillText("latency (max " + fmtDur(maxLat) + ")", 6, 12); c2.fillText("0", GUTTER - 12, h - 14);
     var buckets = Math.max(10, Math.floor((W - GUTTER) / 6)), width = (view.b - view.a) / buckets, counts = new Array(buckets).fill(0), best = 1;
@@ -594,6 +652,7 @@
       lost: dropped, duplicates: copies, in_flight: inflight, marks: mn, ops: on, client_rows: rowKeys.length,
       arrows_drawn: stats.arrowsDrawn, violation: failed, violation_marker: stats.violationDrawn,
       violation_messages: stats.violationMessages || 0, first_paint_ms: firstPaintMs, ready_ms: readyMs,
+      paint_ms: stats.paintMs, paint_parts_ms: stats.parts, pan_ms: stats.panMs,
       violation_nodes: failed ? D.violation.nodes.map(function (k) { return D.nodes[k]; }) : [],
       explained_ops: stats.highlighted, prefix_ops: stats.prefixMarked,
       crash_windows: crashW.length, pause_windows: pauseW.length, partition_windows: sideW.length,
@@ -615,6 +674,14 @@
   if (window.performance) {
     firstPaintMs = Math.round(window.performance.now() - started);
     readyMs = Math.round(window.performance.now());
+    selfCheck();
+  }
+  // `#bench` in the address: twenty pans of a tenth of the view, painted at once, and their mean
+  // time in the self-check (`pan_ms`), to measure how smoothly a large run pans.
+  if (window.location.hash.indexOf("bench") >= 0 && window.performance) {
+    var benchStart = window.performance.now();
+    for (var p = 0; p < 20; p++) { pan(p < 10 ? 0.1 : -0.1); paint(); }
+    stats.panMs = Math.round((window.performance.now() - benchStart) / 20);
     selfCheck();
   }
   // The page opens on the violation: the diagram's controls at the top of the window, the view

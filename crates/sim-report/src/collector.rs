@@ -384,21 +384,34 @@ impl<P: Process> TraceSink<P> for Collector {
     }
 }
 
-/// Hands every event to two sinks: the JSON Lines file and the report's collector.
+/// Hands every event to the JSON Lines file and to the report's collector. A file that fails
+/// stops taking events, and its error is reported at the end, while the collector goes on.
 pub struct Tee<P: Process> {
-    pub first: Box<dyn TraceSink<P>>,
-    pub second: Box<dyn TraceSink<P>>,
+    file: Option<Box<dyn TraceSink<P>>>,
+    error: Option<io::Error>,
+    collector: Collector,
 }
 
 impl<P: Process> TraceSink<P> for Tee<P> {
     fn record(&mut self, time: SimTime, event: &TraceEvent<'_, P>) -> io::Result<()> {
-        self.second.record(time, event)?;
-        self.first.record(time, event)
+        self.collector.state.borrow_mut().record(time, event);
+        if let Some(file) = &mut self.file {
+            if let Err(e) = file.record(time, event) {
+                self.error = Some(e);
+                self.file = None;
+            }
+        }
+        Ok(())
     }
 
     fn finish(&mut self) -> io::Result<()> {
-        self.second.finish()?;
-        self.first.finish()
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        match &mut self.file {
+            Some(file) => file.finish(),
+            None => Ok(()),
+        }
     }
 }
 
@@ -413,8 +426,9 @@ pub fn trace<P: Process>(
         (Some(json), None) => sim_core::Trace::new(Some(json)),
         (None, Some(c)) => sim_core::Trace::with_sink(c.sink()),
         (Some(json), Some(c)) => sim_core::Trace::with_sink(Box::new(Tee {
-            first: Box::new(sim_core::trace::JsonLinesSink::new(json)),
-            second: c.sink(),
+            file: Some(Box::new(sim_core::trace::JsonLinesSink::new(json))),
+            error: None,
+            collector: c.clone(),
         })),
     }
 }
@@ -590,6 +604,28 @@ mod tests {
         assert_eq!(c.marks[0].detail, r#"{"term":4}"#);
         assert_eq!(c.timers, 1);
         assert_eq!(c.node_count, 3);
+    }
+
+    /// A file that refuses every write.
+    struct Full;
+    impl io::Write for Full {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::Error::other("disk full"))
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_trace_file_that_fails_is_reported_and_the_collector_goes_on() {
+        let collector = Collector::new();
+        let mut kept = trace::<Toy>(Some(Box::new(Full)), Some(&collector));
+        feed(&mut kept);
+        let error = kept.finish().expect_err("the file's error is reported");
+        assert!(error.to_string().contains("disk full"), "{error}");
+        assert_eq!(collector.collected().events, 13, "every event collected");
+        assert_eq!(collector.collected().arrows.len(), 4);
     }
 
     #[test]
