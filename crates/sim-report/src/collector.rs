@@ -455,121 +455,67 @@ mod tests {
         }
     }
 
-    struct Toy;
-    impl Process for Toy {
-        type Msg = Msg;
-        type Timer = u8;
-        type Request = ();
-        type Response = ();
-        type Durable = ();
-        type Event = Elected;
-        fn on_start(&mut self, _: &mut Ctx<'_, Self>) {}
-        fn on_message(&mut self, _: &mut Ctx<'_, Self>, _: NodeId, _: Msg) {}
-        fn on_timer(&mut self, _: &mut Ctx<'_, Self>, _: u8) {}
+    fn send(from: NodeId, to: NodeId, id: u64, msg: &Msg) -> TraceEvent<'_, Toy> {
+        TraceEvent::Send { from, to, id, msg }
+    }
+
+    fn deliver(from: NodeId, to: NodeId, id: u64, msg: &Msg) -> TraceEvent<'_, Toy> {
+        TraceEvent::Deliver { from, to, id, msg }
+    }
+
+    fn lost(from: NodeId, to: NodeId, id: u64, reason: DropReason) -> TraceEvent<'static, Toy> {
+        TraceEvent::Drop {
+            from,
+            to,
+            id,
+            reason,
+        }
     }
 
     /// A small run: a delivered ping, a pong cut by a partition, a duplicated ping whose copy is
-    /// lost at random, a crash and a restart, a report.
+    /// lost at random, a crash and a restart, a report, a timer.
     fn feed(trace: &mut sim_core::Trace<Toy>) {
         let (a, b, c) = (NodeId(0), NodeId(1), NodeId(2));
-        let ping = Msg::Ping { seq: 1 };
-        let at = |ms: u64| SimTime(ms * 1_000_000);
-        let delay = SimDuration::from_millis(5);
-        trace.record(
-            at(1),
-            TraceEvent::Send {
-                from: a,
-                to: b,
-                id: 0,
-                msg: &ping,
-            },
-        );
-        trace.record(
-            at(3),
-            TraceEvent::Deliver {
-                from: a,
-                to: b,
-                id: 0,
-                msg: &ping,
-            },
-        );
+        let (ping, pong) = (Msg::Ping { seq: 1 }, Msg::Pong);
         let cut = Reachability::isolate(3, c, false);
-        trace.record(at(4), TraceEvent::Reachability { reachability: &cut });
-        trace.record(
-            at(5),
-            TraceEvent::Send {
-                from: c,
-                to: a,
-                id: 1,
-                msg: &Msg::Pong,
-            },
-        );
-        let reason = DropReason::Partition;
-        trace.record(
-            at(5),
-            TraceEvent::Drop {
-                from: c,
-                to: a,
-                id: 1,
-                reason,
-            },
-        );
-        trace.record(
-            at(6),
-            TraceEvent::Send {
-                from: a,
-                to: b,
-                id: 2,
-                msg: &ping,
-            },
-        );
-        trace.record(
-            at(6),
-            TraceEvent::Duplicate {
-                from: a,
-                to: b,
-                id: 2,
-                delay,
-                msg: &ping,
-            },
-        );
-        trace.record(
-            at(8),
-            TraceEvent::Deliver {
-                from: a,
-                to: b,
-                id: 2,
-                msg: &ping,
-            },
-        );
-        let reason = DropReason::Loss;
-        trace.record(
-            at(11),
-            TraceEvent::Drop {
-                from: a,
-                to: b,
-                id: 2,
-                reason,
-            },
-        );
-        trace.record(at(12), TraceEvent::Crash { node: b });
-        trace.record(at(20), TraceEvent::Restart { node: b });
         let event = Elected { term: 4 };
-        trace.record(
-            at(21),
-            TraceEvent::Report {
-                node: a,
-                event: &event,
-            },
-        );
-        trace.record(
-            at(22),
-            TraceEvent::TimerFire {
-                node: a,
-                generation: 1,
-                timer: &7,
-            },
-        );
+        let delay = SimDuration::from_millis(5);
+        let copy = TraceEvent::Duplicate {
+            from: a,
+            to: b,
+            id: 2,
+            delay,
+            msg: &ping,
+        };
+        let timer = TraceEvent::TimerFire {
+            node: a,
+            generation: 1,
+            timer: &7,
+        };
+        let events = [
+            (1, send(a, b, 0, &ping)),
+            (3, deliver(a, b, 0, &ping)),
+            (4, TraceEvent::Reachability { reachability: &cut }),
+            (5, send(c, a, 1, &pong)),
+            (5, lost(c, a, 1, DropReason::Partition)),
+            (6, send(a, b, 2, &ping)),
+            (6, copy),
+            (8, deliver(a, b, 2, &ping)),
+            (11, lost(a, b, 2, DropReason::Loss)),
+            (12, TraceEvent::Crash { node: b }),
+            (20, TraceEvent::Restart { node: b }),
+            (
+                21,
+                TraceEvent::Report {
+                    node: a,
+                    event: &event,
+                },
+            ),
+            (22, timer),
+        ];
+        for (ms, event) in events {
+            trace.record(SimTime(ms * 1_000_000), event);
+        }
     }
 
     #[test]
@@ -632,5 +578,18 @@ mod tests {
     fn long_texts_are_cut_at_a_character_boundary() {
         assert_eq!(cut_text("ééé".to_string(), 3), "é…");
         assert_eq!(cut_text("abc".to_string(), 3), "abc");
+    }
+
+    struct Toy;
+    impl Process for Toy {
+        type Msg = Msg;
+        type Timer = u8;
+        type Request = ();
+        type Response = ();
+        type Durable = ();
+        type Event = Elected;
+        fn on_start(&mut self, _: &mut Ctx<'_, Self>) {}
+        fn on_message(&mut self, _: &mut Ctx<'_, Self>, _: NodeId, _: Msg) {}
+        fn on_timer(&mut self, _: &mut Ctx<'_, Self>, _: u8) {}
     }
 }
