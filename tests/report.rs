@@ -143,6 +143,27 @@ fn issue_12_a_report_leaves_the_trace_hash_alone_and_needs_no_network() {
     assert_eq!(code(&reported), 1, "{}", stderr(&reported));
     assert_eq!(trace_hash(&plain), trace_hash(&reported));
     assert_eq!(stdout(&plain), stdout(&reported), "the summary is the same");
+    let trace = dir.join("trace.jsonl");
+    let both = sim(&[
+        "run",
+        BUG,
+        "--seed",
+        "2",
+        "--report",
+        dir.join("both.html").to_str().unwrap(),
+        "--trace",
+        trace.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        trace_hash(&plain),
+        trace_hash(&both),
+        "with a trace file too"
+    );
+    let same = std::fs::read(dir.join("both.html")).expect("the second report");
+    assert!(
+        same == std::fs::read(&page).unwrap(),
+        "the same page, byte for byte"
+    );
     let html = std::fs::read_to_string(&page).expect("the report is written");
     assert!(html.starts_with("<!DOCTYPE html>"));
     for outside in ["src=", "href=", "http://", "https://", "@import", "url("] {
