@@ -4,6 +4,7 @@ mod check;
 mod fuzz;
 mod property;
 mod raft_lab;
+mod report;
 mod run;
 mod support;
 mod tidy;

@@ -34,6 +34,10 @@ pub struct CheckArgs {
     /// How to print the verdict.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Write a self-contained HTML report to FILE: one row per process with each operation as a
+    /// bar, the explanation of a violation highlighted.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }
 
 pub fn run(args: CheckArgs) -> u8 {
@@ -77,6 +81,13 @@ pub fn run(args: CheckArgs) -> u8 {
             serde_json::to_string_pretty(&sim_check::render_json(&result, &history))
                 .unwrap_or_default()
         ),
+    }
+    if let Some(path) = &args.report {
+        let input = crate::report::history_input(&args.history, &history, &result);
+        if let Err(e) = crate::report::write(path, None, &input) {
+            eprintln!("error: {e}");
+            return EXIT_BAD_INPUT;
+        }
     }
     sim_check::exit_code(&result)
 }

@@ -68,6 +68,9 @@ pub struct FuzzArgs {
     /// Replace the scenario's fault-phase duration, e.g. 10s.
     #[arg(long, value_parser = parse_duration, value_name = "D")]
     pub duration: Option<SimDuration>,
+    /// Write an HTML report beside each failure record of this run (`seed-N.html`).
+    #[arg(long)]
+    pub report: bool,
     /// Stop as if interrupted after starting this many seeds (tests of --resume).
     #[arg(long, hide = true, value_name = "N")]
     pub stop_after: Option<u64>,
@@ -148,7 +151,10 @@ fn read_journal(path: &Path) -> Result<BTreeMap<u64, SeedLine>, String> {
 fn campaign_file(name: &str) -> bool {
     matches!(name, "campaign.json" | "seeds.jsonl" | "summary.json")
         || (name.starts_with("seed-")
-            && (name.ends_with(".json") || name.ends_with(".shrunk.toml") || is_temporary(name)))
+            && (name.ends_with(".json")
+                || name.ends_with(".shrunk.toml")
+                || name.ends_with(".html")
+                || is_temporary(name)))
 }
 
 /// A record being written when its campaign was killed (`seed-N.json.tmp-PID`): never a result.
@@ -439,12 +445,7 @@ fn fuzz(program: &Program, args: FuzzArgs) -> Result<u8, String> {
             campaign_flags(&space, args.duration)
         );
     }
-    if args.shrink {
-        for (check, failures) in summary.failures_by_check() {
-            let seed = failures[0].seed;
-            shrink_one(program, &dir, seed, check, jobs);
-        }
-    }
+    after_campaign(program, &args, &dir, &summary, jobs)?;
     let failed = !summary.failures.is_empty() || !summary.determinism_bugs.is_empty();
     Ok(if failed {
         EXIT_FAILED
@@ -454,6 +455,34 @@ fn fuzz(program: &Program, args: FuzzArgs) -> Result<u8, String> {
     } else {
         EXIT_OK
     })
+}
+
+/// What follows a campaign's summary: a report beside each failure record that has none
+/// (`--report`), and the first failing seed of each failed check shrunk (`--shrink`).
+fn after_campaign(
+    program: &Program,
+    args: &FuzzArgs,
+    dir: &Path,
+    summary: &Summary,
+    jobs: usize,
+) -> Result<(), String> {
+    if args.report {
+        for failure in &summary.failures {
+            let record = record_path(dir, failure.seed);
+            if record.with_extension("html").exists() {
+                continue;
+            }
+            let path = crate::report::beside_record(program, &record)?;
+            println!("report     {}", path.display());
+        }
+    }
+    if args.shrink {
+        for (check, failures) in summary.failures_by_check() {
+            let seed = failures[0].seed;
+            shrink_one(program, dir, seed, check, jobs);
+        }
+    }
+    Ok(())
 }
 
 /// A campaign stopped by Ctrl-C before its end, with no failure so far (128 + SIGINT).

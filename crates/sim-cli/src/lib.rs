@@ -24,6 +24,7 @@ mod check;
 mod fuzz;
 mod progress;
 mod replay;
+mod report;
 mod run;
 mod shrink;
 mod verify;

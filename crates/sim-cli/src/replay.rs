@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use sim_runner::record::FailureRecord;
-use sim_runner::replay::{self, ReplayVerdict};
+use sim_runner::replay::{self, Replay, ReplayVerdict};
 
 use crate::{Program, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK};
 
@@ -20,6 +20,9 @@ pub struct ReplayArgs {
     /// Stream every event of the replayed run to FILE as JSON Lines.
     #[arg(long, value_name = "FILE")]
     pub trace: Option<PathBuf>,
+    /// Write a self-contained HTML report of the replayed run to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }
 
 /// Reads a record file; the error is a full message.
@@ -28,14 +31,24 @@ pub fn load_record(path: &std::path::Path) -> Result<FailureRecord, String> {
     FailureRecord::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// Reads the record and replays it, with its trace and report if asked for.
+fn load_and_replay(
+    program: &Program,
+    args: &ReplayArgs,
+) -> Result<(FailureRecord, Replay), String> {
+    let record = load_record(&args.record)?;
+    let trace = crate::run::open_trace(args.trace.as_deref())?;
+    let collector = args.report.as_ref().map(|_| sim_report::Collector::new());
+    let replayed = replay::replay_reporting(&program.families, &record, trace, collector.clone())
+        .map_err(|e| format!("{}: {e}", args.record.display()))?;
+    if let (Some(path), Some(collector)) = (&args.report, &collector) {
+        crate::report::write_for_record(path, &record, &replayed.report, collector)?;
+    }
+    Ok((record, replayed))
+}
+
 pub fn run(program: &Program, args: ReplayArgs) -> u8 {
-    let loaded = load_record(&args.record).and_then(|record| {
-        let trace = crate::run::open_trace(args.trace.as_deref())?;
-        let replayed = replay::replay(&program.families, &record, trace)
-            .map_err(|e| format!("{}: {e}", args.record.display()))?;
-        Ok((record, replayed))
-    });
-    let (record, replayed) = match loaded {
+    let (record, replayed) = match load_and_replay(program, &args) {
         Ok(loaded) => loaded,
         Err(e) => {
             eprintln!("error: {e}");

@@ -30,6 +30,10 @@ pub struct RunArgs {
     /// How to print the summary.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Write a self-contained HTML report of the run to FILE: a space-time diagram of the nodes
+    /// and messages with the faults, the client operations, the violation, and plots.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
     /// Write this run as an explicit scenario to FILE: the sampled parameters and the nemesis's
     /// faults written out. With the same seed it replays bit for bit, and it can be edited.
     #[arg(long, value_name = "FILE")]
@@ -79,6 +83,9 @@ fn run_checked(program: &Program, args: &RunArgs) -> Result<u8, String> {
     options.duration = args.duration;
     options.keep_history = args.history.is_some();
     options.trace = open_trace(args.trace.as_deref())?;
+    let collector = args.report.as_ref().map(|_| sim_report::Collector::new());
+    options.report = collector.clone();
+    options.keep_history |= collector.is_some();
     let report = program
         .families
         .run(&scenario, options)
@@ -92,6 +99,10 @@ fn run_checked(program: &Program, args: &RunArgs) -> Result<u8, String> {
             "{}",
             serde_json::to_string_pretty(&report.to_json()).unwrap_or_default()
         ),
+    }
+    if let Some(path) = &args.report {
+        let input = crate::report::run_input(&scenario, &report);
+        crate::report::write(path, collector.as_ref(), &input)?;
     }
     if let (Some(e), Some(path)) = (&report.trace_error, &args.trace) {
         // A requested output that could not be written fails the command.

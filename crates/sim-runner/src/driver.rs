@@ -11,7 +11,7 @@ use std::io::Write;
 use rand::Rng;
 use sim_core::{
     Clock, ClusterInfo, Event, NodeId, NodeStatus, Reachability, RunInfo, SimConfig, SimDuration,
-    SimRng, SimTime, Suite, Trace,
+    SimRng, SimTime, Suite,
 };
 use sim_scenario::{Action, FaultSpec, Scenario, ScenarioError, Section, Shape, Target, Trigger};
 
@@ -27,6 +27,8 @@ pub struct RunOptions {
     pub trace: Option<Box<dyn Write>>,
     /// Keep the client history for `--history FILE`.
     pub keep_history: bool,
+    /// Collect what an HTML report draws (`--report FILE`); the trace hash does not change.
+    pub report: Option<sim_report::Collector>,
 }
 
 impl RunOptions {
@@ -36,6 +38,7 @@ impl RunOptions {
             duration: None,
             trace: None,
             keep_history: false,
+            report: None,
         }
     }
 }
@@ -103,7 +106,8 @@ pub fn run_suite<S: Suite>(
         client_latency: scenario.client_latency.clone(),
         max_events: scenario.max_events,
     };
-    let cluster = Cluster::new(suite, config, Trace::new(options.trace.take()));
+    let trace = sim_report::trace(options.trace.take(), options.report.as_ref());
+    let cluster = Cluster::new(suite, config, trace);
     check_client_targets(
         &scenario,
         cluster.sim().workload().map(|w| w.client_count()),

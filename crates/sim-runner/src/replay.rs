@@ -205,10 +205,22 @@ pub fn replay(
     record: &FailureRecord,
     trace: Option<Box<dyn Write>>,
 ) -> Result<Replay, ScenarioError> {
+    replay_reporting(families, record, trace, None)
+}
+
+/// [`replay`], with what an HTML report draws collected into `report` if given.
+pub fn replay_reporting(
+    families: &Families,
+    record: &FailureRecord,
+    trace: Option<Box<dyn Write>>,
+    report: Option<sim_report::Collector>,
+) -> Result<Replay, ScenarioError> {
     let scenario = record.scenario()?;
     let mut options = RunOptions::new(record.seed);
     options.duration = record.duration;
     options.trace = trace;
+    options.keep_history = report.is_some();
+    options.report = report;
     let report = families.run(&scenario, options)?;
     let recorded = record.trace_checkpoints();
     let recorded_hash = u64::from_str_radix(&record.trace_hash, 16).unwrap_or(0);
