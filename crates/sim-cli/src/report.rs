@@ -61,7 +61,7 @@ pub fn run_input(scenario: &Scenario, report: &RunReport) -> ReportInput {
 fn explain(history: &History) -> CheckResult {
     let budget = Budget {
         max_states: EXPLAIN_STATES,
-        timeout: None,
+        ..Budget::default()
     };
     sim_check::check(history, &budget)
 }
