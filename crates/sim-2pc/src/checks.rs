@@ -1,7 +1,8 @@
 //! The family's checks, all fed by one [`Tracker`] of the reported events:
 //!
 //! - `2pc.atomicity` (always): every node that learns a transaction's decision learns the same
-//!   one, and no decision ever changes (a presumed abort after a logged commit is a change);
+//!   one, and no decision ever changes (a participant told abort, presumed, about a logged
+//!   commit is a change);
 //! - `2pc.validity` (always): commit only if every participant voted yes (prepared), and no
 //!   participant applies a commit that no coordinator decided;
 //! - `2pc.durability` (always): a participant's balance of an account it is not in doubt about
@@ -288,16 +289,22 @@ impl Tracker {
         presumed: bool,
         found: &mut Vec<(Which, String)>,
     ) {
-        let how = if presumed { "presumed abort (no record)" } else { "decided abort" };
+        // A presumed abort answers an inquiry the coordinator has no record for. After END that
+        // is a stale inquiry from a participant that already knows the commit, which ignores
+        // it; it changes a decision only if some participant learns it (`learned_decision`).
+        if presumed {
+            self.decisions.entry(txn).or_insert((Outcome::Abort, now, node));
+            return;
+        }
         if let Some(&(Outcome::Commit, at, by)) = self.decisions.get(&txn) {
             found.push((
                 Which::Atomicity,
-                format!("{node} {how} for {txn}, which {by} had logged COMMIT at t={at}"),
+                format!("{node} decided abort for {txn}, which {by} had logged COMMIT at t={at}"),
             ));
         }
         if !self.decisions.contains_key(&txn) {
             self.decisions.insert(txn, (Outcome::Abort, now, node));
-            self.blocking.aborted += u64::from(!presumed);
+            self.blocking.aborted += 1;
         }
     }
 

@@ -30,6 +30,8 @@ pub struct Txn {
     /// Set once COMMIT is on disk.
     pub committed: bool,
     pub acks: BTreeSet<NodeId>,
+    /// The prepare each participant was sent, resent until it votes.
+    pub prepares: BTreeMap<NodeId, Msg>,
 }
 
 /// The coordinator's state.
@@ -92,6 +94,7 @@ impl Coordinator {
                 votes: record.participants.iter().copied().collect(),
                 committed: true,
                 acks: BTreeSet::new(),
+                prepares: BTreeMap::new(),
             };
             let total = record.total;
             self.answers.insert(key, TxnReply::Committed { total });
@@ -174,6 +177,7 @@ impl Coordinator {
             started: ctx.local_time(),
             txn,
         };
+        let mut prepares = BTreeMap::new();
         for (&participant, steps) in &steps {
             let prepare = Msg::Prepare {
                 txn,
@@ -181,7 +185,8 @@ impl Coordinator {
                 steps: steps.clone(),
                 participants: participants.clone(),
             };
-            ctx.send(participant, prepare);
+            ctx.send(participant, prepare.clone());
+            prepares.insert(participant, prepare);
         }
         let t = Txn {
             request: Some(id),
@@ -192,6 +197,7 @@ impl Coordinator {
             votes: BTreeSet::new(),
             committed: false,
             acks: BTreeSet::new(),
+            prepares,
         };
         self.txns.insert(txn, t);
         ctx.set_timer(self.config.vote_timeout, Timer::VoteTimeout(txn));
@@ -331,9 +337,16 @@ impl Coordinator {
         self.answers.insert(t.key, answer);
     }
 
+    /// Resends what is unanswered: prepares without a vote, commits without an ack.
     fn resend(&mut self, ctx: &mut Ctx<'_, TxnNode>) {
         let outcome = Outcome::Commit;
-        for (&txn, t) in self.txns.iter().filter(|(_, t)| t.committed) {
+        for (&txn, t) in &self.txns {
+            if !t.committed {
+                for (&p, prepare) in t.prepares.iter().filter(|(p, _)| !t.votes.contains(p)) {
+                    ctx.send(p, prepare.clone());
+                }
+                continue;
+            }
             for &p in t.participants.iter().filter(|p| !t.acks.contains(p)) {
                 ctx.send(p, Msg::Decision { txn, outcome });
             }
