@@ -58,3 +58,6 @@ pub mod workload;
 pub use config::{Config, Mode, Params};
 pub use node::TxnNode;
 pub use suite::TxnSuite;
+
+#[cfg(test)]
+mod tests;

@@ -79,3 +79,10 @@ impl Process for TxnNode {
         }
     }
 }
+
+#[cfg(test)]
+impl TxnNode {
+    pub(crate) fn has_role_in_doubt(&self) -> bool {
+        sim_core::Process::has_role(self, "in_doubt")
+    }
+}

@@ -97,9 +97,11 @@ impl Coordinator {
             reads: BTreeMap::new(),
         };
         if !s.audit() {
+            // An audit only reads: it is not logged, and one lost in a crash is simply retried
+            // by its client.
             persist(ctx, &s.record);
+            ctx.report(TxnEvent::Began { txn: saga });
         }
-        ctx.report(TxnEvent::Began { txn: saga });
         for (node, msg) in s.outstanding() {
             ctx.send(node, msg);
         }
