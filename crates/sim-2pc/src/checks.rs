@@ -144,7 +144,13 @@ impl Tracker {
         found
     }
 
-    fn event(&mut self, now: SimTime, node: NodeId, event: &TxnEvent, found: &mut Vec<(Which, String)>) {
+    fn event(
+        &mut self,
+        now: SimTime,
+        node: NodeId,
+        event: &TxnEvent,
+        found: &mut Vec<(Which, String)>,
+    ) {
         match event {
             TxnEvent::CommitLogged { txn, participants } => {
                 self.commit_logged(now, node, *txn, participants, found)
@@ -204,7 +210,9 @@ impl Tracker {
                 } else {
                     self.blocking.aborted += 1;
                 }
-                self.conserved(found, || format!("after saga {saga} finished, none in flight"));
+                self.conserved(found, || {
+                    format!("after saga {saga} finished, none in flight")
+                });
             }
             _ => {}
         }
@@ -224,7 +232,10 @@ impl Tracker {
                 format!("{node} logged COMMIT for {txn}, which {by} had decided abort at t={at}"),
             ));
         }
-        for (&(t, p), &(outcome, at)) in self.learned.range((txn, NodeId(0))..=(txn, NodeId(u32::MAX))) {
+        for (&(t, p), &(outcome, at)) in self
+            .learned
+            .range((txn, NodeId(0))..=(txn, NodeId(u32::MAX)))
+        {
             if t == txn && outcome == Outcome::Abort {
                 found.push((
                     Which::Atomicity,
@@ -247,7 +258,9 @@ impl Tracker {
                 ),
             ));
         }
-        self.decisions.entry(txn).or_insert((Outcome::Commit, now, node));
+        self.decisions
+            .entry(txn)
+            .or_insert((Outcome::Commit, now, node));
         self.blocking.committed += 1;
         for writes in votes.values() {
             for &(account, balance) in writes {
@@ -293,7 +306,9 @@ impl Tracker {
         // is a stale inquiry from a participant that already knows the commit, which ignores
         // it; it changes a decision only if some participant learns it (`learned_decision`).
         if presumed {
-            self.decisions.entry(txn).or_insert((Outcome::Abort, now, node));
+            self.decisions
+                .entry(txn)
+                .or_insert((Outcome::Abort, now, node));
             return;
         }
         if let Some(&(Outcome::Commit, at, by)) = self.decisions.get(&txn) {
@@ -327,7 +342,9 @@ impl Tracker {
             if before != outcome {
                 found.push((
                     Which::Atomicity,
-                    format!("{node} learned {outcome:?} for {txn}, having learned {before:?} at t={at}"),
+                    format!(
+                        "{node} learned {outcome:?} for {txn}, having learned {before:?} at t={at}"
+                    ),
                 ));
             }
         }

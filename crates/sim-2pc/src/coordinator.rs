@@ -146,7 +146,10 @@ impl Coordinator {
                     account: from,
                     amount,
                 };
-                steps.entry(self.config.owner(from)).or_default().push(debit);
+                steps
+                    .entry(self.config.owner(from))
+                    .or_default()
+                    .push(debit);
                 let credit = Step::Credit {
                     account: to,
                     amount,
@@ -156,7 +159,10 @@ impl Coordinator {
             TxnOp::Audit => {
                 for account in 0..self.config.accounts {
                     let read = Step::Read { account };
-                    steps.entry(self.config.owner(account)).or_default().push(read);
+                    steps
+                        .entry(self.config.owner(account))
+                        .or_default()
+                        .push(read);
                 }
             }
         }

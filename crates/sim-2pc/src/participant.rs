@@ -204,9 +204,11 @@ impl Participant {
         if holders.is_empty() {
             return self.prepare(ctx, txn, w);
         }
-        let older_than_all = !holders
-            .iter()
-            .any(|h| self.prepared.get(h).is_some_and(|p| w.priority >= p.priority));
+        let older_than_all = !holders.iter().any(|h| {
+            self.prepared
+                .get(h)
+                .is_some_and(|p| w.priority >= p.priority)
+        });
         if !older_than_all {
             return self.vote_no(ctx, txn, w.coordinator, "conflict");
         }
@@ -228,7 +230,10 @@ impl Participant {
                     return self.vote_no(ctx, txn, w.coordinator, "funds");
                 }
                 Step::Credit { amount, .. }
-                    if self.config.max_balance.is_some_and(|cap| balance + amount > cap) =>
+                    if self
+                        .config
+                        .max_balance
+                        .is_some_and(|cap| balance + amount > cap) =>
                 {
                     return self.vote_no(ctx, txn, w.coordinator, "cap");
                 }
@@ -415,7 +420,8 @@ impl Participant {
                 continue;
             };
             if self.config.has(Bug::AbortAfterYes)
-                && now.saturating_since(self.prepared_at[&txn]) >= self.config.vote_timeout.saturating_mul(2)
+                && now.saturating_since(self.prepared_at[&txn])
+                    >= self.config.vote_timeout.saturating_mul(2)
             {
                 let record = self.prepared.remove(&txn).expect("just seen");
                 self.apply(ctx, record, Outcome::Abort, false);
@@ -468,7 +474,15 @@ impl Participant {
     ) {
         let key = format!("l/{saga}/{index}");
         if let Some(Durable::LocalDone { ok, read }) = ctx.storage().get(&key).cloned() {
-            return ctx.send(from, Msg::LocalDone { saga, index, ok, read });
+            return ctx.send(
+                from,
+                Msg::LocalDone {
+                    saga,
+                    index,
+                    ok,
+                    read,
+                },
+            );
         }
         let account = step.account();
         let balance = self.balances.get(&account).copied().unwrap_or(0);
@@ -477,7 +491,11 @@ impl Participant {
             Step::Read { .. } => (true, None, Some(balance)),
             Step::Debit { amount, .. } if rules && balance < amount => (false, None, None),
             Step::Credit { amount, .. }
-                if rules && self.config.max_balance.is_some_and(|c| balance + amount > c) =>
+                if rules
+                    && self
+                        .config
+                        .max_balance
+                        .is_some_and(|c| balance + amount > c) =>
             {
                 (false, None, None)
             }
@@ -499,12 +517,22 @@ impl Participant {
             ctx.storage().put(key, Durable::LocalDone { ok, read });
             ctx.storage().sync();
         }
-        ctx.send(from, Msg::LocalDone { saga, index, ok, read });
+        ctx.send(
+            from,
+            Msg::LocalDone {
+                saga,
+                index,
+                ok,
+                read,
+            },
+        );
     }
 
     /// How long `txn` has been prepared here, if it is.
     pub fn prepared_for(&self, txn: TxnId, now: SimTime) -> Option<SimDuration> {
-        self.prepared_at.get(&txn).map(|&at| now.saturating_since(at))
+        self.prepared_at
+            .get(&txn)
+            .map(|&at| now.saturating_since(at))
     }
 }
 

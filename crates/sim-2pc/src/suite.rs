@@ -53,7 +53,11 @@ impl TxnSuite {
 
     /// The blocking the latest run measured.
     pub fn blocking(&self) -> Blocking {
-        let shared = self.blocking.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let shared = self
+            .blocking
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         let b = shared.lock().unwrap_or_else(|e| e.into_inner()).clone();
         b
     }
@@ -169,7 +173,10 @@ impl Suite for TxnSuite {
                 b.committed, b.aborted, b.from_peers
             ),
         ));
-        lines.push(("blocked (in doubt)".to_string(), blocking_line(&self.config, &b)));
+        lines.push((
+            "blocked (in doubt)".to_string(),
+            blocking_line(&self.config, &b),
+        ));
         lines
     }
 
@@ -181,13 +188,21 @@ impl Suite for TxnSuite {
         }
         let ms = |d: SimDuration| d.0 / 1_000_000;
         let blocked = SimDuration(b.blocked.values().map(|d| d.0).sum());
-        let longest = b.longest.values().copied().max().unwrap_or(SimDuration::ZERO);
+        let longest = b
+            .longest
+            .values()
+            .copied()
+            .max()
+            .unwrap_or(SimDuration::ZERO);
         figures.extend([
             ("txn.committed".to_string(), b.committed),
             ("txn.aborted".to_string(), b.aborted),
             ("blocked.total_ms".to_string(), ms(blocked)),
             ("blocked.longest_ms".to_string(), ms(longest)),
-            ("blocked.lock_waits".to_string(), b.lock_waits.values().sum()),
+            (
+                "blocked.lock_waits".to_string(),
+                b.lock_waits.values().sum(),
+            ),
             ("decisions.from_peers".to_string(), b.from_peers),
         ]);
         figures
@@ -226,12 +241,22 @@ fn client_figures(engine: &ClientEngine<TxnClient>, end: SimTime) -> Vec<(String
     let pct = |p: u32| sim_core::check::percentile(&latencies, p).map_or(0, |d| d.0 / 1_000);
     let ok = count("transfer", OpStatus::Ok) + count("audit", OpStatus::Ok);
     let secs = end.saturating_since(SimTime::ZERO).as_secs_f64();
-    let rate = if secs > 0.0 { ok as f64 * 1000.0 / secs } else { 0.0 };
+    let rate = if secs > 0.0 {
+        ok as f64 * 1000.0 / secs
+    } else {
+        0.0
+    };
     let tally = engine.plugin().tally;
     vec![
         ("transfers.ok".to_string(), count("transfer", OpStatus::Ok)),
-        ("transfers.failed".to_string(), count("transfer", OpStatus::Fail)),
-        ("transfers.info".to_string(), count("transfer", OpStatus::Info)),
+        (
+            "transfers.failed".to_string(),
+            count("transfer", OpStatus::Fail),
+        ),
+        (
+            "transfers.info".to_string(),
+            count("transfer", OpStatus::Info),
+        ),
         ("audits.ok".to_string(), tally.audits),
         ("audits.wrong_total".to_string(), tally.wrong_total),
         ("throughput.milli_ok_per_s".to_string(), rate.round() as u64),

@@ -11,7 +11,9 @@ use crate::config::{Config, Params};
 use crate::coordinator::Coordinator;
 use crate::node::TxnNode;
 use crate::participant::Participant;
-use crate::types::{Msg, Outcome, Priority, Step, Timer, TxnEvent, TxnId, TxnOp, TxnReply, TxnRequest};
+use crate::types::{
+    Msg, Outcome, Priority, Step, Timer, TxnEvent, TxnId, TxnOp, TxnReply, TxnRequest,
+};
 
 const C: NodeId = NodeId(0);
 const P2: NodeId = NodeId(1);
@@ -86,7 +88,11 @@ fn a_yes_vote_survives_a_crash_and_the_participant_asks_on_restart() {
         .filter(|(_, m)| matches!(m, Msg::Inquire { .. }))
         .map(|(to, _)| *to)
         .collect();
-    assert_eq!(asked, vec![C, P3], "the coordinator, then the peer (cooperative)");
+    assert_eq!(
+        asked,
+        vec![C, P3],
+        "the coordinator, then the peer (cooperative)"
+    );
     assert!(h.process.has_role_in_doubt());
 }
 
@@ -113,19 +119,29 @@ fn a_transfer_without_funds_votes_no() {
 #[test]
 fn wait_die_kills_the_younger_and_lets_the_older_wait() {
     let mut h = participant(&[]);
-    assert_eq!(vote(h.deliver(C, prepare(5, 50, vec![debit(0, 10)]))), Some(true));
+    assert_eq!(
+        vote(h.deliver(C, prepare(5, 50, vec![debit(0, 10)]))),
+        Some(true)
+    );
     let out = h.deliver(C, prepare(6, 60, vec![debit(0, 10)]));
     assert_eq!(vote(out), Some(false), "younger dies");
     let out = h.deliver(C, prepare(4, 40, vec![debit(0, 10)]));
     assert_eq!(vote(out), None, "older waits");
-    assert!(out.events.iter().any(|e| matches!(e, TxnEvent::LockWait { .. })));
+    assert!(out
+        .events
+        .iter()
+        .any(|e| matches!(e, TxnEvent::LockWait { .. })));
     let commit = Msg::Decision {
         txn: txn(5),
         outcome: Outcome::Commit,
     };
     let out = h.deliver(C, commit);
     assert!(out.sends.contains(&(C, Msg::Ack { txn: txn(5) })));
-    assert_eq!(vote(out), Some(true), "the waiter prepares once the lock is free");
+    assert_eq!(
+        vote(out),
+        Some(true),
+        "the waiter prepares once the lock is free"
+    );
     let p = h.process.participant().expect("participant");
     assert_eq!(p.balance(0), Some(90));
 }
@@ -187,8 +203,14 @@ fn commit_is_forced_before_it_is_sent_and_resent_after_a_restart() {
         h.deliver(p, yes);
     }
     let out = h.outputs();
-    assert!(out.events.iter().any(|e| matches!(e, TxnEvent::CommitLogged { .. })));
-    assert!(out.sends.is_empty(), "not sent in the handler that logged it");
+    assert!(out
+        .events
+        .iter()
+        .any(|e| matches!(e, TxnEvent::CommitLogged { .. })));
+    assert!(
+        out.sends.is_empty(),
+        "not sent in the handler that logged it"
+    );
     assert!(!h.storage.is_dirty(), "COMMIT forced");
     let out = h.crash_and_restart(|| TxnNode::Coordinator(Coordinator::new(config(&[]))));
     assert_eq!(out.events, vec![TxnEvent::Recovered { commits: 1 }]);
@@ -222,5 +244,8 @@ fn a_participant_redirects_to_the_coordinator() {
         op: TxnOp::Audit,
     };
     let out = h.request(RequestId(1), request);
-    assert_eq!(out.replies, vec![(RequestId(1), TxnReply::Redirect { to: C })]);
+    assert_eq!(
+        out.replies,
+        vec![(RequestId(1), TxnReply::Redirect { to: C })]
+    );
 }

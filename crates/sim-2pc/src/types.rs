@@ -121,11 +121,7 @@ pub enum Msg {
     /// A prepared participant asks what was decided.
     Inquire { txn: TxnId },
     /// Saga: run one local step, once (idempotent by `(saga, index)`).
-    Local {
-        saga: TxnId,
-        index: u32,
-        step: Step,
-    },
+    Local { saga: TxnId, index: u32, step: Step },
     /// Saga: the result of a local step.
     LocalDone {
         saga: TxnId,
@@ -160,11 +156,17 @@ pub enum Durable {
     /// Participant: PREPARED, with its writes and locks.
     Prepared(PreparedRecord),
     /// Participant: the decision it learned.
-    Decided { txn: TxnId, outcome: Outcome },
+    Decided {
+        txn: TxnId,
+        outcome: Outcome,
+    },
     /// Saga coordinator: the saga and how far it got.
     Saga(SagaRecord),
     /// Participant: a saga step it ran, and its result.
-    LocalDone { ok: bool, read: Option<i64> },
+    LocalDone {
+        ok: bool,
+        read: Option<i64>,
+    },
 }
 
 impl Durable {
