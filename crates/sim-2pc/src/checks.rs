@@ -182,17 +182,16 @@ impl Tracker {
             TxnEvent::LockWait { .. } => {
                 *self.blocking.lock_waits.entry(node).or_default() += 1;
             }
-            TxnEvent::Audited { txn, total } => {
-                if self.config.mode == Mode::TwoPc && *total != self.config.total() {
-                    found.push((
-                        Which::Conservation,
-                        format!(
-                            "audit {txn} committed at {node} having read a total of {total}, \
-                             not {}",
-                            self.config.total()
-                        ),
-                    ));
-                }
+            TxnEvent::Audited { txn, total }
+                if self.config.mode == Mode::TwoPc && *total != self.config.total() =>
+            {
+                found.push((
+                    Which::Conservation,
+                    format!(
+                        "audit {txn} committed at {node} having read a total of {total}, not {}",
+                        self.config.total()
+                    ),
+                ));
             }
             TxnEvent::Began { txn } if self.config.mode == Mode::Saga => {
                 self.sagas.insert(*txn, now);
@@ -317,8 +316,8 @@ impl Tracker {
                 format!("{node} decided abort for {txn}, which {by} had logged COMMIT at t={at}"),
             ));
         }
-        if !self.decisions.contains_key(&txn) {
-            self.decisions.insert(txn, (Outcome::Abort, now, node));
+        if let std::collections::btree_map::Entry::Vacant(e) = self.decisions.entry(txn) {
+            e.insert((Outcome::Abort, now, node));
             self.blocking.aborted += 1;
         }
     }
