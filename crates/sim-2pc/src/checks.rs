@@ -156,21 +156,7 @@ impl Tracker {
                 self.commit_logged(now, node, *txn, participants, found)
             }
             TxnEvent::Aborted { txn, presumed } => self.aborted(now, node, *txn, *presumed, found),
-            TxnEvent::Prepared { txn, writes } => {
-                for &(account, balance) in writes {
-                    if balance < 0 {
-                        found.push((
-                            Which::NoOverdraft,
-                            format!("{node} prepared {txn} writing account {account} = {balance}"),
-                        ));
-                    }
-                }
-                self.prepared
-                    .entry(*txn)
-                    .or_default()
-                    .insert(node, writes.clone());
-                self.open.entry((node, *txn)).or_insert(now);
-            }
+            TxnEvent::Prepared { txn, writes } => self.prepared(now, node, *txn, writes, found),
             TxnEvent::Learned {
                 txn,
                 outcome,
@@ -215,6 +201,29 @@ impl Tracker {
             }
             _ => {}
         }
+    }
+
+    fn prepared(
+        &mut self,
+        now: SimTime,
+        node: NodeId,
+        txn: TxnId,
+        writes: &[(Account, i64)],
+        found: &mut Vec<(Which, String)>,
+    ) {
+        for &(account, balance) in writes {
+            if balance < 0 {
+                found.push((
+                    Which::NoOverdraft,
+                    format!("{node} prepared {txn} writing account {account} = {balance}"),
+                ));
+            }
+        }
+        self.prepared
+            .entry(txn)
+            .or_default()
+            .insert(node, writes.to_vec());
+        self.open.entry((node, txn)).or_insert(now);
     }
 
     fn commit_logged(

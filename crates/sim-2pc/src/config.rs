@@ -98,53 +98,7 @@ impl Config {
                 "expected at least 1 participant, found 0",
             ));
         }
-        let p = participants.len() as u32;
-        if params.accounts < 2 * p || params.accounts > 4096 {
-            return Err(SuiteError::new(
-                "protocol.accounts",
-                format!(
-                    "expected 2 per participant ({}) to 4096, found {}",
-                    2 * p,
-                    params.accounts
-                ),
-            ));
-        }
-        if !(0..=1_000_000_000).contains(&params.initial_balance) {
-            return Err(SuiteError::new(
-                "protocol.initial_balance",
-                format!("expected 0 to 1e9, found {}", params.initial_balance),
-            ));
-        }
-        if let Some(cap) = params.max_balance {
-            if cap < params.initial_balance || cap > 1_000_000_000 {
-                return Err(SuiteError::new(
-                    "protocol.max_balance",
-                    format!(
-                        "expected at least initial_balance ({}) and at most 1e9, found {cap}",
-                        params.initial_balance
-                    ),
-                ));
-            }
-        }
-        for (field, value) in [
-            ("vote_timeout", params.vote_timeout),
-            ("lock_timeout", params.lock_timeout),
-            ("inquire_every", params.inquire_every),
-            ("resend_every", params.resend_every),
-        ] {
-            if value == SimDuration::ZERO {
-                return Err(SuiteError::new(
-                    format!("protocol.{field}"),
-                    "expected a positive duration, found 0s",
-                ));
-            }
-        }
-        if params.mode == Mode::Saga && !params.bugs.is_empty() {
-            return Err(SuiteError::new(
-                "protocol.bugs",
-                "the planted bugs are 2PC mistakes; they cannot take effect with mode = \"saga\"",
-            ));
-        }
+        validate(&params, participants.len() as u32)?;
         Ok(Config {
             mode: params.mode,
             coordinators,
@@ -194,4 +148,55 @@ impl Config {
     pub fn older(txn: TxnId, epoch: u64) -> bool {
         txn.epoch < epoch
     }
+}
+
+/// Checks `params` for a cluster of `p` participants; the error names the field.
+fn validate(params: &Params, p: u32) -> Result<(), SuiteError> {
+    if params.accounts < 2 * p || params.accounts > 4096 {
+        return Err(SuiteError::new(
+            "protocol.accounts",
+            format!(
+                "expected 2 per participant ({}) to 4096, found {}",
+                2 * p,
+                params.accounts
+            ),
+        ));
+    }
+    if !(0..=1_000_000_000).contains(&params.initial_balance) {
+        return Err(SuiteError::new(
+            "protocol.initial_balance",
+            format!("expected 0 to 1e9, found {}", params.initial_balance),
+        ));
+    }
+    if let Some(cap) = params.max_balance {
+        if cap < params.initial_balance || cap > 1_000_000_000 {
+            return Err(SuiteError::new(
+                "protocol.max_balance",
+                format!(
+                    "expected at least initial_balance ({}) and at most 1e9, found {cap}",
+                    params.initial_balance
+                ),
+            ));
+        }
+    }
+    for (field, value) in [
+        ("vote_timeout", params.vote_timeout),
+        ("lock_timeout", params.lock_timeout),
+        ("inquire_every", params.inquire_every),
+        ("resend_every", params.resend_every),
+    ] {
+        if value == SimDuration::ZERO {
+            return Err(SuiteError::new(
+                format!("protocol.{field}"),
+                "expected a positive duration, found 0s",
+            ));
+        }
+    }
+    if params.mode == Mode::Saga && !params.bugs.is_empty() {
+        return Err(SuiteError::new(
+            "protocol.bugs",
+            "the planted bugs are 2PC mistakes; they cannot take effect with mode = \"saga\"",
+        ));
+    }
+    Ok(())
 }
