@@ -105,3 +105,46 @@ fn the_declaration_names_every_check_the_family_runs() {
         .all(|r| declared.roles.contains(r)));
     assert_ne!(declared, Declaration::default());
 }
+
+/// Settings that cannot take effect are errors naming their field.
+#[test]
+fn bad_parameters_are_errors_at_their_field() {
+    let cases = [
+        ("accounts = 12", "accounts = 5", "protocol.accounts"),
+        (
+            "mode = \"saga\"",
+            "mode = \"saga\"\nbugs = [\"commit_not_forced\"]",
+            "protocol.bugs",
+        ),
+        (
+            "max_balance = 160",
+            "max_balance = 50",
+            "protocol.max_balance",
+        ),
+        (
+            "audit_ratio = 0.2",
+            "audit_ratio = 1.5",
+            "workload.audit_ratio",
+        ),
+    ];
+    for (from, to, field) in cases {
+        let path = format!(
+            "{}/../../scenarios/2pc/compare-saga.toml",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let text = std::fs::read_to_string(&path).expect("the shipped scenario");
+        assert!(text.contains(from), "{from}");
+        let scenario = Scenario::parse(&path, &text.replace(from, to));
+        let error = match scenario {
+            Err(e) => e.to_string(),
+            Ok(s) => match Families::new()
+                .with::<TxnSuite>()
+                .run(&s, RunOptions::new(0))
+            {
+                Err(e) => e.to_string(),
+                Ok(_) => panic!("{to} was accepted"),
+            },
+        };
+        assert!(error.contains(field), "{to}: {error}");
+    }
+}
