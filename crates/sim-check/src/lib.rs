@@ -35,6 +35,7 @@ pub mod bench;
 mod check;
 mod clock;
 mod history;
+mod lock;
 mod model;
 mod parse;
 mod report;
@@ -51,6 +52,7 @@ pub use check::{
 pub use history::{
     Event, EventError, EventKind, History, ModelKind, OpFn, OpIndex, Operation, Outcome,
 };
+pub use lock::{LockState, LockTable};
 pub use model::{Json, Kv, Model, Mutex, Register, StateTest};
 pub use parse::{load_history, parse_history, HistoryError};
 pub use report::{render_json, render_text};
