@@ -486,9 +486,9 @@ impl LockClient {
             return;
         };
         a.answered.insert(from);
+        a.counter = a.counter.max(counter);
         if granted {
             a.granted.insert(from);
-            a.counter = a.counter.max(counter);
         }
         if a.granted.len() >= self.config.majority() {
             let Some(a) = self.majority.take() else {
@@ -506,7 +506,8 @@ impl LockClient {
     }
 
     /// A majority granted the lock: it is valid for `ttl - elapsed - drift allowance`, if that
-    /// is anything (the design notes' rule); the token is the highest grant counter seen.
+    /// is anything (the design notes' rule); the token is the highest counter the answers
+    /// carried, announced to every server so that later grants count past it.
     fn majority_won(&mut self, ctx: &mut Ctx<'_, LockNode>, a: Attempt) {
         let now = ctx.local_time();
         let elapsed = now.saturating_since(a.started);
@@ -519,6 +520,13 @@ impl LockClient {
         if validity == 0 {
             self.majority_release(ctx, &a.lock);
             return self.think(ctx);
+        }
+        for &server in &self.config.servers {
+            let fence = LockMsg::MajorityFence {
+                lock: a.lock.clone(),
+                token: a.counter,
+            };
+            ctx.send(server, fence);
         }
         let until = now.saturating_add(SimDuration::from_nanos(validity));
         self.lease_until = Some(until);

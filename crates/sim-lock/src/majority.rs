@@ -24,7 +24,8 @@ struct Grant {
 #[derive(Debug, Default)]
 pub struct MajorityServer {
     grants: BTreeMap<String, Grant>,
-    /// Grants of each lock so far: the server's counter, a client's fencing token candidate.
+    /// Per lock, a counter that grows with every grant and with every token a winner announces:
+    /// a winner's token is the highest counter its answers carried.
     counters: BTreeMap<String, u64>,
 }
 
@@ -54,6 +55,10 @@ impl MajorityServer {
                     counter: *counter,
                 };
                 ctx.send(from, reply);
+            }
+            LockMsg::MajorityFence { lock, token } => {
+                let counter = self.counters.entry(lock).or_default();
+                *counter = (*counter).max(token);
             }
             LockMsg::MajorityRelease { lock, owner } => {
                 if self.grants.get(&lock).is_some_and(|g| g.owner == owner) {

@@ -62,6 +62,12 @@ pub enum LockMsg {
         lock: String,
         owner: u64,
     },
+    /// Majority lock: the winner tells every server the token it took, so that each server's
+    /// next grant counts past it (tokens of successive holders then grow).
+    MajorityFence {
+        lock: String,
+        token: u64,
+    },
     /// Holder to the resource: a write under `token`.
     Write {
         lock: String,

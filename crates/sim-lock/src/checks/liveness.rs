@@ -1,6 +1,6 @@
 //! `lock.liveness`: after the faults heal, every client that is up holds a lock within
 //! `grant_within` (a free lock reaches its waiters: queues move, watches fire, expired sessions
-//! make room); and the locks a session held when its client crashed, or was paused and stayed
+//! make room; with the majority lock, which has no queue, some client does); and the locks a session held when its client crashed, or was paused and stayed
 //! paused, are released within the session's ttl plus `release_within`.
 
 use std::collections::BTreeMap;
@@ -206,11 +206,17 @@ impl Check<LockNode> for Liveness {
             .copied()
             .filter(|&c| sim.status(c) == NodeStatus::Up)
             .collect();
-        let starved: Vec<String> = up
-            .iter()
-            .filter(|c| self.held_after_heal.get(c).is_none_or(|&t| t > bound))
-            .map(|c| c.to_string())
-            .collect();
+        let in_time = |c: &NodeId| self.held_after_heal.get(c).is_some_and(|&t| t <= bound);
+        // The Raft service queues waiters in order, so every client must get its turn; the
+        // majority lock has no queue (a client that keeps losing races may starve), so there
+        // it is enough that the free lock went to somebody.
+        let starved: Vec<String> = match self.config.mode {
+            ServiceMode::Raft => up.iter().filter(|c| !in_time(c)).map(|c| c.to_string()).collect(),
+            ServiceMode::Majority if !up.is_empty() && !up.iter().any(in_time) => {
+                up.iter().map(|c| c.to_string()).collect()
+            }
+            ServiceMode::Majority => Vec::new(),
+        };
         let slowest = up
             .iter()
             .filter_map(|c| self.held_after_heal.get(c))
