@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use sim_core::{Ctx, NodeId, Outputs, Process, RequestId, SimDuration, SimTime, TimerOp};
-use sim_raft::{RaftNode, Role};
+use sim_raft::{Command, RaftNode, Role, StateMachine};
 
 use crate::config::Config;
 use crate::machine::{LockMachine, LockOp, LockRequest, LockResponse, Mode, SERVICE_CLIENT};
@@ -40,6 +40,9 @@ pub struct RaftServer {
     seen: BTreeMap<(String, u64), (Mode, u64)>,
     /// What this replica last saw waiting: `(lock, session)`.
     waiting: BTreeSet<(String, u64)>,
+    /// The machine as of `shadow_index`, replayed entry by entry (see `follow_applies`).
+    shadow: LockMachine,
+    shadow_index: u64,
     /// Sessions whose expiry this node proposed, and when (local time).
     expiring: BTreeMap<u64, SimTime>,
     expiry_seq: u64,
@@ -64,7 +67,7 @@ impl RaftServer {
             NodeId(index as u32),
             config.servers.len(),
             Arc::clone(&config.raft),
-            machine,
+            machine.clone(),
         );
         RaftServer {
             config,
@@ -74,6 +77,8 @@ impl RaftServer {
             next_ask: 1,
             seen: BTreeMap::new(),
             waiting: BTreeSet::new(),
+            shadow: machine,
+            shadow_index: 0,
             expiring: BTreeMap::new(),
             expiry_seq: 0,
         }
@@ -145,22 +150,65 @@ impl RaftServer {
         for event in out.events {
             ctx.report(LockEvent::Raft(event));
         }
-        self.report_changes(ctx);
+        self.follow_applies(ctx);
+    }
+
+    /// Replays the entries the replica just applied on a shadow of its machine, one at a time,
+    /// and reports each entry's changes: a replica that catches up applies many entries in one
+    /// handler, and comparing only the states before and after would skip the states between.
+    /// When the machine moved without entries (a snapshot installed, a restart restored one),
+    /// the shadow takes its state silently: those changes were reported when they were applied.
+    fn follow_applies(&mut self, ctx: &mut Ctx<'_, LockNode>) {
+        let applied: Vec<(u64, Option<Arc<LockRequest>>)> = self
+            .raft
+            .applied_now()
+            .iter()
+            .map(|e| match &e.command {
+                Command::Kv(request) => (e.index, Some(Arc::clone(request))),
+                Command::Noop => (e.index, None),
+            })
+            .collect();
+        for (index, request) in applied {
+            if index != self.shadow_index + 1 {
+                break;
+            }
+            if let Some(request) = request {
+                self.shadow.apply(index, &request);
+            }
+            self.shadow_index = index;
+            self.report_changes(ctx);
+        }
+        if self.shadow_index != self.raft.last_applied() {
+            self.shadow = self.raft.kv().clone();
+            self.shadow_index = self.raft.last_applied();
+            self.take_view();
+        }
+    }
+
+    /// Who holds and who waits in the shadow machine now.
+    fn view(&self) -> (BTreeMap<(String, u64), (Mode, u64)>, BTreeSet<(String, u64)>) {
+        let machine = &self.shadow;
+        let held = machine
+            .holdings()
+            .map(|(lock, session, mode, token)| ((lock.to_string(), session), (mode, token)))
+            .collect();
+        let waiting = machine
+            .locks()
+            .iter()
+            .flat_map(|(name, lock)| lock.waiters.iter().map(move |&(s, _)| (name.clone(), s)))
+            .collect();
+        (held, waiting)
+    }
+
+    fn take_view(&mut self) {
+        (self.seen, self.waiting) = self.view();
     }
 
     /// Reports what changed in who holds what since the last report, and tells the clients the
     /// leader granted a lock to.
     fn report_changes(&mut self, ctx: &mut Ctx<'_, LockNode>) {
-        let machine = self.raft.kv();
-        let now: BTreeMap<(String, u64), (Mode, u64)> = machine
-            .holdings()
-            .map(|(lock, session, mode, token)| ((lock.to_string(), session), (mode, token)))
-            .collect();
-        let waiting: BTreeSet<(String, u64)> = machine
-            .locks()
-            .iter()
-            .flat_map(|(name, lock)| lock.waiters.iter().map(move |&(s, _)| (name.clone(), s)))
-            .collect();
+        let (now, waiting) = self.view();
+        let machine = &self.shadow;
         for (lock, session) in self.waiting.difference(&waiting) {
             if !now.contains_key(&(lock.clone(), *session)) {
                 ctx.report(LockEvent::Left {

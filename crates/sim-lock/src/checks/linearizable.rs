@@ -10,6 +10,12 @@
 //! `freed`, or its place in a queue `left`); every replica applies in log order, so these moments
 //! keep the order of the log. A release the client made itself is reported `freed` too, and the
 //! model then finds the session already gone, which changes nothing.
+//!
+//! A client that gives up on an operation (its session was lost) records it as info: it may or
+//! may not have taken effect. For a lock operation the service's reports settle it: an acquire or
+//! release that changed anything left a `granted`, `freed` or `left` report for that lock and
+//! session at or after its invocation. An info operation with no such report changed nothing,
+//! and enters the history as failed, which spares the search from placing it everywhere.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -39,6 +45,14 @@ pub struct Linearizable {
     enabled: bool,
     budget: Budget,
     record: SharedRecord,
+    /// The history's events in order, built into a `History` at the end.
+    events: Vec<HistoryEvent>,
+    /// Info completions of lock operations: event index, lock, session, invocation time.
+    infos: Vec<(usize, String, u64, SimTime)>,
+    /// Per `(lock, session)`, when a replica reported a change of it (granted, freed, left).
+    touched: BTreeMap<(String, u64), Vec<SimTime>>,
+    /// Invocation times and locks of open operations, by `(session, seq)`.
+    invoked: BTreeMap<(u64, u64), (SimTime, Option<String>)>,
     history: History,
     /// Service steps already entered: `(lock, session, token)` freed, `(lock, session)` left.
     freed: BTreeSet<(String, u64, u64)>,
@@ -62,6 +76,10 @@ impl Linearizable {
                 timeout: None,
             },
             record,
+            events: Vec::new(),
+            infos: Vec::new(),
+            touched: BTreeMap::new(),
+            invoked: BTreeMap::new(),
             history: History::new(ModelKind::Kv, Value::Null),
             freed: BTreeSet::new(),
             left: BTreeSet::new(),
@@ -71,13 +89,37 @@ impl Linearizable {
         }
     }
 
-    fn push(&mut self, now: SimTime, event: HistoryEvent) {
-        if self.error.is_some() {
-            return;
+    fn push(&mut self, event: HistoryEvent) {
+        self.events.push(event);
+    }
+
+    /// Builds the history: info lock operations the service never acted on become failed.
+    fn build(&mut self) {
+        for (index, lock, session, invoked) in std::mem::take(&mut self.infos) {
+            let acted = self
+                .touched
+                .get(&(lock, session))
+                .is_some_and(|times| times.iter().any(|&t| t >= invoked));
+            if !acted {
+                if let Some(event) = self.events.get_mut(index) {
+                    event.kind = EventKind::Fail;
+                }
+            }
         }
-        if let Err(e) = self.history.push(event) {
-            self.error = Some((now, e.to_string()));
+        for event in std::mem::take(&mut self.events) {
+            let time = SimTime(event.time_ns.unwrap_or(0));
+            if let Err(e) = self.history.push(event) {
+                self.error = Some((time, e.to_string()));
+                return;
+            }
         }
+    }
+
+    fn touch(&mut self, now: SimTime, lock: &str, session: u64) {
+        self.touched
+            .entry((lock.to_string(), session))
+            .or_default()
+            .push(now);
     }
 
     /// The history's function, key and input for an operation.
@@ -125,6 +167,8 @@ impl Linearizable {
         let (kind, value) = match &record.phase {
             Phase::Invoke => {
                 self.open.insert((record.session, record.seq), ());
+                let lock = (f == OpFn::Write).then(|| key.clone());
+                self.invoked.insert((record.session, record.seq), (now, lock));
                 with_record(&self.record, |r| r.history_ops += 1);
                 (EventKind::Invoke, input)
             }
@@ -132,6 +176,7 @@ impl Linearizable {
                 if self.open.remove(&(record.session, record.seq)).is_none() {
                     return;
                 }
+                self.invoked.remove(&(record.session, record.seq));
                 let (kind, value) = Self::outcome(response);
                 // A cas completes ok with no value; a read with the value read.
                 let value = if f == OpFn::Cas { Value::Null } else { value };
@@ -140,6 +185,9 @@ impl Linearizable {
             Phase::Info => {
                 if self.open.remove(&(record.session, record.seq)).is_none() {
                     return;
+                }
+                if let Some((invoked, Some(lock))) = self.invoked.remove(&(record.session, record.seq)) {
+                    self.infos.push((self.events.len(), lock, record.session, invoked));
                 }
                 (EventKind::Info, Value::Null)
             }
@@ -152,7 +200,7 @@ impl Linearizable {
             value,
             time_ns: Some(now.as_nanos()),
         };
-        self.push(now, event);
+        self.push(event);
     }
 
     /// The service ended `session`'s part in `lock`: an instantaneous expiry.
@@ -169,7 +217,7 @@ impl Linearizable {
                 value,
                 time_ns: Some(now.as_nanos()),
             };
-            self.push(now, event);
+            self.push(event);
         }
     }
 }
@@ -198,16 +246,19 @@ impl Check<LockNode> for Linearizable {
         for event in events {
             match event {
                 LockEvent::Op(record) => self.op(now, record),
+                LockEvent::Granted { lock, session, .. } => self.touch(now, lock, *session),
                 LockEvent::Freed {
                     lock,
                     session,
                     token,
                 } => {
+                    self.touch(now, lock, *session);
                     if self.freed.insert((lock.clone(), *session, *token)) {
                         self.expire(now, lock, *session);
                     }
                 }
                 LockEvent::Left { lock, session } => {
+                    self.touch(now, lock, *session);
                     if self.left.insert((lock.clone(), *session)) {
                         self.expire(now, lock, *session);
                     }
@@ -229,6 +280,7 @@ impl Check<LockNode> for Linearizable {
                 "the majority lock has no service whose operations could be linearized".to_string(),
             );
         }
+        self.build();
         if let Some((time, message)) = self.error.clone() {
             return CheckReport {
                 name: Self::NAME.to_string(),
