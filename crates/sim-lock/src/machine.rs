@@ -395,3 +395,170 @@ impl StateMachine for LockMachine {
         self.locks.len()
     }
 }
+
+/// One test per rule of the machine, applying requests directly.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(client: u64, seq: u64, op: LockOp, now_ms: u64) -> LockRequest {
+        LockRequest {
+            client,
+            seq,
+            op,
+            now: SimTime(now_ms * 1_000_000),
+        }
+    }
+
+    fn acquire(mode: Mode) -> LockOp {
+        LockOp::Acquire {
+            lock: "L".into(),
+            mode,
+            wait: true,
+        }
+    }
+
+    /// A machine with sessions 1, 2 and 3 open at t=0 with a 1s ttl; the next index is 4.
+    fn machine(bugs: &[Bug]) -> LockMachine {
+        let mut m = LockMachine::new(BugSet::new(bugs.iter().copied()));
+        for client in 1..=3 {
+            let open = LockOp::OpenSession {
+                node: NodeId(client as u32),
+                ttl: SimDuration::from_secs(1),
+            };
+            m.apply(client, &request(client, 1, open, 0));
+        }
+        m
+    }
+
+    fn answer(m: &mut LockMachine, index: u64, r: LockRequest) -> LockResponse {
+        m.apply(index, &r)
+            .response()
+            .cloned()
+            .expect("a fresh request")
+    }
+
+    /// A grant's token is the log index of the entry that granted it, so tokens only grow.
+    #[test]
+    fn the_fencing_token_is_the_grant_index() {
+        let mut m = machine(&[]);
+        assert_eq!(
+            answer(&mut m, 4, request(1, 2, acquire(Mode::Write), 10)),
+            LockResponse::Granted { token: 4 }
+        );
+        assert_eq!(
+            answer(&mut m, 5, request(2, 2, acquire(Mode::Write), 10)),
+            LockResponse::Queued
+        );
+        let release = LockOp::Release { lock: "L".into() };
+        assert_eq!(
+            answer(&mut m, 6, request(1, 3, release, 20)),
+            LockResponse::Released
+        );
+        let holdings: Vec<_> = m.holdings().collect();
+        assert_eq!(
+            holdings,
+            vec![("L", 2, Mode::Write, 6)],
+            "the waiter got it at the release's index"
+        );
+    }
+
+    /// Readers share; a writer waits for them, and readers behind a queued writer wait too.
+    #[test]
+    fn readers_share_and_waiters_are_served_in_order() {
+        let mut m = machine(&[]);
+        assert_eq!(
+            answer(&mut m, 4, request(1, 2, acquire(Mode::Read), 0)),
+            LockResponse::Granted { token: 4 }
+        );
+        assert_eq!(
+            answer(&mut m, 5, request(2, 2, acquire(Mode::Write), 0)),
+            LockResponse::Queued
+        );
+        assert_eq!(
+            answer(&mut m, 6, request(3, 2, acquire(Mode::Read), 0)),
+            LockResponse::Queued
+        );
+    }
+
+    /// The planted bug: a writer is granted beside a reader.
+    #[test]
+    fn writer_ignores_readers_grants_a_writer_beside_a_reader() {
+        let mut m = machine(&[Bug::WriterIgnoresReaders]);
+        answer(&mut m, 4, request(1, 2, acquire(Mode::Read), 0));
+        assert_eq!(
+            answer(&mut m, 5, request(2, 2, acquire(Mode::Write), 0)),
+            LockResponse::Granted { token: 5 }
+        );
+    }
+
+    /// An expiry ends a session only if its deadline passed by the proposer's clock, releases its
+    /// locks and hands them on; a keep-alive applied before moves the deadline.
+    #[test]
+    fn an_expiry_ends_only_a_session_whose_deadline_passed() {
+        let mut m = machine(&[]);
+        answer(&mut m, 4, request(1, 2, acquire(Mode::Write), 0));
+        answer(&mut m, 5, request(2, 2, acquire(Mode::Write), 0));
+        answer(&mut m, 6, request(1, 3, LockOp::KeepAlive, 500));
+        let early = LockOp::Expire { session: 1 };
+        assert_eq!(
+            answer(&mut m, 7, request(SERVICE_CLIENT, 1, early, 1200)),
+            LockResponse::Expired { ended: false }
+        );
+        let due = LockOp::Expire { session: 1 };
+        assert_eq!(
+            answer(&mut m, 8, request(SERVICE_CLIENT, 2, due, 1500)),
+            LockResponse::Expired { ended: true }
+        );
+        assert_eq!(
+            m.holdings().collect::<Vec<_>>(),
+            vec![("L", 2, Mode::Write, 8)]
+        );
+        let late = request(1, 4, acquire(Mode::Write), 1600);
+        assert_eq!(answer(&mut m, 9, late), LockResponse::NoSession);
+    }
+
+    /// Thesis §6.3: a retried `(client, seq)` gets the recorded answer and is not applied twice.
+    #[test]
+    fn a_retried_request_is_applied_once() {
+        let mut m = machine(&[]);
+        let r = request(1, 2, acquire(Mode::Write), 0);
+        assert_eq!(
+            answer(&mut m, 4, r.clone()),
+            LockResponse::Granted { token: 4 }
+        );
+        assert_eq!(
+            m.apply(5, &r),
+            Applied::Duplicate(LockResponse::Granted { token: 4 })
+        );
+    }
+
+    /// Only the owner releases; the planted bug lets anyone.
+    #[test]
+    fn only_the_owner_releases_a_lock() {
+        for (bugs, expected) in [
+            (vec![], LockResponse::NotHeld),
+            (vec![Bug::ReleaseAnyOwner], LockResponse::Released),
+        ] {
+            let mut m = machine(&bugs);
+            answer(&mut m, 4, request(1, 2, acquire(Mode::Write), 0));
+            let release = LockOp::Release { lock: "L".into() };
+            assert_eq!(answer(&mut m, 5, request(2, 2, release, 0)), expected);
+        }
+    }
+
+    /// The counter's compare-and-set changes it only on a match.
+    #[test]
+    fn the_counter_changes_only_on_a_matching_cas() {
+        let mut m = machine(&[]);
+        let cas = |expected, new| LockOp::CounterCas { expected, new };
+        assert_eq!(
+            answer(&mut m, 4, request(1, 2, cas(0, 1), 0)),
+            LockResponse::Counter { value: 1 }
+        );
+        assert_eq!(
+            answer(&mut m, 5, request(2, 2, cas(0, 2), 0)),
+            LockResponse::CasFailed { current: 1 }
+        );
+    }
+}

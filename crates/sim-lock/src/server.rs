@@ -186,7 +186,12 @@ impl RaftServer {
     }
 
     /// Who holds and who waits in the shadow machine now.
-    fn view(&self) -> (BTreeMap<(String, u64), (Mode, u64)>, BTreeSet<(String, u64)>) {
+    fn view(
+        &self,
+    ) -> (
+        BTreeMap<(String, u64), (Mode, u64)>,
+        BTreeSet<(String, u64)>,
+    ) {
         let machine = &self.shadow;
         let held = machine
             .holdings()

@@ -168,7 +168,8 @@ impl Linearizable {
             Phase::Invoke => {
                 self.open.insert((record.session, record.seq), ());
                 let lock = (f == OpFn::Write).then(|| key.clone());
-                self.invoked.insert((record.session, record.seq), (now, lock));
+                self.invoked
+                    .insert((record.session, record.seq), (now, lock));
                 with_record(&self.record, |r| r.history_ops += 1);
                 (EventKind::Invoke, input)
             }
@@ -186,8 +187,11 @@ impl Linearizable {
                 if self.open.remove(&(record.session, record.seq)).is_none() {
                     return;
                 }
-                if let Some((invoked, Some(lock))) = self.invoked.remove(&(record.session, record.seq)) {
-                    self.infos.push((self.events.len(), lock, record.session, invoked));
+                if let Some((invoked, Some(lock))) =
+                    self.invoked.remove(&(record.session, record.seq))
+                {
+                    self.infos
+                        .push((self.events.len(), lock, record.session, invoked));
                 }
                 (EventKind::Info, Value::Null)
             }

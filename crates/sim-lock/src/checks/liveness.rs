@@ -211,7 +211,11 @@ impl Check<LockNode> for Liveness {
         // majority lock has no queue (a client that keeps losing races may starve), so there
         // it is enough that the free lock went to somebody.
         let starved: Vec<String> = match self.config.mode {
-            ServiceMode::Raft => up.iter().filter(|c| !in_time(c)).map(|c| c.to_string()).collect(),
+            ServiceMode::Raft => up
+                .iter()
+                .filter(|c| !in_time(c))
+                .map(|c| c.to_string())
+                .collect(),
             ServiceMode::Majority if !up.is_empty() && !up.iter().any(in_time) => {
                 up.iter().map(|c| c.to_string()).collect()
             }
