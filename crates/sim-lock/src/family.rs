@@ -132,32 +132,9 @@ impl LockSuite {
         record
     }
 
-    fn validate(
-        cluster: &ClusterInfo,
-        params: &Params,
-        workload: &WorkloadParams,
-    ) -> Result<(Vec<NodeId>, Vec<NodeId>, NodeId), SuiteError> {
-        let servers: Vec<NodeId> = cluster.nodes_of_kind("server").collect();
-        let clients: Vec<NodeId> = cluster.nodes_of_kind("client").collect();
-        let resources: Vec<NodeId> = cluster.nodes_of_kind("resource").collect();
-        if servers.is_empty() {
-            return Err(SuiteError::new(
-                "cluster.kinds.server",
-                "expected at least 1 server, found 0",
-            ));
-        }
-        if clients.is_empty() {
-            return Err(SuiteError::new(
-                "cluster.kinds.client",
-                "expected at least 1 client, found 0",
-            ));
-        }
-        let [resource] = resources[..] else {
-            return Err(SuiteError::new(
-                "cluster.kinds.resource",
-                format!("expected exactly 1 resource, found {}", resources.len()),
-            ));
-        };
+    /// The `[protocol]` settings together; a setting that takes effect only in the other mode
+    /// (in `[protocol]` or `[workload]`) is an error.
+    fn validate_params(params: &Params, workload: &WorkloadParams) -> Result<(), SuiteError> {
         positive("protocol.ttl", params.ttl)?;
         let raft = params.mode == ServiceMode::Raft;
         let misplaced = [
@@ -209,6 +186,11 @@ impl LockSuite {
                 format!("expected less than the ttl ({}), found {drift}", params.ttl),
             ));
         }
+        Ok(())
+    }
+
+    /// The `[workload]` settings.
+    fn validate_workload(workload: &WorkloadParams) -> Result<(), SuiteError> {
         let [low, high] = workload.think;
         positive("workload.think", low)?;
         if low > high {
@@ -233,6 +215,37 @@ impl LockSuite {
                 format!("expected 1 to 16 locks, found {}", workload.locks),
             ));
         }
+        Ok(())
+    }
+
+    fn validate(
+        cluster: &ClusterInfo,
+        params: &Params,
+        workload: &WorkloadParams,
+    ) -> Result<(Vec<NodeId>, Vec<NodeId>, NodeId), SuiteError> {
+        let servers: Vec<NodeId> = cluster.nodes_of_kind("server").collect();
+        let clients: Vec<NodeId> = cluster.nodes_of_kind("client").collect();
+        let resources: Vec<NodeId> = cluster.nodes_of_kind("resource").collect();
+        if servers.is_empty() {
+            return Err(SuiteError::new(
+                "cluster.kinds.server",
+                "expected at least 1 server, found 0",
+            ));
+        }
+        if clients.is_empty() {
+            return Err(SuiteError::new(
+                "cluster.kinds.client",
+                "expected at least 1 client, found 0",
+            ));
+        }
+        let [resource] = resources[..] else {
+            return Err(SuiteError::new(
+                "cluster.kinds.resource",
+                format!("expected exactly 1 resource, found {}", resources.len()),
+            ));
+        };
+        Self::validate_params(params, workload)?;
+        Self::validate_workload(workload)?;
         Ok((servers, clients, resource))
     }
 }

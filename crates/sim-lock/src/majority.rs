@@ -60,10 +60,10 @@ impl MajorityServer {
                 let counter = self.counters.entry(lock).or_default();
                 *counter = (*counter).max(token);
             }
-            LockMsg::MajorityRelease { lock, owner } => {
-                if self.grants.get(&lock).is_some_and(|g| g.owner == owner) {
-                    self.grants.remove(&lock);
-                }
+            LockMsg::MajorityRelease { lock, owner }
+                if self.grants.get(&lock).is_some_and(|g| g.owner == owner) =>
+            {
+                self.grants.remove(&lock);
             }
             _ => {}
         }

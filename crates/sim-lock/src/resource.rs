@@ -78,7 +78,7 @@ impl Resource {
             if !self.config.bugs.has(Bug::ResourceTokenInMemory) {
                 // Durable before the write is acknowledged: the token is a promise to refuse
                 // every lower one.
-                ctx.storage().put(&key(&lock), Durable::Term(token));
+                ctx.storage().put(key(&lock), Durable::Term(token));
                 ctx.storage().sync();
             }
         }

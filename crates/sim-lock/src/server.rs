@@ -27,6 +27,10 @@ const EXPIRY_RETRY: SimDuration = SimDuration::from_millis(200);
 const ASKS_MAX: usize = 1024;
 
 type Inner = RaftNode<LockMachine>;
+/// Who holds what: `(lock, session)` to `(mode, token)`.
+type Held = BTreeMap<(String, u64), (Mode, u64)>;
+/// Who waits for what: `(lock, session)`.
+type Waiting = BTreeSet<(String, u64)>;
 
 /// One Raft replica of the lock service.
 pub struct RaftServer {
@@ -186,12 +190,7 @@ impl RaftServer {
     }
 
     /// Who holds and who waits in the shadow machine now.
-    fn view(
-        &self,
-    ) -> (
-        BTreeMap<(String, u64), (Mode, u64)>,
-        BTreeSet<(String, u64)>,
-    ) {
+    fn view(&self) -> (Held, Waiting) {
         let machine = &self.shadow;
         let held = machine
             .holdings()

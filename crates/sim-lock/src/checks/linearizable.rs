@@ -224,6 +224,53 @@ impl Linearizable {
             self.push(event);
         }
     }
+    /// The check's report of the checker's result.
+    fn report(&self, result: &sim_check::CheckResult, phases: &Phases) -> CheckReport {
+        let not_evaluated =
+            |why: String| CheckReport::not_evaluated(Self::NAME, CheckKind::Always, why);
+        let figures = vec![
+            ("operations".to_string(), result.op_count.to_string()),
+            (
+                "states explored".to_string(),
+                result.states_explored.to_string(),
+            ),
+        ];
+        match &result.verdict {
+            Verdict::Linearizable => CheckReport {
+                name: Self::NAME.to_string(),
+                kind: CheckKind::Always,
+                violation: None,
+                figures,
+                not_evaluated: None,
+            },
+            Verdict::Unknown { reason } => CheckReport {
+                figures,
+                ..not_evaluated(format!("the search gave up: {reason}"))
+            },
+            Verdict::NotLinearizable => {
+                let time = result
+                    .explanation
+                    .as_ref()
+                    .and_then(|e| self.history.events().get(e.blocking))
+                    .and_then(|e| e.time_ns)
+                    .map_or(phases.end, SimTime);
+                let text = sim_check::render_text(result, &self.history);
+                CheckReport {
+                    name: Self::NAME.to_string(),
+                    kind: CheckKind::Always,
+                    violation: Some(Violation {
+                        time,
+                        message: format!(
+                            "the lock operations are not linearizable:\n{}",
+                            text.trim_end()
+                        ),
+                    }),
+                    figures,
+                    not_evaluated: None,
+                }
+            }
+        }
+    }
 }
 
 impl Check<LockNode> for Linearizable {
@@ -301,47 +348,6 @@ impl Check<LockNode> for Linearizable {
             return not_evaluated("no client operation was recorded".to_string());
         }
         let result = sim_check::check_with(&self.history, &LockTable, &self.budget);
-        let figures = vec![
-            ("operations".to_string(), result.op_count.to_string()),
-            (
-                "states explored".to_string(),
-                result.states_explored.to_string(),
-            ),
-        ];
-        match &result.verdict {
-            Verdict::Linearizable => CheckReport {
-                name: Self::NAME.to_string(),
-                kind: CheckKind::Always,
-                violation: None,
-                figures,
-                not_evaluated: None,
-            },
-            Verdict::Unknown { reason } => CheckReport {
-                figures,
-                ..not_evaluated(format!("the search gave up: {reason}"))
-            },
-            Verdict::NotLinearizable => {
-                let time = result
-                    .explanation
-                    .as_ref()
-                    .and_then(|e| self.history.events().get(e.blocking))
-                    .and_then(|e| e.time_ns)
-                    .map_or(phases.end, SimTime);
-                let text = sim_check::render_text(&result, &self.history);
-                CheckReport {
-                    name: Self::NAME.to_string(),
-                    kind: CheckKind::Always,
-                    violation: Some(Violation {
-                        time,
-                        message: format!(
-                            "the lock operations are not linearizable:\n{}",
-                            text.trim_end()
-                        ),
-                    }),
-                    figures,
-                    not_evaluated: None,
-                }
-            }
-        }
+        self.report(&result, phases)
     }
 }

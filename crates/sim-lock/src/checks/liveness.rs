@@ -77,6 +77,45 @@ impl Liveness {
         }
     }
 
+    /// The clients that are up and held no lock by `bound`, as the mode requires.
+    fn starved(&self, up: &[NodeId], bound: SimTime) -> Vec<String> {
+        let in_time = |c: &NodeId| self.held_after_heal.get(c).is_some_and(|&t| t <= bound);
+        // The Raft service queues waiters in order, so every client must get its turn; the
+        // majority lock has no queue (a client that keeps losing races may starve), so there
+        // it is enough that the free lock went to somebody.
+        match self.config.mode {
+            ServiceMode::Raft => up
+                .iter()
+                .filter(|c| !in_time(c))
+                .map(|c| c.to_string())
+                .collect(),
+            ServiceMode::Majority if !up.is_empty() && !up.iter().any(in_time) => {
+                up.iter().map(|c| c.to_string()).collect()
+            }
+            ServiceMode::Majority => Vec::new(),
+        }
+    }
+
+    /// The first silent client's lock not released in time, as a report.
+    fn missed_report(&self) -> Option<CheckReport> {
+        let (deadline, lock, session, client) = self.missed.clone()?;
+        let message = format!(
+            "lock {lock} of session {session:x} was still held at t={deadline}, a ttl ({}) plus {} \
+             after its client {client} went silent (crashed or paused), and was not released in time",
+            self.config.ttl, self.release_within
+        );
+        Some(CheckReport {
+            name: Self::NAME.to_string(),
+            kind: CheckKind::Eventually,
+            violation: Some(Violation {
+                time: deadline,
+                message,
+            }),
+            figures: Vec::new(),
+            not_evaluated: None,
+        })
+    }
+
     fn went_silent(&mut self, node: NodeId, change: NodeChange, now: SimTime) {
         match change {
             NodeChange::Crashed => {
@@ -167,22 +206,8 @@ impl Check<LockNode> for Liveness {
 
     fn finish(&mut self, sim: &Simulation<LockNode>, phases: &Phases) -> CheckReport {
         self.look_for_missed(phases.end);
-        if let Some((deadline, lock, session, client)) = self.missed.clone() {
-            let message = format!(
-                "lock {lock} of session {session:x} was still held at t={deadline}, a ttl ({}) plus {} after its \
-                 client {client} went silent (crashed or paused), and was not released in time",
-                self.config.ttl, self.release_within
-            );
-            return CheckReport {
-                name: Self::NAME.to_string(),
-                kind: CheckKind::Eventually,
-                violation: Some(Violation {
-                    time: deadline,
-                    message,
-                }),
-                figures: Vec::new(),
-                not_evaluated: None,
-            };
+        if let Some(report) = self.missed_report() {
+            return report;
         }
         let Some(quiet) = self.quiet_start else {
             return CheckReport::not_evaluated(
@@ -206,21 +231,7 @@ impl Check<LockNode> for Liveness {
             .copied()
             .filter(|&c| sim.status(c) == NodeStatus::Up)
             .collect();
-        let in_time = |c: &NodeId| self.held_after_heal.get(c).is_some_and(|&t| t <= bound);
-        // The Raft service queues waiters in order, so every client must get its turn; the
-        // majority lock has no queue (a client that keeps losing races may starve), so there
-        // it is enough that the free lock went to somebody.
-        let starved: Vec<String> = match self.config.mode {
-            ServiceMode::Raft => up
-                .iter()
-                .filter(|c| !in_time(c))
-                .map(|c| c.to_string())
-                .collect(),
-            ServiceMode::Majority if !up.is_empty() && !up.iter().any(in_time) => {
-                up.iter().map(|c| c.to_string()).collect()
-            }
-            ServiceMode::Majority => Vec::new(),
-        };
+        let starved = self.starved(&up, bound);
         let slowest = up
             .iter()
             .filter_map(|c| self.held_after_heal.get(c))
