@@ -340,3 +340,92 @@ impl Suite for LockSuite {
         self.record().figures()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use sim_core::{Event, Suite};
+
+    use super::*;
+
+    fn cluster() -> ClusterInfo {
+        let mut info = ClusterInfo::uniform(5, SimDuration::from_secs(10), SimDuration::ZERO);
+        info.node_kinds = ["server", "server", "server", "client", "resource"]
+            .map(String::from)
+            .to_vec();
+        info
+    }
+
+    fn build(protocol: &str, workload: &str) -> Result<LockSuite, SuiteError> {
+        let params: Params = toml::from_str(protocol).unwrap_or_else(|e| panic!("{e}"));
+        let workload: WorkloadParams = toml::from_str(workload).unwrap_or_else(|e| panic!("{e}"));
+        LockSuite::new(&cluster(), params, workload, CheckParams::default())
+    }
+
+    /// A setting that cannot take effect in the chosen mode is an error at its field.
+    #[test]
+    fn a_setting_of_the_other_mode_is_an_error_at_its_field() {
+        let cases = [
+            (
+                "mode = \"majority\"\nkeepalive = \"100ms\"",
+                "",
+                "protocol.keepalive",
+            ),
+            ("drift_allowance = \"5ms\"", "", "protocol.drift_allowance"),
+            (
+                "mode = \"majority\"",
+                "read_fraction = 0.5",
+                "workload.read_fraction",
+            ),
+            ("ttl = \"1s\"\nkeepalive = \"1s\"", "", "protocol.keepalive"),
+            ("", "read_fraction = 1.5", "workload.read_fraction"),
+        ];
+        for (protocol, workload, field) in cases {
+            let error = build(protocol, workload).err();
+            assert_eq!(
+                error.map(|e| e.field),
+                Some(field.to_string()),
+                "{protocol} / {workload}"
+            );
+        }
+        assert!(build("mode = \"majority\"", "").is_ok());
+    }
+
+    #[test]
+    fn the_cluster_needs_exactly_one_resource() {
+        let mut info = cluster();
+        info.node_kinds[4] = "client".to_string();
+        let error = LockSuite::new(
+            &info,
+            Params::default(),
+            WorkloadParams::default(),
+            CheckParams::default(),
+        )
+        .err();
+        assert_eq!(
+            error.map(|e| e.field),
+            Some("cluster.kinds.resource".to_string())
+        );
+    }
+
+    /// Every event name a node reports is declared, so `on_event` may name it.
+    #[test]
+    fn the_declaration_names_every_event_and_check() {
+        let declared = LockSuite::declaration();
+        let event = LockEvent::Freed {
+            lock: "L1".into(),
+            session: 1,
+            token: 2,
+        };
+        assert!(declared.events.contains(&event.name()));
+        assert!(declared.events.contains(&"became_leader"));
+        let suite = build("", "").unwrap_or_else(|e| panic!("{e}"));
+        let names: Vec<String> = suite
+            .checks()
+            .iter()
+            .map(|c| c.name().to_string())
+            .collect();
+        for name in names {
+            assert!(declared.checks.contains(&name.as_str()), "{name}");
+        }
+    }
+}
