@@ -624,7 +624,9 @@ impl LockClient {
             return;
         };
         if self.pending.is_some() {
-            return ctx.set_timer(POLL, LockTimer::Poll);
+            // Soon, not a whole poll later: keep-alives come every quarter ttl, and a poll
+            // deferred by whole periods can fall on a keep-alive in flight every time.
+            return ctx.set_timer(UNAVAILABLE_BACKOFF, LockTimer::Poll);
         }
         let op = LockOp::Acquire {
             lock: lock.clone(),
