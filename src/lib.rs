@@ -11,6 +11,7 @@ pub fn families() -> Families {
         .with::<sim_raft::RaftSuite>()
         .with::<sim_fd::FdSuite>()
         .with::<sim_2pc::TxnSuite>()
+        .with::<sim_lock::LockSuite>()
         .with::<sim_runner::bench::BeatSuite>()
 }
 

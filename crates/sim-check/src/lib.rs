@@ -40,6 +40,7 @@ pub mod exact;
 pub mod field;
 mod formats;
 mod history;
+mod lock;
 mod model;
 mod parse;
 mod report;
@@ -56,6 +57,7 @@ pub use check::{
 pub use history::{
     Event, EventError, EventKind, History, ModelKind, OpFn, OpIndex, Operation, Outcome,
 };
+pub use lock::{LockState, LockTable};
 pub use model::{Cell, Json, Kv, Model, Mutex, Register, Replay, StateTest};
 pub use parse::{
     detect_format, load_history, load_history_with, parse_history, parse_history_with,

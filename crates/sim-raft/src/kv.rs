@@ -9,7 +9,10 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
+use sim_core::NodeId;
 use sim_kv::{KvOp, KvRequest, KvResponse};
+
+use crate::machine::StateMachine;
 
 /// A client's session: its latest applied request and the answer it got.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -18,26 +21,8 @@ pub struct Session {
     pub response: KvResponse,
 }
 
-/// What applying a request did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Applied {
-    /// The request took effect (or read) now.
-    Fresh(KvResponse),
-    /// The same `(client, seq)` was applied before: the recorded answer, nothing re-applied.
-    Duplicate(KvResponse),
-    /// An older request of a client that has since moved on: ignored.
-    Stale,
-}
-
-impl Applied {
-    /// The answer for the client, if any.
-    pub fn response(&self) -> Option<&KvResponse> {
-        match self {
-            Applied::Fresh(r) | Applied::Duplicate(r) => Some(r),
-            Applied::Stale => None,
-        }
-    }
-}
+/// What applying a request did (the machine interface's, for the kv store's answers).
+pub type Applied = crate::machine::Applied<KvResponse>;
 
 /// The key-value store and its sessions.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -113,6 +98,46 @@ impl KvStore {
                 KvResponse::Done
             }
         }
+    }
+}
+
+/// The key-value store is Raft's default state machine.
+impl StateMachine for KvStore {
+    type Request = KvRequest;
+    type Response = KvResponse;
+
+    fn client_seq(request: &KvRequest) -> (u64, u64) {
+        (request.client, request.seq)
+    }
+
+    fn apply(&mut self, _index: u64, request: &KvRequest) -> Applied {
+        KvStore::apply(self, request)
+    }
+
+    fn session(&self, client: u64) -> Option<(u64, &KvResponse)> {
+        KvStore::session(self, client).map(|s| (s.seq, &s.response))
+    }
+
+    fn is_read(request: &KvRequest) -> bool {
+        matches!(request.op, KvOp::Get { .. })
+    }
+
+    fn read(&self, request: &KvRequest) -> KvResponse {
+        match &request.op {
+            KvOp::Get { key } => KvResponse::Value(self.get(key).cloned()),
+            _ => KvResponse::Unavailable,
+        }
+    }
+
+    fn not_served(leader: Option<NodeId>) -> KvResponse {
+        match leader {
+            Some(to) => KvResponse::Redirect { to },
+            None => KvResponse::Unavailable,
+        }
+    }
+
+    fn size(&self) -> usize {
+        self.len()
     }
 }
 

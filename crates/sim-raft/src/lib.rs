@@ -11,6 +11,8 @@
 //!   InstallSnapshot.
 //! - [`log`], [`kv`], [`message`]: its log, its key-value state machine with client sessions
 //!   (a retried `(client, seq)` is applied once), its messages.
+//! - [`machine`]: the [`StateMachine`] trait the node replicates; the key-value store is the
+//!   default (`RaftNode` is `RaftNode<KvStore>`), and another family plugs in its own (`sim-lock`).
 //! - [`params`]: a scenario's `[protocol]` table ([`Params`]) and its validation.
 //! - [`bugs`]: planted bugs, switchable by name ([`Bug`]).
 //! - [`checks`]: Raft's safety properties, checked after every step, and its liveness
@@ -72,6 +74,7 @@ pub mod bugs;
 pub mod checks;
 pub mod kv;
 pub mod log;
+pub mod machine;
 pub mod message;
 pub mod node;
 pub mod params;
@@ -86,6 +89,7 @@ pub use bugs::{Bug, BugSet};
 pub use checks::{RaftCheckParams, RunRecord};
 pub use kv::KvStore;
 pub use log::{Command, Entry, RaftLog, Snapshot};
+pub use machine::{Applied, StateMachine};
 pub use message::Message;
 pub use node::{Durable, RaftEvent, RaftNode, Role, Timer};
 pub use params::{Params, RaftConfig, ReadMode};

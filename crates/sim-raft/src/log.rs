@@ -14,31 +14,38 @@ use std::fmt;
 use std::sync::Arc;
 
 use serde::Serialize;
-use sim_kv::KvRequest;
 
 use crate::kv::KvStore;
+use crate::machine::StateMachine;
 
-/// What an entry asks the state machine to do.
-#[derive(Clone, PartialEq, Eq, Serialize)]
-pub enum Command {
+/// What an entry asks the state machine `M` to do.
+#[derive(Clone, PartialEq, Serialize)]
+#[serde(bound = "")]
+pub enum Command<M: StateMachine = KvStore> {
     /// The entry a leader appends when its term starts (§5.4.2, §8).
     Noop,
-    /// A client request (shared: entries are copied into messages and storage).
-    Kv(Arc<KvRequest>),
+    /// A client request (shared: entries are copied into messages and storage). The name is
+    /// the key-value store's, Raft's first state machine; any machine's requests travel in it.
+    Kv(Arc<M::Request>),
 }
 
-impl fmt::Debug for Command {
+impl<M: StateMachine> Eq for Command<M> where M::Request: Eq {}
+
+impl<M: StateMachine> fmt::Debug for Command<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Command::Noop => f.write_str("noop"),
-            Command::Kv(r) => write!(f, "c{}#{} {:?}", r.client, r.seq, r.op),
+            Command::Kv(r) => {
+                let (client, seq) = M::client_seq(r);
+                write!(f, "c{client}#{seq} {r:?}")
+            }
         }
     }
 }
 
-impl Command {
+impl<M: StateMachine> Command<M> {
     /// Whether two commands are the same, comparing the shared request first by pointer.
-    pub fn same(&self, other: &Command) -> bool {
+    pub fn same(&self, other: &Command<M>) -> bool {
         match (self, other) {
             (Command::Noop, Command::Noop) => true,
             (Command::Kv(a), Command::Kv(b)) => Arc::ptr_eq(a, b) || a == b,
@@ -48,27 +55,32 @@ impl Command {
 }
 
 /// One log entry.
-#[derive(Clone, PartialEq, Eq, Serialize)]
-pub struct Entry {
+#[derive(Clone, PartialEq, Serialize)]
+#[serde(bound = "")]
+pub struct Entry<M: StateMachine = KvStore> {
     pub term: u64,
-    pub command: Command,
+    pub command: Command<M>,
 }
 
-impl fmt::Debug for Entry {
+impl<M: StateMachine> Eq for Entry<M> where M::Request: Eq {}
+
+impl<M: StateMachine> fmt::Debug for Entry<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "t{}:{:?}", self.term, self.command)
     }
 }
 
 /// A snapshot of the state machine after applying every entry up to `last_index` (§7).
-#[derive(Clone, PartialEq, Eq, Serialize)]
-pub struct Snapshot {
+#[derive(Clone, PartialEq, Serialize)]
+pub struct Snapshot<M: StateMachine = KvStore> {
     pub last_index: u64,
     pub last_term: u64,
-    pub state: KvStore,
+    pub state: M,
 }
 
-impl fmt::Debug for Snapshot {
+impl<M: StateMachine + Eq> Eq for Snapshot<M> {}
+
+impl<M: StateMachine> fmt::Debug for Snapshot<M> {
     /// Short on purpose, for test failures and logs (the trace writes snapshots as JSON).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -76,7 +88,7 @@ impl fmt::Debug for Snapshot {
             "snapshot(i{} t{}, {} keys)",
             self.last_index,
             self.last_term,
-            self.state.len()
+            self.state.size()
         )
     }
 }
@@ -84,17 +96,31 @@ impl fmt::Debug for Snapshot {
 /// The entries after a base at or below the latest snapshot's end.
 ///
 /// Invariant: `base_index <= snapshot_index <= last_index()`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RaftLog {
+#[derive(Debug, Clone, PartialEq)]
+pub struct RaftLog<M: StateMachine = KvStore> {
     base_index: u64,
     base_term: u64,
     snapshot_index: u64,
     snapshot_term: u64,
     /// `entries[k]` is at index `base_index + 1 + k`.
-    entries: Vec<Entry>,
+    entries: Vec<Entry<M>>,
 }
 
-impl RaftLog {
+impl<M: StateMachine> Default for RaftLog<M> {
+    fn default() -> Self {
+        RaftLog {
+            base_index: 0,
+            base_term: 0,
+            snapshot_index: 0,
+            snapshot_term: 0,
+            entries: Vec::new(),
+        }
+    }
+}
+
+impl<M: StateMachine> Eq for RaftLog<M> where M::Request: Eq {}
+
+impl<M: StateMachine> RaftLog<M> {
     pub fn new() -> Self {
         Self::default()
     }
@@ -157,7 +183,7 @@ impl RaftLog {
     }
 
     /// The entry at `index`, if held (not compacted, not past the end).
-    pub fn entry(&self, index: u64) -> Option<&Entry> {
+    pub fn entry(&self, index: u64) -> Option<&Entry<M>> {
         if index <= self.base_index {
             return None;
         }
@@ -165,7 +191,7 @@ impl RaftLog {
     }
 
     /// The entries in `[from, to]` that are held.
-    pub fn slice(&self, from: u64, to: u64) -> &[Entry] {
+    pub fn slice(&self, from: u64, to: u64) -> &[Entry<M>] {
         let from = from.max(self.base_index + 1);
         let to = to.min(self.last_index());
         if from > to {
@@ -177,13 +203,13 @@ impl RaftLog {
     }
 
     /// Appends one entry at `last_index() + 1`.
-    pub fn push(&mut self, entry: Entry) {
+    pub fn push(&mut self, entry: Entry<M>) {
         self.entries.push(entry);
     }
 
     /// Replaces the entry at `index` in place (only the planted bug `no_truncate_conflict` does
     /// this: a correct follower truncates instead).
-    pub fn overwrite(&mut self, index: u64, entry: Entry) {
+    pub fn overwrite(&mut self, index: u64, entry: Entry<M>) {
         assert!(
             index > self.snapshot_index,
             "overwriting at {index}, inside the snapshot"
@@ -343,7 +369,7 @@ mod tests {
         /// from its base on.
         #[test]
         fn log_agrees_with_a_plain_vector(ops in proptest::collection::vec(op(), 0..60)) {
-            let mut log = RaftLog::new();
+            let mut log: RaftLog = RaftLog::new();
             let mut model: Vec<u64> = Vec::new();
             for op in ops {
                 match op {

@@ -5,11 +5,14 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::kv::KvStore;
 use crate::log::{Entry, Snapshot};
+use crate::machine::StateMachine;
 
 /// A message between nodes. Every message carries the sender's term (§5.1).
 #[derive(Debug, Clone, Serialize)]
-pub enum Message {
+#[serde(bound = "")]
+pub enum Message<M: StateMachine = KvStore> {
     /// §5.2; with `pre_vote`, the thesis' §9.6 pre-vote: `term` is the term the sender would
     /// campaign in, and nobody changes state on it.
     RequestVote {
@@ -28,7 +31,7 @@ pub enum Message {
         term: u64,
         prev_log_index: u64,
         prev_log_term: u64,
-        entries: Vec<Entry>,
+        entries: Vec<Entry<M>>,
         leader_commit: u64,
         read_round: u64,
     },
@@ -50,7 +53,7 @@ pub enum Message {
     /// §7, the whole snapshot in one message (no chunks: the simulated network has no MTU).
     InstallSnapshot {
         term: u64,
-        snapshot: Arc<Snapshot>,
+        snapshot: Arc<Snapshot<M>>,
         read_round: u64,
     },
     InstallSnapshotReply {
@@ -60,7 +63,7 @@ pub enum Message {
     },
 }
 
-impl Message {
+impl<M: StateMachine> Message<M> {
     pub fn term(&self) -> u64 {
         match self {
             Message::RequestVote { term, .. }

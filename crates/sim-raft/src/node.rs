@@ -26,11 +26,11 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use sim_core::{rng, Ctx, Event, NodeId, Process, RequestId, SimDuration, SimTime};
-use sim_kv::{KvOp, KvRequest, KvResponse};
 
 use crate::bugs::Bug;
 use crate::kv::KvStore;
 use crate::log::{Command, Entry, RaftLog, Snapshot};
+use crate::machine::StateMachine;
 use crate::message::Message;
 use crate::params::{RaftConfig, ReadMode};
 
@@ -55,8 +55,12 @@ fn majority_value(values: &mut [u64], majority: usize) -> u64 {
 /// to the snapshot's end and agree with it there; the first one is then the base (only its term
 /// is needed; see [`RaftNode::compact_log`]). Otherwise the log starts at the snapshot's end.
 /// Either way it takes the entries that follow without a gap.
-fn rebuild_log(snapshot_index: u64, snapshot_term: u64, durable: &[(u64, Entry)]) -> RaftLog {
-    fn extend(log: &mut RaftLog, durable: &[(u64, Entry)]) {
+fn rebuild_log<M: StateMachine>(
+    snapshot_index: u64,
+    snapshot_term: u64,
+    durable: &[(u64, Entry<M>)],
+) -> RaftLog<M> {
+    fn extend<M: StateMachine>(log: &mut RaftLog<M>, durable: &[(u64, Entry<M>)]) {
         for (index, entry) in durable {
             if *index <= log.base_index() {
                 continue;
@@ -111,11 +115,11 @@ pub enum Timer {
 
 /// A value in durable storage.
 #[derive(Debug, Clone)]
-pub enum Durable {
+pub enum Durable<M: StateMachine = KvStore> {
     Term(u64),
     Vote(Option<NodeId>),
-    Entry(Entry),
-    Snapshot(Arc<Snapshot>),
+    Entry(Entry<M>),
+    Snapshot(Arc<Snapshot<M>>),
 }
 
 /// What a node reports: to the trace, to the checks, and for faults aimed at moments.
@@ -200,10 +204,10 @@ impl Event for RaftEvent {
 
 /// An entry the state machine applied during the latest handler.
 #[derive(Debug, Clone)]
-pub struct AppliedEntry {
+pub struct AppliedEntry<M: StateMachine = KvStore> {
     pub index: u64,
     pub term: u64,
-    pub command: Command,
+    pub command: Command<M>,
 }
 
 /// An AppendEntries reply's fields (see [`Message::AppendEntriesReply`]).
@@ -229,29 +233,29 @@ struct PendingWrite {
 /// A ReadIndex read waiting for its heartbeat round (`round == 0`: not started, because the
 /// leader has not committed an entry of its term yet).
 #[derive(Debug, Clone)]
-struct PendingRead {
+struct PendingRead<M: StateMachine> {
     id: RequestId,
-    key: String,
+    request: M::Request,
     round: u64,
     read_index: u64,
 }
 
-/// One Raft node.
-pub struct RaftNode {
+/// One Raft node, replicating the state machine `M` (the key-value store by default).
+pub struct RaftNode<M: StateMachine = KvStore> {
     pub(crate) config: Arc<RaftConfig>,
     id: NodeId,
     pub(crate) node_count: usize,
     // Durable state (mirrored in storage).
     term: u64,
     voted_for: Option<NodeId>,
-    log: RaftLog,
-    snapshot: Option<Arc<Snapshot>>,
+    log: RaftLog<M>,
+    snapshot: Option<Arc<Snapshot<M>>>,
     // Volatile state.
     role: Role,
     leader: Option<NodeId>,
     commit_index: u64,
     last_applied: u64,
-    kv: KvStore,
+    kv: M,
     /// Local time of the latest AppendEntries or InstallSnapshot from the current leader.
     leader_contact: Option<SimTime>,
     votes: Vec<bool>,
@@ -284,18 +288,29 @@ pub struct RaftNode {
     election_deadline: Option<SimTime>,
     election_timer_at: Option<SimTime>,
     pending_writes: BTreeMap<u64, PendingWrite>,
-    pending_reads: Vec<PendingRead>,
+    pending_reads: Vec<PendingRead<M>>,
     // What the latest handler did, for the checks.
-    applied_now: Vec<AppliedEntry>,
+    applied_now: Vec<AppliedEntry<M>>,
     log_changed: Option<(u64, u64)>,
     snapshots_taken: u64,
     /// Room for the majority computations, which run on every reply (no allocation per reply).
     scratch: Vec<u64>,
 }
 
-impl RaftNode {
+impl<M: StateMachine> RaftNode<M> {
     /// A fresh node; its durable state is read in `on_start`.
     pub fn new(id: NodeId, node_count: usize, config: Arc<RaftConfig>) -> Self {
+        Self::with_state_machine(id, node_count, config, M::default())
+    }
+
+    /// A fresh node replicating `machine` as it is before any entry (a machine built with its
+    /// family's switches); its durable state is read in `on_start`.
+    pub fn with_state_machine(
+        id: NodeId,
+        node_count: usize,
+        config: Arc<RaftConfig>,
+        machine: M,
+    ) -> Self {
         assert!(
             id.index() < node_count,
             "{id} is outside a cluster of {node_count}"
@@ -312,7 +327,7 @@ impl RaftNode {
             leader: None,
             commit_index: 0,
             last_applied: 0,
-            kv: KvStore::new(),
+            kv: machine,
             leader_contact: None,
             votes: vec![false; node_count],
             responded: vec![false; node_count],
@@ -360,13 +375,14 @@ impl RaftNode {
     pub fn last_applied(&self) -> u64 {
         self.last_applied
     }
-    pub fn log(&self) -> &RaftLog {
+    pub fn log(&self) -> &RaftLog<M> {
         &self.log
     }
-    pub fn snapshot(&self) -> Option<&Arc<Snapshot>> {
+    pub fn snapshot(&self) -> Option<&Arc<Snapshot<M>>> {
         self.snapshot.as_ref()
     }
-    pub fn kv(&self) -> &KvStore {
+    /// The state machine (named for the key-value store, Raft's default machine).
+    pub fn kv(&self) -> &M {
         &self.kv
     }
     pub fn snapshots_taken(&self) -> u64 {
@@ -376,7 +392,7 @@ impl RaftNode {
         &self.config
     }
     /// The entries the state machine applied during the latest handler, in order.
-    pub fn applied_now(&self) -> &[AppliedEntry] {
+    pub fn applied_now(&self) -> &[AppliedEntry<M>] {
         &self.applied_now
     }
     /// The range of indices the latest handler wrote into the log, if any.
@@ -458,7 +474,7 @@ impl RaftNode {
             // answer (they time out and retry with the same sequence number). Reads did nothing.
             self.pending_writes.clear();
             for read in std::mem::take(&mut self.pending_reads) {
-                ctx.reply(read.id, not_served(leader));
+                ctx.reply(read.id, M::not_served(leader));
             }
             self.reset_election_timer(ctx);
         }
@@ -467,7 +483,7 @@ impl RaftNode {
     }
 
     /// Appends `entry` to the leader's own log and counts it as matched once synced.
-    fn append_as_leader(&mut self, ctx: &mut Ctx<'_, Self>, entry: Entry) -> u64 {
+    fn append_as_leader(&mut self, ctx: &mut Ctx<'_, Self>, entry: Entry<M>) -> u64 {
         let index = self.log.last_index() + 1;
         ctx.storage()
             .put_entry(LOG, index, Durable::Entry(entry.clone()));
@@ -774,7 +790,7 @@ impl RaftNode {
         term: u64,
         prev_log_index: u64,
         prev_log_term: u64,
-        entries: Vec<Entry>,
+        entries: Vec<Entry<M>>,
         leader_commit: u64,
         read_round: u64,
     ) {
@@ -963,7 +979,7 @@ impl RaftNode {
         ctx: &mut Ctx<'_, Self>,
         from: NodeId,
         term: u64,
-        snapshot: Arc<Snapshot>,
+        snapshot: Arc<Snapshot<M>>,
         read_round: u64,
     ) {
         if term < self.term {
@@ -1092,11 +1108,11 @@ impl RaftNode {
             self.last_applied = index;
             let applied = match &entry.command {
                 Command::Noop => None,
-                Command::Kv(request) => Some((request, self.kv.apply(request))),
+                Command::Kv(request) => Some((request, self.kv.apply(index, request))),
             };
             if let Some(waiting) = self.pending_writes.remove(&index) {
                 if let Some((request, outcome)) = &applied {
-                    let same = request.client == waiting.client && request.seq == waiting.seq;
+                    let same = M::client_seq(request) == (waiting.client, waiting.seq);
                     if let (true, Some(response)) = (same, outcome.response()) {
                         ctx.reply(waiting.id, response.clone());
                     }
@@ -1172,40 +1188,40 @@ impl RaftNode {
 
     // ----- Clients (thesis §6.3, §6.4) -----
 
-    fn on_client_request(&mut self, ctx: &mut Ctx<'_, Self>, id: RequestId, request: KvRequest) {
+    fn on_client_request(&mut self, ctx: &mut Ctx<'_, Self>, id: RequestId, request: M::Request) {
         if self.role != Role::Leader {
-            ctx.reply(id, not_served(self.leader));
+            ctx.reply(id, M::not_served(self.leader));
             return;
         }
-        if let (KvOp::Get { key }, ReadMode::ReadIndex) = (&request.op, self.config.read_mode) {
+        if M::is_read(&request) && self.config.read_mode == ReadMode::ReadIndex {
             self.pending_reads.push(PendingRead {
                 id,
-                key: key.clone(),
+                request,
                 round: 0,
                 read_index: 0,
             });
             self.serve_reads(ctx);
             return;
         }
-        if let Some(session) = self.kv.session(request.client) {
-            if request.seq == session.seq {
-                ctx.reply(id, session.response.clone());
+        let (client, seq) = M::client_seq(&request);
+        if let Some((session_seq, response)) = self.kv.session(client) {
+            if seq == session_seq {
+                ctx.reply(id, response.clone());
                 return;
             }
-            if request.seq < session.seq {
+            if seq < session_seq {
                 return;
             }
         }
         let in_flight = self
             .pending_writes
             .values_mut()
-            .find(|w| w.client == request.client && w.seq == request.seq);
+            .find(|w| w.client == client && w.seq == seq);
         if let Some(waiting) = in_flight {
             // A retry of an entry already in the log: answer this attempt when it applies.
             waiting.id = id;
             return;
         }
-        let (client, seq) = (request.client, request.seq);
         let entry = Entry {
             term: self.term,
             command: Command::Kv(Arc::new(request)),
@@ -1246,7 +1262,7 @@ impl RaftNode {
         self.pending_reads.retain(|read| {
             let ready = read.round != 0 && read.round <= confirmed && read.read_index <= applied;
             if ready {
-                ctx.reply(read.id, KvResponse::Value(kv.get(&read.key).cloned()));
+                ctx.reply(read.id, kv.read(&read.request));
             }
             !ready
         });
@@ -1272,7 +1288,7 @@ impl RaftNode {
             self.last_applied = snapshot.last_index;
             self.snapshot = Some(snapshot);
         }
-        let durable: Vec<(u64, Entry)> = storage
+        let durable: Vec<(u64, Entry<M>)> = storage
             .entries(LOG)
             .into_iter()
             .filter_map(|(index, value)| match value {
@@ -1284,12 +1300,12 @@ impl RaftNode {
     }
 }
 
-impl Process for RaftNode {
-    type Msg = Message;
+impl<M: StateMachine> Process for RaftNode<M> {
+    type Msg = Message<M>;
     type Timer = Timer;
-    type Request = KvRequest;
-    type Response = KvResponse;
-    type Durable = Durable;
+    type Request = M::Request;
+    type Response = M::Response;
+    type Durable = Durable<M>;
     type Event = RaftEvent;
 
     fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) {
@@ -1305,7 +1321,7 @@ impl Process for RaftNode {
         self.reset_election_timer(ctx);
     }
 
-    fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, msg: Message) {
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, msg: Message<M>) {
         self.begin();
         match msg {
             Message::RequestVote {
@@ -1423,7 +1439,7 @@ impl Process for RaftNode {
         }
     }
 
-    fn on_request(&mut self, ctx: &mut Ctx<'_, Self>, id: RequestId, request: KvRequest) {
+    fn on_request(&mut self, ctx: &mut Ctx<'_, Self>, id: RequestId, request: M::Request) {
         self.begin();
         self.on_client_request(ctx, id, request);
     }
@@ -1441,12 +1457,3 @@ impl Process for RaftNode {
 #[cfg(test)]
 #[path = "node_tests.rs"]
 mod tests;
-
-/// The answer to a client this node cannot serve (thesis §6.2): a redirect to the leader it
-/// follows, or unavailable when it knows none (an election is on, or it is cut off).
-fn not_served(leader: Option<NodeId>) -> KvResponse {
-    match leader {
-        Some(to) => KvResponse::Redirect { to },
-        None => KvResponse::Unavailable,
-    }
-}

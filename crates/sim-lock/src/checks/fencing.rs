@@ -1,0 +1,221 @@
+//! `lock.fencing_safety`: the resource never accepts a write whose token is lower than one it
+//! has accepted; and the overlap clients believe in, measured.
+//!
+//! A client believes it holds a lock from its `believes` event until its `doubts` event or its
+//! crash (a paused client still believes: nothing ran to tell it otherwise). Two clients
+//! believing at once, a writer among them, is an overlap; its total, count and longest go to
+//! the summary and the figures. Fencing is what keeps an overlap from reaching the resource.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use sim_core::{
+    Check, CheckKind, CheckReport, NodeChange, NodeId, Observation, Phases, SimDuration, SimTime,
+    Simulation, Violation,
+};
+
+use super::{with_record, SharedRecord};
+use crate::config::Config;
+use crate::machine::Mode;
+use crate::node::{LockEvent, LockNode};
+
+/// Who believes they hold one lock, and since when the current set has stood.
+#[derive(Debug, Default)]
+struct Beliefs {
+    believers: BTreeMap<NodeId, (Mode, u64)>,
+    since: SimTime,
+    overlap_started: Option<SimTime>,
+}
+
+impl Beliefs {
+    fn conflicting(&self) -> bool {
+        self.believers.len() >= 2 && self.believers.values().any(|&(m, _)| m == Mode::Write)
+    }
+}
+
+/// `lock.fencing_safety`.
+pub struct FencingSafety {
+    config: Arc<Config>,
+    record: SharedRecord,
+    /// Per lock, the highest token the resource accepted, with the writer and time.
+    accepted: BTreeMap<String, (u64, NodeId, SimTime)>,
+    beliefs: BTreeMap<String, Beliefs>,
+}
+
+impl FencingSafety {
+    pub const NAME: &'static str = "lock.fencing_safety";
+
+    pub fn new(config: Arc<Config>, record: SharedRecord) -> Self {
+        FencingSafety {
+            config,
+            record,
+            accepted: BTreeMap::new(),
+            beliefs: BTreeMap::new(),
+        }
+    }
+
+    /// Changes `client`'s belief about `lock` at `now`, accounting the overlap so far.
+    fn believe(&mut self, lock: &str, client: NodeId, belief: Option<(Mode, u64)>, now: SimTime) {
+        let beliefs = self.beliefs.entry(lock.to_string()).or_default();
+        let before = beliefs.conflicting();
+        match belief {
+            Some(b) => {
+                beliefs.believers.insert(client, b);
+            }
+            None => {
+                beliefs.believers.remove(&client);
+            }
+        }
+        let after = beliefs.conflicting();
+        beliefs.since = now;
+        match (before, after) {
+            (false, true) => beliefs.overlap_started = Some(now),
+            (true, false) => {
+                if let Some(start) = beliefs.overlap_started.take().filter(|&s| now > s) {
+                    let length = now.saturating_since(start);
+                    with_record(&self.record, |r| {
+                        r.overlap =
+                            SimDuration::from_nanos(r.overlap.as_nanos() + length.as_nanos());
+                        r.overlaps += 1;
+                        r.longest_overlap = r.longest_overlap.max(length);
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn accept(
+        &mut self,
+        now: SimTime,
+        lock: &str,
+        token: u64,
+        client: NodeId,
+    ) -> Option<Violation> {
+        with_record(&self.record, |r| r.writes_accepted += 1);
+        match self.accepted.get(lock) {
+            Some(&(highest, by, at)) if token < highest => {
+                with_record(&self.record, |r| r.stale_writes_accepted += 1);
+                let fencing = if self.config.fencing { "on" } else { "off" };
+                Some(Violation {
+                    time: now,
+                    message: format!(
+                        "the resource accepted a write to lock {lock} by {client} with token {token} at t={now}, \
+                         after accepting token {highest} from {by} at t={at} (fencing {fencing})"
+                    ),
+                })
+            }
+            Some(&(highest, _, _)) if token == highest => None,
+            _ => {
+                self.accepted.insert(lock.to_string(), (token, client, now));
+                None
+            }
+        }
+    }
+}
+
+impl Check<LockNode> for FencingSafety {
+    fn name(&self) -> &str {
+        Self::NAME
+    }
+
+    fn kind(&self) -> CheckKind {
+        CheckKind::Always
+    }
+
+    fn observe(
+        &mut self,
+        sim: &Simulation<LockNode>,
+        obs: &Observation<'_, LockNode>,
+    ) -> Option<Violation> {
+        let now = sim.now();
+        match *obs {
+            Observation::Handled { node, events } => {
+                let mut violation = None;
+                for event in events {
+                    match event {
+                        LockEvent::Believes { lock, mode, token } => {
+                            with_record(&self.record, |r| r.holdings += 1);
+                            self.believe(lock, node, Some((*mode, *token)), now);
+                        }
+                        LockEvent::Doubts { lock, .. } => self.believe(lock, node, None, now),
+                        LockEvent::Accepted {
+                            lock,
+                            token,
+                            client,
+                            ..
+                        } => {
+                            violation = violation.or(self.accept(now, lock, *token, *client));
+                        }
+                        LockEvent::Rejected { .. } => {
+                            with_record(&self.record, |r| r.writes_rejected += 1)
+                        }
+                        LockEvent::SessionOpened { .. } => {
+                            with_record(&self.record, |r| r.sessions_opened += 1)
+                        }
+                        _ => {}
+                    }
+                }
+                violation
+            }
+            Observation::Node {
+                node,
+                change: NodeChange::Crashed,
+            } => {
+                let locks: Vec<String> = self
+                    .beliefs
+                    .iter()
+                    .filter(|(_, b)| b.believers.contains_key(&node))
+                    .map(|(l, _)| l.clone())
+                    .collect();
+                for lock in locks {
+                    self.believe(&lock, node, None, now);
+                }
+                None
+            }
+            _ => None,
+        }
+    }
+
+    fn finish(&mut self, _sim: &Simulation<LockNode>, phases: &Phases) -> CheckReport {
+        // Close the overlaps still open at the end.
+        let open: Vec<(String, NodeId)> = self
+            .beliefs
+            .iter()
+            .flat_map(|(l, b)| b.believers.keys().map(move |&n| (l.clone(), n)))
+            .collect();
+        for (lock, node) in open {
+            self.believe(&lock, node, None, phases.end);
+        }
+        let record = self
+            .record
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        CheckReport {
+            name: Self::NAME.to_string(),
+            kind: CheckKind::Always,
+            violation: None,
+            figures: vec![
+                (
+                    "believed overlap".to_string(),
+                    format!(
+                        "{} in {} episodes",
+                        super::millis(record.overlap),
+                        record.overlaps
+                    ),
+                ),
+                (
+                    "writes accepted".to_string(),
+                    record.writes_accepted.to_string(),
+                ),
+                (
+                    "refused by fencing".to_string(),
+                    record.writes_rejected.to_string(),
+                ),
+            ],
+            not_evaluated: (record.writes_accepted == 0)
+                .then(|| "the resource accepted no write".to_string()),
+        }
+    }
+}

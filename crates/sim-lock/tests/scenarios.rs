@@ -1,0 +1,207 @@
+//! The shipped lock scenario files, run through the real runner over a few seeds each: every
+//! scenario without an `[expect]` table passes; the unsafe designs (no fencing) fail by design
+//! by the check their table names, with the believed-holder overlap in the summary; every planted
+//! bug is caught within its budget by its check, and the same seed passes with the bug removed.
+//! A scripted case drives the runner's `Cluster` directly.
+
+use sim_core::{ClusterInfo, NodeId, SimConfig, SimDuration, SimTime, Suite, Trace};
+use sim_lock::node::LockEvent;
+use sim_lock::LockSuite;
+use sim_runner::{run_suite, Cluster, RunOptions, RunReport};
+use sim_scenario::Scenario;
+
+fn text(file: &str) -> String {
+    let path = format!("{}/../../scenarios/lock/{file}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn parse(file: &str, text: &str) -> Scenario {
+    Scenario::parse(&format!("scenarios/lock/{file}"), text).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn load(file: &str) -> Scenario {
+    parse(file, &text(file))
+}
+
+/// `file` with its `bugs = [...]` line and `[expect]` table removed.
+fn load_without_bugs(file: &str) -> Scenario {
+    let text = text(file);
+    let body = text.split("[expect]").next().unwrap_or_default();
+    let clean: String = body
+        .lines()
+        .filter(|l| !l.starts_with("bugs = "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    parse(file, &clean)
+}
+
+fn run(scenario: &Scenario, seed: u64) -> RunReport {
+    run_suite::<LockSuite>(scenario, RunOptions::new(seed)).unwrap_or_else(|e| panic!("{e}"))
+}
+
+const SCENARIOS: [&str; 5] = [
+    "nemesis.toml",
+    "paused-holder.toml",
+    "clock-jump.toml",
+    "leader-partition.toml",
+    "lossy-sessions.toml",
+];
+
+const BUGS: [&str; 5] = [
+    "bugs/writer_ignores_readers.toml",
+    "bugs/token_resets_when_free.toml",
+    "bugs/resource_token_in_memory.toml",
+    "bugs/acquire_without_session.toml",
+    "bugs/release_any_owner.toml",
+];
+
+#[test]
+fn every_lock_scenario_passes_its_first_seeds() {
+    for file in SCENARIOS {
+        let scenario = load(file);
+        assert!(scenario.expect.is_none(), "{file} expects a failure");
+        for seed in 0..2 {
+            let report = run(&scenario, seed);
+            assert!(
+                report.passed(),
+                "{file} seed {seed}: {:?}",
+                report.failure()
+            );
+        }
+    }
+}
+
+fn summary_line<'a>(report: &'a RunReport, key: &str) -> &'a str {
+    report
+        .summary
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_else(|| panic!("no {key:?} line in {:?}", report.summary))
+}
+
+/// Without fencing, the paused holder's late write reaches the resource: the run fails by
+/// design, and the summary shows the overlap the clients believed in.
+#[test]
+fn without_fencing_a_paused_holder_corrupts_the_resource_and_the_overlap_is_shown() {
+    for file in ["paused-holder-unfenced.toml", "clock-jump-unfenced.toml"] {
+        let scenario = load(file);
+        let expect = scenario.expect.clone().expect("an [expect] table");
+        let failing = (0..expect.within_seeds)
+            .map(|seed| run(&scenario, seed))
+            .find(|r| r.failed_check().as_deref() == Some(expect.fails.as_str()));
+        let report = failing.unwrap_or_else(|| panic!("{file}: no failure of {}", expect.fails));
+        let failure = report.failure().unwrap_or_default();
+        assert!(failure.contains("fencing off"), "{failure}");
+        let overlap = summary_line(&report, "believed-holder overlap");
+        assert!(!overlap.starts_with("0.0ms"), "{file}: {overlap}");
+    }
+}
+
+/// With fencing, the same pauses are refused at the resource.
+#[test]
+fn with_fencing_the_paused_holders_late_writes_are_refused() {
+    let report = run(&load("paused-holder.toml"), 0);
+    assert!(report.passed(), "{:?}", report.failure());
+    let writes = summary_line(&report, "resource writes");
+    assert!(writes.contains("(0 stale)"), "{writes}");
+    assert!(!writes.ends_with(" 0 refused by fencing"), "{writes}");
+    let figures: Vec<&str> = report.figures.iter().map(|(k, _)| k.as_str()).collect();
+    assert!(figures.contains(&"lock.believed_overlap_us"), "{figures:?}");
+}
+
+#[test]
+fn every_planted_bug_has_a_scenario() {
+    for bug in sim_lock::bugs::Bug::ALL {
+        let file = format!("bugs/{}.toml", bug.name());
+        assert!(BUGS.contains(&file.as_str()), "no scenario {file}");
+    }
+}
+
+#[test]
+fn every_planted_bug_is_caught_within_its_budget_by_its_expected_check() {
+    for file in BUGS {
+        let scenario = load(file);
+        let expect = scenario.expect.clone().expect("[expect]");
+        let caught = (0..expect.within_seeds).find(|&seed| {
+            run(&scenario, seed).failed_check().as_deref() == Some(expect.fails.as_str())
+        });
+        let Some(seed) = caught else {
+            panic!(
+                "{file}: {} did not fail within {} seeds",
+                expect.fails, expect.within_seeds
+            );
+        };
+        let clean = run(&load_without_bugs(file), seed);
+        assert!(
+            clean.passed(),
+            "{file} seed {seed} without the bug: {:?}",
+            clean.failure()
+        );
+    }
+}
+
+#[test]
+fn the_same_seed_gives_the_same_trace() {
+    let scenario = load("nemesis.toml");
+    assert_eq!(run(&scenario, 3).trace_hash, run(&scenario, 3).trace_hash);
+}
+
+/// Three servers (n1-n3), two clients (n4, n5) and the resource (n6), built as the runner does.
+fn cluster(seed: u64) -> Cluster<LockSuite> {
+    let mut info = ClusterInfo::uniform(6, SimDuration::from_secs(10), SimDuration::ZERO);
+    info.node_kinds = ["server", "server", "server", "client", "client", "resource"]
+        .map(String::from)
+        .to_vec();
+    let suite = LockSuite::new(
+        &info,
+        Default::default(),
+        Default::default(),
+        Default::default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut cluster = Cluster::new(suite, SimConfig::new(seed, 6), Trace::default());
+    cluster.start();
+    cluster
+}
+
+fn secs(s: u64) -> SimTime {
+    SimTime(s * 1_000_000_000)
+}
+
+/// A crashed holder's session expires by the service's clock and the waiting client is told the
+/// lock is its: the lease frees the lock within the ttl plus the expiry machinery's delay.
+#[test]
+fn a_crashed_holders_lock_goes_to_the_waiting_client_after_its_lease() {
+    let mut cluster = cluster(4);
+    let holder = cluster.run_until_event(secs(5), |_, node, events| {
+        events
+            .iter()
+            .any(|e| matches!(e, LockEvent::Believes { .. }))
+            && node.0 >= 3
+    });
+    let Some(holder) = holder else {
+        panic!("no client held the lock");
+    };
+    let crashed_at = cluster.sim().now();
+    cluster.crash(holder);
+    let other = NodeId(if holder == NodeId(3) { 4 } else { 3 });
+    let next = cluster.run_until_event(secs(10), |_, node, events| {
+        node == other
+            && events
+                .iter()
+                .any(|e| matches!(e, LockEvent::Believes { .. }))
+    });
+    assert_eq!(next, Some(other), "the waiting client never got the lock");
+    let waited = cluster.sim().now().saturating_since(crashed_at);
+    assert!(
+        waited >= SimDuration::from_millis(700),
+        "granted before the lease ran out: {waited}"
+    );
+    assert!(
+        waited <= SimDuration::from_millis(1600),
+        "the expiry took {waited}"
+    );
+    let finished = cluster.finish();
+    assert!(finished.passed(), "{:?}", finished.failure());
+}
