@@ -68,6 +68,10 @@ pub struct FuzzArgs {
     /// Replace the scenario's fault-phase duration, e.g. 10s.
     #[arg(long, value_parser = parse_duration, value_name = "D")]
     pub duration: Option<SimDuration>,
+    /// Measure determinism too: run one in N passing seeds a second time (N is 16 when not
+    /// given) and report a different trace hash as a determinism bug.
+    #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "16")]
+    pub recheck: Option<u64>,
     /// Stop as if interrupted after starting this many seeds (tests of --resume).
     #[arg(long, hide = true, value_name = "N")]
     pub stop_after: Option<u64>,
@@ -303,6 +307,13 @@ fn fuzz(program: &Program, args: FuzzArgs) -> Result<u8, String> {
     if jobs == 0 {
         return Err("--jobs: expected at least 1".into());
     }
+    let recheck_one_in = args.recheck.unwrap_or(0);
+    if args.recheck.is_some() && !(1..=sim_runner::recheck::ONE_IN_MAX).contains(&recheck_one_in) {
+        return Err(format!(
+            "--recheck: expected one in N passing seeds with N in 1..={}, found {recheck_one_in}",
+            sim_runner::recheck::ONE_IN_MAX
+        ));
+    }
     let dir = args
         .out
         .clone()
@@ -351,6 +362,7 @@ fn fuzz(program: &Program, args: FuzzArgs) -> Result<u8, String> {
             duration: args.duration,
             families: program.families.clone(),
             sim: program.provenance(),
+            recheck_one_in,
         },
     };
     let running = campaign::spawn(Arc::new(scenario.clone()), plan);
@@ -413,6 +425,7 @@ fn fuzz(program: &Program, args: FuzzArgs) -> Result<u8, String> {
     summary.wall_seconds = wall;
     summary.seeds_timed = new_seeds;
     summary.jobs = jobs;
+    summary.recheck_one_in = recheck_one_in;
     let dir_for_paths = dir.clone();
     let mut text =
         summary.render_text(&|seed| record_path(&dir_for_paths, seed).display().to_string());
@@ -557,6 +570,7 @@ pub fn bench(program: &Program, scenario: &Path, seeds: u64, job_counts: &[usize
                     duration: None,
                     families: program.families.clone(),
                     sim: program.provenance(),
+                    recheck_one_in: 0,
                 },
             },
         );

@@ -143,6 +143,10 @@ pub struct Determinism {
     pub second_hash: String,
     /// Where the two runs part, in words, with the first differing event when it was found.
     pub difference: String,
+    /// Whether the seed had passed and was run again as one of the sampled seeds
+    /// (`--recheck`), rather than a failure that did not reproduce.
+    #[serde(default)]
+    pub rechecked: bool,
 }
 
 /// What one seed did.
@@ -169,6 +173,9 @@ pub struct SeedLine {
     pub sometimes: Vec<(String, bool)>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub determinism: Option<Determinism>,
+    /// Whether this passing seed was one of the sample run twice (`--recheck`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rechecked: bool,
 }
 
 /// How every seed of a campaign runs.
@@ -178,6 +185,9 @@ pub struct SeedOptions {
     pub families: Families,
     pub duration: Option<SimDuration>,
     pub sim: Provenance,
+    /// Run one in this many passing seeds a second time and compare hashes (0: none); see
+    /// [`crate::recheck`].
+    pub recheck_one_in: u64,
 }
 
 fn options(seed: u64, o: &SeedOptions) -> RunOptions {
@@ -209,8 +219,15 @@ pub fn run_seed(
             .map(|c| (c.name.clone(), c.held()))
             .collect(),
         determinism: None,
+        rechecked: false,
     };
     if line.passed {
+        if crate::recheck::sampled(seed, seed_options.recheck_one_in) {
+            line.rechecked = true;
+            line.determinism = crate::recheck::run_again(scenario, seed, seed_options, &report)?;
+            // A passing seed whose second run differs is a failure: a determinism bug.
+            line.passed = line.determinism.is_none();
+        }
         return Ok(Outcome { line, record: None });
     }
     let again = seed_options
@@ -242,6 +259,7 @@ pub fn run_seed(
             first_hash: report.trace_hash_hex(),
             second_hash: again.trace_hash_hex(),
             difference,
+            rechecked: false,
         });
         return Ok(Outcome { line, record: None });
     }
@@ -387,6 +405,12 @@ pub struct Summary {
     pub determinism_bugs: Vec<DeterminismEntry>,
     /// Each sometimes check, by name.
     pub coverage: BTreeMap<String, Coverage>,
+    /// Passing seeds run a second time to check determinism (`--recheck`), and the sampling
+    /// ratio (one in `recheck_one_in`; 0 when off).
+    #[serde(default)]
+    pub rechecked: u64,
+    #[serde(default)]
+    pub recheck_one_in: u64,
     /// Whether every seed of the space was run (false after a stop or a time budget).
     pub complete: bool,
     /// The wall time of the (last) invocation that ran seeds, and how many it ran: a resumed
@@ -417,6 +441,8 @@ impl Summary {
             failures: Vec::new(),
             determinism_bugs: Vec::new(),
             coverage: BTreeMap::new(),
+            rechecked: 0,
+            recheck_one_in: 0,
             complete: false,
             wall_seconds: 0.0,
             seeds_timed: 0,
@@ -429,6 +455,7 @@ impl Summary {
         for line in lines.values() {
             self.seeds_run += 1;
             self.seeds_passed += u64::from(line.passed);
+            self.rechecked += u64::from(line.rechecked);
             for (name, met) in &line.sometimes {
                 let c = self.coverage.entry(name.clone()).or_default();
                 c.seeds += 1;
@@ -545,16 +572,7 @@ impl Summary {
                 let _ = writeln!(w, "    run    {run}");
             }
         }
-        for d in &self.determinism_bugs {
-            let _ = writeln!(
-                w,
-                "DETERMINISM BUG seed {}: hashed {} then {}; {}",
-                d.seed,
-                d.determinism.first_hash,
-                d.determinism.second_hash,
-                d.determinism.difference
-            );
-        }
+        crate::recheck::render(self, w);
         out
     }
 
@@ -596,6 +614,7 @@ impl Summary {
             }
             merged.seeds_run += s.seeds_run;
             merged.seeds_passed += s.seeds_passed;
+            merged.rechecked += s.rechecked;
             merged.failures.extend(s.failures.iter().cloned());
             merged
                 .determinism_bugs
