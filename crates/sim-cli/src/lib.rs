@@ -20,6 +20,7 @@
 //! reads files and the environment.
 
 mod bench;
+mod bench_parse;
 mod check;
 mod fuzz;
 mod progress;

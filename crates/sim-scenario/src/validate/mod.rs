@@ -18,6 +18,7 @@ use sim_core::{Latency, NetworkConfig, SimDuration};
 use toml::Spanned;
 
 use crate::error::{ScenarioError, Source};
+use crate::located::{self, FieldPath};
 use crate::nemesis::Nemesis;
 use crate::raw::{Ranged, RawScenario};
 use crate::sample::{self, ParameterRange, Sampler};
@@ -52,15 +53,14 @@ pub(crate) fn parse_raw(file: &str, text: &str) -> Result<RawScenario, ScenarioE
             "the file is empty; a scenario needs at least duration, [cluster] and [protocol]",
         ));
     }
-    toml::from_str(text).map_err(|e| {
-        let offset = e.span().map_or(0, |s| s.start);
+    located::deserialize(toml::Deserializer::new(text)).map_err(|(path, e)| {
         let message = match e.message().trim() {
             // Some of toml's errors carry no message of their own.
             "" => "invalid TOML: expected a value here".to_string(),
             m => m.to_string(),
         };
-        let field = backticked(&message).unwrap_or_default();
-        source.error_at(offset, &field, message)
+        let fallback = Some(e.span().map_or(0, |s| s.start));
+        located::error(&source, FieldPath::default(), path, &message, fallback)
     })
 }
 
