@@ -308,8 +308,8 @@ impl<'a> Builder<'a> {
         let name = match table.remove("name") {
             Some(toml::Value::String(name)) => name,
             Some(other) => {
-                return Err(self.at(
-                    &raw.protocol,
+                return Err(self.source.error_at(
+                    self.source.locate_key("protocol", "name"),
                     "protocol.name",
                     format!(
                         "expected the protocol's name as a string, found {}",
@@ -318,11 +318,22 @@ impl<'a> Builder<'a> {
                 ))
             }
             None => {
+                // A misspelt name is the error to report, at its line, rather than a missing one.
+                if let Some(key) = table
+                    .keys()
+                    .find(|k| crate::names::suggest(k, &["name"]).is_some())
+                {
+                    return Err(self.source.error_at(
+                        self.source.locate_key("protocol", key),
+                        &format!("protocol.{key}"),
+                        format!("unknown field `{key}`; did you mean `name`?"),
+                    ));
+                }
                 return Err(self.at(
                     &raw.protocol,
                     "protocol.name",
                     "missing: say which protocol runs, e.g. name = \"raft\"",
-                ))
+                ));
             }
         };
         self.bugs(&table)?;
