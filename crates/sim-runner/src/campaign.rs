@@ -585,6 +585,16 @@ impl Summary {
         let mut merged = first.clone();
         let mut shards: BTreeSet<(u64, u64)> =
             first.shards.iter().map(|s| (s.count, s.index)).collect();
+        // A shard outside its count (an edited summary, say 5/2) covers none of the seeds.
+        for shard in summaries.iter().flat_map(|s| &s.shards) {
+            if shard.count == 0 || shard.index >= shard.count {
+                return Err(format!(
+                    "shard {shard} is outside its count: shards of {} are numbered 0 to {}",
+                    shard.count,
+                    shard.count.saturating_sub(1)
+                ));
+            }
+        }
         for s in &summaries[1..] {
             if s.scenario_digest != first.scenario_digest {
                 return Err(format!(
@@ -634,8 +644,10 @@ impl Summary {
         merged.failures.sort_by_key(|f| f.seed);
         merged.determinism_bugs.sort_by_key(|d| d.seed);
         let count = first.space.shard.count;
-        merged.complete &= merged.shards.len() as u64 == count;
-        merged.space.shard = if merged.shards.len() as u64 == count {
+        // Complete only when every shard 0..count is there, each once.
+        let all_shards = merged.shards.iter().map(|s| s.index).eq(0..count);
+        merged.complete &= all_shards;
+        merged.space.shard = if all_shards {
             Shard::WHOLE
         } else {
             first.space.shard
@@ -675,6 +687,38 @@ mod tests {
         assert!("4/4".parse::<Shard>().is_err());
         assert!("1/0".parse::<Shard>().is_err());
         assert!("x".parse::<Shard>().is_err());
+    }
+
+    /// `sim fuzz-merge` refuses a shard outside its count, and never calls a merge with a shard
+    /// missing complete (issue 14: 0/2 and 5/2 used to merge as `complete: true`).
+    #[test]
+    fn issue_14_a_merge_checks_shard_indices_and_completeness() {
+        let scenario = Scenario::parse(
+            "s.toml",
+            "duration = \"1s\"\n[cluster]\nnodes = 3\n[protocol]\nname = \"beat\"\n",
+        )
+        .unwrap();
+        let shard = |index, count| {
+            let space = SeedSpace {
+                shard: Shard { index, count },
+                ..SeedSpace::range(0, 10)
+            };
+            let sim = Provenance { version: "t".into(), commit: "t".into() };
+            let mut summary = Summary::new(&scenario, space, None, sim);
+            summary.shards = vec![Shard { index, count }];
+            summary.complete = true;
+            summary
+        };
+        let error = Summary::merge(&[shard(0, 2), shard(5, 2)]).unwrap_err();
+        assert!(error.contains("shard 5/2 is outside its count"), "{error}");
+        let error = Summary::merge(&[shard(3, 2)]).unwrap_err();
+        assert!(error.contains("shard 3/2"), "{error}");
+        let partial = Summary::merge(&[shard(0, 3), shard(2, 3)]).unwrap();
+        assert!(!partial.complete, "shard 1/3 is missing");
+        assert_eq!(partial.space.shard.count, 3);
+        let whole = Summary::merge(&[shard(1, 2), shard(0, 2)]).unwrap();
+        assert!(whole.complete);
+        assert_eq!(whole.space.shard, Shard::WHOLE);
     }
 
     #[test]

@@ -358,7 +358,18 @@ impl<S: Suite> Driver<S> {
             } => self.crash(target, reporter, *restart_after),
             Action::Restart { target } => {
                 let nodes = self.resolve(target, reporter);
-                self.heal(Heal::Restart(nodes));
+                // A restart of a node that is up cannot take effect: a skipped fault, which the
+                // summary repeats as a warning (a file naming such a node is refused earlier).
+                let (down, up): (Vec<NodeId>, Vec<NodeId>) = nodes
+                    .into_iter()
+                    .partition(|&n| self.cluster.sim().status(n) == NodeStatus::Down);
+                if !up.is_empty() {
+                    self.cluster.note(
+                        format!("restart {}: not down, nothing to restart", Self::names(&up)),
+                        true,
+                    );
+                }
+                self.heal(Heal::Restart(down));
             }
             Action::Pause { target, duration } => self.pause(target, reporter, *duration),
             Action::Partition {
@@ -521,7 +532,14 @@ impl<S: Suite> Driver<S> {
             }
             Shape::Bridge => {
                 let order = self.shuffled();
-                let text = format!("bridge {}", Self::names(&order));
+                // As `Reachability::bridge` cuts it: the middle node joins the halves around it.
+                let middle = order.len() / 2;
+                let text = format!(
+                    "bridge {} joining {} and {}",
+                    order[middle],
+                    Self::names(&order[..middle]),
+                    Self::names(&order[middle + 1..])
+                );
                 (Reachability::bridge(&order), text)
             }
         })

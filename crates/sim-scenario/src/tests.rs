@@ -318,11 +318,50 @@ fn unknown_nemesis_kinds_are_rejected() {
 #[test]
 fn a_missing_protocol_name_is_rejected() {
     assert_error(
-        &VALID.replace("name = \"raft\"", "nme = \"raft\""),
+        &VALID.replace("name = \"raft\"", "engine = \"raft\""),
         10,
         "protocol.name",
         "missing",
     );
+    // A misspelt name is blamed at its own line, with the key it meant.
+    assert_error(
+        &VALID.replace("name = \"raft\"", "nme = \"raft\""),
+        11,
+        "protocol.nme",
+        "did you mean `name`?",
+    );
+}
+
+/// A restart of a named node that is not down then could not take effect: an error at its
+/// field (issue 14), whether it never crashed or came back already.
+#[test]
+fn issue_14_a_restart_of_a_node_that_is_not_down_is_rejected() {
+    let base = "duration = \"30s\"\n[cluster]\nnodes = 3\n[protocol]\nname = \"raft\"\n";
+    let never = format!("{base}[[faults]]\nat = \"5s\"\nkind = \"restart\"\nnode = \"n2\"\n");
+    let e = error(&never);
+    assert_eq!((e.line, e.field.as_str()), (9, "faults[0].node"), "{e}");
+    assert!(e.message.contains("n2 is not down at 5s"), "{e}");
+    let back = format!(
+        "{base}[[faults]]\nat = \"1s\"\nkind = \"crash\"\nnode = \"n2\"\nrestart_after = \"1s\"\n\
+         [[faults]]\nat = \"5s\"\nkind = \"restart\"\nnode = \"n2\"\n"
+    );
+    let e = error(&back);
+    assert_eq!((e.line, e.field.as_str()), (14, "faults[1].node"), "{e}");
+    assert!(e.message.contains("restarted it at 2s"), "{e}");
+    // Crashed and not yet back: a restart is what it needs; twice is once too many.
+    let fine = format!(
+        "{base}[[faults]]\nat = \"1s\"\nkind = \"crash\"\nnode = \"n2\"\n\
+         [[faults]]\nat = \"5s\"\nkind = \"restart\"\nnode = \"n2\"\n"
+    );
+    parse(&fine).expect("a restart of a crashed node");
+    let twice = format!("{fine}[[faults]]\nat = \"6s\"\nkind = \"restart\"\nnode = \"n2\"\n");
+    assert_eq!(error(&twice).field, "faults[2].node");
+    // Whether a leader crashed is the run's to know: no error here.
+    let leader = format!(
+        "{base}[[faults]]\nat = \"1s\"\nkind = \"crash\"\nnode = \"leader\"\n\
+         [[faults]]\nat = \"5s\"\nkind = \"restart\"\nnode = \"n2\"\n"
+    );
+    parse(&leader).expect("the run decides");
 }
 
 proptest! {

@@ -11,6 +11,7 @@ mod action;
 mod cluster;
 mod fault;
 mod network;
+mod restart;
 
 use std::cell::RefCell;
 
@@ -214,6 +215,7 @@ impl<'a> Builder<'a> {
         if let Some(nemesis) = &raw.nemesis {
             scenario.nemesis = Some(Nemesis::from_raw(nemesis, &self.source, scenario.duration)?);
         }
+        self.restarts(raw, &scenario)?;
         scenario.expect = self.expect(raw)?;
         scenario.ranges = self.ranges.take();
         scenario.sampled = self.sampled.take();
