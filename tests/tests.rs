@@ -3,6 +3,7 @@
 mod check;
 mod field_errors;
 mod fuzz;
+mod hardening;
 mod property;
 mod raft_lab;
 mod run;

@@ -211,7 +211,10 @@ mod tests {
     fn rates_are_rounded_and_absent_before_the_first_seed() {
         assert_eq!(rate_text(0, Duration::ZERO), "no seed done yet");
         assert_eq!(rate_text(0, Duration::from_secs(3)), "no seed done yet");
-        assert_eq!(rate_text(2624957, Duration::from_secs(10000)), "262 seeds/s");
+        assert_eq!(
+            rate_text(2624957, Duration::from_secs(10000)),
+            "262 seeds/s"
+        );
         assert_eq!(rate_text(654, Duration::from_secs(100)), "6.54 seeds/s");
         assert_eq!(rate_text(315, Duration::from_secs(10)), "31.5 seeds/s");
         let watch = Stopwatch::start();

@@ -703,7 +703,10 @@ mod tests {
                 shard: Shard { index, count },
                 ..SeedSpace::range(0, 10)
             };
-            let sim = Provenance { version: "t".into(), commit: "t".into() };
+            let sim = Provenance {
+                version: "t".into(),
+                commit: "t".into(),
+            };
             let mut summary = Summary::new(&scenario, space, None, sim);
             summary.shards = vec![Shard { index, count }];
             summary.complete = true;

@@ -85,6 +85,13 @@ fn build_suite<S: Suite>(scenario: &Scenario) -> Result<(S, ClusterInfo), Scenar
     Ok((suite, cluster))
 }
 
+/// Whether the suite `S` built from `scenario`'s tables (its first sampled member) has a
+/// workload of clients.
+pub(crate) fn has_clients<S: Suite>(scenario: &Scenario) -> Result<bool, ScenarioError> {
+    let (suite, _) = build_suite::<S>(&scenario.sample(0)?)?;
+    Ok(suite.workload().is_some())
+}
+
 /// Runs `scenario` with the suite `S`.
 pub fn run_suite<S: Suite>(
     scenario: &Scenario,

@@ -26,6 +26,7 @@ pub mod family;
 pub mod recheck;
 pub mod record;
 pub mod replay;
+pub mod replay_difference;
 pub mod report;
 pub mod shrink;
 

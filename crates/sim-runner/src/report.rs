@@ -272,7 +272,11 @@ impl RunReport {
         }
         // A fault that could not take effect is repeated as a warning, even past the list.
         for f in faults.iter().filter(|f| f.skipped) {
-            let _ = writeln!(w, "warning    t={} {}: the fault did not take effect", f.time, f.text);
+            let _ = writeln!(
+                w,
+                "warning    t={} {}: the fault did not take effect",
+                f.time, f.text
+            );
         }
         let width = self
             .summary

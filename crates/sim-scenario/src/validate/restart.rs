@@ -22,15 +22,25 @@ use crate::Scenario;
 impl Builder<'_> {
     /// Checks every time-triggered restart of named nodes against the crashes before it, in
     /// time order (file order breaks ties): linear in the faults, after one sort.
-    pub(super) fn restarts(&self, raw: &RawScenario, scenario: &Scenario) -> Result<(), ScenarioError> {
-        let crashes_unknown = scenario.faults.iter().any(|f| match (&f.trigger, &f.action) {
-            (Trigger::At(_), Action::Crash { target, .. }) => !matches!(target, Target::Nodes(_)),
-            (Trigger::OnEvent { .. }, Action::Crash { .. }) => true,
-            _ => false,
-        }) || scenario
-            .nemesis
-            .as_ref()
-            .is_some_and(|n| n.kinds.contains(&NemesisKind::Crash));
+    pub(super) fn restarts(
+        &self,
+        raw: &RawScenario,
+        scenario: &Scenario,
+    ) -> Result<(), ScenarioError> {
+        let crashes_unknown = scenario
+            .faults
+            .iter()
+            .any(|f| match (&f.trigger, &f.action) {
+                (Trigger::At(_), Action::Crash { target, .. }) => {
+                    !matches!(target, Target::Nodes(_))
+                }
+                (Trigger::OnEvent { .. }, Action::Crash { .. }) => true,
+                _ => false,
+            })
+            || scenario
+                .nemesis
+                .as_ref()
+                .is_some_and(|n| n.kinds.contains(&NemesisKind::Crash));
         if crashes_unknown {
             return Ok(());
         }
