@@ -214,3 +214,110 @@ fn issue_14_recheck_runs_a_sample_of_passing_seeds_twice() {
     ]);
     assert_eq!(code(&out), 2, "{}", stdout(&out));
 }
+
+#[test]
+fn issue_14_completions_and_a_man_page_come_from_the_flag_definitions() {
+    for (shell, marker) in [
+        ("bash", "_sim()"),
+        ("zsh", "#compdef sim"),
+        ("fish", "complete -c sim"),
+    ] {
+        let out = sim(&["completions", shell]);
+        let text = stdout(&out);
+        assert_eq!(code(&out), 0, "{shell}: {}", stderr(&out));
+        assert!(text.contains(marker), "{shell}: {text}");
+        // Every subcommand and a flag added late are there.
+        for word in ["fuzz-merge", "shrink", "recheck", "junit"] {
+            assert!(text.contains(word), "{shell} completions lack {word}");
+        }
+    }
+    let out = sim(&["completions", "tcsh"]);
+    assert_eq!(code(&out), 2, "{}", stdout(&out));
+    let out = sim(&["man"]);
+    let page = stdout(&out);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH sim 1"),
+        "{page}"
+    );
+    assert!(page.contains(".TH sim 1"), "{page}");
+    assert!(
+        page.contains("deterministic discrete\\-event cluster simulator"),
+        "{page}"
+    );
+    for section in ["SIM RUN", "SIM FUZZ", "SIM SHRINK", "SIM COMPLETIONS"] {
+        assert!(
+            page.contains(&format!(".SH \"{section}\"")),
+            "no {section} in the page"
+        );
+    }
+    assert!(page.contains("\\-\\-recheck"), "the page lacks --recheck");
+}
+
+/// The value of attribute `name` in the first element of `xml` that has it.
+fn attribute<'a>(xml: &'a str, name: &str) -> &'a str {
+    let start = xml.find(&format!(" {name}=\"")).expect("the attribute") + name.len() + 3;
+    let len = xml[start..].find('"').expect("its end");
+    &xml[start..start + len]
+}
+
+#[test]
+fn issue_14_fuzz_writes_junit_xml_with_a_case_per_check() {
+    let dir = fresh_dir("junit");
+    let junit = dir.join("junit.xml");
+    let out = sim(&[
+        "fuzz",
+        FLAKY,
+        "--seeds",
+        "0..8",
+        "--out",
+        s(&dir.join("out")),
+        "--junit",
+        s(&junit),
+    ]);
+    assert_eq!(code(&out), 1, "{}{}", stdout(&out), stderr(&out));
+    let xml = std::fs::read_to_string(&junit).expect("the JUnit file");
+    assert!(
+        xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>"),
+        "{xml}"
+    );
+    let suite = &xml[xml.find("<testsuite ").expect("a testsuite")..];
+    let tests: usize = attribute(suite, "tests").parse().unwrap();
+    let failures: usize = attribute(suite, "failures").parse().unwrap();
+    assert_eq!(xml.matches("<testcase ").count(), tests, "{xml}");
+    assert_eq!(xml.matches("<failure ").count(), failures, "{xml}");
+    assert!(failures >= 1, "{xml}");
+    assert!(xml.contains("name=\"fd.heartbeat.accuracy\""), "{xml}");
+    assert!(xml.contains("name=\"determinism\""), "{xml}");
+    assert!(
+        xml.contains("replay: sim replay ")
+            && xml.contains("run:    sim run tests/data/fuzz/flaky.toml --seed "),
+        "{xml}"
+    );
+    // Nothing unescaped inside an attribute or a failure's text.
+    for piece in xml.split("<failure ").skip(1) {
+        let body = &piece[..piece.find("</failure>").expect("closed")];
+        let message = attribute(&format!(" {body}"), "message").to_string();
+        assert!(
+            !message.contains('<') && !message.contains('&')
+                || message.contains("&amp;")
+                || message.contains("&lt;"),
+            "{message}"
+        );
+        let text = &body[body.find('>').expect("start tag") + 1..];
+        assert!(!text.contains('<'), "unescaped text: {text}");
+    }
+    // A file that cannot be written fails the command.
+    let out = sim(&[
+        "fuzz",
+        FLAKY,
+        "--seeds",
+        "0..2",
+        "--out",
+        s(&dir.join("out2")),
+        "--junit",
+        s(&dir.join("no/such/dir/j.xml")),
+    ]);
+    assert_eq!(code(&out), 2, "{}", stdout(&out));
+    assert!(stderr(&out).contains("--junit"), "{}", stderr(&out));
+}

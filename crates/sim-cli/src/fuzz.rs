@@ -68,6 +68,10 @@ pub struct FuzzArgs {
     /// Replace the scenario's fault-phase duration, e.g. 10s.
     #[arg(long, value_parser = parse_duration, value_name = "D")]
     pub duration: Option<SimDuration>,
+    /// Also write the campaign as JUnit XML to FILE (a test case per check, failed with its
+    /// seeds and reproduce lines), for CI systems.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
     /// Measure determinism too: run one in N passing seeds a second time (N is 16 when not
     /// given) and report a different trace hash as a determinism bug.
     #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "16")]
@@ -441,6 +445,18 @@ fn fuzz(program: &Program, args: FuzzArgs) -> Result<u8, String> {
     if let Some(path) = &args.summary {
         write_atomic(path, summary_json.as_bytes())
             .map_err(|e| format!("--summary {}: {e}", path.display()))?;
+    }
+    if let Some(path) = &args.junit {
+        let checks = program
+            .families
+            .validate(&scenario)
+            .map(|d| d.checks)
+            .unwrap_or_default();
+        let xml = crate::junit::render(&summary, &checks, program.name, &|seed| {
+            record_path(&dir_for_paths, seed).display().to_string()
+        });
+        write_atomic(path, xml.as_bytes())
+            .map_err(|e| format!("--junit {}: {e}", path.display()))?;
     }
     print!("{text}");
     if stopped && !summary.complete && space.end.is_some() {
