@@ -321,3 +321,19 @@ fn issue_14_fuzz_writes_junit_xml_with_a_case_per_check() {
     assert_eq!(code(&out), 2, "{}", stdout(&out));
     assert!(stderr(&out).contains("--junit"), "{}", stderr(&out));
 }
+
+/// The first `cargo sim` builds for minutes on a fresh machine: the alias must not hide cargo's
+/// progress (it used `--quiet`, and printed nothing for the whole build).
+#[test]
+fn issue_14_the_cargo_sim_alias_shows_the_build_progress() {
+    let config = std::fs::read_to_string(crate::support::root().join(".cargo/config.toml"))
+        .expect("the cargo config");
+    let config: toml::Table = toml::from_str(&config).expect("TOML");
+    let alias = config["alias"]["sim"].as_str().expect("the sim alias");
+    let words: Vec<&str> = alias.split_whitespace().collect();
+    assert_eq!(words[..2], ["run", "--release"], "{alias}");
+    assert!(words.contains(&"--bin") && words.ends_with(&["sim", "--"]), "{alias}");
+    for quiet in ["--quiet", "-q"] {
+        assert!(!words.contains(&quiet), "{alias} hides the build's progress");
+    }
+}
