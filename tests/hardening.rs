@@ -29,12 +29,11 @@ const BEAT: &str = "duration = \"10s\"\nquiet = \"1s\"\n[cluster]\nnodes = 5\n[p
 #[test]
 fn issue_14_a_restart_of_a_node_that_is_up_is_a_warning_the_summary_repeats() {
     // Whether the leader is down is the run's to know; here it never crashed.
-    let text = format!(
+    let text =
         "duration = \"3s\"\nquiet = \"2s\"\n[cluster]\nnodes = 3\n[protocol]\nname = \"raft\"\n\
-         election_timeout = [\"150ms\", \"300ms\"]\nheartbeat_interval = \"50ms\"\n\
-         [[faults]]\nat = \"2s\"\nkind = \"restart\"\nnode = \"leader\"\n"
-    );
-    let file = temp_file("issue14-restart-leader.toml", &text);
+                election_timeout = [\"150ms\", \"300ms\"]\nheartbeat_interval = \"50ms\"\n\
+                [[faults]]\nat = \"2s\"\nkind = \"restart\"\nnode = \"leader\"\n";
+    let file = temp_file("issue14-restart-leader.toml", text);
     let out = sim(&["run", s(&file), "--seed", "1"]);
     let text = stdout(&out);
     assert_eq!(code(&out), 0, "{text}{}", stderr(&out));
@@ -332,8 +331,14 @@ fn issue_14_the_cargo_sim_alias_shows_the_build_progress() {
     let alias = config["alias"]["sim"].as_str().expect("the sim alias");
     let words: Vec<&str> = alias.split_whitespace().collect();
     assert_eq!(words[..2], ["run", "--release"], "{alias}");
-    assert!(words.contains(&"--bin") && words.ends_with(&["sim", "--"]), "{alias}");
+    assert!(
+        words.contains(&"--bin") && words.ends_with(&["sim", "--"]),
+        "{alias}"
+    );
     for quiet in ["--quiet", "-q"] {
-        assert!(!words.contains(&quiet), "{alias} hides the build's progress");
+        assert!(
+            !words.contains(&quiet),
+            "{alias} hides the build's progress"
+        );
     }
 }

@@ -10,7 +10,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use sim_runner::campaign::Summary;
+use sim_runner::campaign::{FailureEntry, Summary};
 
 /// The JUnit XML of `summary`. `checks` are the family's declared checks; `record_path` names a
 /// seed's failure record; `program` is the program's name, for the reproduce lines.
@@ -25,20 +25,50 @@ pub fn render(
     names.extend(failing.keys().copied());
     let failures = failing.len() + usize::from(!summary.determinism_bugs.is_empty());
     let tests = names.len() + 1;
-    let suite = &summary.scenario_name;
+    let suite = escape(&summary.scenario_name);
     let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let counts = format!("tests=\"{tests}\" failures=\"{failures}\" errors=\"0\"");
+    let time = format!("time=\"{:.3}\"", summary.wall_seconds);
     let _ = writeln!(
         x,
-        "<testsuites name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" time=\"{:.3}\">",
-        escape(&format!("{program} fuzz")),
-        summary.wall_seconds
+        "<testsuites name=\"{}\" {counts} {time}>",
+        escape(&format!("{program} fuzz"))
     );
     let _ = writeln!(
         x,
-        "  <testsuite name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\" time=\"{:.3}\">",
-        escape(suite),
-        summary.wall_seconds
+        "  <testsuite name=\"{suite}\" {counts} skipped=\"0\" {time}>"
     );
+    properties(&mut x, summary);
+    for name in names {
+        let _ = write!(
+            x,
+            "    <testcase classname=\"{suite}\" name=\"{}\" time=\"0\"",
+            escape(name)
+        );
+        match failing.get(name) {
+            None => x.push_str("/>\n"),
+            Some(seeds) => {
+                let (message, body) = check_failure(summary, name, seeds, program, record_path);
+                failure(&mut x, &message, name, &body);
+            }
+        }
+    }
+    let _ = write!(
+        x,
+        "    <testcase classname=\"{suite}\" name=\"determinism\" time=\"0\""
+    );
+    if summary.determinism_bugs.is_empty() {
+        x.push_str("/>\n");
+    } else {
+        let (message, body) = determinism_failure(summary, program);
+        failure(&mut x, &message, "determinism", &body);
+    }
+    x.push_str("  </testsuite>\n</testsuites>\n");
+    x
+}
+
+/// What the campaign ran, as the suite's properties.
+fn properties(x: &mut String, summary: &Summary) {
     let _ = writeln!(x, "    <properties>");
     for (name, value) in [
         ("scenario", summary.scenario_file.clone()),
@@ -54,84 +84,73 @@ pub fn render(
         );
     }
     let _ = writeln!(x, "    </properties>");
-    let reproduce = |seed: u64| {
-        let mut run = format!("{program} run {} --seed {seed}", summary.scenario_file);
-        if let Some(d) = summary.duration {
-            let _ = write!(run, " --duration {d}");
-        }
-        format!(
-            "replay: {program} replay {}\nrun:    {run}",
-            record_path(seed)
-        )
-    };
-    for name in names {
-        let _ = write!(
-            x,
-            "    <testcase classname=\"{}\" name=\"{}\" time=\"0\"",
-            escape(suite),
-            escape(name)
-        );
-        let Some(seeds) = failing.get(name) else {
-            x.push_str("/>\n");
-            continue;
-        };
-        let first = seeds[0];
-        let list: Vec<String> = seeds.iter().map(|f| f.seed.to_string()).collect();
-        let message = format!(
-            "{} of {} seeds fail {name}; first seed {}: {}",
-            seeds.len(),
-            summary.seeds_run,
-            first.seed,
-            first.message.lines().next().unwrap_or("")
-        );
-        let body = format!(
-            "{}\nseeds: {}\n{}",
-            first.message,
-            list.join(", "),
-            reproduce(first.seed)
-        );
-        let _ = write!(
-            x,
-            ">\n      <failure message=\"{}\" type=\"{}\">{}</failure>\n    </testcase>\n",
-            escape(&message),
-            escape(name),
-            escape(&body)
-        );
-    }
+}
+
+/// The end of an open `<testcase`: its failure, escaped, and the closing tag.
+fn failure(x: &mut String, message: &str, kind: &str, body: &str) {
     let _ = write!(
         x,
-        "    <testcase classname=\"{}\" name=\"determinism\" time=\"0\"",
-        escape(suite)
+        ">\n      <failure message=\"{}\" type=\"{}\">{}</failure>\n    </testcase>\n",
+        escape(message),
+        escape(kind),
+        escape(body)
     );
-    if summary.determinism_bugs.is_empty() {
-        x.push_str("/>\n");
-    } else {
-        let mut body = String::new();
-        for d in &summary.determinism_bugs {
-            let _ = writeln!(
-                body,
-                "seed {}: hashed {} then {}; {}\nrun twice: {program} run {} --seed {}",
-                d.seed,
-                d.determinism.first_hash,
-                d.determinism.second_hash,
-                d.determinism.difference,
-                summary.scenario_file,
-                d.seed
-            );
-        }
-        let message = format!(
-            "{} seeds hashed differently when run twice",
-            summary.determinism_bugs.len()
-        );
-        let _ = write!(
-            x,
-            ">\n      <failure message=\"{}\" type=\"determinism\">{}</failure>\n    </testcase>\n",
-            escape(&message),
-            escape(&body)
+}
+
+/// The message and text of a check's failure: its seeds, the first one's message, and the lines
+/// that replay and reproduce it.
+fn check_failure(
+    summary: &Summary,
+    name: &str,
+    seeds: &[&FailureEntry],
+    program: &str,
+    record_path: &dyn Fn(u64) -> String,
+) -> (String, String) {
+    let first = seeds[0];
+    let list: Vec<String> = seeds.iter().map(|f| f.seed.to_string()).collect();
+    let message = format!(
+        "{} of {} seeds fail {name}; first seed {}: {}",
+        seeds.len(),
+        summary.seeds_run,
+        first.seed,
+        first.message.lines().next().unwrap_or("")
+    );
+    let mut run = format!(
+        "{program} run {} --seed {}",
+        summary.scenario_file, first.seed
+    );
+    if let Some(d) = summary.duration {
+        let _ = write!(run, " --duration {d}");
+    }
+    let body = format!(
+        "{}\nseeds: {}\nreplay: {program} replay {}\nrun:    {run}",
+        first.message,
+        list.join(", "),
+        record_path(first.seed)
+    );
+    (message, body)
+}
+
+/// The message and text of the determinism case: each seed with both hashes and its command.
+fn determinism_failure(summary: &Summary, program: &str) -> (String, String) {
+    let mut body = String::new();
+    for d in &summary.determinism_bugs {
+        let _ = writeln!(
+            body,
+            "seed {}: hashed {} then {}; {}\nrun twice: {program} run {} --seed {}",
+            d.seed,
+            d.determinism.first_hash,
+            d.determinism.second_hash,
+            d.determinism.difference,
+            summary.scenario_file,
+            d.seed
         );
     }
-    x.push_str("  </testsuite>\n</testsuites>\n");
-    x
+    let message = format!(
+        "{} seeds hashed differently when run twice",
+        summary.determinism_bugs.len()
+    );
+    (message, body)
 }
 
 /// `text` made safe in XML attributes and text: the five special characters as entities, and

@@ -29,7 +29,6 @@ use sim_scenario::{Scenario, ScenarioError};
 use crate::driver::RunOptions;
 use crate::family::Families;
 use crate::record::{FailureRecord, Provenance};
-use crate::replay::{first_difference, first_differing_event};
 
 /// One of `count` disjoint slices of a seed space: seeds whose position in the space is
 /// `index` modulo `count`. Strided rather than in blocks, so shards with a time budget cover the
@@ -222,44 +221,14 @@ pub fn run_seed(
         rechecked: false,
     };
     if line.passed {
-        if crate::recheck::sampled(seed, seed_options.recheck_one_in) {
-            line.rechecked = true;
-            line.determinism = crate::recheck::run_again(scenario, seed, seed_options, &report)?;
-            // A passing seed whose second run differs is a failure: a determinism bug.
-            line.passed = line.determinism.is_none();
-        }
+        crate::recheck::if_sampled(&mut line, scenario, seed_options, &report)?;
         return Ok(Outcome { line, record: None });
     }
-    let again = seed_options
-        .families
-        .run(scenario, options(seed, seed_options))?;
-    if let Some(divergence) = first_difference(
-        &report.trace_checkpoints,
-        (report.trace_events, report.trace_hash),
-        &again.trace_checkpoints,
-        (again.trace_events, again.trace_hash),
-    ) {
-        let mut difference = divergence.to_string();
-        let pair = (
-            (scenario, options(seed, seed_options)),
-            (scenario, options(seed, seed_options)),
-        );
-        let families = &seed_options.families;
-        if let Ok(Some((event, a, b))) =
-            first_differing_event(families, pair.0, pair.1, &divergence)
-        {
-            let _ = write!(
-                difference,
-                "; on a third and fourth run, event {event} was {} in one and {} in the other",
-                a.as_deref().unwrap_or("(the end)"),
-                b.as_deref().unwrap_or("(the end)")
-            );
-        }
+    // A failure must reproduce: run again, and a different hash is a determinism bug.
+    if let Some(bug) = crate::recheck::run_again(scenario, seed, seed_options, &report)? {
         line.determinism = Some(Determinism {
-            first_hash: report.trace_hash_hex(),
-            second_hash: again.trace_hash_hex(),
-            difference,
             rechecked: false,
+            ..bug
         });
         return Ok(Outcome { line, record: None });
     }
@@ -585,16 +554,7 @@ impl Summary {
         let mut merged = first.clone();
         let mut shards: BTreeSet<(u64, u64)> =
             first.shards.iter().map(|s| (s.count, s.index)).collect();
-        // A shard outside its count (an edited summary, say 5/2) covers none of the seeds.
-        for shard in summaries.iter().flat_map(|s| &s.shards) {
-            if shard.count == 0 || shard.index >= shard.count {
-                return Err(format!(
-                    "shard {shard} is outside its count: shards of {} are numbered 0 to {}",
-                    shard.count,
-                    shard.count.saturating_sub(1)
-                ));
-            }
-        }
+        crate::merge::check_shards(summaries)?;
         for s in &summaries[1..] {
             if s.scenario_digest != first.scenario_digest {
                 return Err(format!(

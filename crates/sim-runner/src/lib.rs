@@ -23,6 +23,7 @@ pub mod cluster;
 mod driver;
 pub mod expect;
 pub mod family;
+mod merge;
 pub mod recheck;
 pub mod record;
 pub mod replay;

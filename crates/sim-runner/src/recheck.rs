@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 
 use sim_scenario::{Scenario, ScenarioError};
 
-use crate::campaign::{Determinism, SeedOptions, Summary};
+use crate::campaign::{Determinism, SeedLine, SeedOptions, Summary};
 use crate::driver::RunOptions;
 use crate::replay::{first_difference, first_differing_event};
 use crate::report::RunReport;
@@ -22,7 +22,7 @@ pub const ONE_IN_MAX: u64 = 1_000_000;
 /// Whether `seed` is among the one in `one_in` passing seeds run twice (never when `one_in` is
 /// 0, always when it is 1).
 pub fn sampled(seed: u64, one_in: u64) -> bool {
-    one_in != 0 && mix(seed) % one_in == 0
+    one_in != 0 && mix(seed).is_multiple_of(one_in)
 }
 
 /// SplitMix64's finaliser: neighbouring seeds land far apart, so the sample is spread evenly
@@ -75,6 +75,22 @@ pub fn run_again(
         difference,
         rechecked: true,
     }))
+}
+
+/// Runs a passing seed's `line` a second time when it is among the sample: a different hash
+/// makes it a failure, a determinism bug.
+pub(crate) fn if_sampled(
+    line: &mut SeedLine,
+    scenario: &Scenario,
+    seed_options: &SeedOptions,
+    first: &RunReport,
+) -> Result<(), ScenarioError> {
+    if sampled(line.seed, seed_options.recheck_one_in) {
+        line.rechecked = true;
+        line.determinism = run_again(scenario, line.seed, seed_options, first)?;
+        line.passed = line.determinism.is_none();
+    }
+    Ok(())
 }
 
 /// The summary's lines about determinism: how many passing seeds ran twice, and each
