@@ -74,7 +74,7 @@ impl Builder<'_> {
                             Some(None) => {}
                             Some(Some(back)) if time <= back => {}
                             Some(Some(back)) => {
-                                return Err(self.restart_error(raw, scenario, index, node, format!(
+                                return Err(self.restart_error(raw, scenario, index, format!(
                                     "{} is already back at {}: its crash's restart_after restarted it at {}",
                                     scenario.node_name(node),
                                     time.saturating_since(SimTime::ZERO),
@@ -82,7 +82,7 @@ impl Builder<'_> {
                                 )))
                             }
                             None => {
-                                return Err(self.restart_error(raw, scenario, index, node, format!(
+                                return Err(self.restart_error(raw, scenario, index, format!(
                                     "{} is not down at {}: no crash before it (a restart brings back a crashed node)",
                                     scenario.node_name(node),
                                     time.saturating_since(SimTime::ZERO)
@@ -102,7 +102,6 @@ impl Builder<'_> {
         raw: &RawScenario,
         scenario: &Scenario,
         index: usize,
-        _node: NodeId,
         message: String,
     ) -> ScenarioError {
         let fault = &raw.faults[index];
