@@ -160,7 +160,7 @@ fn malformed_scenarios_exit_2_naming_the_line() {
         (
             "wrong-type",
             valid.replace("nodes = 5", "nodes = \"five\""),
-            "invalid type",
+            "field \"cluster.nodes\": expected an integer, found \"five\"",
         ),
         (
             "unknown-key",

@@ -1,7 +1,9 @@
 //! Integration tests: the real `sim` binary, its output and its exit statuses.
 
 mod check;
+mod field_errors;
 mod fuzz;
+mod hardening;
 mod property;
 mod raft_lab;
 mod report;

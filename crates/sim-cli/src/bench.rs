@@ -47,6 +47,12 @@ pub enum BenchWhat {
         #[arg(long, value_delimiter = ',', default_value = "1,2")]
         jobs: Vec<usize>,
     },
+    /// Time to read a scenario by its number of faults (it must grow linearly).
+    Parse {
+        /// Numbers of faults.
+        #[arg(long, value_delimiter = ',', default_value = "1000,10000,100000")]
+        faults: Vec<usize>,
+    },
 }
 
 pub fn run(program: &Program, args: BenchArgs) -> u8 {
@@ -62,6 +68,13 @@ pub fn run(program: &Program, args: BenchArgs) -> u8 {
             seeds,
             jobs,
         } => return crate::fuzz::bench(program, &scenario, seeds, &jobs),
+        BenchWhat::Parse { faults } => {
+            let (text, ok) = crate::bench_parse::run(&faults);
+            print!("{text}");
+            if !ok {
+                return crate::EXIT_FAILED;
+            }
+        }
     }
     EXIT_OK
 }

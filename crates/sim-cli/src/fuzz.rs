@@ -71,6 +71,14 @@ pub struct FuzzArgs {
     /// Write an HTML report beside each failure record of this run (`seed-N.html`).
     #[arg(long)]
     pub report: bool,
+    /// Also write the campaign as JUnit XML to FILE (a test case per check, failed with its
+    /// seeds and reproduce lines), for CI systems.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Measure determinism too: run one in N passing seeds a second time (N is 16 when not
+    /// given) and report a different trace hash as a determinism bug.
+    #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "16")]
+    pub recheck: Option<u64>,
     /// Stop as if interrupted after starting this many seeds (tests of --resume).
     #[arg(long, hide = true, value_name = "N")]
     pub stop_after: Option<u64>,
@@ -301,14 +309,8 @@ fn fuzz(program: &Program, args: FuzzArgs) -> Result<u8, String> {
         end,
         shard: args.shard.unwrap_or(Shard::WHOLE),
     };
-    let jobs = args.jobs.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    });
-    if jobs == 0 {
-        return Err("--jobs: expected at least 1".into());
-    }
+    let jobs = jobs(args.jobs)?;
+    let recheck_one_in = recheck_ratio(args.recheck)?;
     let dir = args
         .out
         .clone()
@@ -357,6 +359,7 @@ fn fuzz(program: &Program, args: FuzzArgs) -> Result<u8, String> {
             duration: args.duration,
             families: program.families.clone(),
             sim: program.provenance(),
+            recheck_one_in,
         },
     };
     let running = campaign::spawn(Arc::new(scenario.clone()), plan);
@@ -419,6 +422,7 @@ fn fuzz(program: &Program, args: FuzzArgs) -> Result<u8, String> {
     summary.wall_seconds = wall;
     summary.seeds_timed = new_seeds;
     summary.jobs = jobs;
+    summary.recheck_one_in = recheck_one_in;
     let dir_for_paths = dir.clone();
     let mut text =
         summary.render_text(&|seed| record_path(&dir_for_paths, seed).display().to_string());
@@ -435,6 +439,7 @@ fn fuzz(program: &Program, args: FuzzArgs) -> Result<u8, String> {
         write_atomic(path, summary_json.as_bytes())
             .map_err(|e| format!("--summary {}: {e}", path.display()))?;
     }
+    write_junit(program, &scenario, &summary, &dir, args.junit.as_deref())?;
     print!("{text}");
     if stopped && !summary.complete && space.end.is_some() {
         println!(
@@ -483,6 +488,51 @@ fn after_campaign(
         }
     }
     Ok(())
+}
+
+/// `--jobs N` (every core when not given), at least 1.
+fn jobs(flag: Option<usize>) -> Result<usize, String> {
+    let jobs = flag.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    if jobs == 0 {
+        return Err("--jobs: expected at least 1".into());
+    }
+    Ok(jobs)
+}
+
+/// `--recheck [N]`: one in N passing seeds run twice (0: none).
+fn recheck_ratio(flag: Option<u64>) -> Result<u64, String> {
+    let Some(one_in) = flag else { return Ok(0) };
+    if !(1..=sim_runner::recheck::ONE_IN_MAX).contains(&one_in) {
+        return Err(format!(
+            "--recheck: expected one in N passing seeds with N in 1..={}, found {one_in}",
+            sim_runner::recheck::ONE_IN_MAX
+        ));
+    }
+    Ok(one_in)
+}
+
+/// `--junit FILE`: the campaign as JUnit XML, a test case per check of the family.
+fn write_junit(
+    program: &Program,
+    scenario: &sim_scenario::Scenario,
+    summary: &Summary,
+    dir: &Path,
+    path: Option<&Path>,
+) -> Result<(), String> {
+    let Some(path) = path else { return Ok(()) };
+    let checks = program
+        .families
+        .validate(scenario)
+        .map(|d| d.checks)
+        .unwrap_or_default();
+    let xml = crate::junit::render(summary, &checks, program.name, &|seed| {
+        record_path(dir, seed).display().to_string()
+    });
+    write_atomic(path, xml.as_bytes()).map_err(|e| format!("--junit {}: {e}", path.display()))
 }
 
 /// A campaign stopped by Ctrl-C before its end, with no failure so far (128 + SIGINT).
@@ -558,6 +608,16 @@ pub fn merge(args: MergeArgs) -> u8 {
     }
 }
 
+/// Seeds run as written: no duration override, no sample run twice.
+fn plain_seed_options(program: &Program) -> SeedOptions {
+    SeedOptions {
+        duration: None,
+        families: program.families.clone(),
+        sim: program.provenance(),
+        recheck_one_in: 0,
+    }
+}
+
 /// `sim bench fuzz`: campaign throughput (seeds per second) of `scenario` over seeds
 /// `0..seeds` with each job count, and whether every job count found the same results.
 pub fn bench(program: &Program, scenario: &Path, seeds: u64, job_counts: &[usize]) -> u8 {
@@ -582,11 +642,7 @@ pub fn bench(program: &Program, scenario: &Path, seeds: u64, job_counts: &[usize
                 done: BTreeSet::new(),
                 jobs: jobs.max(1),
                 stop_after: None,
-                seed_options: SeedOptions {
-                    duration: None,
-                    families: program.families.clone(),
-                    sim: program.provenance(),
-                },
+                seed_options: plain_seed_options(program),
             },
         );
         let mut lines = BTreeMap::new();

@@ -20,8 +20,11 @@
 //! reads files and the environment.
 
 mod bench;
+mod bench_parse;
 mod check;
+mod docs;
 mod fuzz;
+mod junit;
 mod progress;
 mod replay;
 mod report;
@@ -69,7 +72,12 @@ impl Program {
 
 /// A deterministic discrete-event cluster simulator.
 #[derive(Parser, Debug)]
-#[command(name = "sim", version, about, long_about = None)]
+#[command(
+    name = "sim",
+    version,
+    about = "A deterministic discrete-event cluster simulator",
+    long_about = None
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -93,6 +101,10 @@ enum Command {
     Shrink(shrink::ShrinkArgs),
     /// Run every scenario under the paths by its own [expect] table.
     Verify(verify::VerifyArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(docs::CompletionsArgs),
+    /// Print the man page (roff), e.g. `sim man > sim.1`.
+    Man(docs::ManArgs),
 }
 
 /// Exit statuses.
@@ -118,11 +130,7 @@ where
     T: Into<std::ffi::OsString> + Clone,
 {
     sim_runner::set_program_name(program.name);
-    let command = Cli::command()
-        .name(program.name)
-        .bin_name(program.name)
-        .version(program.version);
-    let cli = match command
+    let cli = match command(program)
         .try_get_matches_from(args)
         .and_then(|m| Cli::from_arg_matches(&m))
     {
@@ -138,5 +146,15 @@ where
         Command::Replay(args) => replay::run(program, args),
         Command::Shrink(args) => shrink::run(program, args),
         Command::Verify(args) => verify::run(program, args),
+        Command::Completions(args) => docs::completions(command(program), args),
+        Command::Man(_) => docs::man(command(program)),
     }
+}
+
+/// The clap command of `program`, under its own name: for parsing, completions and the man page.
+fn command(program: &Program) -> clap::Command {
+    Cli::command()
+        .name(program.name)
+        .bin_name(program.name)
+        .version(program.version)
 }

@@ -55,8 +55,10 @@ impl Progress {
                 None => ProgressBar::new_spinner(),
             };
             let template = match total {
-                Some(_) => "{bar:30} {pos}/{len} seeds, {per_sec}, {msg}, {eta} left",
-                None => "{spinner} {pos} seeds, {per_sec}, {msg}",
+                // The rate is ours ({msg}): indicatif's {per_sec} reads `0/s` before the first
+                // seed and `262.4957/s` after.
+                Some(_) => "{bar:30} {pos}/{len} seeds, {msg}, {eta} left",
+                None => "{spinner} {pos} seeds, {msg}",
             };
             if let Ok(style) = ProgressStyle::with_template(template) {
                 bar.set_style(style);
@@ -64,7 +66,7 @@ impl Progress {
             bar.enable_steady_tick(Duration::from_millis(200));
             bar
         });
-        Progress {
+        let progress = Progress {
             watch,
             total,
             budget,
@@ -72,7 +74,12 @@ impl Progress {
             last_plain: Duration::ZERO,
             done: 0,
             failures: 0,
+        };
+        // The first frame already says what it can, rather than an empty message.
+        if let Some(bar) = &progress.bar {
+            bar.set_message(progress.message(true));
         }
+        progress
     }
 
     /// Whether the time budget is spent.
@@ -80,14 +87,21 @@ impl Progress {
         self.budget.is_some_and(|b| self.watch.elapsed() >= b)
     }
 
-    fn message(&self) -> String {
-        let mut m = format!(
+    /// The failures so far and the time budget left, led by the rate when `with_rate`.
+    fn message(&self, with_rate: bool) -> String {
+        let elapsed = self.watch.elapsed();
+        let mut m = String::new();
+        if with_rate {
+            m.push_str(&rate_text(self.done, elapsed));
+            m.push_str(", ");
+        }
+        m.push_str(&format!(
             "{} failure{}",
             self.failures,
             if self.failures == 1 { "" } else { "s" }
-        );
+        ));
         if let Some(b) = self.budget {
-            let left = b.saturating_sub(self.watch.elapsed());
+            let left = b.saturating_sub(elapsed);
             m.push_str(&format!(", {}s left", left.as_secs()));
         }
         m
@@ -102,12 +116,12 @@ impl Progress {
 
     /// Called often: refreshes the display.
     pub fn tick(&mut self) {
-        let message = self.message();
         if let Some(bar) = &self.bar {
             bar.set_position(self.done);
-            bar.set_message(message);
+            bar.set_message(self.message(true));
             return;
         }
+        let message = self.message(false);
         let elapsed = self.watch.elapsed();
         if elapsed.saturating_sub(self.last_plain) < PLAIN_EVERY {
             return;
@@ -123,8 +137,9 @@ impl Progress {
             _ => String::new(),
         };
         eprintln!(
-            "fuzz: {}{of} seeds, {rate:.1} seeds/s, {message}{left}",
-            self.done
+            "fuzz: {}{of} seeds, {}, {message}{left}",
+            self.done,
+            rate_text(self.done, elapsed)
         );
     }
 
@@ -132,6 +147,23 @@ impl Progress {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
+    }
+}
+
+/// Seeds per second in words, to a sensible precision: three significant figures at most
+/// (`262 seeds/s`, `6.54 seeds/s`), and no rate before a seed is done.
+pub fn rate_text(done: u64, elapsed: Duration) -> String {
+    let seconds = elapsed.as_secs_f64();
+    if done == 0 || seconds <= 0.0 {
+        return "no seed done yet".to_string();
+    }
+    let rate = done as f64 / seconds;
+    if rate >= 100.0 {
+        format!("{rate:.0} seeds/s")
+    } else if rate >= 10.0 {
+        format!("{rate:.1} seeds/s")
+    } else {
+        format!("{rate:.2} seeds/s")
     }
 }
 
@@ -166,5 +198,28 @@ pub fn catch_interrupt() {
         unsafe {
             signal(SIGINT, on_interrupt);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The first frame says no seed is done rather than `0/s, ,`, and rates are rounded to
+    /// three significant figures rather than `262.4957/s` (issue 14).
+    #[test]
+    fn rates_are_rounded_and_absent_before_the_first_seed() {
+        assert_eq!(rate_text(0, Duration::ZERO), "no seed done yet");
+        assert_eq!(rate_text(0, Duration::from_secs(3)), "no seed done yet");
+        assert_eq!(
+            rate_text(2624957, Duration::from_secs(10000)),
+            "262 seeds/s"
+        );
+        assert_eq!(rate_text(654, Duration::from_secs(100)), "6.54 seeds/s");
+        assert_eq!(rate_text(315, Duration::from_secs(10)), "31.5 seeds/s");
+        let watch = Stopwatch::start();
+        let progress = Progress::new(Some(300), None, watch);
+        let first = progress.message(true);
+        assert_eq!(first, "no seed done yet, 0 failures");
     }
 }

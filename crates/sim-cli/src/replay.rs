@@ -100,9 +100,8 @@ pub fn run(program: &Program, args: ReplayArgs) -> u8 {
             first_replayed,
         } => {
             println!(
-                "replay     DIVERGED: recorded trace hash {}, replayed {}",
-                record.trace_hash,
-                replayed.report.trace_hash_hex()
+                "replay     DIVERGED: {}",
+                sim_runner::replay_difference::what_differs(&record, &replayed.report)
             );
             println!("           {divergence}");
             if let Some(line) = first_replayed {

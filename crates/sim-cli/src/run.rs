@@ -79,6 +79,18 @@ fn run_checked(program: &Program, args: &RunArgs) -> Result<u8, String> {
         emit_scenario(program, &scenario, args, path)
             .map_err(|message| format!("--emit-scenario {}: {message}", path.display()))?;
     }
+    if args.history.is_some()
+        && !program
+            .families
+            .has_clients(&scenario)
+            .map_err(|e| e.to_string())?
+    {
+        // Checked before the run, which could be long, rather than after it.
+        return Err(format!(
+            "--history: {} runs no clients (protocol {}), so it records no client history",
+            scenario.file, scenario.protocol
+        ));
+    }
     let mut options = RunOptions::new(args.seed);
     options.duration = args.duration;
     options.keep_history = args.history.is_some();

@@ -110,6 +110,32 @@ pub fn shrink_record(
     Ok(lines)
 }
 
+/// Flags that could not take effect, or an output that could not be written, refused before
+/// the shrink runs (rather than after all of it).
+fn check_flags(args: &ShrinkArgs, out: &Path) -> Result<(), String> {
+    if args.jobs == Some(0) {
+        return Err("--jobs: expected at least 1 candidate run at a time, found 0".into());
+    }
+    if args.max_runs == 0 {
+        return Err("--max-runs: expected at least 1 candidate run, found 0".into());
+    }
+    if out.is_dir() {
+        return Err(format!(
+            "--out {}: is a directory; give the file to write the shrunk scenario to",
+            out.display()
+        ));
+    }
+    let parent = out.parent().filter(|p| !p.as_os_str().is_empty());
+    if let Some(parent) = parent.filter(|p| !p.is_dir()) {
+        return Err(format!(
+            "--out {}: the directory {} does not exist",
+            out.display(),
+            parent.display()
+        ));
+    }
+    Ok(())
+}
+
 pub fn run(program: &Program, args: ShrinkArgs) -> u8 {
     let out = args.out.clone().unwrap_or_else(|| {
         let stem = args
@@ -119,14 +145,18 @@ pub fn run(program: &Program, args: ShrinkArgs) -> u8 {
             .unwrap_or_else(|| "record".into());
         args.record.with_file_name(format!("{stem}.shrunk.toml"))
     });
+    if let Err(m) = check_flags(&args, &out) {
+        eprintln!("error: {m}");
+        return EXIT_BAD_INPUT;
+    }
     let jobs = args.jobs.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
     });
     let options = ShrinkOptions {
-        max_runs: args.max_runs.max(1),
-        jobs: jobs.max(1),
+        max_runs: args.max_runs,
+        jobs,
     };
     match shrink_record(program, &args.record, &out, options) {
         Ok(lines) => {

@@ -29,7 +29,6 @@ use sim_scenario::{Scenario, ScenarioError};
 use crate::driver::RunOptions;
 use crate::family::Families;
 use crate::record::{FailureRecord, Provenance};
-use crate::replay::{first_difference, first_differing_event};
 
 /// One of `count` disjoint slices of a seed space: seeds whose position in the space is
 /// `index` modulo `count`. Strided rather than in blocks, so shards with a time budget cover the
@@ -143,6 +142,10 @@ pub struct Determinism {
     pub second_hash: String,
     /// Where the two runs part, in words, with the first differing event when it was found.
     pub difference: String,
+    /// Whether the seed had passed and was run again as one of the sampled seeds
+    /// (`--recheck`), rather than a failure that did not reproduce.
+    #[serde(default)]
+    pub rechecked: bool,
 }
 
 /// What one seed did.
@@ -169,6 +172,9 @@ pub struct SeedLine {
     pub sometimes: Vec<(String, bool)>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub determinism: Option<Determinism>,
+    /// Whether this passing seed was one of the sample run twice (`--recheck`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rechecked: bool,
 }
 
 /// How every seed of a campaign runs.
@@ -178,6 +184,9 @@ pub struct SeedOptions {
     pub families: Families,
     pub duration: Option<SimDuration>,
     pub sim: Provenance,
+    /// Run one in this many passing seeds a second time and compare hashes (0: none); see
+    /// [`crate::recheck`].
+    pub recheck_one_in: u64,
 }
 
 fn options(seed: u64, o: &SeedOptions) -> RunOptions {
@@ -209,39 +218,17 @@ pub fn run_seed(
             .map(|c| (c.name.clone(), c.held()))
             .collect(),
         determinism: None,
+        rechecked: false,
     };
     if line.passed {
+        crate::recheck::if_sampled(&mut line, scenario, seed_options, &report)?;
         return Ok(Outcome { line, record: None });
     }
-    let again = seed_options
-        .families
-        .run(scenario, options(seed, seed_options))?;
-    if let Some(divergence) = first_difference(
-        &report.trace_checkpoints,
-        (report.trace_events, report.trace_hash),
-        &again.trace_checkpoints,
-        (again.trace_events, again.trace_hash),
-    ) {
-        let mut difference = divergence.to_string();
-        let pair = (
-            (scenario, options(seed, seed_options)),
-            (scenario, options(seed, seed_options)),
-        );
-        let families = &seed_options.families;
-        if let Ok(Some((event, a, b))) =
-            first_differing_event(families, pair.0, pair.1, &divergence)
-        {
-            let _ = write!(
-                difference,
-                "; on a third and fourth run, event {event} was {} in one and {} in the other",
-                a.as_deref().unwrap_or("(the end)"),
-                b.as_deref().unwrap_or("(the end)")
-            );
-        }
+    // A failure must reproduce: run again, and a different hash is a determinism bug.
+    if let Some(bug) = crate::recheck::run_again(scenario, seed, seed_options, &report)? {
         line.determinism = Some(Determinism {
-            first_hash: report.trace_hash_hex(),
-            second_hash: again.trace_hash_hex(),
-            difference,
+            rechecked: false,
+            ..bug
         });
         return Ok(Outcome { line, record: None });
     }
@@ -387,6 +374,12 @@ pub struct Summary {
     pub determinism_bugs: Vec<DeterminismEntry>,
     /// Each sometimes check, by name.
     pub coverage: BTreeMap<String, Coverage>,
+    /// Passing seeds run a second time to check determinism (`--recheck`), and the sampling
+    /// ratio (one in `recheck_one_in`; 0 when off).
+    #[serde(default)]
+    pub rechecked: u64,
+    #[serde(default)]
+    pub recheck_one_in: u64,
     /// Whether every seed of the space was run (false after a stop or a time budget).
     pub complete: bool,
     /// The wall time of the (last) invocation that ran seeds, and how many it ran: a resumed
@@ -417,6 +410,8 @@ impl Summary {
             failures: Vec::new(),
             determinism_bugs: Vec::new(),
             coverage: BTreeMap::new(),
+            rechecked: 0,
+            recheck_one_in: 0,
             complete: false,
             wall_seconds: 0.0,
             seeds_timed: 0,
@@ -429,6 +424,7 @@ impl Summary {
         for line in lines.values() {
             self.seeds_run += 1;
             self.seeds_passed += u64::from(line.passed);
+            self.rechecked += u64::from(line.rechecked);
             for (name, met) in &line.sometimes {
                 let c = self.coverage.entry(name.clone()).or_default();
                 c.seeds += 1;
@@ -545,16 +541,7 @@ impl Summary {
                 let _ = writeln!(w, "    run    {run}");
             }
         }
-        for d in &self.determinism_bugs {
-            let _ = writeln!(
-                w,
-                "DETERMINISM BUG seed {}: hashed {} then {}; {}",
-                d.seed,
-                d.determinism.first_hash,
-                d.determinism.second_hash,
-                d.determinism.difference
-            );
-        }
+        crate::recheck::render(self, w);
         out
     }
 
@@ -567,6 +554,7 @@ impl Summary {
         let mut merged = first.clone();
         let mut shards: BTreeSet<(u64, u64)> =
             first.shards.iter().map(|s| (s.count, s.index)).collect();
+        crate::merge::check_shards(summaries)?;
         for s in &summaries[1..] {
             if s.scenario_digest != first.scenario_digest {
                 return Err(format!(
@@ -596,6 +584,7 @@ impl Summary {
             }
             merged.seeds_run += s.seeds_run;
             merged.seeds_passed += s.seeds_passed;
+            merged.rechecked += s.rechecked;
             merged.failures.extend(s.failures.iter().cloned());
             merged
                 .determinism_bugs
@@ -615,8 +604,10 @@ impl Summary {
         merged.failures.sort_by_key(|f| f.seed);
         merged.determinism_bugs.sort_by_key(|d| d.seed);
         let count = first.space.shard.count;
-        merged.complete &= merged.shards.len() as u64 == count;
-        merged.space.shard = if merged.shards.len() as u64 == count {
+        // Complete only when every shard 0..count is there, each once.
+        let all_shards = merged.shards.iter().map(|s| s.index).eq(0..count);
+        merged.complete &= all_shards;
+        merged.space.shard = if all_shards {
             Shard::WHOLE
         } else {
             first.space.shard
@@ -656,6 +647,41 @@ mod tests {
         assert!("4/4".parse::<Shard>().is_err());
         assert!("1/0".parse::<Shard>().is_err());
         assert!("x".parse::<Shard>().is_err());
+    }
+
+    /// `sim fuzz-merge` refuses a shard outside its count, and never calls a merge with a shard
+    /// missing complete (issue 14: 0/2 and 5/2 used to merge as `complete: true`).
+    #[test]
+    fn issue_14_a_merge_checks_shard_indices_and_completeness() {
+        let scenario = Scenario::parse(
+            "s.toml",
+            "duration = \"1s\"\n[cluster]\nnodes = 3\n[protocol]\nname = \"beat\"\n",
+        )
+        .unwrap();
+        let shard = |index, count| {
+            let space = SeedSpace {
+                shard: Shard { index, count },
+                ..SeedSpace::range(0, 10)
+            };
+            let sim = Provenance {
+                version: "t".into(),
+                commit: "t".into(),
+            };
+            let mut summary = Summary::new(&scenario, space, None, sim);
+            summary.shards = vec![Shard { index, count }];
+            summary.complete = true;
+            summary
+        };
+        let error = Summary::merge(&[shard(0, 2), shard(5, 2)]).unwrap_err();
+        assert!(error.contains("shard 5/2 is outside its count"), "{error}");
+        let error = Summary::merge(&[shard(3, 2)]).unwrap_err();
+        assert!(error.contains("shard 3/2"), "{error}");
+        let partial = Summary::merge(&[shard(0, 3), shard(2, 3)]).unwrap();
+        assert!(!partial.complete, "shard 1/3 is missing");
+        assert_eq!(partial.space.shard.count, 3);
+        let whole = Summary::merge(&[shard(1, 2), shard(0, 2)]).unwrap();
+        assert!(whole.complete);
+        assert_eq!(whole.space.shard, Shard::WHOLE);
     }
 
     #[test]

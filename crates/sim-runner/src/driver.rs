@@ -88,6 +88,13 @@ fn build_suite<S: Suite>(scenario: &Scenario) -> Result<(S, ClusterInfo), Scenar
     Ok((suite, cluster))
 }
 
+/// Whether the suite `S` built from `scenario`'s tables (its first sampled member) has a
+/// workload of clients.
+pub(crate) fn has_clients<S: Suite>(scenario: &Scenario) -> Result<bool, ScenarioError> {
+    let (suite, _) = build_suite::<S>(&scenario.sample(0)?)?;
+    Ok(suite.workload().is_some())
+}
+
 /// Runs `scenario` with the suite `S`.
 pub fn run_suite<S: Suite>(
     scenario: &Scenario,
@@ -362,7 +369,18 @@ impl<S: Suite> Driver<S> {
             } => self.crash(target, reporter, *restart_after),
             Action::Restart { target } => {
                 let nodes = self.resolve(target, reporter);
-                self.heal(Heal::Restart(nodes));
+                // A restart of a node that is up cannot take effect: a skipped fault, which the
+                // summary repeats as a warning (a file naming such a node is refused earlier).
+                let (down, up): (Vec<NodeId>, Vec<NodeId>) = nodes
+                    .into_iter()
+                    .partition(|&n| self.cluster.sim().status(n) == NodeStatus::Down);
+                if !up.is_empty() {
+                    self.cluster.note(
+                        format!("restart {}: not down, nothing to restart", Self::names(&up)),
+                        true,
+                    );
+                }
+                self.heal(Heal::Restart(down));
             }
             Action::Pause { target, duration } => self.pause(target, reporter, *duration),
             Action::Partition {
@@ -525,7 +543,14 @@ impl<S: Suite> Driver<S> {
             }
             Shape::Bridge => {
                 let order = self.shuffled();
-                let text = format!("bridge {}", Self::names(&order));
+                // As `Reachability::bridge` cuts it: the middle node joins the halves around it.
+                let middle = order.len() / 2;
+                let text = format!(
+                    "bridge {} joining {} and {}",
+                    order[middle],
+                    Self::names(&order[..middle]),
+                    Self::names(&order[middle + 1..])
+                );
                 (Reachability::bridge(&order), text)
             }
         })

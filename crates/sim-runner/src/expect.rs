@@ -164,6 +164,7 @@ fn run_seeds(
             families: families.clone(),
             duration: None,
             sim,
+            recheck_one_in: 0,
         },
     };
     let running = campaign::spawn(Arc::new(scenario.clone()), plan);

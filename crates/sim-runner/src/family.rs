@@ -31,6 +31,11 @@ pub trait Family: Send + Sync {
         scenario: &Scenario,
         options: RunOptions,
     ) -> Result<RunReport, ScenarioError>;
+    /// Whether `scenario` runs clients (and so has a client history), known before the run from
+    /// the suite its tables build; `true` when a family cannot tell.
+    fn has_clients(&self, _scenario: &Scenario) -> Result<bool, ScenarioError> {
+        Ok(true)
+    }
 }
 
 /// The [`Family`] of a [`Suite`] type.
@@ -51,6 +56,10 @@ impl<S: Suite> Family for SuiteFamily<S> {
         options: RunOptions,
     ) -> Result<RunReport, ScenarioError> {
         run_suite::<S>(scenario, options)
+    }
+
+    fn has_clients(&self, scenario: &Scenario) -> Result<bool, ScenarioError> {
+        crate::driver::has_clients::<S>(scenario)
     }
 }
 
@@ -138,6 +147,12 @@ impl Families {
     ) -> Result<Scenario, ScenarioError> {
         let declaration = self.validate(scenario)?;
         emit::explicit(scenario, seed, duration, &declaration.nemesis_roles)
+    }
+
+    /// Whether `scenario`'s family runs clients for it, checked before a run that needs them
+    /// (`--history`).
+    pub fn has_clients(&self, scenario: &Scenario) -> Result<bool, ScenarioError> {
+        self.family_of(scenario)?.has_clients(scenario)
     }
 
     /// Runs `scenario` with the family it names, after checking its names.

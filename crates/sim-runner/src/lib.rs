@@ -23,8 +23,11 @@ pub mod cluster;
 mod driver;
 pub mod expect;
 pub mod family;
+mod merge;
+pub mod recheck;
 pub mod record;
 pub mod replay;
+pub mod replay_difference;
 pub mod report;
 pub mod shrink;
 

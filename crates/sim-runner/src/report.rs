@@ -17,6 +17,28 @@ pub struct AppliedFault {
     pub skipped: bool,
 }
 
+/// The first dozen applied faults, then each that could not take effect again as a warning,
+/// even past the dozen.
+fn render_faults(w: &mut String, faults: &[&AppliedFault]) {
+    for f in faults.iter().take(12) {
+        let _ = writeln!(w, "           t={} {}", f.time, f.text);
+    }
+    if faults.len() > 12 {
+        let _ = writeln!(
+            w,
+            "           ... and {} more (see --trace)",
+            faults.len() - 12
+        );
+    }
+    for f in faults.iter().filter(|f| f.skipped) {
+        let _ = writeln!(
+            w,
+            "warning    t={} {}: the fault did not take effect",
+            f.time, f.text
+        );
+    }
+}
+
 /// Everything a finished run reports.
 #[derive(Debug, Clone)]
 pub struct RunReport {
@@ -260,16 +282,7 @@ impl RunReport {
             s.restarts,
             s.pauses
         );
-        for f in faults.iter().take(12) {
-            let _ = writeln!(w, "           t={} {}", f.time, f.text);
-        }
-        if faults.len() > 12 {
-            let _ = writeln!(
-                w,
-                "           ... and {} more (see --trace)",
-                faults.len() - 12
-            );
-        }
+        render_faults(w, &faults);
         let width = self
             .summary
             .iter()

@@ -1,5 +1,6 @@
 //! Scenario errors: every one names the file, the line and column, and the field.
 
+use std::cell::OnceCell;
 use std::fmt;
 
 /// A problem with a scenario file. Displayed as
@@ -29,15 +30,32 @@ impl fmt::Display for ScenarioError {
 }
 
 /// Maps byte offsets of a source text to 1-based lines and columns.
+///
+/// The offsets where lines start are found once, on the first look-up, so placing every fault
+/// of a file costs a binary search each, not a scan from the start of the file (which made
+/// reading a scenario quadratic in its number of faults).
 #[derive(Debug, Clone)]
 pub struct Source<'a> {
     pub file: &'a str,
     pub text: &'a str,
+    line_starts: OnceCell<Vec<usize>>,
 }
 
 impl<'a> Source<'a> {
     pub fn new(file: &'a str, text: &'a str) -> Self {
-        Source { file, text }
+        Source {
+            file,
+            text,
+            line_starts: OnceCell::new(),
+        }
+    }
+
+    fn line_starts(&self) -> &[usize] {
+        self.line_starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(self.text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect()
+        })
     }
 
     /// The 1-based line and column of byte `offset` (clamped to the text).
@@ -46,12 +64,11 @@ impl<'a> Source<'a> {
         while !self.text.is_char_boundary(offset) {
             offset -= 1;
         }
-        let before = &self.text[..offset];
-        let line = before.matches('\n').count() + 1;
-        let column = before.rfind('\n').map_or(before.chars().count(), |nl| {
-            before[nl + 1..].chars().count()
-        }) + 1;
-        (line, column)
+        let starts = self.line_starts();
+        // The last line starting at or before `offset`; there is always one, at 0.
+        let index = starts.partition_point(|&start| start <= offset) - 1;
+        let column = self.text[starts[index]..offset].chars().count() + 1;
+        (index + 1, column)
     }
 
     /// An error at byte `offset`.
@@ -129,6 +146,29 @@ mod tests {
         assert_eq!(s.line_column(6), (2, 1));
         assert_eq!(s.line_column(9), (2, 4));
         assert_eq!(s.line_column(999), (3, 1));
+    }
+
+    /// The line index agrees with counting newlines from the start, at every offset of texts
+    /// with empty lines, multi-byte characters and no final newline.
+    #[test]
+    fn the_line_index_agrees_with_counting_from_the_start() {
+        for text in ["", "\n", "a", "a\n\nbé = 1\n[t]\nx = \"ü\"", "\n\n\nz"] {
+            let s = Source::new("f.toml", text);
+            for offset in 0..=text.len() + 2 {
+                let mut at = offset.min(text.len());
+                while !text.is_char_boundary(at) {
+                    at -= 1;
+                }
+                let before = &text[..at];
+                let line = before.matches('\n').count() + 1;
+                let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+                assert_eq!(
+                    s.line_column(offset),
+                    (line, column),
+                    "{text:?} at {offset}"
+                );
+            }
+        }
     }
 
     #[test]

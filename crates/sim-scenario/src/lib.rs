@@ -24,6 +24,7 @@
 pub mod emit;
 mod error;
 mod fault;
+mod located;
 mod names;
 mod nemesis;
 mod raw;
@@ -273,18 +274,12 @@ impl Scenario {
             Section::Workload => &self.workload_table,
             Section::Checks => &self.checks_table,
         };
-        toml::Value::Table(table.clone())
-            .try_into::<T>()
-            .map_err(|e| {
-                let message = e.message().trim().to_string();
-                let key = validate::backticked(&message).unwrap_or_default();
-                let field = if key.is_empty() {
-                    section.name().to_string()
-                } else {
-                    format!("{}.{key}", section.name())
-                };
-                self.error_at_field(&field, message)
-            })
+        located::deserialize(toml::Value::Table(table.clone())).map_err(|(path, e)| {
+            let source = Source::new(&self.file, &self.text);
+            let header = source.locate_key(section.name(), "");
+            let prefix = located::FieldPath::key(section.name());
+            located::error(&source, prefix, path, e.message(), Some(header))
+        })
     }
 
     /// An error about `field` (a dotted path such as `protocol.election_timeout`), placed at the

@@ -141,8 +141,8 @@ fn wrong_types_are_rejected() {
     assert_error(
         &VALID.replace("nodes = 5", "nodes = \"five\""),
         8,
-        "",
-        "invalid type",
+        "cluster.nodes",
+        "expected an integer, found \"five\"",
     );
 }
 
@@ -177,20 +177,23 @@ fn a_bad_latency_says_what_is_wrong_with_it() {
 
 /// Serde quotes the value of a wrong type (`invalid type: boolean `true``); that is no field
 /// name, and errors used to say `field "true"`, or `field "protocol.true"` placed at the table's
-/// header.
+/// header. A value of the wrong type is blamed on its own field, at its own line, in words
+/// (issue 14), in the file's own tables as in a family's.
 #[test]
-fn a_value_of_the_wrong_type_is_not_taken_for_a_field_name() {
+fn a_value_of_the_wrong_type_is_blamed_on_its_field_at_its_line() {
     let e = error(&VALID.replace("duration = \"30s\"", "duration = true"));
-    assert_eq!((e.line, e.field.as_str()), (4, ""), "{e}");
-    assert!(e.message.contains("invalid type: boolean `true`"), "{e}");
+    assert_eq!((e.line, e.field.as_str()), (4, "duration"), "{e}");
+    assert!(e.message.contains("found true"), "{e}");
     let e = error(&VALID.replace("nodes = 5", "nodes = 3.5"));
-    assert_eq!((e.line, e.field.as_str()), (8, ""), "{e}");
+    assert_eq!((e.line, e.field.as_str()), (8, "cluster.nodes"), "{e}");
+    assert_eq!(e.message, "expected an integer, found 3.5", "{e}");
     let s = parse(&VALID.replace("clients = 3", "clients = true")).expect("valid");
     let e = s
         .decode::<BTreeMap<String, u32>>(Section::Workload)
         .expect_err("a boolean is no count");
-    assert_eq!(e.field, "workload", "{e}");
-    assert!(e.message.contains("boolean `true`"), "{e}");
+    assert_eq!(e.field, "workload.clients", "{e}");
+    assert_eq!(e.line, 19, "{e}");
+    assert!(e.message.contains("found true"), "{e}");
 }
 
 #[test]
@@ -198,7 +201,7 @@ fn unknown_keys_are_rejected() {
     let e = error(&VALID.replace("drop = 0.01", "drop = 0.01\njitter = 3"));
     assert_eq!(e.line, 17, "{e}");
     assert!(e.message.contains("unknown field `jitter`"), "{e}");
-    assert_eq!(e.field, "jitter");
+    assert_eq!(e.field, "network.jitter");
 }
 
 #[test]
@@ -222,7 +225,7 @@ fn negative_and_absurd_durations_are_rejected() {
     assert_error(
         &VALID.replace("duration = \"30s\"", "duration = \"-5s\""),
         4,
-        "",
+        "duration",
         "duration",
     );
     assert_error(
@@ -240,7 +243,7 @@ fn negative_and_absurd_durations_are_rejected() {
     assert_error(
         &VALID.replace("duration = \"30s\"", "duration = 30"),
         4,
-        "",
+        "duration",
         "unit",
     );
 }
@@ -315,11 +318,50 @@ fn unknown_nemesis_kinds_are_rejected() {
 #[test]
 fn a_missing_protocol_name_is_rejected() {
     assert_error(
-        &VALID.replace("name = \"raft\"", "nme = \"raft\""),
+        &VALID.replace("name = \"raft\"", "engine = \"raft\""),
         10,
         "protocol.name",
         "missing",
     );
+    // A misspelt name is blamed at its own line, with the key it meant.
+    assert_error(
+        &VALID.replace("name = \"raft\"", "nme = \"raft\""),
+        11,
+        "protocol.nme",
+        "did you mean `name`?",
+    );
+}
+
+/// A restart of a named node that is not down then could not take effect: an error at its
+/// field (issue 14), whether it never crashed or came back already.
+#[test]
+fn issue_14_a_restart_of_a_node_that_is_not_down_is_rejected() {
+    let base = "duration = \"30s\"\n[cluster]\nnodes = 3\n[protocol]\nname = \"raft\"\n";
+    let never = format!("{base}[[faults]]\nat = \"5s\"\nkind = \"restart\"\nnode = \"n2\"\n");
+    let e = error(&never);
+    assert_eq!((e.line, e.field.as_str()), (9, "faults[0].node"), "{e}");
+    assert!(e.message.contains("n2 is not down at 5s"), "{e}");
+    let back = format!(
+        "{base}[[faults]]\nat = \"1s\"\nkind = \"crash\"\nnode = \"n2\"\nrestart_after = \"1s\"\n\
+         [[faults]]\nat = \"5s\"\nkind = \"restart\"\nnode = \"n2\"\n"
+    );
+    let e = error(&back);
+    assert_eq!((e.line, e.field.as_str()), (14, "faults[1].node"), "{e}");
+    assert!(e.message.contains("restarted it at 2s"), "{e}");
+    // Crashed and not yet back: a restart is what it needs; twice is once too many.
+    let fine = format!(
+        "{base}[[faults]]\nat = \"1s\"\nkind = \"crash\"\nnode = \"n2\"\n\
+         [[faults]]\nat = \"5s\"\nkind = \"restart\"\nnode = \"n2\"\n"
+    );
+    parse(&fine).expect("a restart of a crashed node");
+    let twice = format!("{fine}[[faults]]\nat = \"6s\"\nkind = \"restart\"\nnode = \"n2\"\n");
+    assert_eq!(error(&twice).field, "faults[2].node");
+    // Whether a leader crashed is the run's to know: no error here.
+    let leader = format!(
+        "{base}[[faults]]\nat = \"1s\"\nkind = \"crash\"\nnode = \"leader\"\n\
+         [[faults]]\nat = \"5s\"\nkind = \"restart\"\nnode = \"n2\"\n"
+    );
+    parse(&leader).expect("the run decides");
 }
 
 proptest! {
@@ -522,7 +564,7 @@ fn expect_is_read_and_both_keys_are_required() {
     let huge = KINDS.replace("within_seeds = 5", "within_seeds = 100001");
     assert_error(&huge, 23, "expect.within_seeds", "found 100001");
     let unknown = KINDS.replace("within_seeds = 5", "within_seeds = 5\nbudget = 3");
-    assert_error(&unknown, 24, "budget", "unknown field");
+    assert_error(&unknown, 24, "expect.budget", "unknown field");
 }
 
 #[test]
@@ -668,4 +710,101 @@ fn absurd_waits_and_tails_are_rejected() {
         .with_duration(SimDuration::from_secs(11))
         .expect_err("the nemesis would never act");
     assert_eq!(error.field, "nemesis.start_after");
+}
+
+/// Every error names the full field path at the field's own line, says what was expected in
+/// words, and suggests the nearest key for a typo (issue 14): the cases the audit found.
+#[test]
+fn issue_14_errors_name_the_full_field_path_at_its_own_line() {
+    let fault = "heal_after = \"10s\"";
+    let cases = [
+        (
+            VALID.replace(fault, "heal_after = \"10s\"\none_way = \"yes\""),
+            27,
+            "faults[0].one_way",
+            "expected true or false, found \"yes\"",
+        ),
+        (
+            VALID.replace(fault, "hael_after = \"10s\""),
+            26,
+            "faults[0].hael_after",
+            "did you mean `heal_after`?",
+        ),
+        (
+            VALID.replace(fault, "drift = \"5%\""),
+            26,
+            "faults[0].drift",
+            "unknown field `drift`",
+        ),
+        (
+            VALID.replace("at = \"10s\"", "at = 5"),
+            22,
+            "faults[0].at",
+            "the bare number 5",
+        ),
+        (
+            VALID.replace("drop = 0.01", "drop = \"high\""),
+            16,
+            "network.drop",
+            "found \"high\"",
+        ),
+        (
+            VALID.replace("drop = 0.01", "duplicate = \"20%\""),
+            16,
+            "network.duplicate",
+            "found \"20%\"",
+        ),
+    ];
+    for (text, line, field, needle) in &cases {
+        let e = error(text);
+        assert_eq!((e.line, e.field.as_str()), (*line, *field), "{e}");
+        assert!(e.message.contains(needle), "{e}");
+        assert!(
+            !e.message.contains("f64") && !e.message.contains("i64"),
+            "{e}"
+        );
+    }
+    let e =
+        error("faults = 3\nduration = \"1s\"\n[cluster]\nnodes = 3\n[protocol]\nname = \"x\"\n");
+    assert_eq!((e.line, e.field.as_str()), (1, "faults"), "{e}");
+    assert!(e.message.contains("expected an array, found 3"), "{e}");
+}
+
+/// A family's own tables, decoded later through serde, are placed the same way: nested tables
+/// and keys of a `[table]` are blamed at their own line, not at the table's header.
+#[test]
+fn issue_14_family_tables_name_nested_fields_at_their_line() {
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Mix {
+        get: f64,
+        put: f64,
+    }
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Workload {
+        clients: u32,
+        keys: Option<u32>,
+        mix: Option<Mix>,
+    }
+    let decode = |workload: &str| {
+        let text = VALID.replace("clients = 3", workload);
+        parse(&text)
+            .expect("valid")
+            .decode::<Workload>(Section::Workload)
+            .expect_err("a bad workload")
+    };
+    let e = decode("clients = 3\nkeys = \"x\"");
+    assert_eq!((e.line, e.field.as_str()), (20, "workload.keys"), "{e}");
+    assert!(e.message.contains("found \"x\""), "{e}");
+    let e = decode("clients = 3\n\n[workload.mix]\nget = 1.0\npt = 2.0");
+    assert_eq!((e.line, e.field.as_str()), (23, "workload.mix.pt"), "{e}");
+    assert!(e.message.contains("did you mean `put`?"), "{e}");
+    let e = decode("clients = 3\nmix = { get = 1.0, put = \"lots\" }");
+    assert_eq!((e.line, e.field.as_str()), (20, "workload.mix.put"), "{e}");
+    let e = decode("keys = 2");
+    assert_eq!((e.line, e.field.as_str()), (18, "workload.clients"), "{e}");
+    assert!(e.message.contains("missing field `clients`"), "{e}");
 }

@@ -11,6 +11,7 @@ mod action;
 mod cluster;
 mod fault;
 mod network;
+mod restart;
 
 use std::cell::RefCell;
 
@@ -18,6 +19,7 @@ use sim_core::{Latency, NetworkConfig, SimDuration};
 use toml::Spanned;
 
 use crate::error::{ScenarioError, Source};
+use crate::located::{self, FieldPath};
 use crate::nemesis::Nemesis;
 use crate::raw::{Ranged, RawScenario};
 use crate::sample::{self, ParameterRange, Sampler};
@@ -52,15 +54,14 @@ pub(crate) fn parse_raw(file: &str, text: &str) -> Result<RawScenario, ScenarioE
             "the file is empty; a scenario needs at least duration, [cluster] and [protocol]",
         ));
     }
-    toml::from_str(text).map_err(|e| {
-        let offset = e.span().map_or(0, |s| s.start);
+    located::deserialize(toml::Deserializer::new(text)).map_err(|(path, e)| {
         let message = match e.message().trim() {
             // Some of toml's errors carry no message of their own.
             "" => "invalid TOML: expected a value here".to_string(),
             m => m.to_string(),
         };
-        let field = backticked(&message).unwrap_or_default();
-        source.error_at(offset, &field, message)
+        let fallback = Some(e.span().map_or(0, |s| s.start));
+        located::error(&source, FieldPath::default(), path, &message, fallback)
     })
 }
 
@@ -214,6 +215,7 @@ impl<'a> Builder<'a> {
         if let Some(nemesis) = &raw.nemesis {
             scenario.nemesis = Some(Nemesis::from_raw(nemesis, &self.source, scenario.duration)?);
         }
+        self.restarts(raw, &scenario)?;
         scenario.expect = self.expect(raw)?;
         scenario.ranges = self.ranges.take();
         scenario.sampled = self.sampled.take();
@@ -308,8 +310,8 @@ impl<'a> Builder<'a> {
         let name = match table.remove("name") {
             Some(toml::Value::String(name)) => name,
             Some(other) => {
-                return Err(self.at(
-                    &raw.protocol,
+                return Err(self.source.error_at(
+                    self.source.locate_key("protocol", "name"),
                     "protocol.name",
                     format!(
                         "expected the protocol's name as a string, found {}",
@@ -318,11 +320,22 @@ impl<'a> Builder<'a> {
                 ))
             }
             None => {
+                // A misspelt name is the error to report, at its line, rather than a missing one.
+                if let Some(key) = table
+                    .keys()
+                    .find(|k| crate::names::suggest(k, &["name"]).is_some())
+                {
+                    return Err(self.source.error_at(
+                        self.source.locate_key("protocol", key),
+                        &format!("protocol.{key}"),
+                        format!("unknown field `{key}`; did you mean `name`?"),
+                    ));
+                }
                 return Err(self.at(
                     &raw.protocol,
                     "protocol.name",
                     "missing: say which protocol runs, e.g. name = \"raft\"",
-                ))
+                ));
             }
         };
         self.bugs(&table)?;
