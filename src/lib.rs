@@ -10,6 +10,7 @@ pub fn families() -> Families {
     Families::new()
         .with::<sim_raft::RaftSuite>()
         .with::<sim_fd::FdSuite>()
+        .with::<sim_quorum::QuorumSuite>()
         .with::<sim_runner::bench::BeatSuite>()
 }
 
