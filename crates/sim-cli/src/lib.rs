@@ -2,7 +2,7 @@
 //! exit status.
 //!
 //! A program is a name and a list of protocol families ([`Program`]); [`main`] gives it the whole
-//! command line (run, fuzz, replay, shrink, check, bench). The shipped `sim` binary is this
+//! command line (run, fuzz, replay, shrink, check, bench, verify, compare). The shipped `sim` binary is this
 //! function called with the built-in families; a user's crate calls it with its own:
 //!
 //! ```no_run
@@ -21,6 +21,7 @@
 
 mod bench;
 mod check;
+mod compare;
 mod fuzz;
 mod progress;
 mod replay;
@@ -92,6 +93,8 @@ enum Command {
     Shrink(shrink::ShrinkArgs),
     /// Run every scenario under the paths by its own [expect] table.
     Verify(verify::VerifyArgs),
+    /// Run several scenarios over the same seeds and tabulate them side by side.
+    Compare(compare::CompareArgs),
 }
 
 /// Exit statuses.
@@ -137,5 +140,6 @@ where
         Command::Replay(args) => replay::run(program, args),
         Command::Shrink(args) => shrink::run(program, args),
         Command::Verify(args) => verify::run(program, args),
+        Command::Compare(args) => compare::run(program, args),
     }
 }

@@ -3,7 +3,7 @@
 //! Owns [`summary`] (placement and keys per node, the engine's operation statistics, anomalies
 //! found, siblings, hints still held) and [`figures`]: `sim-client`'s `cut.*` availability per
 //! side of a partition, `reads.ok`, `writes.ok`, `reads.stale`, `writes.lost` (the same names
-//! `sim-raft` reports, so `sim compare` lines a CP and an AP store up) and `reads.siblings_max`.
+//! `sim-raft` reports, so `sim compare` lines a CP and an AP store up) and `reads.siblings` (reads that returned more than one sibling).
 
 use sim_client::{cut_figures, OpStatus};
 use sim_core::{RunInfo, Simulation};
@@ -31,10 +31,7 @@ pub fn figures(config: &Config, sim: &Simulation<QuorumNode>) -> Vec<(String, u6
     figures.push(("writes.ok".to_string(), ok("put")));
     figures.push(("reads.stale".to_string(), count(STALE_READS)));
     figures.push(("writes.lost".to_string(), count(LOST_WRITES)));
-    figures.push((
-        "reads.siblings_max".to_string(),
-        workload.client().max_siblings as u64,
-    ));
+    figures.push(("reads.siblings".to_string(), workload.client().sibling_reads));
     figures
 }
 
