@@ -45,8 +45,14 @@ fn parse_range(text: &str) -> Result<(u64, u64), String> {
     let (a, b) = text
         .split_once("..")
         .ok_or_else(|| format!("expected A..B such as 0..100, found {text:?}"))?;
-    let a: u64 = a.trim().parse().map_err(|_| format!("expected a first seed, found {a:?}"))?;
-    let b: u64 = b.trim().parse().map_err(|_| format!("expected a last seed (excluded), found {b:?}"))?;
+    let a: u64 = a
+        .trim()
+        .parse()
+        .map_err(|_| format!("expected a first seed, found {a:?}"))?;
+    let b: u64 = b
+        .trim()
+        .parse()
+        .map_err(|_| format!("expected a last seed (excluded), found {b:?}"))?;
     if b <= a {
         return Err(format!("{text} holds no seed"));
     }
@@ -77,7 +83,9 @@ impl Column {
                     entry.1 += value;
                     entry.2 += u64::from(*value > 0);
                 }
-                None => self.figures.push((name.clone(), *value, u64::from(*value > 0))),
+                None => self
+                    .figures
+                    .push((name.clone(), *value, u64::from(*value > 0))),
             }
         }
         for check in &report.checks {
@@ -87,7 +95,12 @@ impl Column {
                     .iter()
                     .find(|(k, _)| k == "verdict")
                     .map(|(_, v)| v.split(" (").next().unwrap_or(v).to_string())
-                    .or_else(|| check.not_evaluated.as_ref().map(|_| "not evaluated".to_string()))
+                    .or_else(|| {
+                        check
+                            .not_evaluated
+                            .as_ref()
+                            .map(|_| "not evaluated".to_string())
+                    })
                     .unwrap_or_else(|| "unknown".to_string());
                 *self.verdicts.entry(verdict).or_default() += 1;
             }
@@ -99,7 +112,10 @@ impl Column {
     }
 
     fn figure(&self, name: &str) -> Option<(u64, u64)> {
-        self.figures.iter().find(|(n, _, _)| n == name).map(|(_, t, s)| (*t, *s))
+        self.figures
+            .iter()
+            .find(|(n, _, _)| n == name)
+            .map(|(_, t, s)| (*t, *s))
     }
 
     /// `ok of invoked (share)` for one side of the cut.
@@ -117,7 +133,12 @@ impl Column {
     }
 }
 
-fn run_column(program: &Program, file: &PathBuf, seeds: (u64, u64), jobs: usize) -> Result<Column, String> {
+fn run_column(
+    program: &Program,
+    file: &PathBuf,
+    seeds: (u64, u64),
+    jobs: usize,
+) -> Result<Column, String> {
     let scenario = load_scenario(file)?;
     let all: Vec<u64> = (seeds.0..seeds.1).collect();
     let chunk = all.len().div_ceil(jobs.max(1)).max(1);
@@ -128,14 +149,22 @@ fn run_column(program: &Program, file: &PathBuf, seeds: (u64, u64), jobs: usize)
                 let scenario = &scenario;
                 scope.spawn(move || {
                     part.iter()
-                        .map(|&seed| program.families.run(scenario, RunOptions::new(seed)).map_err(|e| e.to_string()))
+                        .map(|&seed| {
+                            program
+                                .families
+                                .run(scenario, RunOptions::new(seed))
+                                .map_err(|e| e.to_string())
+                        })
                         .collect::<Result<Vec<_>, _>>()
                 })
             })
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err("a worker panicked".to_string())))
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("a worker panicked".to_string()))
+            })
             .collect()
     });
     let mut column = Column {
@@ -158,13 +187,27 @@ fn rows(columns: &[Column]) -> Vec<(String, Vec<String>)> {
     let each = |f: &dyn Fn(&Column) -> String| columns.iter().map(f).collect::<Vec<_>>();
     rows.push(("protocol".to_string(), each(&|c| c.protocol.clone())));
     rows.push(("seeds".to_string(), each(&|c| c.seeds.to_string())));
-    rows.push(("ok during the partition, majority side".to_string(), each(&|c| c.side("majority"))));
-    rows.push(("ok during the partition, minority side".to_string(), each(&|c| c.side("minority"))));
+    rows.push((
+        "ok during the partition, majority side".to_string(),
+        each(&|c| c.side("majority")),
+    ));
+    rows.push((
+        "ok during the partition, minority side".to_string(),
+        each(&|c| c.side("minority")),
+    ));
     rows.push((
         "linearizable (seeds)".to_string(),
         each(&|c| {
-            let parts: Vec<String> = c.verdicts.iter().map(|(v, n)| format!("{v}: {n}")).collect();
-            if parts.is_empty() { "not checked".to_string() } else { parts.join(", ") }
+            let parts: Vec<String> = c
+                .verdicts
+                .iter()
+                .map(|(v, n)| format!("{v}: {n}"))
+                .collect();
+            if parts.is_empty() {
+                "not checked".to_string()
+            } else {
+                parts.join(", ")
+            }
         }),
     ));
     let mut names: Vec<String> = Vec::new();
@@ -188,7 +231,11 @@ fn rows(columns: &[Column]) -> Vec<(String, Vec<String>)> {
         "seeds failing a check".to_string(),
         each(&|c| {
             let parts: Vec<String> = c.failed.iter().map(|(k, n)| format!("{k} {n}")).collect();
-            if parts.is_empty() { format!("{}", c.failed_seeds) } else { format!("{} ({})", c.failed_seeds, parts.join(", ")) }
+            if parts.is_empty() {
+                format!("{}", c.failed_seeds)
+            } else {
+                format!("{} ({})", c.failed_seeds, parts.join(", "))
+            }
         }),
     ));
     rows
@@ -209,11 +256,24 @@ fn render(columns: &[Column], format: CompareFormat) -> String {
         CompareFormat::Text => {
             let label_width = rows.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
             let widths: Vec<usize> = (0..columns.len())
-                .map(|i| rows.iter().map(|(_, c)| c[i].len()).chain([header[i].len()]).max().unwrap_or(0))
+                .map(|i| {
+                    rows.iter()
+                        .map(|(_, c)| c[i].len())
+                        .chain([header[i].len()])
+                        .max()
+                        .unwrap_or(0)
+                })
                 .collect();
             let line = |label: &str, cells: &[String]| {
-                let cells: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
-                format!("{label:<label_width$}  {}\n", cells.join("  ")).trim_end().to_string() + "\n"
+                let cells: Vec<String> = cells
+                    .iter()
+                    .zip(&widths)
+                    .map(|(c, w)| format!("{c:<w$}"))
+                    .collect();
+                format!("{label:<label_width$}  {}\n", cells.join("  "))
+                    .trim_end()
+                    .to_string()
+                    + "\n"
             };
             out.push_str(&line("", &header));
             for (label, cells) in rows {
@@ -229,9 +289,11 @@ pub fn run(program: &Program, args: CompareArgs) -> u8 {
         eprintln!("error: --jobs: expected at least 1");
         return EXIT_BAD_INPUT;
     }
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    let jobs = args.jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
     let mut columns = Vec::new();
     for file in &args.scenarios {
         match run_column(program, file, args.seeds, jobs) {
@@ -242,7 +304,11 @@ pub fn run(program: &Program, args: CompareArgs) -> u8 {
             }
         }
     }
-    let files: Vec<String> = args.scenarios.iter().map(|f| f.display().to_string()).collect();
+    let files: Vec<String> = args
+        .scenarios
+        .iter()
+        .map(|f| f.display().to_string())
+        .collect();
     println!(
         "compare    {} over seeds {}..{}",
         files.join(" vs "),

@@ -87,13 +87,20 @@ mod tests {
 
     #[test]
     fn a_home_node_with_a_majority_is_on_the_majority_side() {
-        let groups = vec![vec![NodeId(0), NodeId(1), NodeId(2)], vec![NodeId(3), NodeId(4)]];
+        let groups = vec![
+            vec![NodeId(0), NodeId(1), NodeId(2)],
+            vec![NodeId(3), NodeId(4)],
+        ];
         let split = Reachability::split(5, &groups, false);
         assert_eq!(CutSide::of(&split, NodeId(1)), Some(CutSide::Majority));
         assert_eq!(CutSide::of(&split, NodeId(4)), Some(CutSide::Minority));
         assert_eq!(CutSide::of(&Reachability::full(5), NodeId(4)), None);
         // An even split leaves no majority: both halves are minorities.
-        let halves = Reachability::split(4, &[vec![NodeId(0), NodeId(1)], vec![NodeId(2), NodeId(3)]], false);
+        let halves = Reachability::split(
+            4,
+            &[vec![NodeId(0), NodeId(1)], vec![NodeId(2), NodeId(3)]],
+            false,
+        );
         assert_eq!(CutSide::of(&halves, NodeId(0)), Some(CutSide::Minority));
     }
 

@@ -97,7 +97,10 @@ impl Observations {
             if let (OpFn::Read, Some(completed_ns), Some(output)) =
                 (op.f, completed_ns, op.output.as_ref())
             {
-                let values = output.as_str().map(|v| vec![v.to_string()]).unwrap_or_default();
+                let values = output
+                    .as_str()
+                    .map(|v| vec![v.to_string()])
+                    .unwrap_or_default();
                 observations.reads.push(ReadObs {
                     key,
                     values,
@@ -127,7 +130,10 @@ impl Observations {
     ) -> Option<u64> {
         let mut latest = 0u64;
         for value in values {
-            match by_value.get(&(key, value.as_str())).and_then(|w| w.completed_ns) {
+            match by_value
+                .get(&(key, value.as_str()))
+                .and_then(|w| w.completed_ns)
+            {
                 Some(completed) => latest = latest.max(completed + 1),
                 None => return None,
             }
@@ -176,7 +182,9 @@ impl Observations {
         let by_value = self.by_value();
         let mut anomalies = Vec::new();
         for write in &self.writes {
-            let Some(completed) = write.completed_ns else { continue };
+            let Some(completed) = write.completed_ns else {
+                continue;
+            };
             let surviving = survivors.get(&write.key).map(Vec::as_slice).unwrap_or(&[]);
             if surviving.contains(&write.value) {
                 continue;
@@ -304,9 +312,9 @@ mod tests {
         let obs = Observations {
             writes: vec![write("a", 1, 0, Some(10)), write("b", 1, 20, Some(30))],
             reads: vec![
-                read(&["a"], 2, 40, 50),  // stale: b completed at 30
-                read(&["a"], 2, 25, 35),  // b was concurrent: not stale
-                read(&[], 2, 15, 16),     // absent after a completed: stale
+                read(&["a"], 2, 40, 50),      // stale: b completed at 30
+                read(&["a"], 2, 25, 35),      // b was concurrent: not stale
+                read(&[], 2, 15, 16),         // absent after a completed: stale
                 read(&["a", "b"], 2, 60, 61), // siblings including b: not stale
             ],
         };
@@ -339,7 +347,11 @@ mod tests {
     fn session_guarantees_are_judged_per_session() {
         let obs = Observations {
             writes: vec![write("a", 1, 0, Some(10)), write("b", 1, 20, Some(30))],
-            reads: vec![read(&["b"], 1, 40, 41), read(&["a"], 1, 50, 51), read(&["a"], 2, 50, 51)],
+            reads: vec![
+                read(&["b"], 1, 40, 41),
+                read(&["a"], 1, 50, 51),
+                read(&["a"], 2, 50, 51),
+            ],
         };
         assert_eq!(obs.read_your_writes().len(), 1);
         assert_eq!(obs.monotonic_reads().len(), 1);

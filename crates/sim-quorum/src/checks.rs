@@ -116,15 +116,28 @@ fn no_workload(name: &str, kind: CheckKind) -> CheckReport {
 
 /// Every version any node holds for each key (its own and hinted), merged: what the replicas
 /// converge to.
-pub fn converged(sim: &Simulation<QuorumNode>, config: &Config) -> BTreeMap<String, Vec<Versioned>> {
+pub fn converged(
+    sim: &Simulation<QuorumNode>,
+    config: &Config,
+) -> BTreeMap<String, Vec<Versioned>> {
     let mut all: BTreeMap<String, Vec<Versioned>> = BTreeMap::new();
     for node in sim.node_ids() {
-        let Some(process) = sim.process(node) else { continue };
+        let Some(process) = sim.process(node) else {
+            continue;
+        };
         for (key, versions) in process.store() {
-            merge(all.entry(key.clone()).or_default(), versions, config.concurrent());
+            merge(
+                all.entry(key.clone()).or_default(),
+                versions,
+                config.concurrent(),
+            );
         }
         for ((_, key), versions) in process.hints() {
-            merge(all.entry(key.clone()).or_default(), versions, config.concurrent());
+            merge(
+                all.entry(key.clone()).or_default(),
+                versions,
+                config.concurrent(),
+            );
         }
     }
     all
@@ -145,7 +158,11 @@ impl Check<QuorumNode> for Linearizable {
         CheckKind::Always
     }
 
-    fn observe(&mut self, _: &Simulation<QuorumNode>, _: &Observation<'_, QuorumNode>) -> Option<Violation> {
+    fn observe(
+        &mut self,
+        _: &Simulation<QuorumNode>,
+        _: &Observation<'_, QuorumNode>,
+    ) -> Option<Violation> {
         None
     }
 
@@ -164,14 +181,17 @@ impl Check<QuorumNode> for Linearizable {
         let verdict = match &result.verdict {
             Verdict::Linearizable => "linearizable".to_string(),
             Verdict::Unknown { reason } => format!("unknown: budget exhausted ({reason})"),
-            Verdict::NotLinearizable if observed => "not linearizable (observed, not required)".to_string(),
+            Verdict::NotLinearizable if observed => {
+                "not linearizable (observed, not required)".to_string()
+            }
             Verdict::NotLinearizable => "not linearizable".to_string(),
         };
         figures.insert(0, ("verdict".to_string(), verdict));
-        let violation = (result.verdict == Verdict::NotLinearizable && !observed).then(|| Violation {
-            time: phases.end,
-            message: render_text(&result, history).trim_end().to_string(),
-        });
+        let violation =
+            (result.verdict == Verdict::NotLinearizable && !observed).then(|| Violation {
+                time: phases.end,
+                message: render_text(&result, history).trim_end().to_string(),
+            });
         CheckReport {
             name: LINEARIZABLE.to_string(),
             kind: CheckKind::Always,
@@ -201,7 +221,11 @@ impl Anomalies {
 }
 
 /// The anomalies of kind `name` in a finished run.
-pub fn anomalies(name: &str, sim: &Simulation<QuorumNode>, config: &Config) -> Option<Vec<sim_kv::Anomaly>> {
+pub fn anomalies(
+    name: &str,
+    sim: &Simulation<QuorumNode>,
+    config: &Config,
+) -> Option<Vec<sim_kv::Anomaly>> {
     let workload = quorum_workload(sim)?;
     let observations = workload.observations();
     Some(match name {
@@ -227,7 +251,11 @@ impl Check<QuorumNode> for Anomalies {
         CheckKind::Always
     }
 
-    fn observe(&mut self, _: &Simulation<QuorumNode>, _: &Observation<'_, QuorumNode>) -> Option<Violation> {
+    fn observe(
+        &mut self,
+        _: &Simulation<QuorumNode>,
+        _: &Observation<'_, QuorumNode>,
+    ) -> Option<Violation> {
         None
     }
 
@@ -279,7 +307,10 @@ struct Convergence {
 impl Convergence {
     /// Whether every home replica of every key in the snapshot holds all of it now.
     fn judge(&self, sim: &Simulation<QuorumNode>) -> Result<SimTime, Violation> {
-        let snapshot = self.snapshot.as_ref().map_or_else(BTreeMap::new, Clone::clone);
+        let snapshot = self
+            .snapshot
+            .as_ref()
+            .map_or_else(BTreeMap::new, Clone::clone);
         for (key, versions) in &snapshot {
             for node in self.config.placement.home(key, self.config.replicas) {
                 let held = sim.process(node).and_then(|p| p.store().get(key));
@@ -322,7 +353,11 @@ impl Check<QuorumNode> for Convergence {
         CheckKind::Eventually
     }
 
-    fn observe(&mut self, sim: &Simulation<QuorumNode>, observation: &Observation<'_, QuorumNode>) -> Option<Violation> {
+    fn observe(
+        &mut self,
+        sim: &Simulation<QuorumNode>,
+        observation: &Observation<'_, QuorumNode>,
+    ) -> Option<Violation> {
         if matches!(observation, Observation::QuietPhase) && self.snapshot.is_none() {
             self.snapshot = Some(converged(sim, &self.config));
             self.deadline = self.within.map(|w| sim.now().saturating_add(w));
@@ -342,7 +377,11 @@ impl Check<QuorumNode> for Convergence {
             );
         }
         if self.snapshot.is_none() {
-            return CheckReport::not_evaluated(CONVERGENCE, CheckKind::Eventually, "the run has no quiet phase");
+            return CheckReport::not_evaluated(
+                CONVERGENCE,
+                CheckKind::Eventually,
+                "the run has no quiet phase",
+            );
         }
         let verdict = self.verdict.clone().unwrap_or_else(|| self.judge(sim));
         let keys = self.snapshot.as_ref().map_or(0, BTreeMap::len);
@@ -352,7 +391,10 @@ impl Check<QuorumNode> for Convergence {
                 None,
                 vec![
                     ("keys".to_string(), keys.to_string()),
-                    ("judged after".to_string(), format!("{}", SimDuration(at.0.saturating_sub(start.0)))),
+                    (
+                        "judged after".to_string(),
+                        format!("{}", SimDuration(at.0.saturating_sub(start.0))),
+                    ),
                 ],
             ),
             Err(v) => (Some(v), vec![("keys".to_string(), keys.to_string())]),
@@ -379,7 +421,11 @@ impl Check<QuorumNode> for SomeOk {
         CheckKind::Sometimes
     }
 
-    fn observe(&mut self, _: &Simulation<QuorumNode>, _: &Observation<'_, QuorumNode>) -> Option<Violation> {
+    fn observe(
+        &mut self,
+        _: &Simulation<QuorumNode>,
+        _: &Observation<'_, QuorumNode>,
+    ) -> Option<Violation> {
         None
     }
 

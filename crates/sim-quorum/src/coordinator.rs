@@ -58,7 +58,12 @@ pub struct Coord {
 }
 
 impl QuorumNode {
-    pub(crate) fn coordinate(&mut self, ctx: &mut Ctx<'_, Self>, id: RequestId, req: QuorumRequest) {
+    pub(crate) fn coordinate(
+        &mut self,
+        ctx: &mut Ctx<'_, Self>,
+        id: RequestId,
+        req: QuorumRequest,
+    ) {
         let config = &self.config;
         let key = req.op.key().to_string();
         let home = config.placement.home(&key, config.replicas);
@@ -94,9 +99,10 @@ impl QuorumNode {
             }
             (Mode::Abd, false) if self.config.has(Bug::AbdWriteWithoutQuery) => {
                 coord.phase = Phase::Propagate;
-                let ts = self.store().get(&coord.key).map_or(0, |v| {
-                    v.iter().map(|x| x.stamp().0).max().unwrap_or(0)
-                });
+                let ts = self
+                    .store()
+                    .get(&coord.key)
+                    .map_or(0, |v| v.iter().map(|x| x.stamp().0).max().unwrap_or(0));
                 coord.versions = vec![self.abd_stamp(ts + 1, &coord.req)];
             }
             (Mode::Abd, _) => coord.phase = Phase::Query,
@@ -155,7 +161,10 @@ impl QuorumNode {
         if coord.phase == Phase::Write && self.config.has(Bug::CountSentAsAcked) {
             coord.answered = coord.home.iter().copied().collect();
         }
-        ctx.set_timer(self.config.coordinator_timeout, crate::message::Timer::Deadline(op));
+        ctx.set_timer(
+            self.config.coordinator_timeout,
+            crate::message::Timer::Deadline(op),
+        );
         if self.config.mode == Mode::Dynamo && self.config.sloppy_quorum {
             ctx.set_timer(self.config.sloppy_after, Timer::Sloppy(op));
         }
@@ -172,7 +181,9 @@ impl QuorumNode {
         versions: Vec<Versioned>,
     ) {
         let concurrent = self.config.concurrent();
-        let Some(coord) = self.ops.get_mut(&op) else { return };
+        let Some(coord) = self.ops.get_mut(&op) else {
+            return;
+        };
         if coord.key != key || !coord.contacted.contains(&from) {
             return;
         }
@@ -188,7 +199,9 @@ impl QuorumNode {
 
     fn on_dynamo_read_reply(&mut self, ctx: &mut Ctx<'_, Self>, op: u64) {
         let read_repair = self.config.read_repair;
-        let Some(coord) = self.ops.get_mut(&op) else { return };
+        let Some(coord) = self.ops.get_mut(&op) else {
+            return;
+        };
         if !coord.replied && coord.replies.len() >= coord.needed {
             coord.replied = true;
             let values = coord.merged.iter().map(|v| v.value.clone()).collect();
@@ -234,11 +247,15 @@ impl QuorumNode {
 
     fn on_abd_query_reply(&mut self, ctx: &mut Ctx<'_, Self>, op: u64) {
         let write_back = !self.config.has(Bug::AbdReadWithoutWriteBack);
-        let Some(coord) = self.ops.get(&op) else { return };
+        let Some(coord) = self.ops.get(&op) else {
+            return;
+        };
         if coord.replies.len() < coord.needed {
             return;
         }
-        let Some(mut coord) = self.ops.remove(&op) else { return };
+        let Some(mut coord) = self.ops.remove(&op) else {
+            return;
+        };
         let highest = coord.merged.iter().max_by_key(|v| v.stamp()).cloned();
         match (&coord.req.op, highest) {
             (QuorumOp::Put { .. }, highest) => {
@@ -270,7 +287,9 @@ impl QuorumNode {
     }
 
     pub(crate) fn on_write_ack(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, op: u64) {
-        let Some(coord) = self.ops.get_mut(&op) else { return };
+        let Some(coord) = self.ops.get_mut(&op) else {
+            return;
+        };
         if !coord.contacted.contains(&from) {
             return;
         }
@@ -280,12 +299,16 @@ impl QuorumNode {
 
     /// Answers a write phase that has its acknowledgements.
     fn maybe_finish_write(&mut self, ctx: &mut Ctx<'_, Self>, op: u64) {
-        let Some(coord) = self.ops.get(&op) else { return };
+        let Some(coord) = self.ops.get(&op) else {
+            return;
+        };
         let writing = matches!(coord.phase, Phase::Write | Phase::Propagate);
         if !writing || coord.replied || coord.answered.len() < coord.needed {
             return;
         }
-        let Some(coord) = self.ops.remove(&op) else { return };
+        let Some(coord) = self.ops.remove(&op) else {
+            return;
+        };
         let response = match coord.req.op {
             QuorumOp::Put { .. } => QuorumResponse::Done,
             QuorumOp::Get { .. } => QuorumResponse::Value {
@@ -300,7 +323,9 @@ impl QuorumNode {
     /// preference list not yet asked.
     pub(crate) fn on_sloppy(&mut self, ctx: &mut Ctx<'_, Self>, op: u64) {
         let replicas = self.config.replicas;
-        let Some(coord) = self.ops.get(&op) else { return };
+        let Some(coord) = self.ops.get(&op) else {
+            return;
+        };
         if coord.replied {
             return;
         }
@@ -311,16 +336,23 @@ impl QuorumNode {
             .copied()
             .collect();
         let list = self.config.placement.preference_list(&coord.key);
-        let mut fallbacks = list.into_iter().skip(replicas).filter(|n| !coord.contacted.contains(n));
+        let mut fallbacks = list
+            .into_iter()
+            .skip(replicas)
+            .filter(|n| !coord.contacted.contains(n));
         let mut sends = Vec::new();
         for home in silent {
-            let Some(fallback) = fallbacks.next() else { break };
+            let Some(fallback) = fallbacks.next() else {
+                break;
+            };
             sends.push((home, fallback));
         }
         if sends.is_empty() {
             return;
         }
-        let Some(coord) = self.ops.get_mut(&op) else { return };
+        let Some(coord) = self.ops.get_mut(&op) else {
+            return;
+        };
         let key = coord.key.clone();
         let mut messages = Vec::new();
         for &(home, fallback) in &sends {
@@ -335,11 +367,15 @@ impl QuorumNode {
     }
 
     pub(crate) fn on_deadline(&mut self, ctx: &mut Ctx<'_, Self>, op: u64) {
-        let Some(coord) = self.ops.get(&op) else { return };
+        let Some(coord) = self.ops.get(&op) else {
+            return;
+        };
         if coord.replied {
             return; // a finished read listening for late replies: its repair window closes it
         }
-        let Some(coord) = self.ops.remove(&op) else { return };
+        let Some(coord) = self.ops.remove(&op) else {
+            return;
+        };
         let response = match (coord.phase, &coord.req.op) {
             (Phase::Read | Phase::Query, _) | (Phase::Propagate, QuorumOp::Get { .. }) => {
                 QuorumResponse::Unavailable

@@ -108,7 +108,10 @@ fn check_bugs(bugs: &BTreeSet<Bug>, mode: Mode, versioning: Versioning) -> Resul
         if !fits {
             return Err(error(
                 "protocol.bugs",
-                format!("{} cannot take effect in this mode and versioning", bug.name()),
+                format!(
+                    "{} cannot take effect in this mode and versioning",
+                    bug.name()
+                ),
             ));
         }
     }
@@ -122,7 +125,27 @@ fn positive(field: &str, value: SimDuration) -> Result<SimDuration, SuiteError> 
     Ok(value)
 }
 
-fn build_config(cluster: &ClusterInfo, params: &Params, workload: &WorkloadParams) -> Result<Config, SuiteError> {
+/// The placement scheme, validated.
+fn placement_scheme(params: &Params) -> Result<Scheme, SuiteError> {
+    let scheme = params.placement.unwrap_or_default();
+    match scheme {
+        Scheme::Ring { vnodes } if vnodes == 0 || vnodes > VNODES_MAX => Err(error(
+            "protocol.placement.vnodes",
+            format!("expected 1 to {VNODES_MAX}, found {vnodes}"),
+        )),
+        Scheme::Range { keys } if keys == 0 => Err(error(
+            "protocol.placement.keys",
+            "expected at least 1, found 0",
+        )),
+        _ => Ok(scheme),
+    }
+}
+
+fn build_config(
+    cluster: &ClusterInfo,
+    params: &Params,
+    workload: &WorkloadParams,
+) -> Result<Config, SuiteError> {
     let mode = params.mode.unwrap_or(Mode::Dynamo);
     if mode == Mode::Abd {
         refuse_in_abd(params, workload)?;
@@ -133,24 +156,23 @@ fn build_config(cluster: &ClusterInfo, params: &Params, workload: &WorkloadParam
     if replicas == 0 || replicas > cluster.node_count {
         return Err(error(
             "protocol.replicas",
-            format!("expected 1 to {} (the node count), found {replicas}", cluster.node_count),
+            format!(
+                "expected 1 to {} (the node count), found {replicas}",
+                cluster.node_count
+            ),
         ));
     }
-    let scheme = params.placement.unwrap_or_default();
-    match scheme {
-        Scheme::Ring { vnodes } if vnodes == 0 || vnodes > VNODES_MAX => {
-            return Err(error("protocol.placement.vnodes", format!("expected 1 to {VNODES_MAX}, found {vnodes}")));
-        }
-        Scheme::Range { keys } if keys == 0 => {
-            return Err(error("protocol.placement.keys", "expected at least 1, found 0"));
-        }
-        _ => {}
-    }
+    let scheme = placement_scheme(params)?;
     let coordinator_timeout = positive(
         "protocol.coordinator_timeout",
-        params.coordinator_timeout.unwrap_or(SimDuration::from_millis(300)),
+        params
+            .coordinator_timeout
+            .unwrap_or(SimDuration::from_millis(300)),
     )?;
-    let sloppy_after = positive("protocol.sloppy_after", params.sloppy_after.unwrap_or(SimDuration::from_millis(50)))?;
+    let sloppy_after = positive(
+        "protocol.sloppy_after",
+        params.sloppy_after.unwrap_or(SimDuration::from_millis(50)),
+    )?;
     if sloppy_after >= coordinator_timeout {
         return Err(error(
             "protocol.sloppy_after",
@@ -176,7 +198,9 @@ fn build_config(cluster: &ClusterInfo, params: &Params, workload: &WorkloadParam
         anti_entropy,
         handoff_interval: positive(
             "protocol.handoff_interval",
-            params.handoff_interval.unwrap_or(SimDuration::from_millis(500)),
+            params
+                .handoff_interval
+                .unwrap_or(SimDuration::from_millis(500)),
         )?,
         sloppy_after,
         coordinator_timeout,
@@ -184,18 +208,28 @@ fn build_config(cluster: &ClusterInfo, params: &Params, workload: &WorkloadParam
     })
 }
 
-fn expectations(cluster: &ClusterInfo, mode: Mode, checks: &CheckParams) -> Result<Expectations, SuiteError> {
+fn expectations(
+    cluster: &ClusterInfo,
+    mode: Mode,
+    checks: &CheckParams,
+) -> Result<Expectations, SuiteError> {
     let abd = mode == Mode::Abd;
     let rule = if abd { Rule::Forbidden } else { Rule::Counted };
     if let Some(within) = checks.converge_within {
         positive("checks.converge_within", within)?;
         if cluster.quiet_duration == SimDuration::ZERO {
-            return Err(error("checks.converge_within", "a convergence bound needs a quiet phase, but the scenario has quiet = \"0s\""));
+            return Err(error(
+                "checks.converge_within",
+                "a convergence bound needs a quiet phase, but the scenario has quiet = \"0s\"",
+            ));
         }
         if within > cluster.quiet_duration {
             return Err(error(
                 "checks.converge_within",
-                format!("expected at most the quiet phase ({}), found {within}", cluster.quiet_duration),
+                format!(
+                    "expected at most the quiet phase ({}), found {within}",
+                    cluster.quiet_duration
+                ),
             ));
         }
     }
@@ -203,7 +237,11 @@ fn expectations(cluster: &ClusterInfo, mode: Mode, checks: &CheckParams) -> Resu
         return Err(error("checks.state_budget", "expected at least 1, found 0"));
     }
     Ok(Expectations {
-        linearizable: checks.linearizable.unwrap_or(if abd { Expectation::Required } else { Expectation::Observed }),
+        linearizable: checks.linearizable.unwrap_or(if abd {
+            Expectation::Required
+        } else {
+            Expectation::Observed
+        }),
         stale_reads: checks.stale_reads.unwrap_or(rule),
         lost_writes: checks.lost_writes.unwrap_or(rule),
         sessions: checks.sessions.unwrap_or(rule),
@@ -257,7 +295,10 @@ impl Suite for QuorumSuite {
     }
 
     fn workload(&self) -> Option<Box<dyn Workload<QuorumNode>>> {
-        Some(Box::new(QuorumWorkload::new(&self.workload, self.node_count)))
+        Some(Box::new(QuorumWorkload::new(
+            &self.workload,
+            self.node_count,
+        )))
     }
 
     fn checks(&self) -> Vec<Box<dyn Check<QuorumNode>>> {

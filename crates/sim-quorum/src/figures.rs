@@ -31,23 +31,15 @@ pub fn figures(config: &Config, sim: &Simulation<QuorumNode>) -> Vec<(String, u6
     figures.push(("writes.ok".to_string(), ok("put")));
     figures.push(("reads.stale".to_string(), count(STALE_READS)));
     figures.push(("writes.lost".to_string(), count(LOST_WRITES)));
-    figures.push(("reads.siblings".to_string(), workload.client().sibling_reads));
+    figures.push((
+        "reads.siblings".to_string(),
+        workload.client().sibling_reads,
+    ));
     figures
 }
 
-/// The summary lines of a run.
-pub fn summary(config: &Config, sim: &Simulation<QuorumNode>, run: &RunInfo) -> Vec<(String, String)> {
-    let mut lines = Vec::new();
-    let mode = match (config.mode, config.versioning) {
-        (Mode::Abd, _) => "ABD (linearizable register per key, majorities)".to_string(),
-        (Mode::Dynamo, Versioning::Lww) => "Dynamo, last-write-wins by coordinator clocks".to_string(),
-        (Mode::Dynamo, Versioning::VectorClocks) => "Dynamo, vector clocks with siblings".to_string(),
-    };
-    lines.push(("store".to_string(), format!("{mode}, N={}", config.replicas)));
-    let Some(workload) = quorum_workload(sim) else {
-        return lines;
-    };
-    let keys = workload.client().keys().to_vec();
+/// The scheme and how many keys each node holds as a home replica.
+fn placement_line(config: &Config, keys: &[String]) -> String {
     let scheme = match config.placement.scheme() {
         Scheme::Ring { vnodes } => format!("consistent hashing, {vnodes} vnodes per node"),
         Scheme::Modulo => "modulo hashing".to_string(),
@@ -55,11 +47,38 @@ pub fn summary(config: &Config, sim: &Simulation<QuorumNode>, run: &RunInfo) -> 
     };
     let load: Vec<String> = config
         .placement
-        .load(&keys, config.replicas)
+        .load(keys, config.replicas)
         .into_iter()
         .map(|(node, count)| format!("{node} {count}"))
         .collect();
-    lines.push(("placement".to_string(), format!("{scheme}; keys held: {}", load.join(", "))));
+    format!("{scheme}; keys held: {}", load.join(", "))
+}
+
+/// The summary lines of a run.
+pub fn summary(
+    config: &Config,
+    sim: &Simulation<QuorumNode>,
+    run: &RunInfo,
+) -> Vec<(String, String)> {
+    let mut lines = Vec::new();
+    let mode = match (config.mode, config.versioning) {
+        (Mode::Abd, _) => "ABD (linearizable register per key, majorities)".to_string(),
+        (Mode::Dynamo, Versioning::Lww) => {
+            "Dynamo, last-write-wins by coordinator clocks".to_string()
+        }
+        (Mode::Dynamo, Versioning::VectorClocks) => {
+            "Dynamo, vector clocks with siblings".to_string()
+        }
+    };
+    lines.push((
+        "store".to_string(),
+        format!("{mode}, N={}", config.replicas),
+    ));
+    let Some(workload) = quorum_workload(sim) else {
+        return lines;
+    };
+    let keys = workload.client().keys().to_vec();
+    lines.push(("placement".to_string(), placement_line(config, &keys)));
     lines.extend(workload.engine().summary(run));
     let count = |name: &str| anomalies(name, sim, config).map_or(0, |a| a.len());
     lines.push((
@@ -76,7 +95,10 @@ pub fn summary(config: &Config, sim: &Simulation<QuorumNode>, run: &RunInfo) -> 
         let client = workload.client();
         lines.push((
             "siblings".to_string(),
-            format!("{} reads returned siblings, at most {}", client.sibling_reads, client.max_siblings),
+            format!(
+                "{} reads returned siblings, at most {}",
+                client.sibling_reads, client.max_siblings
+            ),
         ));
     }
     let hints: usize = sim
@@ -84,6 +106,9 @@ pub fn summary(config: &Config, sim: &Simulation<QuorumNode>, run: &RunInfo) -> 
         .filter_map(|n| sim.process(n))
         .map(|p| p.hints().len())
         .sum();
-    lines.push(("hints".to_string(), format!("{hints} hinted writes still held at the end")));
+    lines.push((
+        "hints".to_string(),
+        format!("{hints} hinted writes still held at the end"),
+    ));
     lines
 }

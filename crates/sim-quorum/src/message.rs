@@ -13,7 +13,10 @@ use crate::version::Versioned;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub enum Msg {
     /// Coordinator to replica: what do you hold for `key`?
-    Read { op: u64, key: String },
+    Read {
+        op: u64,
+        key: String,
+    },
     ReadReply {
         op: u64,
         key: String,
@@ -26,14 +29,29 @@ pub enum Msg {
         versions: Vec<Versioned>,
         hint: Option<NodeId>,
     },
-    WriteAck { op: u64, key: String },
+    WriteAck {
+        op: u64,
+        key: String,
+    },
     /// Fallback to home replica: a write kept for you while you were unreachable.
-    Handoff { key: String, versions: Vec<Versioned> },
-    HandoffAck { key: String, versions: Vec<Versioned> },
+    Handoff {
+        key: String,
+        versions: Vec<Versioned>,
+    },
+    HandoffAck {
+        key: String,
+        versions: Vec<Versioned>,
+    },
     /// Anti-entropy: a hash per key both nodes replicate; `reply` asks for the peer's digest.
-    Digest { entries: Vec<(String, u64)>, reply: bool },
+    Digest {
+        entries: Vec<(String, u64)>,
+        reply: bool,
+    },
     /// Anti-entropy: my versions of a key whose digest differed.
-    Push { key: String, versions: Vec<Versioned> },
+    Push {
+        key: String,
+        versions: Vec<Versioned>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]

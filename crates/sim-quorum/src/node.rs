@@ -177,11 +177,18 @@ impl QuorumNode {
         true
     }
 
-    fn store_hint(&mut self, ctx: &mut Ctx<'_, Self>, home: NodeId, key: &str, versions: &[Versioned]) {
+    fn store_hint(
+        &mut self,
+        ctx: &mut Ctx<'_, Self>,
+        home: NodeId,
+        key: &str,
+        versions: &[Versioned],
+    ) {
         let concurrent = self.config.concurrent();
         let entry = self.hints.entry((home, key.to_string())).or_default();
         if merge(entry, versions, concurrent) {
-            ctx.storage().put(format!("{HINT}{}/{key}", home.0), entry.clone());
+            ctx.storage()
+                .put(format!("{HINT}{}/{key}", home.0), entry.clone());
             ctx.storage().sync();
             ctx.report(QuorumEvent::HintStored {
                 home,
@@ -196,7 +203,9 @@ impl QuorumNode {
                 let versions = self.versions_for_read(&key);
                 self.send(ctx, from, Msg::ReadReply { op, key, versions });
             }
-            Msg::ReadReply { op, key, versions } => self.on_read_reply(ctx, from, op, &key, versions),
+            Msg::ReadReply { op, key, versions } => {
+                self.on_read_reply(ctx, from, op, &key, versions)
+            }
             Msg::Write {
                 op,
                 key,
@@ -220,7 +229,8 @@ impl QuorumNode {
                 let slot = (from, key);
                 if self.hints.get(&slot) == Some(&versions) {
                     self.hints.remove(&slot);
-                    ctx.storage().remove(&format!("{HINT}{}/{}", from.0, slot.1));
+                    ctx.storage()
+                        .remove(&format!("{HINT}{}/{}", from.0, slot.1));
                     ctx.storage().sync();
                     ctx.report(QuorumEvent::HintDelivered {
                         home: from,
@@ -255,13 +265,26 @@ impl QuorumNode {
             .collect()
     }
 
-    fn on_digest(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, entries: Vec<(String, u64)>, reply: bool) {
+    fn on_digest(
+        &mut self,
+        ctx: &mut Ctx<'_, Self>,
+        from: NodeId,
+        entries: Vec<(String, u64)>,
+        reply: bool,
+    ) {
         let theirs: BTreeMap<String, u64> = entries.into_iter().collect();
         let mine = self.digest(from);
         for (key, hash) in &mine {
             if theirs.get(key) != Some(hash) {
                 let versions = self.store.get(key).cloned().unwrap_or_default();
-                self.send(ctx, from, Msg::Push { key: key.clone(), versions });
+                self.send(
+                    ctx,
+                    from,
+                    Msg::Push {
+                        key: key.clone(),
+                        versions,
+                    },
+                );
             }
         }
         let mine: BTreeMap<String, u64> = mine.into_iter().collect();
@@ -285,7 +308,14 @@ impl QuorumNode {
                 let pick = ctx.rng().gen_range(0..count - 1);
                 let peer = NodeId(if pick >= self.id.0 { pick + 1 } else { pick });
                 let entries = self.digest(peer);
-                self.send(ctx, peer, Msg::Digest { entries, reply: true });
+                self.send(
+                    ctx,
+                    peer,
+                    Msg::Digest {
+                        entries,
+                        reply: true,
+                    },
+                );
             }
             ctx.set_timer(interval, Timer::AntiEntropy);
         }
@@ -295,8 +325,11 @@ impl QuorumNode {
         // The `ack_before_sync` bug's writes reach the disk here, with the next periodic work.
         ctx.storage().sync();
         if self.config.hinted_handoff {
-            let hints: Vec<((NodeId, String), Vec<Versioned>)> =
-                self.hints.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            let hints: Vec<((NodeId, String), Vec<Versioned>)> = self
+                .hints
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
             for ((home, key), versions) in hints {
                 self.send(ctx, home, Msg::Handoff { key, versions });
             }

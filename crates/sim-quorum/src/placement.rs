@@ -95,7 +95,9 @@ impl Placement {
                 ((number.min(keys.saturating_sub(1)) / width) as usize).min(count - 1)
             }
         };
-        (0..count).map(|i| self.nodes[(start + i) % count]).collect()
+        (0..count)
+            .map(|i| self.nodes[(start + i) % count])
+            .collect()
     }
 
     /// The first `n` nodes of `key`'s preference list: its home replicas.
@@ -164,21 +166,40 @@ mod tests {
         let added = keys_moved(ring, 9, 10, &keys);
         let removed = keys_moved(ring, 10, 9, &keys);
         // 1/10 of the keys is 1000; allow for the spread of 128 tokens per node.
-        assert!((600..=1500).contains(&added), "ring, a node added: {added} keys moved");
-        assert!((600..=1500).contains(&removed), "ring, a node removed: {removed} keys moved");
+        assert!(
+            (600..=1500).contains(&added),
+            "ring, a node added: {added} keys moved"
+        );
+        assert!(
+            (600..=1500).contains(&removed),
+            "ring, a node removed: {removed} keys moved"
+        );
         let modulo_added = keys_moved(Scheme::Modulo, 9, 10, &keys);
         let modulo_removed = keys_moved(Scheme::Modulo, 10, 9, &keys);
-        assert!(modulo_added >= 8_500, "modulo, a node added: {modulo_added} keys moved");
-        assert!(modulo_removed >= 8_500, "modulo, a node removed: {modulo_removed} keys moved");
+        assert!(
+            modulo_added >= 8_500,
+            "modulo, a node added: {modulo_added} keys moved"
+        );
+        assert!(
+            modulo_removed >= 8_500,
+            "modulo, a node removed: {modulo_removed} keys moved"
+        );
         // Range partitioning moves every key whose range boundary shifts: about half of them.
         let range = keys_moved(Scheme::Range { keys: 10_000 }, 9, 10, &keys);
-        assert!((3_000..=7_000).contains(&range), "range, a node added: {range} keys moved");
+        assert!(
+            (3_000..=7_000).contains(&range),
+            "range, a node added: {range} keys moved"
+        );
     }
 
     #[test]
     fn a_preference_list_names_every_node_once_with_the_home_replicas_first() {
         let nodes: Vec<NodeId> = (0..5).map(NodeId).collect();
-        for scheme in [Scheme::Ring { vnodes: 8 }, Scheme::Modulo, Scheme::Range { keys: 20 }] {
+        for scheme in [
+            Scheme::Ring { vnodes: 8 },
+            Scheme::Modulo,
+            Scheme::Range { keys: 20 },
+        ] {
             let placement = Placement::new(scheme, nodes.clone());
             for key in keys(20) {
                 let mut list = placement.preference_list(&key);

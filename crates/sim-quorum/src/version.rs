@@ -46,7 +46,10 @@ impl VClock {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub enum Version {
     /// Last-write-wins or ABD: higher `(ts, node)` wins.
-    Stamp { ts: u64, node: u32 },
+    Stamp {
+        ts: u64,
+        node: u32,
+    },
     Clock(VClock),
 }
 
@@ -78,7 +81,11 @@ pub enum Concurrent {
 /// Merges `incoming` into `siblings`; returns whether `siblings` changed. Stamps keep the one
 /// highest `(ts, node, value)`; clocks drop every version another strictly descends and keep
 /// the rest, sorted, without duplicates.
-pub fn merge(siblings: &mut Vec<Versioned>, incoming: &[Versioned], concurrent: Concurrent) -> bool {
+pub fn merge(
+    siblings: &mut Vec<Versioned>,
+    incoming: &[Versioned],
+    concurrent: Concurrent,
+) -> bool {
     let before = siblings.clone();
     for version in incoming {
         match &version.version {
@@ -99,7 +106,12 @@ pub fn merge(siblings: &mut Vec<Versioned>, incoming: &[Versioned], concurrent: 
     *siblings != before
 }
 
-fn merge_clock(siblings: &mut Vec<Versioned>, version: &Versioned, clock: &VClock, concurrent: Concurrent) {
+fn merge_clock(
+    siblings: &mut Vec<Versioned>,
+    version: &Versioned,
+    clock: &VClock,
+    concurrent: Concurrent,
+) {
     let clock_of = |v: &Versioned| match &v.version {
         Version::Clock(c) => c.clone(),
         Version::Stamp { .. } => VClock::default(),
@@ -156,10 +168,20 @@ mod tests {
         assert!(merge(&mut s, &[v(&[(1, 1)], "a")], Concurrent::Siblings));
         assert!(merge(&mut s, &[v(&[(2, 1)], "b")], Concurrent::Siblings));
         assert_eq!(s.len(), 2);
-        assert!(!merge(&mut s, &[v(&[(2, 1)], "b")], Concurrent::Siblings), "a retry merges as one");
-        assert!(merge(&mut s, &[v(&[(1, 1), (2, 1), (3, 4)], "c")], Concurrent::Siblings));
+        assert!(
+            !merge(&mut s, &[v(&[(2, 1)], "b")], Concurrent::Siblings),
+            "a retry merges as one"
+        );
+        assert!(merge(
+            &mut s,
+            &[v(&[(1, 1), (2, 1), (3, 4)], "c")],
+            Concurrent::Siblings
+        ));
         assert_eq!(s, vec![v(&[(1, 1), (2, 1), (3, 4)], "c")]);
-        assert!(!merge(&mut s, &[v(&[(1, 1)], "a")], Concurrent::Siblings), "an ancestor is ignored");
+        assert!(
+            !merge(&mut s, &[v(&[(1, 1)], "a")], Concurrent::Siblings),
+            "an ancestor is ignored"
+        );
         assert_eq!(context(&s), Some(clock(&[(1, 1), (2, 1), (3, 4)])));
     }
 
@@ -179,7 +201,12 @@ mod tests {
         };
         let mut a = Vec::new();
         let mut b = Vec::new();
-        for x in [stamp(5, 1, "x"), stamp(7, 0, "y"), stamp(7, 0, "y"), stamp(6, 2, "z")] {
+        for x in [
+            stamp(5, 1, "x"),
+            stamp(7, 0, "y"),
+            stamp(7, 0, "y"),
+            stamp(6, 2, "z"),
+        ] {
             merge(&mut a, &[x], Concurrent::Siblings);
         }
         for x in [stamp(6, 2, "z"), stamp(7, 0, "y"), stamp(5, 1, "x")] {

@@ -21,7 +21,9 @@ use sim_client::{
     Answer, BreakerParams, ClientEngine, ClientPlugin, EngineParams, Invocation, OpRecord,
     OpenLoop, Status,
 };
-use sim_core::{rng, ClientCtx, NodeId, RequestId, SimDuration, SimRng, SimTime, SuiteError, Workload};
+use sim_core::{
+    rng, ClientCtx, NodeId, RequestId, SimDuration, SimRng, SimTime, SuiteError, Workload,
+};
 use sim_kv::{Observations, ReadObs, WriteObs};
 
 use crate::node::QuorumNode;
@@ -149,7 +151,9 @@ impl WorkloadParams {
             if required == 0 || required > replicas {
                 return Err(SuiteError::new(
                     format!("workload.{name}"),
-                    format!("expected 1 to {replicas} replicas (protocol.replicas), found {required}"),
+                    format!(
+                        "expected 1 to {replicas} replicas (protocol.replicas), found {required}"
+                    ),
                 ));
             }
         }
@@ -232,20 +236,33 @@ impl ClientPlugin for QuorumClient {
         let key = self.keys[rng.gen_range(0..self.keys.len())].clone();
         let session = invocation.session;
         let (op, level, f, argument) = if is_get {
-            (QuorumOp::Get { key: key.clone() }, self.read, OpFn::Read, Value::Null)
+            (
+                QuorumOp::Get { key: key.clone() },
+                self.read,
+                OpFn::Read,
+                Value::Null,
+            )
         } else {
             let value = format!("c{session}-{}", invocation.seq);
             let argument = Value::String(value.clone());
-            (QuorumOp::Put { key: key.clone(), value }, self.write, OpFn::Write, argument)
+            (
+                QuorumOp::Put {
+                    key: key.clone(),
+                    value,
+                },
+                self.write,
+                OpFn::Write,
+                argument,
+            )
         };
         let context = if is_get {
             None
         } else {
             self.contexts.get(&(session, key.clone())).cloned()
         };
-        let history = self
-            .history
-            .invoke(invocation.process, f, Some(key), argument, invocation.at.0);
+        let history =
+            self.history
+                .invoke(invocation.process, f, Some(key), argument, invocation.at.0);
         QuorumPending {
             request: QuorumRequest {
                 client: session,
@@ -316,7 +333,8 @@ impl ClientPlugin for QuorumClient {
                     Status::Fail => (Outcome::Fail, None),
                     Status::Info => (Outcome::Info, None),
                 };
-                self.history.complete(op.history, outcome, Value::Null, at.0);
+                self.history
+                    .complete(op.history, outcome, Value::Null, at.0);
                 if status != Status::Fail {
                     self.observations.writes.push(WriteObs {
                         key,
@@ -328,8 +346,13 @@ impl ClientPlugin for QuorumClient {
                 }
             }
             (QuorumOp::Get { .. }, status, _) => {
-                let outcome = if status == Status::Fail { Outcome::Fail } else { Outcome::Info };
-                self.history.complete(op.history, outcome, Value::Null, at.0);
+                let outcome = if status == Status::Fail {
+                    Outcome::Fail
+                } else {
+                    Outcome::Info
+                };
+                self.history
+                    .complete(op.history, outcome, Value::Null, at.0);
             }
         }
     }

@@ -69,14 +69,24 @@ fn every_planted_bug_has_a_scenario() {
 fn every_planted_bug_is_caught_within_its_budget_by_its_expected_check() {
     for file in BUGS {
         let scenario = load(file);
-        let expect = scenario.expect.clone().expect("a planted-bug scenario states [expect]");
+        let expect = scenario
+            .expect
+            .clone()
+            .expect("a planted-bug scenario states [expect]");
         let caught = (0..expect.within_seeds)
             .find(|&seed| run(&scenario, seed).failed_check().as_deref() == Some(&expect.fails));
         let Some(seed) = caught else {
-            panic!("{file}: {} did not fail within {} seeds", expect.fails, expect.within_seeds);
+            panic!(
+                "{file}: {} did not fail within {} seeds",
+                expect.fails, expect.within_seeds
+            );
         };
         let clean = run(&load_without_bugs(file), seed);
-        assert!(clean.passed(), "{file} seed {seed} without the bug: {:?}", clean.failure());
+        assert!(
+            clean.passed(),
+            "{file} seed {seed} without the bug: {:?}",
+            clean.failure()
+        );
     }
 }
 
@@ -87,7 +97,13 @@ fn lww_under_clock_skew_names_the_lost_writes() {
     assert_eq!(report.failed_check().as_deref(), Some("quorum.lost_writes"));
     let failure = report.failure().unwrap_or_default();
     assert!(failure.contains("is lost"), "{failure}");
-    let figure = |name: &str| report.figures.iter().find(|(n, _)| n == name).map(|(_, v)| *v);
+    let figure = |name: &str| {
+        report
+            .figures
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| *v)
+    };
     assert!(figure("writes.lost").unwrap_or(0) > 0);
     assert!(figure("reads.stale").unwrap_or(0) > 0);
 }
@@ -118,17 +134,30 @@ fn sloppy_quorum_keeps_hints_for_unreachable_home_replicas_and_hands_them_back()
         "clients = 2\nkeys = 5\nwrite = 2\nread = 2",
     );
     assert!(cluster.run_until(secs(1)));
-    cluster.split(&[vec![NodeId(0), NodeId(1)], vec![NodeId(2), NodeId(3), NodeId(4)]]);
+    cluster.split(&[
+        vec![NodeId(0), NodeId(1)],
+        vec![NodeId(2), NodeId(3), NodeId(4)],
+    ]);
     let stored = cluster.run_until_event(secs(4), |_, _, events| {
-        events.iter().any(|e| matches!(e, QuorumEvent::HintStored { .. }))
+        events
+            .iter()
+            .any(|e| matches!(e, QuorumEvent::HintStored { .. }))
     });
-    assert!(stored.is_some(), "no hint stored while home replicas were cut off");
+    assert!(
+        stored.is_some(),
+        "no hint stored while home replicas were cut off"
+    );
     assert!(cluster.run_until(secs(4)));
-    let held: usize = (0..5).filter_map(|n| cluster.process(NodeId(n))).map(|p| p.hints().len()).sum();
+    let held: usize = (0..5)
+        .filter_map(|n| cluster.process(NodeId(n)))
+        .map(|p| p.hints().len())
+        .sum();
     assert!(held > 0, "the fallbacks hold hints during the partition");
     cluster.heal();
     let delivered = cluster.run_until_event(secs(6), |_, _, events| {
-        events.iter().any(|e| matches!(e, QuorumEvent::HintDelivered { .. }))
+        events
+            .iter()
+            .any(|e| matches!(e, QuorumEvent::HintDelivered { .. }))
     });
     assert!(delivered.is_some(), "no hint handed back after the heal");
     cluster.quiet_phase();
@@ -142,9 +171,17 @@ fn sloppy_quorum_keeps_hints_for_unreachable_home_replicas_and_hands_them_back()
 fn abd_refuses_dynamo_settings_by_field() {
     let info = ClusterInfo::uniform(5, SimDuration::from_secs(10), SimDuration::from_secs(5));
     let cases = [
-        ("mode = \"abd\"\nsloppy_quorum = true", "", "protocol.sloppy_quorum"),
+        (
+            "mode = \"abd\"\nsloppy_quorum = true",
+            "",
+            "protocol.sloppy_quorum",
+        ),
         ("mode = \"abd\"", "read = \"one\"", "workload.read"),
-        ("mode = \"abd\"", "max_attempts = 3", "workload.max_attempts"),
+        (
+            "mode = \"abd\"",
+            "max_attempts = 3",
+            "workload.max_attempts",
+        ),
         ("replicas = 6", "", "protocol.replicas"),
         ("", "write = 4", "workload.write"),
         ("bugs = [\"merge_by_clock_sum\"]", "", "protocol.bugs"),

@@ -42,7 +42,10 @@ pub fn cap_figures(sim: &Simulation<RaftNode>) -> Vec<(String, u64)> {
         .collect();
     figures.push(("reads.ok".to_string(), ok(false)));
     figures.push(("writes.ok".to_string(), ok(true)));
-    figures.push(("reads.stale".to_string(), observations.stale_reads().len() as u64));
+    figures.push((
+        "reads.stale".to_string(),
+        observations.stale_reads().len() as u64,
+    ));
     figures.push((
         "writes.lost".to_string(),
         observations.lost_writes(&survivors).len() as u64,
