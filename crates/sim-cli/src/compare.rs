@@ -12,7 +12,7 @@
 //! when every run passed its checks, 1 when one did not, 2 on bad input.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 use sim_runner::{RunOptions, RunReport};
@@ -135,7 +135,7 @@ impl Column {
 
 fn run_column(
     program: &Program,
-    file: &PathBuf,
+    file: &Path,
     seeds: (u64, u64),
     jobs: usize,
 ) -> Result<Column, String> {

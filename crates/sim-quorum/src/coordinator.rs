@@ -20,7 +20,7 @@ use crate::bugs::Bug;
 use crate::message::{Msg, QuorumEvent, Timer};
 use crate::node::{answer, Mode, QuorumNode, Versioning};
 use crate::types::{QuorumOp, QuorumRequest, QuorumResponse};
-use crate::version::{context, merge, VClock, Version, Versioned};
+use crate::version::{context, merge, Version, Versioned};
 
 /// What a coordinated operation is waiting for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -123,7 +123,7 @@ impl QuorumNode {
                 node: self.id.0,
             },
             Versioning::VectorClocks => {
-                let mut clock = req.context.clone().unwrap_or_else(VClock::default);
+                let mut clock = req.context.clone().unwrap_or_default();
                 let entry = clock.0.entry(req.client).or_insert(0);
                 *entry = (*entry).max(req.seq);
                 Version::Clock(clock)

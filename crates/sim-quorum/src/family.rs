@@ -133,7 +133,7 @@ fn placement_scheme(params: &Params) -> Result<Scheme, SuiteError> {
             "protocol.placement.vnodes",
             format!("expected 1 to {VNODES_MAX}, found {vnodes}"),
         )),
-        Scheme::Range { keys } if keys == 0 => Err(error(
+        Scheme::Range { keys: 0 } => Err(error(
             "protocol.placement.keys",
             "expected at least 1, found 0",
         )),
