@@ -12,10 +12,11 @@
 //! when every run passed its checks, 1 when one did not, 2 on bad input.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use sim_runner::{RunOptions, RunReport};
+use sim_scenario::Scenario;
 
 use crate::run::load_scenario;
 use crate::{Program, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK};
@@ -135,18 +136,16 @@ impl Column {
 
 fn run_column(
     program: &Program,
-    file: &Path,
+    scenario: &Scenario,
     seeds: (u64, u64),
     jobs: usize,
 ) -> Result<Column, String> {
-    let scenario = load_scenario(file)?;
     let all: Vec<u64> = (seeds.0..seeds.1).collect();
     let chunk = all.len().div_ceil(jobs.max(1)).max(1);
     let results: Vec<Result<Vec<RunReport>, String>> = std::thread::scope(|scope| {
         let handles: Vec<_> = all
             .chunks(chunk)
             .map(|part| {
-                let scenario = &scenario;
                 scope.spawn(move || {
                     part.iter()
                         .map(|&seed| {
@@ -294,9 +293,20 @@ pub fn run(program: &Program, args: CompareArgs) -> u8 {
             .map(|n| n.get())
             .unwrap_or(1)
     });
-    let mut columns = Vec::new();
+    // Every file is read before any runs, so that bad input fails at once.
+    let mut scenarios = Vec::new();
     for file in &args.scenarios {
-        match run_column(program, file, args.seeds, jobs) {
+        match load_scenario(file) {
+            Ok(scenario) => scenarios.push(scenario),
+            Err(message) => {
+                eprintln!("error: {message}");
+                return EXIT_BAD_INPUT;
+            }
+        }
+    }
+    let mut columns = Vec::new();
+    for scenario in &scenarios {
+        match run_column(program, scenario, args.seeds, jobs) {
             Ok(column) => columns.push(column),
             Err(message) => {
                 eprintln!("error: {message}");
