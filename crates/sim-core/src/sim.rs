@@ -952,6 +952,21 @@ impl<P: Process> Simulation<P> {
         self.trace.record(self.now, event);
     }
 
+    /// A client workload's panic: traced, and the run stops with it as a finding.
+    fn record_client_panic(&mut self, payload: &(dyn Any + Send)) {
+        let message = format!("client workload: {}", panic_message(payload));
+        let event = TraceEvent::Panic {
+            node: None,
+            message: &message,
+        };
+        self.trace.record(self.now, event);
+        self.panic = Some(HandlerPanic {
+            node: None,
+            time: self.now,
+            message,
+        });
+    }
+
     fn with_client(
         &mut self,
         call: impl FnOnce(&mut dyn Workload<P>, &mut ClientCtx<'_, P>),
@@ -972,17 +987,7 @@ impl<P: Process> Simulation<P> {
             let result =
                 panic::catch_unwind(AssertUnwindSafe(|| call(workload.as_mut(), &mut ctx)));
             if let Err(payload) = result {
-                let message = format!("client workload: {}", panic_message(payload.as_ref()));
-                let event = TraceEvent::Panic {
-                    node: None,
-                    message: &message,
-                };
-                self.trace.record(self.now, event);
-                self.panic = Some(HandlerPanic {
-                    node: None,
-                    time: self.now,
-                    message,
-                });
+                self.record_client_panic(payload.as_ref());
             }
         }
         for Submit {
