@@ -12,6 +12,7 @@ pub fn families() -> Families {
         .with::<sim_fd::FdSuite>()
         .with::<sim_2pc::TxnSuite>()
         .with::<sim_lock::LockSuite>()
+        .with::<sim_quorum::QuorumSuite>()
         .with::<sim_runner::bench::BeatSuite>()
 }
 

@@ -1,6 +1,7 @@
 //! Integration tests: the real `sim` binary, its output and its exit statuses.
 
 mod check;
+mod compare;
 mod field_errors;
 mod fuzz;
 mod hardening;

@@ -2,7 +2,7 @@
 //! exit status.
 //!
 //! A program is a name and a list of protocol families ([`Program`]); [`main`] gives it the whole
-//! command line (run, fuzz, replay, shrink, check, bench). The shipped `sim` binary is this
+//! command line (run, fuzz, replay, shrink, check, bench, verify, compare). The shipped `sim` binary is this
 //! function called with the built-in families; a user's crate calls it with its own:
 //!
 //! ```no_run
@@ -22,6 +22,7 @@
 mod bench;
 mod bench_parse;
 mod check;
+mod compare;
 mod docs;
 mod fuzz;
 mod junit;
@@ -105,6 +106,8 @@ enum Command {
     Completions(docs::CompletionsArgs),
     /// Print the man page (roff), e.g. `sim man > sim.1`.
     Man(docs::ManArgs),
+    /// Run several scenarios over the same seeds and tabulate them side by side.
+    Compare(compare::CompareArgs),
 }
 
 /// Exit statuses.
@@ -148,6 +151,7 @@ where
         Command::Verify(args) => verify::run(program, args),
         Command::Completions(args) => docs::completions(command(program), args),
         Command::Man(_) => docs::man(command(program)),
+        Command::Compare(args) => compare::run(program, args),
     }
 }
 

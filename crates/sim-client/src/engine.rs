@@ -23,6 +23,7 @@ use sim_core::rng;
 use sim_core::{ClientCtx, NodeId, Process, RequestId, SimDuration, SimTime, Workload};
 
 use crate::breaker::Breaker;
+use crate::cut::CutSide;
 use crate::params::{Arrival, EngineParams, CLIENTS_MAX, OUTSTANDING_MAX};
 use crate::plugin::{Answer, ClientPlugin, Invocation, Status};
 
@@ -53,6 +54,8 @@ pub struct OpRecord {
     pub attempts: u32,
     /// How long its arrival waited in the open-loop queue before it was invoked.
     pub queued: SimDuration,
+    /// The side of a partition its client was on when it was invoked (`None`: no partition).
+    pub cut: Option<CutSide>,
 }
 
 impl OpRecord {
@@ -513,6 +516,10 @@ impl<K: ClientPlugin> ClientEngine<K> {
             status: OpStatus::Pending,
             attempts: 0,
             queued,
+            cut: CutSide::of(
+                ctx.reachability(),
+                NodeId((client % self.node_count) as u32),
+            ),
         });
         let node = match self.clients[client].leader {
             Some(leader) => leader,

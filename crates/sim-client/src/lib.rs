@@ -10,6 +10,8 @@
 //! - `plugin`: [`ClientPlugin`], [`Invocation`], [`Answer`], [`Status`].
 //! - `engine`: [`ClientEngine`], [`OpRecord`], [`OpStatus`], [`Counters`], [`backoff_delay`].
 //! - `breaker`: [`Breaker`], [`BreakerState`], [`Transitions`].
+//! - `cut`: [`CutSide`], the side of a partition an operation's client was on, and
+//!   [`cut_figures`], availability per side for comparison tables.
 //! - `stats`: [`Counts`], [`human_duration`] and [`ClientEngine::summary`].
 //!
 //! The engine knows nothing of any family's operations, histories or checks; all its
@@ -44,6 +46,7 @@
 //! (fixed).
 
 mod breaker;
+mod cut;
 mod engine;
 mod params;
 mod plugin;
@@ -53,6 +56,7 @@ mod stats;
 mod tests;
 
 pub use breaker::{Breaker, BreakerState, Transitions};
+pub use cut::{cut_figures, CutSide, CUT_FIGURES};
 pub use engine::{backoff_delay, ClientEngine, Counters, OpRecord, OpStatus};
 pub use params::{
     Arrival, BreakerParams, EngineParams, OpenLoop, ATTEMPTS_MAX, BREAKER_FAILURES_MAX,

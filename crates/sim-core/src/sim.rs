@@ -166,6 +166,7 @@ pub struct ClientCtx<'a, P: Process> {
     next_request: &'a mut u64,
     submits: &'a mut Vec<Submit<P>>,
     wakes: &'a mut Vec<(Option<u32>, SimDuration, u64)>,
+    reachability: &'a Reachability,
 }
 
 impl<'a, P: Process> ClientCtx<'a, P> {
@@ -177,6 +178,11 @@ impl<'a, P: Process> ClientCtx<'a, P> {
     }
     pub fn rng(&mut self) -> &mut SimRng {
         self.rng
+    }
+    /// Which nodes can reach which now, for a workload that records the side of a partition a
+    /// client's operation ran on (read only: clients cannot change the network).
+    pub fn reachability(&self) -> &Reachability {
+        self.reachability
     }
     /// Sends `request` to `node` from a client outside every fault (never partitioned); its
     /// reply, if any, comes back through `Workload::on_reply`.
@@ -946,6 +952,21 @@ impl<P: Process> Simulation<P> {
         self.trace.record(self.now, event);
     }
 
+    /// A client workload's panic: traced, and the run stops with it as a finding.
+    fn record_client_panic(&mut self, payload: &(dyn Any + Send)) {
+        let message = format!("client workload: {}", panic_message(payload));
+        let event = TraceEvent::Panic {
+            node: None,
+            message: &message,
+        };
+        self.trace.record(self.now, event);
+        self.panic = Some(HandlerPanic {
+            node: None,
+            time: self.now,
+            message,
+        });
+    }
+
     fn with_client(
         &mut self,
         call: impl FnOnce(&mut dyn Workload<P>, &mut ClientCtx<'_, P>),
@@ -961,21 +982,12 @@ impl<P: Process> Simulation<P> {
                 next_request: &mut self.next_request,
                 submits: &mut submits,
                 wakes: &mut wakes,
+                reachability: &self.reachability,
             };
             let result =
                 panic::catch_unwind(AssertUnwindSafe(|| call(workload.as_mut(), &mut ctx)));
             if let Err(payload) = result {
-                let message = format!("client workload: {}", panic_message(payload.as_ref()));
-                let event = TraceEvent::Panic {
-                    node: None,
-                    message: &message,
-                };
-                self.trace.record(self.now, event);
-                self.panic = Some(HandlerPanic {
-                    node: None,
-                    time: self.now,
-                    message,
-                });
+                self.record_client_panic(payload.as_ref());
             }
         }
         for Submit {

@@ -8,6 +8,8 @@
 //! - `workload`: [`KvClient`], the [`sim_client::ClientPlugin`] for the kv types (op mix, keys,
 //!   values, the [`sim_check::History`]), and [`KvWorkload`], the engine running it.
 //! - `stats`: [`KvWorkload::summary`], the lines a run summary prints.
+//! - `anomalies`: [`Observations`]: stale reads, lost acknowledged writes and session
+//!   guarantees of a history, measured for stores that are not linearizable by design.
 //! - `checks`: [`KvCheckParams`] and [`checks`]: `kv.linearizable`, `kv.progress`, `kv.some_ok`.
 //!
 //! The store itself (sessions, log order, leader redirects) is the protocol's: this crate only
@@ -52,6 +54,7 @@
 //! }
 //! ```
 
+mod anomalies;
 mod checks;
 mod params;
 mod stats;
@@ -64,8 +67,11 @@ mod toy;
 /// Every check name this crate's checks use.
 pub const CHECK_NAMES: [&str; 3] = ["kv.linearizable", "kv.progress", "kv.some_ok"];
 
+pub use anomalies::{Anomaly, Observations, ReadObs, WriteObs};
 pub use checks::{checks, kv_workload, KvCheckParams, Linearizable, Progress, SomeOk};
 pub use params::{Distribution, Mix, ValueFormat, WorkloadParams, CLIENTS_MAX, KEYS_MAX};
-pub use sim_client::{human_duration, Counts, OpRecord, OpStatus};
+pub use sim_client::{
+    cut_figures, human_duration, Counts, CutSide, OpRecord, OpStatus, CUT_FIGURES,
+};
 pub use types::{KvOp, KvRequest, KvResponse};
 pub use workload::{Anomalies, KvClient, KvPending, KvWorkload, OpKind};

@@ -17,6 +17,8 @@
 //! - [`bugs`]: planted bugs, switchable by name ([`Bug`]).
 //! - [`checks`]: Raft's safety properties, checked after every step, and its liveness
 //!   expectation.
+//! - [`cap`]: the figures `sim compare` lines up against other stores (availability per side
+//!   of a partition, stale reads, lost writes).
 //! - [`suite`]: [`RaftSuite`], `[protocol] name = "raft"`, with `sim-kv`'s clients and checks.
 //!
 //! # Parameters (`[protocol]`)
@@ -71,6 +73,7 @@
 //! for the request types, the workload and its checks).
 
 pub mod bugs;
+pub mod cap;
 pub mod checks;
 pub mod kv;
 pub mod log;

@@ -225,6 +225,10 @@ impl Suite for RaftSuite {
         lines
     }
 
+    fn figures(&self, sim: &Simulation<RaftNode>, _run: &RunInfo) -> Vec<(String, u64)> {
+        crate::cap::cap_figures(sim)
+    }
+
     fn history(&self, sim: &Simulation<RaftNode>) -> Option<serde_json::Value> {
         sim_kv::kv_workload(sim).map(|w| w.history_json())
     }

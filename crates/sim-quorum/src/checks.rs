@@ -1,0 +1,450 @@
+//! The family's checks: linearizability (required in ABD mode, observed in Dynamo mode), the
+//! anomalies measured and named (stale reads, lost acknowledged writes, read-your-writes,
+//! monotonic reads: forbidden or counted, as the scenario states), convergence after the heal,
+//! and that anything completed at all.
+//!
+//! Owns [`CheckParams`] (the `[checks]` table), [`Expectation`], [`Rule`], [`checks`] and the
+//! checks: `quorum.linearizable` (always), `quorum.stale_reads`, `quorum.lost_writes`,
+//! `quorum.read_your_writes`, `quorum.monotonic_reads` (always, judged on the whole history at
+//! the end), `quorum.convergence` (eventually: within `converge_within` of the quiet phase's
+//! start, every home replica of every key holds everything any node held for it at that start)
+//! and `quorum.some_ok` (sometimes). The anomaly definitions are `sim-kv`'s
+//! [`sim_kv::Observations`]. A counted anomaly never fails a run: an AP store is not wrong for
+//! being AP; the figures say how much it gave up.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use sim_check::{render_text, Budget, Verdict};
+use sim_core::{
+    Check, CheckKind, CheckReport, NodeId, Observation, Phases, SimDuration, SimTime, Simulation,
+    Violation,
+};
+
+use crate::node::{Config, Mode, QuorumNode};
+use crate::version::{merge, Versioned};
+use crate::workload::quorum_workload;
+
+/// Whether linearizability must hold or is only reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Expectation {
+    Required,
+    Observed,
+}
+
+/// Whether an anomaly fails the run or is only counted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    Forbidden,
+    Counted,
+}
+
+/// `[checks]`. Absent keys take the mode's defaults: ABD requires linearizability and forbids
+/// every anomaly; Dynamo observes linearizability and counts every anomaly.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CheckParams {
+    pub linearizable: Option<Expectation>,
+    pub stale_reads: Option<Rule>,
+    pub lost_writes: Option<Rule>,
+    /// Read-your-writes and monotonic reads, per client session.
+    pub sessions: Option<Rule>,
+    /// The convergence bound after the quiet phase starts; absent: the whole quiet phase.
+    pub converge_within: Option<SimDuration>,
+    /// The most search states the linearizability checker may explore per key.
+    pub state_budget: Option<u64>,
+}
+
+/// The resolved expectations of a run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Expectations {
+    pub linearizable: Expectation,
+    pub stale_reads: Rule,
+    pub lost_writes: Rule,
+    pub sessions: Rule,
+    pub converge_within: Option<SimDuration>,
+    pub state_budget: u64,
+}
+
+pub const LINEARIZABLE: &str = "quorum.linearizable";
+pub const STALE_READS: &str = "quorum.stale_reads";
+pub const LOST_WRITES: &str = "quorum.lost_writes";
+pub const READ_YOUR_WRITES: &str = "quorum.read_your_writes";
+pub const MONOTONIC_READS: &str = "quorum.monotonic_reads";
+pub const CONVERGENCE: &str = "quorum.convergence";
+pub const SOME_OK: &str = "quorum.some_ok";
+
+/// Every check name, for the declaration.
+pub const CHECK_NAMES: [&str; 7] = [
+    LINEARIZABLE,
+    STALE_READS,
+    LOST_WRITES,
+    READ_YOUR_WRITES,
+    MONOTONIC_READS,
+    CONVERGENCE,
+    SOME_OK,
+];
+
+/// The checks of a run.
+pub fn checks(expect: &Expectations, config: &Arc<Config>) -> Vec<Box<dyn Check<QuorumNode>>> {
+    vec![
+        Box::new(Linearizable {
+            expectation: expect.linearizable,
+            state_budget: expect.state_budget,
+        }),
+        Box::new(Anomalies::new(STALE_READS, expect.stale_reads, config)),
+        Box::new(Anomalies::new(LOST_WRITES, expect.lost_writes, config)),
+        Box::new(Anomalies::new(READ_YOUR_WRITES, expect.sessions, config)),
+        Box::new(Anomalies::new(MONOTONIC_READS, expect.sessions, config)),
+        Box::new(Convergence {
+            config: Arc::clone(config),
+            within: expect.converge_within,
+            snapshot: None,
+            deadline: None,
+            verdict: None,
+        }),
+        Box::new(SomeOk),
+    ]
+}
+
+fn no_workload(name: &str, kind: CheckKind) -> CheckReport {
+    CheckReport::not_evaluated(name, kind, "the run has no quorum workload")
+}
+
+/// Every version any node holds for each key (its own and hinted), merged: what the replicas
+/// converge to.
+pub fn converged(
+    sim: &Simulation<QuorumNode>,
+    config: &Config,
+) -> BTreeMap<String, Vec<Versioned>> {
+    let mut all: BTreeMap<String, Vec<Versioned>> = BTreeMap::new();
+    for node in sim.node_ids() {
+        let Some(process) = sim.process(node) else {
+            continue;
+        };
+        for (key, versions) in process.store() {
+            merge(
+                all.entry(key.clone()).or_default(),
+                versions,
+                config.concurrent(),
+            );
+        }
+        for ((_, key), versions) in process.hints() {
+            merge(
+                all.entry(key.clone()).or_default(),
+                versions,
+                config.concurrent(),
+            );
+        }
+    }
+    all
+}
+
+/// `quorum.linearizable`.
+struct Linearizable {
+    expectation: Expectation,
+    state_budget: u64,
+}
+
+impl Check<QuorumNode> for Linearizable {
+    fn name(&self) -> &str {
+        LINEARIZABLE
+    }
+
+    fn kind(&self) -> CheckKind {
+        CheckKind::Always
+    }
+
+    fn observe(
+        &mut self,
+        _: &Simulation<QuorumNode>,
+        _: &Observation<'_, QuorumNode>,
+    ) -> Option<Violation> {
+        None
+    }
+
+    fn finish(&mut self, sim: &Simulation<QuorumNode>, phases: &Phases) -> CheckReport {
+        let Some(workload) = quorum_workload(sim) else {
+            return no_workload(LINEARIZABLE, CheckKind::Always);
+        };
+        let history = workload.client().history();
+        let budget = Budget {
+            max_states: self.state_budget,
+            ..Budget::default()
+        };
+        let result = sim_check::check(history, &budget);
+        let observed = self.expectation == Expectation::Observed;
+        let mut figures = vec![("operations".to_string(), result.op_count.to_string())];
+        let verdict = match &result.verdict {
+            Verdict::Linearizable => "linearizable".to_string(),
+            Verdict::Unknown { reason } => format!("unknown: budget exhausted ({reason})"),
+            Verdict::NotLinearizable if observed => {
+                "not linearizable (observed, not required)".to_string()
+            }
+            Verdict::NotLinearizable => "not linearizable".to_string(),
+        };
+        figures.insert(0, ("verdict".to_string(), verdict));
+        let violation =
+            (result.verdict == Verdict::NotLinearizable && !observed).then(|| Violation {
+                time: phases.end,
+                message: render_text(&result, history).trim_end().to_string(),
+            });
+        CheckReport {
+            name: LINEARIZABLE.to_string(),
+            kind: CheckKind::Always,
+            violation,
+            figures,
+            not_evaluated: None,
+        }
+    }
+}
+
+/// `quorum.stale_reads`, `quorum.lost_writes`, `quorum.read_your_writes`,
+/// `quorum.monotonic_reads`: judged on the whole history once the run ends.
+struct Anomalies {
+    name: &'static str,
+    rule: Rule,
+    config: Arc<Config>,
+}
+
+impl Anomalies {
+    fn new(name: &'static str, rule: Rule, config: &Arc<Config>) -> Self {
+        Anomalies {
+            name,
+            rule,
+            config: Arc::clone(config),
+        }
+    }
+}
+
+/// The anomalies of kind `name` in a finished run.
+pub fn anomalies(
+    name: &str,
+    sim: &Simulation<QuorumNode>,
+    config: &Config,
+) -> Option<Vec<sim_kv::Anomaly>> {
+    let workload = quorum_workload(sim)?;
+    let observations = workload.observations();
+    Some(match name {
+        STALE_READS => observations.stale_reads(),
+        LOST_WRITES => {
+            let survivors = converged(sim, config)
+                .into_iter()
+                .map(|(key, versions)| (key, versions.into_iter().map(|v| v.value).collect()))
+                .collect();
+            observations.lost_writes(&survivors)
+        }
+        READ_YOUR_WRITES => observations.read_your_writes(),
+        _ => observations.monotonic_reads(),
+    })
+}
+
+impl Check<QuorumNode> for Anomalies {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn kind(&self) -> CheckKind {
+        CheckKind::Always
+    }
+
+    fn observe(
+        &mut self,
+        _: &Simulation<QuorumNode>,
+        _: &Observation<'_, QuorumNode>,
+    ) -> Option<Violation> {
+        None
+    }
+
+    fn finish(&mut self, sim: &Simulation<QuorumNode>, _phases: &Phases) -> CheckReport {
+        let Some(found) = anomalies(self.name, sim, &self.config) else {
+            return no_workload(self.name, CheckKind::Always);
+        };
+        let rule = match self.rule {
+            Rule::Forbidden => "forbidden",
+            Rule::Counted => "counted",
+        };
+        let figures = vec![
+            ("found".to_string(), found.len().to_string()),
+            ("rule".to_string(), rule.to_string()),
+        ];
+        let violation = match (self.rule, found.first()) {
+            (Rule::Forbidden, Some(first)) => Some(Violation {
+                time: SimTime(first.at_ns),
+                message: format!(
+                    "{} at t={}, key {}: {} ({} in all)",
+                    self.name,
+                    SimTime(first.at_ns),
+                    first.key,
+                    first.message,
+                    found.len()
+                ),
+            }),
+            _ => None,
+        };
+        CheckReport {
+            name: self.name.to_string(),
+            kind: CheckKind::Always,
+            violation,
+            figures,
+            not_evaluated: None,
+        }
+    }
+}
+
+/// `quorum.convergence`.
+struct Convergence {
+    config: Arc<Config>,
+    within: Option<SimDuration>,
+    snapshot: Option<BTreeMap<String, Vec<Versioned>>>,
+    deadline: Option<SimTime>,
+    verdict: Option<Result<SimTime, Violation>>,
+}
+
+impl Convergence {
+    /// Whether every home replica of every key in the snapshot holds all of it now.
+    fn judge(&self, sim: &Simulation<QuorumNode>) -> Result<SimTime, Violation> {
+        let snapshot = self
+            .snapshot
+            .as_ref()
+            .map_or_else(BTreeMap::new, Clone::clone);
+        for (key, versions) in &snapshot {
+            for node in self.config.placement.home(key, self.config.replicas) {
+                let held = sim.process(node).and_then(|p| p.store().get(key));
+                let mut merged = held.cloned().unwrap_or_default();
+                let behind = merge(&mut merged, versions, self.config.concurrent());
+                if behind || held.is_none() && !versions.is_empty() {
+                    return Err(violation_at(sim.now(), node, key, held, versions));
+                }
+            }
+        }
+        Ok(sim.now())
+    }
+}
+
+fn violation_at(
+    now: SimTime,
+    node: NodeId,
+    key: &str,
+    held: Option<&Vec<Versioned>>,
+    versions: &[Versioned],
+) -> Violation {
+    let show = |v: &[Versioned]| v.iter().map(|x| x.value.clone()).collect::<Vec<_>>();
+    Violation {
+        time: now,
+        message: format!(
+            "replicas did not converge by t={now}: home replica {node} of key {key} holds {:?}, \
+             missing some of {:?} held at the start of the quiet phase",
+            held.map(|h| show(h)),
+            show(versions)
+        ),
+    }
+}
+
+impl Check<QuorumNode> for Convergence {
+    fn name(&self) -> &str {
+        CONVERGENCE
+    }
+
+    fn kind(&self) -> CheckKind {
+        CheckKind::Eventually
+    }
+
+    fn observe(
+        &mut self,
+        sim: &Simulation<QuorumNode>,
+        observation: &Observation<'_, QuorumNode>,
+    ) -> Option<Violation> {
+        if matches!(observation, Observation::QuietPhase) && self.snapshot.is_none() {
+            self.snapshot = Some(converged(sim, &self.config));
+            self.deadline = self.within.map(|w| sim.now().saturating_add(w));
+        }
+        if self.verdict.is_none() && self.deadline.is_some_and(|d| sim.now() >= d) {
+            self.verdict = Some(self.judge(sim));
+        }
+        None
+    }
+
+    fn finish(&mut self, sim: &Simulation<QuorumNode>, phases: &Phases) -> CheckReport {
+        if self.config.mode == Mode::Abd && self.config.anti_entropy.is_none() {
+            return CheckReport::not_evaluated(
+                CONVERGENCE,
+                CheckKind::Eventually,
+                "ABD without anti-entropy keeps each value on a majority, not on every replica",
+            );
+        }
+        if self.snapshot.is_none() {
+            return CheckReport::not_evaluated(
+                CONVERGENCE,
+                CheckKind::Eventually,
+                "the run has no quiet phase",
+            );
+        }
+        let verdict = self.verdict.clone().unwrap_or_else(|| self.judge(sim));
+        let keys = self.snapshot.as_ref().map_or(0, BTreeMap::len);
+        let start = phases.quiet_start.unwrap_or(phases.end);
+        let (violation, figures) = match verdict {
+            Ok(at) => (
+                None,
+                vec![
+                    ("keys".to_string(), keys.to_string()),
+                    (
+                        "judged after".to_string(),
+                        format!("{}", SimDuration(at.0.saturating_sub(start.0))),
+                    ),
+                ],
+            ),
+            Err(v) => (Some(v), vec![("keys".to_string(), keys.to_string())]),
+        };
+        CheckReport {
+            name: CONVERGENCE.to_string(),
+            kind: CheckKind::Eventually,
+            violation,
+            figures,
+            not_evaluated: None,
+        }
+    }
+}
+
+/// `quorum.some_ok`: at least one operation completed ok.
+struct SomeOk;
+
+impl Check<QuorumNode> for SomeOk {
+    fn name(&self) -> &str {
+        SOME_OK
+    }
+
+    fn kind(&self) -> CheckKind {
+        CheckKind::Sometimes
+    }
+
+    fn observe(
+        &mut self,
+        _: &Simulation<QuorumNode>,
+        _: &Observation<'_, QuorumNode>,
+    ) -> Option<Violation> {
+        None
+    }
+
+    fn finish(&mut self, sim: &Simulation<QuorumNode>, phases: &Phases) -> CheckReport {
+        let ok = quorum_workload(sim).map_or(0, |w| {
+            w.records()
+                .iter()
+                .filter(|r| r.status == sim_client::OpStatus::Ok)
+                .count()
+        });
+        CheckReport {
+            name: SOME_OK.to_string(),
+            kind: CheckKind::Sometimes,
+            violation: (ok == 0).then(|| Violation {
+                time: phases.end,
+                message: "no operation completed ok".to_string(),
+            }),
+            figures: vec![("ok".to_string(), ok.to_string())],
+            not_evaluated: None,
+        }
+    }
+}

@@ -1,0 +1,445 @@
+//! The quorum store's clients on `sim-client`'s engine: per-operation consistency levels,
+//! retries and timeouts, sessions, and vector-clock contexts merged on the next write.
+//!
+//! Owns [`WorkloadParams`] (the `[workload]` table: the engine's keys, flat, beside `keys`,
+//! `mix`, `read` and `write`), [`QuorumClient`] (the [`ClientPlugin`]) and [`QuorumWorkload`]
+//! (the engine running it). Each operation carries its level (`read` for gets, `write` for
+//! puts). A read that returns siblings hands the client their merged clock; the client's next
+//! write of that key sends it back, so the write supersedes every sibling it saw (Dynamo,
+//! section 4.4). The client records a `sim-check` kv history (a read of several siblings is
+//! recorded as fail: no single value was read, and a read changes nothing) and, for the anomaly checks, every read with all
+//! its values.
+
+use std::any::Any;
+use std::collections::BTreeMap;
+
+use rand::Rng;
+use serde::Deserialize;
+use serde_json::Value;
+use sim_check::{History, ModelKind, OpFn, OpIndex, Outcome};
+use sim_client::{
+    Answer, BreakerParams, ClientEngine, ClientPlugin, EngineParams, Invocation, OpRecord,
+    OpenLoop, Status,
+};
+use sim_core::{
+    rng, ClientCtx, NodeId, RequestId, SimDuration, SimRng, SimTime, SuiteError, Workload,
+};
+use sim_kv::{Observations, ReadObs, WriteObs};
+
+use crate::node::QuorumNode;
+use crate::types::{Level, QuorumOp, QuorumRequest, QuorumResponse};
+use crate::version::VClock;
+
+/// The relative weights of gets and puts.
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Mix {
+    pub get: f64,
+    pub put: f64,
+}
+
+impl Default for Mix {
+    fn default() -> Self {
+        Mix { get: 0.5, put: 0.5 }
+    }
+}
+
+/// `[workload]`; the engine's keys are documented in `sim-client`'s crate docs.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkloadParams {
+    pub clients: usize,
+    pub keys: usize,
+    pub mix: Mix,
+    /// The level of every get (Dynamo; default QUORUM).
+    pub read: Option<Level>,
+    /// The level of every put (Dynamo; default QUORUM).
+    pub write: Option<Level>,
+    pub think_time: [SimDuration; 2],
+    pub request_timeout: SimDuration,
+    pub op_timeout: SimDuration,
+    pub backoff: SimDuration,
+    pub backoff_multiplier: f64,
+    pub backoff_max: Option<SimDuration>,
+    pub backoff_jitter: f64,
+    pub max_attempts: Option<u32>,
+    pub max_redirects: Option<u32>,
+    pub breaker: Option<BreakerParams>,
+    pub open_loop: Option<OpenLoop>,
+    pub max_ops: Option<u64>,
+    pub start_after: SimDuration,
+    pub stop_at: Option<SimDuration>,
+}
+
+impl Default for WorkloadParams {
+    fn default() -> Self {
+        let engine = EngineParams::default();
+        WorkloadParams {
+            clients: engine.clients,
+            keys: 5,
+            mix: Mix::default(),
+            read: None,
+            write: None,
+            think_time: engine.think_time,
+            request_timeout: engine.request_timeout,
+            op_timeout: engine.op_timeout,
+            backoff: engine.backoff,
+            backoff_multiplier: engine.backoff_multiplier,
+            backoff_max: engine.backoff_max,
+            backoff_jitter: engine.backoff_jitter,
+            max_attempts: engine.max_attempts,
+            max_redirects: engine.max_redirects,
+            breaker: engine.breaker,
+            open_loop: engine.open_loop,
+            max_ops: engine.max_ops,
+            start_after: engine.start_after,
+            stop_at: engine.stop_at,
+        }
+    }
+}
+
+/// At most this many keys.
+pub const KEYS_MAX: usize = 100_000;
+
+impl WorkloadParams {
+    pub fn engine(&self) -> EngineParams {
+        EngineParams {
+            clients: self.clients,
+            think_time: self.think_time,
+            open_loop: self.open_loop,
+            request_timeout: self.request_timeout,
+            op_timeout: self.op_timeout,
+            backoff: self.backoff,
+            backoff_multiplier: self.backoff_multiplier,
+            backoff_max: self.backoff_max,
+            backoff_jitter: self.backoff_jitter,
+            max_attempts: self.max_attempts,
+            max_redirects: self.max_redirects,
+            breaker: self.breaker,
+            max_ops: self.max_ops,
+            start_after: self.start_after,
+            stop_at: self.stop_at,
+        }
+    }
+
+    /// Checks the table against the cluster (`replicas`: N); the error names the field.
+    pub fn validate(&self, node_count: usize, replicas: usize) -> Result<(), SuiteError> {
+        self.engine().validate(node_count)?;
+        if self.keys == 0 || self.keys > KEYS_MAX {
+            return Err(SuiteError::new(
+                "workload.keys",
+                format!("expected between 1 and {KEYS_MAX}, found {}", self.keys),
+            ));
+        }
+        for (name, weight) in [("get", self.mix.get), ("put", self.mix.put)] {
+            if !weight.is_finite() || weight < 0.0 {
+                return Err(SuiteError::new(
+                    format!("workload.mix.{name}"),
+                    format!("expected a weight of at least 0, found {weight}"),
+                ));
+            }
+        }
+        if self.mix.get + self.mix.put <= 0.0 {
+            return Err(SuiteError::new(
+                "workload.mix",
+                "expected get or put with a positive weight",
+            ));
+        }
+        for (name, level) in [("read", self.read), ("write", self.write)] {
+            let level = level.unwrap_or(Level::Quorum);
+            let required = level.required(replicas);
+            if required == 0 || required > replicas {
+                return Err(SuiteError::new(
+                    format!("workload.{name}"),
+                    format!(
+                        "expected 1 to {replicas} replicas (protocol.replicas), found {required}"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An operation in flight.
+#[derive(Clone, Debug)]
+pub struct QuorumPending {
+    request: QuorumRequest,
+    history: OpIndex,
+    read: Option<(Vec<String>, Option<VClock>)>,
+    session: u64,
+}
+
+/// The plug-in; see the module docs.
+#[derive(Debug)]
+pub struct QuorumClient {
+    mix: Mix,
+    keys: Vec<String>,
+    read: Level,
+    write: Level,
+    /// Each session's context per key, from its last read.
+    contexts: BTreeMap<(u64, String), VClock>,
+    history: History,
+    observations: Observations,
+    /// The most siblings one read returned, and reads that returned more than one.
+    pub max_siblings: usize,
+    pub sibling_reads: u64,
+}
+
+impl QuorumClient {
+    pub fn new(params: &WorkloadParams) -> Self {
+        QuorumClient {
+            mix: params.mix,
+            keys: (0..params.keys.max(1)).map(|k| format!("k{k}")).collect(),
+            read: params.read.unwrap_or(Level::Quorum),
+            write: params.write.unwrap_or(Level::Quorum),
+            contexts: BTreeMap::new(),
+            history: History::new(ModelKind::Kv, Value::Null),
+            observations: Observations::default(),
+            max_siblings: 0,
+            sibling_reads: 0,
+        }
+    }
+
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
+    pub fn observations(&self) -> &Observations {
+        &self.observations
+    }
+
+    pub fn keys(&self) -> &[String] {
+        &self.keys
+    }
+}
+
+impl ClientPlugin for QuorumClient {
+    type Request = QuorumRequest;
+    type Response = QuorumResponse;
+    type Op = QuorumPending;
+
+    fn kind_names(&self) -> &'static [&'static str] {
+        &["get", "put"]
+    }
+
+    fn kind(&self, op: &QuorumPending) -> &'static str {
+        match op.request.op {
+            QuorumOp::Get { .. } => "get",
+            QuorumOp::Put { .. } => "put",
+        }
+    }
+
+    fn invoke(&mut self, rng: &mut SimRng, invocation: &Invocation) -> QuorumPending {
+        let total = self.mix.get + self.mix.put;
+        let is_get = rng::unit(rng) * total < self.mix.get;
+        let key = self.keys[rng.gen_range(0..self.keys.len())].clone();
+        let session = invocation.session;
+        let (op, level, f, argument) = if is_get {
+            (
+                QuorumOp::Get { key: key.clone() },
+                self.read,
+                OpFn::Read,
+                Value::Null,
+            )
+        } else {
+            let value = format!("c{session}-{}", invocation.seq);
+            let argument = Value::String(value.clone());
+            (
+                QuorumOp::Put {
+                    key: key.clone(),
+                    value,
+                },
+                self.write,
+                OpFn::Write,
+                argument,
+            )
+        };
+        let context = if is_get {
+            None
+        } else {
+            self.contexts.get(&(session, key.clone())).cloned()
+        };
+        let history =
+            self.history
+                .invoke(invocation.process, f, Some(key), argument, invocation.at.0);
+        QuorumPending {
+            request: QuorumRequest {
+                client: session,
+                seq: invocation.seq,
+                op,
+                level,
+                context,
+            },
+            history,
+            read: None,
+            session,
+        }
+    }
+
+    fn request(&self, op: &QuorumPending) -> QuorumRequest {
+        op.request.clone()
+    }
+
+    fn classify(&mut self, op: &mut QuorumPending, response: QuorumResponse) -> Answer {
+        match (&op.request.op, response) {
+            (_, QuorumResponse::Unavailable) => Answer::Unavailable,
+            (_, QuorumResponse::Timeout) => Answer::Info,
+            (QuorumOp::Get { .. }, QuorumResponse::Value { values, context }) => {
+                op.read = Some((values, context));
+                Answer::Ok
+            }
+            (QuorumOp::Put { .. }, QuorumResponse::Done) => Answer::Ok,
+            (_, QuorumResponse::Value { .. } | QuorumResponse::Done) => Answer::Info,
+        }
+    }
+
+    fn complete(&mut self, op: QuorumPending, status: Status, at: SimTime) {
+        let invoked_ns = self
+            .history
+            .events()
+            .get(op.history.0)
+            .and_then(|e| e.time_ns)
+            .unwrap_or(0);
+        let key = op.request.op.key().to_string();
+        match (&op.request.op, status, op.read) {
+            (QuorumOp::Get { .. }, Status::Ok, Some((values, context))) => {
+                self.max_siblings = self.max_siblings.max(values.len());
+                let (outcome, value) = match values.as_slice() {
+                    [] => (Outcome::Ok, Value::Null),
+                    [one] => (Outcome::Ok, Value::String(one.clone())),
+                    // Several siblings are no single value: the read is recorded as fail, which
+                    // a read may be (it changes nothing), so the checker leaves it out.
+                    _ => {
+                        self.sibling_reads += 1;
+                        (Outcome::Fail, Value::Null)
+                    }
+                };
+                self.history.complete(op.history, outcome, value, at.0);
+                if let Some(context) = context {
+                    self.contexts.insert((op.session, key.clone()), context);
+                }
+                self.observations.reads.push(ReadObs {
+                    key,
+                    values,
+                    session: op.session,
+                    invoked_ns,
+                    completed_ns: at.0,
+                });
+            }
+            (QuorumOp::Put { value, .. }, status, _) => {
+                let (outcome, completed_ns) = match status {
+                    Status::Ok => (Outcome::Ok, Some(at.0)),
+                    Status::Fail => (Outcome::Fail, None),
+                    Status::Info => (Outcome::Info, None),
+                };
+                self.history
+                    .complete(op.history, outcome, Value::Null, at.0);
+                if status != Status::Fail {
+                    self.observations.writes.push(WriteObs {
+                        key,
+                        value: value.clone(),
+                        session: op.session,
+                        invoked_ns,
+                        completed_ns,
+                    });
+                }
+            }
+            (QuorumOp::Get { .. }, status, _) => {
+                let outcome = if status == Status::Fail {
+                    Outcome::Fail
+                } else {
+                    Outcome::Info
+                };
+                self.history
+                    .complete(op.history, outcome, Value::Null, at.0);
+            }
+        }
+    }
+}
+
+/// The engine running [`QuorumClient`]: what the suite's `workload()` returns.
+pub struct QuorumWorkload {
+    engine: ClientEngine<QuorumClient>,
+}
+
+impl QuorumWorkload {
+    pub fn new(params: &WorkloadParams, node_count: usize) -> Self {
+        QuorumWorkload {
+            engine: ClientEngine::new(params.engine(), QuorumClient::new(params), node_count),
+        }
+    }
+
+    pub fn engine(&self) -> &ClientEngine<QuorumClient> {
+        &self.engine
+    }
+
+    pub fn client(&self) -> &QuorumClient {
+        self.engine.plugin()
+    }
+
+    pub fn records(&self) -> &[OpRecord] {
+        self.engine.records()
+    }
+
+    /// The writes and reads so far; writes still outstanding count as unacknowledged.
+    pub fn observations(&self) -> Observations {
+        let mut observations = self.client().observations().clone();
+        // Puts still outstanding may yet take effect: their values name writes, precede nothing.
+        for op in self.client().history().operations() {
+            if op.f == OpFn::Write && op.complete_index.is_none() {
+                if let (Some(key), Some(value)) = (op.key.clone(), op.input.as_str()) {
+                    let invoked_ns = self
+                        .client()
+                        .history()
+                        .events()
+                        .get(op.index)
+                        .and_then(|e| e.time_ns)
+                        .unwrap_or(0);
+                    observations.writes.push(WriteObs {
+                        key,
+                        value: value.to_string(),
+                        session: op.process,
+                        invoked_ns,
+                        completed_ns: None,
+                    });
+                }
+            }
+        }
+        observations
+    }
+}
+
+impl Workload<QuorumNode> for QuorumWorkload {
+    fn on_start(&mut self, ctx: &mut ClientCtx<'_, QuorumNode>) {
+        self.engine.on_start(ctx);
+    }
+
+    fn on_reply(
+        &mut self,
+        ctx: &mut ClientCtx<'_, QuorumNode>,
+        node: NodeId,
+        id: RequestId,
+        response: QuorumResponse,
+    ) {
+        self.engine.on_reply(ctx, node, id, response);
+    }
+
+    fn on_wake(&mut self, ctx: &mut ClientCtx<'_, QuorumNode>, token: u64) {
+        self.engine.on_wake(ctx, token);
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn client_count(&self) -> Option<usize> {
+        Some(self.engine.client_count())
+    }
+}
+
+/// The quorum workload of a simulation, if it has one.
+pub fn quorum_workload(sim: &sim_core::Simulation<QuorumNode>) -> Option<&QuorumWorkload> {
+    sim.workload()
+        .and_then(|w| w.as_any().downcast_ref::<QuorumWorkload>())
+}

@@ -1,0 +1,54 @@
+//! The figures `sim compare` lines up against other stores under the same partition:
+//! availability per side of the cut and the consistency anomalies of the client history.
+//!
+//! Owns [`cap_figures`]: `sim-client`'s `cut.*` counts (operations invoked during a partition,
+//! by the side of their client's home node), `reads.ok`, `writes.ok`, `reads.stale` and
+//! `writes.lost` as `sim-kv`'s [`Observations`] define them. The converged state a lost write is
+//! judged against is the state machine of the node that applied the most entries. The quorum
+//! family reports the same names.
+
+use std::collections::BTreeMap;
+
+use sim_core::Simulation;
+use sim_kv::{cut_figures, Observations, OpStatus};
+
+use crate::node::RaftNode;
+
+/// The comparison figures of a Raft run (none without a kv workload).
+pub fn cap_figures(sim: &Simulation<RaftNode>) -> Vec<(String, u64)> {
+    let Some(workload) = sim_kv::kv_workload(sim) else {
+        return Vec::new();
+    };
+    let records = workload.records();
+    let mut figures = cut_figures(records);
+    let ok = |write: bool| {
+        records
+            .iter()
+            .filter(|r| r.status == OpStatus::Ok && (r.kind != "get") == write)
+            .count() as u64
+    };
+    let observations = Observations::from_history(workload.history());
+    let furthest = sim
+        .node_ids()
+        .filter_map(|node| sim.process(node))
+        .max_by_key(|process| process.last_applied());
+    let survivors: BTreeMap<String, Vec<String>> = observations
+        .writes
+        .iter()
+        .map(|w| {
+            let value = furthest.and_then(|p| p.kv().get(&w.key)).cloned();
+            (w.key.clone(), value.into_iter().collect())
+        })
+        .collect();
+    figures.push(("reads.ok".to_string(), ok(false)));
+    figures.push(("writes.ok".to_string(), ok(true)));
+    figures.push((
+        "reads.stale".to_string(),
+        observations.stale_reads().len() as u64,
+    ));
+    figures.push((
+        "writes.lost".to_string(),
+        observations.lost_writes(&survivors).len() as u64,
+    ));
+    figures
+}
