@@ -70,9 +70,12 @@
 
 pub mod bugs;
 pub mod checks;
+pub mod convergence;
+pub mod coverage;
 pub mod kv;
 pub mod log;
 pub mod message;
+pub mod moments;
 pub mod node;
 pub mod params;
 pub mod suite;

@@ -1,0 +1,449 @@
+//! Raft's convergence checks: after the faults heal, the cluster settles and stays settled.
+//!
+//! - `raft.converged` (eventually): within `converge_within` of the quiet phase's start, every
+//!   live node is in one term and follows one leader, which leads that term, and every live node
+//!   has committed and applied at least the index the leader had committed when it became known
+//!   to all (so a node that silently stays behind fails). Throughout the quiet phase, whenever a
+//!   node has applied exactly as far as the leader, their state machines must be identical
+//!   (digests compared by value): a snapshot or an apply that lost a write fails.
+//! - `raft.stable_leader` (always): once the cluster has converged in the quiet phase, no node
+//!   starts an election (pre-vote or vote) while the network is calm: at most
+//!   `max_quiet_elections` (default 0; a scenario whose base network drops messages may allow
+//!   some).
+//! - `raft.elections_bounded` (always, judged at the end): the number of elections (candidacies)
+//!   is at most `elections_per_fault` per fault or heal, plus that many for the start, so a
+//!   cluster that keeps re-electing fails even when it happens to elect a leader in the end.
+//!
+//! None of them judges a run that gave it nothing to judge: no quiet phase, or a quiet phase
+//! that ended before the bound with the cluster not yet converged, is `not evaluated`.
+
+use sim_core::{
+    Check, CheckKind, CheckReport, NodeChange, NodeId, NodeStatus, Observation, Phases,
+    SimDuration, SimTime, Simulation, Violation,
+};
+
+use crate::coverage::{CoverageTally, SharedCoverage};
+use crate::node::{RaftEvent, RaftNode, Role};
+
+/// Every convergence check's name.
+pub const NAMES: [&str; 3] = [Converged::NAME, StableLeader::NAME, ElectionsBounded::NAME];
+
+/// The convergence part of a scenario's `[checks]` table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvergenceParams {
+    pub converge_within: SimDuration,
+    pub max_quiet_elections: u64,
+    pub elections_per_fault: u64,
+}
+
+impl Default for ConvergenceParams {
+    fn default() -> Self {
+        ConvergenceParams {
+            converge_within: SimDuration::from_secs(8),
+            max_quiet_elections: 0,
+            elections_per_fault: 12,
+        }
+    }
+}
+
+/// The convergence checks of one run.
+/// `coverage` is filled as the run goes, for the suite's figures.
+pub fn checks(
+    params: &ConvergenceParams,
+    coverage: SharedCoverage,
+) -> Vec<Box<dyn Check<RaftNode>>> {
+    vec![
+        Box::new(Converged::new(params.converge_within)),
+        Box::new(StableLeader {
+            allowed: params.max_quiet_elections,
+            converged: Converged::new(params.converge_within),
+            elections: Vec::new(),
+            violation: None,
+        }),
+        Box::new(ElectionsBounded {
+            per_fault: params.elections_per_fault,
+            candidacies: 0,
+            faults: 0,
+            first_over: None,
+            coverage: CoverageTally::new(coverage),
+        }),
+    ]
+}
+
+/// The leader every live node follows in its term, if there is one.
+fn common_leader(sim: &Simulation<RaftNode>) -> Option<(NodeId, u64)> {
+    let mut live = sim
+        .node_ids()
+        .filter(|&n| sim.status(n) == NodeStatus::Up)
+        .filter_map(|n| sim.process(n).map(|p| (n, p)));
+    let (_, first) = live.next()?;
+    let term = first.term();
+    let leader = first
+        .leader()
+        .or_else(|| (first.role() == Role::Leader).then(|| first.id()))?;
+    let agree = |p: &RaftNode| {
+        p.term() == term
+            && match p.role() {
+                Role::Leader => p.id() == leader,
+                _ => p.leader() == Some(leader),
+            }
+    };
+    if !agree(first) || !live.all(|(_, p)| agree(p)) {
+        return None;
+    }
+    let led = sim
+        .process(leader)
+        .is_some_and(|p| sim.status(leader) == NodeStatus::Up && p.role() == Role::Leader);
+    led.then_some((leader, term))
+}
+
+/// What the convergence check tracks through the quiet phase.
+#[derive(Debug, Clone)]
+struct Converged {
+    within: SimDuration,
+    quiet_start: Option<SimTime>,
+    /// The leader known to all, its term, since when, and its commit index then: the target.
+    agreed: Option<(NodeId, u64, SimTime, u64)>,
+    /// When every live node reached the target under that leader.
+    converged: Option<(SimTime, NodeId, u64, u64)>,
+    /// State machines compared at equal applied indices, and the first that differed.
+    comparisons: u64,
+    mismatch: Option<Violation>,
+}
+
+impl Converged {
+    const NAME: &'static str = "raft.converged";
+
+    fn new(within: SimDuration) -> Self {
+        Converged {
+            within,
+            quiet_start: None,
+            agreed: None,
+            converged: None,
+            comparisons: 0,
+            mismatch: None,
+        }
+    }
+
+    /// Follows the quiet phase; returns true on the step the cluster first converged.
+    fn track(&mut self, sim: &Simulation<RaftNode>, obs: &Observation<'_, RaftNode>) -> bool {
+        if matches!(obs, Observation::QuietPhase) && self.quiet_start.is_none() {
+            self.quiet_start = Some(sim.now());
+        }
+        if self.quiet_start.is_none() {
+            return false;
+        }
+        let Some((leader, term)) = common_leader(sim) else {
+            self.agreed = None;
+            return false;
+        };
+        if self
+            .agreed
+            .is_none_or(|(l, t, ..)| (l, t) != (leader, term))
+        {
+            let commit = sim.process(leader).map_or(0, |p| p.commit_index());
+            self.agreed = Some((leader, term, sim.now(), commit));
+        }
+        if let Observation::Handled { node, .. } = *obs {
+            self.compare(sim, node, leader);
+        }
+        if self.converged.is_some() {
+            return false;
+        }
+        let (_, _, _, target) = self.agreed.unwrap_or((leader, term, sim.now(), 0));
+        let caught_up = sim
+            .node_ids()
+            .filter(|&n| sim.status(n) == NodeStatus::Up)
+            .filter_map(|n| sim.process(n))
+            .all(|p| p.commit_index() >= target && p.last_applied() >= target);
+        if caught_up {
+            self.converged = Some((sim.now(), leader, term, target));
+        }
+        caught_up
+    }
+
+    /// Compares `node`'s state machine with the leader's when both applied the same prefix.
+    fn compare(&mut self, sim: &Simulation<RaftNode>, node: NodeId, leader: NodeId) {
+        if node == leader || self.mismatch.is_some() {
+            return;
+        }
+        let (Some(p), Some(l)) = (sim.process(node), sim.process(leader)) else {
+            return;
+        };
+        if p.last_applied() != l.last_applied() || p.last_applied() == 0 {
+            return;
+        }
+        self.comparisons += 1;
+        if p.kv() != l.kv() {
+            let index = p.last_applied();
+            self.mismatch = Some(Violation {
+                time: sim.now(),
+                message: format!(
+                    "{node} and the leader {leader} (term {}) both applied up to index {index}, \
+                     but their state machines differ ({} and {} keys)",
+                    l.term(),
+                    p.kv().len(),
+                    l.kv().len()
+                ),
+            });
+        }
+    }
+
+    fn report(&self, phases: &Phases) -> CheckReport {
+        let Some(quiet) = phases.quiet_start.or(self.quiet_start) else {
+            return CheckReport::not_evaluated(
+                Self::NAME,
+                CheckKind::Eventually,
+                "the run has no quiet phase to judge it in",
+            );
+        };
+        let mut report = CheckReport {
+            name: Self::NAME.into(),
+            kind: CheckKind::Eventually,
+            violation: None,
+            figures: vec![(
+                "state machines compared".into(),
+                self.comparisons.to_string(),
+            )],
+            not_evaluated: None,
+        };
+        if let Some(mismatch) = &self.mismatch {
+            report.violation = Some(mismatch.clone());
+            return report;
+        }
+        let deadline = quiet.saturating_add(self.within);
+        match self.converged {
+            Some((at, leader, term, target)) if at <= deadline => {
+                report.figures.push((
+                    "converged".into(),
+                    format!(
+                        "under {leader} in term {term} at index {target}, {} after the heal",
+                        at.saturating_since(quiet)
+                    ),
+                ));
+            }
+            Some((at, leader, term, target)) => {
+                report.violation = Some(Violation {
+                    time: at,
+                    message: format!(
+                        "the live nodes first agreed on {leader} in term {term} and reached its \
+                         commit index {target} {} after the faults healed at t={quiet}; the \
+                         bound is {}",
+                        at.saturating_since(quiet),
+                        self.within
+                    ),
+                });
+            }
+            None if phases.end < deadline => {
+                return CheckReport::not_evaluated(
+                    Self::NAME,
+                    CheckKind::Eventually,
+                    format!(
+                        "the run ended {} after the heal, before the bound of {} and before the \
+                         cluster converged",
+                        phases.end.saturating_since(quiet),
+                        self.within
+                    ),
+                );
+            }
+            None => {
+                let how = match self.agreed {
+                    Some((leader, term, since, target)) => format!(
+                        "every live node follows {leader} in term {term} since t={since}, but \
+                         some node has not committed and applied its commit index {target}"
+                    ),
+                    None => "the live nodes never agreed on one term and one leader".into(),
+                };
+                report.violation = Some(Violation {
+                    time: deadline,
+                    message: format!(
+                        "the cluster did not converge within {} of the heal at t={quiet}: {how}",
+                        self.within
+                    ),
+                });
+            }
+        }
+        report
+    }
+}
+
+impl Check<RaftNode> for Converged {
+    fn name(&self) -> &str {
+        Self::NAME
+    }
+    fn kind(&self) -> CheckKind {
+        CheckKind::Eventually
+    }
+    fn observe(
+        &mut self,
+        sim: &Simulation<RaftNode>,
+        obs: &Observation<'_, RaftNode>,
+    ) -> Option<Violation> {
+        self.track(sim, obs);
+        None
+    }
+    fn finish(&mut self, _: &Simulation<RaftNode>, phases: &Phases) -> CheckReport {
+        self.report(phases)
+    }
+}
+
+/// No elections in the quiet phase once the cluster converged.
+struct StableLeader {
+    allowed: u64,
+    converged: Converged,
+    /// Elections started after convergence: time, node, term, and the leader then.
+    elections: Vec<(SimTime, NodeId, u64)>,
+    violation: Option<Violation>,
+}
+
+impl StableLeader {
+    const NAME: &'static str = "raft.stable_leader";
+}
+
+impl Check<RaftNode> for StableLeader {
+    fn name(&self) -> &str {
+        Self::NAME
+    }
+    fn kind(&self) -> CheckKind {
+        CheckKind::Always
+    }
+    fn observe(
+        &mut self,
+        sim: &Simulation<RaftNode>,
+        obs: &Observation<'_, RaftNode>,
+    ) -> Option<Violation> {
+        self.converged.track(sim, obs);
+        let Some((since, leader, term, _)) = self.converged.converged else {
+            return None;
+        };
+        let Observation::Handled { node, events } = *obs else {
+            return None;
+        };
+        for event in events {
+            let started = match *event {
+                RaftEvent::BecameCandidate { term } => term,
+                RaftEvent::BecamePreCandidate { term } => term,
+                _ => continue,
+            };
+            self.elections.push((sim.now(), node, started));
+            if self.elections.len() as u64 > self.allowed && self.violation.is_none() {
+                self.violation = Some(Violation {
+                    time: sim.now(),
+                    message: format!(
+                        "{node} started an election from term {started} at t={}, although every \
+                         live node had followed {leader} in term {term} since t={since} and no \
+                         fault was in force ({} elections since, {} allowed)",
+                        sim.now(),
+                        self.elections.len(),
+                        self.allowed
+                    ),
+                });
+                return self.violation.clone();
+            }
+        }
+        None
+    }
+    fn finish(&mut self, _: &Simulation<RaftNode>, phases: &Phases) -> CheckReport {
+        if self.converged.converged.is_none() {
+            let why = if phases.quiet_start.is_none() {
+                "the run has no quiet phase"
+            } else {
+                "the cluster never converged in the quiet phase (raft.converged judges that)"
+            };
+            return CheckReport::not_evaluated(Self::NAME, CheckKind::Always, why);
+        }
+        CheckReport {
+            name: Self::NAME.into(),
+            kind: CheckKind::Always,
+            violation: self.violation.clone(),
+            figures: vec![(
+                "elections after convergence".into(),
+                self.elections.len().to_string(),
+            )],
+            not_evaluated: None,
+        }
+    }
+}
+
+/// At most `per_fault` elections per fault or heal, plus `per_fault` for the start.
+struct ElectionsBounded {
+    per_fault: u64,
+    candidacies: u64,
+    /// Faults and heals: node lifecycle changes and network changes, the quiet phase's included.
+    faults: u64,
+    first_over: Option<Violation>,
+    /// Coverage counts, kept here because this check sees every observation.
+    coverage: CoverageTally,
+}
+
+impl ElectionsBounded {
+    const NAME: &'static str = "raft.elections_bounded";
+
+    fn bound(&self) -> u64 {
+        self.per_fault.saturating_mul(self.faults + 1)
+    }
+}
+
+impl Check<RaftNode> for ElectionsBounded {
+    fn name(&self) -> &str {
+        Self::NAME
+    }
+    fn kind(&self) -> CheckKind {
+        CheckKind::Always
+    }
+    fn observe(
+        &mut self,
+        sim: &Simulation<RaftNode>,
+        obs: &Observation<'_, RaftNode>,
+    ) -> Option<Violation> {
+        self.coverage.observe(sim, obs);
+        match *obs {
+            Observation::Node { change, .. } => {
+                if change != NodeChange::Resumed && change != NodeChange::Restarted {
+                    self.faults += 1;
+                }
+            }
+            Observation::Network | Observation::QuietPhase => self.faults += 1,
+            Observation::Handled { node, events } => {
+                for event in events {
+                    if let RaftEvent::BecameCandidate { term } = *event {
+                        self.candidacies += 1;
+                        if self.candidacies > self.bound() && self.first_over.is_none() {
+                            self.first_over = Some(Violation {
+                                time: sim.now(),
+                                message: format!(
+                                    "{node} became a candidate in term {term}: election {} of \
+                                     the run, more than {} per fault or heal ({} so far, so at \
+                                     most {})",
+                                    self.candidacies,
+                                    self.per_fault,
+                                    self.faults,
+                                    self.bound()
+                                ),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        None
+    }
+    fn finish(&mut self, _: &Simulation<RaftNode>, _: &Phases) -> CheckReport {
+        // Judged at the end against the final count of faults: a burst of elections right
+        // after a fault is fine if the faults that followed explain it.
+        let violation = (self.candidacies > self.bound())
+            .then(|| self.first_over.clone())
+            .flatten();
+        CheckReport {
+            name: Self::NAME.into(),
+            kind: CheckKind::Always,
+            violation,
+            figures: vec![
+                ("elections".into(), self.candidacies.to_string()),
+                ("faults and heals".into(), self.faults.to_string()),
+                ("bound".into(), self.bound().to_string()),
+            ],
+            not_evaluated: None,
+        }
+    }
+}
