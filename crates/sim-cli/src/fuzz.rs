@@ -35,7 +35,7 @@ use crate::{parse_duration, Program, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK};
 pub struct FuzzArgs {
     /// The scenario file (TOML).
     pub scenario: PathBuf,
-    /// The seeds: `A..B` (B excluded), or `A..` with --time.
+    /// The seeds: `A..B` (B excluded), or `A..` with --time or --stop-after.
     #[arg(long, value_name = "A..B")]
     pub seeds: Option<String>,
     /// Run this many seeds, from 0 (or from the start of --seeds).
@@ -70,6 +70,10 @@ pub struct FuzzArgs {
     pub duration: Option<SimDuration>,
     /// Stop as if interrupted after starting this many seeds (tests of --resume).
     #[arg(long, hide = true, value_name = "N")]
+    pub stop_after_seeds: Option<u64>,
+    /// Stop taking new seeds after N failing seeds (the seeds in flight still finish), to hunt
+    /// a rare failure without paying for a whole campaign.
+    #[arg(long, value_name = "N")]
     pub stop_after: Option<u64>,
 }
 
@@ -287,8 +291,8 @@ fn fuzz(program: &Program, args: FuzzArgs) -> Result<u8, String> {
         (None, None, Some(_)) => (0, None),
         (None, None, None) => (0, Some(100)),
     };
-    if end.is_none() && args.time.is_none() {
-        return Err("--seeds A.. without an end needs --time".into());
+    if end.is_none() && args.time.is_none() && args.stop_after.is_none() {
+        return Err("--seeds A.. without an end needs --time or --stop-after".into());
     }
     let space = SeedSpace {
         start,
@@ -302,6 +306,9 @@ fn fuzz(program: &Program, args: FuzzArgs) -> Result<u8, String> {
     });
     if jobs == 0 {
         return Err("--jobs: expected at least 1".into());
+    }
+    if args.stop_after == Some(0) {
+        return Err("--stop-after: expected at least 1 failing seed, found 0".into());
     }
     let dir = args
         .out
@@ -346,7 +353,7 @@ fn fuzz(program: &Program, args: FuzzArgs) -> Result<u8, String> {
         space,
         done,
         jobs,
-        stop_after: args.stop_after,
+        stop_after: args.stop_after_seeds,
         seed_options: SeedOptions {
             duration: args.duration,
             families: program.families.clone(),
@@ -357,6 +364,8 @@ fn fuzz(program: &Program, args: FuzzArgs) -> Result<u8, String> {
     let mut new_seeds = 0u64;
     let mut error = None;
     let mut interrupted = false;
+    let mut failures_seen = 0u64;
+    let mut hunted = false;
     loop {
         match running.results.recv_timeout(Duration::from_millis(100)) {
             Ok(Ok(outcome)) => {
@@ -374,6 +383,11 @@ fn fuzz(program: &Program, args: FuzzArgs) -> Result<u8, String> {
                     .and_then(|()| journal.flush())
                     .map_err(|e| format!("{}: {e}", journal_path.display()))?;
                 progress.seed_done(!outcome.line.passed);
+                failures_seen += u64::from(!outcome.line.passed);
+                if args.stop_after.is_some_and(|n| failures_seen >= n) && !hunted {
+                    hunted = true;
+                    running.stop.store(true, Ordering::SeqCst);
+                }
                 new_seeds += 1;
                 lines.insert(outcome.line.seed, outcome.line);
             }
@@ -430,6 +444,12 @@ fn fuzz(program: &Program, args: FuzzArgs) -> Result<u8, String> {
             .map_err(|e| format!("--summary {}: {e}", path.display()))?;
     }
     print!("{text}");
+    if hunted {
+        println!(
+            "stopped    after {failures_seen} failing seeds (--stop-after {})",
+            args.stop_after.unwrap_or_default()
+        );
+    }
     if stopped && !summary.complete && space.end.is_some() {
         println!(
             "resume     {} fuzz {} --out {} --resume{}",

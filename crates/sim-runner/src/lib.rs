@@ -20,9 +20,11 @@
 pub mod bench;
 pub mod campaign;
 pub mod cluster;
+pub mod coverage;
 mod driver;
 pub mod expect;
 pub mod family;
+pub mod reason;
 pub mod record;
 pub mod replay;
 pub mod report;
