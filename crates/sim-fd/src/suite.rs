@@ -31,7 +31,7 @@ use serde::Deserialize;
 use sim_core::check::percentile;
 
 /// Every check the family can run, as `[expect] fails` may name them.
-pub const CHECK_NAMES: [&str; 9] = [
+pub const CHECK_NAMES: [&str; 11] = [
     "fd.heartbeat.completeness",
     "fd.heartbeat.accuracy",
     "fd.heartbeat.detection_time",
@@ -40,6 +40,8 @@ pub const CHECK_NAMES: [&str; 9] = [
     "fd.phi.accuracy",
     "fd.phi.detection_time",
     "fd.phi.detected_a_failure",
+    "fd.heartbeat.trusted_again",
+    "fd.phi.trusted_again",
     "fd.phi_vs_heartbeat",
 ];
 use sim_core::{
@@ -173,6 +175,10 @@ pub struct FdCheckParams {
     /// Require phi to make fewer false suspicions than the fixed timeout (`fd.phi_vs_heartbeat`).
     #[serde(default)]
     pub phi_fewer_false_suspicions: bool,
+    /// `fd.<detector>.trusted_again`: a node suspected while up and reachable must be trusted
+    /// again within this bound (default: `completeness_within`).
+    #[serde(default)]
+    pub trust_within: Option<SimDuration>,
 }
 
 impl Default for FdCheckParams {
@@ -181,6 +187,7 @@ impl Default for FdCheckParams {
             completeness_within: default_completeness_within(),
             max_false_suspicions: PerDetector::default(),
             phi_fewer_false_suspicions: false,
+            trust_within: None,
         }
     }
 }
@@ -201,6 +208,8 @@ pub struct PerDetector {
 pub struct FdSuite {
     node: NodeConfig,
     checks: CheckConfig,
+    /// `fd.<detector>.trusted_again`'s bound.
+    trust_within: SimDuration,
     ledgers: Ledgers,
 }
 
@@ -347,6 +356,9 @@ impl Suite for FdSuite {
         };
 
         positive("checks.completeness_within", checks.completeness_within)?;
+        if let Some(within) = checks.trust_within {
+            positive("checks.trust_within", within)?;
+        }
         if checks.max_false_suspicions.heartbeat.is_some() && !heartbeat_enabled {
             return Err(SuiteError::new(
                 "checks.max_false_suspicions.heartbeat",
@@ -384,6 +396,7 @@ impl Suite for FdSuite {
                 ],
                 phi_fewer_false_suspicions: checks.phi_fewer_false_suspicions,
             },
+            trust_within: checks.trust_within.unwrap_or(checks.completeness_within),
             ledgers: Ledgers::default(),
         })
     }
@@ -398,7 +411,14 @@ impl Suite for FdSuite {
 
     fn checks(&self) -> Vec<Box<dyn Check<FdNode>>> {
         *self.ledgers.borrow_mut() = [None, None];
-        check::checks(&self.checks, &self.ledgers)
+        let mut all = check::checks(&self.checks, &self.ledgers);
+        // Per-detector checks first, the comparison of the two last.
+        let at = all.len() - usize::from(self.checks.phi_fewer_false_suspicions);
+        for (i, &detector) in self.checks.detectors.iter().enumerate() {
+            let trust = crate::trust::TrustedAgain::new(detector, self.trust_within);
+            all.insert(at + i, Box::new(trust));
+        }
+        all
     }
 
     /// Per detector: suspicions (true and false), restores, and detection times.
@@ -478,8 +498,8 @@ mod tests {
             .map(|c| c.name().to_string())
             .collect();
         // The defaults run every declared check but the comparison of the two detectors.
-        assert_eq!(names, CHECK_NAMES[..8]);
-        assert_eq!(CHECK_NAMES[8], "fd.phi_vs_heartbeat");
+        assert_eq!(names, CHECK_NAMES[..10]);
+        assert_eq!(CHECK_NAMES[10], "fd.phi_vs_heartbeat");
     }
 
     /// The default fixed timeout is where phi with its defaults suspects a calm peer, rounded.
