@@ -65,7 +65,9 @@ pub fn shrink_record(
     )
     .map_err(|e| match e {
         ShrinkError::Scenario(e) => Failure::BadInput(e.to_string()),
-        e @ ShrinkError::NoLongerFails { .. } => Failure::NoLongerFails(e.to_string()),
+        e @ (ShrinkError::NoLongerFails { .. } | ShrinkError::NotReproduced { .. }) => {
+            Failure::NoLongerFails(e.to_string())
+        }
     })?;
     let header = format!(
         "Shrunk by `{name} shrink {}` from {} with seed {}.\n\
@@ -99,7 +101,13 @@ pub fn shrink_record(
         }
     )];
     lines.extend(shrunk.removed);
-    lines.push(format!("still fails {}", record.check));
+    match sim_runner::reason::reason(&shrunk.report) {
+        Some(reason) => lines.push(format!(
+            "still fails {} for the same reason: {}",
+            reason.check, reason.class
+        )),
+        None => lines.push(format!("still fails {}", record.check)),
+    }
     lines.push(format!("wrote      {}", out.display()));
     lines.push(format!(
         "reproduce  {} run {} --seed {}",

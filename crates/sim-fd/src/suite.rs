@@ -421,6 +421,29 @@ impl Suite for FdSuite {
         all
     }
 
+    /// Per detector, the moments a campaign's coverage counts: failures that lasted past the
+    /// bound, true, late and false suspicions (and false ones of a paused node), restores.
+    fn figures(&self, _sim: &Simulation<FdNode>, _run: &RunInfo) -> Vec<(String, u64)> {
+        let ledgers = self.ledgers.borrow();
+        let mut out = Vec::new();
+        for &detector in &self.checks.detectors {
+            let Some(t) = ledgers[detector as usize].as_ref() else {
+                continue;
+            };
+            for (name, count) in [
+                ("long_failures", t.long_failures),
+                ("true_suspicions", t.true_suspicions),
+                ("late_suspicions", t.late_suspicions),
+                ("false_suspicions", t.false_suspicions),
+                ("false_of_paused", t.false_of_paused),
+                ("restores", t.restores),
+            ] {
+                out.push((format!("fd.{detector}.{name}"), count));
+            }
+        }
+        out
+    }
+
     /// Per detector: suspicions (true and false), restores, and detection times.
     fn summary(&self, _sim: &Simulation<FdNode>, _run: &RunInfo) -> Vec<(String, String)> {
         let ledgers = self.ledgers.borrow();
