@@ -10,16 +10,17 @@
 //!   starts an election (pre-vote or vote) while the network is calm: at most
 //!   `max_quiet_elections` (default 0; a scenario whose base network drops messages may allow
 //!   some).
-//! - `raft.elections_bounded` (always, judged at the end): the number of elections (candidacies)
-//!   is at most `elections_per_fault` per fault or heal, plus that many for the start, so a
-//!   cluster that keeps re-electing fails even when it happens to elect a leader in the end.
+//! - `raft.elections_bounded` (always): between the moment every fault has healed and the next
+//!   fault (a calm stretch, the run's start included), at most `elections_per_fault` elections
+//!   (terms some node stood for; split votes among several candidates of a term count once), so a cluster that keeps re-electing fails even when it happens to elect a
+//!   leader in the end, and even in the fault phase.
 //!
 //! None of them judges a run that gave it nothing to judge: no quiet phase, or a quiet phase
 //! that ended before the bound with the cluster not yet converged, is `not evaluated`.
 
 use sim_core::{
-    Check, CheckKind, CheckReport, NodeChange, NodeId, NodeStatus, Observation, Phases,
-    SimDuration, SimTime, Simulation, Violation,
+    Check, CheckKind, CheckReport, NodeId, NodeStatus, Observation, Phases, SimDuration, SimTime,
+    Simulation, Violation,
 };
 
 use crate::coverage::{CoverageTally, SharedCoverage};
@@ -62,9 +63,14 @@ pub fn checks(
         }),
         Box::new(ElectionsBounded {
             per_fault: params.elections_per_fault,
+            base_network: None,
+            calm_since: None,
+            in_stretch: 0,
+            last_term: 0,
+            stretches: 0,
+            most_in_a_stretch: 0,
             candidacies: 0,
-            faults: 0,
-            first_over: None,
+            violation: None,
             coverage: CoverageTally::new(coverage),
         }),
     ]
@@ -365,13 +371,23 @@ impl Check<RaftNode> for StableLeader {
     }
 }
 
-/// At most `per_fault` elections per fault or heal, plus `per_fault` for the start.
+/// At most `per_fault` elections in each calm stretch: from a moment every fault is healed (all
+/// nodes up and unpaused, every link up, the network and the clocks as the run began) to the next
+/// fault. Elections while a fault is in force are the fault's business (a node cut off keeps
+/// standing for election without pre-vote); once it heals, the cluster should need only a few.
 struct ElectionsBounded {
     per_fault: u64,
+    /// The network as the run began, to tell a degraded one.
+    base_network: Option<sim_core::NetworkConfig>,
+    /// Since when the current calm stretch lasts, and its elections so far: the terms some node
+    /// stood for (several candidates of one term are one election).
+    calm_since: Option<SimTime>,
+    in_stretch: u64,
+    last_term: u64,
+    stretches: u64,
+    most_in_a_stretch: u64,
     candidacies: u64,
-    /// Faults and heals: node lifecycle changes and network changes, the quiet phase's included.
-    faults: u64,
-    first_over: Option<Violation>,
+    violation: Option<Violation>,
     /// Coverage counts, kept here because this check sees every observation.
     coverage: CoverageTally,
 }
@@ -379,8 +395,15 @@ struct ElectionsBounded {
 impl ElectionsBounded {
     const NAME: &'static str = "raft.elections_bounded";
 
-    fn bound(&self) -> u64 {
-        self.per_fault.saturating_mul(self.faults + 1)
+    fn calm(&mut self, sim: &Simulation<RaftNode>) -> bool {
+        let base = self
+            .base_network
+            .get_or_insert_with(|| sim.network().clone());
+        sim.reachability().is_full()
+            && sim.network() == base
+            && sim.node_ids().all(|n| {
+                sim.status(n) == NodeStatus::Up && sim.clock(n) == sim_core::Clock::default()
+            })
     }
 }
 
@@ -397,51 +420,68 @@ impl Check<RaftNode> for ElectionsBounded {
         obs: &Observation<'_, RaftNode>,
     ) -> Option<Violation> {
         self.coverage.observe(sim, obs);
-        match *obs {
-            Observation::Node { change, .. } => {
-                if change != NodeChange::Resumed && change != NodeChange::Restarted {
-                    self.faults += 1;
+        let Observation::Handled { node, events } = *obs else {
+            // A fault or a heal: the calm stretch ends, or a new one begins.
+            let calm = self.calm(sim);
+            match (calm, self.calm_since) {
+                (true, None) => {
+                    self.calm_since = Some(sim.now());
+                    self.in_stretch = 0;
+                    self.last_term = 0;
+                    self.stretches += 1;
                 }
+                (false, Some(_)) => self.calm_since = None,
+                _ => {}
             }
-            Observation::Network | Observation::QuietPhase => self.faults += 1,
-            Observation::Handled { node, events } => {
-                for event in events {
-                    if let RaftEvent::BecameCandidate { term } = *event {
-                        self.candidacies += 1;
-                        if self.candidacies > self.bound() && self.first_over.is_none() {
-                            self.first_over = Some(Violation {
-                                time: sim.now(),
-                                message: format!(
-                                    "{node} became a candidate in term {term}: election {} of \
-                                     the run, more than {} per fault or heal ({} so far, so at \
-                                     most {})",
-                                    self.candidacies,
-                                    self.per_fault,
-                                    self.faults,
-                                    self.bound()
-                                ),
-                            });
-                        }
-                    }
-                }
+            return None;
+        };
+        if self.base_network.is_none() && self.calm(sim) {
+            // The first step of the run: it starts calm.
+            self.calm_since = Some(sim.now());
+            self.stretches += 1;
+        }
+        for event in events {
+            let RaftEvent::BecameCandidate { term } = *event else {
+                continue;
+            };
+            self.candidacies += 1;
+            let Some(since) = self.calm_since else {
+                continue;
+            };
+            if term <= self.last_term {
+                continue;
+            }
+            self.last_term = term;
+            self.in_stretch += 1;
+            self.most_in_a_stretch = self.most_in_a_stretch.max(self.in_stretch);
+            if self.in_stretch > self.per_fault && self.violation.is_none() {
+                self.violation = Some(Violation {
+                    time: sim.now(),
+                    message: format!(
+                        "{node} became a candidate in term {term}: election number {} (by term) \
+                         since every fault healed at t={since} (no fault in force since), more \
+                         than the {} allowed",
+                        self.in_stretch, self.per_fault
+                    ),
+                });
+                return self.violation.clone();
             }
         }
         None
     }
     fn finish(&mut self, _: &Simulation<RaftNode>, _: &Phases) -> CheckReport {
-        // Judged at the end against the final count of faults: a burst of elections right
-        // after a fault is fine if the faults that followed explain it.
-        let violation = (self.candidacies > self.bound())
-            .then(|| self.first_over.clone())
-            .flatten();
         CheckReport {
             name: Self::NAME.into(),
             kind: CheckKind::Always,
-            violation,
+            violation: self.violation.clone(),
             figures: vec![
                 ("elections".into(), self.candidacies.to_string()),
-                ("faults and heals".into(), self.faults.to_string()),
-                ("bound".into(), self.bound().to_string()),
+                ("calm stretches".into(), self.stretches.to_string()),
+                (
+                    "most in one stretch".into(),
+                    self.most_in_a_stretch.to_string(),
+                ),
+                ("bound".into(), self.per_fault.to_string()),
             ],
             not_evaluated: None,
         }

@@ -42,7 +42,7 @@ pub struct CheckParams {
     pub converge_within: SimDuration,
     /// `raft.stable_leader`: elections allowed in the quiet phase once the cluster converged.
     pub max_quiet_elections: u64,
-    /// `raft.elections_bounded`: elections allowed per fault or heal.
+    /// `raft.elections_bounded`: elections allowed between a heal and the next fault.
     pub elections_per_fault: u64,
 }
 

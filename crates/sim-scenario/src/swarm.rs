@@ -13,9 +13,15 @@
 //!   { election_timeout = ["60ms", "70ms"], heartbeat_interval = "20ms", pre_vote = true },
 //! ]
 //! "workload.mix" = [{ get = 0.9, put = 0.1 }, { get = 0.1, put = 0.6, cas = 0.3 }]
+//! # Timing and the bounds that judge it, picked together.
+//! "*" = [
+//!   { protocol = { heartbeat_interval = "1s" }, checks = { completeness_within = "10s" } },
+//!   { protocol = { heartbeat_interval = "100ms" }, checks = { completeness_within = "2s" } },
+//! ]
 //! ```
 //!
-//! Each key names a field or a table by its dotted path and lists its choices; a seed picks one
+//! Each key names a field or a table by its dotted path (`"*"`: a table of whole sections, so
+//! that values in different sections that must agree are picked together) and lists its choices; a seed picks one
 //! choice per key, in the keys' sorted order, from its own `swarm` stream (so the `parameters` stream of
 //! `[low, high]` ranges, the network and the nemesis draw exactly as before). A choice that is a
 //! table, for a path that names a table, is merged into it; any other choice replaces the value.
@@ -27,6 +33,11 @@
 //! (`[protocol]`, `[workload]`, `[checks]`) are checked by the family when a member runs.
 
 use sim_core::SimRng;
+
+/// The sections a swarm key may name.
+const SECTIONS: [&str; 6] = [
+    "cluster", "protocol", "network", "workload", "checks", "nemesis",
+];
 
 /// The swarm keys of a file: each path and its choices, in key order.
 pub(crate) type Choices = Vec<(String, Vec<toml::Value>)>;
@@ -47,6 +58,29 @@ pub(crate) fn choices(table: &toml::Table) -> Result<Choices, (String, String)> 
         };
         if list.is_empty() {
             return Err((field, "expected at least one choice, found none".into()));
+        }
+        if key == "*" {
+            // Whole sections picked together: each choice is a table of sections.
+            for choice in list {
+                let ok = choice.as_table().is_some_and(|t| {
+                    t.iter()
+                        .all(|(k, v)| SECTIONS.contains(&k.as_str()) && v.is_table())
+                });
+                if !ok {
+                    return Err((
+                        field,
+                        format!(
+                            "each choice of \"*\" is a table of sections ({}) to merge together, found {choice}",
+                            SECTIONS.join(", ")
+                        ),
+                    ));
+                }
+                if choice.get("protocol").is_some_and(names_protocol) {
+                    return Err((field, "the protocol's name cannot be sampled".into()));
+                }
+            }
+            out.push((key.clone(), list.clone()));
+            continue;
         }
         let path: Vec<&str> = key.split('.').collect();
         if path.iter().any(|p| p.is_empty()) {
@@ -82,6 +116,12 @@ fn names_protocol(choice: &toml::Value) -> bool {
 
 /// `doc` (the file's TOML less `[swarm]`) with `choice` applied at `path`.
 pub(crate) fn apply(doc: &mut toml::Table, path: &str, choice: &toml::Value) -> Result<(), String> {
+    if path == "*" {
+        for (section, fields) in choice.as_table().into_iter().flatten() {
+            apply(doc, section, fields)?;
+        }
+        return Ok(());
+    }
     let parts: Vec<&str> = path.split('.').collect();
     let (last, parents) = parts.split_last().ok_or("an empty path")?;
     let mut table = doc;
