@@ -392,10 +392,7 @@ impl Suite for FdSuite {
                 // A recovered node is heard at its next heartbeat (up to one interval later), once
                 // that heartbeat crossed the network and the monitor's next check ran: two
                 // intervals and a check cover any latency below an interval.
-                grace: params
-                    .heartbeat_interval
-                    .saturating_mul(2)
-                    .saturating_add(params.check_interval),
+                grace: params.heartbeat_interval.saturating_mul(2) + params.check_interval,
                 max_false_suspicions: [
                     checks.max_false_suspicions.heartbeat,
                     checks.max_false_suspicions.phi,
