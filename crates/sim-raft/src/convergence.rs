@@ -15,6 +15,9 @@
 //!   (terms some node stood for; split votes among several candidates of a term count once), so a cluster that keeps re-electing fails even when it happens to elect a
 //!   leader in the end, and even in the fault phase.
 //!
+//! - `raft.commit_monotonic` (always): a process's commit index and applied index never go
+//!   back (§5.3: commitIndex "increases monotonically"); a restart starts a new process.
+//!
 //! None of them judges a run that gave it nothing to judge: no quiet phase, or a quiet phase
 //! that ended before the bound with the cluster not yet converged, is `not evaluated`.
 
@@ -27,7 +30,12 @@ use crate::coverage::{CoverageTally, SharedCoverage};
 use crate::node::{RaftEvent, RaftNode, Role};
 
 /// Every convergence check's name.
-pub const NAMES: [&str; 3] = [Converged::NAME, StableLeader::NAME, ElectionsBounded::NAME];
+pub const NAMES: [&str; 4] = [
+    Converged::NAME,
+    StableLeader::NAME,
+    ElectionsBounded::NAME,
+    CommitMonotonic::NAME,
+];
 
 /// The convergence part of a scenario's `[checks]` table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +80,10 @@ pub fn checks(
             candidacies: 0,
             violation: None,
             coverage: CoverageTally::new(coverage),
+        }),
+        Box::new(CommitMonotonic {
+            last: Vec::new(),
+            violation: None,
         }),
     ]
 }
@@ -483,6 +495,79 @@ impl Check<RaftNode> for ElectionsBounded {
                 ),
                 ("bound".into(), self.per_fault.to_string()),
             ],
+            not_evaluated: None,
+        }
+    }
+}
+
+/// A process's commit and applied indices never decrease.
+struct CommitMonotonic {
+    /// Per node, the latest (commit index, applied index) of its current process.
+    last: Vec<Option<(u64, u64)>>,
+    violation: Option<Violation>,
+}
+
+impl CommitMonotonic {
+    const NAME: &'static str = "raft.commit_monotonic";
+}
+
+impl Check<RaftNode> for CommitMonotonic {
+    fn name(&self) -> &str {
+        Self::NAME
+    }
+    fn kind(&self) -> CheckKind {
+        CheckKind::Always
+    }
+    fn observe(
+        &mut self,
+        sim: &Simulation<RaftNode>,
+        obs: &Observation<'_, RaftNode>,
+    ) -> Option<Violation> {
+        if self.last.len() < sim.node_count() {
+            self.last.resize(sim.node_count(), None);
+        }
+        let node = match *obs {
+            Observation::Handled { node, .. } => node,
+            Observation::Node { node, change } => {
+                if matches!(
+                    change,
+                    sim_core::NodeChange::Crashed | sim_core::NodeChange::Restarted
+                ) {
+                    self.last[node.index()] = None;
+                }
+                return None;
+            }
+            _ => return None,
+        };
+        let p = sim.process(node)?;
+        let now = (p.commit_index(), p.last_applied());
+        let before = self.last[node.index()].replace(now);
+        if self.violation.is_some() {
+            return None;
+        }
+        let (commit, applied) = before?;
+        let what = if now.0 < commit {
+            format!("commit index from {commit} to {}", now.0)
+        } else if now.1 < applied {
+            format!("applied index from {applied} to {}", now.1)
+        } else {
+            return None;
+        };
+        self.violation = Some(Violation {
+            time: sim.now(),
+            message: format!(
+                "{node} (term {}) moved its {what} without a restart",
+                p.term()
+            ),
+        });
+        self.violation.clone()
+    }
+    fn finish(&mut self, _: &Simulation<RaftNode>, _: &Phases) -> CheckReport {
+        CheckReport {
+            name: Self::NAME.into(),
+            kind: CheckKind::Always,
+            violation: self.violation.clone(),
+            figures: Vec::new(),
             not_evaluated: None,
         }
     }
