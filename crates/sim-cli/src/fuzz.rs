@@ -446,7 +446,8 @@ fn fuzz(program: &Program, args: FuzzArgs) -> Result<u8, String> {
     print!("{text}");
     if hunted {
         println!(
-            "stopped    after {failures_seen} failing seeds (--stop-after {})",
+            "stopped    at --stop-after {} failing seeds ({failures_seen} failed, the seeds in \
+             flight included)",
             args.stop_after.unwrap_or_default()
         );
     }
