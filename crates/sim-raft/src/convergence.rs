@@ -331,9 +331,7 @@ impl Check<RaftNode> for StableLeader {
         obs: &Observation<'_, RaftNode>,
     ) -> Option<Violation> {
         self.converged.track(sim, obs);
-        let Some((since, leader, term, _)) = self.converged.converged else {
-            return None;
-        };
+        let (since, leader, term, _) = self.converged.converged?;
         let Observation::Handled { node, events } = *obs else {
             return None;
         };

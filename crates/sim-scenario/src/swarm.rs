@@ -89,9 +89,6 @@ pub(crate) fn choices(table: &toml::Table) -> Result<Choices, (String, String)> 
                 format!("{key:?} is not a dotted path such as \"protocol.pre_vote\""),
             ));
         }
-        const SECTIONS: [&str; 6] = [
-            "cluster", "protocol", "network", "workload", "checks", "nemesis",
-        ];
         if !SECTIONS.contains(&path[0]) {
             return Err((
                 field,
