@@ -307,9 +307,7 @@ fn fuzz(program: &Program, args: FuzzArgs) -> Result<u8, String> {
     if jobs == 0 {
         return Err("--jobs: expected at least 1".into());
     }
-    if args.stop_after == Some(0) {
-        return Err("--stop-after: expected at least 1 failing seed, found 0".into());
-    }
+    let mut hunt = Hunt::new(args.stop_after)?;
     let dir = args
         .out
         .clone()
@@ -364,8 +362,6 @@ fn fuzz(program: &Program, args: FuzzArgs) -> Result<u8, String> {
     let mut new_seeds = 0u64;
     let mut error = None;
     let mut interrupted = false;
-    let mut failures_seen = 0u64;
-    let mut hunted = false;
     loop {
         match running.results.recv_timeout(Duration::from_millis(100)) {
             Ok(Ok(outcome)) => {
@@ -383,9 +379,7 @@ fn fuzz(program: &Program, args: FuzzArgs) -> Result<u8, String> {
                     .and_then(|()| journal.flush())
                     .map_err(|e| format!("{}: {e}", journal_path.display()))?;
                 progress.seed_done(!outcome.line.passed);
-                failures_seen += u64::from(!outcome.line.passed);
-                if args.stop_after.is_some_and(|n| failures_seen >= n) && !hunted {
-                    hunted = true;
+                if hunt.seed_done(outcome.line.passed) {
                     running.stop.store(true, Ordering::SeqCst);
                 }
                 new_seeds += 1;
@@ -418,15 +412,7 @@ fn fuzz(program: &Program, args: FuzzArgs) -> Result<u8, String> {
     let wall = watch.elapsed().as_secs_f64();
 
     let mut summary = Summary::new(&scenario, space, args.duration, program.provenance());
-    let in_space: BTreeMap<u64, SeedLine> = lines
-        .into_iter()
-        .filter(|(s, _)| space.contains(*s))
-        .collect();
-    summary.add(&in_space);
-    summary.complete = space.len() == Some(summary.seeds_run);
-    summary.wall_seconds = wall;
-    summary.seeds_timed = new_seeds;
-    summary.jobs = jobs;
+    fold(&mut summary, lines, (wall, new_seeds, jobs));
     let dir_for_paths = dir.clone();
     let mut text =
         summary.render_text(&|seed| record_path(&dir_for_paths, seed).display().to_string());
@@ -444,12 +430,8 @@ fn fuzz(program: &Program, args: FuzzArgs) -> Result<u8, String> {
             .map_err(|e| format!("--summary {}: {e}", path.display()))?;
     }
     print!("{text}");
-    if hunted {
-        println!(
-            "stopped    at --stop-after {} failing seeds ({failures_seen} failed, the seeds in \
-             flight included)",
-            args.stop_after.unwrap_or_default()
-        );
+    if let Some(line) = hunt.line() {
+        println!("{line}");
     }
     if stopped && !summary.complete && space.end.is_some() {
         println!(
@@ -475,6 +457,63 @@ fn fuzz(program: &Program, args: FuzzArgs) -> Result<u8, String> {
     } else {
         EXIT_OK
     })
+}
+
+/// Folds the journal's seeds of the campaign's space into `summary`, with this run's wall time,
+/// new seeds and jobs.
+fn fold(
+    summary: &mut Summary,
+    lines: BTreeMap<u64, SeedLine>,
+    (wall, new, jobs): (f64, u64, usize),
+) {
+    let space = summary.space;
+    let in_space: BTreeMap<u64, SeedLine> = lines
+        .into_iter()
+        .filter(|(s, _)| space.contains(*s))
+        .collect();
+    summary.add(&in_space);
+    summary.complete = space.len() == Some(summary.seeds_run);
+    summary.wall_seconds = wall;
+    summary.seeds_timed = new;
+    summary.jobs = jobs;
+}
+
+/// `--stop-after N`: counts failing seeds and says when to stop taking new ones.
+struct Hunt {
+    limit: Option<u64>,
+    failures: u64,
+    reached: bool,
+}
+
+impl Hunt {
+    fn new(limit: Option<u64>) -> Result<Hunt, String> {
+        if limit == Some(0) {
+            return Err("--stop-after: expected at least 1 failing seed, found 0".into());
+        }
+        Ok(Hunt {
+            limit,
+            failures: 0,
+            reached: false,
+        })
+    }
+
+    /// Counts a finished seed; true once, when the limit is reached.
+    fn seed_done(&mut self, passed: bool) -> bool {
+        self.failures += u64::from(!passed);
+        let now = !self.reached && self.limit.is_some_and(|n| self.failures >= n);
+        self.reached |= now;
+        now
+    }
+
+    /// The summary's line when the limit stopped the campaign.
+    fn line(&self) -> Option<String> {
+        let limit = self.limit.filter(|_| self.reached)?;
+        Some(format!(
+            "stopped    at --stop-after {limit} failing seeds ({} failed, the seeds in flight \
+             included)",
+            self.failures
+        ))
+    }
 }
 
 /// A campaign stopped by Ctrl-C before its end, with no failure so far (128 + SIGINT).

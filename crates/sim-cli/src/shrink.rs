@@ -91,6 +91,16 @@ pub fn shrink_record(
     let text = emit::to_toml(&shrunk.scenario, &header);
     write_atomic(out, text.as_bytes())
         .map_err(|e| Failure::BadInput(format!("{}: {e}", out.display())))?;
+    Ok(report_lines(program, &record, shrunk, out))
+}
+
+/// What `sim shrink` prints about a shrink that wrote `out`.
+fn report_lines(
+    program: &Program,
+    record: &sim_runner::record::FailureRecord,
+    shrunk: shrink::Shrunk,
+    out: &Path,
+) -> Vec<String> {
     let mut lines = vec![format!(
         "{} candidate runs{}",
         shrunk.runs,
@@ -115,7 +125,7 @@ pub fn shrink_record(
         out.display(),
         record.seed
     ));
-    Ok(lines)
+    lines
 }
 
 pub fn run(program: &Program, args: ShrinkArgs) -> u8 {

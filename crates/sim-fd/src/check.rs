@@ -482,6 +482,23 @@ pub fn checks(config: &CheckConfig, ledgers: &Ledgers) -> Vec<Box<dyn Check<FdNo
     checks
 }
 
+/// Why `fd.phi_vs_heartbeat` has nothing to judge.
+const NOTHING_TO_COMPARE: &str = "neither detector made a false suspicion: nothing to compare";
+
+/// Neither detector was provoked: failing the comparison would fail a correct build on a run
+/// that shows nothing (and let a shrink reduce a real failure to such a run).
+fn nothing_to_compare(phi: &Tally, heartbeat: &Tally) -> bool {
+    phi.false_suspicions == 0 && heartbeat.false_suspicions == 0
+}
+
+/// `fd.phi_vs_heartbeat`'s report when there was nothing to compare, with its figures.
+fn not_compared(name: &str, kind: CheckKind, figures: Vec<(String, String)>) -> CheckReport {
+    CheckReport {
+        figures,
+        ..CheckReport::not_evaluated(name, kind, NOTHING_TO_COMPARE)
+    }
+}
+
 /// A duration for figures: milliseconds below ten seconds, seconds above.
 pub fn format_duration(d: SimDuration) -> String {
     if d < SimDuration::from_secs(10) {
@@ -603,18 +620,8 @@ impl Check<FdNode> for FdCheck {
             Role::PhiVsHeartbeat => {
                 figure("phi_false", phi.false_suspicions.to_string());
                 figure("heartbeat_false", heartbeat.false_suspicions.to_string());
-                if phi.false_suspicions == 0 && heartbeat.false_suspicions == 0 {
-                    // Neither detector was provoked: there is nothing to compare, and failing
-                    // here would fail a correct build on a run that shows nothing (and let a
-                    // shrink reduce a real failure to such a run).
-                    return CheckReport {
-                        figures,
-                        ..CheckReport::not_evaluated(
-                            &self.name,
-                            self.kind(),
-                            "neither detector made a false suspicion: nothing to compare",
-                        )
-                    };
+                if nothing_to_compare(phi, heartbeat) {
+                    return not_compared(&self.name, self.kind(), figures);
                 }
                 if phi.false_suspicions >= heartbeat.false_suspicions {
                     self.violation = Some(Violation {

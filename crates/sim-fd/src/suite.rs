@@ -204,6 +204,28 @@ pub struct PerDetector {
     pub phi: Option<u64>,
 }
 
+/// How long after a failure ends a suspicion is late rather than false: a recovered node is heard
+/// at its next heartbeat (up to one interval later), once that heartbeat crossed the network and
+/// the monitor's next check ran; two intervals and a check cover any latency below an interval.
+fn late_grace(params: &FdParams) -> SimDuration {
+    params.heartbeat_interval.saturating_mul(2) + params.check_interval
+}
+
+/// `fd.<detector>.trusted_again`'s bound: `trust_within`, positive, or the completeness bound.
+fn trust_within(checks: &FdCheckParams) -> Result<SimDuration, SuiteError> {
+    match checks.trust_within {
+        Some(within) => positive("checks.trust_within", within).map(|()| within),
+        None => Ok(checks.completeness_within),
+    }
+}
+
+impl PerDetector {
+    /// The counts indexed by `DetectorKind as usize`.
+    fn by_detector(&self) -> [Option<u64>; 2] {
+        [self.heartbeat, self.phi]
+    }
+}
+
 /// The failure-detector suite.
 pub struct FdSuite {
     node: NodeConfig,
@@ -356,9 +378,6 @@ impl Suite for FdSuite {
         };
 
         positive("checks.completeness_within", checks.completeness_within)?;
-        if let Some(within) = checks.trust_within {
-            positive("checks.trust_within", within)?;
-        }
         if checks.max_false_suspicions.heartbeat.is_some() && !heartbeat_enabled {
             return Err(SuiteError::new(
                 "checks.max_false_suspicions.heartbeat",
@@ -389,17 +408,11 @@ impl Suite for FdSuite {
             checks: CheckConfig {
                 detectors,
                 completeness_within: checks.completeness_within,
-                // A recovered node is heard at its next heartbeat (up to one interval later), once
-                // that heartbeat crossed the network and the monitor's next check ran: two
-                // intervals and a check cover any latency below an interval.
-                grace: params.heartbeat_interval.saturating_mul(2) + params.check_interval,
-                max_false_suspicions: [
-                    checks.max_false_suspicions.heartbeat,
-                    checks.max_false_suspicions.phi,
-                ],
+                grace: late_grace(&params),
+                max_false_suspicions: checks.max_false_suspicions.by_detector(),
                 phi_fewer_false_suspicions: checks.phi_fewer_false_suspicions,
             },
-            trust_within: checks.trust_within.unwrap_or(checks.completeness_within),
+            trust_within: trust_within(&checks)?,
             ledgers: Ledgers::default(),
         })
     }

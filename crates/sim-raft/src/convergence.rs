@@ -264,24 +264,29 @@ impl Converged {
                     ),
                 );
             }
-            None => {
-                let how = match self.agreed {
-                    Some((leader, term, since, target)) => format!(
-                        "every live node follows {leader} in term {term} since t={since}, but \
-                         some node has not committed and applied its commit index {target}"
-                    ),
-                    None => "the live nodes never agreed on one term and one leader".into(),
-                };
-                report.violation = Some(Violation {
-                    time: deadline,
-                    message: format!(
-                        "the cluster did not converge within {} of the heal at t={quiet}: {how}",
-                        self.within
-                    ),
-                });
-            }
+            None => report.violation = Some(self.never_converged(quiet, deadline)),
         }
         report
+    }
+}
+
+impl Converged {
+    /// The violation of a cluster that never converged by `deadline`.
+    fn never_converged(&self, quiet: SimTime, deadline: SimTime) -> Violation {
+        let how = match self.agreed {
+            Some((leader, term, since, target)) => format!(
+                "every live node follows {leader} in term {term} since t={since}, but some node \
+                 has not committed and applied its commit index {target}"
+            ),
+            None => "the live nodes never agreed on one term and one leader".into(),
+        };
+        Violation {
+            time: deadline,
+            message: format!(
+                "the cluster did not converge within {} of the heal at t={quiet}: {how}",
+                self.within
+            ),
+        }
     }
 }
 

@@ -520,13 +520,7 @@ impl Summary {
                 self.jobs
             );
         }
-        if !self.coverage.is_empty() {
-            let _ = writeln!(w, "coverage   sometimes checks met, by seeds:");
-            for (name, c) in &self.coverage {
-                let line = coverage::sometimes_line(name, c.met, c.seeds, c.first_met);
-                let _ = writeln!(w, "           {line}");
-            }
-        }
+        w.push_str(&coverage::render_sometimes(&self.coverage));
         w.push_str(&coverage::render_figures(&self.figures));
         let groups = self.failures_by_check();
         if groups.is_empty() {

@@ -101,6 +101,19 @@ pub fn sometimes_line(name: &str, met: u64, seeds: u64, first: Option<u64>) -> S
     )
 }
 
+/// The sometimes checks, one line each (empty when there are none).
+pub fn render_sometimes(checks: &BTreeMap<String, crate::campaign::Coverage>) -> String {
+    let mut out = String::new();
+    if !checks.is_empty() {
+        let _ = writeln!(out, "coverage   sometimes checks met, by seeds:");
+        for (name, c) in checks {
+            let line = sometimes_line(name, c.met, c.seeds, c.first_met);
+            let _ = writeln!(out, "           {line}");
+        }
+    }
+    out
+}
+
 /// The coverage table: per figure, the seeds that reached it, how often on average, the total
 /// and the most in one seed; figures no seed reached are flagged.
 pub fn render_figures(tallies: &BTreeMap<String, FigureTally>) -> String {
