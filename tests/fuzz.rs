@@ -173,7 +173,7 @@ fn resume_runs_the_rest_without_repeating_or_skipping_seeds() {
         "0..20",
         "--jobs",
         "2",
-        "--stop-after",
+        "--stop-after-seeds",
         "7",
         "--out",
         s(&dir),
@@ -546,7 +546,7 @@ fn the_resume_line_keeps_count_shard_and_duration() {
         "5s",
         "--jobs",
         "1",
-        "--stop-after",
+        "--stop-after-seeds",
         "3",
         "--out",
         s(&dir),
@@ -633,4 +633,37 @@ fn issue_14_an_earlier_campaign_is_kept_unless_asked_and_temporary_records_are_c
         !stale.exists(),
         "--overwrite left a temporary record behind"
     );
+}
+
+/// Issue 15: `--stop-after N` ends a hunt at the N-th failing seed instead of running the whole
+/// campaign; an open seed range is allowed then, and the summary says the campaign stopped.
+#[test]
+fn stop_after_one_failure_ends_an_open_ended_hunt() {
+    let dir = fresh_dir("stop-after");
+    let out = sim(&[
+        "fuzz",
+        FLAKY,
+        "--seeds",
+        "0..",
+        "--stop-after",
+        "1",
+        "--jobs",
+        "1",
+        "--out",
+        s(&dir),
+    ]);
+    let text = stdout(&out);
+    assert_eq!(code(&out), 1, "{text}{}", stderr(&out));
+    assert!(
+        text.contains("stopped    at --stop-after 1 failing seeds"),
+        "{text}"
+    );
+    assert!(text.contains("(stopped before the end)"), "{text}");
+    let summary = json(&dir.join("summary.json"));
+    // The seed in flight when the first failure came back still finishes.
+    let found = failures(&summary).len();
+    assert!((1..=2).contains(&found), "{summary}");
+    assert!(summary["seeds_run"].as_u64().unwrap() < 20, "{summary}");
+    let zero = sim(&["fuzz", FLAKY, "--stop-after", "0", "--out", s(&dir)]);
+    assert_eq!(code(&zero), 2, "{}", stderr(&zero));
 }

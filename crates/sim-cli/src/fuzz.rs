@@ -35,7 +35,7 @@ use crate::{parse_duration, Program, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK};
 pub struct FuzzArgs {
     /// The scenario file (TOML).
     pub scenario: PathBuf,
-    /// The seeds: `A..B` (B excluded), or `A..` with --time.
+    /// The seeds: `A..B` (B excluded), or `A..` with --time or --stop-after.
     #[arg(long, value_name = "A..B")]
     pub seeds: Option<String>,
     /// Run this many seeds, from 0 (or from the start of --seeds).
@@ -81,6 +81,10 @@ pub struct FuzzArgs {
     pub recheck: Option<u64>,
     /// Stop as if interrupted after starting this many seeds (tests of --resume).
     #[arg(long, hide = true, value_name = "N")]
+    pub stop_after_seeds: Option<u64>,
+    /// Stop taking new seeds after N failing seeds (the seeds in flight still finish), to hunt
+    /// a rare failure without paying for a whole campaign.
+    #[arg(long, value_name = "N")]
     pub stop_after: Option<u64>,
 }
 
@@ -301,8 +305,8 @@ fn fuzz(program: &Program, args: FuzzArgs) -> Result<u8, String> {
         (None, None, Some(_)) => (0, None),
         (None, None, None) => (0, Some(100)),
     };
-    if end.is_none() && args.time.is_none() {
-        return Err("--seeds A.. without an end needs --time".into());
+    if end.is_none() && args.time.is_none() && args.stop_after.is_none() {
+        return Err("--seeds A.. without an end needs --time or --stop-after".into());
     }
     let space = SeedSpace {
         start,
@@ -311,6 +315,7 @@ fn fuzz(program: &Program, args: FuzzArgs) -> Result<u8, String> {
     };
     let jobs = jobs(args.jobs)?;
     let recheck_one_in = recheck_ratio(args.recheck)?;
+    let mut hunt = Hunt::new(args.stop_after)?;
     let dir = args
         .out
         .clone()
@@ -354,7 +359,7 @@ fn fuzz(program: &Program, args: FuzzArgs) -> Result<u8, String> {
         space,
         done,
         jobs,
-        stop_after: args.stop_after,
+        stop_after: args.stop_after_seeds,
         seed_options: SeedOptions {
             duration: args.duration,
             families: program.families.clone(),
@@ -383,6 +388,9 @@ fn fuzz(program: &Program, args: FuzzArgs) -> Result<u8, String> {
                     .and_then(|()| journal.flush())
                     .map_err(|e| format!("{}: {e}", journal_path.display()))?;
                 progress.seed_done(!outcome.line.passed);
+                if hunt.seed_done(outcome.line.passed) {
+                    running.stop.store(true, Ordering::SeqCst);
+                }
                 new_seeds += 1;
                 lines.insert(outcome.line.seed, outcome.line);
             }
@@ -413,15 +421,7 @@ fn fuzz(program: &Program, args: FuzzArgs) -> Result<u8, String> {
     let wall = watch.elapsed().as_secs_f64();
 
     let mut summary = Summary::new(&scenario, space, args.duration, program.provenance());
-    let in_space: BTreeMap<u64, SeedLine> = lines
-        .into_iter()
-        .filter(|(s, _)| space.contains(*s))
-        .collect();
-    summary.add(&in_space);
-    summary.complete = space.len() == Some(summary.seeds_run);
-    summary.wall_seconds = wall;
-    summary.seeds_timed = new_seeds;
-    summary.jobs = jobs;
+    fold(&mut summary, lines, (wall, new_seeds, jobs));
     summary.recheck_one_in = recheck_one_in;
     let dir_for_paths = dir.clone();
     let mut text =
@@ -441,6 +441,9 @@ fn fuzz(program: &Program, args: FuzzArgs) -> Result<u8, String> {
     }
     write_junit(program, &scenario, &summary, &dir, args.junit.as_deref())?;
     print!("{text}");
+    if let Some(line) = hunt.line() {
+        println!("{line}");
+    }
     if stopped && !summary.complete && space.end.is_some() {
         println!(
             "resume     {} fuzz {} --out {} --resume{}",
@@ -533,6 +536,63 @@ fn write_junit(
         record_path(dir, seed).display().to_string()
     });
     write_atomic(path, xml.as_bytes()).map_err(|e| format!("--junit {}: {e}", path.display()))
+}
+
+/// Folds the journal's seeds of the campaign's space into `summary`, with this run's wall time,
+/// new seeds and jobs.
+fn fold(
+    summary: &mut Summary,
+    lines: BTreeMap<u64, SeedLine>,
+    (wall, new, jobs): (f64, u64, usize),
+) {
+    let space = summary.space;
+    let in_space: BTreeMap<u64, SeedLine> = lines
+        .into_iter()
+        .filter(|(s, _)| space.contains(*s))
+        .collect();
+    summary.add(&in_space);
+    summary.complete = space.len() == Some(summary.seeds_run);
+    summary.wall_seconds = wall;
+    summary.seeds_timed = new;
+    summary.jobs = jobs;
+}
+
+/// `--stop-after N`: counts failing seeds and says when to stop taking new ones.
+struct Hunt {
+    limit: Option<u64>,
+    failures: u64,
+    reached: bool,
+}
+
+impl Hunt {
+    fn new(limit: Option<u64>) -> Result<Hunt, String> {
+        if limit == Some(0) {
+            return Err("--stop-after: expected at least 1 failing seed, found 0".into());
+        }
+        Ok(Hunt {
+            limit,
+            failures: 0,
+            reached: false,
+        })
+    }
+
+    /// Counts a finished seed; true once, when the limit is reached.
+    fn seed_done(&mut self, passed: bool) -> bool {
+        self.failures += u64::from(!passed);
+        let now = !self.reached && self.limit.is_some_and(|n| self.failures >= n);
+        self.reached |= now;
+        now
+    }
+
+    /// The summary's line when the limit stopped the campaign.
+    fn line(&self) -> Option<String> {
+        let limit = self.limit.filter(|_| self.reached)?;
+        Some(format!(
+            "stopped    at --stop-after {limit} failing seeds ({} failed, the seeds in flight \
+             included)",
+            self.failures
+        ))
+    }
 }
 
 /// A campaign stopped by Ctrl-C before its end, with no failure so far (128 + SIGINT).

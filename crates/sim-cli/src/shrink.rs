@@ -65,7 +65,9 @@ pub fn shrink_record(
     )
     .map_err(|e| match e {
         ShrinkError::Scenario(e) => Failure::BadInput(e.to_string()),
-        e @ ShrinkError::NoLongerFails { .. } => Failure::NoLongerFails(e.to_string()),
+        e @ (ShrinkError::NoLongerFails { .. } | ShrinkError::NotReproduced { .. }) => {
+            Failure::NoLongerFails(e.to_string())
+        }
     })?;
     let header = format!(
         "Shrunk by `{name} shrink {}` from {} with seed {}.\n\
@@ -89,6 +91,16 @@ pub fn shrink_record(
     let text = emit::to_toml(&shrunk.scenario, &header);
     write_atomic(out, text.as_bytes())
         .map_err(|e| Failure::BadInput(format!("{}: {e}", out.display())))?;
+    Ok(report_lines(program, &record, shrunk, out))
+}
+
+/// What `sim shrink` prints about a shrink that wrote `out`.
+fn report_lines(
+    program: &Program,
+    record: &sim_runner::record::FailureRecord,
+    shrunk: shrink::Shrunk,
+    out: &Path,
+) -> Vec<String> {
     let mut lines = vec![format!(
         "{} candidate runs{}",
         shrunk.runs,
@@ -99,7 +111,13 @@ pub fn shrink_record(
         }
     )];
     lines.extend(shrunk.removed);
-    lines.push(format!("still fails {}", record.check));
+    match sim_runner::reason::reason(&shrunk.report) {
+        Some(reason) => lines.push(format!(
+            "still fails {} for the same reason: {}",
+            reason.check, reason.class
+        )),
+        None => lines.push(format!("still fails {}", record.check)),
+    }
     lines.push(format!("wrote      {}", out.display()));
     lines.push(format!(
         "reproduce  {} run {} --seed {}",
@@ -107,7 +125,7 @@ pub fn shrink_record(
         out.display(),
         record.seed
     ));
-    Ok(lines)
+    lines
 }
 
 /// Flags that could not take effect, or an output that could not be written, refused before

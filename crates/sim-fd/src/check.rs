@@ -24,7 +24,9 @@
 //!   bound, at least one suspicion was true, so that a run where the detector never caught
 //!   anything cannot pass quietly.
 //! - `fd.phi_vs_heartbeat` (eventually, judged at the end): phi made fewer false suspicions than
-//!   the fixed timeout; enabled by `phi_fewer_false_suspicions`.
+//!   the fixed timeout; enabled by `phi_fewer_false_suspicions`. A run in which neither made a
+//!   false suspicion has nothing to compare: `not evaluated`.
+//! - `fd.<detector>.trusted_again` lives in [`crate::trust`].
 //!
 //! Every check keeps its own [`Tracker`] (they are cheap: state changes are polled in O(nodes)
 //! per observation, and pairs are recomputed only when something changed), and each writes its
@@ -480,6 +482,23 @@ pub fn checks(config: &CheckConfig, ledgers: &Ledgers) -> Vec<Box<dyn Check<FdNo
     checks
 }
 
+/// Why `fd.phi_vs_heartbeat` has nothing to judge.
+const NOTHING_TO_COMPARE: &str = "neither detector made a false suspicion: nothing to compare";
+
+/// Neither detector was provoked: failing the comparison would fail a correct build on a run
+/// that shows nothing (and let a shrink reduce a real failure to such a run).
+fn nothing_to_compare(phi: &Tally, heartbeat: &Tally) -> bool {
+    phi.false_suspicions == 0 && heartbeat.false_suspicions == 0
+}
+
+/// `fd.phi_vs_heartbeat`'s report when there was nothing to compare, with its figures.
+fn not_compared(name: &str, kind: CheckKind, figures: Vec<(String, String)>) -> CheckReport {
+    CheckReport {
+        figures,
+        ..CheckReport::not_evaluated(name, kind, NOTHING_TO_COMPARE)
+    }
+}
+
 /// A duration for figures: milliseconds below ten seconds, seconds above.
 pub fn format_duration(d: SimDuration) -> String {
     if d < SimDuration::from_secs(10) {
@@ -601,16 +620,14 @@ impl Check<FdNode> for FdCheck {
             Role::PhiVsHeartbeat => {
                 figure("phi_false", phi.false_suspicions.to_string());
                 figure("heartbeat_false", heartbeat.false_suspicions.to_string());
+                if nothing_to_compare(phi, heartbeat) {
+                    return not_compared(&self.name, self.kind(), figures);
+                }
                 if phi.false_suspicions >= heartbeat.false_suspicions {
-                    let note = if heartbeat.false_suspicions == 0 {
-                        " (the run provoked no false suspicion from the fixed timeout, so it shows nothing)"
-                    } else {
-                        ""
-                    };
                     self.violation = Some(Violation {
                         time: phases.end,
                         message: format!(
-                            "fd.phi_vs_heartbeat violated: phi made {} false suspicions, the fixed timeout {}; phi must make fewer{note}",
+                            "fd.phi_vs_heartbeat violated: phi made {} false suspicions, the fixed timeout {}; phi must make fewer",
                             phi.false_suspicions, heartbeat.false_suspicions
                         ),
                     });

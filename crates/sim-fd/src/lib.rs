@@ -43,6 +43,7 @@ pub mod check;
 pub mod detector;
 pub mod node;
 pub mod suite;
+pub mod trust;
 
 #[cfg(test)]
 mod sim_tests;

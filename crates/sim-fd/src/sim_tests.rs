@@ -593,3 +593,60 @@ fn scenario_fd_jitter_phi_makes_fewer_false_suspicions_than_a_matched_timeout() 
         );
     }
 }
+
+/// Eventual strong accuracy (Chandra and Toueg 1996, section 2.2: "there is a time after which
+/// correct processes are not suspected by any correct process"): a restarted node must be
+/// trusted again within `trust_within`. A bound no detector can meet (a millisecond, below one
+/// heartbeat) fails the check, naming the monitor and the node; the default bound holds.
+#[test]
+fn a_recovered_node_must_be_trusted_again_within_the_bound() {
+    let faults = [
+        (secs(5), Fault::Crash(NodeId(1))),
+        (secs(15), Fault::Restart(NodeId(1))),
+    ];
+    let strict = suite(
+        4,
+        "",
+        "completeness_within = \"8s\"\ntrust_within = \"1ms\"",
+    );
+    let outcome = run(&strict, 1, 4, &faults, secs(25));
+    for detector in DetectorKind::ALL {
+        let report = outcome.report(&format!("fd.{detector}.trusted_again"));
+        let violation = report.violation.as_ref().expect("a 1ms bound is missed");
+        assert!(
+            violation.message.contains("still suspected n2"),
+            "{}",
+            violation.message
+        );
+    }
+    let default = suite(4, "", "completeness_within = \"8s\"");
+    let outcome = run(&default, 1, 4, &faults, secs(25));
+    outcome.assert_all_passed();
+    for detector in DetectorKind::ALL {
+        let report = outcome.report(&format!("fd.{detector}.trusted_again"));
+        assert!(report.held(), "{report:?}");
+    }
+}
+
+/// Checks that had nothing to judge say so: on a calm network with no fault, no live node was
+/// ever suspected (so none had to be trusted again) and neither detector made a false
+/// suspicion (so there is nothing to compare them by). Neither passes nor fails.
+#[test]
+fn checks_with_nothing_to_judge_are_not_evaluated() {
+    let calm = suite(
+        3,
+        "",
+        "completeness_within = \"8s\"\nphi_fewer_false_suspicions = true",
+    );
+    let outcome = run(&calm, 2, 3, &[], secs(20));
+    outcome.assert_all_passed();
+    for name in [
+        "fd.heartbeat.trusted_again",
+        "fd.phi.trusted_again",
+        "fd.phi_vs_heartbeat",
+    ] {
+        let report = outcome.report(name);
+        assert!(report.not_evaluated.is_some(), "{name}: {report:?}");
+        assert!(report.violation.is_none(), "{name}");
+    }
+}

@@ -31,7 +31,7 @@ use serde::Deserialize;
 use sim_core::check::percentile;
 
 /// Every check the family can run, as `[expect] fails` may name them.
-pub const CHECK_NAMES: [&str; 9] = [
+pub const CHECK_NAMES: [&str; 11] = [
     "fd.heartbeat.completeness",
     "fd.heartbeat.accuracy",
     "fd.heartbeat.detection_time",
@@ -40,6 +40,8 @@ pub const CHECK_NAMES: [&str; 9] = [
     "fd.phi.accuracy",
     "fd.phi.detection_time",
     "fd.phi.detected_a_failure",
+    "fd.heartbeat.trusted_again",
+    "fd.phi.trusted_again",
     "fd.phi_vs_heartbeat",
 ];
 use sim_core::{
@@ -173,6 +175,10 @@ pub struct FdCheckParams {
     /// Require phi to make fewer false suspicions than the fixed timeout (`fd.phi_vs_heartbeat`).
     #[serde(default)]
     pub phi_fewer_false_suspicions: bool,
+    /// `fd.<detector>.trusted_again`: a node suspected while up and reachable must be trusted
+    /// again within this bound (default: `completeness_within`).
+    #[serde(default)]
+    pub trust_within: Option<SimDuration>,
 }
 
 impl Default for FdCheckParams {
@@ -181,6 +187,7 @@ impl Default for FdCheckParams {
             completeness_within: default_completeness_within(),
             max_false_suspicions: PerDetector::default(),
             phi_fewer_false_suspicions: false,
+            trust_within: None,
         }
     }
 }
@@ -197,10 +204,34 @@ pub struct PerDetector {
     pub phi: Option<u64>,
 }
 
+/// How long after a failure ends a suspicion is late rather than false: a recovered node is heard
+/// at its next heartbeat (up to one interval later), once that heartbeat crossed the network and
+/// the monitor's next check ran; two intervals and a check cover any latency below an interval.
+fn late_grace(params: &FdParams) -> SimDuration {
+    params.heartbeat_interval.saturating_mul(2) + params.check_interval
+}
+
+/// `fd.<detector>.trusted_again`'s bound: `trust_within`, positive, or the completeness bound.
+fn trust_within(checks: &FdCheckParams) -> Result<SimDuration, SuiteError> {
+    match checks.trust_within {
+        Some(within) => positive("checks.trust_within", within).map(|()| within),
+        None => Ok(checks.completeness_within),
+    }
+}
+
+impl PerDetector {
+    /// The counts indexed by `DetectorKind as usize`.
+    fn by_detector(&self) -> [Option<u64>; 2] {
+        [self.heartbeat, self.phi]
+    }
+}
+
 /// The failure-detector suite.
 pub struct FdSuite {
     node: NodeConfig,
     checks: CheckConfig,
+    /// `fd.<detector>.trusted_again`'s bound.
+    trust_within: SimDuration,
     ledgers: Ledgers,
 }
 
@@ -377,13 +408,11 @@ impl Suite for FdSuite {
             checks: CheckConfig {
                 detectors,
                 completeness_within: checks.completeness_within,
-                grace: params.heartbeat_interval,
-                max_false_suspicions: [
-                    checks.max_false_suspicions.heartbeat,
-                    checks.max_false_suspicions.phi,
-                ],
+                grace: late_grace(&params),
+                max_false_suspicions: checks.max_false_suspicions.by_detector(),
                 phi_fewer_false_suspicions: checks.phi_fewer_false_suspicions,
             },
+            trust_within: trust_within(&checks)?,
             ledgers: Ledgers::default(),
         })
     }
@@ -398,7 +427,37 @@ impl Suite for FdSuite {
 
     fn checks(&self) -> Vec<Box<dyn Check<FdNode>>> {
         *self.ledgers.borrow_mut() = [None, None];
-        check::checks(&self.checks, &self.ledgers)
+        let mut all = check::checks(&self.checks, &self.ledgers);
+        // Per-detector checks first, the comparison of the two last.
+        let at = all.len() - usize::from(self.checks.phi_fewer_false_suspicions);
+        for (i, &detector) in self.checks.detectors.iter().enumerate() {
+            let trust = crate::trust::TrustedAgain::new(detector, self.trust_within);
+            all.insert(at + i, Box::new(trust));
+        }
+        all
+    }
+
+    /// Per detector, the moments a campaign's coverage counts: failures that lasted past the
+    /// bound, true, late and false suspicions (and false ones of a paused node), restores.
+    fn figures(&self, _sim: &Simulation<FdNode>, _run: &RunInfo) -> Vec<(String, u64)> {
+        let ledgers = self.ledgers.borrow();
+        let mut out = Vec::new();
+        for &detector in &self.checks.detectors {
+            let Some(t) = ledgers[detector as usize].as_ref() else {
+                continue;
+            };
+            for (name, count) in [
+                ("long_failures", t.long_failures),
+                ("true_suspicions", t.true_suspicions),
+                ("late_suspicions", t.late_suspicions),
+                ("false_suspicions", t.false_suspicions),
+                ("false_of_paused", t.false_of_paused),
+                ("restores", t.restores),
+            ] {
+                out.push((format!("fd.{detector}.{name}"), count));
+            }
+        }
+        out
     }
 
     /// Per detector: suspicions (true and false), restores, and detection times.
@@ -478,8 +537,8 @@ mod tests {
             .map(|c| c.name().to_string())
             .collect();
         // The defaults run every declared check but the comparison of the two detectors.
-        assert_eq!(names, CHECK_NAMES[..8]);
-        assert_eq!(CHECK_NAMES[8], "fd.phi_vs_heartbeat");
+        assert_eq!(names, CHECK_NAMES[..10]);
+        assert_eq!(CHECK_NAMES[10], "fd.phi_vs_heartbeat");
     }
 
     /// The default fixed timeout is where phi with its defaults suspects a calm peer, rounded.

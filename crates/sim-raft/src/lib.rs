@@ -43,10 +43,16 @@
 //!
 //! Always: `raft.election_safety`, `raft.leader_append_only`, `raft.log_matching`,
 //! `raft.leader_completeness`, `raft.state_machine_safety`, `raft.durability`, and `sim-kv`'s
-//! `kv.linearizable`. Sometimes: `raft.leader_elected`, `kv.some_ok`. Eventually:
-//! `raft.leader_after_heal` (`leader_within`, default 5s) and `kv.progress` (`ops_within`).
-//! The `[checks]` table takes `leader_within` and `sim-kv`'s fields (`linearizability`,
+//! `kv.linearizable`; [`convergence`]'s `raft.stable_leader` (no election once converged in the
+//! quiet phase; `max_quiet_elections`, default 0), `raft.elections_bounded` (at most
+//! `elections_per_fault` elections, default 12, between a heal and the next fault) and
+//! `raft.commit_monotonic`. Sometimes: `raft.leader_elected`, `kv.some_ok`. Eventually:
+//! `raft.leader_after_heal` (`leader_within`, default 5s), `raft.converged` (every live node in
+//! one term following one leader, caught up to its commit index, state machines identical at
+//! equal applied indices; `converge_within`, default 8s) and `kv.progress` (`ops_within`).
+//! The `[checks]` table takes those fields and `sim-kv`'s (`linearizability`,
 //! `state_budget`, `ops_within`, `progress_ops`, `progress_every_client`).
+//! [`coverage`] gives the campaign figures (`Suite::figures`).
 //!
 //! # Events
 //!
@@ -75,10 +81,13 @@
 pub mod bugs;
 pub mod cap;
 pub mod checks;
+pub mod convergence;
+pub mod coverage;
 pub mod kv;
 pub mod log;
 pub mod machine;
 pub mod message;
+pub mod moments;
 pub mod node;
 pub mod params;
 pub mod suite;

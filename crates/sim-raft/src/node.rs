@@ -293,6 +293,8 @@ pub struct RaftNode<M: StateMachine = KvStore> {
     applied_now: Vec<AppliedEntry<M>>,
     log_changed: Option<(u64, u64)>,
     snapshots_taken: u64,
+    /// Coverage counts (never read by the protocol).
+    moments: crate::moments::Moments,
     /// Room for the majority computations, which run on every reply (no allocation per reply).
     scratch: Vec<u64>,
 }
@@ -347,6 +349,7 @@ impl<M: StateMachine> RaftNode<M> {
             applied_now: Vec::new(),
             log_changed: None,
             snapshots_taken: 0,
+            moments: crate::moments::Moments::default(),
             scratch: Vec::with_capacity(node_count),
         }
     }
@@ -387,6 +390,10 @@ impl<M: StateMachine> RaftNode<M> {
     }
     pub fn snapshots_taken(&self) -> u64 {
         self.snapshots_taken
+    }
+    /// This process's coverage counts.
+    pub fn moments(&self) -> &crate::moments::Moments {
+        &self.moments
     }
     pub fn config(&self) -> &RaftConfig {
         &self.config
@@ -474,6 +481,7 @@ impl<M: StateMachine> RaftNode<M> {
             // answer (they time out and retry with the same sequence number). Reads did nothing.
             self.pending_writes.clear();
             for read in std::mem::take(&mut self.pending_reads) {
+                self.moments.reads_refused_on_step_down += 1;
                 ctx.reply(read.id, M::not_served(leader));
             }
             self.reset_election_timer(ctx);
@@ -616,6 +624,9 @@ impl<M: StateMachine> RaftNode<M> {
             >= (self.log.last_term(), self.log.last_index())
             || self.bug(Bug::VoteWithoutLogCheck);
         let recently = self.heard_from_leader_recently(ctx.local_time());
+        if term >= self.term && !up_to_date {
+            self.moments.votes_denied_log_behind += 1;
+        }
         if pre_vote {
             // Thesis §9.6: grant if the candidate could win and we have no live leader; change
             // nothing either way.
@@ -633,6 +644,7 @@ impl<M: StateMachine> RaftNode<M> {
         }
         if term > self.term && self.config.check_quorum && recently {
             // Thesis §4.2.3: a node that hears from its leader ignores a disruptive candidate.
+            self.moments.votes_ignored_leader_alive += 1;
             ctx.send(
                 from,
                 Message::RequestVoteReply {
@@ -665,6 +677,26 @@ impl<M: StateMachine> RaftNode<M> {
                 pre_vote: false,
             },
         );
+    }
+
+    /// Coverage: a message of an earlier term (a pre-vote asks for the next term: its term is
+    /// never stale in the same way, so it counts only when below the node's).
+    fn count_stale(&mut self, msg: &Message<M>) {
+        let (term, vote) = match msg {
+            Message::RequestVote { term, .. } | Message::RequestVoteReply { term, .. } => {
+                (*term, true)
+            }
+            Message::AppendEntries { term, .. }
+            | Message::AppendEntriesReply { term, .. }
+            | Message::InstallSnapshot { term, .. }
+            | Message::InstallSnapshotReply { term, .. } => (*term, false),
+        };
+        if term < self.term {
+            self.moments.stale_term_messages += 1;
+            if vote {
+                self.moments.stale_votes_ignored += 1;
+            }
+        }
     }
 
     fn on_vote_reply(
@@ -1323,6 +1355,7 @@ impl<M: StateMachine> Process for RaftNode<M> {
 
     fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, msg: Message<M>) {
         self.begin();
+        self.count_stale(&msg);
         match msg {
             Message::RequestVote {
                 term,

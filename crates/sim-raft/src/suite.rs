@@ -15,6 +15,8 @@ use sim_core::{
 use sim_kv::{KvCheckParams, KvWorkload, WorkloadParams};
 
 use crate::checks::{self, RaftCheckParams, RunRecord, SharedRecord};
+use crate::convergence::{self, ConvergenceParams};
+use crate::coverage::{self, SharedCoverage};
 use crate::node::RaftNode;
 use crate::params::{Params, RaftConfig};
 
@@ -35,6 +37,13 @@ pub struct CheckParams {
     pub progress_ops: u64,
     /// `kv.progress`: every active client must complete an operation within the bound.
     pub progress_every_client: bool,
+    /// `raft.converged`: every live node agrees and has caught up within this bound after the
+    /// faults heal.
+    pub converge_within: SimDuration,
+    /// `raft.stable_leader`: elections allowed in the quiet phase once the cluster converged.
+    pub max_quiet_elections: u64,
+    /// `raft.elections_bounded`: elections allowed between a heal and the next fault.
+    pub elections_per_fault: u64,
 }
 
 impl Default for CheckParams {
@@ -47,6 +56,9 @@ impl Default for CheckParams {
             ops_within: kv.ops_within,
             progress_ops: kv.progress_ops,
             progress_every_client: kv.progress_every_client,
+            converge_within: ConvergenceParams::default().converge_within,
+            max_quiet_elections: ConvergenceParams::default().max_quiet_elections,
+            elections_per_fault: ConvergenceParams::default().elections_per_fault,
         }
     }
 }
@@ -55,6 +67,14 @@ impl CheckParams {
     pub fn raft(&self) -> RaftCheckParams {
         RaftCheckParams {
             leader_within: self.leader_within,
+        }
+    }
+
+    pub fn convergence(&self) -> ConvergenceParams {
+        ConvergenceParams {
+            converge_within: self.converge_within,
+            max_quiet_elections: self.max_quiet_elections,
+            elections_per_fault: self.elections_per_fault,
         }
     }
 
@@ -76,6 +96,9 @@ pub struct RaftSuite {
     workload: WorkloadParams,
     raft_checks: RaftCheckParams,
     kv_checks: KvCheckParams,
+    convergence: ConvergenceParams,
+    /// The coverage the latest `checks()` call's checks fill, for `figures()`.
+    coverage: Mutex<SharedCoverage>,
     /// The record the latest `checks()` call's checks fill, for `summary()`. The runner builds
     /// the checks, runs, then asks for the summary, one run at a time per suite.
     record: Mutex<SharedRecord>,
@@ -92,6 +115,8 @@ impl RaftSuite {
             workload: WorkloadParams::default(),
             raft_checks: checks.raft(),
             kv_checks: checks.kv(),
+            convergence: checks.convergence(),
+            coverage: Mutex::new(SharedCoverage::default()),
             record: Mutex::new(SharedRecord::default()),
         }
     }
@@ -112,6 +137,19 @@ impl RaftSuite {
     }
 }
 
+impl RaftSuite {
+    /// The latest run's coverage figures ([`crate::coverage`]).
+    pub fn coverage_figures(&self) -> Vec<(String, u64)> {
+        let shared = self
+            .coverage
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let coverage = shared.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        coverage::figures(&self.record(), &coverage)
+    }
+}
+
 impl Suite for RaftSuite {
     type P = RaftNode;
     type Params = Params;
@@ -122,6 +160,7 @@ impl Suite for RaftSuite {
 
     fn declaration() -> Declaration {
         let mut checks = checks::NAMES.to_vec();
+        checks.extend(convergence::NAMES);
         checks.extend(sim_kv::CHECK_NAMES);
         Declaration {
             kinds: Vec::new(),
@@ -149,12 +188,26 @@ impl Suite for RaftSuite {
                 "expected a positive duration, found 0s",
             ));
         }
+        if checks.converge_within == SimDuration::ZERO {
+            return Err(SuiteError::new(
+                "checks.converge_within",
+                "expected a positive duration, found 0s",
+            ));
+        }
+        if checks.elections_per_fault == 0 {
+            return Err(SuiteError::new(
+                "checks.elections_per_fault",
+                "expected at least 1, found 0: the first election would fail the run",
+            ));
+        }
         Ok(RaftSuite {
             config: Arc::new(config),
             node_count: cluster.node_count,
             workload,
             raft_checks: checks.raft(),
             kv_checks,
+            convergence: checks.convergence(),
+            coverage: Mutex::new(SharedCoverage::default()),
             record: Mutex::new(SharedRecord::default()),
         })
     }
@@ -174,6 +227,9 @@ impl Suite for RaftSuite {
         let record = SharedRecord::default();
         *self.record.lock().unwrap_or_else(|e| e.into_inner()) = Arc::clone(&record);
         let mut all = checks::checks(&self.raft_checks, record);
+        let coverage = SharedCoverage::default();
+        *self.coverage.lock().unwrap_or_else(|e| e.into_inner()) = Arc::clone(&coverage);
+        all.extend(convergence::checks(&self.convergence, coverage));
         all.extend(sim_kv::checks::<RaftNode>(&self.kv_checks));
         all
     }
@@ -226,7 +282,9 @@ impl Suite for RaftSuite {
     }
 
     fn figures(&self, sim: &Simulation<RaftNode>, _run: &RunInfo) -> Vec<(String, u64)> {
-        crate::cap::cap_figures(sim)
+        let mut figures = crate::cap::cap_figures(sim);
+        figures.extend(self.coverage_figures());
+        figures
     }
 
     fn history(&self, sim: &Simulation<RaftNode>) -> Option<serde_json::Value> {

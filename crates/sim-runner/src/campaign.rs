@@ -26,6 +26,7 @@ use sim_core::hash::StableHasher;
 use sim_core::{CheckKind, SimDuration};
 use sim_scenario::{Scenario, ScenarioError};
 
+use crate::coverage::{self, FigureTally};
 use crate::driver::RunOptions;
 use crate::family::Families;
 use crate::record::{FailureRecord, Provenance};
@@ -175,6 +176,9 @@ pub struct SeedLine {
     /// Whether this passing seed was one of the sample run twice (`--recheck`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub rechecked: bool,
+    /// The run's figures (`Suite::figures`): coverage of the family's moments.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub figures: Vec<(String, u64)>,
 }
 
 /// How every seed of a campaign runs.
@@ -219,6 +223,7 @@ pub fn run_seed(
             .collect(),
         determinism: None,
         rechecked: false,
+        figures: report.figures.clone(),
     };
     if line.passed {
         crate::recheck::if_sampled(&mut line, scenario, seed_options, &report)?;
@@ -345,6 +350,9 @@ pub struct FailureEntry {
 pub struct Coverage {
     pub met: u64,
     pub seeds: u64,
+    /// The lowest seed that met it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_met: Option<u64>,
 }
 
 /// A determinism bug in a summary.
@@ -380,6 +388,9 @@ pub struct Summary {
     pub rechecked: u64,
     #[serde(default)]
     pub recheck_one_in: u64,
+    /// Each figure the runs reported (`Suite::figures`), by name ([`crate::coverage`]).
+    #[serde(default)]
+    pub figures: BTreeMap<String, FigureTally>,
     /// Whether every seed of the space was run (false after a stop or a time budget).
     pub complete: bool,
     /// The wall time of the (last) invocation that ran seeds, and how many it ran: a resumed
@@ -412,6 +423,7 @@ impl Summary {
             coverage: BTreeMap::new(),
             rechecked: 0,
             recheck_one_in: 0,
+            figures: BTreeMap::new(),
             complete: false,
             wall_seconds: 0.0,
             seeds_timed: 0,
@@ -429,7 +441,11 @@ impl Summary {
                 let c = self.coverage.entry(name.clone()).or_default();
                 c.seeds += 1;
                 c.met += u64::from(*met);
+                if *met {
+                    c.first_met = coverage::first_of(c.first_met, Some(line.seed));
+                }
             }
+            coverage::add_figures(&mut self.figures, line.seed, &line.figures);
             if let Some(d) = &line.determinism {
                 self.determinism_bugs.push(DeterminismEntry {
                     seed: line.seed,
@@ -500,13 +516,8 @@ impl Summary {
                 self.jobs
             );
         }
-        if !self.coverage.is_empty() {
-            let _ = writeln!(w, "coverage   sometimes checks met, by seeds:");
-            for (name, c) in &self.coverage {
-                let never = if c.met == 0 { "  NEVER MET" } else { "" };
-                let _ = writeln!(w, "           {name}: {} of {}{never}", c.met, c.seeds);
-            }
-        }
+        w.push_str(&coverage::render_sometimes(&self.coverage));
+        w.push_str(&coverage::render_figures(&self.figures));
         let groups = self.failures_by_check();
         if groups.is_empty() {
             let _ = writeln!(w, "failures   none");
@@ -593,7 +604,9 @@ impl Summary {
                 let m = merged.coverage.entry(name.clone()).or_default();
                 m.met += c.met;
                 m.seeds += c.seeds;
+                m.first_met = coverage::first_of(m.first_met, c.first_met);
             }
+            coverage::merge_figures(&mut merged.figures, &s.figures);
             merged.complete &= s.complete;
             // Shards run side by side: the campaign took as long as the slowest.
             merged.wall_seconds = merged.wall_seconds.max(s.wall_seconds);

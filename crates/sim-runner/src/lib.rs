@@ -20,10 +20,12 @@
 pub mod bench;
 pub mod campaign;
 pub mod cluster;
+pub mod coverage;
 mod driver;
 pub mod expect;
 pub mod family;
 mod merge;
+pub mod reason;
 pub mod recheck;
 pub mod record;
 pub mod replay;

@@ -7,7 +7,10 @@
 //! quiet phase, fewer nodes where the protocol accepts them, fewer clients and operations (every
 //! integer of `[workload]`, halved then decremented), and a simpler network (no drops, no
 //! duplicates, fixed latency). Passes repeat until none makes progress or the run budget is
-//! spent. Candidates are tried in batches on `jobs` threads, and the first one in order that
+//! spent. A candidate counts as still failing only if it fails for the same
+//! [`Reason`]: the same check with the same kind of evidence, not merely the same check name;
+//! the final scenario is read back from its text and run once more before it is returned.
+//! Candidates are tried in batches on `jobs` threads, and the first one in order that
 //! still fails is kept, so the result does not depend on `jobs`.
 
 use std::fmt::Write as _;
@@ -19,6 +22,7 @@ use sim_scenario::{
 
 use crate::driver::RunOptions;
 use crate::family::Families;
+use crate::reason::{reason, Reason};
 use crate::report::RunReport;
 
 /// Limits of a shrink.
@@ -59,12 +63,17 @@ pub enum ShrinkError {
     Scenario(#[from] ScenarioError),
     #[error("the run no longer fails {check}: {outcome}")]
     NoLongerFails { check: String, outcome: String },
+    /// The shrunk scenario, read back from its text and run again, failed for another reason:
+    /// nothing is written rather than a file that does not reproduce the failure.
+    #[error("the shrunk scenario, run again from its text, {outcome} instead of failing for the same reason ({expected})")]
+    NotReproduced { expected: String, outcome: String },
 }
 
 struct Search<'a> {
     families: &'a Families,
     seed: u64,
-    check: &'a str,
+    /// The reason every kept candidate must fail for (see [`crate::reason`]).
+    reason: Reason,
     options: ShrinkOptions,
     runs: usize,
     best: Scenario,
@@ -78,7 +87,7 @@ impl Search<'_> {
             .families
             .run(candidate, RunOptions::new(self.seed))
             .ok()?;
-        (report.failed_check().as_deref() == Some(self.check)).then_some(report)
+        (reason(&report).as_ref() == Some(&self.reason)).then_some(report)
     }
 
     /// Tries `candidates` in order, in batches of `jobs`; keeps the first that still fails.
@@ -153,10 +162,14 @@ pub fn shrink(
                 .unwrap_or_else(|| "every check held".to_string()),
         });
     }
+    let original = reason(&report).ok_or_else(|| ShrinkError::NoLongerFails {
+        check: check.to_string(),
+        outcome: "every check held".to_string(),
+    })?;
     let mut search = Search {
         families,
         seed,
-        check,
+        reason: original,
         options,
         runs: 1,
         best: start.clone(),
@@ -175,6 +188,7 @@ pub fn shrink(
         }
     }
     let removed = describe(&start, &search.best);
+    confirm(families, &search.best, seed, &search.reason)?;
     Ok(Shrunk {
         budget_spent: !search.budget_left(),
         scenario: search.best,
@@ -182,6 +196,28 @@ pub fn shrink(
         runs: search.runs,
         removed,
     })
+}
+
+/// Runs the shrunk scenario again from its own text, as a user will, and checks it fails for
+/// the same reason.
+fn confirm(
+    families: &Families,
+    best: &Scenario,
+    seed: u64,
+    expected: &Reason,
+) -> Result<(), ShrinkError> {
+    let reread = Scenario::parse(&best.file, &best.text)?;
+    let report = families.run(&reread, RunOptions::new(seed))?;
+    match reason(&report) {
+        Some(r) if &r == expected => Ok(()),
+        other => Err(ShrinkError::NotReproduced {
+            expected: expected.to_string(),
+            outcome: match other {
+                Some(r) => format!("failed {r}"),
+                None => "passed".to_string(),
+            },
+        }),
+    }
 }
 
 /// Delta debugging over the fault list: drop halves, then quarters, ... then single faults.

@@ -31,6 +31,7 @@ mod raw;
 pub mod sample;
 #[cfg(feature = "proptest")]
 pub mod strategies;
+mod swarm;
 mod validate;
 
 use serde::de::DeserializeOwned;

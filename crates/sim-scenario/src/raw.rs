@@ -33,6 +33,9 @@ pub struct RawScenario {
     pub nemesis: Option<Spanned<RawNemesis>>,
     #[serde(default)]
     pub expect: Option<Spanned<RawExpect>>,
+    /// `[swarm]`: choices a seed picks from ([`crate::swarm`]).
+    #[serde(default)]
+    pub swarm: Option<Spanned<toml::Table>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -23,12 +23,16 @@ use crate::located::{self, FieldPath};
 use crate::nemesis::Nemesis;
 use crate::raw::{Ranged, RawScenario};
 use crate::sample::{self, ParameterRange, Sampler};
+use crate::swarm;
 use crate::{Expect, Scenario, EXPECT_SEEDS_MAX, RUN_MAX};
 
 /// Parses and validates `text`, read from `file`: a file with ranges is validated at both ends
 /// (every low bound, then every high bound), and the scenario returned holds the low ends.
 pub(crate) fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
     let raw = parse_raw(file, text)?;
+    if let Some(swarm) = &raw.swarm {
+        return parse_swarm(file, text, swarm);
+    }
     let source = Source::new(file, text);
     let low = Builder::new(source.clone(), Sampler::Low).build(&raw)?;
     if !low.ranges.is_empty() {
@@ -41,8 +45,121 @@ pub(crate) fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
 /// `parameters` stream, in file order.
 pub(crate) fn sample(file: &str, text: &str, seed: u64) -> Result<Scenario, ScenarioError> {
     let raw = parse_raw(file, text)?;
+    if let Some(swarm) = &raw.swarm {
+        return sample_swarm(file, text, swarm, seed);
+    }
     let sampler = Sampler::Draw(Box::new(sim_core::Streams::new(seed).stream("parameters")));
     Builder::new(Source::new(file, text), sampler).build(&raw)
+}
+
+/// The choices of a `[swarm]` table, with errors placed at the table.
+fn swarm_choices(
+    source: &Source<'_>,
+    swarm: &Spanned<toml::Table>,
+) -> Result<swarm::Choices, ScenarioError> {
+    swarm::choices(swarm.get_ref())
+        .map_err(|(field, message)| source.error_at(swarm.span().start, &field, message))
+}
+
+/// The file's TOML less `[swarm]`, with choice `picks[k]` of every key `k` applied.
+fn swarm_member(
+    source: &Source<'_>,
+    swarm: &Spanned<toml::Table>,
+    choices: &swarm::Choices,
+    picks: &[usize],
+) -> Result<String, ScenarioError> {
+    let mut doc: toml::Table =
+        toml::from_str(source.text).map_err(|e| source.error_at(0, "", e.message().to_string()))?;
+    doc.remove("swarm");
+    for ((key, list), &i) in choices.iter().zip(picks) {
+        swarm::apply(&mut doc, key, &list[i])
+            .map_err(|m| source.error_at(swarm.span().start, &format!("swarm.\"{key}\""), m))?;
+    }
+    toml::to_string(&doc).map_err(|e| source.error_at(0, "swarm", e.to_string()))
+}
+
+/// The swarm keys as ranges, and the choices a seed picked as sampled values.
+fn note_swarm(
+    scenario: &mut Scenario,
+    text: &str,
+    choices: &swarm::Choices,
+    picks: Option<&[usize]>,
+) {
+    scenario.text = text.to_string();
+    for (k, (key, list)) in choices.iter().enumerate() {
+        scenario.ranges.push(ParameterRange {
+            field: key.clone(),
+            low: "choice 1".to_string(),
+            high: format!("choice {}", list.len()),
+        });
+        if let Some(picks) = picks {
+            scenario
+                .sampled
+                .push((key.clone(), swarm::render(&list[picks[k]])));
+        }
+    }
+}
+
+/// A file with `[swarm]`: every choice of every key is validated (the other keys at their first
+/// choice); the scenario returned is the member of first choices.
+fn parse_swarm(
+    file: &str,
+    text: &str,
+    swarm: &Spanned<toml::Table>,
+) -> Result<Scenario, ScenarioError> {
+    let source = Source::new(file, text);
+    let choices = swarm_choices(&source, swarm)?;
+    let first = vec![0; choices.len()];
+    for (k, (key, list)) in choices.iter().enumerate() {
+        for i in 0..list.len() {
+            let mut picks = first.clone();
+            picks[k] = i;
+            let member = swarm_member(&source, swarm, &choices, &picks)?;
+            parse(file, &member).map_err(|e| {
+                let at = source.locate_key("swarm", key);
+                let at = if at == 0 { swarm.span().start } else { at };
+                source.error_at(
+                    at,
+                    &format!("swarm.\"{key}\"[{i}]"),
+                    format!(
+                        "choice {} of {}, {}: {}",
+                        i + 1,
+                        list.len(),
+                        if e.field.is_empty() {
+                            "the scenario"
+                        } else {
+                            &e.field
+                        },
+                        e.message
+                    ),
+                )
+            })?;
+        }
+    }
+    let member = swarm_member(&source, swarm, &choices, &first)?;
+    let mut scenario = parse(file, &member)?;
+    note_swarm(&mut scenario, text, &choices, None);
+    Ok(scenario)
+}
+
+/// The member of a `[swarm]` file that `seed` runs: its picks from the `swarm` stream, then its
+/// ranges from the `parameters` stream as for any file.
+fn sample_swarm(
+    file: &str,
+    text: &str,
+    swarm: &Spanned<toml::Table>,
+    seed: u64,
+) -> Result<Scenario, ScenarioError> {
+    let source = Source::new(file, text);
+    let choices = swarm_choices(&source, swarm)?;
+    let mut rng = sim_core::Streams::new(seed).stream("swarm");
+    let picks = swarm::pick(&choices, &mut rng);
+    let member = swarm_member(&source, swarm, &choices, &picks)?;
+    let raw = parse_raw(file, &member)?;
+    let sampler = Sampler::Draw(Box::new(sim_core::Streams::new(seed).stream("parameters")));
+    let mut scenario = Builder::new(Source::new(file, &member), sampler).build(&raw)?;
+    note_swarm(&mut scenario, text, &choices, Some(&picks));
+    Ok(scenario)
 }
 
 /// The file's text read into the raw schema, with TOML and serde errors placed in the file.

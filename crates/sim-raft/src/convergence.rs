@@ -1,0 +1,577 @@
+//! Raft's convergence checks: after the faults heal, the cluster settles and stays settled.
+//!
+//! - `raft.converged` (eventually): within `converge_within` of the quiet phase's start, every
+//!   live node is in one term and follows one leader, which leads that term, and every live node
+//!   has committed and applied at least the index the leader had committed when it became known
+//!   to all (so a node that silently stays behind fails). Throughout the quiet phase, whenever a
+//!   node has applied exactly as far as the leader, their state machines must be identical
+//!   (digests compared by value): a snapshot or an apply that lost a write fails.
+//! - `raft.stable_leader` (always): once the cluster has converged in the quiet phase, no node
+//!   starts an election (pre-vote or vote) while the network is calm: at most
+//!   `max_quiet_elections` (default 0; a scenario whose base network drops messages may allow
+//!   some).
+//! - `raft.elections_bounded` (always): between the moment every fault has healed and the next
+//!   fault (a calm stretch, the run's start included), at most `elections_per_fault` elections
+//!   (terms some node stood for; split votes among several candidates of a term count once), so a cluster that keeps re-electing fails even when it happens to elect a
+//!   leader in the end, and even in the fault phase.
+//!
+//! - `raft.commit_monotonic` (always): a process's commit index and applied index never go
+//!   back (§5.3: commitIndex "increases monotonically"); a restart starts a new process.
+//!
+//! None of them judges a run that gave it nothing to judge: no quiet phase, or a quiet phase
+//! that ended before the bound with the cluster not yet converged, is `not evaluated`.
+
+use sim_core::{
+    Check, CheckKind, CheckReport, NodeId, NodeStatus, Observation, Phases, SimDuration, SimTime,
+    Simulation, Violation,
+};
+
+use crate::coverage::{CoverageTally, SharedCoverage};
+use crate::node::{RaftEvent, RaftNode, Role};
+
+/// Every convergence check's name.
+pub const NAMES: [&str; 4] = [
+    Converged::NAME,
+    StableLeader::NAME,
+    ElectionsBounded::NAME,
+    CommitMonotonic::NAME,
+];
+
+/// The convergence part of a scenario's `[checks]` table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvergenceParams {
+    pub converge_within: SimDuration,
+    pub max_quiet_elections: u64,
+    pub elections_per_fault: u64,
+}
+
+impl Default for ConvergenceParams {
+    fn default() -> Self {
+        ConvergenceParams {
+            converge_within: SimDuration::from_secs(8),
+            max_quiet_elections: 0,
+            elections_per_fault: 12,
+        }
+    }
+}
+
+/// The convergence checks of one run.
+/// `coverage` is filled as the run goes, for the suite's figures.
+pub fn checks(
+    params: &ConvergenceParams,
+    coverage: SharedCoverage,
+) -> Vec<Box<dyn Check<RaftNode>>> {
+    vec![
+        Box::new(Converged::new(params.converge_within)),
+        Box::new(StableLeader {
+            allowed: params.max_quiet_elections,
+            converged: Converged::new(params.converge_within),
+            elections: Vec::new(),
+            violation: None,
+        }),
+        Box::new(ElectionsBounded {
+            per_fault: params.elections_per_fault,
+            base_network: None,
+            calm_since: None,
+            in_stretch: 0,
+            last_term: 0,
+            stretches: 0,
+            most_in_a_stretch: 0,
+            candidacies: 0,
+            violation: None,
+            coverage: CoverageTally::new(coverage),
+        }),
+        Box::new(CommitMonotonic {
+            last: Vec::new(),
+            violation: None,
+        }),
+    ]
+}
+
+/// The leader every live node follows in its term, if there is one.
+fn common_leader(sim: &Simulation<RaftNode>) -> Option<(NodeId, u64)> {
+    let mut live = sim
+        .node_ids()
+        .filter(|&n| sim.status(n) == NodeStatus::Up)
+        .filter_map(|n| sim.process(n).map(|p| (n, p)));
+    let (_, first) = live.next()?;
+    let term = first.term();
+    let leader = first
+        .leader()
+        .or_else(|| (first.role() == Role::Leader).then(|| first.id()))?;
+    let agree = |p: &RaftNode| {
+        p.term() == term
+            && match p.role() {
+                Role::Leader => p.id() == leader,
+                _ => p.leader() == Some(leader),
+            }
+    };
+    if !agree(first) || !live.all(|(_, p)| agree(p)) {
+        return None;
+    }
+    let led = sim
+        .process(leader)
+        .is_some_and(|p| sim.status(leader) == NodeStatus::Up && p.role() == Role::Leader);
+    led.then_some((leader, term))
+}
+
+/// What the convergence check tracks through the quiet phase.
+#[derive(Debug, Clone)]
+struct Converged {
+    within: SimDuration,
+    quiet_start: Option<SimTime>,
+    /// The leader known to all, its term, since when, and its commit index then: the target.
+    agreed: Option<(NodeId, u64, SimTime, u64)>,
+    /// When every live node reached the target under that leader.
+    converged: Option<(SimTime, NodeId, u64, u64)>,
+    /// State machines compared at equal applied indices, and the first that differed.
+    comparisons: u64,
+    mismatch: Option<Violation>,
+}
+
+impl Converged {
+    const NAME: &'static str = "raft.converged";
+
+    fn new(within: SimDuration) -> Self {
+        Converged {
+            within,
+            quiet_start: None,
+            agreed: None,
+            converged: None,
+            comparisons: 0,
+            mismatch: None,
+        }
+    }
+
+    /// Follows the quiet phase; returns true on the step the cluster first converged.
+    fn track(&mut self, sim: &Simulation<RaftNode>, obs: &Observation<'_, RaftNode>) -> bool {
+        if matches!(obs, Observation::QuietPhase) && self.quiet_start.is_none() {
+            self.quiet_start = Some(sim.now());
+        }
+        if self.quiet_start.is_none() {
+            return false;
+        }
+        let Some((leader, term)) = common_leader(sim) else {
+            self.agreed = None;
+            return false;
+        };
+        if self
+            .agreed
+            .is_none_or(|(l, t, ..)| (l, t) != (leader, term))
+        {
+            let commit = sim.process(leader).map_or(0, |p| p.commit_index());
+            self.agreed = Some((leader, term, sim.now(), commit));
+        }
+        if let Observation::Handled { node, .. } = *obs {
+            self.compare(sim, node, leader);
+        }
+        if self.converged.is_some() {
+            return false;
+        }
+        let (_, _, _, target) = self.agreed.unwrap_or((leader, term, sim.now(), 0));
+        let caught_up = sim
+            .node_ids()
+            .filter(|&n| sim.status(n) == NodeStatus::Up)
+            .filter_map(|n| sim.process(n))
+            .all(|p| p.commit_index() >= target && p.last_applied() >= target);
+        if caught_up {
+            self.converged = Some((sim.now(), leader, term, target));
+        }
+        caught_up
+    }
+
+    /// Compares `node`'s state machine with the leader's when both applied the same prefix.
+    fn compare(&mut self, sim: &Simulation<RaftNode>, node: NodeId, leader: NodeId) {
+        if node == leader || self.mismatch.is_some() {
+            return;
+        }
+        let (Some(p), Some(l)) = (sim.process(node), sim.process(leader)) else {
+            return;
+        };
+        if p.last_applied() != l.last_applied() || p.last_applied() == 0 {
+            return;
+        }
+        self.comparisons += 1;
+        if p.kv() != l.kv() {
+            let index = p.last_applied();
+            self.mismatch = Some(Violation {
+                time: sim.now(),
+                message: format!(
+                    "{node} and the leader {leader} (term {}) both applied up to index {index}, \
+                     but their state machines differ ({} and {} keys)",
+                    l.term(),
+                    p.kv().len(),
+                    l.kv().len()
+                ),
+            });
+        }
+    }
+
+    fn report(&self, phases: &Phases) -> CheckReport {
+        let Some(quiet) = phases.quiet_start.or(self.quiet_start) else {
+            return CheckReport::not_evaluated(
+                Self::NAME,
+                CheckKind::Eventually,
+                "the run has no quiet phase to judge it in",
+            );
+        };
+        let mut report = CheckReport {
+            name: Self::NAME.into(),
+            kind: CheckKind::Eventually,
+            violation: None,
+            figures: vec![(
+                "state machines compared".into(),
+                self.comparisons.to_string(),
+            )],
+            not_evaluated: None,
+        };
+        if let Some(mismatch) = &self.mismatch {
+            report.violation = Some(mismatch.clone());
+            return report;
+        }
+        let deadline = quiet.saturating_add(self.within);
+        match self.converged {
+            Some((at, leader, term, target)) if at <= deadline => {
+                report.figures.push((
+                    "converged".into(),
+                    format!(
+                        "under {leader} in term {term} at index {target}, {} after the heal",
+                        at.saturating_since(quiet)
+                    ),
+                ));
+            }
+            Some((at, leader, term, target)) => {
+                report.violation = Some(Violation {
+                    time: at,
+                    message: format!(
+                        "the live nodes first agreed on {leader} in term {term} and reached its \
+                         commit index {target} {} after the faults healed at t={quiet}; the \
+                         bound is {}",
+                        at.saturating_since(quiet),
+                        self.within
+                    ),
+                });
+            }
+            None if phases.end < deadline => {
+                return CheckReport::not_evaluated(
+                    Self::NAME,
+                    CheckKind::Eventually,
+                    format!(
+                        "the run ended {} after the heal, before the bound of {} and before the \
+                         cluster converged",
+                        phases.end.saturating_since(quiet),
+                        self.within
+                    ),
+                );
+            }
+            None => report.violation = Some(self.never_converged(quiet, deadline)),
+        }
+        report
+    }
+}
+
+impl Converged {
+    /// The violation of a cluster that never converged by `deadline`.
+    fn never_converged(&self, quiet: SimTime, deadline: SimTime) -> Violation {
+        let how = match self.agreed {
+            Some((leader, term, since, target)) => format!(
+                "every live node follows {leader} in term {term} since t={since}, but some node \
+                 has not committed and applied its commit index {target}"
+            ),
+            None => "the live nodes never agreed on one term and one leader".into(),
+        };
+        Violation {
+            time: deadline,
+            message: format!(
+                "the cluster did not converge within {} of the heal at t={quiet}: {how}",
+                self.within
+            ),
+        }
+    }
+}
+
+impl Check<RaftNode> for Converged {
+    fn name(&self) -> &str {
+        Self::NAME
+    }
+    fn kind(&self) -> CheckKind {
+        CheckKind::Eventually
+    }
+    fn observe(
+        &mut self,
+        sim: &Simulation<RaftNode>,
+        obs: &Observation<'_, RaftNode>,
+    ) -> Option<Violation> {
+        self.track(sim, obs);
+        None
+    }
+    fn finish(&mut self, _: &Simulation<RaftNode>, phases: &Phases) -> CheckReport {
+        self.report(phases)
+    }
+}
+
+/// No elections in the quiet phase once the cluster converged.
+struct StableLeader {
+    allowed: u64,
+    converged: Converged,
+    /// Elections started after convergence: time, node, term, and the leader then.
+    elections: Vec<(SimTime, NodeId, u64)>,
+    violation: Option<Violation>,
+}
+
+impl StableLeader {
+    const NAME: &'static str = "raft.stable_leader";
+}
+
+impl Check<RaftNode> for StableLeader {
+    fn name(&self) -> &str {
+        Self::NAME
+    }
+    fn kind(&self) -> CheckKind {
+        CheckKind::Always
+    }
+    fn observe(
+        &mut self,
+        sim: &Simulation<RaftNode>,
+        obs: &Observation<'_, RaftNode>,
+    ) -> Option<Violation> {
+        self.converged.track(sim, obs);
+        let (since, leader, term, _) = self.converged.converged?;
+        let Observation::Handled { node, events } = *obs else {
+            return None;
+        };
+        for event in events {
+            let started = match *event {
+                RaftEvent::BecameCandidate { term } => term,
+                RaftEvent::BecamePreCandidate { term } => term,
+                _ => continue,
+            };
+            self.elections.push((sim.now(), node, started));
+            if self.elections.len() as u64 > self.allowed && self.violation.is_none() {
+                self.violation = Some(Violation {
+                    time: sim.now(),
+                    message: format!(
+                        "{node} started an election from term {started} at t={}, although every \
+                         live node had followed {leader} in term {term} since t={since} and no \
+                         fault was in force ({} elections since, {} allowed)",
+                        sim.now(),
+                        self.elections.len(),
+                        self.allowed
+                    ),
+                });
+                return self.violation.clone();
+            }
+        }
+        None
+    }
+    fn finish(&mut self, _: &Simulation<RaftNode>, phases: &Phases) -> CheckReport {
+        if self.converged.converged.is_none() {
+            let why = if phases.quiet_start.is_none() {
+                "the run has no quiet phase"
+            } else {
+                "the cluster never converged in the quiet phase (raft.converged judges that)"
+            };
+            return CheckReport::not_evaluated(Self::NAME, CheckKind::Always, why);
+        }
+        CheckReport {
+            name: Self::NAME.into(),
+            kind: CheckKind::Always,
+            violation: self.violation.clone(),
+            figures: vec![(
+                "elections after convergence".into(),
+                self.elections.len().to_string(),
+            )],
+            not_evaluated: None,
+        }
+    }
+}
+
+/// At most `per_fault` elections in each calm stretch: from a moment every fault is healed (all
+/// nodes up and unpaused, every link up, the network and the clocks as the run began) to the next
+/// fault. Elections while a fault is in force are the fault's business (a node cut off keeps
+/// standing for election without pre-vote); once it heals, the cluster should need only a few.
+struct ElectionsBounded {
+    per_fault: u64,
+    /// The network as the run began, to tell a degraded one.
+    base_network: Option<sim_core::NetworkConfig>,
+    /// Since when the current calm stretch lasts, and its elections so far: the terms some node
+    /// stood for (several candidates of one term are one election).
+    calm_since: Option<SimTime>,
+    in_stretch: u64,
+    last_term: u64,
+    stretches: u64,
+    most_in_a_stretch: u64,
+    candidacies: u64,
+    violation: Option<Violation>,
+    /// Coverage counts, kept here because this check sees every observation.
+    coverage: CoverageTally,
+}
+
+impl ElectionsBounded {
+    const NAME: &'static str = "raft.elections_bounded";
+
+    fn calm(&mut self, sim: &Simulation<RaftNode>) -> bool {
+        let base = self
+            .base_network
+            .get_or_insert_with(|| sim.network().clone());
+        sim.reachability().is_full()
+            && sim.network() == base
+            && sim.node_ids().all(|n| {
+                sim.status(n) == NodeStatus::Up && sim.clock(n) == sim_core::Clock::default()
+            })
+    }
+}
+
+impl Check<RaftNode> for ElectionsBounded {
+    fn name(&self) -> &str {
+        Self::NAME
+    }
+    fn kind(&self) -> CheckKind {
+        CheckKind::Always
+    }
+    fn observe(
+        &mut self,
+        sim: &Simulation<RaftNode>,
+        obs: &Observation<'_, RaftNode>,
+    ) -> Option<Violation> {
+        self.coverage.observe(sim, obs);
+        let Observation::Handled { node, events } = *obs else {
+            // A fault or a heal: the calm stretch ends, or a new one begins.
+            let calm = self.calm(sim);
+            match (calm, self.calm_since) {
+                (true, None) => {
+                    self.calm_since = Some(sim.now());
+                    self.in_stretch = 0;
+                    self.last_term = 0;
+                    self.stretches += 1;
+                }
+                (false, Some(_)) => self.calm_since = None,
+                _ => {}
+            }
+            return None;
+        };
+        if self.base_network.is_none() && self.calm(sim) {
+            // The first step of the run: it starts calm.
+            self.calm_since = Some(sim.now());
+            self.stretches += 1;
+        }
+        for event in events {
+            let RaftEvent::BecameCandidate { term } = *event else {
+                continue;
+            };
+            self.candidacies += 1;
+            let Some(since) = self.calm_since else {
+                continue;
+            };
+            if term <= self.last_term {
+                continue;
+            }
+            self.last_term = term;
+            self.in_stretch += 1;
+            self.most_in_a_stretch = self.most_in_a_stretch.max(self.in_stretch);
+            if self.in_stretch > self.per_fault && self.violation.is_none() {
+                self.violation = Some(Violation {
+                    time: sim.now(),
+                    message: format!(
+                        "{node} became a candidate in term {term}: election number {} (by term) \
+                         since every fault healed at t={since} (no fault in force since), more \
+                         than the {} allowed",
+                        self.in_stretch, self.per_fault
+                    ),
+                });
+                return self.violation.clone();
+            }
+        }
+        None
+    }
+    fn finish(&mut self, _: &Simulation<RaftNode>, _: &Phases) -> CheckReport {
+        CheckReport {
+            name: Self::NAME.into(),
+            kind: CheckKind::Always,
+            violation: self.violation.clone(),
+            figures: vec![
+                ("elections".into(), self.candidacies.to_string()),
+                ("calm stretches".into(), self.stretches.to_string()),
+                (
+                    "most in one stretch".into(),
+                    self.most_in_a_stretch.to_string(),
+                ),
+                ("bound".into(), self.per_fault.to_string()),
+            ],
+            not_evaluated: None,
+        }
+    }
+}
+
+/// A process's commit and applied indices never decrease.
+struct CommitMonotonic {
+    /// Per node, the latest (commit index, applied index) of its current process.
+    last: Vec<Option<(u64, u64)>>,
+    violation: Option<Violation>,
+}
+
+impl CommitMonotonic {
+    const NAME: &'static str = "raft.commit_monotonic";
+}
+
+impl Check<RaftNode> for CommitMonotonic {
+    fn name(&self) -> &str {
+        Self::NAME
+    }
+    fn kind(&self) -> CheckKind {
+        CheckKind::Always
+    }
+    fn observe(
+        &mut self,
+        sim: &Simulation<RaftNode>,
+        obs: &Observation<'_, RaftNode>,
+    ) -> Option<Violation> {
+        if self.last.len() < sim.node_count() {
+            self.last.resize(sim.node_count(), None);
+        }
+        let node = match *obs {
+            Observation::Handled { node, .. } => node,
+            Observation::Node { node, change } => {
+                if matches!(
+                    change,
+                    sim_core::NodeChange::Crashed | sim_core::NodeChange::Restarted
+                ) {
+                    self.last[node.index()] = None;
+                }
+                return None;
+            }
+            _ => return None,
+        };
+        let p = sim.process(node)?;
+        let now = (p.commit_index(), p.last_applied());
+        let before = self.last[node.index()].replace(now);
+        if self.violation.is_some() {
+            return None;
+        }
+        let (commit, applied) = before?;
+        let what = if now.0 < commit {
+            format!("commit index from {commit} to {}", now.0)
+        } else if now.1 < applied {
+            format!("applied index from {applied} to {}", now.1)
+        } else {
+            return None;
+        };
+        self.violation = Some(Violation {
+            time: sim.now(),
+            message: format!(
+                "{node} (term {}) moved its {what} without a restart",
+                p.term()
+            ),
+        });
+        self.violation.clone()
+    }
+    fn finish(&mut self, _: &Simulation<RaftNode>, _: &Phases) -> CheckReport {
+        CheckReport {
+            name: Self::NAME.into(),
+            kind: CheckKind::Always,
+            violation: self.violation.clone(),
+            figures: Vec::new(),
+            not_evaluated: None,
+        }
+    }
+}
