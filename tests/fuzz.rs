@@ -531,9 +531,10 @@ fn a_budget_bound_shrink_is_the_same_with_any_jobs() {
 /// The resume line of a stopped campaign is the command that continues that campaign: it used
 /// to keep only `--seeds`, so a campaign run with `--count 20 --shard 1/2 --duration 5s` was
 /// told to resume with none of them, which runs seeds 0..100 of every shard (or, with the
-/// duration gone, is refused).
+/// duration gone, is refused); and it keeps `--recheck`, or the rest of a determinism campaign
+/// would quietly run no seed twice.
 #[test]
-fn the_resume_line_keeps_count_shard_and_duration() {
+fn the_resume_line_keeps_count_shard_duration_and_recheck() {
     let dir = fresh_dir("resume-line");
     let first = sim(&[
         "fuzz",
@@ -544,6 +545,8 @@ fn the_resume_line_keeps_count_shard_and_duration() {
         "1/2",
         "--duration",
         "5s",
+        "--recheck",
+        "4",
         "--jobs",
         "1",
         "--stop-after-seeds",
@@ -557,7 +560,7 @@ fn the_resume_line_keeps_count_shard_and_duration() {
         .find_map(|l| l.strip_prefix("resume     "))
         .unwrap_or_else(|| panic!("no resume line:\n{text}{}", stderr(&first)));
     assert!(
-        line.contains("--seeds 0..20 --shard 1/2 --duration 5s"),
+        line.contains("--seeds 0..20 --shard 1/2 --duration 5s --recheck 4"),
         "{line}"
     );
     let args: Vec<&str> = line.split_whitespace().skip(1).collect();

@@ -280,6 +280,15 @@ fn campaign_flags(space: &SeedSpace, duration: Option<SimDuration>) -> String {
     flags
 }
 
+/// `--recheck N` for a resume line, when the campaign samples passing seeds.
+fn recheck_flag(one_in: u64) -> String {
+    if one_in == 0 {
+        String::new()
+    } else {
+        format!(" --recheck {one_in}")
+    }
+}
+
 fn record_path(dir: &Path, seed: u64) -> PathBuf {
     dir.join(format!("seed-{seed}.json"))
 }
@@ -450,7 +459,7 @@ fn fuzz(program: &Program, args: FuzzArgs) -> Result<u8, String> {
             program.name,
             args.scenario.display(),
             dir.display(),
-            campaign_flags(&space, args.duration)
+            campaign_flags(&space, args.duration) + &recheck_flag(recheck_one_in)
         );
     }
     after_campaign(program, &args, &dir, &summary, jobs)?;

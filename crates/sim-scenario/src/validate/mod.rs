@@ -116,6 +116,9 @@ fn parse_swarm(
             picks[k] = i;
             let member = swarm_member(&source, swarm, &choices, &picks)?;
             parse(file, &member).map_err(|e| {
+                if let Some(own) = own_error(file, text, &e) {
+                    return own;
+                }
                 let at = source.locate_key("swarm", key);
                 let at = if at == 0 { swarm.span().start } else { at };
                 source.error_at(
@@ -140,6 +143,42 @@ fn parse_swarm(
     let mut scenario = parse(file, &member)?;
     note_swarm(&mut scenario, text, &choices, None);
     Ok(scenario)
+}
+
+/// The error `e` of a swarm member when the file's own text, less `[swarm]`, has the same one:
+/// then it is the file's mistake, not a choice's, and it is reported at its own line (a
+/// member's text is written anew, so its lines are not the file's).
+fn own_error(file: &str, text: &str, e: &ScenarioError) -> Option<ScenarioError> {
+    match parse(file, &without_swarm_table(text)) {
+        Err(own) if own.field == e.field && own.message == e.message => Some(own),
+        _ => None,
+    }
+}
+
+/// `text` with the lines of its `[swarm]` table blanked, so every other line keeps its number.
+fn without_swarm_table(text: &str) -> String {
+    // A table header starts its line; an array's element (`["crash"],`) is indented or has
+    // a comma, quotes or braces.
+    let is_header = |line: &str| {
+        if line.starts_with(char::is_whitespace) || line.contains('"') {
+            return false;
+        }
+        let line = line.split('#').next().unwrap_or("").trim();
+        line.starts_with('[') && line.ends_with(']') && !line.contains(',') && !line.contains('{')
+    };
+    let mut in_swarm = false;
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        if is_header(line) {
+            in_swarm = line.trim() == "[swarm]";
+        }
+        if in_swarm {
+            out.push('\n');
+        } else {
+            out.push_str(line);
+        }
+    }
+    out
 }
 
 /// The member of a `[swarm]` file that `seed` runs: its picks from the `swarm` stream, then its
