@@ -92,10 +92,15 @@ impl Config {
                 "expected at least 1 coordinator, found 0",
             ));
         }
-        if participants.is_empty() {
+        // Every transfer spans two participants (the workload draws its second account on
+        // another one), so one participant could never run a transfer.
+        if participants.len() < 2 {
             return Err(SuiteError::new(
                 "cluster.kinds.participant",
-                "expected at least 1 participant, found 0",
+                format!(
+                    "expected at least 2 participants (a transfer spans two), found {}",
+                    participants.len()
+                ),
             ));
         }
         validate(&params, participants.len() as u32)?;

@@ -249,3 +249,19 @@ fn a_participant_redirects_to_the_coordinator() {
         vec![(RequestId(1), TxnReply::Redirect { to: C })]
     );
 }
+
+/// A transfer spans two participants, so a cluster of one participant is refused at its field
+/// rather than run: its clients would look forever for an account on another participant (a
+/// shrink that dropped participants hung on it).
+#[test]
+fn one_participant_is_an_error_at_its_field() {
+    let params = Params {
+        accounts: 4,
+        ..Params::default()
+    };
+    let err = Config::new(params, vec![C], vec![P2])
+        .err()
+        .expect("one participant must be refused");
+    assert_eq!(err.field, "cluster.kinds.participant");
+    assert!(err.message.contains("at least 2"), "{}", err.message);
+}
