@@ -259,9 +259,9 @@ fn one_participant_is_an_error_at_its_field() {
         accounts: 4,
         ..Params::default()
     };
-    let err = Config::new(params, vec![C], vec![P2])
-        .err()
-        .expect("one participant must be refused");
+    let Err(err) = Config::new(params, vec![C], vec![P2]) else {
+        panic!("one participant must be refused");
+    };
     assert_eq!(err.field, "cluster.kinds.participant");
     assert!(err.message.contains("at least 2"), "{}", err.message);
 }
