@@ -120,7 +120,7 @@ impl<'de> Deserialize<'de> for SpanTree {
 
 /// The offset of the deepest value along `path` in `text` (`None` when the text is no TOML
 /// document, or the path's first step is not in it).
-fn locate(text: &str, path: &FieldPath) -> Option<usize> {
+pub(crate) fn locate(text: &str, path: &FieldPath) -> Option<usize> {
     let tree: SpanTree = toml::from_str(text).ok()?;
     let mut node = &tree;
     let mut found = None;

@@ -33,6 +33,7 @@
 //! (`[protocol]`, `[workload]`, `[checks]`) are checked by the family when a member runs.
 
 use sim_core::SimRng;
+use std::collections::BTreeSet;
 
 /// The sections a swarm key may name.
 const SECTIONS: [&str; 6] = [
@@ -143,6 +144,64 @@ pub(crate) fn apply(doc: &mut toml::Table, path: &str, choice: &toml::Value) -> 
     Ok(())
 }
 
+/// The paths that every choice of some key replaces, with that key: a value the file itself
+/// sets at one of them never takes effect, whichever member a seed runs. A table choice
+/// replaces each key it names inside its table (`apply` merges one level), a value choice the
+/// path itself.
+pub(crate) fn always_replaced(choices: &Choices) -> Vec<(String, String)> {
+    fn replaced(path: &str, choice: &toml::Value, out: &mut BTreeSet<String>) {
+        match choice {
+            toml::Value::Table(fields) if path == "*" => {
+                for (section, value) in fields {
+                    replaced(section, value, out);
+                }
+            }
+            toml::Value::Table(fields) => {
+                out.extend(fields.keys().map(|k| format!("{path}.{k}")));
+            }
+            _ => {
+                out.insert(path.to_string());
+            }
+        }
+    }
+    let mut always = Vec::new();
+    for (key, list) in choices {
+        let mut sets = list.iter().map(|choice| {
+            let mut set = BTreeSet::new();
+            replaced(key, choice, &mut set);
+            set
+        });
+        let Some(first) = sets.next() else { continue };
+        let common = sets.fold(first, |acc, set| &acc & &set);
+        always.extend(common.into_iter().map(|path| (path, key.clone())));
+    }
+    always
+}
+
+/// Removes the value at dotted `path` from `doc`, if the file sets it.
+pub(crate) fn remove(doc: &mut toml::Table, path: &str) {
+    let mut parts: Vec<&str> = path.split('.').collect();
+    let Some(last) = parts.pop() else { return };
+    let mut table = doc;
+    for part in parts {
+        match table.get_mut(part).and_then(toml::Value::as_table_mut) {
+            Some(inner) => table = inner,
+            None => return,
+        }
+    }
+    table.remove(last);
+}
+
+/// The value at dotted `path` in `doc`, if the file sets it.
+pub(crate) fn lookup<'a>(doc: &'a toml::Table, path: &str) -> Option<&'a toml::Value> {
+    let mut parts = path.split('.');
+    let mut value = doc.get(parts.next()?)?;
+    for part in parts {
+        value = value.as_table()?.get(part)?;
+    }
+    Some(value)
+}
+
 /// One pick per key from `rng`, in key order: the index of each choice.
 pub(crate) fn pick(choices: &Choices, rng: &mut SimRng) -> Vec<usize> {
     choices
@@ -197,10 +256,8 @@ mod tests {
     const SWARM: &str = r#"
 duration = "10s"
 [cluster]
-nodes = 3
 [protocol]
 name = "beat"
-interval = "100ms"
 [network]
 drop = [0.0, 0.1]
 [nemesis]
@@ -261,5 +318,23 @@ protocol = [{ interval = "100ms" }, { interval = "20ms", extra = true }]
         let kind = SWARM.replace("[\"pause\", \"clock\"]", "[\"pause\", \"clocks\"]");
         let e = crate::Scenario::parse("s.toml", &kind).expect_err("no such kind");
         assert!(e.field.starts_with("swarm.\"nemesis.kinds\"[2]"), "{e}");
+    }
+
+    /// A setting of the file that every choice of a key replaces never takes effect: an error
+    /// at its own line. A field the file's schema requires (the nemesis's kinds) may stay.
+    #[test]
+    fn a_setting_every_choice_replaces_is_an_error_at_its_line() {
+        let shadowed = SWARM.replace("[cluster]\n", "[cluster]\nnodes = 4\n");
+        let e = crate::Scenario::parse("s.toml", &shadowed).expect_err("nodes never used");
+        assert_eq!(e.field, "cluster.nodes", "{e}");
+        assert_eq!(e.line, 4, "{e}");
+        assert!(
+            e.message
+                .contains("every choice of swarm.\"cluster.nodes\""),
+            "{e}"
+        );
+        let in_table = SWARM.replace("name = \"beat\"\n", "name = \"beat\"\ninterval = \"5ms\"\n");
+        let e = crate::Scenario::parse("s.toml", &in_table).expect_err("interval never used");
+        assert_eq!(e.field, "protocol.interval", "{e}");
     }
 }

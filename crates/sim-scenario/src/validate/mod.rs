@@ -109,6 +109,7 @@ fn parse_swarm(
 ) -> Result<Scenario, ScenarioError> {
     let source = Source::new(file, text);
     let choices = swarm_choices(&source, swarm)?;
+    no_setting_always_replaced(&source, &choices)?;
     let first = vec![0; choices.len()];
     for (k, (key, list)) in choices.iter().enumerate() {
         for i in 0..list.len() {
@@ -143,6 +144,46 @@ fn parse_swarm(
     let mut scenario = parse(file, &member)?;
     note_swarm(&mut scenario, text, &choices, None);
     Ok(scenario)
+}
+
+/// A setting of the file that every choice of a swarm key replaces never takes effect: an
+/// error at its line, never a value silently unused.
+fn no_setting_always_replaced(
+    source: &Source<'_>,
+    choices: &swarm::Choices,
+) -> Result<(), ScenarioError> {
+    let Ok(doc) = toml::from_str::<toml::Table>(source.text) else {
+        return Ok(()); // the members' parse reports a syntax error at its place
+    };
+    for (path, key) in swarm::always_replaced(choices) {
+        if path.starts_with("swarm.") || swarm::lookup(&doc, &path).is_none() {
+            continue;
+        }
+        // A field the file's schema requires (a nemesis's `fault_duration`, say) must stay,
+        // even though every choice replaces it.
+        let mut without = doc.clone();
+        swarm::remove(&mut without, &path);
+        let required =
+            toml::to_string(&without).map_or(true, |text| parse_raw(source.file, &text).is_err());
+        if required {
+            continue;
+        }
+        let field = crate::located::FieldPath(
+            path.split('.')
+                .map(|k| crate::located::Segment::Key(k.to_string()))
+                .collect(),
+        );
+        let at = crate::located::locate(source.text, &field).unwrap_or(0);
+        return Err(source.error_at(
+            at,
+            &path,
+            format!(
+                "every choice of swarm.\"{key}\" sets this, so the value here never takes \
+                 effect: remove it, or make it one of the choices"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The error `e` of a swarm member when the file's own text, less `[swarm]`, has the same one:
