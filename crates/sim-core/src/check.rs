@@ -114,12 +114,15 @@ pub trait Check<P: Process> {
     /// The name scenarios and summaries use, e.g. `raft.election_safety`.
     fn name(&self) -> &str;
     fn kind(&self) -> CheckKind;
-    /// Called after every step and fault. An *always* check returns its first violation here.
+    /// Called after every step and fault. An *always* check returns its first violation here;
+    /// a check that judges only at the end keeps this default, which sees nothing.
     fn observe(
         &mut self,
-        sim: &Simulation<P>,
-        observation: &Observation<'_, P>,
-    ) -> Option<Violation>;
+        _sim: &Simulation<P>,
+        _observation: &Observation<'_, P>,
+    ) -> Option<Violation> {
+        None
+    }
     /// Called once at the end of the run.
     fn finish(&mut self, sim: &Simulation<P>, phases: &Phases) -> CheckReport;
 }

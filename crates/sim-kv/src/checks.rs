@@ -12,8 +12,8 @@
 use serde::{Deserialize, Serialize};
 use sim_check::{render_text, Budget, Verdict};
 use sim_core::{
-    Check, CheckKind, CheckReport, ClusterInfo, Observation, Phases, Process, SimDuration, SimTime,
-    Simulation, SuiteError, Violation,
+    Check, CheckKind, CheckReport, ClusterInfo, Phases, Process, SimDuration, SimTime, Simulation,
+    SuiteError, Violation,
 };
 
 use sim_client::{human_duration, OpStatus};
@@ -154,11 +154,6 @@ impl<P: Process> Check<P> for Linearizable {
         CheckKind::Always
     }
 
-    fn observe(&mut self, _: &Simulation<P>, _: &Observation<'_, P>) -> Option<Violation> {
-        // The history is checked once, at the end: a violation needs the whole history anyway.
-        None
-    }
-
     fn finish(&mut self, sim: &Simulation<P>, phases: &Phases) -> CheckReport {
         let name = Check::<P>::name(self).to_string();
         let Some(workload) = kv_workload(sim) else {
@@ -257,10 +252,6 @@ impl<P: Process> Check<P> for Progress {
 
     fn kind(&self) -> CheckKind {
         CheckKind::Eventually
-    }
-
-    fn observe(&mut self, _: &Simulation<P>, _: &Observation<'_, P>) -> Option<Violation> {
-        None
     }
 
     fn finish(&mut self, sim: &Simulation<P>, phases: &Phases) -> CheckReport {
@@ -370,10 +361,6 @@ impl<P: Process> Check<P> for SomeOk {
 
     fn kind(&self) -> CheckKind {
         CheckKind::Sometimes
-    }
-
-    fn observe(&mut self, _: &Simulation<P>, _: &Observation<'_, P>) -> Option<Violation> {
-        None
     }
 
     fn finish(&mut self, sim: &Simulation<P>, phases: &Phases) -> CheckReport {

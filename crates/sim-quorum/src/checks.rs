@@ -158,14 +158,6 @@ impl Check<QuorumNode> for Linearizable {
         CheckKind::Always
     }
 
-    fn observe(
-        &mut self,
-        _: &Simulation<QuorumNode>,
-        _: &Observation<'_, QuorumNode>,
-    ) -> Option<Violation> {
-        None
-    }
-
     fn finish(&mut self, sim: &Simulation<QuorumNode>, phases: &Phases) -> CheckReport {
         let Some(workload) = quorum_workload(sim) else {
             return no_workload(LINEARIZABLE, CheckKind::Always);
@@ -249,14 +241,6 @@ impl Check<QuorumNode> for Anomalies {
 
     fn kind(&self) -> CheckKind {
         CheckKind::Always
-    }
-
-    fn observe(
-        &mut self,
-        _: &Simulation<QuorumNode>,
-        _: &Observation<'_, QuorumNode>,
-    ) -> Option<Violation> {
-        None
     }
 
     fn finish(&mut self, sim: &Simulation<QuorumNode>, _phases: &Phases) -> CheckReport {
@@ -419,14 +403,6 @@ impl Check<QuorumNode> for SomeOk {
 
     fn kind(&self) -> CheckKind {
         CheckKind::Sometimes
-    }
-
-    fn observe(
-        &mut self,
-        _: &Simulation<QuorumNode>,
-        _: &Observation<'_, QuorumNode>,
-    ) -> Option<Violation> {
-        None
     }
 
     fn finish(&mut self, sim: &Simulation<QuorumNode>, phases: &Phases) -> CheckReport {
