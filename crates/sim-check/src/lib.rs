@@ -14,7 +14,8 @@
 //! substituted), `formats` (Jepsen/Knossos/Maelstrom EDN, Jepsen log lines, Porcupine JSON),
 //! [`field`] (histories shaped like Jepsen's and Porcupine's tests, `sim bench field`), `model` (the [`Model`] trait and built-in models), `search` (the
 //! Wing–Gong–Lowe search with memoisation for one object), `table` (its hash tables), `check`
-//! (splitting by key, running the searches, combining), `report` (text and JSON), [`bench`](mod@bench) (a
+//! (splitting by key, running the searches, combining), `incremental` ([`Incremental`]: checking
+//! a history as it is recorded, key by key at quiescent cuts, in memory that does not grow), `report` (text and JSON), [`bench`](mod@bench) (a
 //! generator of histories and a benchmark). The command line lives in the `sim` binary; this crate
 //! reads no files except through [`load_history`] and reads the clock only for a timeout or a
 //! benchmark (`clock`).
@@ -40,6 +41,7 @@ pub mod exact;
 pub mod field;
 mod formats;
 mod history;
+mod incremental;
 mod lock;
 mod model;
 mod parse;
@@ -56,6 +58,9 @@ pub use check::{
 };
 pub use history::{
     Event, EventError, EventKind, History, ModelKind, OpFn, OpIndex, Operation, Outcome,
+};
+pub use incremental::{
+    check_incrementally, Incremental, IncrementalResult, SegmentFailure, FRONTIER_MAX,
 };
 pub use lock::{LockState, LockTable};
 pub use model::{Cell, Json, Kv, Model, Mutex, Register, Replay, StateTest};

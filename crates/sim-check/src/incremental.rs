@@ -1,0 +1,780 @@
+//! Checking a history while it is recorded, in memory that does not grow with its length.
+//!
+//! Owns [`Incremental`], a recorder with the same `invoke`/`complete` calls as [`History`] that
+//! keeps only what is still undecided, and [`IncrementalResult`], its verdict.
+//!
+//! How it works: operations are split by object (kv key), as in `check`. A *cut* on a key is a
+//! moment at which no operation on it is in flight. Every operation that completed ok before a
+//! cut precedes, in real time, every operation invoked after it, so any linearization of the key
+//! is the linearization of the *segment* before the cut followed by that of the rest; the only
+//! operations that cross a cut are those that ended `info` (or never ended): they may take effect
+//! at any later time, or never. What a segment leaves behind is therefore a *frontier*: the set of
+//! configurations (model state, info operations not yet applied) in which some linearization of
+//! everything so far can end. At each cut the segment is searched exhaustively from every
+//! configuration of the frontier, the configurations in which all its ok operations have taken
+//! effect become the new frontier, and the segment's operations are dropped. A configuration with
+//! fewer open info operations than another of the same state is dropped too (it can do nothing
+//! the other cannot), and so are info operations that change nothing (reads).
+//!
+//! Soundness: the frontier after a cut is exactly the set of configurations reachable by a
+//! linearization of the operations so far that applies every ok one (an end configuration that
+//! applies an open info operation right away is the same as carrying it, since the next segment
+//! may apply carried operations first). So an empty frontier proves the key not linearizable, and
+//! a non-empty frontier at the end proves it linearizable: the verdict is the whole-history
+//! check's. A budget that runs out (states per segment, or configurations in the frontier) makes
+//! the key `unknown`, never linearizable. The check runs on the recording thread in recording
+//! order, so it depends on nothing but the history.
+//!
+//! A failing segment is explained as `check` explains a history: the segment (with the info
+//! operations it carried in) is checked again as a small history of its own, from the first
+//! state of the frontier, and rendered with [`render_text`](crate::render_text).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use crate::check::{check_with, CheckResult, KeyResult, Verdict};
+use crate::history::{describe_key, Event, EventKind, History, ModelKind, OpFn, OpIndex};
+use crate::history::{Operation, Outcome};
+use crate::model::{Model, Replay, StateTest};
+use crate::report::render_text;
+use crate::table::Interner;
+use crate::Budget;
+
+/// The most configurations a key's frontier may hold; more make the key unknown.
+pub const FRONTIER_MAX: usize = 4096;
+
+/// A recorder that checks a history as it grows; see the module docs.
+pub struct Incremental<M: Model> {
+    kind: ModelKind,
+    model: M,
+    init: Value,
+    /// The most configurations one segment's search may explore.
+    max_states: u64,
+    /// Events recorded so far: the index the next event would have in the whole history.
+    event_count: usize,
+    op_count: usize,
+    /// The key of every operation in flight, by its invoke index.
+    in_flight: BTreeMap<usize, Option<String>>,
+    keys: BTreeMap<Option<String>, KeyState<M::State>>,
+    /// The first segment found not linearizable, in recording order.
+    failure: Option<SegmentFailure>,
+}
+
+impl<M: Model> std::fmt::Debug for Incremental<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Incremental")
+            .field("kind", &self.kind)
+            .field("event_count", &self.event_count)
+            .field("op_count", &self.op_count)
+            .field("keys", &self.keys.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// An operation of a segment, with its real times.
+#[derive(Clone, Debug)]
+struct SegmentOp {
+    op: Operation,
+    invoked_ns: u64,
+    completed_ns: Option<u64>,
+}
+
+/// One configuration of a frontier: a state and the info operations that may still apply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Config<S> {
+    state: S,
+    /// Invoke indices of the open info operations, ascending.
+    open: Vec<usize>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Status {
+    Checking,
+    NotLinearizable,
+    Unknown(String),
+}
+
+#[derive(Clone)]
+struct KeyState<S> {
+    /// The operations since the last cut, in invoke order, failed ones included.
+    segment: Vec<SegmentOp>,
+    /// Operations on this key in flight.
+    in_flight: usize,
+    frontier: Vec<Config<S>>,
+    /// The info operations some configuration of the frontier still holds open.
+    carried: BTreeMap<usize, SegmentOp>,
+    status: Status,
+    op_count: usize,
+    states_explored: u64,
+    /// When the last cut was, for messages.
+    cut_ns: u64,
+}
+
+/// Why a segment is not linearizable: the segment as a small history and its check.
+#[derive(Clone, Debug)]
+pub struct SegmentFailure {
+    pub key: Option<String>,
+    /// The cut the segment started at and the one it ended at (simulated nanoseconds).
+    pub from_ns: u64,
+    pub to_ns: u64,
+    /// The states the key could be in at the first cut, described.
+    pub start_states: Vec<Value>,
+    /// The segment (and the info operations it carried in) as a history of its own.
+    pub history: History,
+    /// Its check from the first start state.
+    pub result: CheckResult,
+    /// For each operation of `history` (by its invoke index there), its index in the whole
+    /// history.
+    pub whole_index: BTreeMap<usize, usize>,
+}
+
+impl SegmentFailure {
+    /// The explanation in words: the segment, the states it could start in, and the check of
+    /// the segment with its operations renamed by their numbers in the whole history.
+    pub fn render_text(&self) -> String {
+        let mut out = format!(
+            "key {} is not linearizable in the stretch from t={} to t={} (no operation on it was \
+             in flight at either end)\n",
+            describe_key(self.key.as_deref()),
+            crate::incremental::seconds(self.from_ns),
+            crate::incremental::seconds(self.to_ns),
+        );
+        let states: Vec<String> = self
+            .start_states
+            .iter()
+            .map(crate::history::short_json)
+            .collect();
+        out.push_str(&format!(
+            "  the key could hold {} at t={}; from none of them do the {} operations below fit\n",
+            states.join(" or "),
+            crate::incremental::seconds(self.from_ns),
+            self.history.operations().len(),
+        ));
+        let names: Vec<String> = self
+            .whole_index
+            .iter()
+            .map(|(local, whole)| format!("{local}={whole}"))
+            .collect();
+        out.push_str(&format!(
+            "  op numbers below count within the stretch; in the whole history (--history) they \
+             are: {}\n",
+            names.join(", ")
+        ));
+        out.push_str(&render_text(&self.result, &self.history));
+        out
+    }
+}
+
+fn seconds(ns: u64) -> String {
+    let whole = ns / 1_000_000_000;
+    let fraction = ns % 1_000_000_000;
+    if fraction == 0 {
+        format!("{whole}s")
+    } else {
+        let text = format!("{whole}.{fraction:09}");
+        format!("{}s", text.trim_end_matches('0'))
+    }
+}
+
+/// What [`Incremental::result`] found.
+#[derive(Clone, Debug)]
+pub struct IncrementalResult {
+    pub verdict: Verdict,
+    pub op_count: usize,
+    /// One per key, in key order.
+    pub keys: Vec<KeyResult>,
+    pub states_explored: u64,
+    /// Present when the verdict is not linearizable: the first failing segment in time.
+    pub failure: Option<SegmentFailure>,
+}
+
+impl<M: Model> Incremental<M>
+where
+    M::State: Sync,
+{
+    /// A recorder for histories of `kind`, checked against `model` from `init`; each segment's
+    /// search may explore `max_states` configurations.
+    pub fn new(kind: ModelKind, model: M, init: Value, max_states: u64) -> Self {
+        Incremental {
+            kind,
+            model,
+            init,
+            max_states,
+            event_count: 0,
+            op_count: 0,
+            in_flight: BTreeMap::new(),
+            keys: BTreeMap::new(),
+            failure: None,
+        }
+    }
+
+    /// Operations invoked so far.
+    pub fn op_count(&self) -> usize {
+        self.op_count
+    }
+
+    /// Records that `process` invoked `f`; the returned index is the one the invoke event has in
+    /// the whole history.
+    pub fn invoke(
+        &mut self,
+        process: u64,
+        f: OpFn,
+        key: Option<String>,
+        value: Value,
+        time_ns: u64,
+    ) -> OpIndex {
+        let index = self.event_count;
+        self.event_count += 1;
+        self.op_count += 1;
+        let op = Operation {
+            index,
+            process,
+            f,
+            key,
+            input: value,
+            output: None,
+            outcome: Outcome::Info,
+            complete_index: None,
+        };
+        let partition = self.model.partition(&op);
+        let init = &self.init;
+        let model = &self.model;
+        let state = self
+            .keys
+            .entry(partition.clone())
+            .or_insert_with(|| KeyState {
+                segment: Vec::new(),
+                in_flight: 0,
+                frontier: vec![Config {
+                    state: model.init(init),
+                    open: Vec::new(),
+                }],
+                carried: BTreeMap::new(),
+                status: Status::Checking,
+                op_count: 0,
+                states_explored: 0,
+                cut_ns: 0,
+            });
+        state.op_count += 1;
+        state.in_flight += 1;
+        if state.status == Status::Checking {
+            state.segment.push(SegmentOp {
+                op,
+                invoked_ns: time_ns,
+                completed_ns: None,
+            });
+        }
+        self.in_flight.insert(index, partition);
+        OpIndex(index)
+    }
+
+    /// Records how `op` ended (for an ok read, `value` is what it read). When no operation on
+    /// its key is left in flight, the key's segment is checked and dropped.
+    ///
+    /// # Panics
+    /// If `op` is not in flight: that is a bug in the recorder.
+    pub fn complete(&mut self, op: OpIndex, outcome: Outcome, value: Value, time_ns: u64) {
+        let index = self.event_count;
+        self.event_count += 1;
+        let Some(partition) = self.in_flight.remove(&op.0) else {
+            panic!("incremental history: op {} is not in flight", op.0);
+        };
+        let Some(state) = self.keys.get_mut(&partition) else {
+            panic!("incremental history: op {} has no key state", op.0);
+        };
+        state.in_flight -= 1;
+        if let Some(entry) = state.segment.iter_mut().rev().find(|s| s.op.index == op.0) {
+            entry.op.outcome = outcome;
+            entry.op.complete_index = Some(index);
+            entry.completed_ns = Some(time_ns);
+            if outcome == Outcome::Ok {
+                entry.op.output = Some(value);
+            }
+        }
+        if state.in_flight == 0 && state.status == Status::Checking {
+            let failure = self.cut(&partition, time_ns);
+            if self.failure.is_none() {
+                self.failure = failure;
+            }
+        }
+    }
+
+    /// Checks the segment of `partition` against its frontier and moves the frontier past it.
+    fn cut(&mut self, partition: &Option<String>, time_ns: u64) -> Option<SegmentFailure> {
+        let state = self.keys.get_mut(partition)?;
+        let segment = std::mem::take(&mut state.segment);
+        let outcome = advance(&self.model, state, &segment, self.max_states);
+        let from_ns = state.cut_ns;
+        state.cut_ns = time_ns;
+        match outcome {
+            Advance::Ok => None,
+            Advance::Unknown(reason) => {
+                state.status = Status::Unknown(reason);
+                state.frontier.clear();
+                state.carried.clear();
+                None
+            }
+            Advance::Empty => {
+                state.status = Status::NotLinearizable;
+                let failure = explain(
+                    self.kind,
+                    &self.model,
+                    partition,
+                    state,
+                    &segment,
+                    (from_ns, time_ns),
+                    self.max_states,
+                );
+                state.frontier.clear();
+                state.carried.clear();
+                Some(failure)
+            }
+        }
+    }
+
+    /// The verdict on everything recorded so far; operations still in flight count as info.
+    /// Costs one search of each key's open segment; the recorder is left as it was.
+    pub fn result(&self) -> IncrementalResult {
+        let mut failure = self.failure.clone();
+        let mut keys = Vec::new();
+        let mut states_explored = 0;
+        let mut unknown_reason = None;
+        for (partition, state) in &self.keys {
+            let mut state = state.clone();
+            if state.status == Status::Checking && !state.segment.is_empty() {
+                let segment = std::mem::take(&mut state.segment);
+                match advance(&self.model, &mut state, &segment, self.max_states) {
+                    Advance::Ok => {}
+                    Advance::Unknown(reason) => state.status = Status::Unknown(reason),
+                    Advance::Empty => {
+                        state.status = Status::NotLinearizable;
+                        if failure.is_none() {
+                            let to_ns = segment
+                                .iter()
+                                .filter_map(|s| s.completed_ns.or(Some(s.invoked_ns)))
+                                .max()
+                                .unwrap_or(state.cut_ns);
+                            failure = Some(explain(
+                                self.kind,
+                                &self.model,
+                                partition,
+                                &state,
+                                &segment,
+                                (state.cut_ns, to_ns),
+                                self.max_states,
+                            ));
+                        }
+                    }
+                }
+            }
+            states_explored += state.states_explored;
+            let verdict = match &state.status {
+                Status::Checking => Verdict::Linearizable,
+                Status::NotLinearizable => Verdict::NotLinearizable,
+                Status::Unknown(reason) => {
+                    unknown_reason.get_or_insert_with(|| reason.clone());
+                    Verdict::Unknown {
+                        reason: reason.clone(),
+                    }
+                }
+            };
+            keys.push(KeyResult {
+                key: partition.clone(),
+                op_count: state.op_count,
+                verdict: Some(verdict),
+                states_explored: state.states_explored,
+            });
+        }
+        let verdict = if failure.is_some() {
+            Verdict::NotLinearizable
+        } else if let Some(reason) = unknown_reason {
+            Verdict::Unknown { reason }
+        } else {
+            Verdict::Linearizable
+        };
+        IncrementalResult {
+            verdict,
+            op_count: self.op_count,
+            keys,
+            states_explored,
+            failure,
+        }
+    }
+}
+
+/// Records every event of `history` into an [`Incremental`] recorder (in the history's order)
+/// and returns its result: the incremental check of a whole history, for tests and comparisons.
+pub fn check_incrementally<M: Model>(
+    history: &History,
+    model: M,
+    budget: &Budget,
+) -> IncrementalResult
+where
+    M::State: Sync,
+{
+    let mut recorder = Incremental::new(
+        history.model(),
+        model,
+        history.init().clone(),
+        budget.max_states,
+    );
+    let mut open: BTreeMap<u64, OpIndex> = BTreeMap::new();
+    for event in history.events() {
+        let time_ns = event.time_ns.unwrap_or(0);
+        match event.kind {
+            EventKind::Invoke => {
+                let op = recorder.invoke(
+                    event.process,
+                    event.f,
+                    event.key.clone(),
+                    event.value.clone(),
+                    time_ns,
+                );
+                open.insert(event.process, op);
+            }
+            EventKind::Ok | EventKind::Fail | EventKind::Info => {
+                // A validated history completes only what its process invoked.
+                if let Some(op) = open.remove(&event.process) {
+                    let outcome = match event.kind {
+                        EventKind::Ok => Outcome::Ok,
+                        EventKind::Fail => Outcome::Fail,
+                        _ => Outcome::Info,
+                    };
+                    recorder.complete(op, outcome, event.value.clone(), time_ns);
+                }
+            }
+        }
+    }
+    recorder.result()
+}
+
+enum Advance {
+    Ok,
+    Empty,
+    Unknown(String),
+}
+
+/// Searches `segment` from every configuration of the key's frontier and replaces the frontier
+/// with the configurations in which all of the segment's ok operations have taken effect.
+fn advance<M: Model>(
+    model: &M,
+    key: &mut KeyState<M::State>,
+    segment: &[SegmentOp],
+    max_states: u64,
+) -> Advance {
+    // Failed operations never take effect; info operations that change nothing never matter.
+    let fresh: Vec<&SegmentOp> = segment
+        .iter()
+        .filter(|s| s.op.outcome != Outcome::Fail)
+        .filter(|s| !(s.op.outcome == Outcome::Info && model.read_only(&s.op)))
+        .collect();
+    // Positions: the carried info operations first, then the segment's.
+    let carried: Vec<&SegmentOp> = key.carried.values().collect();
+    let ops: Vec<&Operation> = carried.iter().chain(&fresh).map(|s| &s.op).collect();
+    let carried_count = carried.len();
+    let required: Vec<usize> = (carried_count..ops.len())
+        .filter(|&p| ops[p].outcome == Outcome::Ok)
+        .collect();
+    let words = ops.len().div_ceil(64).max(1);
+    let mut states: Interner<M::State> = Interner::new();
+    let mut seen: BTreeSet<(Vec<u64>, u32)> = BTreeSet::new();
+    let mut stack: Vec<(Vec<u64>, u32)> = Vec::new();
+    for config in &key.frontier {
+        let mut applied = vec![0u64; words];
+        for (position, op) in carried.iter().enumerate() {
+            if config.open.binary_search(&op.op.index).is_err() {
+                set(&mut applied, position);
+            }
+        }
+        let id = states.intern(config.state.clone());
+        if seen.insert((applied.clone(), id)) {
+            stack.push((applied, id));
+        }
+    }
+    let mut ends: Vec<Config<M::State>> = Vec::new();
+    let mut explored: u64 = 0;
+    while let Some((applied, id)) = stack.pop() {
+        explored += 1;
+        if explored > max_states {
+            key.states_explored += explored;
+            return Advance::Unknown(format!(
+                "the state budget of {max_states} states per stretch ran out on key {}",
+                describe_key(ops.first().and_then(|op| op.key.as_deref()))
+            ));
+        }
+        if required.iter().all(|&p| is_set(&applied, p)) {
+            let open = (0..ops.len())
+                .filter(|&p| !is_set(&applied, p))
+                .map(|p| ops[p].index)
+                .collect();
+            ends.push(Config {
+                state: states.get(id).clone(),
+                open,
+            });
+            continue;
+        }
+        // An operation may go next only if every ok operation that returned before it was
+        // invoked has gone already.
+        let horizon = required
+            .iter()
+            .filter(|&&p| !is_set(&applied, p))
+            .filter_map(|&p| ops[p].complete_index)
+            .min()
+            .unwrap_or(usize::MAX);
+        for position in 0..ops.len() {
+            if is_set(&applied, position) {
+                continue;
+            }
+            if position >= carried_count && ops[position].index > horizon {
+                continue;
+            }
+            let Some(next) = model.step(states.get(id), ops[position]) else {
+                continue;
+            };
+            let next_id = states.intern(next);
+            let mut next_applied = applied.clone();
+            set(&mut next_applied, position);
+            if seen.insert((next_applied.clone(), next_id)) {
+                stack.push((next_applied, next_id));
+            }
+        }
+    }
+    key.states_explored += explored;
+    if ends.is_empty() {
+        return Advance::Empty;
+    }
+    let frontier = prune(ends);
+    if frontier.len() > FRONTIER_MAX {
+        return Advance::Unknown(format!(
+            "more than {FRONTIER_MAX} configurations of key {} were possible at once",
+            describe_key(ops.first().and_then(|op| op.key.as_deref()))
+        ));
+    }
+    let still_open: BTreeSet<usize> = frontier
+        .iter()
+        .flat_map(|c| c.open.iter().copied())
+        .collect();
+    let mut carried_next = BTreeMap::new();
+    for s in carried.into_iter().chain(fresh) {
+        if still_open.contains(&s.op.index) {
+            carried_next.insert(s.op.index, s.clone());
+        }
+    }
+    key.carried = carried_next;
+    key.frontier = frontier;
+    Advance::Ok
+}
+
+/// Drops duplicate configurations and those whose open operations are a strict subset of
+/// another's with the same state: everything they allow, the other allows.
+fn prune<S: Eq>(configs: Vec<Config<S>>) -> Vec<Config<S>> {
+    let mut kept: Vec<Config<S>> = Vec::new();
+    for config in configs {
+        let covered = kept
+            .iter()
+            .any(|other| other.state == config.state && is_subset(&config.open, &other.open));
+        if covered {
+            continue;
+        }
+        kept.retain(|other| !(other.state == config.state && is_subset(&other.open, &config.open)));
+        kept.push(config);
+    }
+    kept
+}
+
+/// Whether sorted `small` is a subset of sorted `large`.
+fn is_subset(small: &[usize], large: &[usize]) -> bool {
+    small.iter().all(|item| large.binary_search(item).is_ok())
+}
+
+fn set(bits: &mut [u64], position: usize) {
+    bits[position / 64] |= 1 << (position % 64);
+}
+
+fn is_set(bits: &[u64], position: usize) -> bool {
+    bits[position / 64] & (1 << (position % 64)) != 0
+}
+
+/// The failure of `segment` as a small history of its own, checked from the frontier's first
+/// state.
+fn explain<M: Model>(
+    kind: ModelKind,
+    model: &M,
+    partition: &Option<String>,
+    key: &KeyState<M::State>,
+    segment: &[SegmentOp],
+    (from_ns, to_ns): (u64, u64),
+    max_states: u64,
+) -> SegmentFailure
+where
+    M::State: Sync,
+{
+    let first = key.frontier.first();
+    // Events of the carried info operations and of the segment, by their whole-history index.
+    let mut events: BTreeMap<usize, Event> = BTreeMap::new();
+    let carried = key
+        .carried
+        .values()
+        .filter(|s| first.is_some_and(|c| c.open.binary_search(&s.op.index).is_ok()));
+    for s in carried.chain(segment) {
+        let op = &s.op;
+        events.insert(
+            op.index,
+            Event {
+                process: op.process,
+                kind: EventKind::Invoke,
+                f: op.f,
+                key: op.key.clone(),
+                value: op.input.clone(),
+                time_ns: Some(s.invoked_ns),
+            },
+        );
+        if let Some(complete) = op.complete_index {
+            events.insert(
+                complete,
+                Event {
+                    process: op.process,
+                    kind: op.outcome.into(),
+                    f: op.f,
+                    key: op.key.clone(),
+                    value: op.output.clone().unwrap_or(Value::Null),
+                    time_ns: s.completed_ns,
+                },
+            );
+        }
+    }
+    let mut history = History::new(kind, Value::Null);
+    let mut whole_index = BTreeMap::new();
+    for (whole, event) in events {
+        let local = history.events().len();
+        let is_invoke = event.kind == EventKind::Invoke;
+        // The events come from a recorder that kept them well formed.
+        if history.push(event).is_ok() && is_invoke {
+            whole_index.insert(local, whole);
+        }
+    }
+    let start_states = key
+        .frontier
+        .iter()
+        .take(8)
+        .map(|c| model.describe(&c.state))
+        .collect();
+    let result = match first {
+        Some(config) => {
+            let start = StartAt {
+                model,
+                state: config.state.clone(),
+            };
+            let budget = Budget {
+                max_states,
+                ..Budget::default()
+            };
+            check_with(&history, &start, &budget)
+        }
+        None => crate::check::check(&history, &Budget::default()),
+    };
+    SegmentFailure {
+        key: partition.clone(),
+        from_ns,
+        to_ns,
+        start_states,
+        history,
+        result,
+        whole_index,
+    }
+}
+
+/// A model that starts in a given state instead of the history's `init`: the segment after a
+/// cut starts where the frontier says. It claims nothing that depends on the initial value.
+struct StartAt<'m, M: Model> {
+    model: &'m M,
+    state: M::State,
+}
+
+impl<M: Model> Model for StartAt<'_, M>
+where
+    M::State: Sync,
+{
+    type State = M::State;
+
+    fn init(&self, _init: &Value) -> Self::State {
+        self.state.clone()
+    }
+
+    fn step(&self, state: &Self::State, op: &Operation) -> Option<Self::State> {
+        self.model.step(state, op)
+    }
+
+    fn describe(&self, state: &Self::State) -> Value {
+        self.model.describe(state)
+    }
+
+    fn replay(
+        &self,
+        _init: &Value,
+        prefix: &[&Operation],
+        tail_len: usize,
+        candidates: &[&Operation],
+    ) -> Replay {
+        let mut state = self.state.clone();
+        let tail_start = prefix.len().saturating_sub(tail_len);
+        let mut tail = Vec::new();
+        for (step, op) in prefix.iter().enumerate() {
+            if let Some(next) = self.model.step(&state, op) {
+                state = next;
+            }
+            if step >= tail_start {
+                tail.push(self.model.describe(&state));
+            }
+        }
+        Replay {
+            tail,
+            state: self.model.describe(&state),
+            reasons: candidates
+                .iter()
+                .map(|op| self.model.explain(&state, op))
+                .collect(),
+        }
+    }
+
+    fn state_bytes(&self, state: &Self::State) -> usize {
+        self.model.state_bytes(state)
+    }
+
+    fn explain(&self, state: &Self::State, op: &Operation) -> String {
+        self.model.explain(state, op)
+    }
+
+    fn read_only(&self, op: &Operation) -> bool {
+        self.model.read_only(op)
+    }
+
+    fn admits(&self, state: &Self::State, op: &Operation) -> bool {
+        self.model.admits(state, op)
+    }
+
+    fn overwrites(&self, op: &Operation) -> bool {
+        self.model.overwrites(op)
+    }
+
+    fn unobservable<'s>(&'s self, _init: &Value, _ops: &[Operation]) -> StateTest<'s, Self::State> {
+        Box::new(|_| false)
+    }
+
+    fn partition(&self, op: &Operation) -> Option<String> {
+        self.model.partition(op)
+    }
+
+    fn effect_key(&self, op: &Operation) -> Option<String> {
+        self.model.effect_key(op)
+    }
+
+    fn irrelevant(&self, ops: &[Operation]) -> Vec<bool> {
+        self.model.irrelevant(ops)
+    }
+}
+
+#[cfg(test)]
+#[path = "incremental_tests.rs"]
+mod tests;
