@@ -209,6 +209,11 @@ where
         }
     }
 
+    /// The states each segment's search may explore.
+    pub fn max_states(&self) -> u64 {
+        self.max_states
+    }
+
     /// Operations invoked so far.
     pub fn op_count(&self) -> usize {
         self.op_count

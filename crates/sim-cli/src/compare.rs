@@ -151,7 +151,7 @@ fn run_column(
                         .map(|&seed| {
                             program
                                 .families
-                                .run(scenario, RunOptions::new(seed))
+                                .run(scenario, compare_options(seed))
                                 .map_err(|e| e.to_string())
                         })
                         .collect::<Result<Vec<_>, _>>()
@@ -360,4 +360,12 @@ mod tests {
         assert_eq!(column.side("minority"), "no operation");
         assert_eq!(Column::default().side("minority"), "not measured");
     }
+}
+
+/// A run of the table: it keeps the client history, whose anomalies (`reads.stale`,
+/// `writes.lost`) the table compares.
+fn compare_options(seed: u64) -> RunOptions {
+    let mut options = RunOptions::new(seed);
+    options.keep_history = true;
+    options
 }

@@ -245,6 +245,11 @@ impl<K: ClientPlugin> ClientEngine<K> {
         &self.plugin
     }
 
+    /// The plug-in, to configure it before the run.
+    pub fn plugin_mut(&mut self) -> &mut K {
+        &mut self.plugin
+    }
+
     /// Every operation invoked, in invoke order.
     pub fn records(&self) -> &[OpRecord] {
         &self.records

@@ -156,6 +156,10 @@ pub trait Workload<P: Process>: Any {
     fn client_count(&self) -> Option<usize> {
         None
     }
+    /// Keep the whole client history for an output that asks for it (`--history`, `--report`).
+    /// Without it a workload may check its history as it goes and forget what it checked, so
+    /// that memory does not grow with simulated time. The default keeps nothing extra.
+    fn keep_history(&mut self) {}
 }
 
 /// What a workload may do.
@@ -513,6 +517,10 @@ impl<P: Process> Simulation<P> {
     }
     pub fn workload(&self) -> Option<&dyn Workload<P>> {
         self.workload.as_deref()
+    }
+    /// The client workload, to configure it before the run.
+    pub fn workload_mut(&mut self) -> Option<&mut (dyn Workload<P> + 'static)> {
+        self.workload.as_deref_mut()
     }
     /// The time of the next event, if any.
     /// How many events are pending (including stale timers not yet reached).

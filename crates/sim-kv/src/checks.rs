@@ -10,7 +10,7 @@
 //! protocol.
 
 use serde::{Deserialize, Serialize};
-use sim_check::{render_text, Budget, Verdict};
+use sim_check::{IncrementalResult, Verdict};
 use sim_core::{
     Check, CheckKind, CheckReport, ClusterInfo, Phases, Process, SimDuration, SimTime, Simulation,
     SuiteError, Violation,
@@ -140,6 +140,10 @@ fn no_workload(name: &str, kind: CheckKind, end: SimTime) -> CheckReport {
 }
 
 /// `kv.linearizable`: the client history is linearizable for a key-value map, key by key.
+///
+/// The workload checks its history as it records it (stretch by stretch, see
+/// [`sim_check::Incremental`]), so the state budget is the workload's: a suite passes
+/// `state_budget` to [`KvWorkload::with_state_budget`]. When the two differ the summary says so.
 #[derive(Debug, Clone)]
 pub struct Linearizable {
     pub state_budget: u64,
@@ -159,13 +163,10 @@ impl<P: Process> Check<P> for Linearizable {
         let Some(workload) = kv_workload(sim) else {
             return no_workload(&name, CheckKind::Always, phases.end);
         };
-        let history = workload.history();
-        // A state budget only: a wall-clock limit would make the verdict depend on the machine.
-        let budget = Budget {
-            max_states: self.state_budget,
-            ..Budget::default()
-        };
-        let result = sim_check::check(history, &budget);
+        // Checked as it was recorded, stretch by stretch, within the state budget the suite
+        // gave the workload (`KvWorkload::with_state_budget`); no wall-clock limit, so the
+        // verdict depends on nothing but the run.
+        let result = workload.linearizability();
         let mut figures = vec![
             ("operations".to_string(), result.op_count.to_string()),
             ("keys".to_string(), result.keys.len().to_string()),
@@ -174,6 +175,16 @@ impl<P: Process> Check<P> for Linearizable {
                 result.states_explored.to_string(),
             ),
         ];
+        if workload.state_budget() != self.state_budget {
+            figures.push((
+                "state budget".to_string(),
+                format!(
+                    "{} states per stretch (the workload's; the check asked for {})",
+                    workload.state_budget(),
+                    self.state_budget
+                ),
+            ));
+        }
         let violation = match &result.verdict {
             Verdict::Linearizable => {
                 figures.insert(0, ("verdict".to_string(), "linearizable".to_string()));
@@ -192,38 +203,7 @@ impl<P: Process> Check<P> for Linearizable {
             }
             Verdict::NotLinearizable => {
                 figures.insert(0, ("verdict".to_string(), "not linearizable".to_string()));
-                let mut time = phases.end;
-                let mut message = String::new();
-                if let Some(explanation) = &result.explanation {
-                    let events = history.events();
-                    let blocking = history
-                        .operations()
-                        .into_iter()
-                        .find(|op| op.index == explanation.blocking);
-                    let invoked = events.get(explanation.blocking).and_then(|e| e.time_ns);
-                    let returned = blocking
-                        .as_ref()
-                        .and_then(|op| op.complete_index)
-                        .and_then(|i| events.get(i))
-                        .and_then(|e| e.time_ns);
-                    if let Some(returned) = returned {
-                        time = SimTime(returned);
-                    }
-                    message.push_str(&format!(
-                        "key {} op {} (process {}, invoked at t={}, returned at {}) cannot be \
-                         placed in any legal order\n",
-                        explanation.key.as_deref().unwrap_or("(none)"),
-                        explanation.blocking,
-                        blocking.as_ref().map_or(0, |op| op.process),
-                        SimTime(invoked.unwrap_or(0)),
-                        returned.map_or("(never)".to_string(), |t| format!("t={}", SimTime(t))),
-                    ));
-                }
-                message.push_str(&render_text(&result, history));
-                Some(Violation {
-                    time,
-                    message: message.trim_end().to_string(),
-                })
+                Some(failure_violation(&result, phases.end))
             }
         };
         CheckReport {
@@ -233,6 +213,55 @@ impl<P: Process> Check<P> for Linearizable {
             figures,
             not_evaluated: None,
         }
+    }
+}
+
+/// The violation of `kv.linearizable`: the operation that cannot be placed, with its key, process
+/// and times, then the failing stretch of the history explained.
+fn failure_violation(result: &IncrementalResult, end: SimTime) -> Violation {
+    let Some(failure) = &result.failure else {
+        return Violation {
+            time: end,
+            message: "not linearizable".to_string(),
+        };
+    };
+    let mut time = SimTime(failure.to_ns);
+    let mut message = String::new();
+    if let Some(explanation) = &failure.result.explanation {
+        let events = failure.history.events();
+        let blocking = failure
+            .history
+            .operations()
+            .into_iter()
+            .find(|op| op.index == explanation.blocking);
+        let invoked = events.get(explanation.blocking).and_then(|e| e.time_ns);
+        let returned = blocking
+            .as_ref()
+            .and_then(|op| op.complete_index)
+            .and_then(|i| events.get(i))
+            .and_then(|e| e.time_ns);
+        if let Some(returned) = returned {
+            time = SimTime(returned);
+        }
+        let whole = failure
+            .whole_index
+            .get(&explanation.blocking)
+            .copied()
+            .unwrap_or(explanation.blocking);
+        message.push_str(&format!(
+            "key {} op {} (process {}, invoked at t={}, returned at {}) cannot be placed in any \
+             legal order\n",
+            explanation.key.as_deref().unwrap_or("(none)"),
+            whole,
+            blocking.as_ref().map_or(0, |op| op.process),
+            SimTime(invoked.unwrap_or(0)),
+            returned.map_or("(never)".to_string(), |t| format!("t={}", SimTime(t))),
+        ));
+    }
+    message.push_str(&failure.render_text());
+    Violation {
+        time,
+        message: message.trim_end().to_string(),
     }
 }
 
@@ -484,7 +513,8 @@ mod tests {
             drop_after_apply: 0.3,
             ..Faults::default()
         };
-        let sim = toy::run(params, faults, 1, 4, seconds(2));
+        let workload = KvWorkload::new(params, 1).with_state_budget(1);
+        let sim = toy::run_workload(workload, faults, 1, 4, seconds(2), |_| {});
         let report = finish(&mut Linearizable { state_budget: 1 }, &sim, None);
         assert!(report.passed(), "{:?}", report.violation);
         assert!(

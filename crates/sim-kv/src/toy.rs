@@ -161,6 +161,19 @@ pub fn run_observed(
     node_count: usize,
     seed: u64,
     duration: SimDuration,
+    observe: impl FnMut(&Simulation<ToyStore>),
+) -> Simulation<ToyStore> {
+    let workload = KvWorkload::new(params, node_count);
+    run_workload(workload, faults, node_count, seed, duration, observe)
+}
+
+/// [`run_observed`] with a workload built by the caller (a state budget of its own, say).
+pub fn run_workload(
+    mut workload: KvWorkload,
+    faults: Faults,
+    node_count: usize,
+    seed: u64,
+    duration: SimDuration,
     mut observe: impl FnMut(&Simulation<ToyStore>),
 ) -> Simulation<ToyStore> {
     let config = SimConfig::new(seed, node_count);
@@ -169,7 +182,9 @@ pub fn run_observed(
         Box::new(move |_| ToyStore::new(faults)),
         Trace::new(None),
     );
-    sim.set_workload(Box::new(KvWorkload::new(params, node_count)));
+    // The tests compare the whole history with what was checked as it was recorded.
+    workload.keep_whole_history();
+    sim.set_workload(Box::new(workload));
     sim.start();
     let end = SimTime::ZERO + duration;
     while sim.peek_time().is_some_and(|t| t <= end) {

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 
 use rand::Rng;
 use serde_json::Value;
-use sim_check::{History, ModelKind, OpFn, OpIndex, Outcome};
+use sim_check::{History, Incremental, IncrementalResult, Kv, ModelKind, OpFn, OpIndex, Outcome};
 use sim_client::{Answer, ClientEngine, ClientPlugin, Invocation, OpRecord, Status};
 use sim_core::rng;
 use sim_core::{ClientCtx, NodeId, Process, RequestId, SimRng, SimTime, Workload};
@@ -85,7 +85,10 @@ pub struct KvClient {
     key_cumulative: Vec<f64>,
     /// The last value seen per key, so that a compare-and-set has a chance to succeed.
     last_seen: BTreeMap<String, Option<String>>,
-    history: History,
+    /// Checks the history as it is recorded and forgets what it checked.
+    checker: Incremental<Kv>,
+    /// The whole history, kept only when an output asks for it ([`KvClient::keep_history`]).
+    history: Option<History>,
     anomalies: Anomalies,
 }
 
@@ -113,13 +116,32 @@ impl KvClient {
             keys,
             key_cumulative,
             last_seen: BTreeMap::new(),
-            history: History::new(ModelKind::Kv, Value::Null),
+            checker: Incremental::new(ModelKind::Kv, Kv, Value::Null, STATE_BUDGET_DEFAULT),
+            history: None,
             anomalies: Anomalies::default(),
         }
     }
 
-    pub fn history(&self) -> &History {
-        &self.history
+    /// Each stretch of a key's history between quiescent cuts may explore this many states.
+    pub fn set_state_budget(&mut self, max_states: u64) {
+        self.checker = Incremental::new(ModelKind::Kv, Kv, Value::Null, max_states);
+    }
+
+    /// Keep the whole history from now on (call it before the run), for `--history` and reports.
+    pub fn keep_history(&mut self) {
+        if self.history.is_none() {
+            self.history = Some(History::new(ModelKind::Kv, Value::Null));
+        }
+    }
+
+    /// The whole history, when it was kept ([`KvClient::keep_history`]).
+    pub fn history(&self) -> Option<&History> {
+        self.history.as_ref()
+    }
+
+    /// The linearizability verdict on the history so far (operations in flight count as info).
+    pub fn linearizability(&self) -> IncrementalResult {
+        self.checker.result()
     }
 
     pub fn anomalies(&self) -> Anomalies {
@@ -216,8 +238,17 @@ impl ClientPlugin for KvClient {
         };
         let (f, argument) = history_invoke(&op);
         let key = Some(op.key().to_string());
+        if let Some(kept) = &mut self.history {
+            kept.invoke(
+                invocation.process,
+                f,
+                key.clone(),
+                argument.clone(),
+                invocation.at.0,
+            );
+        }
         let history = self
-            .history
+            .checker
             .invoke(invocation.process, f, key, argument, invocation.at.0);
         KvPending {
             request: KvRequest {
@@ -270,7 +301,10 @@ impl ClientPlugin for KvClient {
             Value::Null
         };
         let read = value_as_option(&value);
-        self.history.complete(op.history, outcome, value, at.0);
+        if let Some(kept) = &mut self.history {
+            kept.complete(op.history, outcome, value.clone(), at.0);
+        }
+        self.checker.complete(op.history, outcome, value, at.0);
         if status == Status::Ok {
             self.learn(&op.request.op, read);
         }
@@ -294,6 +328,10 @@ fn value_as_option(value: &Value) -> Option<String> {
         _ => None,
     }
 }
+
+/// The state budget of each stretch of the history until a suite sets its own
+/// (`KvCheckParams::state_budget`'s default).
+const STATE_BUDGET_DEFAULT: u64 = 10_000_000;
 
 /// The history's `f` and invoke value for an operation: a read's value is null, a cas's is
 /// `[expected, new]` (null for an absent key).
@@ -336,15 +374,39 @@ impl KvWorkload {
         &self.engine
     }
 
-    /// The history recorded so far. Operations still outstanding have an invoke and no
-    /// completion, which the checker reads as info.
-    pub fn history(&self) -> &History {
+    /// The history recorded so far, when it was kept ([`KvWorkload::keep_whole_history`]).
+    /// Operations still outstanding have an invoke and no completion, which the checker reads
+    /// as info.
+    pub fn history(&self) -> Option<&History> {
         self.engine.plugin().history()
     }
 
-    /// The history in the checker's JSON format, for `--history FILE`.
-    pub fn history_json(&self) -> Value {
-        self.history().to_json()
+    /// The history in the checker's JSON format, for `--history FILE`, when it was kept.
+    pub fn history_json(&self) -> Option<Value> {
+        self.history().map(History::to_json)
+    }
+
+    /// Keep the whole history (call it before the run): otherwise it is checked as it is
+    /// recorded and forgotten.
+    pub fn keep_whole_history(&mut self) {
+        self.engine.plugin_mut().keep_history();
+    }
+
+    /// Each stretch of a key's history between quiescent cuts may explore `max_states` states
+    /// (`kv.linearizable`'s `state_budget`). Call it before the run.
+    pub fn with_state_budget(mut self, max_states: u64) -> Self {
+        self.engine.plugin_mut().set_state_budget(max_states);
+        self
+    }
+
+    /// The linearizability verdict on the history so far.
+    pub fn linearizability(&self) -> IncrementalResult {
+        self.engine.plugin().linearizability()
+    }
+
+    /// The states each stretch of a key's history may explore.
+    pub fn state_budget(&self) -> u64 {
+        self.engine.plugin().checker.max_states()
     }
 
     /// Every operation invoked, in invoke order.
@@ -391,6 +453,10 @@ where
     fn client_count(&self) -> Option<usize> {
         Some(KvWorkload::client_count(self))
     }
+
+    fn keep_history(&mut self) {
+        self.keep_whole_history();
+    }
 }
 
 impl std::fmt::Debug for KvWorkload {
@@ -428,7 +494,7 @@ mod tests {
     /// completion matches an invoke of its process, no process has two operations in flight, and
     /// no process acts after an info.
     fn assert_well_formed(workload: &KvWorkload) {
-        let text = workload.history_json().to_string();
+        let text = kept(workload).to_json().to_string();
         let parsed = parse_history(&text, "recorded", None);
         assert!(
             parsed.is_ok(),
@@ -437,7 +503,7 @@ mod tests {
         );
         let mut ended: BTreeSet<u64> = BTreeSet::new();
         let mut open: BTreeSet<u64> = BTreeSet::new();
-        for event in workload.history().events() {
+        for event in kept(workload).events() {
             assert!(
                 !ended.contains(&event.process),
                 "process {} acts after an info",
@@ -456,13 +522,22 @@ mod tests {
         }
     }
 
+    fn kept(workload: &KvWorkload) -> &History {
+        workload.history().expect("the toy run keeps its history")
+    }
+
+    /// The whole history is linearizable, and the check made as it was recorded agrees.
     fn assert_linearizable(workload: &KvWorkload) {
-        let result = sim_check::check(workload.history(), &sim_check::Budget::default());
+        assert_eq!(
+            workload.linearizability().verdict,
+            sim_check::Verdict::Linearizable
+        );
+        let result = sim_check::check(kept(workload), &sim_check::Budget::default());
         assert_eq!(
             result.verdict,
             sim_check::Verdict::Linearizable,
             "{}",
-            sim_check::render_text(&result, workload.history())
+            sim_check::render_text(&result, kept(workload))
         );
     }
 
@@ -520,7 +595,7 @@ mod tests {
             seconds(2),
         );
         let mut seen = BTreeSet::new();
-        for event in workload(&sim).history().events() {
+        for event in kept(workload(&sim)).events() {
             if event.kind != EventKind::Invoke {
                 continue;
             }
@@ -572,7 +647,7 @@ mod tests {
         let counts = workload.counts();
         assert!(counts.info > counts.pending, "{counts}");
         assert!(counts.ok > 20, "{counts}");
-        let processes = workload.history().processes();
+        let processes = kept(workload).processes();
         assert!(processes.len() > workload.client_count(), "{processes:?}");
         assert_well_formed(workload);
         assert_linearizable(workload);
@@ -726,7 +801,7 @@ mod tests {
         };
         let sim = toy::run(params, Faults::default(), 1, 4, seconds(2));
         let mut per_key: BTreeMap<String, usize> = BTreeMap::new();
-        for event in workload(&sim).history().events() {
+        for event in kept(workload(&sim)).events() {
             *per_key
                 .entry(event.key.clone().unwrap_or_default())
                 .or_default() += 1;

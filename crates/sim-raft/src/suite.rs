@@ -217,10 +217,10 @@ impl Suite for RaftSuite {
     }
 
     fn workload(&self) -> Option<Box<dyn Workload<RaftNode>>> {
-        Some(Box::new(KvWorkload::new(
-            self.workload.clone(),
-            self.node_count,
-        )))
+        Some(Box::new(
+            KvWorkload::new(self.workload.clone(), self.node_count)
+                .with_state_budget(self.kv_checks.state_budget),
+        ))
     }
 
     fn checks(&self) -> Vec<Box<dyn Check<RaftNode>>> {
@@ -288,7 +288,7 @@ impl Suite for RaftSuite {
     }
 
     fn history(&self, sim: &Simulation<RaftNode>) -> Option<serde_json::Value> {
-        sim_kv::kv_workload(sim).map(|w| w.history_json())
+        sim_kv::kv_workload(sim).and_then(|w| w.history_json())
     }
 }
 

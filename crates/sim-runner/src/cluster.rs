@@ -168,6 +168,13 @@ impl<S: Suite> Cluster<S> {
         self.stop_at_violation = false;
     }
 
+    /// Asks the workload to keep its whole client history (for `--history` and `--report`).
+    pub fn keep_history(&mut self) {
+        if let Some(workload) = self.sim.workload_mut() {
+            workload.keep_history();
+        }
+    }
+
     /// Replaces the suite's client workload (a test's scripted clients, say).
     pub fn set_workload(&mut self, workload: Box<dyn sim_core::Workload<S::P>>) {
         self.sim.set_workload(workload);

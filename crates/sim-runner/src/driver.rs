@@ -114,7 +114,10 @@ pub fn run_suite<S: Suite>(
         max_events: scenario.max_events,
     };
     let trace = sim_report::trace(options.trace.take(), options.report.as_ref());
-    let cluster = Cluster::new(suite, config, trace);
+    let mut cluster = Cluster::new(suite, config, trace);
+    if options.keep_history {
+        cluster.keep_history();
+    }
     check_client_targets(
         &scenario,
         cluster.sim().workload().map(|w| w.client_count()),
