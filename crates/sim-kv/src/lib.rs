@@ -6,7 +6,9 @@
 //!   (`Redirect { to }` when another node serves, `Unavailable` when no one can now).
 //! - `params`: [`WorkloadParams`], a scenario's `[workload]` table, and its validation.
 //! - `workload`: [`KvClient`], the [`sim_client::ClientPlugin`] for the kv types (op mix, keys,
-//!   values, the [`sim_check::History`]), and [`KvWorkload`], the engine running it.
+//!   values; the history checked as it is recorded by [`sim_check::Incremental`], and kept whole
+//!   as a [`sim_check::History`] only when an output asks), and [`KvWorkload`], the engine
+//!   running it.
 //! - `stats`: [`KvWorkload::summary`], the lines a run summary prints.
 //! - `anomalies`: [`Observations`]: stale reads, lost acknowledged writes and session
 //!   guarantees of a history, measured for stores that are not linearizable by design.
@@ -41,7 +43,10 @@
 //!
 //! ```text
 //! fn workload(&self) -> Option<Box<dyn Workload<Self::P>>> {
-//!     Some(Box::new(KvWorkload::new(self.workload.clone(), self.node_count)))
+//!     Some(Box::new(
+//!         KvWorkload::new(self.workload.clone(), self.node_count)
+//!             .with_state_budget(self.kv_checks.state_budget),
+//!     ))
 //! }
 //! fn checks(&self) -> Vec<Box<dyn Check<Self::P>>> {
 //!     sim_kv::checks(&self.kv_checks)
@@ -50,7 +55,7 @@
 //!     sim_kv::kv_workload(sim).map(|w| w.summary(run)).unwrap_or_default()
 //! }
 //! fn history(&self, sim: &Simulation<Self::P>) -> Option<serde_json::Value> {
-//!     sim_kv::kv_workload(sim).map(|w| w.history_json())
+//!     sim_kv::kv_workload(sim).and_then(|w| w.history_json())
 //! }
 //! ```
 

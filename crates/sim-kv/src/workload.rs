@@ -5,9 +5,13 @@
 //! compare-and-set's expected value from the last value seen), builds `KvRequest { client,
 //! seq, op }` with the engine's session and sequence number, reads `KvResponse`s (`Redirect` and
 //! `Unavailable` to the engine, a reply that does not fit the operation as info), and records
-//! every operation's invoke and completion in simulated time in a [`sim_check::History`] (model
-//! `kv`): ok, fail (certainly did not happen) or info (unknown; the engine then continues the
-//! client under a fresh history process, so the history stays well formed).
+//! every operation's invoke and completion in simulated time (model `kv`): ok, fail (certainly
+//! did not happen) or info (unknown; the engine then continues the client under a fresh history
+//! process, so the history stays well formed). The history goes to a [`sim_check::Incremental`]
+//! recorder, which checks each key's stretch of history whenever no operation on the key is in
+//! flight and forgets it, so a run's memory does not grow with its simulated time; the whole
+//! [`sim_check::History`] is kept besides only when an output asks for it
+//! ([`KvWorkload::keep_whole_history`]: `--history`, `--report`, `sim compare`).
 //!
 //! And [`KvWorkload`], the engine running `KvClient`: what a suite's `workload()` returns.
 //! Everything about when and where requests go (closed or open loop, redirects, timeouts,
