@@ -604,7 +604,7 @@ fn event_to_json(event: &Event) -> Value {
 }
 
 /// One op as a single JSON line, fields in the documented order.
-fn event_to_line(event: &Event) -> String {
+pub(crate) fn event_to_line(event: &Event) -> String {
     let mut line = format!(
         "{{\"process\": {}, \"type\": \"{}\", \"f\": \"{}\"",
         event.process,

@@ -93,7 +93,7 @@ fn run_checked(program: &Program, args: &RunArgs) -> Result<u8, String> {
     }
     let mut options = RunOptions::new(args.seed);
     options.duration = args.duration;
-    options.keep_history = args.history.is_some();
+    options.history_out = open_history(args.history.as_deref())?;
     options.trace = open_trace(args.trace.as_deref())?;
     let collector = args.report.as_ref().map(|_| sim_report::Collector::new());
     options.report = collector.clone();
@@ -102,8 +102,9 @@ fn run_checked(program: &Program, args: &RunArgs) -> Result<u8, String> {
         .families
         .run(&scenario, options)
         .map_err(|e| e.to_string())?;
-    if let Some(path) = &args.history {
-        write_history(&report, path)?;
+    if let (Some(e), Some(path)) = (&report.history_error, &args.history) {
+        // A requested output that could not be written fails the command.
+        return Err(format!("--history {}: {e}", path.display()));
     }
     match args.format {
         Format::Text => print!("{}", report.render_text()),
@@ -137,20 +138,15 @@ pub fn open_trace(path: Option<&Path>) -> Result<Option<Box<dyn Write>>, String>
     Ok(Some(Box::new(BufWriter::new(file))))
 }
 
-/// `--history FILE`: the client history in the checker's format.
-fn write_history(report: &sim_runner::RunReport, path: &Path) -> Result<(), String> {
-    let Some(history) = &report.history else {
-        return Err(format!(
-            "--history: protocol {} records no client history",
-            report.protocol
-        ));
+/// The `--history FILE` output, created before the run: the workload writes the history into
+/// it as it records it, so the run never holds it whole.
+fn open_history(path: Option<&Path>) -> Result<Option<Box<dyn Write>>, String> {
+    let Some(path) = path else {
+        return Ok(None);
     };
-    File::create(path)
-        .and_then(|mut f| {
-            serde_json::to_writer(&mut f, history)?;
-            f.write_all(b"\n")
-        })
-        .map_err(|e| format!("--history {}: {e}", path.display()))
+    let file = File::create(path)
+        .map_err(|e| format!("--history {}: cannot create the file: {e}", path.display()))?;
+    Ok(Some(Box::new(BufWriter::new(file))))
 }
 
 /// `--emit-scenario FILE`: the run as an explicit scenario file.

@@ -160,6 +160,19 @@ pub trait Workload<P: Process>: Any {
     /// Without it a workload may check its history as it goes and forget what it checked, so
     /// that memory does not grow with simulated time. The default keeps nothing extra.
     fn keep_history(&mut self) {}
+    /// Write the client history to `out` as it is recorded (`--history FILE`), so that it is
+    /// never held whole; `Err(out)` gives the writer back from a workload that does not stream
+    /// (the runner then writes what [`Suite::history`](crate::Suite::history) returns).
+    fn stream_history(
+        &mut self,
+        out: Box<dyn std::io::Write>,
+    ) -> Result<(), Box<dyn std::io::Write>> {
+        Err(out)
+    }
+    /// Ends the streamed history (the run is over): the first error writing it, if any.
+    fn end_history(&mut self) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// What a workload may do.

@@ -22,7 +22,10 @@ use std::collections::BTreeMap;
 
 use rand::Rng;
 use serde_json::Value;
-use sim_check::{History, Incremental, IncrementalResult, Kv, ModelKind, OpFn, OpIndex, Outcome};
+use sim_check::{
+    Event, EventKind, History, HistoryWriter, Incremental, IncrementalResult, Kv, ModelKind, OpFn,
+    OpIndex, Outcome,
+};
 use sim_client::{Answer, ClientEngine, ClientPlugin, Invocation, OpRecord, Status};
 use sim_core::rng;
 use sim_core::{ClientCtx, NodeId, Process, RequestId, SimRng, SimTime, Workload};
@@ -76,6 +79,8 @@ pub struct Anomalies {
 pub struct KvPending {
     pub request: KvRequest,
     history: OpIndex,
+    /// The history process that invoked it.
+    process: u64,
     /// An ok read's value (null: absent), once answered.
     read: Value,
 }
@@ -93,6 +98,8 @@ pub struct KvClient {
     checker: Incremental<Kv>,
     /// The whole history, kept only when an output asks for it ([`KvClient::keep_history`]).
     history: Option<History>,
+    /// Where the history is written as it is recorded (`--history FILE`), if anywhere.
+    out: Option<HistoryWriter>,
     anomalies: Anomalies,
 }
 
@@ -122,6 +129,7 @@ impl KvClient {
             last_seen: BTreeMap::new(),
             checker: Incremental::new(ModelKind::Kv, Kv, Value::Null, STATE_BUDGET_DEFAULT),
             history: None,
+            out: None,
             anomalies: Anomalies::default(),
         }
     }
@@ -135,6 +143,19 @@ impl KvClient {
     pub fn keep_history(&mut self) {
         if self.history.is_none() {
             self.history = Some(History::new(ModelKind::Kv, Value::Null));
+        }
+    }
+
+    /// Write the history to `out` as it is recorded; [`KvClient::end_history`] closes it.
+    pub fn stream_history(&mut self, out: Box<dyn std::io::Write>) {
+        self.out = Some(HistoryWriter::new(out, ModelKind::Kv, &Value::Null));
+    }
+
+    /// Closes the streamed history: the first error writing it, if any.
+    pub fn end_history(&mut self) -> std::io::Result<()> {
+        match &mut self.out {
+            Some(out) => out.finish(),
+            None => Ok(()),
         }
     }
 
@@ -242,6 +263,16 @@ impl ClientPlugin for KvClient {
         };
         let (f, argument) = history_invoke(&op);
         let key = Some(op.key().to_string());
+        if let Some(out) = &mut self.out {
+            out.event(&Event {
+                process: invocation.process,
+                kind: EventKind::Invoke,
+                f,
+                key: key.clone(),
+                value: argument.clone(),
+                time_ns: Some(invocation.at.0),
+            });
+        }
         if let Some(kept) = &mut self.history {
             kept.invoke(
                 invocation.process,
@@ -261,6 +292,7 @@ impl ClientPlugin for KvClient {
                 op,
             },
             history,
+            process: invocation.process,
             read: Value::Null,
         }
     }
@@ -305,6 +337,17 @@ impl ClientPlugin for KvClient {
             Value::Null
         };
         let read = value_as_option(&value);
+        if let Some(out) = &mut self.out {
+            let (f, _) = history_invoke(&op.request.op);
+            out.event(&Event {
+                process: op.process,
+                kind: outcome.into(),
+                f,
+                key: Some(op.request.op.key().to_string()),
+                value: value.clone(),
+                time_ns: Some(at.0),
+            });
+        }
         if let Some(kept) = &mut self.history {
             kept.complete(op.history, outcome, value.clone(), at.0);
         }
@@ -460,6 +503,21 @@ where
 
     fn keep_history(&mut self) {
         self.keep_whole_history();
+    }
+
+    fn stream_history(
+        &mut self,
+        out: Box<dyn std::io::Write>,
+    ) -> Result<(), Box<dyn std::io::Write>> {
+        self.engine.plugin_mut().stream_history(out);
+        Ok(())
+    }
+
+    fn end_history(&mut self) -> Result<(), String> {
+        self.engine
+            .plugin_mut()
+            .end_history()
+            .map_err(|e| e.to_string())
     }
 }
 

@@ -175,6 +175,18 @@ impl<S: Suite> Cluster<S> {
         }
     }
 
+    /// Asks the workload to write its history to `out` as it records it; `Err(out)` when it
+    /// does not (or there is no workload).
+    pub fn stream_history(
+        &mut self,
+        out: Box<dyn std::io::Write>,
+    ) -> Result<(), Box<dyn std::io::Write>> {
+        match self.sim.workload_mut() {
+            Some(workload) => workload.stream_history(out),
+            None => Err(out),
+        }
+    }
+
     /// Replaces the suite's client workload (a test's scripted clients, say).
     pub fn set_workload(&mut self, workload: Box<dyn sim_core::Workload<S::P>>) {
         self.sim.set_workload(workload);

@@ -25,8 +25,11 @@ pub struct RunOptions {
     pub duration: Option<SimDuration>,
     /// Where to stream the trace as JSON Lines (`--trace FILE`).
     pub trace: Option<Box<dyn Write>>,
-    /// Keep the client history for `--history FILE`.
+    /// Keep the whole client history in the report (`RunReport::history`, for `--report`).
     pub keep_history: bool,
+    /// Where to write the client history (`--history FILE`): streamed as it is recorded by a
+    /// workload that can, else written from the suite's history at the end.
+    pub history_out: Option<Box<dyn Write>>,
     /// Collect what an HTML report draws (`--report FILE`); the trace hash does not change.
     pub report: Option<sim_report::Collector>,
 }
@@ -38,6 +41,7 @@ impl RunOptions {
             duration: None,
             trace: None,
             keep_history: false,
+            history_out: None,
             report: None,
         }
     }
@@ -118,6 +122,13 @@ pub fn run_suite<S: Suite>(
     if options.keep_history {
         cluster.keep_history();
     }
+    let history_out = match options.history_out.take() {
+        None => HistoryOut::None,
+        Some(out) => match cluster.stream_history(out) {
+            Ok(()) => HistoryOut::Streamed,
+            Err(out) => HistoryOut::AtEnd(out),
+        },
+    };
     check_client_targets(
         &scenario,
         cluster.sim().workload().map(|w| w.client_count()),
@@ -148,7 +159,7 @@ pub fn run_suite<S: Suite>(
     driver.run(scenario.end());
     let schedule: Vec<String> = driver.schedule.iter().map(|f| f.to_string()).collect();
     let finished = driver.cluster.finish_at(scenario.end());
-    Ok(report(&scenario, &options, schedule, finished))
+    Ok(report(&scenario, &options, schedule, finished, history_out))
 }
 
 /// Every fault aimed at a client (`client:cK`) names a client the workload has: a pause or a
@@ -188,13 +199,46 @@ fn check_client_targets(
     Ok(())
 }
 
+/// Where `--history` goes.
+enum HistoryOut {
+    None,
+    /// The workload writes it as it records it.
+    Streamed,
+    /// Written at the end from [`Suite::history`].
+    AtEnd(Box<dyn Write>),
+}
+
+/// Ends the `--history` output: the first error writing it, if any.
+fn end_history<S: Suite>(finished: &mut Finished<S>, out: HistoryOut) -> Option<String> {
+    match out {
+        HistoryOut::None => None,
+        HistoryOut::Streamed => finished
+            .sim
+            .workload_mut()
+            .and_then(|workload| workload.end_history().err()),
+        HistoryOut::AtEnd(mut out) => {
+            let Some(history) = finished.suite.history(&finished.sim) else {
+                return Some(format!("protocol {} records no client history", S::NAME));
+            };
+            serde_json::to_writer(&mut out, &history)
+                .map_err(std::io::Error::from)
+                .and_then(|()| out.write_all(b"\n"))
+                .and_then(|()| out.flush())
+                .err()
+                .map(|e| e.to_string())
+        }
+    }
+}
+
 /// The run's report, with the suite's summary and history.
 fn report<S: Suite>(
     scenario: &Scenario,
     options: &RunOptions,
     schedule: Vec<String>,
     mut finished: Finished<S>,
+    history_out: HistoryOut,
 ) -> RunReport {
+    let history_error = end_history(&mut finished, history_out);
     let run_info = RunInfo {
         phases: finished.phases,
         fault_windows: finished.fault_windows.clone(),
@@ -238,6 +282,7 @@ fn report<S: Suite>(
         limit_reached: sim.limit_reached(),
         stopped_by: finished.stopped_by,
         history,
+        history_error,
         trace_error,
     }
 }

@@ -73,6 +73,8 @@ pub struct RunReport {
     /// The always-check whose violation stopped the run.
     pub stopped_by: Option<(String, Violation)>,
     pub history: Option<Value>,
+    /// Why the `--history` output could not be written, if it could not.
+    pub history_error: Option<String>,
     pub trace_error: Option<String>,
 }
 
