@@ -16,7 +16,8 @@
 //! Every check is incremental: it looks at the node whose handler just ran, at what that handler
 //! changed ([`RaftNode::log_changed`], [`RaftNode::applied_now`]) and at the events it reported,
 //! against run-wide records (leaders by term, entries by index and term, committed and applied
-//! entries). Client-visible properties (linearizability, progress) are `sim-kv`'s checks.
+//! entries). Records by log index are forgotten below the index every node's snapshot covers
+//! (`forget`), so their memory does not grow with the run's length. Client-visible properties (linearizability, progress) are `sim-kv`'s checks.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -27,6 +28,7 @@ use sim_core::{
     Simulation, Violation,
 };
 
+use crate::forget::{floor, ByIndex, FORGET_EVERY};
 use crate::log::Command;
 use crate::node::{Durable, RaftEvent, RaftNode, Role, LOG, SNAPSHOT_KEY};
 
@@ -91,8 +93,9 @@ pub fn checks(params: &RaftCheckParams, record: SharedRecord) -> Vec<Box<dyn Che
             violation: None,
         }),
         Box::new(LogMatching {
-            first: Vec::new(),
+            first: ByIndex::default(),
             others: BTreeMap::new(),
+            observed: 0,
             violation: None,
         }),
         Box::new(LeaderCompleteness {
@@ -100,7 +103,8 @@ pub fn checks(params: &RaftCheckParams, record: SharedRecord) -> Vec<Box<dyn Che
             violation: None,
         }),
         Box::new(StateMachineSafety {
-            applied: Vec::new(),
+            applied: ByIndex::default(),
+            observed: 0,
             violation: None,
         }),
         Box::new(Durability {
@@ -300,8 +304,10 @@ impl Check<RaftNode> for LeaderAppendOnly {
 pub struct LogMatching {
     /// By log index - 1, the first `(term, previous term, command, node)` seen there; other
     /// terms at the same index (rarer: after leader changes) go to `others`.
-    first: Vec<Option<(u64, u64, Command, NodeId)>>,
+    first: ByIndex<Option<(u64, u64, Command, NodeId)>>,
     others: BTreeMap<(u64, u64), (u64, Command, NodeId)>,
+    /// Handler observations so far, to forget old records now and then.
+    observed: u64,
     violation: Option<Violation>,
 }
 
@@ -323,19 +329,20 @@ impl LogMatching {
                     index - 1
                 ));
             }
-            let k = (index - 1) as usize;
-            if self.first.len() <= k {
-                self.first.resize(k + 1, None);
+            if self.first.is_forgotten(index) {
+                // Below every node's snapshot: checked when it was first written.
+                continue;
             }
-            let seen = match &self.first[k] {
-                Some((term, other_prev, command, other)) if *term == entry.term => {
+            self.first.extend_to(index, None);
+            let seen = match self.first.get(index) {
+                Some(Some((term, other_prev, command, other))) if *term == entry.term => {
                     Some((*other_prev, command, *other))
                 }
-                Some(_) => self
+                Some(Some(_)) => self
                     .others
                     .get(&(index, entry.term))
                     .map(|(p, c, o)| (*p, c, *o)),
-                None => None,
+                _ => None,
             };
             match seen {
                 Some((other_prev, command, other)) => {
@@ -357,10 +364,13 @@ impl LogMatching {
                 }
                 None => {
                     let record = (prev, entry.command.clone(), node);
-                    if self.first[k].is_none() {
-                        self.first[k] = Some((entry.term, record.0, record.1, record.2));
-                    } else {
-                        self.others.insert((index, entry.term), record);
+                    match self.first.get_mut(index) {
+                        Some(slot @ None) => {
+                            *slot = Some((entry.term, record.0, record.1, record.2));
+                        }
+                        _ => {
+                            self.others.insert((index, entry.term), record);
+                        }
                     }
                 }
             }
@@ -383,6 +393,12 @@ impl Check<RaftNode> for LogMatching {
     ) -> Option<Violation> {
         let (node, from, to) = match *obs {
             Observation::Handled { node, .. } => {
+                self.observed += 1;
+                if self.observed % FORGET_EVERY == 0 {
+                    let below = floor(sim);
+                    self.first.forget_below(below);
+                    self.others.retain(|&(index, _), _| index >= below);
+                }
                 let p = sim.process(node)?;
                 let (low, high) = p.log_changed()?;
                 // One past the written range: a stale entry kept after a rewritten one shows there.
@@ -413,7 +429,9 @@ impl Check<RaftNode> for LogMatching {
 /// applying), so the record grows at its end; an index past the end + 1 is not recorded.
 #[derive(Default)]
 struct Committed {
-    entries: Vec<CommittedEntry>,
+    entries: ByIndex<CommittedEntry>,
+    /// Updates so far, to forget old records now and then.
+    updates: u64,
 }
 
 /// One committed entry and who first applied it.
@@ -429,9 +447,13 @@ struct CommittedEntry {
 
 impl Committed {
     fn update(&mut self, sim: &Simulation<RaftNode>, node: NodeId) {
+        self.updates += 1;
+        if self.updates % FORGET_EVERY == 0 {
+            self.entries.forget_below(floor(sim));
+        }
         let Some(p) = sim.process(node) else { return };
         for applied in p.applied_now() {
-            if applied.index == self.entries.len() as u64 + 1 && applied.index <= p.commit_index() {
+            if applied.index == self.entries.last_index() + 1 && applied.index <= p.commit_index() {
                 self.entries.push(CommittedEntry {
                     term: applied.term,
                     command: applied.command.clone(),
@@ -445,16 +467,11 @@ impl Committed {
 
     /// The recorded entries from `index` on, with their indices.
     fn from(&self, index: u64) -> impl Iterator<Item = (u64, &CommittedEntry)> {
-        let start = (index.max(1) - 1) as usize;
-        self.entries
-            .iter()
-            .enumerate()
-            .skip(start)
-            .map(|(k, e)| (k as u64 + 1, e))
+        self.entries.from(index.max(1))
     }
 
     fn last_index(&self) -> u64 {
-        self.entries.len() as u64
+        self.entries.last_index()
     }
 }
 
@@ -543,7 +560,9 @@ impl Check<RaftNode> for LeaderCompleteness {
 /// §5.4.3 State Machine Safety, from what each handler applied and every snapshot installed.
 pub struct StateMachineSafety {
     /// By log index - 1, the first application seen (see [`Committed`] on why it is dense).
-    applied: Vec<(u64, Command, NodeId, SimTime)>,
+    applied: ByIndex<(u64, Command, NodeId, SimTime)>,
+    /// Handler observations so far, to forget old records now and then.
+    observed: u64,
     violation: Option<Violation>,
 }
 
@@ -566,10 +585,14 @@ impl Check<RaftNode> for StateMachineSafety {
         let Observation::Handled { node, events } = *obs else {
             return None;
         };
+        self.observed += 1;
+        if self.observed % FORGET_EVERY == 0 {
+            self.applied.forget_below(floor(sim));
+        }
         let p = sim.process(node)?;
         let mut found = None;
         for applied in p.applied_now() {
-            match self.applied.get((applied.index.max(1) - 1) as usize) {
+            match self.applied.get(applied.index) {
                 Some((term, command, other, at))
                     if *term != applied.term || !command.same(&applied.command) =>
                 {
@@ -581,7 +604,7 @@ impl Check<RaftNode> for StateMachineSafety {
                     break;
                 }
                 Some(_) => {}
-                None if applied.index == self.applied.len() as u64 + 1 => {
+                None if applied.index == self.applied.last_index() + 1 => {
                     let record = (applied.term, applied.command.clone(), node, sim.now());
                     self.applied.push(record);
                 }
@@ -590,9 +613,7 @@ impl Check<RaftNode> for StateMachineSafety {
         }
         for event in events {
             if let RaftEvent::SnapshotInstalled { index, term } = *event {
-                if let Some((applied_term, _, other, at)) =
-                    self.applied.get((index.max(1) - 1) as usize)
-                {
+                if let Some((applied_term, _, other, at)) = self.applied.get(index) {
                     if *applied_term != term && found.is_none() {
                         found = Some(format!(
                             "{node} installed a snapshot ending at index {index} in term {term}, \

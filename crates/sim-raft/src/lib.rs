@@ -83,6 +83,7 @@ pub mod cap;
 pub mod checks;
 pub mod convergence;
 pub mod coverage;
+mod forget;
 pub mod kv;
 pub mod log;
 pub mod machine;
