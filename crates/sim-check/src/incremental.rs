@@ -527,14 +527,14 @@ fn advance<M: Model>(
             .filter_map(|&p| ops[p].complete_index)
             .min()
             .unwrap_or(usize::MAX);
-        for position in 0..ops.len() {
+        for (position, op) in ops.iter().enumerate() {
             if is_set(&applied, position) {
                 continue;
             }
-            if position >= carried_count && ops[position].index > horizon {
+            if position >= carried_count && op.index > horizon {
                 continue;
             }
-            let Some(next) = model.step(states.get(id), ops[position]) else {
+            let Some(next) = model.step(states.get(id), op) else {
                 continue;
             };
             let next_id = states.intern(next);

@@ -51,7 +51,7 @@ impl HistoryWriter {
             return Err(error);
         }
         let newline = if self.events == 0 { "" } else { "\n" };
-        write!(self.out, "{newline}]}}\n")?;
+        writeln!(self.out, "{newline}]}}")?;
         self.out.flush()
     }
 }

@@ -334,6 +334,14 @@ pub fn run(program: &Program, args: CompareArgs) -> u8 {
     }
 }
 
+/// A run of the table: it keeps the client history, whose anomalies (`reads.stale`,
+/// `writes.lost`) the table compares.
+fn compare_options(seed: u64) -> RunOptions {
+    let mut options = RunOptions::new(seed);
+    options.keep_history = true;
+    options
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -360,12 +368,4 @@ mod tests {
         assert_eq!(column.side("minority"), "no operation");
         assert_eq!(Column::default().side("minority"), "not measured");
     }
-}
-
-/// A run of the table: it keeps the client history, whose anomalies (`reads.stale`,
-/// `writes.lost`) the table compares.
-fn compare_options(seed: u64) -> RunOptions {
-    let mut options = RunOptions::new(seed);
-    options.keep_history = true;
-    options
 }

@@ -394,7 +394,7 @@ impl Check<RaftNode> for LogMatching {
         let (node, from, to) = match *obs {
             Observation::Handled { node, .. } => {
                 self.observed += 1;
-                if self.observed % FORGET_EVERY == 0 {
+                if self.observed.is_multiple_of(FORGET_EVERY) {
                     let below = floor(sim);
                     self.first.forget_below(below);
                     self.others.retain(|&(index, _), _| index >= below);
@@ -448,7 +448,7 @@ struct CommittedEntry {
 impl Committed {
     fn update(&mut self, sim: &Simulation<RaftNode>, node: NodeId) {
         self.updates += 1;
-        if self.updates % FORGET_EVERY == 0 {
+        if self.updates.is_multiple_of(FORGET_EVERY) {
             self.entries.forget_below(floor(sim));
         }
         let Some(p) = sim.process(node) else { return };
@@ -586,7 +586,7 @@ impl Check<RaftNode> for StateMachineSafety {
             return None;
         };
         self.observed += 1;
-        if self.observed % FORGET_EVERY == 0 {
+        if self.observed.is_multiple_of(FORGET_EVERY) {
             self.applied.forget_below(floor(sim));
         }
         let p = sim.process(node)?;
