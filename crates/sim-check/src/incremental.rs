@@ -477,98 +477,124 @@ fn advance<M: Model>(
     // Positions: the carried info operations first, then the segment's.
     let carried: Vec<&SegmentOp> = key.carried.values().collect();
     let ops: Vec<&Operation> = carried.iter().chain(&fresh).map(|s| &s.op).collect();
-    let carried_count = carried.len();
-    let required: Vec<usize> = (carried_count..ops.len())
-        .filter(|&p| ops[p].outcome == Outcome::Ok)
-        .collect();
-    let words = ops.len().div_ceil(64).max(1);
-    let mut states: Interner<M::State> = Interner::new();
-    let mut seen: BTreeSet<(Vec<u64>, u32)> = BTreeSet::new();
-    let mut stack: Vec<(Vec<u64>, u32)> = Vec::new();
-    for config in &key.frontier {
-        let mut applied = vec![0u64; words];
-        for (position, op) in carried.iter().enumerate() {
-            if config.open.binary_search(&op.op.index).is_err() {
-                set(&mut applied, position);
-            }
-        }
-        let id = states.intern(config.state.clone());
-        if seen.insert((applied.clone(), id)) {
-            stack.push((applied, id));
-        }
-    }
-    let mut ends: Vec<Config<M::State>> = Vec::new();
-    let mut explored: u64 = 0;
-    while let Some((applied, id)) = stack.pop() {
-        explored += 1;
-        if explored > max_states {
-            key.states_explored += explored;
-            return Advance::Unknown(format!(
-                "the state budget of {max_states} states per stretch ran out on key {}",
-                describe_key(ops.first().and_then(|op| op.key.as_deref()))
-            ));
-        }
-        if required.iter().all(|&p| is_set(&applied, p)) {
-            let open = (0..ops.len())
-                .filter(|&p| !is_set(&applied, p))
-                .map(|p| ops[p].index)
-                .collect();
-            ends.push(Config {
-                state: states.get(id).clone(),
-                open,
-            });
-            continue;
-        }
-        // An operation may go next only if every ok operation that returned before it was
-        // invoked has gone already.
-        let horizon = required
-            .iter()
-            .filter(|&&p| !is_set(&applied, p))
-            .filter_map(|&p| ops[p].complete_index)
-            .min()
-            .unwrap_or(usize::MAX);
-        for (position, op) in ops.iter().enumerate() {
-            if is_set(&applied, position) {
-                continue;
-            }
-            if position >= carried_count && op.index > horizon {
-                continue;
-            }
-            let Some(next) = model.step(states.get(id), op) else {
-                continue;
-            };
-            let next_id = states.intern(next);
-            let mut next_applied = applied.clone();
-            set(&mut next_applied, position);
-            if seen.insert((next_applied.clone(), next_id)) {
-                stack.push((next_applied, next_id));
-            }
-        }
-    }
+    let stretch = Stretch {
+        model,
+        ops: &ops,
+        carried_count: carried.len(),
+    };
+    let (ends, explored) = stretch.explore(&key.frontier, max_states);
     key.states_explored += explored;
+    let name = describe_key(ops.first().and_then(|op| op.key.as_deref()));
+    let Some(ends) = ends else {
+        return Advance::Unknown(format!(
+            "the state budget of {max_states} states per stretch ran out on key {name}"
+        ));
+    };
     if ends.is_empty() {
         return Advance::Empty;
     }
     let frontier = prune(ends);
     if frontier.len() > FRONTIER_MAX {
         return Advance::Unknown(format!(
-            "more than {FRONTIER_MAX} configurations of key {} were possible at once",
-            describe_key(ops.first().and_then(|op| op.key.as_deref()))
+            "more than {FRONTIER_MAX} configurations of key {name} were possible at once"
         ));
     }
     let still_open: BTreeSet<usize> = frontier
         .iter()
         .flat_map(|c| c.open.iter().copied())
         .collect();
-    let mut carried_next = BTreeMap::new();
-    for s in carried.into_iter().chain(fresh) {
-        if still_open.contains(&s.op.index) {
-            carried_next.insert(s.op.index, s.clone());
-        }
-    }
-    key.carried = carried_next;
+    key.carried = carried
+        .into_iter()
+        .chain(fresh)
+        .filter(|s| still_open.contains(&s.op.index))
+        .map(|s| (s.op.index, s.clone()))
+        .collect();
     key.frontier = frontier;
     Advance::Ok
+}
+
+/// One stretch's search: the carried info operations, then the stretch's own, by position.
+struct Stretch<'a, M: Model> {
+    model: &'a M,
+    ops: &'a [&'a Operation],
+    carried_count: usize,
+}
+
+impl<M: Model> Stretch<'_, M> {
+    /// Every configuration reachable from `frontier` in which all the stretch's ok operations
+    /// have taken effect (`None` when `max_states` ran out), and the configurations explored.
+    fn explore(
+        &self,
+        frontier: &[Config<M::State>],
+        max_states: u64,
+    ) -> (Option<Vec<Config<M::State>>>, u64) {
+        let ops = self.ops;
+        let required: Vec<usize> = (self.carried_count..ops.len())
+            .filter(|&p| ops[p].outcome == Outcome::Ok)
+            .collect();
+        let mut states: Interner<M::State> = Interner::new();
+        let mut seen: BTreeSet<(Vec<u64>, u32)> = BTreeSet::new();
+        let mut stack: Vec<(Vec<u64>, u32)> = Vec::new();
+        for config in frontier {
+            let applied = self.start(config);
+            let id = states.intern(config.state.clone());
+            if seen.insert((applied.clone(), id)) {
+                stack.push((applied, id));
+            }
+        }
+        let mut ends: Vec<Config<M::State>> = Vec::new();
+        let mut explored: u64 = 0;
+        while let Some((applied, id)) = stack.pop() {
+            explored += 1;
+            if explored > max_states {
+                return (None, explored);
+            }
+            if required.iter().all(|&p| is_set(&applied, p)) {
+                let open = (0..ops.len())
+                    .filter(|&p| !is_set(&applied, p))
+                    .map(|p| ops[p].index)
+                    .collect();
+                let state = states.get(id).clone();
+                ends.push(Config { state, open });
+                continue;
+            }
+            // An operation may go next only if every ok operation that returned before it was
+            // invoked has gone already.
+            let horizon = required
+                .iter()
+                .filter(|&&p| !is_set(&applied, p))
+                .filter_map(|&p| ops[p].complete_index)
+                .min()
+                .unwrap_or(usize::MAX);
+            for (position, op) in ops.iter().enumerate() {
+                let waits = position >= self.carried_count && op.index > horizon;
+                if is_set(&applied, position) || waits {
+                    continue;
+                }
+                let Some(next) = self.model.step(states.get(id), op) else {
+                    continue;
+                };
+                let next_id = states.intern(next);
+                let mut next_applied = applied.clone();
+                set(&mut next_applied, position);
+                if seen.insert((next_applied.clone(), next_id)) {
+                    stack.push((next_applied, next_id));
+                }
+            }
+        }
+        (Some(ends), explored)
+    }
+
+    /// The operations already out of play in `config`: the carried ones it no longer holds open.
+    fn start(&self, config: &Config<M::State>) -> Vec<u64> {
+        let mut applied = vec![0u64; self.ops.len().div_ceil(64).max(1)];
+        for (position, op) in self.ops[..self.carried_count].iter().enumerate() {
+            if config.open.binary_search(&op.index).is_err() {
+                set(&mut applied, position);
+            }
+        }
+        applied
+    }
 }
 
 /// Drops duplicate configurations and those whose open operations are a strict subset of
@@ -616,49 +642,11 @@ where
     M::State: Sync,
 {
     let first = key.frontier.first();
-    // Events of the carried info operations and of the segment, by their whole-history index.
-    let mut events: BTreeMap<usize, Event> = BTreeMap::new();
     let carried = key
         .carried
         .values()
         .filter(|s| first.is_some_and(|c| c.open.binary_search(&s.op.index).is_ok()));
-    for s in carried.chain(segment) {
-        let op = &s.op;
-        events.insert(
-            op.index,
-            Event {
-                process: op.process,
-                kind: EventKind::Invoke,
-                f: op.f,
-                key: op.key.clone(),
-                value: op.input.clone(),
-                time_ns: Some(s.invoked_ns),
-            },
-        );
-        if let Some(complete) = op.complete_index {
-            events.insert(
-                complete,
-                Event {
-                    process: op.process,
-                    kind: op.outcome.into(),
-                    f: op.f,
-                    key: op.key.clone(),
-                    value: op.output.clone().unwrap_or(Value::Null),
-                    time_ns: s.completed_ns,
-                },
-            );
-        }
-    }
-    let mut history = History::new(kind, Value::Null);
-    let mut whole_index = BTreeMap::new();
-    for (whole, event) in events {
-        let local = history.events().len();
-        let is_invoke = event.kind == EventKind::Invoke;
-        // The events come from a recorder that kept them well formed.
-        if history.push(event).is_ok() && is_invoke {
-            whole_index.insert(local, whole);
-        }
-    }
+    let (history, whole_index) = stretch_history(kind, carried.chain(segment));
     let start_states = key
         .frontier
         .iter()
@@ -688,6 +676,45 @@ where
         result,
         whole_index,
     }
+}
+
+/// The events of `ops` as a history of their own, in their whole-history order, and each
+/// operation's index in the whole history by its index in the new one.
+fn stretch_history<'a>(
+    kind: ModelKind,
+    ops: impl Iterator<Item = &'a SegmentOp>,
+) -> (History, BTreeMap<usize, usize>) {
+    let mut events: BTreeMap<usize, Event> = BTreeMap::new();
+    for s in ops {
+        let op = &s.op;
+        let event = |kind: EventKind, value: Value, time_ns: Option<u64>| Event {
+            process: op.process,
+            kind,
+            f: op.f,
+            key: op.key.clone(),
+            value,
+            time_ns,
+        };
+        events.insert(
+            op.index,
+            event(EventKind::Invoke, op.input.clone(), Some(s.invoked_ns)),
+        );
+        if let Some(complete) = op.complete_index {
+            let value = op.output.clone().unwrap_or(Value::Null);
+            events.insert(complete, event(op.outcome.into(), value, s.completed_ns));
+        }
+    }
+    let mut history = History::new(kind, Value::Null);
+    let mut whole_index = BTreeMap::new();
+    for (whole, event) in events {
+        let local = history.events().len();
+        let is_invoke = event.kind == EventKind::Invoke;
+        // The events come from a recorder that kept them well formed.
+        if history.push(event).is_ok() && is_invoke {
+            whole_index.insert(local, whole);
+        }
+    }
+    (history, whole_index)
 }
 
 /// A model that starts in a given state instead of the history's `init`: the segment after a

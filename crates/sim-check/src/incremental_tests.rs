@@ -203,6 +203,22 @@ fn steps() -> impl Strategy<Value = Vec<(u8, u8, u8, u8)>> {
     prop::collection::vec((0u8..4, 0u8..8, 0u8..4, 0u8..4), 0..40)
 }
 
+/// A read, write or cas of a small value.
+fn draw_op(what: u8, value: u64) -> (OpFn, Value) {
+    match what % 4 {
+        0 | 1 => (OpFn::Read, Value::Null),
+        2 => (OpFn::Write, json!(value)),
+        _ => {
+            let expected = if value == 1 {
+                Value::Null
+            } else {
+                json!(value - 1)
+            };
+            (OpFn::Cas, json!([expected, value]))
+        }
+    }
+}
+
 /// A well-formed random kv history over two keys, four client slots, small values (so reads
 /// often disagree), with ok, fail and info completions and operations left pending.
 fn random_history(steps: &[(u8, u8, u8, u8)]) -> History {
@@ -218,21 +234,7 @@ fn random_history(steps: &[(u8, u8, u8, u8)]) -> History {
             None => {
                 let key = if key % 2 == 0 { "a" } else { "b" }.to_string();
                 let value = u64::from(value % 3) + 1;
-                let (f, argument) = match what % 4 {
-                    0 | 1 => (OpFn::Read, Value::Null),
-                    2 => (OpFn::Write, json!(value)),
-                    _ => (
-                        OpFn::Cas,
-                        json!([
-                            if value == 1 {
-                                Value::Null
-                            } else {
-                                json!(value - 1)
-                            },
-                            value
-                        ]),
-                    ),
-                };
+                let (f, argument) = draw_op(what, value);
                 open[slot] = Some((f, key.clone()));
                 crate::Event {
                     process: process[slot],
