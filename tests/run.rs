@@ -533,3 +533,42 @@ fn issue_14_a_duration_override_that_would_drop_a_fault_exits_2() {
     let fits = sim(&["run", "scenarios/partition.toml", "--duration", "6s"]);
     assert_eq!(code(&fits), 0, "{}", stdout(&fits));
 }
+
+/// Issue 13: `--history` streams the history to its file as the run records it, the run checks
+/// the same history as it goes (`kv.linearizable`), and `sim check` on the file agrees: the same
+/// verdict over the same operations, info ones included. Writing it changes nothing in the run.
+#[test]
+fn issue_13_history_streamed_during_the_run_checks_the_same_afterwards() {
+    let history = temp_file("issue-13-streamed-history.json", "");
+    let path = history.to_str().unwrap_or_default();
+    let scenario = "scenarios/raft/deposed-leader-clients.toml";
+    let with = sim(&["run", scenario, "--seed", "1", "--history", path]);
+    let without = sim(&["run", scenario, "--seed", "1"]);
+    let out = stdout(&with);
+    assert_eq!(code(&with), 0, "{out}");
+    assert_eq!(trace_hash(&with), trace_hash(&without));
+    let figures = out
+        .lines()
+        .find(|l| l.contains("kv.linearizable"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(figures.contains("verdict linearizable"), "{figures}");
+    let checked = sim(&["check", path]);
+    let verdict = stdout(&checked);
+    assert_eq!(code(&checked), 0, "{verdict}{}", stderr(&checked));
+    assert!(verdict.starts_with("linearizable: "), "{verdict}");
+    let operations = figures
+        .split("operations ")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .unwrap_or_default();
+    assert!(
+        verdict.contains(&format!("{operations} operations")),
+        "run: {figures}\ncheck: {verdict}"
+    );
+    let text = std::fs::read_to_string(&history).unwrap_or_default();
+    assert!(
+        text.contains("\"type\": \"info\""),
+        "the run has info operations"
+    );
+}
