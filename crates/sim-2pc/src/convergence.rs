@@ -172,7 +172,10 @@ impl Converged {
                 "{node} decided {known:?}, but the decision is {decision:?}"
             )),
             None if decision == Outcome::Commit
-                && self.seen.get(&txn).is_some_and(|named| named.contains(&node)) =>
+                && self
+                    .seen
+                    .get(&txn)
+                    .is_some_and(|named| named.contains(&node)) =>
             {
                 why.push(format!("{node} never learned the commit"));
             }
@@ -208,12 +211,7 @@ impl Converged {
     }
 
     /// The violation of nodes not settled by `deadline`, judged on the state at the end.
-    fn violation(
-        &self,
-        sim: &Simulation<TxnNode>,
-        quiet: SimTime,
-        deadline: SimTime,
-    ) -> Violation {
+    fn violation(&self, sim: &Simulation<TxnNode>, quiet: SimTime, deadline: SimTime) -> Violation {
         let open: Vec<(TxnId, Vec<String>)> = self
             .judged
             .iter()
@@ -235,7 +233,12 @@ impl Converged {
                 None => format!("at t={} they are, but never all at once before", sim.now()),
             }
         } else {
-            format!("at t={}, {} of them are not settled: {}{more}", sim.now(), open.len(), listed.join(" | "))
+            format!(
+                "at t={}, {} of them are not settled: {}{more}",
+                sim.now(),
+                open.len(),
+                listed.join(" | ")
+            )
         };
         Violation {
             time: deadline,
@@ -292,7 +295,11 @@ impl Check<TxnNode> for Converged {
 
     fn finish(&mut self, sim: &Simulation<TxnNode>, phases: &Phases) -> CheckReport {
         let Some(quiet) = phases.quiet_start.or(self.quiet_start) else {
-            return CheckReport::not_evaluated(NAME, CheckKind::Eventually, "the run has no quiet phase");
+            return CheckReport::not_evaluated(
+                NAME,
+                CheckKind::Eventually,
+                "the run has no quiet phase",
+            );
         };
         if self.judged.is_empty() {
             return CheckReport::not_evaluated(
@@ -303,7 +310,10 @@ impl Check<TxnNode> for Converged {
         }
         let deadline = quiet.saturating_add(self.within);
         let mut figures = vec![
-            ("transactions judged".to_string(), self.judged.len().to_string()),
+            (
+                "transactions judged".to_string(),
+                self.judged.len().to_string(),
+            ),
             ("full passes".to_string(), self.passes.to_string()),
         ];
         let violation = match self.settled_at {

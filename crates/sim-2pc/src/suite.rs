@@ -115,7 +115,10 @@ impl Suite for TxnSuite {
             ("checks.converge_within", checks.converge_within),
         ] {
             if value == SimDuration::ZERO {
-                return Err(SuiteError::new(field, "expected a positive duration, found 0s"));
+                return Err(SuiteError::new(
+                    field,
+                    "expected a positive duration, found 0s",
+                ));
             }
         }
         Ok(TxnSuite {

@@ -94,10 +94,9 @@ impl Converged {
             r.term() == term
                 && match r.role() {
                     Role::Leader => node == leader,
-                    _ => r
-                        .leader()
-                        .and_then(|l| self.config.servers.get(l.index()))
-                        == Some(&leader),
+                    _ => {
+                        r.leader().and_then(|l| self.config.servers.get(l.index())) == Some(&leader)
+                    }
                 }
         };
         if !agree(first_node, first) || !live.all(|(n, s)| agree(n, s)) {
@@ -142,9 +141,9 @@ impl Converged {
             return;
         }
         let target = self.agreed.map_or(0, |(.., target)| target);
-        let caught_up = self.live(sim).all(|(_, s)| {
-            s.raft().commit_index() >= target && s.raft().last_applied() >= target
-        });
+        let caught_up = self
+            .live(sim)
+            .all(|(_, s)| s.raft().commit_index() >= target && s.raft().last_applied() >= target);
         if caught_up {
             self.converged = Some((sim.now(), leader, term, target));
         }
@@ -219,7 +218,11 @@ impl Converged {
         }
         let more = stale.len().saturating_sub(LISTED_MAX);
         stale.truncate(LISTED_MAX);
-        let more = if more > 0 { format!(" (and {more} more)") } else { String::new() };
+        let more = if more > 0 {
+            format!(" (and {more} more)")
+        } else {
+            String::new()
+        };
         Err(Violation {
             time: end,
             message: format!(
