@@ -279,9 +279,7 @@ impl Check<TxnNode> for Converged {
             }
             _ => {}
         }
-        let Some(quiet) = self.quiet_start else {
-            return None;
-        };
+        let quiet = self.quiet_start?;
         if self.judged.is_empty() {
             return None;
         }
