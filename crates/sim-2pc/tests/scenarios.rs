@@ -181,3 +181,14 @@ fn transactions_settle_after_the_heal_and_a_bound_too_short_fails_2pc_converged(
         "{quiet:?}"
     );
 }
+
+/// The swarm scenario's first seeds pass every check, each with its own sampled member (its
+/// campaigns run in CI, in release).
+#[test]
+fn the_swarm_scenario_passes_its_first_seeds() {
+    for seed in 0..3 {
+        let report = run("swarm.toml", seed);
+        assert!(report.passed(), "seed {seed}: {:?}", report.failure());
+        assert!(!report.parameters.is_empty(), "the seed sampled its member");
+    }
+}

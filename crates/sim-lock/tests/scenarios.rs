@@ -282,3 +282,15 @@ fn without_a_quiet_phase_lock_converged_is_not_evaluated() {
         "{report:?}"
     );
 }
+
+/// The swarm scenario's first seeds pass every check, each with its own sampled member (its
+/// campaigns run in CI, in release).
+#[test]
+fn the_swarm_scenario_passes_its_first_seeds() {
+    let scenario = load("swarm.toml");
+    for seed in 0..3 {
+        let report = run(&scenario, seed);
+        assert!(report.passed(), "seed {seed}: {:?}", report.failure());
+        assert!(!report.parameters.is_empty(), "the seed sampled its member");
+    }
+}
