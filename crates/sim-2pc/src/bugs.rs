@@ -28,15 +28,21 @@ pub enum Bug {
     /// as one that has not voted may: when the coordinator returns with COMMIT, the
     /// participants disagree (`2pc.atomicity`).
     AbortAfterYes,
+    /// A participant told abort about a transaction it prepared drops the PREPARED record but
+    /// releases the transaction's locks only on the commit path: the aborted transaction keeps
+    /// its accounts locked until the participant restarts, and every later prepare on them
+    /// waits and votes no (`2pc.converged`).
+    AbortKeepsLocks,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 5] = [
+    pub const ALL: [Bug; 6] = [
         Bug::CommitNotForced,
         Bug::AckBeforeSync,
         Bug::PrepareNotForced,
         Bug::EarlyLockRelease,
         Bug::AbortAfterYes,
+        Bug::AbortKeepsLocks,
     ];
 
     pub fn name(self) -> &'static str {
@@ -46,6 +52,7 @@ impl Bug {
             Bug::PrepareNotForced => "prepare_not_forced",
             Bug::EarlyLockRelease => "early_lock_release",
             Bug::AbortAfterYes => "abort_after_yes",
+            Bug::AbortKeepsLocks => "abort_keeps_locks",
         }
     }
 }

@@ -15,7 +15,7 @@
 //!   locks held until the decision, recovery of in-doubt transactions, cooperative termination;
 //! - [`saga`]: the Saga mode of the coordinator;
 //! - [`workload`]: the clients; [`checks`]: the checks and the blocking measured;
-//!   [`suite`]: the family; [`bugs`]: five planted mistakes.
+//!   [`suite`]: the family; [`bugs`]: six planted mistakes.
 //!
 //! # `[protocol]` keys
 //!
@@ -34,7 +34,9 @@
 //! | `bugs` | `[]` | planted bugs, see [`bugs::Bug`] (2PC mode only) |
 //!
 //! `[workload]`: see [`workload`]. `[checks]`: `decide_within` (default `"5s"`): what
-//! `2pc.termination` allows after the faults heal.
+//! `2pc.termination` allows after the faults heal; `converge_within` (default `"5s"`): the
+//! bound of `2pc.converged` ([`convergence`]), after the heal, for every transaction begun by
+//! then to be settled at every live node.
 //!
 //! # Serializability
 //!
@@ -47,6 +49,7 @@
 pub mod bugs;
 pub mod checks;
 pub mod config;
+pub mod convergence;
 pub mod coordinator;
 pub mod node;
 pub mod participant;

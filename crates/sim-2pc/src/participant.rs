@@ -82,6 +82,31 @@ impl Participant {
             .collect()
     }
 
+    /// The decision this participant knows for `txn`, if any.
+    pub fn decided(&self, txn: TxnId) -> Option<Outcome> {
+        self.decided.get(&txn).copied()
+    }
+
+    /// Whether `txn` is prepared and undecided here (in doubt).
+    pub fn is_prepared(&self, txn: TxnId) -> bool {
+        self.prepared.contains_key(&txn)
+    }
+
+    /// Whether a prepare of `txn` waits here for locks.
+    pub fn is_waiting(&self, txn: TxnId) -> bool {
+        self.waiting.contains_key(&txn)
+    }
+
+    /// The accounts on which `txn` holds a lock here (as writer or reader).
+    pub fn locked_by(&self, txn: TxnId) -> Vec<Account> {
+        let holds = |l: &Lock| l.writer == Some(txn) || l.readers.contains(&txn);
+        self.locks
+            .iter()
+            .filter(|(_, l)| holds(l))
+            .map(|(&a, _)| a)
+            .collect()
+    }
+
     pub fn on_start(&mut self, ctx: &mut Ctx<'_, TxnNode>) {
         let me = ctx.id();
         for account in self.config.accounts_of(me).collect::<Vec<_>>() {
@@ -375,7 +400,9 @@ impl Participant {
         if outcome == Outcome::Commit && !self.config.has(Bug::AckBeforeSync) {
             ctx.storage().sync();
         }
-        self.unlock(txn);
+        if outcome == Outcome::Commit || !self.config.has(Bug::AbortKeepsLocks) {
+            self.unlock(txn);
+        }
         ctx.report(TxnEvent::Learned {
             txn,
             outcome,

@@ -14,6 +14,7 @@ use sim_core::{
 use crate::bugs::Bug;
 use crate::checks::{Blocking, SharedBlocking, TxnCheck, Which, NAMES};
 use crate::config::{Config, Mode, Params};
+use crate::convergence;
 use crate::coordinator::Coordinator;
 use crate::node::TxnNode;
 use crate::participant::Participant;
@@ -26,12 +27,16 @@ use crate::workload::{TxnClient, TxnWorkload, WorkloadParams};
 pub struct CheckParams {
     /// `2pc.termination`: everything prepared this long before the end must be decided.
     pub decide_within: SimDuration,
+    /// `2pc.converged`: every transaction begun by the heal is settled at every live node this
+    /// long after it.
+    pub converge_within: SimDuration,
 }
 
 impl Default for CheckParams {
     fn default() -> Self {
         CheckParams {
             decide_within: SimDuration::from_secs(5),
+            converge_within: SimDuration::from_secs(5),
         }
     }
 }
@@ -83,7 +88,7 @@ impl Suite for TxnSuite {
             roles: vec!["coordinator", "participant", "in_doubt"],
             nemesis_roles: vec!["coordinator", "in_doubt"],
             events: TxnEvent::NAMES.to_vec(),
-            checks: NAMES.to_vec(),
+            checks: NAMES.iter().copied().chain([convergence::NAME]).collect(),
             bugs: Bug::ALL.iter().map(|b| b.name()).collect(),
         }
     }
@@ -105,11 +110,16 @@ impl Suite for TxnSuite {
         }
         let config = Config::new(params, coordinators, participants)?;
         workload.validate(cluster.node_count)?;
-        if checks.decide_within == SimDuration::ZERO {
-            return Err(SuiteError::new(
-                "checks.decide_within",
-                "expected a positive duration, found 0s",
-            ));
+        for (field, value) in [
+            ("checks.decide_within", checks.decide_within),
+            ("checks.converge_within", checks.converge_within),
+        ] {
+            if value == SimDuration::ZERO {
+                return Err(SuiteError::new(
+                    field,
+                    "expected a positive duration, found 0s",
+                ));
+            }
         }
         Ok(TxnSuite {
             config: Arc::new(config),
@@ -141,7 +151,7 @@ impl Suite for TxnSuite {
     fn checks(&self) -> Vec<Box<dyn Check<TxnNode>>> {
         let shared = SharedBlocking::default();
         *self.blocking.lock().unwrap_or_else(|e| e.into_inner()) = Arc::clone(&shared);
-        Which::ALL
+        let mut checks: Vec<Box<dyn Check<TxnNode>>> = Which::ALL
             .iter()
             .map(|&which| {
                 let blocking = (which == Which::Termination).then(|| Arc::clone(&shared));
@@ -153,7 +163,12 @@ impl Suite for TxnSuite {
                 );
                 Box::new(check) as Box<dyn Check<TxnNode>>
             })
-            .collect()
+            .collect();
+        checks.push(Box::new(convergence::Converged::new(
+            Arc::clone(&self.config),
+            self.checks.converge_within,
+        )));
+        checks
     }
 
     fn summary(&self, sim: &Simulation<TxnNode>, run: &RunInfo) -> Vec<(String, String)> {

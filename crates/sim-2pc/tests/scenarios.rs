@@ -51,6 +51,7 @@ fn every_planted_bug_is_caught_by_its_check() {
         ("prepare_not_forced", "2pc.durability"),
         ("early_lock_release", "2pc.conservation"),
         ("abort_after_yes", "2pc.atomicity"),
+        ("abort_keeps_locks", "2pc.converged"),
     ];
     for (bug, check) in bugs {
         let file = format!("bugs/{bug}.toml");
@@ -146,5 +147,48 @@ fn bad_parameters_are_errors_at_their_field() {
             },
         };
         assert!(error.contains(field), "{to}: {error}");
+    }
+}
+
+/// The blocking scenario, its bound on `2pc.converged` made `within`: the report of that check.
+fn converged(seed: u64, edit: impl FnOnce(String) -> String) -> sim_core::CheckReport {
+    let report = run_text("blocking.toml", seed, edit);
+    let found = report.checks.iter().find(|c| c.name == "2pc.converged");
+    found.unwrap_or_else(|| panic!("no 2pc.converged")).clone()
+}
+
+/// After the heal every transaction begun by then is settled at every node within the bound;
+/// a bound of a nanosecond is missed and the violation names the unsettled transactions and
+/// nodes; without a quiet phase the check is not evaluated.
+#[test]
+fn transactions_settle_after_the_heal_and_a_bound_too_short_fails_2pc_converged() {
+    let held = converged(0, |text| text);
+    assert!(held.held(), "{held:?}");
+    let strict = converged(0, |text| {
+        format!("{text}\n[checks]\nconverge_within = \"1ns\"\n")
+    });
+    let message = strict
+        .violation
+        .map(|v| v.message)
+        .unwrap_or_else(|| panic!("a bound of 1ns held"));
+    assert!(
+        message.contains("were not all settled at every live node within 1ns"),
+        "{message}"
+    );
+    let quiet = converged(0, |text| text.replace("quiet = \"5s\"", "quiet = \"0s\""));
+    assert!(
+        quiet.not_evaluated.is_some() && quiet.violation.is_none(),
+        "{quiet:?}"
+    );
+}
+
+/// The swarm scenario's first seeds pass every check, each with its own sampled member (its
+/// campaigns run in CI, in release).
+#[test]
+fn the_swarm_scenario_passes_its_first_seeds() {
+    for seed in 0..3 {
+        let report = run("swarm.toml", seed);
+        assert!(report.passed(), "seed {seed}: {:?}", report.failure());
+        assert!(!report.parameters.is_empty(), "the seed sampled its member");
     }
 }

@@ -14,7 +14,7 @@
 //!   `request_timeout`
 //!   (`"200ms"`).
 //! - `[checks]`: `grant_within` (`"10s"`), `release_within` (`"2s"`), `linearizability`
-//!   (`true`), `state_budget` (`2000000`).
+//!   (`true`), `state_budget` (`2000000`), `converge_within` (`"8s"`).
 
 use std::sync::{Arc, Mutex, PoisonError};
 

@@ -17,7 +17,7 @@
 //! - [`resource`]: the protected storage, which checks fencing tokens when `fencing = true`.
 //! - [`node`]: the one process type and the messages, timers and events of every kind.
 //! - [`checks`]: `lock.fencing_safety` (with the believed-holder overlap), `lock.mutual_exclusion`,
-//!   `lock.liveness`, `lock.linearizable`, `lock.some_grant`.
+//!   `lock.liveness`, `lock.linearizable`, `lock.some_grant`, `lock.converged`.
 //! - [`bugs`]: planted bugs; [`family`]: [`LockSuite`] and the scenario tables.
 //!
 //! # Planted bugs and the scenarios that expose them

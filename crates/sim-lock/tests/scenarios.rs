@@ -205,3 +205,92 @@ fn a_crashed_holders_lock_goes_to_the_waiting_client_after_its_lease() {
     let finished = cluster.finish();
     assert!(finished.passed(), "{:?}", finished.failure());
 }
+
+/// The cluster of [`cluster`], with `lock.converged` bound to 2s after the heal.
+fn cluster_converging_within_2s(seed: u64) -> Cluster<LockSuite> {
+    let mut info = ClusterInfo::uniform(6, SimDuration::from_secs(3), SimDuration::from_secs(4));
+    info.node_kinds = ["server", "server", "server", "client", "client", "resource"]
+        .map(String::from)
+        .to_vec();
+    let checks = sim_lock::checks::CheckParams {
+        converge_within: SimDuration::from_secs(2),
+        ..Default::default()
+    };
+    let suite = LockSuite::new(&info, Default::default(), Default::default(), checks)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut cluster = Cluster::new(suite, SimConfig::new(seed, 6), Trace::default());
+    cluster.start();
+    cluster
+}
+
+/// Cuts a follower off from 1s to the heal at 3s (it falls behind), cuts it off again right
+/// after the heal if asked, and runs 4s more: `lock.converged`'s report.
+fn converged_after_heal(seed: u64, cut_off_again: bool) -> sim_core::CheckReport {
+    let mut cluster = cluster_converging_within_2s(seed);
+    cluster.run_until(secs(1));
+    let leaders = cluster.nodes_with_role("leader");
+    let follower = (0..3).map(NodeId).find(|n| !leaders.contains(n));
+    let follower = follower.unwrap_or_else(|| panic!("no follower"));
+    cluster.isolate(follower);
+    cluster.run_until(secs(3));
+    cluster.quiet_phase();
+    if cut_off_again {
+        cluster.isolate(follower);
+    }
+    cluster.run_for(SimDuration::from_secs(4));
+    let finished = cluster.finish();
+    let report = finished
+        .checks
+        .iter()
+        .find(|c| c.name == "lock.converged")
+        .unwrap_or_else(|| panic!("no lock.converged"));
+    report.clone()
+}
+
+/// A server cut off again right after the heal stays behind: the live replicas never converge,
+/// and `lock.converged` says so; the same seed, the server left connected, converges.
+#[test]
+fn a_server_cut_off_after_the_heal_fails_lock_converged_and_the_same_seed_without_it_holds() {
+    let report = converged_after_heal(2, true);
+    let message = report
+        .violation
+        .as_ref()
+        .map(|v| v.message.clone())
+        .unwrap_or_else(|| panic!("lock.converged held with a server cut off: {report:?}"));
+    assert!(message.contains("did not converge within 2s"), "{message}");
+    let report = converged_after_heal(2, false);
+    assert!(report.held(), "{report:?}");
+    assert!(
+        report.figures.iter().any(|(name, _)| name == "converged"),
+        "{report:?}"
+    );
+}
+
+/// Without a heal there is nothing to converge after: not evaluated, neither passed nor failed.
+#[test]
+fn without_a_quiet_phase_lock_converged_is_not_evaluated() {
+    let mut cluster = cluster_converging_within_2s(2);
+    cluster.run_until(secs(5));
+    let finished = cluster.finish();
+    let report = finished
+        .checks
+        .iter()
+        .find(|c| c.name == "lock.converged")
+        .unwrap_or_else(|| panic!("no lock.converged"));
+    assert!(
+        report.not_evaluated.is_some() && report.violation.is_none(),
+        "{report:?}"
+    );
+}
+
+/// The swarm scenario's first seeds pass every check, each with its own sampled member (its
+/// campaigns run in CI, in release).
+#[test]
+fn the_swarm_scenario_passes_its_first_seeds() {
+    let scenario = load("swarm.toml");
+    for seed in 0..3 {
+        let report = run(&scenario, seed);
+        assert!(report.passed(), "seed {seed}: {:?}", report.failure());
+        assert!(!report.parameters.is_empty(), "the seed sampled its member");
+    }
+}

@@ -202,3 +202,15 @@ fn the_same_seed_gives_the_same_trace() {
     let scenario = load("quorum/dynamo-nemesis.toml");
     assert_eq!(run(&scenario, 5).trace_hash, run(&scenario, 5).trace_hash);
 }
+
+/// The swarm scenario's first seeds pass every check, each with its own sampled member (its
+/// campaigns run in CI, in release).
+#[test]
+fn the_swarm_scenario_passes_its_first_seeds() {
+    let scenario = load("quorum/swarm.toml");
+    for seed in 0..3 {
+        let report = run(&scenario, seed);
+        assert!(report.passed(), "seed {seed}: {:?}", report.failure());
+        assert!(!report.parameters.is_empty(), "the seed sampled its member");
+    }
+}

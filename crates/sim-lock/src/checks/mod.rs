@@ -14,8 +14,13 @@
 //! - `lock.linearizable` (always, judged at the end, [`linearizable`]): the clients' history of
 //!   lock and counter operations against the checker's lock model (owners, read-write locks,
 //!   queues, expiry) and register.
+//! - `lock.converged` (eventually, [`converged`]): within `converge_within` of the heal the
+//!   service's live replicas follow one leader in one term and have applied its commit index,
+//!   their lock machines are identical whenever they applied the same prefix, and at the end no
+//!   lock is held by a session that is gone or expired more than `release_within` ago.
 //! - `lock.some_grant` (sometimes): some client held a lock.
 
+pub mod converged;
 pub mod exclusion;
 pub mod fencing;
 pub mod linearizable;
@@ -33,12 +38,13 @@ use crate::config::{Config, ServiceMode};
 use crate::node::{LockEvent, LockNode};
 
 /// Every check's name.
-pub const NAMES: [&str; 5] = [
+pub const NAMES: [&str; 6] = [
     fencing::FencingSafety::NAME,
     exclusion::MutualExclusion::NAME,
     liveness::Liveness::NAME,
     linearizable::Linearizable::NAME,
     SomeGrant::NAME,
+    converged::Converged::NAME,
 ];
 
 /// `[checks]`.
@@ -54,6 +60,8 @@ pub struct CheckParams {
     pub linearizability: bool,
     /// The linearizability checker's search budget (states) per lock.
     pub state_budget: u64,
+    /// `lock.converged`: the live replicas agree this long after the heal.
+    pub converge_within: SimDuration,
 }
 
 impl Default for CheckParams {
@@ -63,6 +71,7 @@ impl Default for CheckParams {
             release_within: SimDuration::from_secs(2),
             linearizability: true,
             state_budget: 2_000_000,
+            converge_within: SimDuration::from_secs(8),
         }
     }
 }
@@ -72,6 +81,7 @@ impl CheckParams {
         for (field, value) in [
             ("checks.grant_within", self.grant_within),
             ("checks.release_within", self.release_within),
+            ("checks.converge_within", self.converge_within),
         ] {
             if value == SimDuration::ZERO {
                 return Err(SuiteError::new(
@@ -212,6 +222,7 @@ pub fn checks(
             record,
         )),
         Box::new(SomeGrant::default()),
+        Box::new(converged::Converged::new(Arc::clone(config), params)),
     ]
 }
 
