@@ -88,6 +88,11 @@ fn build_suite<S: Suite>(scenario: &Scenario) -> Result<(S, ClusterInfo), Scenar
     Ok((suite, cluster))
 }
 
+/// Builds the suite `S` from `scenario`'s tables (its cluster as parsed), to check them.
+pub(crate) fn check_tables<S: Suite>(scenario: &Scenario) -> Result<(), ScenarioError> {
+    build_suite::<S>(scenario).map(|_| ())
+}
+
 /// Whether the suite `S` built from `scenario`'s tables (its first sampled member) has a
 /// workload of clients.
 pub(crate) fn has_clients<S: Suite>(scenario: &Scenario) -> Result<bool, ScenarioError> {
@@ -351,6 +356,13 @@ impl<S: Suite> Driver<S> {
             .note(format!("{what}: no such node now, skipped"), true);
     }
 
+    /// A partition that cannot be formed on the nodes there are: noted as a warning, not
+    /// applied.
+    fn cannot_form(&mut self, shape: &Shape, problem: &str) {
+        self.cluster
+            .note(format!("partition {shape}: {problem}, skipped"), true);
+    }
+
     fn names(nodes: &[NodeId]) -> String {
         nodes
             .iter()
@@ -500,11 +512,25 @@ impl<S: Suite> Driver<S> {
         reporter: Option<NodeId>,
     ) -> Option<(Reachability, String)> {
         let n = self.cluster.sim().node_count();
+        // A shape that cannot be formed on this cluster (a bridge of two nodes) is skipped,
+        // before it draws anything, with a warning the summary repeats.
+        if !matches!(shape, Shape::Isolate(_)) {
+            if let Some(problem) =
+                shape.problem(n, |kind| self.cluster_info.nodes_of_kind(kind).count())
+            {
+                self.cannot_form(shape, &problem);
+                return None;
+            }
+        }
         Some(match shape {
             Shape::Isolate(target) => {
                 let nodes = self.resolve(target, reporter);
                 if nodes.is_empty() {
                     self.skip(format!("partition isolate {target}"));
+                    return None;
+                }
+                if let Some(problem) = sim_scenario::isolation_problem(target, nodes.len(), n) {
+                    self.cannot_form(shape, &problem);
                     return None;
                 }
                 let r = if nodes.len() == 1 {
@@ -594,3 +620,7 @@ impl<S: Suite> Driver<S> {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "driver_partition_tests.rs"]
+mod partition_tests;

@@ -136,6 +136,21 @@ pub fn fault(
                         2 => Shape::MajorityRing,
                         _ => Shape::Bridge,
                     };
+                    // A shape the cluster is too small for is an error in a file: isolate one
+                    // node instead, or, on a single node, heal (nothing can be cut).
+                    let shape = match shape.problem(n, |_| 0) {
+                        None => shape,
+                        Some(_) if n >= 2 => Shape::Isolate(Target::Random),
+                        Some(_) => {
+                            return FaultSpec {
+                                trigger: Trigger::At(
+                                    SimTime::ZERO + SimDuration::from_millis(at_ms),
+                                ),
+                                action: Action::Heal,
+                                line: 0,
+                            }
+                        }
+                    };
                     Action::Partition {
                         shape,
                         one_way: false,

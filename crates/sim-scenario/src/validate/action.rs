@@ -35,11 +35,15 @@ impl Builder<'_> {
                     duration: *duration.get_ref(),
                 })
             }
-            "partition" => Ok(Action::Partition {
-                shape: self.shape(fault)?,
-                one_way: raw.one_way.unwrap_or(false),
-                heal_after,
-            }),
+            "partition" => {
+                let shape = self.shape(fault)?;
+                self.formable(fault, &shape)?;
+                Ok(Action::Partition {
+                    shape,
+                    one_way: raw.one_way.unwrap_or(false),
+                    heal_after,
+                })
+            }
             "heal" => Ok(Action::Heal),
             "clock" => self.clock(fault),
             _ => self.network_fault(fault),
@@ -79,6 +83,34 @@ impl Builder<'_> {
                 Err(self.source.error_at(span.start, &fault.field("shape"), format!("expected one of isolate, split, halves, majority-ring, bridge, found {other:?}")))
             }
         }
+    }
+
+    /// A partition the file names that cannot be formed on the cluster it describes (a bridge
+    /// of two nodes, a split whose one group holds every node, isolating a minority of two)
+    /// could never take effect: an error at the field that names it. At the low and high ends
+    /// of a ranged node count, each is checked.
+    fn formable(&self, fault: &FaultAt<'_>, shape: &Shape) -> Result<(), ScenarioError> {
+        let scenario = fault.scenario;
+        let Some(problem) = shape.problem(scenario.node_count(), |kind| {
+            scenario.nodes_of_kind(kind).count()
+        }) else {
+            return Ok(());
+        };
+        let raw = fault.raw();
+        let (field, offset) = match shape {
+            Shape::Split(_) => ("groups", raw.groups.as_ref().map(|g| g.span().start)),
+            Shape::Isolate(_) if raw.nodes.is_some() => {
+                ("nodes", raw.nodes.as_ref().map(|n| n.span().start))
+            }
+            Shape::Isolate(_) => ("node", raw.node.as_ref().map(|n| n.span().start)),
+            _ => ("shape", raw.shape.as_ref().map(|s| s.span().start)),
+        };
+        let offset = offset.unwrap_or(fault.spanned.span().start);
+        Err(self.source.error_at(
+            offset,
+            &fault.field(field),
+            format!("this partition cannot be formed: {problem}"),
+        ))
     }
 
     fn split(&self, fault: &FaultAt<'_>) -> Result<Shape, ScenarioError> {
