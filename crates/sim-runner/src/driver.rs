@@ -512,15 +512,15 @@ impl<S: Suite> Driver<S> {
         reporter: Option<NodeId>,
     ) -> Option<(Reachability, String)> {
         let n = self.cluster.sim().node_count();
-        // A shape that cannot be formed on this cluster (a bridge of two nodes) is skipped,
-        // before it draws anything, with a warning the summary repeats.
-        if !matches!(shape, Shape::Isolate(_)) {
-            if let Some(problem) =
-                shape.problem(n, |kind| self.cluster_info.nodes_of_kind(kind).count())
-            {
-                self.cannot_form(shape, &problem);
-                return None;
-            }
+        // A shape this cluster is too small to form (a bridge of two nodes) is skipped before
+        // it draws anything, with a warning the summary repeats; it is no part of the run (not
+        // in the trace), as the explicit scenario, which leaves it out, runs it.
+        if let Some(problem) =
+            shape.problem(n, |kind| self.cluster_info.nodes_of_kind(kind).count())
+        {
+            self.cluster
+                .note_not_formed(format!("partition {shape}: {problem}, skipped"));
+            return None;
         }
         Some(match shape {
             Shape::Isolate(target) => {

@@ -132,3 +132,29 @@ fn on_five_nodes_every_shape_forms() {
     assert!(all.len() > 20, "{all:?}");
     assert!(all.iter().all(|f| !f.skipped), "{all:?}");
 }
+
+/// The explicit scenario of such a run leaves the partitions it could not form out (a file may
+/// not name them) and gives the same run: the same trace hash.
+#[test]
+fn the_explicit_scenario_of_a_run_with_skipped_partitions_runs_the_same() {
+    let families = Families::new().with::<BeatSuite>();
+    for (nodes, seed) in [(1, 3), (2, 1), (3, 2)] {
+        let original = run(nodes, seed);
+        let text = format!(
+            "duration = \"60s\"\nquiet = \"1s\"\n[cluster]\nnodes = {nodes}\n[protocol]\n\
+             name = \"beat\"\ninterval = \"100ms\"\n[nemesis]\nkinds = [\"partition\"]\n\
+             interval = [\"100ms\", \"300ms\"]\nfault_duration = [\"100ms\", \"300ms\"]\n"
+        );
+        let scenario = Scenario::parse("partitions.toml", &text).expect("valid");
+        let explicit = families
+            .explicit(&scenario, seed, None)
+            .expect("a valid file");
+        assert!(explicit.nemesis.is_none());
+        let again = families
+            .run(&explicit, RunOptions::new(seed))
+            .expect("runs");
+        assert_eq!(original.trace_hash, again.trace_hash, "{nodes} nodes");
+        let formed = |r: &RunReport| partitions(r).iter().filter(|f| !f.skipped).count();
+        assert_eq!(formed(&original), formed(&again));
+    }
+}
