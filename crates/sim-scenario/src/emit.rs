@@ -351,6 +351,11 @@ fn partition(out: &mut Fault, shape: &Shape, names: &[String]) {
         Shape::Halves => out.shape = Some("halves"),
         Shape::MajorityRing => out.shape = Some("majority-ring"),
         Shape::Bridge => out.shape = Some("bridge"),
+        Shape::RingOf(order) | Shape::BridgeOf(order) => {
+            let ring = matches!(shape, Shape::RingOf(_));
+            out.shape = Some(if ring { "majority-ring" } else { "bridge" });
+            out.nodes = Some(order.iter().map(|&n| name_of(names, n)).collect());
+        }
     }
 }
 

@@ -56,6 +56,12 @@ pub enum Shape {
     MajorityRing,
     /// Two halves joined by one node that sees both.
     Bridge,
+    /// The majority ring in this order (every node once): a drawn ring written out, so that
+    /// it no longer draws from the run's fault stream (`sim shrink` pins draws this way).
+    RingOf(Vec<NodeId>),
+    /// The bridge in this order (every node once): the first half, the bridge (the middle
+    /// node, at `len / 2`), the second half.
+    BridgeOf(Vec<NodeId>),
 }
 
 /// The fewest nodes a majority ring needs: on three nodes or fewer every node is a neighbour of
@@ -83,6 +89,8 @@ impl Shape {
                 "a bridge needs at least {BRIDGE_NODES_MIN} nodes (two sides and the bridge); \
                  the cluster has {node_count}"
             )),
+            Shape::RingOf(order) => Shape::MajorityRing.problem(order.len(), kind_count),
+            Shape::BridgeOf(order) => Shape::Bridge.problem(order.len(), kind_count),
             Shape::Split(groups) => split_problem(groups, node_count),
             Shape::Isolate(target) => {
                 let isolated = match target {
@@ -303,8 +311,19 @@ impl fmt::Display for Shape {
             Shape::Halves => write!(f, "halves"),
             Shape::MajorityRing => write!(f, "majority-ring"),
             Shape::Bridge => write!(f, "bridge"),
+            Shape::RingOf(order) => write!(f, "majority-ring {}", names(order)),
+            Shape::BridgeOf(order) => write!(f, "bridge {}", names(order)),
         }
     }
+}
+
+/// `n1,n2,n3`.
+fn names(nodes: &[NodeId]) -> String {
+    nodes
+        .iter()
+        .map(|n| n.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// `-300ms`, `+1.5s`: an offset in the scenario file's own notation.

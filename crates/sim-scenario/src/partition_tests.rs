@@ -128,3 +128,39 @@ fn shapes_form_exactly_on_clusters_large_enough() {
     assert!(isolation_problem(&Target::Random, 3, 3).is_some());
     assert!(isolation_problem(&Target::Random, 2, 3).is_none());
 }
+
+/// A ring or a bridge may be written in a fixed order (`sim shrink` writes drawn ones so):
+/// every node once, and the file it emits reads back the same.
+#[test]
+fn a_ring_or_bridge_in_a_given_order_lists_every_node_once() {
+    let s = accepted(
+        "nodes = 4",
+        "shape = \"majority-ring\"\nnodes = [\"n3\", \"n1\", \"n4\", \"n2\"]",
+    );
+    let order = vec![NodeId(2), NodeId(0), NodeId(3), NodeId(1)];
+    assert!(matches!(&s.faults[0].action,
+        crate::Action::Partition { shape: Shape::RingOf(o), .. } if *o == order));
+    let again = crate::emit::reparse(&s).expect("emitted and read back");
+    assert_eq!(again.faults[0].action, s.faults[0].action);
+    let b = accepted(
+        "nodes = 3",
+        "shape = \"bridge\"\nnodes = [\"n3\", \"n1\", \"n2\"]",
+    );
+    assert_eq!(b.faults[0].to_string(), "at 1s: partition bridge n3,n1,n2");
+    let e = refused("nodes = 3", "shape = \"bridge\"\nnodes = [\"n3\", \"n1\"]");
+    assert_eq!((e.field.as_str(), e.line), ("faults[0].nodes", 10), "{e}");
+    assert!(e.message.contains("every node once"), "{e}");
+    let e = refused(
+        "nodes = 3",
+        "shape = \"bridge\"\nnodes = [\"n3\", \"n1\", \"n3\"]",
+    );
+    assert!(e.message.contains("listed twice"), "{e}");
+    let e = refused(
+        "nodes = 3",
+        "shape = \"majority-ring\"\nnodes = [\"n3\", \"n1\", \"n2\"]",
+    );
+    assert!(
+        e.message.contains("a majority ring needs at least 4"),
+        "{e}"
+    );
+}

@@ -61,6 +61,7 @@ impl Builder<'_> {
         match shape_name {
             "isolate" => Ok(Shape::Isolate(self.target(fault)?)),
             "split" => self.split(fault),
+            "majority-ring" | "bridge" if raw.nodes.is_some() => self.ordered(fault, shape_name),
             "halves" | "majority-ring" | "bridge" => {
                 if raw.node.is_some() || raw.nodes.is_some() || raw.groups.is_some() {
                     return Err(self.at(
@@ -99,7 +100,7 @@ impl Builder<'_> {
         let raw = fault.raw();
         let (field, offset) = match shape {
             Shape::Split(_) => ("groups", raw.groups.as_ref().map(|g| g.span().start)),
-            Shape::Isolate(_) if raw.nodes.is_some() => {
+            Shape::Isolate(_) | Shape::RingOf(_) | Shape::BridgeOf(_) if raw.nodes.is_some() => {
                 ("nodes", raw.nodes.as_ref().map(|n| n.span().start))
             }
             Shape::Isolate(_) => ("node", raw.node.as_ref().map(|n| n.span().start)),
@@ -111,6 +112,51 @@ impl Builder<'_> {
             &fault.field(field),
             format!("this partition cannot be formed: {problem}"),
         ))
+    }
+
+    /// A majority ring or a bridge in the order `nodes` gives: every node of the cluster once
+    /// (for a bridge, the middle one is the bridge).
+    fn ordered(&self, fault: &FaultAt<'_>, shape_name: &str) -> Result<Shape, ScenarioError> {
+        let raw = fault.raw();
+        let field = fault.field("nodes");
+        if raw.node.is_some() || raw.groups.is_some() {
+            return Err(self.at(
+                fault.spanned,
+                &field,
+                format!(
+                    "the {shape_name} shape takes its order as nodes, and neither node nor groups"
+                ),
+            ));
+        }
+        let Some(nodes) = raw.nodes.as_ref() else {
+            return Err(self.at(fault.spanned, &field, "missing: the order of the nodes"));
+        };
+        let mut order = Vec::new();
+        for name in nodes.get_ref() {
+            let id = self.node_named(fault, name, "nodes")?;
+            if order.contains(&id) {
+                let message = format!("{:?} is listed twice", name.get_ref());
+                return Err(self.at(name, &field, message));
+            }
+            order.push(id);
+        }
+        let n = fault.scenario.node_count();
+        if order.len() != n {
+            return Err(self.at(
+                nodes,
+                &field,
+                format!(
+                    "the {shape_name} shape's order lists every node once; the cluster has {n}, \
+                     the order {}",
+                    order.len()
+                ),
+            ));
+        }
+        Ok(if shape_name == "bridge" {
+            Shape::BridgeOf(order)
+        } else {
+            Shape::RingOf(order)
+        })
     }
 
     fn split(&self, fault: &FaultAt<'_>) -> Result<Shape, ScenarioError> {
