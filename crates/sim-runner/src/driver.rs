@@ -520,6 +520,17 @@ impl<S: Suite> Driver<S> {
             self.cluster.cut_off_client(client, true);
             return self.schedule_heal(heal_after, Heal::Client(client));
         }
+        // A shape this cluster is too small to form (a bridge of two nodes) is skipped before
+        // it draws anything, with a warning the summary repeats; it is no part of the run (not
+        // in the trace), as the explicit scenario, which leaves it out, runs it.
+        let n = self.cluster.sim().node_count();
+        if let Some(problem) =
+            shape.problem(n, |kind| self.cluster_info.nodes_of_kind(kind).count())
+        {
+            self.cluster
+                .note_not_formed(format!("partition {shape}: {problem}, skipped"));
+            return;
+        }
         let Some((reachability, text)) = self.shape(shape, one_way, reporter) else {
             return;
         };
@@ -538,16 +549,6 @@ impl<S: Suite> Driver<S> {
         reporter: Option<NodeId>,
     ) -> Option<(Reachability, String)> {
         let n = self.cluster.sim().node_count();
-        // A shape this cluster is too small to form (a bridge of two nodes) is skipped before
-        // it draws anything, with a warning the summary repeats; it is no part of the run (not
-        // in the trace), as the explicit scenario, which leaves it out, runs it.
-        if let Some(problem) =
-            shape.problem(n, |kind| self.cluster_info.nodes_of_kind(kind).count())
-        {
-            self.cluster
-                .note_not_formed(format!("partition {shape}: {problem}, skipped"));
-            return None;
-        }
         Some(match shape {
             Shape::Isolate(target) => {
                 let nodes = self.resolve(target, reporter);

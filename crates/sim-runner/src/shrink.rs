@@ -602,6 +602,25 @@ fn simpler_network(search: &mut Search<'_>) -> bool {
     progress
 }
 
+/// The parameters the shrink put back at their defaults, a line per section that has any.
+fn defaults(before: &Scenario, after: &Scenario) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (section, old, new) in [
+        ("protocol", before.protocol_table(), after.protocol_table()),
+        ("workload", before.workload_table(), after.workload_table()),
+    ] {
+        let keys: Vec<&str> = old
+            .keys()
+            .filter(|k| !new.contains_key(*k))
+            .map(String::as_str)
+            .collect();
+        if !keys.is_empty() {
+            lines.push(format!("{section} back at defaults: {}", keys.join(", ")));
+        }
+    }
+    lines
+}
+
 /// What the shrink removed, in words.
 fn describe(before: &Scenario, after: &Scenario) -> Vec<String> {
     let mut lines = Vec::new();
@@ -659,22 +678,7 @@ fn describe(before: &Scenario, after: &Scenario) -> Vec<String> {
     if !network.is_empty() {
         lines.push(format!("network {}", network.trim_end_matches(';')));
     }
-    for (section, old, new) in [
-        ("protocol", before.protocol_table(), after.protocol_table()),
-        ("workload", before.workload_table(), after.workload_table()),
-    ] {
-        let defaults: Vec<&str> = old
-            .keys()
-            .filter(|k| !new.contains_key(*k))
-            .map(String::as_str)
-            .collect();
-        if !defaults.is_empty() {
-            lines.push(format!(
-                "{section} back at defaults: {}",
-                defaults.join(", ")
-            ));
-        }
-    }
+    lines.extend(defaults(before, after));
     for (key, value) in after.workload_table() {
         if let Some(old) = before.workload_table().get(key) {
             if old != value {
