@@ -10,5 +10,6 @@ mod raft_lab;
 mod report;
 mod run;
 mod support;
+mod swarm_load;
 mod tidy;
 mod verify;

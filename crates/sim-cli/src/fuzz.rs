@@ -305,6 +305,11 @@ pub fn run(program: &Program, args: FuzzArgs) -> u8 {
 
 fn fuzz(program: &Program, args: FuzzArgs) -> Result<u8, String> {
     let scenario = load_scenario(&args.scenario)?;
+    // Every choice of a swarm file, and the family's own tables, before anything runs.
+    program
+        .families
+        .validate(&scenario)
+        .map_err(|e| e.to_string())?;
     if args.duration == Some(SimDuration::ZERO) {
         return Err("--duration: expected a positive duration".into());
     }

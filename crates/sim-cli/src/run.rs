@@ -72,6 +72,11 @@ pub fn run(program: &Program, args: RunArgs) -> u8 {
 /// The run; `Err` is bad input, or a requested output that could not be written.
 fn run_checked(program: &Program, args: &RunArgs) -> Result<u8, String> {
     let scenario = load_scenario(&args.scenario)?;
+    // Every choice of a swarm file, and the family's own tables, before anything runs.
+    program
+        .families
+        .validate(&scenario)
+        .map_err(|e| e.to_string())?;
     if args.duration == Some(SimDuration::ZERO) {
         return Err("--duration: expected a positive duration".into());
     }

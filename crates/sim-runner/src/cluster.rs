@@ -382,6 +382,18 @@ impl<S: Suite> Cluster<S> {
         }
     }
 
+    /// Records a fault that is no part of the run (a partition the cluster is too small to
+    /// form): in the run's list of faults as skipped, which the summary repeats as a warning,
+    /// but not in the trace, so the run is the one its explicit scenario (which leaves such a
+    /// fault out) gives.
+    pub fn note_not_formed(&mut self, text: String) {
+        self.applied.push(AppliedFault {
+            time: self.sim.now(),
+            text,
+            skipped: true,
+        });
+    }
+
     /// Records a fault in words, in the trace and in the run's list of applied faults.
     pub fn note(&mut self, text: String, skipped: bool) {
         self.sim.note_fault(format_args!("{text}"));

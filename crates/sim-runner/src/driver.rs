@@ -7,6 +7,7 @@
 //! the first violation of an always-check stops the run.
 
 use std::io::Write;
+use std::sync::{Arc, Mutex};
 
 use rand::Rng;
 use sim_core::{
@@ -32,6 +33,10 @@ pub struct RunOptions {
     pub history_out: Option<Box<dyn Write>>,
     /// Collect what an HTML report draws (`--report FILE`); the trace hash does not change.
     pub report: Option<sim_report::Collector>,
+    /// Receives the run's fault schedule with every draw a fault made when it fired (a random
+    /// node, a minority, halves, a ring's or a bridge's order) written out as the nodes it drew,
+    /// so that a shrink can remove one fault without changing what the others hit.
+    pub pinned: Option<Arc<Mutex<Vec<FaultSpec>>>>,
 }
 
 impl RunOptions {
@@ -43,6 +48,7 @@ impl RunOptions {
             keep_history: false,
             history_out: None,
             report: None,
+            pinned: None,
         }
     }
 }
@@ -73,6 +79,11 @@ struct Driver<S: Suite> {
     fault_rng: SimRng,
     /// The cluster as the suite was told of it: each node's kind, for `kind:` and `random:`.
     cluster_info: ClusterInfo,
+    /// The schedule with what each fired fault drew from the fault stream written out, when
+    /// asked for ([`RunOptions::pinned`]).
+    pinned: Option<Vec<FaultSpec>>,
+    /// The index of the fault firing now.
+    firing: usize,
 }
 
 /// The suite `S` built from the scenario's tables, with the cluster it describes.
@@ -90,6 +101,11 @@ fn build_suite<S: Suite>(scenario: &Scenario) -> Result<(S, ClusterInfo), Scenar
     let suite = S::new(&cluster, params, workload, check_params)
         .map_err(|e| scenario.error_at_field(&e.field, e.message))?;
     Ok((suite, cluster))
+}
+
+/// Builds the suite `S` from `scenario`'s tables (its cluster as parsed), to check them.
+pub(crate) fn check_tables<S: Suite>(scenario: &Scenario) -> Result<(), ScenarioError> {
+    build_suite::<S>(scenario).map(|_| ())
 }
 
 /// Whether the suite `S` built from `scenario`'s tables (its first sampled member) has a
@@ -145,6 +161,8 @@ pub fn run_suite<S: Suite>(
         heals: Vec::new(),
         fault_rng,
         cluster_info,
+        pinned: options.pinned.as_ref().map(|_| schedule.clone()),
+        firing: 0,
         schedule,
     };
     for (i, fault) in driver.schedule.iter().enumerate() {
@@ -157,6 +175,11 @@ pub fn run_suite<S: Suite>(
     }
     driver.cluster.start();
     driver.run(scenario.end());
+    if let (Some(out), Some(pinned)) = (&options.pinned, driver.pinned.take()) {
+        if let Ok(mut out) = out.lock() {
+            *out = pinned;
+        }
+    }
     let schedule: Vec<String> = driver.schedule.iter().map(|f| f.to_string()).collect();
     let finished = driver.cluster.finish_at(scenario.end());
     Ok(report(&scenario, &options, schedule, finished, history_out))
@@ -350,19 +373,26 @@ impl<S: Suite> Driver<S> {
                 .into_iter()
                 .take(1)
                 .collect(),
-            Target::Random => vec![NodeId(self.fault_rng.gen_range(0..n as u32))],
+            Target::Random => {
+                let nodes = vec![NodeId(self.fault_rng.gen_range(0..n as u32))];
+                self.pin_target(target, &nodes);
+                nodes
+            }
             Target::Kind(kind) => self.cluster_info.nodes_of_kind(kind).collect(),
             Target::RandomOfKind(kind) => {
                 let nodes: Vec<NodeId> = self.cluster_info.nodes_of_kind(kind).collect();
                 if nodes.is_empty() {
                     return nodes;
                 }
-                vec![nodes[self.fault_rng.gen_range(0..nodes.len())]]
+                let nodes = vec![nodes[self.fault_rng.gen_range(0..nodes.len())]];
+                self.pin_target(target, &nodes);
+                nodes
             }
             Target::Minority => {
                 let mut order = self.shuffled();
                 order.truncate((n - 1) / 2);
                 order.sort();
+                self.pin_target(target, &order);
                 order
             }
             Target::Reporter => reporter.into_iter().collect(),
@@ -399,6 +429,13 @@ impl<S: Suite> Driver<S> {
             .note(format!("{what}: no such node now, skipped"), true);
     }
 
+    /// A partition that cannot be formed on the nodes there are: noted as a warning, not
+    /// applied.
+    fn cannot_form(&mut self, shape: &Shape, problem: &str) {
+        self.cluster
+            .note(format!("partition {shape}: {problem}, skipped"), true);
+    }
+
     fn names(nodes: &[NodeId]) -> String {
         nodes
             .iter()
@@ -409,6 +446,7 @@ impl<S: Suite> Driver<S> {
 
     fn fire(&mut self, index: usize, reporter: Option<NodeId>) {
         self.fired[index] = true;
+        self.firing = index;
         let fault = self.schedule[index].clone();
         match &fault.action {
             Action::Crash {
@@ -530,6 +568,17 @@ impl<S: Suite> Driver<S> {
             self.cluster.cut_off_client(client, true);
             return self.schedule_heal(heal_after, Heal::Client(client));
         }
+        // A shape this cluster is too small to form (a bridge of two nodes) is skipped before
+        // it draws anything, with a warning the summary repeats; it is no part of the run (not
+        // in the trace), as the explicit scenario, which leaves it out, runs it.
+        let n = self.cluster.sim().node_count();
+        if let Some(problem) =
+            shape.problem(n, |kind| self.cluster_info.nodes_of_kind(kind).count())
+        {
+            self.cluster
+                .note_not_formed(format!("partition {shape}: {problem}, skipped"));
+            return;
+        }
         let Some((reachability, text)) = self.shape(shape, one_way, reporter) else {
             return;
         };
@@ -555,6 +604,10 @@ impl<S: Suite> Driver<S> {
                     self.skip(format!("partition isolate {target}"));
                     return None;
                 }
+                if let Some(problem) = sim_scenario::isolation_problem(target, nodes.len(), n) {
+                    self.cannot_form(shape, &problem);
+                    return None;
+                }
                 let r = if nodes.len() == 1 {
                     Reachability::isolate(n, nodes[0], one_way)
                 } else {
@@ -577,6 +630,7 @@ impl<S: Suite> Driver<S> {
                 let order = self.shuffled();
                 let (first, second) = order.split_at(n / 2);
                 let groups = [first.to_vec(), second.to_vec()];
+                self.pin(|_| Shape::Split(groups.to_vec()));
                 let text = format!(
                     "halves {} | {}",
                     Self::names(&groups[0]),
@@ -584,24 +638,71 @@ impl<S: Suite> Driver<S> {
                 );
                 (Reachability::split(n, &groups, one_way), text)
             }
+            Shape::RingOf(order) => {
+                let text = format!("majority-ring {}", Self::names(order));
+                (Reachability::majority_ring(order), text)
+            }
+            Shape::BridgeOf(order) => self.bridge(order.clone()),
             Shape::MajorityRing => {
                 let order = self.shuffled();
+                self.pin(|_| Shape::RingOf(order.clone()));
                 let text = format!("majority-ring {}", Self::names(&order));
                 (Reachability::majority_ring(&order), text)
             }
             Shape::Bridge => {
                 let order = self.shuffled();
-                // As `Reachability::bridge` cuts it: the middle node joins the halves around it.
-                let middle = order.len() / 2;
-                let text = format!(
-                    "bridge {} joining {} and {}",
-                    order[middle],
-                    Self::names(&order[..middle]),
-                    Self::names(&order[middle + 1..])
-                );
-                (Reachability::bridge(&order), text)
+                self.pin(|_| Shape::BridgeOf(order.clone()));
+                self.bridge(order)
             }
         })
+    }
+
+    /// The bridge of `order` and its words: as `Reachability::bridge` cuts it, the middle node
+    /// joins the halves around it.
+    fn bridge(&self, order: Vec<NodeId>) -> (Reachability, String) {
+        let middle = order.len() / 2;
+        let text = format!(
+            "bridge {} joining {} and {}",
+            order[middle],
+            Self::names(&order[..middle]),
+            Self::names(&order[middle + 1..])
+        );
+        (Reachability::bridge(&order), text)
+    }
+
+    /// Rewrites the firing fault's partition shape in the pinned schedule as `shape` of it: what
+    /// the fault drew from the fault stream, written out.
+    fn pin(&mut self, shape: impl FnOnce(&Shape) -> Shape) {
+        let Some(pinned) = self.pinned.as_mut() else {
+            return;
+        };
+        if let Action::Partition { shape: s, .. } = &mut pinned[self.firing].action {
+            *s = shape(s);
+        }
+    }
+
+    /// Rewrites the firing fault's `target` in the pinned schedule as the nodes it drew.
+    fn pin_target(&mut self, drawn: &Target, nodes: &[NodeId]) {
+        let Some(pinned) = self.pinned.as_mut() else {
+            return;
+        };
+        if nodes.is_empty() {
+            return;
+        }
+        let target = match &mut pinned[self.firing].action {
+            Action::Crash { target, .. }
+            | Action::Restart { target }
+            | Action::Pause { target, .. }
+            | Action::Clock { target, .. }
+            | Action::Partition {
+                shape: Shape::Isolate(target),
+                ..
+            } => target,
+            _ => return,
+        };
+        if target == drawn {
+            *target = Target::Nodes(nodes.to_vec());
+        }
     }
 
     fn heal(&mut self, heal: Heal) {
@@ -642,3 +743,7 @@ impl<S: Suite> Driver<S> {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "driver_partition_tests.rs"]
+mod partition_tests;

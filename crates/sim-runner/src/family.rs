@@ -36,6 +36,11 @@ pub trait Family: Send + Sync {
     fn has_clients(&self, _scenario: &Scenario) -> Result<bool, ScenarioError> {
         Ok(true)
     }
+    /// Checks the tables only the family decodes (`[protocol]`, `[workload]`, `[checks]`) by
+    /// building its suite from `scenario`, without running it.
+    fn check_tables(&self, _scenario: &Scenario) -> Result<(), ScenarioError> {
+        Ok(())
+    }
 }
 
 /// The [`Family`] of a [`Suite`] type.
@@ -60,6 +65,10 @@ impl<S: Suite> Family for SuiteFamily<S> {
 
     fn has_clients(&self, scenario: &Scenario) -> Result<bool, ScenarioError> {
         crate::driver::has_clients::<S>(scenario)
+    }
+
+    fn check_tables(&self, scenario: &Scenario) -> Result<(), ScenarioError> {
+        crate::driver::check_tables::<S>(scenario)
     }
 }
 
@@ -129,11 +138,25 @@ impl Families {
         })
     }
 
-    /// Checks every name `scenario` uses against its family's declaration.
+    /// Checks every name `scenario` uses against its family's declaration, and the tables only
+    /// the family decodes by building its suite; for a `[swarm]` file, both for every choice of
+    /// every key (see [`Scenario::swarm_choices`] for what that catches), each error placed at
+    /// the choice's own line. `sim run`, `sim fuzz` and `sim verify` call it before any seed runs.
     pub fn validate(&self, scenario: &Scenario) -> Result<Declaration, ScenarioError> {
         let family = self.family_of(scenario)?;
         let declaration = family.declaration();
         scenario.validate_names(&declaration)?;
+        let choices = scenario.swarm_choices()?;
+        if choices.is_empty() {
+            family.check_tables(scenario)?;
+        }
+        for choice in &choices {
+            choice
+                .member
+                .validate_names(&declaration)
+                .and_then(|()| family.check_tables(&choice.member))
+                .map_err(|e| scenario.swarm_error(choice, e))?;
+        }
         Ok(declaration)
     }
 
@@ -166,3 +189,7 @@ impl Families {
         family.run_unchecked(scenario, options)
     }
 }
+
+#[cfg(test)]
+#[path = "family_swarm_tests.rs"]
+mod swarm_tests;

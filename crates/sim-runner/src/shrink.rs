@@ -14,6 +14,7 @@
 //! still fails is kept, so the result does not depend on `jobs`.
 
 use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
 
 use sim_core::{Latency, NodeId, SimDuration, SimTime};
 use sim_scenario::{
@@ -153,7 +154,10 @@ pub fn shrink(
     options: ShrinkOptions,
 ) -> Result<Shrunk, ShrinkError> {
     let start = families.explicit(scenario, seed, duration)?;
-    let report = families.run(&start, RunOptions::new(seed))?;
+    let drawn = Arc::new(Mutex::new(Vec::new()));
+    let mut first = RunOptions::new(seed);
+    first.pinned = Some(Arc::clone(&drawn));
+    let report = families.run(&start, first)?;
     if report.failed_check().as_deref() != Some(check) {
         return Err(ShrinkError::NoLongerFails {
             check: check.to_string(),
@@ -175,6 +179,7 @@ pub fn shrink(
         best: start.clone(),
         best_report: report,
     };
+    let pinned = pin_draws(&mut search, &drawn);
     loop {
         let mut progress = false;
         progress |= drop_faults(&mut search);
@@ -182,12 +187,20 @@ pub fn shrink(
         progress |= shorten(&mut search);
         progress |= fewer_nodes(&mut search);
         progress |= smaller_workload(&mut search);
+        progress |= default_parameters(&mut search);
+        progress |= shorter_faults(&mut search);
         progress |= simpler_network(&mut search);
         if !progress || !search.budget_left() {
             break;
         }
     }
-    let removed = describe(&start, &search.best);
+    let mut removed = describe(&start, &search.best);
+    if pinned > 0 {
+        removed.push(format!(
+            "pinned   the draws of {pinned} fault(s) when they fired (random nodes, minorities, \
+             halves, ring and bridge orders), written out first"
+        ));
+    }
     confirm(families, &search.best, seed, &search.reason)?;
     Ok(Shrunk {
         budget_spent: !search.budget_left(),
@@ -196,6 +209,33 @@ pub fn shrink(
         runs: search.runs,
         removed,
     })
+}
+
+/// Writes out what the faults of the first run drew from the run's fault stream when they fired
+/// (a random node, a minority, halves, a ring's or a bridge's order; see
+/// [`RunOptions::pinned`]), if the failure stays: the faults share that stream, so without this
+/// removing one fault changes what every later one hits, and a shrink of a schedule drawn by a
+/// nemesis (a swarm member's, say) keeps most of its faults. How many faults changed.
+fn pin_draws(search: &mut Search<'_>, drawn: &Mutex<Vec<FaultSpec>>) -> usize {
+    let Ok(faults) = drawn.lock().map(|f| f.clone()) else {
+        return 0;
+    };
+    let mut sorted = search.best.faults.clone();
+    sorted.sort_by_key(|f| match f.trigger {
+        Trigger::At(t) => (0, t),
+        Trigger::OnEvent { .. } => (1, SimTime::ZERO),
+    });
+    let changed = faults.iter().zip(&sorted).filter(|(a, b)| a != b).count();
+    if changed == 0 || faults.len() != sorted.len() {
+        return 0;
+    }
+    let mut c = search.best.clone();
+    c.faults = faults;
+    if search.try_all(vec![c]) {
+        changed
+    } else {
+        0
+    }
 }
 
 /// Runs the shrunk scenario again from its own text, as a user will, and checks it fails for
@@ -353,20 +393,31 @@ fn shorten(search: &mut Search<'_>) -> bool {
     progress
 }
 
-/// The scenario without its last node: faults aimed only at it go, groups lose it.
-fn without_last_node(s: &Scenario) -> Option<Scenario> {
+/// The scenario without node `gone`, the nodes after it numbered one lower (so the names stay
+/// `n1..nN`): faults aimed only at it go, groups and orders lose it, and a partition the smaller
+/// cluster cannot form goes too.
+fn without_node(s: &Scenario, gone: usize) -> Option<Scenario> {
     let n = s.node_count();
-    if n <= 1 {
+    if n <= 1 || gone >= n {
         return None;
     }
-    let gone = NodeId((n - 1) as u32);
+    let gone = NodeId(gone as u32);
     let mut c = s.clone();
     c.node_names.pop();
-    c.node_kinds.pop();
+    c.node_kinds.remove(gone.index());
+    // A node after the one removed takes the number below.
+    let renumber = |nodes: &mut Vec<NodeId>| {
+        nodes.retain(|&x| x != gone);
+        for x in nodes.iter_mut() {
+            if x.0 > gone.0 {
+                x.0 -= 1;
+            }
+        }
+    };
     let keep_target = |t: &mut Target| -> bool {
         match t {
             Target::Nodes(nodes) => {
-                nodes.retain(|&x| x != gone);
+                renumber(nodes);
                 !nodes.is_empty()
             }
             _ => true,
@@ -380,29 +431,107 @@ fn without_last_node(s: &Scenario) -> Option<Scenario> {
         Action::Partition { shape, .. } => match shape {
             Shape::Isolate(target) => keep_target(target),
             Shape::Split(groups) => {
-                for g in groups.iter_mut() {
-                    g.retain(|&x| x != gone);
-                }
+                groups.iter_mut().for_each(renumber);
                 groups.retain(|g| !g.is_empty());
                 !groups.is_empty()
+            }
+            Shape::RingOf(order) | Shape::BridgeOf(order) => {
+                renumber(order);
+                true
             }
             _ => true,
         },
         Action::Heal | Action::Network { .. } => true,
     });
+    // A partition the smaller cluster cannot form (a bridge of two nodes) would be an error in
+    // the file: it goes too, and the candidate must still fail for the same reason without it.
+    let kinds = c.node_kinds.clone();
+    let count = c.node_count();
+    c.faults.retain(|f| match &f.action {
+        Action::Partition { shape, .. } => shape
+            .problem(count, |kind| kinds.iter().filter(|k| *k == kind).count())
+            .is_none(),
+        _ => true,
+    });
     Some(c)
 }
 
+/// Fewer nodes: each node in turn, from the last, removed while the failure stays.
 fn fewer_nodes(search: &mut Search<'_>) -> bool {
     let mut progress = false;
-    while search.budget_left() {
-        let Some(c) = without_last_node(&search.best) else {
-            break;
+    let mut k = search.best.node_count();
+    while k > 0 && search.budget_left() {
+        k -= 1;
+        let Some(c) = without_node(&search.best, k) else {
+            continue;
         };
-        if !search.try_all(vec![c]) {
-            break;
+        if search.try_all(vec![c]) {
+            progress = true;
+            k = k.min(search.best.node_count());
         }
-        progress = true;
+    }
+    progress
+}
+
+/// Every parameter of `[protocol]` (but `bugs`) and every key of `[workload]` that is not a
+/// count, each in turn back at the family's default (the key removed), so that what the seed
+/// sampled and the failure does not need goes. `[checks]` is never touched: a stricter default
+/// bound could fail a correct build.
+fn default_parameters(search: &mut Search<'_>) -> bool {
+    let mut progress = false;
+    for section in [Section::Protocol, Section::Workload] {
+        let keys: Vec<String> = match section {
+            Section::Protocol => search.best.protocol_table().keys().cloned().collect(),
+            _ => search.best.workload_table().keys().cloned().collect(),
+        };
+        for key in keys {
+            if key == "bugs" || !search.budget_left() {
+                continue;
+            }
+            let mut c = search.best.clone();
+            let removed = c.table_mut(section).remove(&key);
+            // Counts of the workload shrink by halves in `smaller_workload`.
+            let count = matches!(removed, Some(toml::Value::Integer(_)));
+            if removed.is_none() || (count && section == Section::Workload) {
+                continue;
+            }
+            if search.try_all(vec![c]) {
+                progress = true;
+            }
+        }
+    }
+    progress
+}
+
+/// Shorter faults: each fault's length (heal, restart or pause after) halved, in whole
+/// milliseconds, while the failure stays.
+fn shorter_faults(search: &mut Search<'_>) -> bool {
+    let mut progress = false;
+    for i in 0..search.best.faults.len() {
+        while search.budget_left() {
+            let mut c = search.best.clone();
+            let Some(fault) = c.faults.get_mut(i) else {
+                break;
+            };
+            let length = match &mut fault.action {
+                Action::Crash { restart_after, .. } => restart_after.as_mut(),
+                Action::Pause { duration, .. } => Some(duration),
+                Action::Partition { heal_after, .. }
+                | Action::Clock { heal_after, .. }
+                | Action::Network { heal_after, .. } => heal_after.as_mut(),
+                Action::Restart { .. } | Action::Heal => None,
+            };
+            let Some(length) = length else { break };
+            let half = SimDuration(whole_ms(length.0 / 2));
+            if half < SimDuration::from_millis(10) {
+                break;
+            }
+            *length = half;
+            if !search.try_all(vec![c]) {
+                break;
+            }
+            progress = true;
+        }
     }
     progress
 }
@@ -473,6 +602,25 @@ fn simpler_network(search: &mut Search<'_>) -> bool {
     progress
 }
 
+/// The parameters the shrink put back at their defaults, a line per section that has any.
+fn defaults(before: &Scenario, after: &Scenario) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (section, old, new) in [
+        ("protocol", before.protocol_table(), after.protocol_table()),
+        ("workload", before.workload_table(), after.workload_table()),
+    ] {
+        let keys: Vec<&str> = old
+            .keys()
+            .filter(|k| !new.contains_key(*k))
+            .map(String::as_str)
+            .collect();
+        if !keys.is_empty() {
+            lines.push(format!("{section} back at defaults: {}", keys.join(", ")));
+        }
+    }
+    lines
+}
+
 /// What the shrink removed, in words.
 fn describe(before: &Scenario, after: &Scenario) -> Vec<String> {
     let mut lines = Vec::new();
@@ -530,6 +678,7 @@ fn describe(before: &Scenario, after: &Scenario) -> Vec<String> {
     if !network.is_empty() {
         lines.push(format!("network {}", network.trim_end_matches(';')));
     }
+    lines.extend(defaults(before, after));
     for (key, value) in after.workload_table() {
         if let Some(old) = before.workload_table().get(key) {
             if old != value {
@@ -539,3 +688,7 @@ fn describe(before: &Scenario, after: &Scenario) -> Vec<String> {
     }
     lines
 }
+
+#[cfg(test)]
+#[path = "shrink_tests.rs"]
+mod tests;

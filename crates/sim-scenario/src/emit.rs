@@ -28,11 +28,24 @@ pub fn explicit(
         s = s.with_duration(d)?;
     }
     let end = s.fault_end();
-    // A time-triggered fault after the fault phase never fires; a file may not even say it.
+    let kinds = s.node_kinds.clone();
+    let node_count = s.node_count();
+    // A time-triggered fault after the fault phase never fires; a file may not even say it. A
+    // partition the nemesis drew that this cluster is too small to form (a bridge of two nodes)
+    // is no part of the run (the driver skips it, outside the trace), and a file may not say it.
+    let formable = |f: &FaultSpec| match &f.action {
+        Action::Partition { shape, .. } => shape
+            .problem(node_count, |kind| {
+                kinds.iter().filter(|k| *k == kind).count()
+            })
+            .is_none(),
+        _ => true,
+    };
     s.faults = s
         .schedule(seed, roles)
         .into_iter()
         .filter(|f| !matches!(f.trigger, Trigger::At(t) if t > end))
+        .filter(formable)
         .collect();
     s.nemesis = None;
     reparse(&s)
@@ -338,6 +351,11 @@ fn partition(out: &mut Fault, shape: &Shape, names: &[String]) {
         Shape::Halves => out.shape = Some("halves"),
         Shape::MajorityRing => out.shape = Some("majority-ring"),
         Shape::Bridge => out.shape = Some("bridge"),
+        Shape::RingOf(order) | Shape::BridgeOf(order) => {
+            let ring = matches!(shape, Shape::RingOf(_));
+            out.shape = Some(if ring { "majority-ring" } else { "bridge" });
+            out.nodes = Some(order.iter().map(|&n| name_of(names, n)).collect());
+        }
     }
 }
 

@@ -56,6 +56,94 @@ pub enum Shape {
     MajorityRing,
     /// Two halves joined by one node that sees both.
     Bridge,
+    /// The majority ring in this order (every node once): a drawn ring written out, so that
+    /// it no longer draws from the run's fault stream (`sim shrink` pins draws this way).
+    RingOf(Vec<NodeId>),
+    /// The bridge in this order (every node once): the first half, the bridge (the middle
+    /// node, at `len / 2`), the second half.
+    BridgeOf(Vec<NodeId>),
+}
+
+/// The fewest nodes a majority ring needs: on three nodes or fewer every node is a neighbour of
+/// every other on the ring, so the ring cuts nothing.
+pub const MAJORITY_RING_NODES_MIN: usize = 4;
+/// The fewest nodes a bridge needs: two sides and the node joining them.
+pub const BRIDGE_NODES_MIN: usize = 3;
+
+impl Shape {
+    /// Why this shape cannot be formed on a cluster of `node_count` nodes (a side would be
+    /// empty, or nothing would be cut), in words; `None` when it can. A selector that names no
+    /// fixed nodes (`leader`, `random`, `role:`, `reporter`) counts as one node here; the driver
+    /// asks [`isolation_problem`] again once it has resolved the nodes. `kind_count` gives how
+    /// many nodes a `kind:` selector names.
+    pub fn problem(&self, node_count: usize, kind_count: impl Fn(&str) -> usize) -> Option<String> {
+        match self {
+            Shape::Halves if node_count < 2 => Some(format!(
+                "halves need at least 2 nodes, one on each side; the cluster has {node_count}"
+            )),
+            Shape::MajorityRing if node_count < MAJORITY_RING_NODES_MIN => Some(format!(
+                "a majority ring needs at least {MAJORITY_RING_NODES_MIN} nodes (on fewer it \
+                 cuts nothing); the cluster has {node_count}"
+            )),
+            Shape::Bridge if node_count < BRIDGE_NODES_MIN => Some(format!(
+                "a bridge needs at least {BRIDGE_NODES_MIN} nodes (two sides and the bridge); \
+                 the cluster has {node_count}"
+            )),
+            Shape::RingOf(order) => Shape::MajorityRing.problem(order.len(), kind_count),
+            Shape::BridgeOf(order) => Shape::Bridge.problem(order.len(), kind_count),
+            Shape::Split(groups) => split_problem(groups, node_count),
+            Shape::Isolate(target) => {
+                let isolated = match target {
+                    Target::Nodes(nodes) => nodes.len(),
+                    Target::Kind(kind) => kind_count(kind),
+                    Target::Minority => node_count.saturating_sub(1) / 2,
+                    // A client is cut off from every node, whatever their number.
+                    Target::Client(_) => return None,
+                    Target::Role(_)
+                    | Target::Random
+                    | Target::RandomOfKind(_)
+                    | Target::Reporter => 1,
+                };
+                isolation_problem(target, isolated, node_count)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Why isolating `isolated` nodes (named by `target`) of `node_count` cannot be formed: none
+/// to isolate, or every node isolated, which leaves no other side.
+pub fn isolation_problem(target: &Target, isolated: usize, node_count: usize) -> Option<String> {
+    if isolated == 0 {
+        return Some(match target {
+            Target::Minority => {
+                format!("a minority of {node_count} nodes is no node: nothing to isolate")
+            }
+            _ => format!("{target} names no node: nothing to isolate"),
+        });
+    }
+    (isolated >= node_count).then(|| {
+        format!(
+            "isolating {target} cuts off every node of the {node_count}, leaving no other side: \
+             nothing is cut"
+        )
+    })
+}
+
+/// Why a split into `groups` (nodes in no group forming one more) cannot be formed on
+/// `node_count` nodes: an empty group, a node outside the cluster, or fewer than two sides.
+pub fn split_problem(groups: &[Vec<NodeId>], node_count: usize) -> Option<String> {
+    if let Some(i) = groups.iter().position(Vec::is_empty) {
+        return Some(format!("group {} of the split is empty", i + 1));
+    }
+    if let Some(n) = groups.iter().flatten().find(|n| n.index() >= node_count) {
+        return Some(format!("{n} is not in the cluster of {node_count} nodes"));
+    }
+    let grouped: std::collections::BTreeSet<NodeId> = groups.iter().flatten().copied().collect();
+    let sides = groups.len() + usize::from(grouped.len() < node_count);
+    (sides < 2).then(|| {
+        "a split needs two sides, but its one group holds every node: nothing is cut".to_string()
+    })
 }
 
 /// What a fault does.
@@ -223,8 +311,19 @@ impl fmt::Display for Shape {
             Shape::Halves => write!(f, "halves"),
             Shape::MajorityRing => write!(f, "majority-ring"),
             Shape::Bridge => write!(f, "bridge"),
+            Shape::RingOf(order) => write!(f, "majority-ring {}", names(order)),
+            Shape::BridgeOf(order) => write!(f, "bridge {}", names(order)),
         }
     }
+}
+
+/// `n1,n2,n3`.
+fn names(nodes: &[NodeId]) -> String {
+    nodes
+        .iter()
+        .map(|n| n.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// `-300ms`, `+1.5s`: an offset in the scenario file's own notation.

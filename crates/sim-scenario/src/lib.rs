@@ -32,16 +32,21 @@ pub mod sample;
 #[cfg(feature = "proptest")]
 pub mod strategies;
 mod swarm;
+mod swarm_check;
 mod validate;
 
 use serde::de::DeserializeOwned;
 use sim_core::{Latency, NetworkConfig, NodeId, SimDuration, SimTime};
 
 pub use error::{ScenarioError, Source};
-pub use fault::{signed_duration, Action, FaultSpec, Shape, Target, Trigger};
+pub use fault::{
+    isolation_problem, signed_duration, split_problem, Action, FaultSpec, Shape, Target, Trigger,
+    BRIDGE_NODES_MIN, MAJORITY_RING_NODES_MIN,
+};
 pub use names::suggest;
 pub use nemesis::{Nemesis, NemesisKind};
 pub use sample::ParameterRange;
+pub use swarm_check::SwarmChoice;
 
 /// The largest cluster a scenario may ask for.
 pub const NODES_MAX: usize = 64;
@@ -308,5 +313,7 @@ impl Scenario {
     }
 }
 
+#[cfg(test)]
+mod partition_tests;
 #[cfg(test)]
 mod tests;

@@ -130,11 +130,12 @@ pub fn fault(
                     duration: SimDuration::from_millis(lasts_ms),
                 },
                 NemesisKind::Partition => {
-                    let shape = match pick % 4 {
-                        0 => Shape::Isolate(target),
-                        1 => Shape::Halves,
-                        2 => Shape::MajorityRing,
-                        _ => Shape::Bridge,
+                    let Some(shape) = partition_shape(n, target, pick) else {
+                        return FaultSpec {
+                            trigger: Trigger::At(SimTime::ZERO + SimDuration::from_millis(at_ms)),
+                            action: Action::Heal,
+                            line: 0,
+                        };
                     };
                     Action::Partition {
                         shape,
@@ -166,6 +167,23 @@ pub fn fault(
                 line: 0,
             }
         })
+}
+
+/// A partition shape picked by `pick` that a cluster of `n` nodes can form: a shape it is too
+/// small for (an error in a file) becomes isolating one node, and on a single node, where
+/// nothing can be cut, there is none.
+fn partition_shape(n: usize, target: Target, pick: u64) -> Option<Shape> {
+    let shape = match pick % 4 {
+        0 => Shape::Isolate(target),
+        1 => Shape::Halves,
+        2 => Shape::MajorityRing,
+        _ => Shape::Bridge,
+    };
+    match shape.problem(n, |_| 0) {
+        None => Some(shape),
+        Some(_) if n >= 2 => Some(Shape::Isolate(Target::Random)),
+        Some(_) => None,
+    }
 }
 
 /// `kinds`, or crashes when it is empty.

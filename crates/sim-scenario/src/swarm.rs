@@ -30,7 +30,9 @@
 //!
 //! Parsing validates every choice of every key (with the other keys at their first choice);
 //! an invalid choice is an error at its key naming the choice. The tables a family decodes
-//! (`[protocol]`, `[workload]`, `[checks]`) are checked by the family when a member runs.
+//! (`[protocol]`, `[workload]`, `[checks]`) are checked by the family for every choice when the
+//! file is loaded (`sim_runner::Families::validate`, through [`crate::SwarmChoice`]); choices
+//! that are valid alone but not together are found only when a seed draws them.
 
 use sim_core::SimRng;
 use std::collections::BTreeSet;

@@ -35,11 +35,15 @@ impl Builder<'_> {
                     duration: *duration.get_ref(),
                 })
             }
-            "partition" => Ok(Action::Partition {
-                shape: self.shape(fault)?,
-                one_way: raw.one_way.unwrap_or(false),
-                heal_after,
-            }),
+            "partition" => {
+                let shape = self.shape(fault)?;
+                self.formable(fault, &shape)?;
+                Ok(Action::Partition {
+                    shape,
+                    one_way: raw.one_way.unwrap_or(false),
+                    heal_after,
+                })
+            }
             "heal" => Ok(Action::Heal),
             "clock" => self.clock(fault),
             _ => self.network_fault(fault),
@@ -57,6 +61,7 @@ impl Builder<'_> {
         match shape_name {
             "isolate" => Ok(Shape::Isolate(self.target(fault)?)),
             "split" => self.split(fault),
+            "majority-ring" | "bridge" if raw.nodes.is_some() => self.ordered(fault, shape_name),
             "halves" | "majority-ring" | "bridge" => {
                 if raw.node.is_some() || raw.nodes.is_some() || raw.groups.is_some() {
                     return Err(self.at(
@@ -79,6 +84,79 @@ impl Builder<'_> {
                 Err(self.source.error_at(span.start, &fault.field("shape"), format!("expected one of isolate, split, halves, majority-ring, bridge, found {other:?}")))
             }
         }
+    }
+
+    /// A partition the file names that cannot be formed on the cluster it describes (a bridge
+    /// of two nodes, a split whose one group holds every node, isolating a minority of two)
+    /// could never take effect: an error at the field that names it. At the low and high ends
+    /// of a ranged node count, each is checked.
+    fn formable(&self, fault: &FaultAt<'_>, shape: &Shape) -> Result<(), ScenarioError> {
+        let scenario = fault.scenario;
+        let Some(problem) = shape.problem(scenario.node_count(), |kind| {
+            scenario.nodes_of_kind(kind).count()
+        }) else {
+            return Ok(());
+        };
+        let raw = fault.raw();
+        let (field, offset) = match shape {
+            Shape::Split(_) => ("groups", raw.groups.as_ref().map(|g| g.span().start)),
+            Shape::Isolate(_) | Shape::RingOf(_) | Shape::BridgeOf(_) if raw.nodes.is_some() => {
+                ("nodes", raw.nodes.as_ref().map(|n| n.span().start))
+            }
+            Shape::Isolate(_) => ("node", raw.node.as_ref().map(|n| n.span().start)),
+            _ => ("shape", raw.shape.as_ref().map(|s| s.span().start)),
+        };
+        let offset = offset.unwrap_or(fault.spanned.span().start);
+        Err(self.source.error_at(
+            offset,
+            &fault.field(field),
+            format!("this partition cannot be formed: {problem}"),
+        ))
+    }
+
+    /// A majority ring or a bridge in the order `nodes` gives: every node of the cluster once
+    /// (for a bridge, the middle one is the bridge).
+    fn ordered(&self, fault: &FaultAt<'_>, shape_name: &str) -> Result<Shape, ScenarioError> {
+        let raw = fault.raw();
+        let field = fault.field("nodes");
+        if raw.node.is_some() || raw.groups.is_some() {
+            return Err(self.at(
+                fault.spanned,
+                &field,
+                format!(
+                    "the {shape_name} shape takes its order as nodes, and neither node nor groups"
+                ),
+            ));
+        }
+        let Some(nodes) = raw.nodes.as_ref() else {
+            return Err(self.at(fault.spanned, &field, "missing: the order of the nodes"));
+        };
+        let mut order = Vec::new();
+        for name in nodes.get_ref() {
+            let id = self.node_named(fault, name, "nodes")?;
+            if order.contains(&id) {
+                let message = format!("{:?} is listed twice", name.get_ref());
+                return Err(self.at(name, &field, message));
+            }
+            order.push(id);
+        }
+        let n = fault.scenario.node_count();
+        if order.len() != n {
+            return Err(self.at(
+                nodes,
+                &field,
+                format!(
+                    "the {shape_name} shape's order lists every node once; the cluster has {n}, \
+                     the order {}",
+                    order.len()
+                ),
+            ));
+        }
+        Ok(if shape_name == "bridge" {
+            Shape::BridgeOf(order)
+        } else {
+            Shape::RingOf(order)
+        })
     }
 
     fn split(&self, fault: &FaultAt<'_>) -> Result<Shape, ScenarioError> {

@@ -53,7 +53,7 @@ pub(crate) fn sample(file: &str, text: &str, seed: u64) -> Result<Scenario, Scen
 }
 
 /// The choices of a `[swarm]` table, with errors placed at the table.
-fn swarm_choices(
+pub(crate) fn swarm_choices(
     source: &Source<'_>,
     swarm: &Spanned<toml::Table>,
 ) -> Result<swarm::Choices, ScenarioError> {
@@ -62,7 +62,7 @@ fn swarm_choices(
 }
 
 /// The file's TOML less `[swarm]`, with choice `picks[k]` of every key `k` applied.
-fn swarm_member(
+pub(crate) fn swarm_member(
     source: &Source<'_>,
     swarm: &Spanned<toml::Table>,
     choices: &swarm::Choices,
