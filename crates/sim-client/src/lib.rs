@@ -7,6 +7,8 @@
 //!
 //! - `params`: [`EngineParams`] (with [`OpenLoop`], [`Arrival`], [`BreakerParams`]) and its
 //!   validation, naming the field (`workload.breaker.failures`).
+//! - `table`: [`client_workload!`], which declares a family's `[workload]` table with the
+//!   engine's keys (declared once) beside the family's own, a `Default` and an `engine()`.
 //! - `plugin`: [`ClientPlugin`], [`Invocation`], [`Answer`], [`Status`].
 //! - `engine`: [`ClientEngine`], [`OpRecord`], [`OpStatus`], [`Counters`], [`backoff_delay`].
 //! - `breaker`: [`Breaker`], [`BreakerState`], [`Transitions`].
@@ -51,6 +53,8 @@ mod engine;
 mod params;
 mod plugin;
 mod stats;
+#[doc(hidden)]
+pub mod table;
 
 #[cfg(test)]
 mod tests;

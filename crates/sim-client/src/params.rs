@@ -83,56 +83,14 @@ impl Default for BreakerParams {
     }
 }
 
-/// What the engine needs to run clients; see the crate docs for the `[workload]` keys.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct EngineParams {
-    pub clients: usize,
-    /// Closed loop: a uniform wait in `[min, max]` between an operation's end and the next.
-    pub think_time: [SimDuration; 2],
-    /// Open loop when present; closed loop when absent.
-    pub open_loop: Option<OpenLoop>,
-    pub request_timeout: SimDuration,
-    pub op_timeout: SimDuration,
-    /// The first backoff after an unavailable answer (or a redirect naming no one).
-    pub backoff: SimDuration,
-    /// Each further backoff of the same operation is this many times the previous.
-    pub backoff_multiplier: f64,
-    /// No backoff is longer; `op_timeout` when absent.
-    pub backoff_max: Option<SimDuration>,
-    /// A backoff `d` becomes a uniform draw in `[d * (1 - jitter), d]`.
-    pub backoff_jitter: f64,
-    /// Attempts per operation, the first included; bounded by `op_timeout` alone when absent.
-    pub max_attempts: Option<u32>,
-    /// Redirects followed at once before backing off; the node count when absent.
-    pub max_redirects: Option<u32>,
-    /// A circuit breaker per client when present.
-    pub breaker: Option<BreakerParams>,
-    pub max_ops: Option<u64>,
-    pub start_after: SimDuration,
-    pub stop_at: Option<SimDuration>,
-}
-
-impl Default for EngineParams {
-    fn default() -> Self {
-        EngineParams {
-            clients: 3,
-            think_time: [SimDuration::ZERO, SimDuration::from_millis(10)],
-            open_loop: None,
-            request_timeout: SimDuration::from_millis(500),
-            op_timeout: SimDuration::from_secs(2),
-            backoff: SimDuration::from_millis(10),
-            backoff_multiplier: 1.0,
-            backoff_max: None,
-            backoff_jitter: 0.0,
-            max_attempts: None,
-            max_redirects: None,
-            breaker: None,
-            max_ops: None,
-            start_after: SimDuration::ZERO,
-            stop_at: None,
-        }
-    }
+crate::__engine_fields! {
+    engine;
+    /// What the engine needs to run clients; see the crate docs for the `[workload]` keys. A
+    /// family's own table declares the same fields beside its own with
+    /// [`client_workload!`](crate::client_workload).
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct EngineParams;
+    family [];
 }
 
 fn error(field: &str, message: impl Into<String>) -> SuiteError {
