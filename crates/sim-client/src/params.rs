@@ -37,6 +37,23 @@ pub enum Arrival {
     Poisson,
 }
 
+/// Where a client's requests go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Routing {
+    /// To the node the client last heard serves: redirects are followed (`max_redirects` at
+    /// once), and an attempt without an answer is sent again to the next node.
+    #[default]
+    Follow,
+    /// To the node the client first reached, for the rest of the run: it starts with its home
+    /// node (client `k` lives beside node `k mod nodes`), moves on after a request timeout only
+    /// until some node answers, and from then on every attempt goes to that node; a redirect is
+    /// not followed (the client backs off and asks the same node again), a request timeout sends
+    /// again to the same node. As a client bound to one server (a connection that is not
+    /// re-balanced) behaves: a deposed leader keeps being asked.
+    Pinned,
+}
+
 /// Open-loop clients: operations arrive at a rate whether or not earlier ones have completed,
 /// as users of a real service do; closed-loop clients wait, and so hide queueing collapse.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -160,6 +177,13 @@ impl EngineParams {
             )?;
             positive_duration("breaker.cool_down", breaker.cool_down)?;
         }
+        if self.routing == Routing::Pinned && self.max_redirects.is_some() {
+            return Err(error(
+                "max_redirects",
+                "has no effect with workload.routing = \"pinned\" (a pinned client follows no \
+                 redirect); remove it or use routing = \"follow\"",
+            ));
+        }
         if self.max_ops == Some(0) {
             return Err(error("max_ops", "expected at least 1, found 0"));
         }
@@ -278,7 +302,11 @@ mod tests {
 
     #[test]
     fn validation_names_the_field() {
-        let cases: [(&str, &str); 14] = [
+        let cases: [(&str, &str); 15] = [
+            (
+                "routing = \"pinned\"\nmax_redirects = 2",
+                "workload.max_redirects",
+            ),
             ("clients = 0", "workload.clients"),
             ("clients = 5000", "workload.clients"),
             ("think_time = [\"5ms\", \"1ms\"]", "workload.think_time"),

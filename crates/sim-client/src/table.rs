@@ -87,6 +87,8 @@ macro_rules! __engine_fields {
                 max_attempts: Option<u32> = None,
                 /// Redirects followed at once before backing off; the node count when absent.
                 max_redirects: Option<u32> = None,
+                /// Follow redirects, or stay with the node first reached (`"pinned"`).
+                routing: $crate::Routing = $crate::Routing::Follow,
                 /// A circuit breaker per client when present.
                 breaker: Option<$crate::BreakerParams> = None,
                 /// Operations per client; no bound when absent.

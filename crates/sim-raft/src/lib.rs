@@ -71,6 +71,7 @@
 //! | `apply_before_commit` | `scenarios/raft/bugs/apply_before_commit.toml` | `raft.state_machine_safety` | 5 seeds |
 //! | `no_truncate_conflict` | `scenarios/raft/bugs/no_truncate_conflict.toml` | `raft.log_matching` | 5 seeds |
 //! | `ack_before_sync` | `scenarios/raft/bugs/ack_before_sync.toml` | `raft.durability` | 5 seeds |
+//! | `read_without_quorum` | `scenarios/raft/bugs/read_without_quorum.toml` | `kv.linearizable` | 5 seeds |
 //!
 //! The client workload, history and linearizability check are `sim-kv`'s (on `sim-client`'s
 //! engine; its `[workload]` keys are listed in `sim-kv`'s and `sim-client`'s crate docs); a node
