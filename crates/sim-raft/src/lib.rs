@@ -47,9 +47,14 @@
 //! quiet phase; `max_quiet_elections`, default 0), `raft.elections_bounded` (at most
 //! `elections_per_fault` elections, default 12, between a heal and the next fault) and
 //! `raft.commit_monotonic`. Sometimes: `raft.leader_elected`, `kv.some_ok`. Eventually:
-//! `raft.leader_after_heal` (`leader_within`, default 5s), `raft.converged` (every live node in
-//! one term following one leader, caught up to its commit index, state machines identical at
-//! equal applied indices; `converge_within`, default 8s) and `kv.progress` (`ops_within`).
+//! `raft.leader_after_heal` (`leader_within`, default 5s), `raft.converged` (an instant at which
+//! every live node is in one term following one leader, at one commit index and one applied
+//! index, with identical state machines, within `converge_within` (default 8s) of the heal or,
+//! under client load, of the clients' end; every live node caught up to the leader's commit
+//! index within the bound; `not evaluated` when the clients left no such window) and
+//! `kv.progress` (`ops_within`).
+//! Opt-in sometimes checks on coverage moments: `sometimes = ["raft.snapshots_installed", ...]`
+//! ([`reached`]; names from [`coverage::FIGURE_NAMES`]).
 //! The `[checks]` table takes those fields and `sim-kv`'s (`linearizability`,
 //! `state_budget`, `ops_within`, `progress_ops`, `progress_every_client`).
 //! [`coverage`] gives the campaign figures (`Suite::figures`).
@@ -91,6 +96,7 @@ pub mod message;
 pub mod moments;
 pub mod node;
 pub mod params;
+pub mod reached;
 pub mod suite;
 
 #[cfg(test)]
