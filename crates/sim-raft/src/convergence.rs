@@ -790,6 +790,49 @@ mod tests {
         }
     }
 
+    /// The judgement once every node caught up in time: an instant of agreement passes; none,
+    /// with the clients done `within` before the end, fails; none, with clients that kept
+    /// submitting, is not evaluated.
+    #[test]
+    fn without_an_instant_of_agreement_the_clients_decide_fail_or_not_evaluated() {
+        let phases = sim_core::Phases {
+            quiet_start: Some(at(10)),
+            end: at(30),
+        };
+        let mut check = super::Converged::new(SimDuration::from_secs(5));
+        check.quiet_start = Some(at(10));
+        check.converged = Some((at(11), NodeId(0), 2, 40));
+        let report = check.report(&phases);
+        let why = report.not_evaluated.as_deref().unwrap_or("");
+        assert!(report.violation.is_none(), "{report:?}");
+        assert!(why.contains("kept submitting to the end"), "{report:?}");
+
+        check.clients_done = Some(at(20));
+        let report = check.report(&phases);
+        let violation = report
+            .violation
+            .expect("no agreement after the clients stopped");
+        assert_eq!(violation.time, at(25));
+        assert!(violation.message.contains("done at t=20s"), "{violation:?}");
+
+        check.clients_done = Some(at(27));
+        let report = check.report(&phases);
+        assert!(report.not_evaluated.is_some(), "{report:?}");
+
+        check.agreement = Some(super::Agreement {
+            at: at(26),
+            leader: NodeId(0),
+            term: 2,
+            commit: 50,
+            applied: 50,
+            nodes: 3,
+        });
+        assert!(check.report(&phases).held());
+        check.clients_done = Some(at(20));
+        let late = check.report(&phases).violation.expect("agreement too late");
+        assert!(late.message.contains("first at t=26s"), "{late:?}");
+    }
+
     /// A follower cut off right after the heal stays behind while the others go on (pre-vote
     /// keeps it from disturbing them): no instant of agreement comes, the clients stop, and the
     /// check fails within its bound rather than passing on the nodes that did agree.
