@@ -5,8 +5,8 @@
 //! that are audits) and `amount` (default `[1, 50]`: a transfer's amount, uniform), beside the
 //! engine's keys with their defaults (`sim-client`'s crate docs): `clients`, `think_time`,
 //! `open_loop`, `request_timeout`, `op_timeout`, `backoff`, `backoff_multiplier`,
-//! `backoff_max`, `backoff_jitter`, `max_attempts`, `max_redirects`, `breaker`, `max_ops`,
-//! `start_after`, `stop_at`.
+//! `backoff_max`, `backoff_jitter`, `max_attempts`, `max_redirects`, `routing`, `breaker`,
+//! `max_ops`, `start_after`, `stop_at`.
 
 use std::any::Any;
 
