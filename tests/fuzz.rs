@@ -670,3 +670,50 @@ fn stop_after_one_failure_ends_an_open_ended_hunt() {
     let zero = sim(&["fuzz", FLAKY, "--stop-after", "0", "--out", s(&dir)]);
     assert_eq!(code(&zero), 2, "{}", stderr(&zero));
 }
+
+/// Issue 15: a scenario asks for coverage moments (`[checks] sometimes`); a campaign none of
+/// whose seeds reached one fails, naming it, while each seed passes (the check is not
+/// evaluated in a run that did not reach it). An unknown moment is an error at its field.
+#[test]
+fn a_campaign_that_never_reaches_a_moment_it_asks_for_fails() {
+    let text = r#"
+name = "moments"
+duration = "2s"
+quiet = "1s"
+[cluster]
+nodes = 3
+[protocol]
+name = "raft"
+snapshot_threshold = 0
+[workload]
+clients = 1
+[checks]
+sometimes = ["raft.elections", "raft.snapshots_installed"]
+"#;
+    let file = crate::support::temp_file("moments.toml", text);
+    let dir = fresh_dir("moments");
+    let out = sim(&["fuzz", s(&file), "--count", "2", "--out", s(&dir)]);
+    let printed = stdout(&out);
+    assert_eq!(code(&out), 1, "{printed}{}", stderr(&out));
+    assert!(printed.contains("2 passed, 0 failed"), "{printed}");
+    assert!(
+        printed.contains("coverage   FAILED: raft.snapshots_installed: none of 2 seeds"),
+        "{printed}"
+    );
+    assert!(!printed.contains("FAILED: raft.elections"), "{printed}");
+
+    let reached = text.replace(", \"raft.snapshots_installed\"", "");
+    let file = crate::support::temp_file("moments-reached.toml", &reached);
+    let dir = fresh_dir("moments-reached");
+    let out = sim(&["fuzz", s(&file), "--count", "2", "--out", s(&dir)]);
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+
+    let typo = text.replace("raft.snapshots_installed", "raft.snapshot_installed");
+    let file = crate::support::temp_file("moments-typo.toml", &typo);
+    let out = sim(&["run", s(&file)]);
+    assert_eq!(code(&out), 2, "{}", stdout(&out));
+    let error = stderr(&out);
+    assert!(error.contains(":13:"), "{error}");
+    assert!(error.contains("field \"checks.sometimes\""), "{error}");
+    assert!(error.contains("raft.snapshots_installed"), "{error}");
+}

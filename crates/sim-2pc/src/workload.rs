@@ -5,91 +5,31 @@
 //! that are audits) and `amount` (default `[1, 50]`: a transfer's amount, uniform), beside the
 //! engine's keys with their defaults (`sim-client`'s crate docs): `clients`, `think_time`,
 //! `open_loop`, `request_timeout`, `op_timeout`, `backoff`, `backoff_multiplier`,
-//! `backoff_max`, `backoff_jitter`, `max_attempts`, `max_redirects`, `breaker`, `max_ops`,
-//! `start_after`, `stop_at`.
+//! `backoff_max`, `backoff_jitter`, `max_attempts`, `max_redirects`, `routing`, `breaker`,
+//! `max_ops`, `start_after`, `stop_at`.
 
 use std::any::Any;
 
 use rand::Rng;
 use serde::Deserialize;
-use sim_client::{
-    Answer, BreakerParams, ClientEngine, ClientPlugin, EngineParams, Invocation, OpenLoop, Status,
-};
-use sim_core::{ClientCtx, NodeId, RequestId, SimDuration, SimRng, SimTime, SuiteError, Workload};
+use sim_client::{Answer, ClientEngine, ClientPlugin, Invocation, Status};
+use sim_core::{ClientCtx, NodeId, RequestId, SimRng, SimTime, SuiteError, Workload};
 
 use crate::node::TxnNode;
 use crate::types::{TxnOp, TxnReply, TxnRequest};
 
-/// `[workload]`; see the module docs.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct WorkloadParams {
-    pub audit_ratio: f64,
-    pub amount: [i64; 2],
-    pub clients: usize,
-    pub think_time: [SimDuration; 2],
-    pub open_loop: Option<OpenLoop>,
-    pub request_timeout: SimDuration,
-    pub op_timeout: SimDuration,
-    pub backoff: SimDuration,
-    pub backoff_multiplier: f64,
-    pub backoff_max: Option<SimDuration>,
-    pub backoff_jitter: f64,
-    pub max_attempts: Option<u32>,
-    pub max_redirects: Option<u32>,
-    pub breaker: Option<BreakerParams>,
-    pub max_ops: Option<u64>,
-    pub start_after: SimDuration,
-    pub stop_at: Option<SimDuration>,
-}
-
-impl Default for WorkloadParams {
-    fn default() -> Self {
-        let e = EngineParams::default();
-        WorkloadParams {
-            audit_ratio: 0.1,
-            amount: [1, 50],
-            clients: e.clients,
-            think_time: e.think_time,
-            open_loop: e.open_loop,
-            request_timeout: e.request_timeout,
-            op_timeout: e.op_timeout,
-            backoff: e.backoff,
-            backoff_multiplier: e.backoff_multiplier,
-            backoff_max: e.backoff_max,
-            backoff_jitter: e.backoff_jitter,
-            max_attempts: e.max_attempts,
-            max_redirects: e.max_redirects,
-            breaker: e.breaker,
-            max_ops: e.max_ops,
-            start_after: e.start_after,
-            stop_at: e.stop_at,
-        }
+sim_client::client_workload! {
+    /// `[workload]`; see the module docs.
+    #[derive(Clone, Debug, PartialEq, Deserialize)]
+    pub struct WorkloadParams {
+        /// The share of operations that are audits.
+        pub audit_ratio: f64 = 0.1,
+        /// A transfer's amount, uniform in `[low, high]`.
+        pub amount: [i64; 2] = [1, 50],
     }
 }
 
 impl WorkloadParams {
-    /// The engine's share of the table.
-    pub fn engine(&self) -> EngineParams {
-        EngineParams {
-            clients: self.clients,
-            think_time: self.think_time,
-            open_loop: self.open_loop,
-            request_timeout: self.request_timeout,
-            op_timeout: self.op_timeout,
-            backoff: self.backoff,
-            backoff_multiplier: self.backoff_multiplier,
-            backoff_max: self.backoff_max,
-            backoff_jitter: self.backoff_jitter,
-            max_attempts: self.max_attempts,
-            max_redirects: self.max_redirects,
-            breaker: self.breaker,
-            max_ops: self.max_ops,
-            start_after: self.start_after,
-            stop_at: self.stop_at,
-        }
-    }
-
     pub fn validate(&self, node_count: usize) -> Result<(), SuiteError> {
         self.engine().validate(node_count)?;
         if !(0.0..=1.0).contains(&self.audit_ratio) {

@@ -468,7 +468,9 @@ fn fuzz(program: &Program, args: FuzzArgs) -> Result<u8, String> {
         );
     }
     after_campaign(program, &args, &dir, &summary, jobs)?;
-    let failed = !summary.failures.is_empty() || !summary.determinism_bugs.is_empty();
+    let failed = !summary.failures.is_empty()
+        || !summary.determinism_bugs.is_empty()
+        || !summary.moments_never_met().is_empty();
     Ok(if failed {
         EXIT_FAILED
     } else if interrupted {
@@ -675,7 +677,8 @@ pub fn merge(args: MergeArgs) -> u8 {
         "{}",
         merged.render_text(&|seed| format!("<the shard's out dir>/seed-{seed}.json"))
     );
-    if merged.failures.is_empty() && merged.determinism_bugs.is_empty() {
+    let never_met = merged.moments_never_met();
+    if merged.failures.is_empty() && merged.determinism_bugs.is_empty() && never_met.is_empty() {
         EXIT_OK
     } else {
         EXIT_FAILED

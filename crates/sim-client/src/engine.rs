@@ -9,7 +9,8 @@
 //! `max_outstanding` in open loop (arrivals at a fixed or Poisson rate; an arrival that finds
 //! every slot busy waits in a bounded queue or is refused). An operation goes to the node the
 //! client last heard serves (a random one at first), follows redirects (`max_redirects` at once),
-//! is sent again to the next node when an attempt gets no answer within `request_timeout`, backs
+//! is sent again to the next node when an attempt gets no answer within `request_timeout` (with
+//! `routing = "pinned"`, every attempt goes to the node the client first reached instead), backs
 //! off (exponentially, with jitter) after an unavailable answer, and ends as info when
 //! `op_timeout` passes. Retries are bounded by `max_attempts`; a circuit breaker per client
 //! refuses requests after repeated failures. An operation given up by those policies ends as
@@ -24,7 +25,7 @@ use sim_core::{ClientCtx, NodeId, Process, RequestId, SimDuration, SimTime, Work
 
 use crate::breaker::Breaker;
 use crate::cut::CutSide;
-use crate::params::{Arrival, EngineParams, CLIENTS_MAX, OUTSTANDING_MAX};
+use crate::params::{Arrival, EngineParams, Routing, CLIENTS_MAX, OUTSTANDING_MAX};
 use crate::plugin::{Answer, ClientPlugin, Invocation, Status};
 
 /// How a recorded operation ended, or that it has not (yet).
@@ -158,6 +159,8 @@ struct Client<O> {
     leader: Option<NodeId>,
     /// The last node tried, for round-robin when there is no one to go to.
     cursor: usize,
+    /// `routing = "pinned"`: the node that first answered, which every attempt goes to.
+    pinned: Option<NodeId>,
     /// Open loop: the next arrival; `None` when no more will come (or in closed loop).
     next_arrival: Option<SimTime>,
     /// Open loop: arrival times waiting for a free slot.
@@ -219,6 +222,7 @@ impl<K: ClientPlugin> ClientEngine<K> {
                 invoked: 0,
                 leader: None,
                 cursor: c % node_count,
+                pinned: None,
                 next_arrival: None,
                 queue: VecDeque::new(),
                 breaker: Breaker::new(params.breaker),
@@ -282,6 +286,20 @@ impl<K: ClientPlugin> ClientEngine<K> {
                 .count()
         };
         self.clients.iter().map(waiting).collect()
+    }
+
+    /// Whether the clients are done for the run: no operation outstanding or queued, and none
+    /// will be invoked (every slot stopped by `stop_at` or `max_ops`, no arrival to come).
+    pub fn finished(&self) -> bool {
+        self.clients.iter().all(|c| {
+            c.next_arrival.is_none()
+                && c.queue.is_empty()
+                && c.slots.iter().all(|s| match s.phase {
+                    Phase::Done => true,
+                    Phase::Idle => self.params.open_loop.is_some(),
+                    Phase::Thinking { .. } | Phase::Waiting(_) => false,
+                })
+        })
     }
 
     /// Arrivals waiting in each client's queue now.
@@ -353,8 +371,11 @@ impl<K: ClientPlugin> ClientEngine<K> {
                 // A timed-out node may be down or cut off: forget it and try the next one.
                 // After a backoff, go where the client last heard it should.
                 let retry = outstanding.retry;
-                let node = match (retry, c.leader) {
-                    (Retry::Backoff, Some(leader)) => leader,
+                let node = match (retry, c.leader, c.pinned) {
+                    (_, _, Some(pinned)) => pinned,
+                    // Pinned but not answered yet: the same node after a backoff.
+                    (Retry::Backoff, _, None) if self.pinned() => NodeId(c.cursor as u32),
+                    (Retry::Backoff, Some(leader), None) => leader,
                     _ => self.next_node(client),
                 };
                 let c = &mut self.clients[client];
@@ -526,9 +547,13 @@ impl<K: ClientPlugin> ClientEngine<K> {
                 NodeId((client % self.node_count) as u32),
             ),
         });
-        let node = match self.clients[client].leader {
-            Some(leader) => leader,
-            None => NodeId(ctx.rng().gen_range(0..self.node_count) as u32),
+        let c = &self.clients[client];
+        let node = match (c.pinned, c.leader) {
+            (Some(pinned), _) => pinned,
+            // Pinned but not answered yet: the home node first, then round-robin.
+            (None, _) if self.pinned() => NodeId(c.cursor as u32),
+            (None, Some(leader)) => leader,
+            (None, None) => NodeId(ctx.rng().gen_range(0..self.node_count) as u32),
         };
         self.clients[client].slots[slot].phase = Phase::Waiting(Box::new(Outstanding {
             op,
@@ -601,6 +626,11 @@ impl<K: ClientPlugin> ClientEngine<K> {
         self.records[outstanding.record].attempts += 1;
         c.cursor = node.index();
         self.requests.insert(id, (client, slot, seq));
+    }
+
+    /// Whether clients stay with the node they first reached (`routing = "pinned"`).
+    fn pinned(&self) -> bool {
+        self.params.routing == Routing::Pinned
     }
 
     /// The node after the one last tried, round-robin.
@@ -690,13 +720,15 @@ impl<K: ClientPlugin> ClientEngine<K> {
         P: Process<Request = K::Request, Response = K::Response>,
     {
         let node_count = self.node_count;
+        let pinned = self.pinned();
         let max_redirects = self.params.max_redirects.unwrap_or(node_count as u32);
         let c = &mut self.clients[client];
         let Phase::Waiting(outstanding) = &mut c.slots[slot].phase else {
             return;
         };
         let redirects = outstanding.redirects;
-        let hint = to.filter(|&l| l != node && l.index() < node_count);
+        // A pinned client follows no redirect: it backs off and asks its node again.
+        let hint = to.filter(|&l| l != node && l.index() < node_count && !pinned);
         c.leader = hint;
         let immediate = hint.is_some() && redirects < max_redirects;
         outstanding.redirects = if immediate { redirects + 1 } else { 0 };
@@ -720,7 +752,12 @@ impl<K: ClientPlugin> ClientEngine<K> {
         P: Process<Request = K::Request, Response = K::Response>,
     {
         let now = ctx.now();
+        let pinned = self.pinned();
         let c = &mut self.clients[client];
+        if pinned && c.pinned.is_none() {
+            // Reached: from now on every attempt goes here.
+            c.pinned = Some(node);
+        }
         let Phase::Waiting(outstanding) = &mut c.slots[slot].phase else {
             return;
         };

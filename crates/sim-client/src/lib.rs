@@ -7,6 +7,8 @@
 //!
 //! - `params`: [`EngineParams`] (with [`OpenLoop`], [`Arrival`], [`BreakerParams`]) and its
 //!   validation, naming the field (`workload.breaker.failures`).
+//! - `table`: [`client_workload!`], which declares a family's `[workload]` table with the
+//!   engine's keys (declared once) beside the family's own, a `Default` and an `engine()`.
 //! - `plugin`: [`ClientPlugin`], [`Invocation`], [`Answer`], [`Status`].
 //! - `engine`: [`ClientEngine`], [`OpRecord`], [`OpStatus`], [`Counters`], [`backoff_delay`].
 //! - `breaker`: [`Breaker`], [`BreakerState`], [`Transitions`].
@@ -36,6 +38,7 @@
 //! | `backoff_jitter` | `0.0` | a backoff `d` becomes a uniform draw in `[d * (1 - jitter), d]` (0 to 1) |
 //! | `max_attempts` | absent | attempts per operation, the first included (1 to 100000); when reached the operation ends as info, or fail if every attempt was turned away |
 //! | `max_redirects` | node count | redirects followed at once before backing off (0 to 1000) |
+//! | `routing` | `"follow"` | `"follow"`: a client goes to the node it last heard serves, follows redirects and moves to the next node after a request timeout; `"pinned"`: a client stays with the node it first reached (its home node, `k mod nodes` for client `k`, unless that gave no answer), follows no redirect (it backs off and asks the same node again) and sends a timed-out attempt again to the same node, so a deposed leader keeps being asked (`max_redirects` is then an error) |
 //! | `breaker` | absent (no breaker) | `{ failures = 5, cool_down = "1s" }`: a circuit breaker per client, open after `failures` consecutive request timeouts or unavailable answers, half-open after `cool_down` |
 //! | `max_ops` | absent | operations per client |
 //! | `start_after` | `"0s"` | clients start after this |
@@ -51,6 +54,8 @@ mod engine;
 mod params;
 mod plugin;
 mod stats;
+#[doc(hidden)]
+pub mod table;
 
 #[cfg(test)]
 mod tests;
@@ -59,7 +64,7 @@ pub use breaker::{Breaker, BreakerState, Transitions};
 pub use cut::{cut_figures, CutSide, CUT_FIGURES};
 pub use engine::{backoff_delay, ClientEngine, Counters, OpRecord, OpStatus};
 pub use params::{
-    Arrival, BreakerParams, EngineParams, OpenLoop, ATTEMPTS_MAX, BREAKER_FAILURES_MAX,
+    Arrival, BreakerParams, EngineParams, OpenLoop, Routing, ATTEMPTS_MAX, BREAKER_FAILURES_MAX,
     CLIENTS_MAX, MULTIPLIER_MAX, OUTSTANDING_MAX, QUEUED_MAX, RATE_MAX, REDIRECTS_MAX,
 };
 pub use plugin::{Answer, ClientPlugin, Invocation, Status};

@@ -37,6 +37,23 @@ pub enum Arrival {
     Poisson,
 }
 
+/// Where a client's requests go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Routing {
+    /// To the node the client last heard serves: redirects are followed (`max_redirects` at
+    /// once), and an attempt without an answer is sent again to the next node.
+    #[default]
+    Follow,
+    /// To the node the client first reached, for the rest of the run: it starts with its home
+    /// node (client `k` lives beside node `k mod nodes`), moves on after a request timeout only
+    /// until some node answers, and from then on every attempt goes to that node; a redirect is
+    /// not followed (the client backs off and asks the same node again), a request timeout sends
+    /// again to the same node. As a client bound to one server (a connection that is not
+    /// re-balanced) behaves: a deposed leader keeps being asked.
+    Pinned,
+}
+
 /// Open-loop clients: operations arrive at a rate whether or not earlier ones have completed,
 /// as users of a real service do; closed-loop clients wait, and so hide queueing collapse.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -83,56 +100,14 @@ impl Default for BreakerParams {
     }
 }
 
-/// What the engine needs to run clients; see the crate docs for the `[workload]` keys.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct EngineParams {
-    pub clients: usize,
-    /// Closed loop: a uniform wait in `[min, max]` between an operation's end and the next.
-    pub think_time: [SimDuration; 2],
-    /// Open loop when present; closed loop when absent.
-    pub open_loop: Option<OpenLoop>,
-    pub request_timeout: SimDuration,
-    pub op_timeout: SimDuration,
-    /// The first backoff after an unavailable answer (or a redirect naming no one).
-    pub backoff: SimDuration,
-    /// Each further backoff of the same operation is this many times the previous.
-    pub backoff_multiplier: f64,
-    /// No backoff is longer; `op_timeout` when absent.
-    pub backoff_max: Option<SimDuration>,
-    /// A backoff `d` becomes a uniform draw in `[d * (1 - jitter), d]`.
-    pub backoff_jitter: f64,
-    /// Attempts per operation, the first included; bounded by `op_timeout` alone when absent.
-    pub max_attempts: Option<u32>,
-    /// Redirects followed at once before backing off; the node count when absent.
-    pub max_redirects: Option<u32>,
-    /// A circuit breaker per client when present.
-    pub breaker: Option<BreakerParams>,
-    pub max_ops: Option<u64>,
-    pub start_after: SimDuration,
-    pub stop_at: Option<SimDuration>,
-}
-
-impl Default for EngineParams {
-    fn default() -> Self {
-        EngineParams {
-            clients: 3,
-            think_time: [SimDuration::ZERO, SimDuration::from_millis(10)],
-            open_loop: None,
-            request_timeout: SimDuration::from_millis(500),
-            op_timeout: SimDuration::from_secs(2),
-            backoff: SimDuration::from_millis(10),
-            backoff_multiplier: 1.0,
-            backoff_max: None,
-            backoff_jitter: 0.0,
-            max_attempts: None,
-            max_redirects: None,
-            breaker: None,
-            max_ops: None,
-            start_after: SimDuration::ZERO,
-            stop_at: None,
-        }
-    }
+crate::__engine_fields! {
+    engine;
+    /// What the engine needs to run clients; see the crate docs for the `[workload]` keys. A
+    /// family's own table declares the same fields beside its own with
+    /// [`client_workload!`](crate::client_workload).
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct EngineParams;
+    family [];
 }
 
 fn error(field: &str, message: impl Into<String>) -> SuiteError {
@@ -201,6 +176,13 @@ impl EngineParams {
                 u64::from(BREAKER_FAILURES_MAX),
             )?;
             positive_duration("breaker.cool_down", breaker.cool_down)?;
+        }
+        if self.routing == Routing::Pinned && self.max_redirects.is_some() {
+            return Err(error(
+                "max_redirects",
+                "has no effect with workload.routing = \"pinned\" (a pinned client follows no \
+                 redirect); remove it or use routing = \"follow\"",
+            ));
         }
         if self.max_ops == Some(0) {
             return Err(error("max_ops", "expected at least 1, found 0"));
@@ -320,7 +302,11 @@ mod tests {
 
     #[test]
     fn validation_names_the_field() {
-        let cases: [(&str, &str); 14] = [
+        let cases: [(&str, &str); 15] = [
+            (
+                "routing = \"pinned\"\nmax_redirects = 2",
+                "workload.max_redirects",
+            ),
             ("clients = 0", "workload.clients"),
             ("clients = 5000", "workload.clients"),
             ("think_time = [\"5ms\", \"1ms\"]", "workload.think_time"),

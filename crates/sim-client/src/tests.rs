@@ -15,7 +15,7 @@ use sim_core::{
 
 use crate::{
     backoff_delay, Answer, Arrival, BreakerParams, ClientEngine, ClientPlugin, EngineParams,
-    Invocation, OpStatus, OpenLoop, Status,
+    Invocation, OpStatus, OpenLoop, Routing, Status,
 };
 
 /// What a toy node does with a request.
@@ -244,6 +244,50 @@ fn redirect_is_followed_to_the_named_node() {
     assert!(engine.counters().redirects >= 1, "{:?}", engine.counters());
     assert!(engine.records().iter().all(|r| r.attempts <= 2));
     assert_well_formed(engine);
+}
+
+/// Pinned clients stay with the node they first reached: client 0 (home n1, which redirects to
+/// n3) never follows the redirect and never succeeds; client 1 (home n2, silent from 200ms on)
+/// keeps asking n2 after its timeouts. Following clients reach n3 in both cases.
+#[test]
+fn pinned_clients_follow_no_redirect_and_stay_after_a_timeout() {
+    let script = Script::all(3, Behaviour::Serve(SimDuration::ZERO))
+        .set(0, SimTime::ZERO, Behaviour::Redirect(Some(NodeId(2))))
+        .set(1, at_ms(200), Behaviour::Silent);
+    let params = |routing| EngineParams {
+        clients: 2,
+        routing,
+        request_timeout: ms(100),
+        op_timeout: ms(1000),
+        ..EngineParams::default()
+    };
+    let late_ok = |engine: &Engine, client: usize| {
+        engine
+            .records()
+            .iter()
+            .filter(|r| r.client == client && r.status == OpStatus::Ok)
+            .filter(|r| r.invoked_at >= at_ms(300))
+            .count()
+    };
+    let sim = run(params(Routing::Pinned), script.clone(), 3, 4, at_ms(3000));
+    let pinned = engine(&sim);
+    assert_eq!(pinned.counters().redirects, 0, "{:?}", pinned.counters());
+    assert!(pinned.counters().backoffs > 10, "{:?}", pinned.counters());
+    let client_0_ok = pinned.records().iter().filter(|r| r.client == 0);
+    assert!(client_0_ok.clone().count() >= 2);
+    assert!(client_0_ok.clone().all(|r| r.status != OpStatus::Ok));
+    assert!(pinned
+        .records()
+        .iter()
+        .any(|r| r.client == 1 && r.status == OpStatus::Ok));
+    assert_eq!(late_ok(pinned, 1), 0);
+    assert_well_formed(pinned);
+
+    let sim = run(params(Routing::Follow), script, 3, 4, at_ms(3000));
+    let following = engine(&sim);
+    assert!(following.counters().redirects >= 1);
+    assert!(late_ok(following, 0) > 10);
+    assert!(late_ok(following, 1) > 10);
 }
 
 /// A silent service: each attempt times out and is sent again; at `op_timeout` the operation

@@ -3,13 +3,15 @@
 //! Owns [`WorkloadParams`] (with [`Mix`], [`Distribution`] and [`ValueFormat`]) and its
 //! validation, which names the offending field the way the runner reports it
 //! (`workload.clients`). The table holds the kv keys (keys, distribution, mix, values) beside
-//! the engine's (`sim-client`'s [`EngineParams`], flat, as scenarios always wrote them; serde's
-//! `flatten` cannot be used with `deny_unknown_fields`). Every field has a default, so an empty
+//! the engine's (`sim-client`'s [`EngineParams`], flat, as scenarios always wrote them, declared
+//! by `sim_client::client_workload!`: serde's `flatten` cannot be used with
+//! `deny_unknown_fields`). Every field has a default, so an empty
 //! `[workload]` table is a complete workload. What the parameters drive lives in `workload`.
 
 use serde::{Deserialize, Serialize};
-use sim_client::{BreakerParams, EngineParams, OpenLoop};
-use sim_core::{SimDuration, SuiteError};
+#[cfg(doc)]
+use sim_client::EngineParams;
+use sim_core::SuiteError;
 
 pub use sim_client::CLIENTS_MAX;
 /// At most this many keys: the key table is built up front.
@@ -68,94 +70,22 @@ impl Mix {
     }
 }
 
-/// The kv clients: `[workload]` in a scenario. The engine's fields are documented on
-/// [`EngineParams`] and in the crate docs.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct WorkloadParams {
-    /// Clients; closed loop: each with at most one operation outstanding.
-    pub clients: usize,
-    /// Keys `k0` .. `k{keys-1}`.
-    pub keys: usize,
-    pub distribution: Distribution,
-    /// The skew of the zipf distribution (0 is uniform).
-    pub zipf_exponent: f64,
-    pub mix: Mix,
-    /// A client waits a uniform time in `[min, max]` between operations.
-    pub think_time: [SimDuration; 2],
-    /// How long one attempt waits for an answer before the client retries at another node.
-    pub request_timeout: SimDuration,
-    /// How long one operation may take across all its attempts before it is recorded as info.
-    pub op_timeout: SimDuration,
-    /// How long a client waits before retrying when a node answers unavailable (it knows no
-    /// leader), so that a leaderless cluster is not asked in a tight loop.
-    pub backoff: SimDuration,
-    pub backoff_multiplier: f64,
-    pub backoff_max: Option<SimDuration>,
-    pub backoff_jitter: f64,
-    pub max_attempts: Option<u32>,
-    pub max_redirects: Option<u32>,
-    pub breaker: Option<BreakerParams>,
-    pub open_loop: Option<OpenLoop>,
-    /// At most this many operations per client; none when absent.
-    pub max_ops: Option<u64>,
-    pub values: ValueFormat,
-    /// Clients start invoking after this much simulated time.
-    pub start_after: SimDuration,
-    /// Clients invoke nothing new from this time on; when absent they go on until the run ends.
-    pub stop_at: Option<SimDuration>,
-}
-
-impl Default for WorkloadParams {
-    fn default() -> Self {
-        let engine = EngineParams::default();
-        WorkloadParams {
-            clients: engine.clients,
-            keys: 5,
-            distribution: Distribution::Uniform,
-            zipf_exponent: 1.0,
-            mix: Mix::default(),
-            think_time: engine.think_time,
-            request_timeout: engine.request_timeout,
-            op_timeout: engine.op_timeout,
-            backoff: engine.backoff,
-            backoff_multiplier: engine.backoff_multiplier,
-            backoff_max: engine.backoff_max,
-            backoff_jitter: engine.backoff_jitter,
-            max_attempts: engine.max_attempts,
-            max_redirects: engine.max_redirects,
-            breaker: engine.breaker,
-            open_loop: engine.open_loop,
-            max_ops: engine.max_ops,
-            values: ValueFormat::Unique,
-            start_after: engine.start_after,
-            stop_at: engine.stop_at,
-        }
+sim_client::client_workload! {
+    /// The kv clients: `[workload]` in a scenario. The engine's fields are documented on
+    /// [`EngineParams`] and in `sim-client`'s crate docs.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct WorkloadParams {
+        /// Keys `k0` .. `k{keys-1}`.
+        pub keys: usize = 5,
+        pub distribution: Distribution = Distribution::Uniform,
+        /// The skew of the zipf distribution (0 is uniform).
+        pub zipf_exponent: f64 = 1.0,
+        pub mix: Mix = Mix::default(),
+        pub values: ValueFormat = ValueFormat::Unique,
     }
 }
 
 impl WorkloadParams {
-    /// The engine's share of the table.
-    pub fn engine(&self) -> EngineParams {
-        EngineParams {
-            clients: self.clients,
-            think_time: self.think_time,
-            open_loop: self.open_loop,
-            request_timeout: self.request_timeout,
-            op_timeout: self.op_timeout,
-            backoff: self.backoff,
-            backoff_multiplier: self.backoff_multiplier,
-            backoff_max: self.backoff_max,
-            backoff_jitter: self.backoff_jitter,
-            max_attempts: self.max_attempts,
-            max_redirects: self.max_redirects,
-            breaker: self.breaker,
-            max_ops: self.max_ops,
-            start_after: self.start_after,
-            stop_at: self.stop_at,
-        }
-    }
-
     /// Checks the parameters against each other and the cluster; the error names the field.
     pub fn validate(&self, node_count: usize) -> Result<(), SuiteError> {
         self.engine().validate(node_count)?;
@@ -196,6 +126,7 @@ impl WorkloadParams {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sim_core::SimDuration;
 
     fn parse(text: &str) -> Result<WorkloadParams, toml::de::Error> {
         toml::from_str(text)

@@ -17,13 +17,8 @@ use rand::Rng;
 use serde::Deserialize;
 use serde_json::Value;
 use sim_check::{History, ModelKind, OpFn, OpIndex, Outcome};
-use sim_client::{
-    Answer, BreakerParams, ClientEngine, ClientPlugin, EngineParams, Invocation, OpRecord,
-    OpenLoop, Status,
-};
-use sim_core::{
-    rng, ClientCtx, NodeId, RequestId, SimDuration, SimRng, SimTime, SuiteError, Workload,
-};
+use sim_client::{Answer, ClientEngine, ClientPlugin, Invocation, OpRecord, Status};
+use sim_core::{rng, ClientCtx, NodeId, RequestId, SimRng, SimTime, SuiteError, Workload};
 use sim_kv::{Observations, ReadObs, WriteObs};
 
 use crate::node::QuorumNode;
@@ -44,57 +39,16 @@ impl Default for Mix {
     }
 }
 
-/// `[workload]`; the engine's keys are documented in `sim-client`'s crate docs.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct WorkloadParams {
-    pub clients: usize,
-    pub keys: usize,
-    pub mix: Mix,
-    /// The level of every get (Dynamo; default QUORUM).
-    pub read: Option<Level>,
-    /// The level of every put (Dynamo; default QUORUM).
-    pub write: Option<Level>,
-    pub think_time: [SimDuration; 2],
-    pub request_timeout: SimDuration,
-    pub op_timeout: SimDuration,
-    pub backoff: SimDuration,
-    pub backoff_multiplier: f64,
-    pub backoff_max: Option<SimDuration>,
-    pub backoff_jitter: f64,
-    pub max_attempts: Option<u32>,
-    pub max_redirects: Option<u32>,
-    pub breaker: Option<BreakerParams>,
-    pub open_loop: Option<OpenLoop>,
-    pub max_ops: Option<u64>,
-    pub start_after: SimDuration,
-    pub stop_at: Option<SimDuration>,
-}
-
-impl Default for WorkloadParams {
-    fn default() -> Self {
-        let engine = EngineParams::default();
-        WorkloadParams {
-            clients: engine.clients,
-            keys: 5,
-            mix: Mix::default(),
-            read: None,
-            write: None,
-            think_time: engine.think_time,
-            request_timeout: engine.request_timeout,
-            op_timeout: engine.op_timeout,
-            backoff: engine.backoff,
-            backoff_multiplier: engine.backoff_multiplier,
-            backoff_max: engine.backoff_max,
-            backoff_jitter: engine.backoff_jitter,
-            max_attempts: engine.max_attempts,
-            max_redirects: engine.max_redirects,
-            breaker: engine.breaker,
-            open_loop: engine.open_loop,
-            max_ops: engine.max_ops,
-            start_after: engine.start_after,
-            stop_at: engine.stop_at,
-        }
+sim_client::client_workload! {
+    /// `[workload]`; the engine's keys are documented in `sim-client`'s crate docs.
+    #[derive(Clone, Debug, PartialEq, Deserialize)]
+    pub struct WorkloadParams {
+        pub keys: usize = 5,
+        pub mix: Mix = Mix::default(),
+        /// The level of every get (Dynamo; default QUORUM).
+        pub read: Option<Level> = None,
+        /// The level of every put (Dynamo; default QUORUM).
+        pub write: Option<Level> = None,
     }
 }
 
@@ -102,26 +56,6 @@ impl Default for WorkloadParams {
 pub const KEYS_MAX: usize = 100_000;
 
 impl WorkloadParams {
-    pub fn engine(&self) -> EngineParams {
-        EngineParams {
-            clients: self.clients,
-            think_time: self.think_time,
-            open_loop: self.open_loop,
-            request_timeout: self.request_timeout,
-            op_timeout: self.op_timeout,
-            backoff: self.backoff,
-            backoff_multiplier: self.backoff_multiplier,
-            backoff_max: self.backoff_max,
-            backoff_jitter: self.backoff_jitter,
-            max_attempts: self.max_attempts,
-            max_redirects: self.max_redirects,
-            breaker: self.breaker,
-            max_ops: self.max_ops,
-            start_after: self.start_after,
-            stop_at: self.stop_at,
-        }
-    }
-
     /// Checks the table against the cluster (`replicas`: N); the error names the field.
     pub fn validate(&self, node_count: usize, replicas: usize) -> Result<(), SuiteError> {
         self.engine().validate(node_count)?;

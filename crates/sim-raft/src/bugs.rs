@@ -33,17 +33,23 @@ pub enum Bug {
     /// syncing them, so a crash can lose an entry the leader counted. Exposed by
     /// `scenarios/raft/bugs/ack_before_sync.toml`.
     AckBeforeSync,
+    /// Thesis §6.4: a leader answers ReadIndex reads from its state machine without the
+    /// heartbeat round that confirms a majority still follows it, so a deposed leader that has
+    /// not heard of its successor serves stale reads. Exposed by
+    /// `scenarios/raft/bugs/read_without_quorum.toml`.
+    ReadWithoutQuorum,
 }
 
 impl Bug {
     /// Every bug, in the order they are documented.
-    pub const ALL: [Bug; 6] = [
+    pub const ALL: [Bug; 7] = [
         Bug::CommitPreviousTermByCount,
         Bug::VoteWithoutLogCheck,
         Bug::ForgetPersistVote,
         Bug::ApplyBeforeCommit,
         Bug::NoTruncateConflict,
         Bug::AckBeforeSync,
+        Bug::ReadWithoutQuorum,
     ];
 
     /// The name scenarios use.
@@ -55,6 +61,7 @@ impl Bug {
             Bug::ApplyBeforeCommit => "apply_before_commit",
             Bug::NoTruncateConflict => "no_truncate_conflict",
             Bug::AckBeforeSync => "ack_before_sync",
+            Bug::ReadWithoutQuorum => "read_without_quorum",
         }
     }
 
@@ -69,6 +76,9 @@ impl Bug {
             Bug::ApplyBeforeCommit => "entries are applied as soon as they are appended",
             Bug::NoTruncateConflict => "a follower keeps the suffix after a conflicting entry",
             Bug::AckBeforeSync => "a follower acknowledges entries before syncing them",
+            Bug::ReadWithoutQuorum => {
+                "ReadIndex reads are answered without confirming leadership with a majority"
+            }
         }
     }
 

@@ -1,11 +1,18 @@
 //! Raft's convergence checks: after the faults heal, the cluster settles and stays settled.
 //!
-//! - `raft.converged` (eventually): within `converge_within` of the quiet phase's start, every
-//!   live node is in one term and follows one leader, which leads that term, and every live node
-//!   has committed and applied at least the index the leader had committed when it became known
-//!   to all (so a node that silently stays behind fails). Throughout the quiet phase, whenever a
-//!   node has applied exactly as far as the leader, their state machines must be identical
-//!   (digests compared by value): a snapshot or an apply that lost a write fails.
+//! - `raft.converged` (eventually): after the heal, at one instant, every live node is in one
+//!   term and follows one leader, which leads that term, every live node has the same commit
+//!   index and the same applied index, and their state machines are identical (compared by
+//!   value). The instant must come within `converge_within` of the heal; under client load, whose
+//!   writes keep the leader's commit index a step ahead of its followers', it may not come until
+//!   the clients stop (`workload.stop_at`, or `max_ops`), and then it must come within
+//!   `converge_within` of that. Also, within `converge_within` of the heal, every live node must
+//!   have caught up: committed and applied at least the index the leader had committed when it
+//!   became known to all (so a node that silently stays behind fails even under load).
+//!   Throughout the quiet phase, whenever a node has applied exactly as far as the leader, their
+//!   state machines must be identical: a snapshot or an apply that lost a write fails. A run
+//!   whose nodes caught up under load, but whose clients never stopped early enough to leave
+//!   `converge_within` of the run, gives no instant to judge: `not evaluated`, saying so.
 //! - `raft.stable_leader` (always): once the cluster has converged in the quiet phase, no node
 //!   starts an election (pre-vote or vote) while the network is calm: at most
 //!   `max_quiet_elections` (default 0; a scenario whose base network drops messages may allow
@@ -124,6 +131,11 @@ struct Converged {
     agreed: Option<(NodeId, u64, SimTime, u64)>,
     /// When every live node reached the target under that leader.
     converged: Option<(SimTime, NodeId, u64, u64)>,
+    /// The first instant of full agreement: one leader and term, one commit index and one
+    /// applied index on every live node, identical state machines.
+    agreement: Option<Agreement>,
+    /// Since when the clients are done (none outstanding, none to come), if they are.
+    clients_done: Option<SimTime>,
     /// State machines compared at equal applied indices, and the first that differed.
     comparisons: u64,
     mismatch: Option<Violation>,
@@ -138,18 +150,26 @@ impl Converged {
             quiet_start: None,
             agreed: None,
             converged: None,
+            agreement: None,
+            clients_done: None,
             comparisons: 0,
             mismatch: None,
         }
     }
 
-    /// Follows the quiet phase; returns true on the step the cluster first converged.
+    /// Follows the quiet phase; returns true on the step every live node first caught up.
     fn track(&mut self, sim: &Simulation<RaftNode>, obs: &Observation<'_, RaftNode>) -> bool {
         if matches!(obs, Observation::QuietPhase) && self.quiet_start.is_none() {
             self.quiet_start = Some(sim.now());
         }
         if self.quiet_start.is_none() {
             return false;
+        }
+        if self.clients_done.is_none() && self.agreement.is_none() {
+            let done = sim_kv::kv_workload(sim).is_none_or(|w| w.engine().finished());
+            if done {
+                self.clients_done = Some(sim.now());
+            }
         }
         let Some((leader, term)) = common_leader(sim) else {
             self.agreed = None;
@@ -165,6 +185,9 @@ impl Converged {
         if let Observation::Handled { node, .. } = *obs {
             self.compare(sim, node, leader);
         }
+        if self.agreement.is_none() {
+            self.agree(sim, leader, term);
+        }
         if self.converged.is_some() {
             return false;
         }
@@ -178,6 +201,47 @@ impl Converged {
             self.converged = Some((sim.now(), leader, term, target));
         }
         caught_up
+    }
+
+    /// Records the first instant at which every live node has the leader's commit and applied
+    /// index and its state machine; one that differs at the same applied index is a violation.
+    fn agree(&mut self, sim: &Simulation<RaftNode>, leader: NodeId, term: u64) {
+        let Some(l) = sim.process(leader) else {
+            return;
+        };
+        let (commit, applied) = (l.commit_index(), l.last_applied());
+        let live = || {
+            sim.node_ids()
+                .filter(|&n| sim.status(n) == NodeStatus::Up)
+                .filter_map(|n| sim.process(n).map(|p| (n, p)))
+        };
+        if !live().all(|(_, p)| p.commit_index() == commit && p.last_applied() == applied) {
+            return;
+        }
+        let differs = live().find(|(_, p)| p.kv() != l.kv());
+        if let Some((node, p)) = differs {
+            if self.mismatch.is_none() {
+                self.mismatch = Some(Violation {
+                    time: sim.now(),
+                    message: format!(
+                        "{node} and the leader {leader} (term {term}) both committed {commit} and \
+                         applied up to index {applied}, but their state machines differ ({} and \
+                         {} keys)",
+                        p.kv().len(),
+                        l.kv().len()
+                    ),
+                });
+            }
+            return;
+        }
+        self.agreement = Some(Agreement {
+            at: sim.now(),
+            leader,
+            term,
+            commit,
+            applied,
+            nodes: live().count(),
+        });
     }
 
     /// Compares `node`'s state machine with the leader's when both applied the same prefix.
@@ -233,12 +297,13 @@ impl Converged {
         match self.converged {
             Some((at, leader, term, target)) if at <= deadline => {
                 report.figures.push((
-                    "converged".into(),
+                    "caught up".into(),
                     format!(
-                        "under {leader} in term {term} at index {target}, {} after the heal",
+                        "under {leader} in term {term} to index {target}, {} after the heal",
                         at.saturating_since(quiet)
                     ),
                 ));
+                return self.judge_agreement(report, quiet, phases.end);
             }
             Some((at, leader, term, target)) => {
                 report.violation = Some(Violation {
@@ -270,7 +335,83 @@ impl Converged {
     }
 }
 
+/// An instant at which every live node agreed exactly.
+#[derive(Debug, Clone, Copy)]
+struct Agreement {
+    at: SimTime,
+    leader: NodeId,
+    term: u64,
+    commit: u64,
+    applied: u64,
+    nodes: usize,
+}
+
 impl Converged {
+    /// Every live node caught up in time; now the instant of exact agreement: within the bound
+    /// of the heal, or of the clients' end when they stopped; no such window is not evaluated.
+    fn judge_agreement(
+        &self,
+        mut report: CheckReport,
+        quiet: SimTime,
+        end: SimTime,
+    ) -> CheckReport {
+        let from_heal = quiet.saturating_add(self.within);
+        let done = self.clients_done.map(|t| t.max(quiet));
+        let from_done = done.map(|t| t.saturating_add(self.within));
+        match (self.agreement, from_done) {
+            (Some(a), bound) if a.at <= from_heal || bound.is_none_or(|b| a.at <= b) => {
+                let after = match done {
+                    Some(done) if a.at > from_heal => {
+                        format!("{} after the clients stopped", a.at.saturating_since(done))
+                    }
+                    _ => format!("{} after the heal", a.at.saturating_since(quiet)),
+                };
+                report.figures.push((
+                    "converged".into(),
+                    format!(
+                        "{} live nodes under {} in term {} at commit index {} and applied index \
+                         {}, state machines identical, {after}",
+                        a.nodes, a.leader, a.term, a.commit, a.applied
+                    ),
+                ));
+                report
+            }
+            (_, Some(bound)) if bound <= end => {
+                let when = self
+                    .agreement
+                    .map_or("never".into(), |a| format!("first at t={}", a.at));
+                report.violation = Some(Violation {
+                    time: bound,
+                    message: format!(
+                        "the clients were done at t={}, but within {} of that the live nodes \
+                         never stood at one term, leader, commit index and applied index with \
+                         identical state machines ({when})",
+                        done.unwrap_or(quiet),
+                        self.within
+                    ),
+                });
+                report
+            }
+            _ => CheckReport::not_evaluated(
+                Self::NAME,
+                CheckKind::Eventually,
+                format!(
+                    "every live node caught up after the heal, but no instant with one commit \
+                     and applied index on every live node came within {} of the heal, and the \
+                     clients {}; stop them earlier (workload.stop_at) to judge it",
+                    self.within,
+                    match done {
+                        Some(done) => format!(
+                            "were done only at t={done}, less than {} before the run's end",
+                            self.within
+                        ),
+                        None => "kept submitting to the end".into(),
+                    }
+                ),
+            ),
+        }
+    }
+
     /// The violation of a cluster that never converged by `deadline`.
     fn never_converged(&self, quiet: SimTime, deadline: SimTime) -> Violation {
         let how = match self.agreed {
@@ -572,6 +713,146 @@ impl Check<RaftNode> for CommitMonotonic {
             violation: self.violation.clone(),
             figures: Vec::new(),
             not_evaluated: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sim_core::{CheckReport, NodeId, SimConfig, SimDuration, SimTime, Trace};
+    use sim_kv::{KvWorkload, WorkloadParams};
+    use sim_runner::Cluster;
+
+    use super::{checks, ConvergenceParams};
+    use crate::params::RaftConfig;
+    use crate::RaftSuite;
+
+    fn at(secs: u64) -> SimTime {
+        SimTime::ZERO + SimDuration::from_secs(secs)
+    }
+
+    /// Three nodes with pre-vote and check-quorum, three clients that stop at 4s, and the
+    /// convergence checks alone (a bound of 2s); the quiet phase starts at 3s.
+    fn cluster(seed: u64) -> Cluster<RaftSuite> {
+        let config = RaftConfig {
+            pre_vote: true,
+            check_quorum: true,
+            ..RaftConfig::default()
+        };
+        let params = WorkloadParams {
+            clients: 3,
+            stop_at: Some(SimDuration::from_secs(4)),
+            ..WorkloadParams::default()
+        };
+        let convergence = ConvergenceParams {
+            converge_within: SimDuration::from_secs(2),
+            ..ConvergenceParams::default()
+        };
+        let mut cluster = Cluster::with_parts(
+            RaftSuite::with_config(config, 3),
+            SimConfig::new(seed, 3),
+            Trace::default(),
+            Some(Box::new(KvWorkload::new(params, 3))),
+            checks(&convergence, Default::default()),
+        );
+        cluster.start();
+        cluster.run_until(at(3));
+        cluster.quiet_phase();
+        cluster
+    }
+
+    fn converged(reports: &[CheckReport]) -> &CheckReport {
+        let found = reports.iter().find(|r| r.name == "raft.converged");
+        found.expect("raft.converged reports")
+    }
+
+    /// A calm cluster: one instant with every node at one commit and applied index and
+    /// identical state machines, named in the figures.
+    #[test]
+    fn a_calm_cluster_agrees_exactly_on_one_index() {
+        for seed in 0..3 {
+            let mut cluster = cluster(seed);
+            cluster.run_until(at(10));
+            let finished = cluster.finish();
+            let report = converged(&finished.checks);
+            assert!(report.held(), "seed {seed}: {report:?}");
+            let figure = report.figures.iter().find(|(name, _)| name == "converged");
+            let (_, text) = figure.expect("the instant of agreement");
+            let indices: Vec<&str> = text
+                .split(' ')
+                .skip_while(|w| *w != "commit")
+                .map(|w| w.trim_end_matches(','))
+                .filter(|w| w.chars().all(|c| c.is_ascii_digit()) && !w.is_empty())
+                .collect();
+            assert_eq!(indices.len(), 2, "{text}");
+            assert_eq!(indices[0], indices[1], "{text}");
+            assert!(text.contains("3 live nodes"), "{text}");
+        }
+    }
+
+    /// The judgement once every node caught up in time: an instant of agreement passes; none,
+    /// with the clients done `within` before the end, fails; none, with clients that kept
+    /// submitting, is not evaluated.
+    #[test]
+    fn without_an_instant_of_agreement_the_clients_decide_fail_or_not_evaluated() {
+        let phases = sim_core::Phases {
+            quiet_start: Some(at(10)),
+            end: at(30),
+        };
+        let mut check = super::Converged::new(SimDuration::from_secs(5));
+        check.quiet_start = Some(at(10));
+        check.converged = Some((at(11), NodeId(0), 2, 40));
+        let report = check.report(&phases);
+        let why = report.not_evaluated.as_deref().unwrap_or("");
+        assert!(report.violation.is_none(), "{report:?}");
+        assert!(why.contains("kept submitting to the end"), "{report:?}");
+
+        check.clients_done = Some(at(20));
+        let report = check.report(&phases);
+        let violation = report
+            .violation
+            .expect("no agreement after the clients stopped");
+        assert_eq!(violation.time, at(25));
+        assert!(violation.message.contains("done at t=20s"), "{violation:?}");
+
+        check.clients_done = Some(at(27));
+        let report = check.report(&phases);
+        assert!(report.not_evaluated.is_some(), "{report:?}");
+
+        check.agreement = Some(super::Agreement {
+            at: at(26),
+            leader: NodeId(0),
+            term: 2,
+            commit: 50,
+            applied: 50,
+            nodes: 3,
+        });
+        assert!(check.report(&phases).held());
+        check.clients_done = Some(at(20));
+        let late = check.report(&phases).violation.expect("agreement too late");
+        assert!(late.message.contains("first at t=26s"), "{late:?}");
+    }
+
+    /// A follower cut off right after the heal stays behind while the others go on (pre-vote
+    /// keeps it from disturbing them): no instant of agreement comes, the clients stop, and the
+    /// check fails within its bound rather than passing on the nodes that did agree.
+    #[test]
+    fn a_node_that_stays_behind_fails_the_check() {
+        for seed in 0..3 {
+            let mut cluster = cluster(seed);
+            let leader = cluster.nodes_with_role("leader");
+            let behind = (0..3)
+                .map(NodeId)
+                .find(|n| !leader.contains(n))
+                .expect("a follower");
+            cluster.isolate(behind);
+            cluster.run_until(at(10));
+            let finished = cluster.finish();
+            let report = converged(&finished.checks);
+            let violation = report.violation.as_ref();
+            assert!(violation.is_some(), "seed {seed}: {report:?}");
+            let message = &violation.expect("a violation").message;
+            assert!(message.contains("within 2s of the heal"), "{message}");
         }
     }
 }

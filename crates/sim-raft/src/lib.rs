@@ -47,9 +47,14 @@
 //! quiet phase; `max_quiet_elections`, default 0), `raft.elections_bounded` (at most
 //! `elections_per_fault` elections, default 12, between a heal and the next fault) and
 //! `raft.commit_monotonic`. Sometimes: `raft.leader_elected`, `kv.some_ok`. Eventually:
-//! `raft.leader_after_heal` (`leader_within`, default 5s), `raft.converged` (every live node in
-//! one term following one leader, caught up to its commit index, state machines identical at
-//! equal applied indices; `converge_within`, default 8s) and `kv.progress` (`ops_within`).
+//! `raft.leader_after_heal` (`leader_within`, default 5s), `raft.converged` (an instant at which
+//! every live node is in one term following one leader, at one commit index and one applied
+//! index, with identical state machines, within `converge_within` (default 8s) of the heal or,
+//! under client load, of the clients' end; every live node caught up to the leader's commit
+//! index within the bound; `not evaluated` when the clients left no such window) and
+//! `kv.progress` (`ops_within`).
+//! Opt-in sometimes checks on coverage moments: `sometimes = ["raft.snapshots_installed", ...]`
+//! ([`reached`]; names from [`coverage::FIGURE_NAMES`]).
 //! The `[checks]` table takes those fields and `sim-kv`'s (`linearizability`,
 //! `state_budget`, `ops_within`, `progress_ops`, `progress_every_client`).
 //! [`coverage`] gives the campaign figures (`Suite::figures`).
@@ -71,6 +76,7 @@
 //! | `apply_before_commit` | `scenarios/raft/bugs/apply_before_commit.toml` | `raft.state_machine_safety` | 5 seeds |
 //! | `no_truncate_conflict` | `scenarios/raft/bugs/no_truncate_conflict.toml` | `raft.log_matching` | 5 seeds |
 //! | `ack_before_sync` | `scenarios/raft/bugs/ack_before_sync.toml` | `raft.durability` | 5 seeds |
+//! | `read_without_quorum` | `scenarios/raft/bugs/read_without_quorum.toml` | `kv.linearizable` | 5 seeds |
 //!
 //! The client workload, history and linearizability check are `sim-kv`'s (on `sim-client`'s
 //! engine; its `[workload]` keys are listed in `sim-kv`'s and `sim-client`'s crate docs); a node
@@ -91,6 +97,7 @@ pub mod message;
 pub mod moments;
 pub mod node;
 pub mod params;
+pub mod reached;
 pub mod suite;
 
 #[cfg(test)]

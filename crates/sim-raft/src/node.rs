@@ -1287,8 +1287,12 @@ impl<M: StateMachine> RaftNode<M> {
         acked.clear();
         acked.extend_from_slice(&self.acked_round);
         acked[self.id.index()] = self.read_round;
-        let confirmed = majority_value(&mut acked, self.majority());
+        let mut confirmed = majority_value(&mut acked, self.majority());
         self.scratch = acked;
+        if self.bug(Bug::ReadWithoutQuorum) {
+            // The planted bug: this node's own acknowledgement is taken as the majority's.
+            confirmed = self.read_round;
+        }
         let applied = self.last_applied;
         let kv = &self.kv;
         self.pending_reads.retain(|read| {

@@ -44,6 +44,9 @@ pub struct CheckParams {
     pub max_quiet_elections: u64,
     /// `raft.elections_bounded`: elections allowed between a heal and the next fault.
     pub elections_per_fault: u64,
+    /// Coverage moments the scenario's seeds must reach: a sometimes check each, named as its
+    /// figure ([`crate::reached`]); a campaign none of whose seeds reaches one fails.
+    pub sometimes: Vec<String>,
 }
 
 impl Default for CheckParams {
@@ -59,6 +62,7 @@ impl Default for CheckParams {
             converge_within: ConvergenceParams::default().converge_within,
             max_quiet_elections: ConvergenceParams::default().max_quiet_elections,
             elections_per_fault: ConvergenceParams::default().elections_per_fault,
+            sometimes: Vec::new(),
         }
     }
 }
@@ -97,6 +101,7 @@ pub struct RaftSuite {
     raft_checks: RaftCheckParams,
     kv_checks: KvCheckParams,
     convergence: ConvergenceParams,
+    sometimes: Vec<String>,
     /// The coverage the latest `checks()` call's checks fill, for `figures()`.
     coverage: Mutex<SharedCoverage>,
     /// The record the latest `checks()` call's checks fill, for `summary()`. The runner builds
@@ -116,6 +121,7 @@ impl RaftSuite {
             raft_checks: checks.raft(),
             kv_checks: checks.kv(),
             convergence: checks.convergence(),
+            sometimes: checks.sometimes,
             coverage: Mutex::new(SharedCoverage::default()),
             record: Mutex::new(SharedRecord::default()),
         }
@@ -162,6 +168,7 @@ impl Suite for RaftSuite {
         let mut checks = checks::NAMES.to_vec();
         checks.extend(convergence::NAMES);
         checks.extend(sim_kv::CHECK_NAMES);
+        checks.extend(crate::coverage::FIGURE_NAMES);
         Declaration {
             kinds: Vec::new(),
             roles: vec!["leader", "follower", "candidate"],
@@ -194,6 +201,7 @@ impl Suite for RaftSuite {
                 "expected a positive duration, found 0s",
             ));
         }
+        crate::reached::validate(&checks.sometimes)?;
         if checks.elections_per_fault == 0 {
             return Err(SuiteError::new(
                 "checks.elections_per_fault",
@@ -207,6 +215,7 @@ impl Suite for RaftSuite {
             raft_checks: checks.raft(),
             kv_checks,
             convergence: checks.convergence(),
+            sometimes: checks.sometimes,
             coverage: Mutex::new(SharedCoverage::default()),
             record: Mutex::new(SharedRecord::default()),
         })
@@ -226,9 +235,15 @@ impl Suite for RaftSuite {
     fn checks(&self) -> Vec<Box<dyn Check<RaftNode>>> {
         let record = SharedRecord::default();
         *self.record.lock().unwrap_or_else(|e| e.into_inner()) = Arc::clone(&record);
+        let record_for_reached = Arc::clone(&record);
         let mut all = checks::checks(&self.raft_checks, record);
         let coverage = SharedCoverage::default();
         *self.coverage.lock().unwrap_or_else(|e| e.into_inner()) = Arc::clone(&coverage);
+        all.extend(crate::reached::checks(
+            &self.sometimes,
+            &record_for_reached,
+            &coverage,
+        ));
         all.extend(convergence::checks(&self.convergence, coverage));
         all.extend(sim_kv::checks::<RaftNode>(&self.kv_checks));
         all

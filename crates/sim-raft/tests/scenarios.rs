@@ -30,7 +30,7 @@ fn run(scenario: &Scenario, seed: u64) -> RunReport {
     run_suite::<RaftSuite>(scenario, RunOptions::new(seed)).unwrap_or_else(|e| panic!("{e}"))
 }
 
-const SCENARIOS: [&str; 7] = [
+const SCENARIOS: [&str; 8] = [
     "partition.toml",
     "raft/leader-crash.toml",
     "raft/figure8.toml",
@@ -38,16 +38,18 @@ const SCENARIOS: [&str; 7] = [
     "raft/churn.toml",
     "raft/pause-skew.toml",
     "raft/nemesis.toml",
+    "raft/pinned-stale-leader.toml",
 ];
 
 /// Each planted bug's exposing scenario; its `[expect]` table names the check and the budget.
-const BUGS: [&str; 6] = [
+const BUGS: [&str; 7] = [
     "raft/bugs/commit_previous_term_by_count.toml",
     "raft/bugs/vote_without_log_check.toml",
     "raft/bugs/forget_persist_vote.toml",
     "raft/bugs/apply_before_commit.toml",
     "raft/bugs/no_truncate_conflict.toml",
     "raft/bugs/ack_before_sync.toml",
+    "raft/bugs/read_without_quorum.toml",
 ];
 
 #[test]

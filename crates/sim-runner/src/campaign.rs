@@ -464,6 +464,11 @@ impl Summary {
         self.determinism_bugs.sort_by_key(|d| d.seed);
     }
 
+    /// The coverage moments the scenario asks for that no seed reached ([`coverage`]).
+    pub fn moments_never_met(&self) -> Vec<String> {
+        coverage::moments_never_met(&self.coverage, &self.figures)
+    }
+
     pub fn seeds_per_second(&self) -> f64 {
         self.seeds_timed as f64 / self.wall_seconds.max(1e-9)
     }
@@ -518,6 +523,8 @@ impl Summary {
         }
         w.push_str(&coverage::render_sometimes(&self.coverage));
         w.push_str(&coverage::render_figures(&self.figures));
+        let never = self.moments_never_met();
+        w.push_str(&coverage::render_never_met(&never, self.seeds_run));
         let groups = self.failures_by_check();
         if groups.is_empty() {
             let _ = writeln!(w, "failures   none");

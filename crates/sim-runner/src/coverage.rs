@@ -114,6 +114,34 @@ pub fn render_sometimes(checks: &BTreeMap<String, crate::campaign::Coverage>) ->
     out
 }
 
+/// The sometimes checks on a coverage moment (named as a figure the runs report, as a
+/// family's opt-in checks are, e.g. Raft's `[checks] sometimes`) that no seed met: each fails
+/// the campaign, since its seeds never reached a moment the scenario asks for.
+pub fn moments_never_met(
+    checks: &BTreeMap<String, crate::campaign::Coverage>,
+    figures: &BTreeMap<String, FigureTally>,
+) -> Vec<String> {
+    checks
+        .iter()
+        .filter(|(name, c)| c.seeds > 0 && c.met == 0 && figures.contains_key(*name))
+        .map(|(name, _)| name.clone())
+        .collect()
+}
+
+/// The lines that say so, one per moment (empty when every moment asked for was reached).
+pub fn render_never_met(never: &[String], seeds: u64) -> String {
+    let mut out = String::new();
+    for name in never {
+        let _ = writeln!(
+            out,
+            "coverage   FAILED: {name}: none of {seeds} seeds reached the moment, which the \
+             scenario asks for as a sometimes check; widen the scenario (faults, timing, \
+             workload) or run more seeds"
+        );
+    }
+    out
+}
+
 /// The coverage table: per figure, the seeds that reached it, how often on average, the total
 /// and the most in one seed; figures no seed reached are flagged.
 pub fn render_figures(tallies: &BTreeMap<String, FigureTally>) -> String {
@@ -176,6 +204,35 @@ mod tests {
         let mut never = BTreeMap::new();
         add_figures(&mut never, 0, &[("z".into(), 0)]);
         assert!(render_figures(&never).contains("NEVER REACHED"));
+    }
+
+    #[test]
+    fn a_moment_no_seed_reached_fails_only_when_asked_for() {
+        use crate::campaign::Coverage;
+        let mut figures = BTreeMap::new();
+        add_figures(
+            &mut figures,
+            0,
+            &[("m.asked".into(), 0), ("m.other".into(), 0)],
+        );
+        let never = Coverage {
+            met: 0,
+            seeds: 4,
+            first_met: None,
+        };
+        let met = Coverage {
+            met: 1,
+            first_met: Some(2),
+            ..never
+        };
+        let mut checks = BTreeMap::new();
+        checks.insert("m.asked".to_string(), never);
+        checks.insert("plain.sometimes".to_string(), never);
+        assert_eq!(moments_never_met(&checks, &figures), ["m.asked"]);
+        let text = render_never_met(&moments_never_met(&checks, &figures), 4);
+        assert!(text.contains("FAILED: m.asked: none of 4 seeds"), "{text}");
+        checks.insert("m.asked".to_string(), met);
+        assert!(moments_never_met(&checks, &figures).is_empty());
     }
 
     #[test]
