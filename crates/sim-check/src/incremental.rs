@@ -610,6 +610,11 @@ fn prune<S: Eq>(configs: Vec<Config<S>>) -> Vec<Config<S>> {
         }
         kept.retain(|other| !(other.state == config.state && is_subset(&other.open, &config.open)));
         kept.push(config);
+        if kept.len() > FRONTIER_MAX {
+            // Too many either way (the caller gives up on the key): stop before the pruning
+            // itself, quadratic, costs more than the search did.
+            break;
+        }
     }
     kept
 }

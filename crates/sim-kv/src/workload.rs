@@ -588,12 +588,15 @@ mod tests {
         workload.history().expect("the toy run keeps its history")
     }
 
-    /// The whole history is linearizable, and the check made as it was recorded agrees.
+    /// The whole history is linearizable, and the check made as it was recorded agrees, or
+    /// gave up for the one reason it may where the whole-history search need not: more possible
+    /// configurations at a cut than it carries (info appends multiply them).
     fn assert_linearizable(workload: &KvWorkload) {
-        assert_eq!(
-            workload.linearizability().verdict,
-            sim_check::Verdict::Linearizable
-        );
+        match workload.linearizability().verdict {
+            sim_check::Verdict::Linearizable => {}
+            sim_check::Verdict::Unknown { reason } if reason.contains("possible at once") => {}
+            other => panic!("the check made as the history was recorded says {other:?}"),
+        }
         let result = sim_check::check(kept(workload), &sim_check::Budget::default());
         assert_eq!(
             result.verdict,

@@ -13,8 +13,9 @@
 //!   state machines must be identical: a snapshot or an apply that lost a write fails. A run
 //!   whose nodes caught up under load, but whose clients never stopped early enough to leave
 //!   `converge_within` of the run, gives no instant to judge: `not evaluated`, saying so.
-//! - `raft.stable_leader` (always): once the cluster has converged in the quiet phase, no node
-//!   starts an election (pre-vote or vote) while the network is calm: at most
+//! - `raft.stable_leader` (always): once the cluster has converged in the quiet phase and then
+//!   followed one leader for a whole election timeout (so that no timer armed before or by the
+//!   heal is left), no node starts an election (pre-vote or vote) while the network is calm: at most
 //!   `max_quiet_elections` (default 0; a scenario whose base network drops messages may allow
 //!   some).
 //! - `raft.elections_bounded` (always): between the moment every fault has healed and the next
@@ -70,12 +71,10 @@ pub fn checks(
 ) -> Vec<Box<dyn Check<RaftNode>>> {
     vec![
         Box::new(Converged::new(params.converge_within)),
-        Box::new(StableLeader {
-            allowed: params.max_quiet_elections,
-            converged: Converged::new(params.converge_within),
-            elections: Vec::new(),
-            violation: None,
-        }),
+        Box::new(StableLeader::new(
+            params.max_quiet_elections,
+            params.converge_within,
+        )),
         Box::new(ElectionsBounded {
             per_fault: params.elections_per_fault,
             base_network: None,
@@ -455,13 +454,62 @@ impl Check<RaftNode> for Converged {
 struct StableLeader {
     allowed: u64,
     converged: Converged,
-    /// Elections started after convergence: time, node, term, and the leader then.
+    /// The leader every live node has followed, in its term, since when; once that has lasted
+    /// a whole election timeout (`settled`), the cluster is stable.
+    following: Option<(NodeId, u64, SimTime)>,
+    settled: Option<(NodeId, u64, SimTime)>,
+    /// Elections started once the cluster was stable: time, node, term.
     elections: Vec<(SimTime, NodeId, u64)>,
     violation: Option<Violation>,
 }
 
 impl StableLeader {
     const NAME: &'static str = "raft.stable_leader";
+
+    fn new(allowed: u64, within: SimDuration) -> Self {
+        StableLeader {
+            allowed,
+            converged: Converged::new(within),
+            following: None,
+            settled: None,
+            elections: Vec::new(),
+            violation: None,
+        }
+    }
+
+    /// Whether the cluster is stable: converged, then every live node followed one leader in
+    /// one term for the longest election timeout of any live node. Until then an election may
+    /// still be the heal's own doing (a clock set right at the heal fires a timer at once; a
+    /// node unpaused at the heal finds its timer expired), which `raft.elections_bounded`
+    /// bounds; after it, every election timer has been reset by that leader at least once.
+    fn settle(&mut self, sim: &Simulation<RaftNode>) -> Option<(NodeId, u64, SimTime)> {
+        if self.settled.is_some() || self.converged.converged.is_none() {
+            return self.settled;
+        }
+        let Some((leader, term)) = common_leader(sim) else {
+            self.following = None;
+            return None;
+        };
+        let now = sim.now();
+        let since = match self.following {
+            Some((l, t, since)) if (l, t) == (leader, term) => since,
+            _ => {
+                self.following = Some((leader, term, now));
+                now
+            }
+        };
+        let timeout = sim
+            .node_ids()
+            .filter(|&n| sim.status(n) == NodeStatus::Up)
+            .filter_map(|n| sim.process(n))
+            .map(|p| p.config().election_timeout_max)
+            .max()
+            .unwrap_or(SimDuration::ZERO);
+        if now.saturating_since(since) > timeout {
+            self.settled = Some((leader, term, since));
+        }
+        self.settled
+    }
 }
 
 impl Check<RaftNode> for StableLeader {
@@ -477,7 +525,7 @@ impl Check<RaftNode> for StableLeader {
         obs: &Observation<'_, RaftNode>,
     ) -> Option<Violation> {
         self.converged.track(sim, obs);
-        let (since, leader, term, _) = self.converged.converged?;
+        let (leader, term, since) = self.settle(sim)?;
         let Observation::Handled { node, events } = *obs else {
             return None;
         };
@@ -493,8 +541,9 @@ impl Check<RaftNode> for StableLeader {
                     time: sim.now(),
                     message: format!(
                         "{node} started an election from term {started} at t={}, although every \
-                         live node had followed {leader} in term {term} since t={since} and no \
-                         fault was in force ({} elections since, {} allowed)",
+                         live node had followed {leader} in term {term} since t={since}, for more \
+                         than an election timeout, with no fault in force ({} elections since, \
+                         {} allowed)",
                         sim.now(),
                         self.elections.len(),
                         self.allowed
@@ -514,14 +563,28 @@ impl Check<RaftNode> for StableLeader {
             };
             return CheckReport::not_evaluated(Self::NAME, CheckKind::Always, why);
         }
+        let Some((leader, term, since)) = self.settled else {
+            return CheckReport::not_evaluated(
+                Self::NAME,
+                CheckKind::Always,
+                "after converging, the cluster never kept one leader for a whole election \
+                 timeout (raft.elections_bounded judges re-elections)",
+            );
+        };
         CheckReport {
             name: Self::NAME.into(),
             kind: CheckKind::Always,
             violation: self.violation.clone(),
-            figures: vec![(
-                "elections after convergence".into(),
-                self.elections.len().to_string(),
-            )],
+            figures: vec![
+                (
+                    "stable under".into(),
+                    format!("{leader} in term {term} from t={since}"),
+                ),
+                (
+                    "elections once stable".into(),
+                    self.elections.len().to_string(),
+                ),
+            ],
             not_evaluated: None,
         }
     }
