@@ -13,9 +13,12 @@ fn s(path: &Path) -> &str {
 #[test]
 fn issue_15_a_bad_swarm_choice_is_refused_at_its_line_before_any_seed_runs() {
     let text = std::fs::read_to_string(root().join("scenarios/raft/swarm.toml")).expect("read");
-    let good = "\"workload.clients\" = [1, 3, 6]";
+    let good = "\"protocol.snapshot_threshold\" = [0, 20, 200]";
     assert!(text.contains(good));
-    let bad = text.replace(good, "\"workload.clients\" = [1, 3,\n  \"six\"]");
+    let bad = text.replace(
+        good,
+        "\"protocol.snapshot_threshold\" = [0, 20,\n  \"six\"]",
+    );
     let line = bad
         .lines()
         .position(|l| l.contains("\"six\""))
@@ -33,11 +36,12 @@ fn issue_15_a_bad_swarm_choice_is_refused_at_its_line_before_any_seed_runs() {
         let err = stderr(&out) + &stdout(&out);
         assert_eq!(code(&out), 2, "{args:?}: {err}");
         assert!(
-            err.contains(&format!(":{line}:")) && err.contains("swarm.\"workload.clients\"[2]"),
+            err.contains(&format!(":{line}:"))
+                && err.contains("swarm.\"protocol.snapshot_threshold\"[2]"),
             "{args:?}: {err}"
         );
         assert!(
-            err.contains("choice 3 of 3, workload.clients"),
+            err.contains("choice 3 of 3, protocol.snapshot_threshold"),
             "{args:?}: {err}"
         );
     }

@@ -468,17 +468,22 @@ fn fuzz(program: &Program, args: FuzzArgs) -> Result<u8, String> {
         );
     }
     after_campaign(program, &args, &dir, &summary, jobs)?;
+    Ok(exit_status(&summary, interrupted))
+}
+
+/// A campaign fails when a seed failed, a rechecked seed hashed differently, or no seed reached
+/// a moment the scenario asks for; one interrupted with nothing failed is not a pass either.
+fn exit_status(summary: &Summary, interrupted: bool) -> u8 {
     let failed = !summary.failures.is_empty()
         || !summary.determinism_bugs.is_empty()
         || !summary.moments_never_met().is_empty();
-    Ok(if failed {
+    if failed {
         EXIT_FAILED
     } else if interrupted {
-        // Nothing failed, but not everything ran either: not a pass.
         EXIT_INTERRUPTED
     } else {
         EXIT_OK
-    })
+    }
 }
 
 /// What follows a campaign's summary: a report beside each failure record that has none

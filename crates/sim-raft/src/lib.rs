@@ -44,7 +44,7 @@
 //! Always: `raft.election_safety`, `raft.leader_append_only`, `raft.log_matching`,
 //! `raft.leader_completeness`, `raft.state_machine_safety`, `raft.durability`, and `sim-kv`'s
 //! `kv.linearizable`; [`convergence`]'s `raft.stable_leader` (no election once converged in the
-//! quiet phase; `max_quiet_elections`, default 0), `raft.elections_bounded` (at most
+//! quiet phase and led by one leader for an election timeout; `max_quiet_elections`, default 0), `raft.elections_bounded` (at most
 //! `elections_per_fault` elections, default 12, between a heal and the next fault) and
 //! `raft.commit_monotonic`. Sometimes: `raft.leader_elected`, `kv.some_ok`. Eventually:
 //! `raft.leader_after_heal` (`leader_within`, default 5s), `raft.converged` (an instant at which

@@ -121,6 +121,24 @@ impl Scenario {
     }
 }
 
+/// `error`, found in a member where swarm key `key` takes `value`, as the file's own mistake at
+/// its own line, when that choice does not set the field and the file outside `[swarm]` does.
+pub(crate) fn own_setting_error(
+    source: &Source<'_>,
+    text: &str,
+    key: &str,
+    value: &toml::Value,
+    error: &ScenarioError,
+) -> Option<ScenarioError> {
+    let path = segments(&error.field);
+    if path.is_empty() || sets(key, value, &path).is_some() {
+        return None;
+    }
+    let field = FieldPath(path.into_iter().map(Segment::Key).collect());
+    let offset = located::locate(text, &field)?;
+    Some(source.error_at(offset, &error.field, error.message.clone()))
+}
+
 /// How many choices `key` lists in the file's `[swarm]` table.
 fn swarm_count(text: &str, key: &str) -> usize {
     toml::from_str::<toml::Table>(text)

@@ -24,6 +24,7 @@ use crate::nemesis::Nemesis;
 use crate::raw::{Ranged, RawScenario};
 use crate::sample::{self, ParameterRange, Sampler};
 use crate::swarm;
+use crate::swarm_check::own_setting_error;
 use crate::{Expect, Scenario, EXPECT_SEEDS_MAX, RUN_MAX};
 
 /// Parses and validates `text`, read from `file`: a file with ranges is validated at both ends
@@ -117,7 +118,9 @@ fn parse_swarm(
             picks[k] = i;
             let member = swarm_member(&source, swarm, &choices, &picks)?;
             parse(file, &member).map_err(|e| {
-                if let Some(own) = own_error(file, text, &e) {
+                if let Some(own) = own_error(file, text, &e)
+                    .or_else(|| own_setting_error(&source, text, key, &list[i], &e))
+                {
                     return own;
                 }
                 let at = source.locate_key("swarm", key);
