@@ -118,9 +118,11 @@ fn parse_swarm(
             picks[k] = i;
             let member = swarm_member(&source, swarm, &choices, &picks)?;
             parse(file, &member).map_err(|e| {
-                if let Some(own) = own_error(file, text, &e)
-                    .or_else(|| own_setting_error(&source, text, key, &list[i], &e))
-                {
+                // The member of first choices failing in a setting no choice sets: the file's
+                // own mistake (another member may fail there only because of its choice).
+                let own_setting =
+                    || (i == 0).then(|| own_setting_error(&source, text, key, &list[i], &e));
+                if let Some(own) = own_error(file, text, &e).or_else(|| own_setting().flatten()) {
                     return own;
                 }
                 let at = source.locate_key("swarm", key);
