@@ -94,12 +94,16 @@ pub fn checks(
     ]
 }
 
+/// Every live node (up and running a process) with its process.
+fn live(sim: &Simulation<RaftNode>) -> impl Iterator<Item = (NodeId, &RaftNode)> {
+    sim.node_ids()
+        .filter(|&n| sim.status(n) == NodeStatus::Up)
+        .filter_map(|n| sim.process(n).map(|p| (n, p)))
+}
+
 /// The leader every live node follows in its term, if there is one.
 fn common_leader(sim: &Simulation<RaftNode>) -> Option<(NodeId, u64)> {
-    let mut live = sim
-        .node_ids()
-        .filter(|&n| sim.status(n) == NodeStatus::Up)
-        .filter_map(|n| sim.process(n).map(|p| (n, p)));
+    let mut live = live(sim);
     let (_, first) = live.next()?;
     let term = first.term();
     let leader = first
@@ -191,11 +195,8 @@ impl Converged {
             return false;
         }
         let (_, _, _, target) = self.agreed.unwrap_or((leader, term, sim.now(), 0));
-        let caught_up = sim
-            .node_ids()
-            .filter(|&n| sim.status(n) == NodeStatus::Up)
-            .filter_map(|n| sim.process(n))
-            .all(|p| p.commit_index() >= target && p.last_applied() >= target);
+        let caught_up =
+            live(sim).all(|(_, p)| p.commit_index() >= target && p.last_applied() >= target);
         if caught_up {
             self.converged = Some((sim.now(), leader, term, target));
         }
@@ -209,15 +210,10 @@ impl Converged {
             return;
         };
         let (commit, applied) = (l.commit_index(), l.last_applied());
-        let live = || {
-            sim.node_ids()
-                .filter(|&n| sim.status(n) == NodeStatus::Up)
-                .filter_map(|n| sim.process(n).map(|p| (n, p)))
-        };
-        if !live().all(|(_, p)| p.commit_index() == commit && p.last_applied() == applied) {
+        if !live(sim).all(|(_, p)| p.commit_index() == commit && p.last_applied() == applied) {
             return;
         }
-        let differs = live().find(|(_, p)| p.kv() != l.kv());
+        let differs = live(sim).find(|(_, p)| p.kv() != l.kv());
         if let Some((node, p)) = differs {
             if self.mismatch.is_none() {
                 self.mismatch = Some(Violation {
@@ -239,7 +235,7 @@ impl Converged {
             term,
             commit,
             applied,
-            nodes: live().count(),
+            nodes: live(sim).count(),
         });
     }
 
@@ -498,11 +494,8 @@ impl StableLeader {
                 now
             }
         };
-        let timeout = sim
-            .node_ids()
-            .filter(|&n| sim.status(n) == NodeStatus::Up)
-            .filter_map(|n| sim.process(n))
-            .map(|p| p.config().election_timeout_max)
+        let timeout = live(sim)
+            .map(|(_, p)| p.config().election_timeout_max)
             .max()
             .unwrap_or(SimDuration::ZERO);
         if now.saturating_since(since) > timeout {
