@@ -245,15 +245,17 @@ fn blocking_line(config: &Config, b: &Blocking) -> String {
 
 /// Throughput, latency and audits, as counts.
 fn client_figures(engine: &ClientEngine<TxnClient>, end: SimTime) -> Vec<(String, u64)> {
-    let records = engine.records();
+    let tally = engine.tally();
     let count = |kind: &str, status: OpStatus| {
-        records
-            .iter()
-            .filter(|r| r.kind == kind && r.status == status)
-            .count() as u64
+        let counts = tally.kind(kind);
+        match status {
+            OpStatus::Ok => counts.ok,
+            OpStatus::Fail => counts.fail,
+            OpStatus::Info => counts.info - counts.pending,
+            OpStatus::Pending => counts.pending,
+        }
     };
-    let latencies = engine.ok_latencies();
-    let pct = |p: u32| sim_core::check::percentile(&latencies, p).map_or(0, |d| d.0 / 1_000);
+    let pct = |p: u32| tally.latencies.percentile(p).map_or(0, |d| d.0 / 1_000);
     let ok = count("transfer", OpStatus::Ok) + count("audit", OpStatus::Ok);
     let secs = end.saturating_since(SimTime::ZERO).as_secs_f64();
     let rate = if secs > 0.0 {

@@ -208,6 +208,14 @@ impl Workload<TxnNode> for TxnWorkload {
     fn client_count(&self) -> Option<usize> {
         Some(self.engine.client_count())
     }
+
+    fn faults_in_force(&mut self, now: sim_core::SimTime, in_force: bool) {
+        self.engine.faults_in_force(now, in_force);
+    }
+
+    fn quiet_phase(&mut self, now: sim_core::SimTime) {
+        self.engine.quiet_phase(now);
+    }
 }
 
 impl std::fmt::Debug for TxnWorkload {

@@ -374,6 +374,7 @@ fn fuzz(program: &Program, args: FuzzArgs) -> Result<u8, String> {
         done,
         jobs,
         stop_after: args.stop_after_seeds,
+        stop_after_failures: args.stop_after,
         seed_options: SeedOptions {
             duration: args.duration,
             families: program.families.clone(),
@@ -717,16 +718,9 @@ pub fn bench(program: &Program, scenario: &Path, seeds: u64, job_counts: &[usize
     let mut baseline: Option<(f64, BTreeMap<u64, SeedLine>)> = None;
     for &jobs in job_counts {
         let watch = Stopwatch::start();
-        let running = campaign::spawn(
-            Arc::clone(&scenario),
-            CampaignPlan {
-                space: SeedSpace::range(0, seeds),
-                done: BTreeSet::new(),
-                jobs: jobs.max(1),
-                stop_after: None,
-                seed_options: plain_seed_options(program),
-            },
-        );
+        let space = SeedSpace::range(0, seeds);
+        let plan = CampaignPlan::new(space, jobs, plain_seed_options(program));
+        let running = campaign::spawn(Arc::clone(&scenario), plan);
         let mut lines = BTreeMap::new();
         for result in running.results.iter() {
             match result {

@@ -1,8 +1,12 @@
 //! Which side of a network partition a client's operation ran on, and the availability figures
 //! per side that comparison tables (`sim compare`) read.
 //!
-//! Owns [`CutSide`] (recorded on every [`crate::OpRecord`] when it is invoked) and
-//! [`cut_figures`]. A client lives beside its home node (client `c` beside node
+//! Owns [`CutSide`] (recorded on every [`crate::OpRecord`] when it is invoked) and the figure
+//! names [`CUT_FIGURES`]: operations invoked while a partition was in force, by the side of their
+//! client; `ok` ended ok (or fail: the store answered that a compare-and-set found another value,
+//! so it was available), `failed` ended as info (timed out, given up, unknown) or was still
+//! outstanding when the run ended. [`crate::Tally::cut_figures`] counts them, zeros included, so
+//! that tables line up. A client lives beside its home node (client `c` beside node
 //! `c mod node_count`, as `sim_core::ClientCtx::submit_as` places it), so the side of an
 //! operation is its home node's side at the moment it was invoked: the *majority* side when the
 //! home node and the nodes it reaches both ways are more than half the cluster, the *minority*
@@ -10,8 +14,6 @@
 //! protocol, so a CP store and an AP store under the same partition are measured alike.
 
 use sim_core::{NodeId, Reachability};
-
-use crate::engine::{OpRecord, OpStatus};
 
 /// The side of a partition an operation's client was on when it was invoked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -56,31 +58,6 @@ pub const CUT_FIGURES: [&str; 4] = [
     "cut.minority.failed",
 ];
 
-/// Operations invoked while a partition was in force, by the side of their client: `ok` ended
-/// ok (or fail: the store answered that a compare-and-set found another value, so it was
-/// available), `failed` ended as info (timed out, given up, unknown) or was still outstanding
-/// when the run ended. Every name of [`CUT_FIGURES`] is reported, zeros included, so that tables
-/// line up.
-pub fn cut_figures(records: &[OpRecord]) -> Vec<(String, u64)> {
-    let mut counts = [0u64; 4];
-    for record in records {
-        let Some(side) = record.cut else { continue };
-        let answered = matches!(record.status, OpStatus::Ok | OpStatus::Fail);
-        let index = match (side, answered) {
-            (CutSide::Majority, true) => 0,
-            (CutSide::Majority, false) => 1,
-            (CutSide::Minority, true) => 2,
-            (CutSide::Minority, false) => 3,
-        };
-        counts[index] += 1;
-    }
-    CUT_FIGURES
-        .iter()
-        .zip(counts)
-        .map(|(name, count)| (name.to_string(), count))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,6 +83,7 @@ mod tests {
 
     #[test]
     fn figures_count_only_operations_invoked_during_a_partition() {
+        use crate::{OpRecord, OpStatus, Tally};
         let record = |cut, status| OpRecord {
             client: 0,
             process: 0,
@@ -124,7 +102,11 @@ mod tests {
             record(Some(CutSide::Minority), OpStatus::Info),
             record(Some(CutSide::Minority), OpStatus::Pending),
         ];
-        let figures = cut_figures(&records);
+        let mut tally = Tally::default();
+        for record in &records {
+            tally.add(record, false);
+        }
+        let figures = tally.cut_figures();
         let value = |name: &str| figures.iter().find(|(n, _)| n == name).map(|(_, v)| *v);
         assert_eq!(value("cut.majority.ok"), Some(2));
         assert_eq!(value("cut.majority.failed"), Some(0));

@@ -1,8 +1,9 @@
 //! The client engine: when and where requests go, whatever the family.
 //!
 //! Owns [`ClientEngine`], which implements [`sim_core::Workload`] for any process whose request
-//! and response types a [`ClientPlugin`] handles, and [`OpRecord`], one per operation, which the
-//! summary (`stats`) and a family's checks read.
+//! and response types a [`ClientPlugin`] handles, and [`OpRecord`], one per operation: an open
+//! one rides with its slot, an ended one is added to the run's [`Tally`] (`ledger`), which the
+//! summary (`stats`) and a family's checks and figures read.
 //!
 //! Each client has slots, each running at most one operation under its own session and history
 //! process: one slot in closed loop (think, invoke, wait, think again, as in Jepsen), up to
@@ -25,8 +26,10 @@ use sim_core::{ClientCtx, NodeId, Process, RequestId, SimDuration, SimTime, Work
 
 use crate::breaker::Breaker;
 use crate::cut::CutSide;
+use crate::ledger::{Ledger, Open};
 use crate::params::{Arrival, EngineParams, Routing, CLIENTS_MAX, OUTSTANDING_MAX};
 use crate::plugin::{Answer, ClientPlugin, Invocation, Status};
+use crate::tally::{ClientCounts, QuietCounts, Tally};
 
 /// How a recorded operation ended, or that it has not (yet).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -97,8 +100,8 @@ enum Retry {
 #[derive(Debug)]
 struct Outstanding<O> {
     op: O,
-    /// Index into `ClientEngine::records`.
-    record: usize,
+    /// Its record, until it ends.
+    entry: Open,
     /// The request of the latest attempt and the node it went to.
     attempt: RequestId,
     node: NodeId,
@@ -166,6 +169,10 @@ struct Client<O> {
     /// Open loop: arrival times waiting for a free slot.
     queue: VecDeque<SimTime>,
     breaker: Breaker,
+    /// Invoked, completed and ok operations over time.
+    counts: ClientCounts,
+    /// Its operations in the quiet phase, once it has started.
+    quiet: QuietCounts,
     /// The times of this client's wake-ups still in the queue, latest first (all distinct).
     /// Wake-ups cannot be cancelled, so instead of one per deadline, a client arms one only
     /// when none is pending at or before its earliest deadline; when one fires, the client acts
@@ -196,7 +203,9 @@ pub struct ClientEngine<K: ClientPlugin> {
     next_process: u64,
     /// Which client, slot and operation each request in flight belongs to.
     requests: BTreeMap<RequestId, (usize, usize, u64)>,
-    records: Vec<OpRecord>,
+    ledger: Ledger,
+    /// When the quiet phase started, once it has.
+    quiet_start: Option<SimTime>,
     counters: Counters,
 }
 
@@ -226,6 +235,8 @@ impl<K: ClientPlugin> ClientEngine<K> {
                 next_arrival: None,
                 queue: VecDeque::new(),
                 breaker: Breaker::new(params.breaker),
+                counts: ClientCounts::default(),
+                quiet: QuietCounts::default(),
                 armed: Vec::new(),
             })
             .collect();
@@ -236,7 +247,8 @@ impl<K: ClientPlugin> ClientEngine<K> {
             clients,
             next_process: (client_count * slot_count) as u64,
             requests: BTreeMap::new(),
-            records: Vec::new(),
+            ledger: Ledger::default(),
+            quiet_start: None,
             counters: Counters::default(),
         }
     }
@@ -254,9 +266,73 @@ impl<K: ClientPlugin> ClientEngine<K> {
         &mut self.plugin
     }
 
-    /// Every operation invoked, in invoke order.
-    pub fn records(&self) -> &[OpRecord] {
-        &self.records
+    /// Keep every operation's record whole, for [`records`](Self::records) (call it before the
+    /// run). Otherwise an ended operation is only added to the [`tally`](Self::tally), so that
+    /// memory does not grow with simulated time.
+    pub fn keep_records(&mut self) {
+        self.ledger.keep();
+    }
+
+    /// Every operation invoked, in invoke order, those still open as pending.
+    ///
+    /// # Panics
+    /// Unless [`keep_records`](Self::keep_records) was called before the run.
+    pub fn records(&self) -> Vec<OpRecord> {
+        self.ledger
+            .records(self.open())
+            .expect("ClientEngine::records needs keep_records() before the run")
+    }
+
+    /// The operations so far added up, those still open counted as pending (info).
+    pub fn tally(&self) -> Tally {
+        self.ledger.tally(self.open(), None)
+    }
+
+    /// The tally at the run's end `end`: a fault window still open then closes at `end`.
+    pub(crate) fn tally_at_end(&self, end: SimTime) -> Tally {
+        self.ledger.tally(self.open(), Some(end))
+    }
+
+    /// Client `client`'s invoked, completed and ok operations over time.
+    pub fn client_counts(&self, client: usize) -> ClientCounts {
+        self.clients[client].counts
+    }
+
+    /// The quiet phase starts now: from here on each client's operations are followed
+    /// ([`quiet_counts`](Self::quiet_counts)).
+    pub fn quiet_phase(&mut self, now: SimTime) {
+        if self.quiet_start.is_some() {
+            return;
+        }
+        self.quiet_start = Some(now);
+        for client in &mut self.clients {
+            client.quiet = QuietCounts::starting(&client.counts, now);
+        }
+    }
+
+    /// When the quiet phase started (if the runner said it has), and client `client`'s
+    /// operations in it.
+    pub fn quiet_counts(&self, client: usize) -> Option<(SimTime, &QuietCounts)> {
+        Some((self.quiet_start?, &self.clients[client].quiet))
+    }
+
+    /// The operations still open.
+    fn open(&self) -> impl Iterator<Item = &Open> {
+        let slots = self.clients.iter().flat_map(|c| &c.slots);
+        slots.filter_map(|s| match &s.phase {
+            Phase::Waiting(outstanding) => Some(&outstanding.entry),
+            _ => None,
+        })
+    }
+
+    /// Some fault is in force from `now` on, or none is (see `ledger`).
+    pub fn faults_in_force(&mut self, now: SimTime, in_force: bool) {
+        let slots = self.clients.iter_mut().flat_map(|c| &mut c.slots);
+        let open = slots.filter_map(|s| match &mut s.phase {
+            Phase::Waiting(outstanding) => Some(&mut outstanding.entry),
+            _ => None,
+        });
+        self.ledger.faults_in_force(now, in_force, open);
     }
 
     pub fn counters(&self) -> Counters {
@@ -532,8 +608,12 @@ impl<K: ClientPlugin> ClientEngine<K> {
             at: now,
         };
         let op = self.plugin.invoke(ctx.rng(), &invocation);
-        let record = self.records.len();
-        self.records.push(OpRecord {
+        let c = &mut self.clients[client];
+        c.counts.invoked.add(now);
+        if self.quiet_start.is_some() {
+            c.quiet.first_invoke.get_or_insert(now);
+        }
+        let entry = self.ledger.open(OpRecord {
             client,
             process: invocation.process,
             kind: self.plugin.kind(&op),
@@ -557,7 +637,7 @@ impl<K: ClientPlugin> ClientEngine<K> {
         };
         self.clients[client].slots[slot].phase = Phase::Waiting(Box::new(Outstanding {
             op,
-            record,
+            entry,
             attempt: RequestId(u64::MAX),
             node,
             redirects: 0,
@@ -581,7 +661,7 @@ impl<K: ClientPlugin> ClientEngine<K> {
         let Phase::Waiting(outstanding) = &self.clients[client].slots[slot].phase else {
             return;
         };
-        let attempts = self.records[outstanding.record].attempts;
+        let attempts = outstanding.entry.record.attempts;
         let turned_away = outstanding.turned_away;
         let exhausted = self.params.max_attempts.is_some_and(|m| attempts >= m);
         let refused = !exhausted && !self.clients[client].breaker.admit(now, slot);
@@ -623,7 +703,7 @@ impl<K: ClientPlugin> ClientEngine<K> {
         outstanding.node = node;
         outstanding.retry_at = ctx.now().saturating_add(self.params.request_timeout);
         outstanding.retry = Retry::RequestTimeout;
-        self.records[outstanding.record].attempts += 1;
+        outstanding.entry.record.attempts += 1;
         c.cursor = node.index();
         self.requests.insert(id, (client, slot, seq));
     }
@@ -656,13 +736,26 @@ impl<K: ClientPlugin> ClientEngine<K> {
             s.phase = phase;
             return;
         };
-        let record = &mut self.records[outstanding.record];
-        record.completed_at = Some(now);
-        record.status = match status {
+        let Outstanding {
+            op,
+            mut entry,
+            node,
+            ..
+        } = *outstanding;
+        entry.record.completed_at = Some(now);
+        entry.record.status = match status {
             Status::Ok => OpStatus::Ok,
             Status::Fail => OpStatus::Fail,
             Status::Info => OpStatus::Info,
         };
+        c.counts.completed.add(now);
+        if status == Status::Ok {
+            c.counts.ok.add(now);
+            if self.quiet_start.is_some() {
+                c.quiet.ok_at.push(now);
+            }
+        }
+        self.ledger.close(entry, now);
         // Requests of this operation still in flight are stale from now on.
         let seq = s.seq;
         self.requests
@@ -674,10 +767,10 @@ impl<K: ClientPlugin> ClientEngine<K> {
             self.next_process += 1;
         }
         if status == Status::Ok {
-            c.leader = Some(outstanding.node);
+            c.leader = Some(node);
         }
         c.breaker.release(slot);
-        self.plugin.complete(outstanding.op, status, now);
+        self.plugin.complete(op, status, now);
         if self.params.open_loop.is_some() {
             self.start_queued(ctx, client, slot);
         } else {
@@ -888,13 +981,25 @@ where
     fn client_count(&self) -> Option<usize> {
         Some(self.clients.len())
     }
+
+    fn keep_history(&mut self) {
+        self.keep_records();
+    }
+
+    fn faults_in_force(&mut self, now: SimTime, in_force: bool) {
+        ClientEngine::faults_in_force(self, now, in_force);
+    }
+
+    fn quiet_phase(&mut self, now: SimTime) {
+        ClientEngine::quiet_phase(self, now);
+    }
 }
 
 impl<K: ClientPlugin> std::fmt::Debug for ClientEngine<K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClientEngine")
             .field("clients", &self.clients.len())
-            .field("ops", &self.records.len())
+            .field("ops", &self.ledger.invoked())
             .finish_non_exhaustive()
     }
 }

@@ -11,9 +11,13 @@
 //!   engine's keys (declared once) beside the family's own, a `Default` and an `engine()`.
 //! - `plugin`: [`ClientPlugin`], [`Invocation`], [`Answer`], [`Status`].
 //! - `engine`: [`ClientEngine`], [`OpRecord`], [`OpStatus`], [`Counters`], [`backoff_delay`].
+//! - `ledger`: where records go: open ones ride with their slot, ended ones are added to the
+//!   tally and forgotten (kept whole only when asked), so memory does not grow with time.
+//! - `tally`: [`Tally`] (counts, [`Latencies`], availability, retries, `cut.*`, first ok) and the
+//!   per-client [`ClientCounts`] of [`InstantCount`]s that `kv.progress` reads.
 //! - `breaker`: [`Breaker`], [`BreakerState`], [`Transitions`].
-//! - `cut`: [`CutSide`], the side of a partition an operation's client was on, and
-//!   [`cut_figures`], availability per side for comparison tables.
+//! - `cut`: [`CutSide`], the side of a partition an operation's client was on, and the names
+//!   of the availability figures per side ([`CUT_FIGURES`], counted by [`Tally::cut_figures`]).
 //! - `stats`: [`Counts`], [`human_duration`] and [`ClientEngine::summary`].
 //!
 //! The engine knows nothing of any family's operations, histories or checks; all its
@@ -51,17 +55,19 @@
 mod breaker;
 mod cut;
 mod engine;
+mod ledger;
 mod params;
 mod plugin;
 mod stats;
 #[doc(hidden)]
 pub mod table;
+mod tally;
 
 #[cfg(test)]
 mod tests;
 
 pub use breaker::{Breaker, BreakerState, Transitions};
-pub use cut::{cut_figures, CutSide, CUT_FIGURES};
+pub use cut::{CutSide, CUT_FIGURES};
 pub use engine::{backoff_delay, ClientEngine, Counters, OpRecord, OpStatus};
 pub use params::{
     Arrival, BreakerParams, EngineParams, OpenLoop, Routing, ATTEMPTS_MAX, BREAKER_FAILURES_MAX,
@@ -69,3 +75,4 @@ pub use params::{
 };
 pub use plugin::{Answer, ClientPlugin, Invocation, Status};
 pub use stats::{human_duration, Counts};
+pub use tally::{Availability, ClientCounts, InstantCount, Latencies, QuietCounts, Tally};

@@ -5,14 +5,14 @@
 //! queueing shows), throughput, availability inside and outside the fault windows the runner
 //! reports in [`RunInfo`] (the share of operations invoked there that got a definite answer, ok
 //! or fail, rather than ending in info), and what the policies did: retries, redirects,
-//! backoffs, breaker transitions and refusals, open-loop arrivals queued and refused. The
-//! records it reads are kept by `engine`.
+//! backoffs, breaker transitions and refusals, open-loop arrivals queued and refused. It reads
+//! the run's [`Tally`](crate::Tally), which `ledger` keeps.
 
-use sim_core::check::percentile;
 use sim_core::{RunInfo, SimDuration, SimTime};
 
-use crate::engine::{ClientEngine, OpRecord, OpStatus};
+use crate::engine::{ClientEngine, OpStatus};
 use crate::plugin::ClientPlugin;
+use crate::tally::{Availability, Tally};
 
 /// Ok, fail and info counts; an operation still pending at the end counts as info.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -39,6 +39,13 @@ impl Counts {
 
     pub fn total(&self) -> u64 {
         self.ok + self.fail + self.info
+    }
+
+    pub fn merge(&mut self, other: &Counts) {
+        self.ok += other.ok;
+        self.fail += other.fail;
+        self.info += other.info;
+        self.pending += other.pending;
     }
 }
 
@@ -72,19 +79,12 @@ pub fn human_duration(duration: SimDuration) -> String {
     }
 }
 
-fn in_windows(time: SimTime, windows: &[(SimTime, SimTime)]) -> bool {
-    windows
-        .iter()
-        .any(|&(start, end)| start <= time && time < end)
-}
-
-fn availability(records: &[&OpRecord], which: &str) -> String {
+fn availability(availability: Availability, which: &str) -> String {
     // A fail is a definite answer too: the service was available for it.
-    let ok = records
-        .iter()
-        .filter(|r| matches!(r.status, OpStatus::Ok | OpStatus::Fail))
-        .count();
-    let total = records.len();
+    let Availability {
+        invoked: total,
+        answered: ok,
+    } = availability;
     if total == 0 {
         return "no operations invoked".to_string();
     }
@@ -96,65 +96,68 @@ fn line(name: &str, value: String) -> (String, String) {
     (name.to_string(), value)
 }
 
+fn latency_line(tally: &Tally) -> String {
+    let latencies = &tally.latencies;
+    match (
+        latencies.percentile(50),
+        latencies.percentile(99),
+        latencies.max(),
+    ) {
+        (Some(p50), Some(p99), Some(max)) => format!(
+            "p50 {}, p99 {}, max {}",
+            human_duration(p50),
+            human_duration(p99),
+            human_duration(max)
+        ),
+        _ => "no operation completed ok".to_string(),
+    }
+}
+
 impl<K: ClientPlugin> ClientEngine<K> {
     /// The operation counts over the whole run.
     pub fn counts(&self) -> Counts {
-        let mut counts = Counts::default();
-        for record in self.records() {
-            counts.add(record.status);
-        }
-        counts
-    }
-
-    /// The latencies of ok operations (from arrival), sorted.
-    pub fn ok_latencies(&self) -> Vec<SimDuration> {
-        let ok = self.records().iter().filter(|r| r.status == OpStatus::Ok);
-        let mut latencies: Vec<SimDuration> = ok.filter_map(OpRecord::latency).collect();
-        latencies.sort_unstable();
-        latencies
+        self.tally().counts
     }
 
     /// Lines for the run summary, in display order; the plug-in's own lines come last.
     pub fn summary(&self, run: &RunInfo) -> Vec<(String, String)> {
-        let counts = self.counts();
+        let tally = self.tally_at_end(run.phases.end);
+        let counts = tally.counts;
         let mut lines = vec![line("operations", counts.to_string())];
-        if let Some(by_kind) = self.by_kind() {
+        if let Some(by_kind) = self.by_kind(&tally) {
             lines.push(line("operations by kind (ok/fail/info)", by_kind));
         }
-        lines.push(line("latency", self.latency_line()));
+        lines.push(line("latency", latency_line(&tally)));
         let elapsed = run.phases.end.saturating_since(SimTime::ZERO);
         if elapsed > SimDuration::ZERO {
             let rate = counts.ok as f64 / elapsed.as_secs_f64();
             lines.push(line("throughput", format!("{rate:.1} ok operations/s")));
         }
+        let [outside, during] = tally.availability;
         if run.fault_windows.is_empty() {
-            let all: Vec<&OpRecord> = self.records().iter().collect();
-            lines.push(line("availability", availability(&all, "in the run")));
+            let all = Availability {
+                invoked: outside.invoked + during.invoked,
+                answered: outside.answered + during.answered,
+            };
+            lines.push(line("availability", availability(all, "in the run")));
         } else {
-            let (during, outside): (Vec<&OpRecord>, Vec<&OpRecord>) = self
-                .records()
-                .iter()
-                .partition(|r| in_windows(r.invoked_at, &run.fault_windows));
-            let during = availability(&during, "during a fault window");
+            let during = availability(during, "during a fault window");
             lines.push(line("availability during faults", during));
-            let outside = availability(&outside, "outside fault windows");
+            let outside = availability(outside, "outside fault windows");
             lines.push(line("availability outside faults", outside));
         }
-        lines.extend(self.policy_lines());
+        lines.extend(self.policy_lines(&tally));
         lines.extend(self.plugin().summary());
         lines
     }
 
-    fn by_kind(&self) -> Option<String> {
+    fn by_kind(&self, tally: &Tally) -> Option<String> {
         let by_kind: Vec<String> = self
             .plugin()
             .kind_names()
             .iter()
             .filter_map(|&kind| {
-                let mut counts = Counts::default();
-                for record in self.records().iter().filter(|r| r.kind == kind) {
-                    counts.add(record.status);
-                }
+                let counts = tally.kind(kind);
                 (counts.total() > 0)
                     .then(|| format!("{kind} {}/{}/{}", counts.ok, counts.fail, counts.info))
             })
@@ -162,35 +165,13 @@ impl<K: ClientPlugin> ClientEngine<K> {
         (!by_kind.is_empty()).then(|| by_kind.join(", "))
     }
 
-    fn latency_line(&self) -> String {
-        let latencies = self.ok_latencies();
-        match (
-            percentile(&latencies, 50),
-            percentile(&latencies, 99),
-            latencies.last(),
-        ) {
-            (Some(p50), Some(p99), Some(&max)) => format!(
-                "p50 {}, p99 {}, max {}",
-                human_duration(p50),
-                human_duration(p99),
-                human_duration(max)
-            ),
-            _ => "no operation completed ok".to_string(),
-        }
-    }
-
     /// Retries, redirects, backoffs, the breakers and the open-loop arrivals, when they did
     /// anything.
-    fn policy_lines(&self) -> Vec<(String, String)> {
+    fn policy_lines(&self, tally: &Tally) -> Vec<(String, String)> {
         let mut lines = Vec::new();
         let counters = self.counters();
-        let retried = self.records().iter().filter(|r| r.attempts > 1).count();
+        let (retried, extra) = (tally.retried, tally.extra_attempts);
         if retried > 0 {
-            let extra: u64 = self
-                .records()
-                .iter()
-                .map(|r| u64::from(r.attempts.saturating_sub(1)))
-                .sum();
             lines.push(line(
                 "retries",
                 format!(
@@ -248,13 +229,5 @@ mod tests {
         assert_eq!(human_duration(SimDuration::from_millis(210)), "210ms");
         assert_eq!(human_duration(SimDuration::from_millis(1_900)), "1.9s");
         assert_eq!(human_duration(SimDuration::from_nanos(12)), "12ns");
-    }
-
-    #[test]
-    fn fault_windows_are_half_open() {
-        let windows = [(SimTime(10), SimTime(20))];
-        assert!(in_windows(SimTime(10), &windows));
-        assert!(!in_windows(SimTime(20), &windows));
-        assert!(!in_windows(SimTime(5), &windows));
     }
 }

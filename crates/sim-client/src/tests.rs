@@ -168,11 +168,10 @@ fn run_observed(
         script: script.clone(),
     };
     let mut sim = Simulation::new(config, Box::new(factory), Trace::new(None));
-    sim.set_workload(Box::new(Engine::new(
-        params,
-        ToyPlugin::default(),
-        node_count,
-    )));
+    let mut engine = Engine::new(params, ToyPlugin::default(), node_count);
+    // The tests read every operation's record.
+    engine.keep_records();
+    sim.set_workload(Box::new(engine));
     sim.start();
     while sim.peek_time().is_some_and(|t| t <= end) {
         if sim.step().is_none() {
@@ -273,7 +272,8 @@ fn pinned_clients_follow_no_redirect_and_stay_after_a_timeout() {
     let pinned = engine(&sim);
     assert_eq!(pinned.counters().redirects, 0, "{:?}", pinned.counters());
     assert!(pinned.counters().backoffs > 10, "{:?}", pinned.counters());
-    let client_0_ok = pinned.records().iter().filter(|r| r.client == 0);
+    let pinned_records = pinned.records();
+    let client_0_ok = pinned_records.iter().filter(|r| r.client == 0);
     assert!(client_0_ok.clone().count() >= 2);
     assert!(client_0_ok.clone().all(|r| r.status != OpStatus::Ok));
     assert!(pinned
@@ -302,8 +302,8 @@ fn timeout_becomes_info_at_the_op_timeout() {
     };
     let sim = run(params, Script::all(3, Behaviour::Silent), 3, 2, at_ms(5000));
     let engine = engine(&sim);
-    let given_up: Vec<_> = engine
-        .records()
+    let records = engine.records();
+    let given_up: Vec<_> = records
         .iter()
         .filter(|r| r.status == OpStatus::Info)
         .collect();

@@ -173,6 +173,14 @@ pub trait Workload<P: Process>: Any {
     fn end_history(&mut self) -> Result<(), String> {
         Ok(())
     }
+    /// Some fault is in force from `now` on (`in_force`), or none is any more: the runner says
+    /// so each time that changes, so that a workload can count what was invoked inside the
+    /// fault windows as it goes instead of keeping every operation for the end. The default
+    /// ignores it.
+    fn faults_in_force(&mut self, _now: SimTime, _in_force: bool) {}
+    /// The quiet phase starts now: every fault is healed from here on, and liveness is judged
+    /// on what follows. The default ignores it.
+    fn quiet_phase(&mut self, _now: SimTime) {}
 }
 
 /// What a workload may do.

@@ -16,7 +16,7 @@ use sim_core::{
     SuiteError, Violation,
 };
 
-use sim_client::{human_duration, OpStatus};
+use sim_client::{human_duration, QuietCounts};
 
 use crate::types::{KvRequest, KvResponse};
 use crate::workload::KvWorkload;
@@ -303,14 +303,31 @@ impl<P: Process> Check<P> for Progress {
             },
             |within| within.to_string(),
         );
-        let completed = |at: Option<SimTime>| at.is_some_and(|t| quiet_start <= t && t <= deadline);
-        let ok_in_window: Vec<_> = workload
-            .records()
-            .iter()
-            .filter(|r| r.status == OpStatus::Ok && completed(r.completed_at))
+        let clients: Option<Vec<&QuietCounts>> = (0..workload.client_count())
+            .map(|client| {
+                let (started, counts) = workload.quiet_counts(client)?;
+                (started == quiet_start).then_some(counts)
+            })
             .collect();
-        let ok_count = ok_in_window.len() as u64;
-        let first_ok = ok_in_window.iter().filter_map(|r| r.completed_at).min();
+        let Some(clients) = clients else {
+            return CheckReport::not_evaluated(
+                &name,
+                CheckKind::Eventually,
+                "the workload was not told when the quiet phase started",
+            );
+        };
+        // Per client, its ok operations completed by the deadline (the quiet phase's are in
+        // completion order).
+        let ok_by_deadline = |q: &QuietCounts| q.ok_at.partition_point(|&t| t <= deadline);
+        let ok_count = clients
+            .iter()
+            .map(|q| ok_by_deadline(q) as u64)
+            .sum::<u64>();
+        let first_ok = clients
+            .iter()
+            .filter_map(|q| q.ok_at.first().copied())
+            .filter(|&t| t <= deadline)
+            .min();
         let mut figures = vec![(
             "ok operations in the window".to_string(),
             format!("{ok_count} by t={deadline}"),
@@ -331,18 +348,15 @@ impl<P: Process> Check<P> for Progress {
         if self.every_client {
             // A client is held to the bound if it had an operation outstanding or invoked one
             // during the window; a client that stopped before it (max_ops, stop_at) is not.
-            let stalled: Vec<String> = (0..workload.client_count())
-                .filter(|&client| {
-                    let mut active = workload.records().iter().filter(|r| {
-                        r.client == client
-                            && r.invoked_at <= deadline
-                            && !matches!(r.completed_at, Some(t) if t < quiet_start)
-                    });
-                    let was_active = active.clone().next().is_some();
-                    was_active
-                        && !active.any(|r| r.status == OpStatus::Ok && completed(r.completed_at))
+            let stalled: Vec<String> = clients
+                .iter()
+                .enumerate()
+                .filter(|(_, q)| {
+                    let active =
+                        q.open_at_start > 0 || q.first_invoke.is_some_and(|t| t <= deadline);
+                    active && ok_by_deadline(q) == 0
                 })
-                .map(|client| format!("c{}", client + 1))
+                .map(|(client, _)| format!("c{}", client + 1))
                 .collect();
             if !stalled.is_empty() {
                 problems.push(format!(
@@ -393,13 +407,8 @@ impl<P: Process> Check<P> for SomeOk {
         let Some(workload) = kv_workload(sim) else {
             return no_workload(&name, CheckKind::Sometimes, phases.end);
         };
-        let counts = workload.counts();
-        let first_ok = workload
-            .records()
-            .iter()
-            .filter(|r| r.status == OpStatus::Ok)
-            .filter_map(|r| r.completed_at)
-            .min();
+        let tally = workload.tally();
+        let (counts, first_ok) = (tally.counts, tally.first_ok);
         let violation = (counts.ok == 0).then(|| Violation {
             time: phases.end,
             message: format!("no operation completed ok in the whole run ({counts})"),
@@ -421,8 +430,9 @@ impl<P: Process> Check<P> for SomeOk {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::toy::{self, finish, Faults, ToyStore};
+    use crate::toy::{self, finish, Faults, Note, ToyStore};
     use crate::WorkloadParams;
+    use sim_client::OpStatus;
 
     fn seconds(s: u64) -> SimDuration {
         SimDuration::from_secs(s)
@@ -528,15 +538,18 @@ mod tests {
             silent_after: at(3),
             ..Faults::default()
         };
-        let sim = toy::run(WorkloadParams::default(), faults, 1, 8, seconds(6));
+        let run = |quiet: Option<SimTime>| {
+            let notes: Vec<_> = quiet.into_iter().map(|t| (t, Note::QuietPhase)).collect();
+            toy::run_noted(WorkloadParams::default(), faults, 8, seconds(6), &notes)
+        };
         let mut progress = Progress {
             within: Some(seconds(1)),
             ops: 10,
             every_client: true,
         };
-        let report = finish(&mut progress, &sim, at(1));
+        let report = finish(&mut progress, &run(at(1)), at(1));
         assert!(report.passed(), "{:?}", report.violation);
-        let report = finish(&mut progress, &sim, at(4));
+        let report = finish(&mut progress, &run(at(4)), at(4));
         let violation = report.violation.expect("a silent store makes no progress");
         assert_eq!(
             violation.message,
@@ -544,8 +557,96 @@ mod tests {
              expected at least 10; clients c1, c2, c3 completed nothing ok"
         );
         assert_eq!(violation.time, SimTime::ZERO + seconds(5));
-        let report = finish(&mut progress, &sim, None);
+        let report = finish(&mut progress, &run(None), None);
         assert!(report.passed());
+    }
+
+    /// What progress counts as it goes (the run is not kept) is what the whole record of the
+    /// run says: the ok operations completed from the quiet phase's start to its deadline.
+    #[test]
+    fn progress_counts_what_the_records_show() {
+        let params = WorkloadParams {
+            clients: 4,
+            ..WorkloadParams::default()
+        };
+        for (seed, quiet_ms, within_ms) in [(1, 1_000, 500), (2, 2_345, 1_000), (3, 10, 3_000)] {
+            let quiet = SimTime::ZERO + SimDuration::from_millis(quiet_ms);
+            let deadline = quiet + SimDuration::from_millis(within_ms);
+            let faults = Faults {
+                not_leader: 0.2,
+                drop_after_apply: 0.1,
+                ..Faults::default()
+            };
+            let notes = [(quiet, Note::QuietPhase)];
+            let sim = toy::run_noted(params.clone(), faults, seed, seconds(5), &notes);
+            let records = kv_workload(&sim).unwrap().records();
+            let expected = records
+                .iter()
+                .filter(|r| r.status == OpStatus::Ok)
+                .filter(|r| r.completed_at.is_some_and(|t| quiet <= t && t <= deadline))
+                .count();
+            let mut progress = Progress {
+                within: Some(SimDuration::from_millis(within_ms)),
+                ops: 1,
+                every_client: true,
+            };
+            // A client is held to the bound if it had an operation open at the start or invoked
+            // one by the deadline.
+            let stalled: Vec<String> = (0..params.clients)
+                .filter(|&client| {
+                    let mut mine = records.iter().filter(|r| r.client == client);
+                    let active = mine.clone().any(|r| {
+                        r.invoked_at <= deadline && r.completed_at.is_none_or(|t| t >= quiet)
+                    });
+                    let ok = mine.any(|r| {
+                        r.status == OpStatus::Ok
+                            && r.completed_at.is_some_and(|t| quiet <= t && t <= deadline)
+                    });
+                    active && !ok
+                })
+                .map(|client| format!("c{}", client + 1))
+                .collect();
+            let report = finish(&mut progress, &sim, Some(quiet));
+            let figure = &report.figures[0].1;
+            assert_eq!(
+                figure,
+                &format!("{expected} by t={deadline}"),
+                "seed {seed}"
+            );
+            match report.violation {
+                None => assert!(
+                    stalled.is_empty() && expected > 0,
+                    "seed {seed}: {stalled:?}"
+                ),
+                Some(v) => assert!(
+                    v.message.ends_with(&format!(
+                        "clients {} completed nothing ok",
+                        stalled.join(", ")
+                    )),
+                    "seed {seed}: {stalled:?} {}",
+                    v.message
+                ),
+            }
+        }
+    }
+
+    /// A workload never told that the quiet phase started cannot be judged.
+    #[test]
+    fn progress_without_word_of_the_quiet_phase_is_not_evaluated() {
+        let sim = toy::run(
+            WorkloadParams::default(),
+            Faults::default(),
+            1,
+            8,
+            seconds(2),
+        );
+        let mut progress = Progress {
+            within: None,
+            ops: 1,
+            every_client: false,
+        };
+        let report = finish(&mut progress, &sim, at(1));
+        assert!(report.not_evaluated.is_some(), "{report:?}");
     }
 
     /// A run in which nothing completed ok does not pass quietly.

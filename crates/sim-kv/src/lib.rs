@@ -76,7 +76,7 @@ pub use anomalies::{Anomaly, Observations, ReadObs, WriteObs};
 pub use checks::{checks, kv_workload, KvCheckParams, Linearizable, Progress, SomeOk};
 pub use params::{Distribution, Mix, ValueFormat, WorkloadParams, CLIENTS_MAX, KEYS_MAX};
 pub use sim_client::{
-    cut_figures, human_duration, Counts, CutSide, OpRecord, OpStatus, CUT_FIGURES,
+    human_duration, Counts, CutSide, OpRecord, OpStatus, QuietCounts, Tally, CUT_FIGURES,
 };
 pub use types::{KvOp, KvRequest, KvResponse};
 pub use workload::{Anomalies, KvClient, KvPending, KvWorkload, OpKind};

@@ -6,7 +6,7 @@
 //! open-loop policies did), with the kv plug-in's own lines (mismatched replies) last.
 
 use sim_client::Counts;
-use sim_core::{RunInfo, SimDuration};
+use sim_core::RunInfo;
 
 use crate::workload::KvWorkload;
 
@@ -14,11 +14,6 @@ impl KvWorkload {
     /// The operation counts over the whole run.
     pub fn counts(&self) -> Counts {
         self.engine().counts()
-    }
-
-    /// The latencies of ok operations, sorted.
-    pub fn ok_latencies(&self) -> Vec<SimDuration> {
-        self.engine().ok_latencies()
     }
 
     /// Lines for the run summary, in display order.
@@ -31,7 +26,7 @@ impl KvWorkload {
 mod summary_tests {
     use sim_core::{Phases, RunInfo, SimDuration, SimTime};
 
-    use crate::toy::{self, Faults};
+    use crate::toy::{self, Faults, Note};
     use crate::{kv_workload, WorkloadParams};
 
     /// The summary counts operations, gives latency percentiles, and splits availability by the
@@ -42,12 +37,15 @@ mod summary_tests {
             silent_after: Some(SimTime(2_000_000_000)),
             ..Faults::default()
         };
-        let sim = toy::run(
+        // The runner says when a fault window starts, as it does when a fault is applied.
+        let window = SimTime(2_000_000_000);
+        let notes = [(window, Note::FaultsInForce(true))];
+        let sim = toy::run_noted(
             WorkloadParams::default(),
             faults,
-            1,
             5,
             SimDuration::from_secs(4),
+            &notes,
         );
         let run = RunInfo {
             phases: Phases {

@@ -196,6 +196,55 @@ pub fn run_workload(
     sim
 }
 
+/// What the runner tells a workload as a run goes (see `sim_core::Workload`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Note {
+    /// Some fault is in force from then on, or none is.
+    FaultsInForce(bool),
+    /// The quiet phase starts.
+    QuietPhase,
+}
+
+/// [`run`], telling the workload each of `notes` (in time order) before the events of its time.
+pub fn run_noted(
+    params: WorkloadParams,
+    faults: Faults,
+    seed: u64,
+    duration: SimDuration,
+    notes: &[(SimTime, Note)],
+) -> Simulation<ToyStore> {
+    let mut workload = KvWorkload::new(params, 1);
+    workload.keep_whole_history();
+    let config = SimConfig::new(seed, 1);
+    let mut sim = Simulation::new(
+        config,
+        Box::new(move |_| ToyStore::new(faults)),
+        Trace::new(None),
+    );
+    sim.set_workload(Box::new(workload));
+    sim.start();
+    let end = SimTime::ZERO + duration;
+    let mut notes = notes.iter().peekable();
+    loop {
+        let next = sim.peek_time().filter(|&t| t <= end);
+        while let Some(&&(at, note)) = notes.peek() {
+            if next.is_some_and(|t| t < at) {
+                break;
+            }
+            let workload = sim.workload_mut().expect("the toy run has a workload");
+            match note {
+                Note::FaultsInForce(in_force) => workload.faults_in_force(at, in_force),
+                Note::QuietPhase => workload.quiet_phase(at),
+            }
+            notes.next();
+        }
+        if next.is_none() || sim.step().is_none() {
+            break;
+        }
+    }
+    sim
+}
+
 /// Runs `check` over a finished simulation, as the runner does at the end.
 pub fn finish(
     check: &mut dyn Check<ToyStore>,

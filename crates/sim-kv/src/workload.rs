@@ -437,6 +437,7 @@ impl KvWorkload {
     /// recorded and forgotten.
     pub fn keep_whole_history(&mut self) {
         self.engine.plugin_mut().keep_history();
+        self.engine.keep_records();
     }
 
     /// Each stretch of a key's history between quiescent cuts may explore `max_states` states
@@ -456,9 +457,29 @@ impl KvWorkload {
         self.engine.plugin().checker.max_states()
     }
 
-    /// Every operation invoked, in invoke order.
-    pub fn records(&self) -> &[OpRecord] {
+    /// Every operation invoked, in invoke order; kept only with the whole history
+    /// ([`keep_whole_history`](Self::keep_whole_history)).
+    ///
+    /// # Panics
+    /// Unless the whole history was kept.
+    pub fn records(&self) -> Vec<OpRecord> {
         self.engine.records()
+    }
+
+    /// The operations so far added up (see [`sim_client::Tally`]).
+    pub fn tally(&self) -> sim_client::Tally {
+        self.engine.tally()
+    }
+
+    /// When the quiet phase started (once the runner said so), and client `client`'s
+    /// operations in it.
+    pub fn quiet_counts(&self, client: usize) -> Option<(SimTime, &sim_client::QuietCounts)> {
+        self.engine.quiet_counts(client)
+    }
+
+    /// The quiet phase starts now (the runner says so through [`Workload::quiet_phase`]).
+    pub fn quiet_phase(&mut self, now: SimTime) {
+        self.engine.quiet_phase(now);
     }
 
     pub fn anomalies(&self) -> Anomalies {
@@ -503,6 +524,14 @@ where
 
     fn keep_history(&mut self) {
         self.keep_whole_history();
+    }
+
+    fn faults_in_force(&mut self, now: sim_core::SimTime, in_force: bool) {
+        self.engine.faults_in_force(now, in_force);
+    }
+
+    fn quiet_phase(&mut self, now: sim_core::SimTime) {
+        self.engine.quiet_phase(now);
     }
 
     fn stream_history(
@@ -625,8 +654,8 @@ mod tests {
         assert_well_formed(workload);
         assert_linearizable(workload);
         // Compare-and-set uses the last value seen, so some succeed and some fail.
-        let cas: Vec<_> = workload
-            .records()
+        let records = workload.records();
+        let cas: Vec<_> = records
             .iter()
             .filter(|r| r.kind == OpKind::Cas.name())
             .collect();
@@ -736,10 +765,8 @@ mod tests {
         assert_eq!(counts.ok + counts.fail, 0);
         // Two clients, 2s per operation plus a think time, over 5s.
         assert!(counts.info >= 4, "{counts}");
-        let given_up = workload
-            .records()
-            .iter()
-            .filter(|r| r.status == OpStatus::Info);
+        let records = workload.records();
+        let given_up = records.iter().filter(|r| r.status == OpStatus::Info);
         assert!(
             given_up.clone().all(|r| r.attempts == 4),
             "{:?}",
@@ -810,8 +837,8 @@ mod tests {
             ..WorkloadParams::default()
         };
         let sim = toy::run(params, faults, 1, 6, seconds(6));
-        let given_up: Vec<_> = workload(&sim)
-            .records()
+        let records = workload(&sim).records();
+        let given_up: Vec<_> = records
             .iter()
             .filter(|r| r.status == OpStatus::Info)
             .collect();

@@ -411,12 +411,7 @@ impl Check<QuorumNode> for SomeOk {
     }
 
     fn finish(&mut self, sim: &Simulation<QuorumNode>, phases: &Phases) -> CheckReport {
-        let ok = quorum_workload(sim).map_or(0, |w| {
-            w.records()
-                .iter()
-                .filter(|r| r.status == sim_client::OpStatus::Ok)
-                .count()
-        });
+        let ok = quorum_workload(sim).map_or(0, |w| w.tally().counts.ok);
         CheckReport {
             name: SOME_OK.to_string(),
             kind: CheckKind::Sometimes,

@@ -5,7 +5,6 @@
 //! side of a partition, `reads.ok`, `writes.ok`, `reads.stale`, `writes.lost` (the same names
 //! `sim-raft` reports, so `sim compare` lines a CP and an AP store up) and `reads.siblings` (reads that returned more than one sibling).
 
-use sim_client::{cut_figures, OpStatus};
 use sim_core::{RunInfo, Simulation};
 
 use crate::checks::{anomalies, LOST_WRITES, MONOTONIC_READS, READ_YOUR_WRITES, STALE_READS};
@@ -18,14 +17,9 @@ pub fn figures(config: &Config, sim: &Simulation<QuorumNode>) -> Vec<(String, u6
     let Some(workload) = quorum_workload(sim) else {
         return Vec::new();
     };
-    let records = workload.records();
-    let mut figures = cut_figures(records);
-    let ok = |kind: &str| {
-        records
-            .iter()
-            .filter(|r| r.kind == kind && r.status == OpStatus::Ok)
-            .count() as u64
-    };
+    let tally = workload.tally();
+    let mut figures = tally.cut_figures();
+    let ok = |kind: &str| tally.kind(kind).ok;
     let count = |name: &str| anomalies(name, sim, config).map_or(0, |a| a.len() as u64);
     figures.push(("reads.ok".to_string(), ok("get")));
     figures.push(("writes.ok".to_string(), ok("put")));

@@ -17,7 +17,7 @@ use rand::Rng;
 use serde::Deserialize;
 use serde_json::Value;
 use sim_check::{History, ModelKind, OpFn, OpIndex, Outcome};
-use sim_client::{Answer, ClientEngine, ClientPlugin, Invocation, OpRecord, Status};
+use sim_client::{Answer, ClientEngine, ClientPlugin, Invocation, Status};
 use sim_core::{rng, ClientCtx, NodeId, RequestId, SimRng, SimTime, SuiteError, Workload};
 use sim_kv::{Observations, ReadObs, WriteObs};
 
@@ -312,8 +312,9 @@ impl QuorumWorkload {
         self.engine.plugin()
     }
 
-    pub fn records(&self) -> &[OpRecord] {
-        self.engine.records()
+    /// The operations so far added up (see [`sim_client::Tally`]).
+    pub fn tally(&self) -> sim_client::Tally {
+        self.engine.tally()
     }
 
     /// The writes and reads so far; writes still outstanding count as unacknowledged.
@@ -369,6 +370,14 @@ impl Workload<QuorumNode> for QuorumWorkload {
 
     fn client_count(&self) -> Option<usize> {
         Some(self.engine.client_count())
+    }
+
+    fn faults_in_force(&mut self, now: sim_core::SimTime, in_force: bool) {
+        self.engine.faults_in_force(now, in_force);
+    }
+
+    fn quiet_phase(&mut self, now: sim_core::SimTime) {
+        self.engine.quiet_phase(now);
     }
 }
 

@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 
 use sim_core::Simulation;
-use sim_kv::{cut_figures, Observations, OpStatus};
+use sim_kv::Observations;
 
 use crate::node::RaftNode;
 
@@ -21,16 +21,11 @@ pub fn cap_figures(sim: &Simulation<RaftNode>) -> Vec<(String, u64)> {
     let Some(workload) = sim_kv::kv_workload(sim) else {
         return Vec::new();
     };
-    let records = workload.records();
-    let mut figures = cut_figures(records);
-    let ok = |write: bool| {
-        records
-            .iter()
-            .filter(|r| r.status == OpStatus::Ok && (r.kind != "get") == write)
-            .count() as u64
-    };
-    figures.push(("reads.ok".to_string(), ok(false)));
-    figures.push(("writes.ok".to_string(), ok(true)));
+    let tally = workload.tally();
+    let mut figures = tally.cut_figures();
+    let reads_ok = tally.kind("get").ok;
+    figures.push(("reads.ok".to_string(), reads_ok));
+    figures.push(("writes.ok".to_string(), tally.counts.ok - reads_ok));
     let Some(history) = workload.history() else {
         return figures;
     };

@@ -277,7 +277,25 @@ pub struct CampaignPlan {
     pub jobs: usize,
     /// Start at most this many seeds, then stop as if interrupted (for tests of `--resume`).
     pub stop_after: Option<u64>,
+    /// Take no new seed once this many have failed (`--stop-after`). The workers count the
+    /// failures themselves, so one job stops right after the first failing seed in seed order,
+    /// and `jobs` jobs finish at most the `jobs - 1` other seeds they are running.
+    pub stop_after_failures: Option<u64>,
     pub seed_options: SeedOptions,
+}
+
+impl CampaignPlan {
+    /// Every seed of `space` on `jobs` workers (at least one), none done yet, no stop.
+    pub fn new(space: SeedSpace, jobs: usize, seed_options: SeedOptions) -> Self {
+        CampaignPlan {
+            space,
+            done: BTreeSet::new(),
+            jobs: jobs.max(1),
+            stop_after: None,
+            stop_after_failures: None,
+            seed_options,
+        }
+    }
 }
 
 /// Starts `plan.jobs` workers on `scenario`. Each pulls the next seed index from a shared
@@ -287,13 +305,18 @@ pub fn spawn(scenario: Arc<Scenario>, plan: CampaignPlan) -> Campaign {
     let stop = Arc::new(AtomicBool::new(false));
     let next = Arc::new(AtomicU64::new(0));
     let started = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
     let plan = Arc::new(plan);
     let workers = (0..plan.jobs.max(1))
         .map(|_| {
             let (scenario, plan, sender) =
                 (Arc::clone(&scenario), Arc::clone(&plan), sender.clone());
-            let (stop, next, started) =
-                (Arc::clone(&stop), Arc::clone(&next), Arc::clone(&started));
+            let (stop, next, started, failed) = (
+                Arc::clone(&stop),
+                Arc::clone(&next),
+                Arc::clone(&started),
+                Arc::clone(&failed),
+            );
             std::thread::spawn(move || loop {
                 if stop.load(Ordering::SeqCst) {
                     return;
@@ -312,8 +335,13 @@ pub fn spawn(scenario: Arc<Scenario>, plan: CampaignPlan) -> Campaign {
                     }
                 }
                 let result = run_seed(&scenario, seed, &plan.seed_options);
-                let failed = result.is_err();
-                if sender.send(result).is_err() || failed {
+                let bad = result.is_err();
+                if let (Ok(outcome), Some(limit)) = (&result, plan.stop_after_failures) {
+                    if !outcome.line.passed && failed.fetch_add(1, Ordering::SeqCst) + 1 >= limit {
+                        stop.store(true, Ordering::SeqCst);
+                    }
+                }
+                if sender.send(result).is_err() || bad {
                     // The receiver is gone, or the scenario is bad for every seed.
                     stop.store(true, Ordering::SeqCst);
                     return;

@@ -559,7 +559,11 @@ impl<S: Suite> Cluster<S> {
                 self.set_clock(node, Clock::default());
             }
         }
-        self.quiet_start = Some(self.sim.now());
+        let now = self.sim.now();
+        self.quiet_start = Some(now);
+        if let Some(workload) = self.sim.workload_mut() {
+            workload.quiet_phase(now);
+        }
         self.observe(Observation::QuietPhase);
     }
 
@@ -572,13 +576,17 @@ impl<S: Suite> Cluster<S> {
             || sim
                 .node_ids()
                 .any(|n| sim.status(n) != NodeStatus::Up || sim.clock(n) != Clock::default());
+        let now = sim.now();
         match (faulty, self.faulty_since) {
-            (true, None) => self.faulty_since = Some(sim.now()),
+            (true, None) => self.faulty_since = Some(now),
             (false, Some(since)) => {
-                self.windows.push((since, sim.now()));
+                self.windows.push((since, now));
                 self.faulty_since = None;
             }
-            _ => {}
+            _ => return,
+        }
+        if let Some(workload) = self.sim.workload_mut() {
+            workload.faults_in_force(now, faulty);
         }
     }
 

@@ -155,18 +155,13 @@ fn run_seeds(
     jobs: usize,
     sim: Provenance,
 ) -> Result<BTreeMap<u64, SeedLine>, ScenarioError> {
-    let plan = CampaignPlan {
-        space: SeedSpace::range(0, seeds),
-        done: BTreeSet::new(),
-        jobs: jobs.max(1),
-        stop_after: None,
-        seed_options: SeedOptions {
-            families: families.clone(),
-            duration: None,
-            sim,
-            recheck_one_in: 0,
-        },
+    let seed_options = SeedOptions {
+        families: families.clone(),
+        duration: None,
+        sim,
+        recheck_one_in: 0,
     };
+    let plan = CampaignPlan::new(SeedSpace::range(0, seeds), jobs, seed_options);
     let running = campaign::spawn(Arc::new(scenario.clone()), plan);
     let mut lines = BTreeMap::new();
     let mut error = None;
