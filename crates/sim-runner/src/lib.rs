@@ -25,6 +25,7 @@ mod driver;
 pub mod expect;
 pub mod family;
 mod merge;
+pub mod quiet_bound;
 pub mod reason;
 pub mod recheck;
 pub mod record;
