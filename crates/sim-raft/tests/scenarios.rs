@@ -42,7 +42,7 @@ const SCENARIOS: [&str; 8] = [
 ];
 
 /// Each planted bug's exposing scenario; its `[expect]` table names the check and the budget.
-const BUGS: [&str; 7] = [
+const BUGS: [&str; 8] = [
     "raft/bugs/commit_previous_term_by_count.toml",
     "raft/bugs/vote_without_log_check.toml",
     "raft/bugs/forget_persist_vote.toml",
@@ -50,6 +50,7 @@ const BUGS: [&str; 7] = [
     "raft/bugs/no_truncate_conflict.toml",
     "raft/bugs/ack_before_sync.toml",
     "raft/bugs/read_without_quorum.toml",
+    "raft/bugs/restart_without_snapshot_state.toml",
 ];
 
 #[test]
