@@ -33,6 +33,8 @@ pub mod replay;
 pub mod replay_difference;
 pub mod report;
 pub mod shrink;
+#[cfg(feature = "test-support")]
+pub mod test_support;
 
 pub use cluster::{Cluster, Finished, PartitionId, Stop};
 pub use driver::{run_suite, RunOptions};
