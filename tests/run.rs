@@ -572,3 +572,61 @@ fn issue_13_history_streamed_during_the_run_checks_the_same_afterwards() {
         "the run has info operations"
     );
 }
+
+/// Issue 15: a convergence bound (`[checks] converge_within`) longer than the quiet phase could
+/// never be judged; every family that has one (raft, quorum, 2pc, lock) refuses it at load with
+/// the file, the bound's line and its full path, exit 2, and accepts one as long as the phase.
+/// A scenario without a quiet phase cannot take one at all. The failure detectors have no such
+/// bound: theirs is an unknown field.
+#[test]
+fn issue_15_a_convergence_bound_longer_than_the_quiet_phase_exits_2_in_every_family() {
+    let families = [
+        ("raft", "nodes = 3"),
+        ("quorum", "nodes = 3"),
+        ("2pc", "kinds = { coordinator = 1, participant = 2 }"),
+        ("lock", "kinds = { server = 3, client = 2, resource = 1 }"),
+        ("failure-detector", "nodes = 3"),
+    ];
+    let scenario = |family: &str, cluster: &str, quiet: &str, within: &str| {
+        let text = format!(
+            "duration = \"1s\"\nquiet = \"{quiet}\"\n\n[cluster]\n{cluster}\n\n[protocol]\n\
+             name = \"{family}\"\n\n[checks]\nconverge_within = \"{within}\"\n"
+        );
+        let name = format!("issue-15-bound-{family}-{quiet}-{within}.toml");
+        temp_file(&name, &text).to_string_lossy().into_owned()
+    };
+    for (family, cluster) in families {
+        let long = scenario(family, cluster, "2s", "5s");
+        let out = sim(&["run", &long, "--seed", "1"]);
+        let err = stderr(&out);
+        assert_eq!(code(&out), 2, "{family}: {err}");
+        assert!(
+            err.contains(&format!("{long}:11:"))
+                && err.contains("field \"checks.converge_within\""),
+            "{family}: {err}"
+        );
+        if family == "failure-detector" {
+            assert!(err.contains("unknown field `converge_within`"), "{err}");
+            continue;
+        }
+        assert!(
+            err.contains("expected at most the quiet phase (2s), found 5s"),
+            "{family}: {err}"
+        );
+        let none = sim(&["run", &scenario(family, cluster, "0s", "1s"), "--seed", "1"]);
+        assert_eq!(code(&none), 2, "{family}: {}", stderr(&none));
+        assert!(
+            stderr(&none).contains("needs a quiet phase"),
+            "{family}: {}",
+            stderr(&none)
+        );
+        let fits = sim(&["run", &scenario(family, cluster, "2s", "2s"), "--seed", "1"]);
+        assert_eq!(
+            code(&fits),
+            0,
+            "{family}: {}{}",
+            stdout(&fits),
+            stderr(&fits)
+        );
+    }
+}

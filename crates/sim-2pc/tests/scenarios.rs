@@ -5,6 +5,7 @@
 
 use sim_2pc::TxnSuite;
 use sim_core::{Declaration, Suite};
+use sim_runner::test_support;
 use sim_runner::{Families, RunOptions, RunReport};
 use sim_scenario::Scenario;
 
@@ -14,9 +15,8 @@ fn run(file: &str, seed: u64) -> RunReport {
 
 /// Runs `file` with its text edited by `edit` first.
 fn run_text(file: &str, seed: u64, edit: impl FnOnce(String) -> String) -> RunReport {
-    let path = format!("{}/../../scenarios/2pc/{file}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let scenario = Scenario::parse(&path, &edit(text)).unwrap_or_else(|e| panic!("{e}"));
+    let file = format!("2pc/{file}");
+    let scenario = test_support::parse(&file, &edit(test_support::text(&file)));
     Families::new()
         .with::<TxnSuite>()
         .run(&scenario, RunOptions::new(seed))

@@ -7,68 +7,33 @@
 use sim_core::{ClusterInfo, NodeId, SimConfig, SimDuration, SimTime, Suite, Trace};
 use sim_lock::node::LockEvent;
 use sim_lock::LockSuite;
-use sim_runner::{run_suite, Cluster, RunOptions, RunReport};
+use sim_runner::test_support::{self, load};
+use sim_runner::{Cluster, RunReport};
 use sim_scenario::Scenario;
 
-fn text(file: &str) -> String {
-    let path = format!("{}/../../scenarios/lock/{file}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-fn parse(file: &str, text: &str) -> Scenario {
-    Scenario::parse(&format!("scenarios/lock/{file}"), text).unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn load(file: &str) -> Scenario {
-    parse(file, &text(file))
-}
-
-/// `file` with its `bugs = [...]` line and `[expect]` table removed.
-fn load_without_bugs(file: &str) -> Scenario {
-    let text = text(file);
-    let body = text.split("[expect]").next().unwrap_or_default();
-    let clean: String = body
-        .lines()
-        .filter(|l| !l.starts_with("bugs = "))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    parse(file, &clean)
-}
-
 fn run(scenario: &Scenario, seed: u64) -> RunReport {
-    run_suite::<LockSuite>(scenario, RunOptions::new(seed)).unwrap_or_else(|e| panic!("{e}"))
+    test_support::run::<LockSuite>(scenario, seed)
 }
 
 const SCENARIOS: [&str; 5] = [
-    "nemesis.toml",
-    "paused-holder.toml",
-    "clock-jump.toml",
-    "leader-partition.toml",
-    "lossy-sessions.toml",
+    "lock/nemesis.toml",
+    "lock/paused-holder.toml",
+    "lock/clock-jump.toml",
+    "lock/leader-partition.toml",
+    "lock/lossy-sessions.toml",
 ];
 
 const BUGS: [&str; 5] = [
-    "bugs/writer_ignores_readers.toml",
-    "bugs/token_resets_when_free.toml",
-    "bugs/resource_token_in_memory.toml",
-    "bugs/acquire_without_session.toml",
-    "bugs/release_any_owner.toml",
+    "lock/bugs/writer_ignores_readers.toml",
+    "lock/bugs/token_resets_when_free.toml",
+    "lock/bugs/resource_token_in_memory.toml",
+    "lock/bugs/acquire_without_session.toml",
+    "lock/bugs/release_any_owner.toml",
 ];
 
 #[test]
 fn every_lock_scenario_passes_its_first_seeds() {
-    for file in SCENARIOS {
-        let scenario = load(file);
-        assert!(scenario.expect.is_none(), "{file} expects a failure");
-        for seed in 0..2 {
-            let report = run(&scenario, seed);
-            assert!(
-                report.passed(),
-                "{file} seed {seed}: {:?}",
-                report.failure()
-            );
-        }
-    }
+    test_support::assert_first_seeds_pass::<LockSuite>(&SCENARIOS, 0..2);
 }
 
 fn summary_line<'a>(report: &'a RunReport, key: &str) -> &'a str {
@@ -84,7 +49,10 @@ fn summary_line<'a>(report: &'a RunReport, key: &str) -> &'a str {
 /// design, and the summary shows the overlap the clients believed in.
 #[test]
 fn without_fencing_a_paused_holder_corrupts_the_resource_and_the_overlap_is_shown() {
-    for file in ["paused-holder-unfenced.toml", "clock-jump-unfenced.toml"] {
+    for file in [
+        "lock/paused-holder-unfenced.toml",
+        "lock/clock-jump-unfenced.toml",
+    ] {
         let scenario = load(file);
         let expect = scenario.expect.clone().expect("an [expect] table");
         let failing = (0..expect.within_seeds)
@@ -101,7 +69,7 @@ fn without_fencing_a_paused_holder_corrupts_the_resource_and_the_overlap_is_show
 /// With fencing, the same pauses are refused at the resource.
 #[test]
 fn with_fencing_the_paused_holders_late_writes_are_refused() {
-    let report = run(&load("paused-holder.toml"), 0);
+    let report = run(&load("lock/paused-holder.toml"), 0);
     assert!(report.passed(), "{:?}", report.failure());
     let writes = summary_line(&report, "resource writes");
     assert!(writes.contains("(0 stale)"), "{writes}");
@@ -112,38 +80,18 @@ fn with_fencing_the_paused_holders_late_writes_are_refused() {
 
 #[test]
 fn every_planted_bug_has_a_scenario() {
-    for bug in sim_lock::bugs::Bug::ALL {
-        let file = format!("bugs/{}.toml", bug.name());
-        assert!(BUGS.contains(&file.as_str()), "no scenario {file}");
-    }
+    let bugs = sim_lock::bugs::Bug::ALL.map(|b| b.name());
+    test_support::assert_every_bug_has_a_scenario("lock/bugs", bugs, &BUGS);
 }
 
 #[test]
 fn every_planted_bug_is_caught_within_its_budget_by_its_expected_check() {
-    for file in BUGS {
-        let scenario = load(file);
-        let expect = scenario.expect.clone().expect("[expect]");
-        let caught = (0..expect.within_seeds).find(|&seed| {
-            run(&scenario, seed).failed_check().as_deref() == Some(expect.fails.as_str())
-        });
-        let Some(seed) = caught else {
-            panic!(
-                "{file}: {} did not fail within {} seeds",
-                expect.fails, expect.within_seeds
-            );
-        };
-        let clean = run(&load_without_bugs(file), seed);
-        assert!(
-            clean.passed(),
-            "{file} seed {seed} without the bug: {:?}",
-            clean.failure()
-        );
-    }
+    test_support::assert_every_bug_caught::<LockSuite>(&BUGS);
 }
 
 #[test]
 fn the_same_seed_gives_the_same_trace() {
-    let scenario = load("nemesis.toml");
+    let scenario = load("lock/nemesis.toml");
     assert_eq!(run(&scenario, 3).trace_hash, run(&scenario, 3).trace_hash);
 }
 
@@ -287,7 +235,7 @@ fn without_a_quiet_phase_lock_converged_is_not_evaluated() {
 /// campaigns run in CI, in release).
 #[test]
 fn the_swarm_scenario_passes_its_first_seeds() {
-    let scenario = load("swarm.toml");
+    let scenario = load("lock/swarm.toml");
     for seed in 0..3 {
         let report = run(&scenario, seed);
         assert!(report.passed(), "seed {seed}: {:?}", report.failure());

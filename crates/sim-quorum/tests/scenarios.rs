@@ -7,29 +7,12 @@
 use sim_core::{ClusterInfo, NodeId, SimConfig, SimDuration, SimTime, Suite, Trace};
 use sim_quorum::message::QuorumEvent;
 use sim_quorum::QuorumSuite;
-use sim_runner::{run_suite, Cluster, RunOptions, RunReport};
+use sim_runner::test_support::{self, load};
+use sim_runner::{Cluster, RunReport};
 use sim_scenario::Scenario;
 
-fn text(file: &str) -> String {
-    let path = format!("{}/../../scenarios/{file}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-fn load(file: &str) -> Scenario {
-    Scenario::parse(&format!("scenarios/{file}"), &text(file)).unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn load_without_bugs(file: &str) -> Scenario {
-    let text: String = text(file)
-        .lines()
-        .filter(|l| !l.starts_with("bugs = "))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    Scenario::parse(&format!("scenarios/{file}"), &text).unwrap_or_else(|e| panic!("{e}"))
-}
-
 fn run(scenario: &Scenario, seed: u64) -> RunReport {
-    run_suite::<QuorumSuite>(scenario, RunOptions::new(seed)).unwrap_or_else(|e| panic!("{e}"))
+    test_support::run::<QuorumSuite>(scenario, seed)
 }
 
 const SCENARIOS: [&str; 6] = [
@@ -51,43 +34,18 @@ const BUGS: [&str; 5] = [
 
 #[test]
 fn every_quorum_scenario_passes_its_first_seed() {
-    for file in SCENARIOS {
-        let report = run(&load(file), 0);
-        assert!(report.passed(), "{file}: {:?}", report.failure());
-    }
+    test_support::assert_first_seeds_pass::<QuorumSuite>(&SCENARIOS, 0..1);
 }
 
 #[test]
 fn every_planted_bug_has_a_scenario() {
-    for bug in sim_quorum::bugs::Bug::ALL {
-        let file = format!("quorum/bugs/{}.toml", bug.name());
-        assert!(BUGS.contains(&file.as_str()), "no scenario {file}");
-    }
+    let bugs = sim_quorum::bugs::Bug::ALL.map(|b| b.name());
+    test_support::assert_every_bug_has_a_scenario("quorum/bugs", bugs, &BUGS);
 }
 
 #[test]
 fn every_planted_bug_is_caught_within_its_budget_by_its_expected_check() {
-    for file in BUGS {
-        let scenario = load(file);
-        let expect = scenario
-            .expect
-            .clone()
-            .expect("a planted-bug scenario states [expect]");
-        let caught = (0..expect.within_seeds)
-            .find(|&seed| run(&scenario, seed).failed_check().as_deref() == Some(&expect.fails));
-        let Some(seed) = caught else {
-            panic!(
-                "{file}: {} did not fail within {} seeds",
-                expect.fails, expect.within_seeds
-            );
-        };
-        let clean = run(&load_without_bugs(file), seed);
-        assert!(
-            clean.passed(),
-            "{file} seed {seed} without the bug: {:?}",
-            clean.failure()
-        );
-    }
+    test_support::assert_every_bug_caught::<QuorumSuite>(&BUGS);
 }
 
 /// With LWW and a coordinator clock far ahead, acknowledged writes are lost and named.

@@ -38,11 +38,18 @@ pub enum Bug {
     /// not heard of its successor serves stale reads. Exposed by
     /// `scenarios/raft/bugs/read_without_quorum.toml`.
     ReadWithoutQuorum,
+    /// §7: a restarted node takes its commit and applied index from its snapshot but keeps the
+    /// empty state machine it started with, so it goes on applying from the snapshot's index on
+    /// top of nothing: at the leader's applied index its state machine differs, though every
+    /// command it applied is the leader's. Exposed by
+    /// `scenarios/raft/bugs/restart_without_snapshot_state.toml` (only `raft.converged` compares
+    /// whole state machines).
+    RestartWithoutSnapshotState,
 }
 
 impl Bug {
     /// Every bug, in the order they are documented.
-    pub const ALL: [Bug; 7] = [
+    pub const ALL: [Bug; 8] = [
         Bug::CommitPreviousTermByCount,
         Bug::VoteWithoutLogCheck,
         Bug::ForgetPersistVote,
@@ -50,6 +57,7 @@ impl Bug {
         Bug::NoTruncateConflict,
         Bug::AckBeforeSync,
         Bug::ReadWithoutQuorum,
+        Bug::RestartWithoutSnapshotState,
     ];
 
     /// The name scenarios use.
@@ -62,6 +70,7 @@ impl Bug {
             Bug::NoTruncateConflict => "no_truncate_conflict",
             Bug::AckBeforeSync => "ack_before_sync",
             Bug::ReadWithoutQuorum => "read_without_quorum",
+            Bug::RestartWithoutSnapshotState => "restart_without_snapshot_state",
         }
     }
 
@@ -78,6 +87,9 @@ impl Bug {
             Bug::AckBeforeSync => "a follower acknowledges entries before syncing them",
             Bug::ReadWithoutQuorum => {
                 "ReadIndex reads are answered without confirming leadership with a majority"
+            }
+            Bug::RestartWithoutSnapshotState => {
+                "a restarted node resumes from its snapshot's index without the snapshot's state"
             }
         }
     }

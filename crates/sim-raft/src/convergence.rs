@@ -35,6 +35,7 @@ use sim_core::{
 };
 
 use crate::coverage::{CoverageTally, SharedCoverage};
+use crate::kv::KvStore;
 use crate::node::{RaftEvent, RaftNode, Role};
 
 /// Every convergence check's name.
@@ -220,10 +221,8 @@ impl Converged {
                     time: sim.now(),
                     message: format!(
                         "{node} and the leader {leader} (term {term}) both committed {commit} and \
-                         applied up to index {applied}, but their state machines differ ({} and \
-                         {} keys)",
-                        p.kv().len(),
-                        l.kv().len()
+                         applied up to index {applied}, but their state machines differ: {}",
+                        differ(node, p.kv(), leader, l.kv())
                     ),
                 });
             }
@@ -257,10 +256,9 @@ impl Converged {
                 time: sim.now(),
                 message: format!(
                     "{node} and the leader {leader} (term {}) both applied up to index {index}, \
-                     but their state machines differ ({} and {} keys)",
+                     but their state machines differ: {}",
                     l.term(),
-                    p.kv().len(),
-                    l.kv().len()
+                    differ(node, p.kv(), leader, l.kv())
                 ),
             });
         }
@@ -328,6 +326,25 @@ impl Converged {
         }
         report
     }
+}
+
+/// Two state machines that differ, told by their digests and sizes.
+fn differ(node: NodeId, machine: &KvStore, leader: NodeId, leaders: &KvStore) -> String {
+    format!(
+        "{node} has digest {} ({} keys), {leader} has digest {} ({} keys)",
+        digest(machine),
+        machine.len(),
+        digest(leaders),
+        leaders.len()
+    )
+}
+
+/// A state machine's digest: its contents folded field by field into the stable hash, as the
+/// trace hash folds messages, so machines that differ show different digests.
+pub fn digest(machine: &KvStore) -> String {
+    let mut hasher = sim_core::hash::StableHasher::default();
+    sim_core::hash::hash_value(&mut hasher, machine);
+    format!("{:016x}", hasher.finish())
 }
 
 /// An instant at which every live node agreed exactly.

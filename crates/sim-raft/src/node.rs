@@ -1319,7 +1319,9 @@ impl<M: StateMachine> RaftNode<M> {
         if let Some(Durable::Snapshot(snapshot)) = storage.get(SNAPSHOT_KEY) {
             let snapshot = Arc::clone(snapshot);
             (snapshot_index, snapshot_term) = (snapshot.last_index, snapshot.last_term);
-            self.kv = snapshot.state.clone();
+            if !self.bug(Bug::RestartWithoutSnapshotState) {
+                self.kv = snapshot.state.clone();
+            }
             self.commit_index = snapshot.last_index;
             self.last_applied = snapshot.last_index;
             self.snapshot = Some(snapshot);

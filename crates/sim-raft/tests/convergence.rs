@@ -1,11 +1,14 @@
 //! Issue 15's checks through the real runner: after the heal the cluster converges within the
 //! bound (a bound no cluster can meet fails, naming the leader, the term and the index), a run
 //! without a quiet phase leaves the convergence checks `not evaluated`, and the swarm scenario's
-//! first seeds pass with every check.
+//! first seeds pass with every check. On a real cluster, a follower whose state machine differs
+//! from the leader's at the same applied index fails `raft.converged`, named with its index and
+//! both digests.
 
+use sim_core::{ClusterInfo, NodeId, SimConfig, SimDuration, SimTime, Suite, Trace};
 use sim_raft::RaftSuite;
-use sim_runner::{run_suite, RunOptions, RunReport};
-use sim_scenario::Scenario;
+use sim_runner::{run_suite, Cluster, RunOptions, RunReport};
+use sim_scenario::{Scenario, Section};
 
 const CRASH: &str = r#"
 duration = "5s"
@@ -94,4 +97,131 @@ fn the_swarm_scenario_passes_its_first_seeds() {
         assert!(report.passed(), "seed {seed}: {:?}", report.failure());
         assert!(!report.parameters.is_empty(), "the seed sampled its member");
     }
+}
+
+/// Three nodes under three clients writing 20 keys, snapshotting every 50 entries, with the
+/// planted bug `restart_without_snapshot_state` on if asked; the suite built from the tables as
+/// the runner builds it.
+fn snapshotting_suite(bug: bool) -> RaftSuite {
+    let bugs = if bug {
+        "bugs = [\"restart_without_snapshot_state\"]"
+    } else {
+        ""
+    };
+    let text = format!(
+        "duration = \"6s\"\nquiet = \"4s\"\n[cluster]\nnodes = 3\n[protocol]\nname = \"raft\"\n\
+         snapshot_threshold = 50\n{bugs}\n[workload]\nclients = 3\nkeys = 20\n"
+    );
+    let s = Scenario::parse("restart.toml", &text).unwrap_or_else(|e| panic!("{e}"));
+    let info = ClusterInfo::uniform(3, s.duration, s.quiet);
+    let decoded = (
+        s.decode(Section::Protocol),
+        s.decode(Section::Workload),
+        s.decode(Section::Checks),
+    );
+    let (Ok(params), Ok(workload), Ok(checks)) = decoded else {
+        panic!("the tables decode: {decoded:?}");
+    };
+    RaftSuite::new(&info, params, workload, checks).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn at_secs(millis: u64) -> SimTime {
+    SimTime(millis * 1_000_000)
+}
+
+/// A follower crashes at 5.5s, after the nodes took snapshots, restarts 300ms later, and the
+/// quiet phase runs from 6s to 10s: the follower, the leader and every check's report.
+fn restart_a_follower(bug: bool, seed: u64) -> (NodeId, NodeId, Vec<sim_core::CheckReport>) {
+    let mut cluster = Cluster::new(
+        snapshotting_suite(bug),
+        SimConfig::new(seed, 3),
+        Trace::default(),
+    );
+    cluster.start();
+    cluster.run_until(at_secs(5_500));
+    let leader = cluster.nodes_with_role("leader");
+    let [leader] = leader[..] else {
+        panic!("expected one leader at 5.5s, found {leader:?}");
+    };
+    let follower = (0..3).map(NodeId).find(|&n| n != leader);
+    let follower = follower.unwrap_or_else(|| panic!("no follower"));
+    let snapshots = cluster.sim().process(follower).map(|p| p.snapshots_taken());
+    assert!(
+        snapshots.is_some_and(|n| n > 0),
+        "the follower took no snapshot"
+    );
+    cluster.crash(follower);
+    cluster.run_for(SimDuration::from_millis(300));
+    assert!(cluster.restart(follower), "the follower restarts");
+    cluster.run_until(at_secs(6_000));
+    cluster.quiet_phase();
+    cluster.run_for(SimDuration::from_secs(4));
+    (follower, leader, cluster.finish().checks)
+}
+
+/// The word after `label` in `message`.
+fn after<'a>(message: &'a str, label: &str) -> &'a str {
+    let rest = message.split(label).nth(1).unwrap_or_default();
+    rest.split([' ', ',', ':']).next().unwrap_or_default()
+}
+
+/// Issue 15: `raft.converged`'s rule that nodes at the same applied index have identical state
+/// machines, on a real cluster rather than on constructed states. With the planted bug, the
+/// restarted follower resumes from its snapshot's index with an empty state machine: every
+/// command it applies is the leader's (no log or apply check can tell), yet in the quiet phase,
+/// at the leader's applied index, its state machine differs. The violation names both nodes, the
+/// index and the two digests; the same seed without the bug converges with identical machines.
+#[test]
+fn a_restarted_follower_with_the_leaders_applied_index_but_another_state_machine_fails_converged() {
+    let seed = 0;
+    let (follower, leader, checks) = restart_a_follower(true, seed);
+    let converged = checks.iter().find(|c| c.name == "raft.converged");
+    let violation = converged.and_then(|c| c.violation.clone());
+    let Some(violation) = violation else {
+        panic!("raft.converged did not fail: {converged:?}");
+    };
+    let message = &violation.message;
+    assert!(
+        violation.time >= at_secs(6_000),
+        "judged in the quiet phase: {message}"
+    );
+    assert!(
+        message.starts_with(&format!("{follower} and the leader {leader} (term ")),
+        "{message}"
+    );
+    let index: u64 = after(message, "applied up to index ")
+        .parse()
+        .unwrap_or_else(|_| panic!("no index in: {message}"));
+    assert!(index > 50, "past the follower's snapshot: {message}");
+    let ours = after(message, &format!("{follower} has digest "));
+    let theirs = after(message, &format!("{leader} has digest "));
+    for digest in [ours, theirs] {
+        assert!(
+            digest.len() == 16 && digest.chars().all(|c| c.is_ascii_hexdigit()),
+            "{message}"
+        );
+    }
+    assert_ne!(ours, theirs, "{message}");
+    // The other checks see nothing: every command the follower applied is the leader's.
+    for name in [
+        "raft.state_machine_safety",
+        "raft.log_matching",
+        "kv.linearizable",
+    ] {
+        let c = checks.iter().find(|c| c.name == name);
+        assert!(c.is_some_and(|c| c.held()), "{name}: {c:?}");
+    }
+
+    let (_, _, checks) = restart_a_follower(false, seed);
+    for c in &checks {
+        assert!(c.violation.is_none(), "without the bug: {c:?}");
+    }
+    let converged = checks.iter().find(|c| c.name == "raft.converged");
+    assert!(
+        converged.is_some_and(|c| c.held()
+            && c.figures
+                .iter()
+                .any(|(_, v)| v.contains("state machines identical"))),
+        "{converged:?}"
+    );
 }

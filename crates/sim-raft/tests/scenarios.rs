@@ -5,29 +5,12 @@
 //! The hundreds-of-seeds sweeps are `sim fuzz` campaigns, in release mode.
 
 use sim_raft::RaftSuite;
-use sim_runner::{run_suite, RunOptions, RunReport};
+use sim_runner::test_support::{self, load};
+use sim_runner::RunReport;
 use sim_scenario::Scenario;
 
-fn load(file: &str) -> Scenario {
-    let path = format!("{}/../../scenarios/{file}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    Scenario::parse(&format!("scenarios/{file}"), &text).unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// `file` with its `bugs = [...]` line removed.
-fn load_without_bugs(file: &str) -> Scenario {
-    let path = format!("{}/../../scenarios/{file}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let text: String = text
-        .lines()
-        .filter(|l| !l.starts_with("bugs = "))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    Scenario::parse(&format!("scenarios/{file}"), &text).unwrap_or_else(|e| panic!("{e}"))
-}
-
 fn run(scenario: &Scenario, seed: u64) -> RunReport {
-    run_suite::<RaftSuite>(scenario, RunOptions::new(seed)).unwrap_or_else(|e| panic!("{e}"))
+    test_support::run::<RaftSuite>(scenario, seed)
 }
 
 const SCENARIOS: [&str; 8] = [
@@ -42,7 +25,7 @@ const SCENARIOS: [&str; 8] = [
 ];
 
 /// Each planted bug's exposing scenario; its `[expect]` table names the check and the budget.
-const BUGS: [&str; 7] = [
+const BUGS: [&str; 8] = [
     "raft/bugs/commit_previous_term_by_count.toml",
     "raft/bugs/vote_without_log_check.toml",
     "raft/bugs/forget_persist_vote.toml",
@@ -50,62 +33,24 @@ const BUGS: [&str; 7] = [
     "raft/bugs/no_truncate_conflict.toml",
     "raft/bugs/ack_before_sync.toml",
     "raft/bugs/read_without_quorum.toml",
+    "raft/bugs/restart_without_snapshot_state.toml",
 ];
 
 #[test]
 fn every_raft_scenario_passes_its_first_seeds() {
-    for file in SCENARIOS {
-        let scenario = load(file);
-        for seed in 0..2 {
-            let report = run(&scenario, seed);
-            assert!(
-                report.passed(),
-                "{file} seed {seed}: {:?}",
-                report.failure()
-            );
-        }
-    }
-}
-
-/// The first seed below `budget` that fails `check`, and its report.
-fn first_failure(scenario: &Scenario, budget: u64, check: &str) -> Option<(u64, RunReport)> {
-    (0..budget)
-        .map(|seed| (seed, run(scenario, seed)))
-        .find(|(_, r)| r.failed_check().as_deref() == Some(check))
+    test_support::assert_first_seeds_pass::<RaftSuite>(&SCENARIOS, 0..2);
 }
 
 /// Every bug in `sim_raft::Bug` has its exposing scenario.
 #[test]
 fn every_planted_bug_has_a_scenario() {
-    for bug in sim_raft::Bug::ALL {
-        let file = format!("raft/bugs/{}.toml", bug.name());
-        assert!(BUGS.contains(&file.as_str()), "no scenario {file}");
-    }
+    let bugs = sim_raft::Bug::ALL.map(|b| b.name());
+    test_support::assert_every_bug_has_a_scenario("raft/bugs", bugs, &BUGS);
 }
 
 #[test]
 fn every_planted_bug_is_caught_within_its_budget_by_its_expected_check() {
-    for file in BUGS {
-        let scenario = load(file);
-        let expect = scenario
-            .expect
-            .clone()
-            .expect("a planted-bug scenario states [expect]");
-        let caught = first_failure(&scenario, expect.within_seeds, &expect.fails);
-        let Some((seed, _)) = caught else {
-            panic!(
-                "{file}: {} did not fail within {} seeds",
-                expect.fails, expect.within_seeds
-            );
-        };
-        // The same seed passes with the bug removed: the catch is the bug's doing.
-        let clean = run(&load_without_bugs(file), seed);
-        assert!(
-            clean.passed(),
-            "{file} seed {seed} without the bug: {:?}",
-            clean.failure()
-        );
-    }
+    test_support::assert_every_bug_caught::<RaftSuite>(&BUGS);
 }
 
 /// raft-pause-skew seeds 7 and 23 once hit the event limit: with a drifting clock the election

@@ -98,6 +98,7 @@ fn build_suite<S: Suite>(scenario: &Scenario) -> Result<(S, ClusterInfo), Scenar
     let params = scenario.decode::<S::Params>(Section::Protocol)?;
     let workload = scenario.decode::<S::WorkloadParams>(Section::Workload)?;
     let check_params = scenario.decode::<S::CheckParams>(Section::Checks)?;
+    crate::quiet_bound::check(scenario)?;
     let suite = S::new(&cluster, params, workload, check_params)
         .map_err(|e| scenario.error_at_field(&e.field, e.message))?;
     Ok((suite, cluster))

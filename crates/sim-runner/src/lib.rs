@@ -25,6 +25,7 @@ mod driver;
 pub mod expect;
 pub mod family;
 mod merge;
+pub mod quiet_bound;
 pub mod reason;
 pub mod recheck;
 pub mod record;
@@ -32,6 +33,8 @@ pub mod replay;
 pub mod replay_difference;
 pub mod report;
 pub mod shrink;
+#[cfg(feature = "test-support")]
+pub mod test_support;
 
 pub use cluster::{Cluster, Finished, PartitionId, Stop};
 pub use driver::{run_suite, RunOptions};

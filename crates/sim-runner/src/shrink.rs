@@ -382,7 +382,7 @@ fn shorten(search: &mut Search<'_>) -> bool {
             .map(|l| {
                 let mut c = search.best.clone();
                 c.quiet = l;
-                c
+                crate::quiet_bound::fit(c)
             })
             .collect();
         if !search.try_all(candidates) {

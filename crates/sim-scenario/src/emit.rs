@@ -152,8 +152,8 @@ struct Cluster {
 
 /// `[cluster]`: a count when the names are the default ones, the names otherwise, and the
 /// kinds when any node is of another kind than the default. With kinds the names are always
-/// written: toml would write `[cluster.kinds]` alone, without a `[cluster]` header, and the
-/// schema's spans cannot be read from such an implicit table.
+/// written, so the file says each node's name beside the counts (a `[cluster.kinds]` table
+/// alone would read the same: `section.rs`).
 fn cluster(scenario: &Scenario) -> Cluster {
     let names = &scenario.node_names;
     let default_names = names

@@ -29,6 +29,7 @@ mod names;
 mod nemesis;
 mod raw;
 pub mod sample;
+mod section;
 #[cfg(feature = "proptest")]
 pub mod strategies;
 mod swarm;

@@ -17,6 +17,7 @@ use toml::Spanned;
 
 use crate::error::{ScenarioError, Source};
 use crate::names::suggest;
+use crate::section::MaybeSpanned;
 
 /// One step of a field's path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,13 +109,28 @@ impl<'de> Deserialize<'de> for SpanTree {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SpanTree, A::Error> {
                 let mut entries = BTreeMap::new();
-                while let Some((key, value)) = map.next_entry::<String, Spanned<SpanTree>>()? {
-                    entries.insert(key, value);
+                while let Some((key, value)) = map.next_entry::<String, MaybeSpanned<SpanTree>>()? {
+                    // An implicit table (`[a.b]` with no `[a]`) starts where its first entry does.
+                    let span = value.span.unwrap_or_else(|| {
+                        let start = value.value.first_offset();
+                        start..start
+                    });
+                    entries.insert(key, Spanned::new(span, value.value));
                 }
                 Ok(SpanTree::Table(entries))
             }
         }
         deserializer.deserialize_any(TreeVisitor)
+    }
+}
+
+impl SpanTree {
+    /// Where the first of a table's entries is written (an implicit table's place).
+    fn first_offset(&self) -> usize {
+        match self {
+            SpanTree::Table(entries) => entries.values().map(|e| e.span().start).min().unwrap_or(0),
+            SpanTree::Array(_) | SpanTree::Leaf => 0,
+        }
     }
 }
 

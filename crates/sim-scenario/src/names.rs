@@ -407,6 +407,25 @@ node = "random:participant"
         assert_eq!(e.field, "cluster.kinds.participant", "{e}");
     }
 
+    /// `[cluster.kinds]` as a table of its own: names are checked as in the inline form, at
+    /// the line of the kind.
+    #[test]
+    fn a_misspelt_kind_in_a_kinds_table_is_an_error_at_its_own_line() {
+        let table = TWO_PHASE.replace(
+            "[cluster]\nkinds = { coordinator = 1, participant = 3 }\n",
+            "[cluster.kinds]\ncoordinator = 1\nparticipant = 3\n",
+        );
+        let e = names_error(&table.replace("participant", "participnt"), &two_phase());
+        assert_eq!(e.field, "cluster.kinds.participnt");
+        assert_eq!((e.line, e.column), (4, 1), "{e}");
+        assert!(e.message.contains("did you mean \"participant\"?"), "{e}");
+        let s = Scenario::parse("x.toml", &table).expect("valid");
+        s.validate_names(&two_phase()).expect("every name is 2pc's");
+        // A family without kinds refuses them at the table, whichever way it is written.
+        let e = s.validate_names(&raft()).expect_err("raft has no kinds");
+        assert_eq!((e.field.as_str(), e.line), ("cluster.kinds", 2), "{e}");
+    }
+
     #[test]
     fn kinds_are_required_by_a_family_with_kinds_and_rejected_by_one_without() {
         let e = names_error(RAFT, &two_phase());

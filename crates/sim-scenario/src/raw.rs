@@ -11,6 +11,8 @@ use serde::Deserialize;
 use sim_core::SimDuration;
 use toml::Spanned;
 
+use crate::section;
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawScenario {
@@ -19,22 +21,24 @@ pub struct RawScenario {
     pub duration: Spanned<SimDuration>,
     pub quiet: Option<Spanned<SimDuration>>,
     pub max_events: Option<Spanned<i64>>,
+    #[serde(deserialize_with = "section::required")]
     pub cluster: Spanned<RawCluster>,
+    #[serde(deserialize_with = "section::required")]
     pub protocol: Spanned<toml::Table>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "section::optional")]
     pub network: Option<Spanned<RawNetwork>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "section::optional")]
     pub workload: Option<Spanned<toml::Table>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "section::optional")]
     pub checks: Option<Spanned<toml::Table>>,
     #[serde(default)]
     pub faults: Vec<Spanned<RawFault>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "section::optional")]
     pub nemesis: Option<Spanned<RawNemesis>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "section::optional")]
     pub expect: Option<Spanned<RawExpect>>,
     /// `[swarm]`: choices a seed picks from ([`crate::swarm`]).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "section::optional")]
     pub swarm: Option<Spanned<toml::Table>>,
 }
 
@@ -43,6 +47,7 @@ pub struct RawScenario {
 pub struct RawCluster {
     pub nodes: Option<Spanned<Ranged<i64>>>,
     pub names: Option<Spanned<Vec<Spanned<String>>>>,
+    #[serde(default, deserialize_with = "section::optional")]
     pub kinds: Option<Spanned<RawKinds>>,
 }
 

@@ -808,3 +808,106 @@ fn issue_14_family_tables_name_nested_fields_at_their_line() {
     assert_eq!((e.line, e.field.as_str()), (18, "workload.clients"), "{e}");
     assert!(e.message.contains("missing field `clients`"), "{e}");
 }
+
+/// The same cluster of kinds written inline (`kinds = { ... }` under `[cluster]`), as a table
+/// under an explicit `[cluster]`, and as a table alone (`[cluster.kinds]` defines `[cluster]`
+/// implicitly, as TOML allows).
+const KINDS_INLINE: &str = r#"name = "kinds"
+duration = "10s"
+
+[cluster]
+kinds = { coordinator = 1, participant = 3 }
+
+[protocol]
+name = "2pc"
+
+[network]
+latency = { min = "1ms", max = "5ms" }
+"#;
+
+fn kinds_spellings() -> [(&'static str, String); 3] {
+    let inline = "[cluster]\nkinds = { coordinator = 1, participant = 3 }\n";
+    let under_header = "[cluster]\n\n[cluster.kinds]\ncoordinator = 1\nparticipant = 3\n";
+    let alone = "[cluster.kinds]\ncoordinator = 1\nparticipant = 3\n";
+    [
+        ("inline", KINDS_INLINE.to_string()),
+        (
+            "under [cluster]",
+            KINDS_INLINE.replace(inline, under_header),
+        ),
+        ("alone", KINDS_INLINE.replace(inline, alone)),
+    ]
+}
+
+/// Everything but the text the scenario was read from.
+fn meaning(scenario: &Scenario) -> String {
+    let mut scenario = scenario.clone();
+    scenario.text.clear();
+    format!("{scenario:?}")
+}
+
+#[test]
+fn a_kinds_table_means_what_inline_kinds_mean() {
+    let inline = parse(KINDS_INLINE).expect("inline kinds are valid");
+    assert_eq!(
+        inline.node_kinds,
+        ["coordinator", "participant", "participant", "participant"]
+    );
+    for (spelling, text) in kinds_spellings().into_iter().skip(1) {
+        assert_ne!(
+            text, KINDS_INLINE,
+            "{spelling}: the spelling replaced the inline kinds"
+        );
+        let table = parse(&text).unwrap_or_else(|e| panic!("{spelling}: {e}"));
+        assert_eq!(meaning(&table), meaning(&inline), "{spelling}");
+    }
+}
+
+#[test]
+fn a_section_written_only_through_its_subtables_means_what_the_inline_form_means() {
+    let inline = parse(KINDS_INLINE).expect("valid");
+    let subtable = KINDS_INLINE.replace(
+        "[network]\nlatency = { min = \"1ms\", max = \"5ms\" }\n",
+        "[network.latency]\nmin = \"1ms\"\nmax = \"5ms\"\n",
+    );
+    assert_ne!(subtable, KINDS_INLINE);
+    let table = parse(&subtable).expect("[network.latency] alone defines [network]");
+    assert_eq!(meaning(&table), meaning(&inline));
+}
+
+#[test]
+fn errors_in_a_kinds_table_name_the_field_at_its_own_line() {
+    let alone = &kinds_spellings()[2].1;
+    let at = |from: &str, to: &str| error(&alone.replace(from, to));
+    let e = at("participant = 3", "participant = \"three\"");
+    assert_eq!(
+        (e.field.as_str(), e.line),
+        ("cluster.kinds.participant", 6),
+        "{e}"
+    );
+    assert_eq!(e.message, "expected an integer, found \"three\"", "{e}");
+    let e = at("participant = 3", "participant = 0");
+    assert_eq!(
+        (e.field.as_str(), e.line),
+        ("cluster.kinds.participant", 6),
+        "{e}"
+    );
+    assert!(e.message.contains("expected a node count in 1..="), "{e}");
+    let e = at("coordinator = 1\nparticipant = 3\n", "");
+    assert_eq!((e.field.as_str(), e.line), ("cluster.kinds", 4), "{e}");
+    assert_eq!(e.message, "expected at least one kind", "{e}");
+    // A misspelt key of the implicit [cluster] is its own mistake, at its header.
+    let e = at("[cluster.kinds]", "[cluster.kind]");
+    assert_eq!((e.field.as_str(), e.line), ("cluster.kind", 4), "{e}");
+    assert!(e.message.contains("did you mean `kinds`?"), "{e}");
+    // Names and kinds together must agree, written either way.
+    let e = at(
+        "[cluster.kinds]",
+        "[cluster]\nnames = [\"a\", \"b\"]\n[cluster.kinds]",
+    );
+    assert_eq!(e.field, "cluster.kinds", "{e}");
+    assert!(
+        e.message.contains("add up to 4 nodes, but names lists 2"),
+        "{e}"
+    );
+}

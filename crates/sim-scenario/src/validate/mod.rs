@@ -256,7 +256,7 @@ pub(crate) fn parse_raw(file: &str, text: &str) -> Result<RawScenario, ScenarioE
             "the file is empty; a scenario needs at least duration, [cluster] and [protocol]",
         ));
     }
-    located::deserialize(toml::Deserializer::new(text)).map_err(|(path, e)| {
+    let raw = located::deserialize(toml::Deserializer::new(text)).map_err(|(path, e)| {
         let message = match e.message().trim() {
             // Some of toml's errors carry no message of their own.
             "" => "invalid TOML: expected a value here".to_string(),
@@ -264,7 +264,8 @@ pub(crate) fn parse_raw(file: &str, text: &str) -> Result<RawScenario, ScenarioE
         };
         let fallback = Some(e.span().map_or(0, |s| s.start));
         located::error(&source, FieldPath::default(), path, &message, fallback)
-    })
+    })?;
+    Ok(crate::section::place(raw, text))
 }
 
 /// The field a serde message names (`unknown field `foo``). Only messages about a field quote
