@@ -807,8 +807,10 @@ where
         self.model.effect_key(op)
     }
 
-    fn irrelevant(&self, ops: &[Operation]) -> Vec<bool> {
-        self.model.irrelevant(ops)
+    fn irrelevant(&self, _init: &Value, ops: &[Operation]) -> Vec<bool> {
+        // The search starts from `state`: say so in the terms the model reads, a JSON value.
+        self.model
+            .irrelevant(&self.model.describe(&self.state), ops)
     }
 }
 

@@ -48,6 +48,7 @@ mod parse;
 mod report;
 mod search;
 mod table;
+mod unseen;
 mod writer;
 
 #[cfg(test)]
