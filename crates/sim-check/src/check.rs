@@ -390,7 +390,7 @@ impl<M: Model> Context<'_, M> {
                 out_of_states: false,
             };
         }
-        let irrelevant = self.model.irrelevant(relevant);
+        let irrelevant = self.model.irrelevant(self.init, relevant);
         let searched: Vec<&Operation> = relevant
             .iter()
             .zip(irrelevant.iter().chain(std::iter::repeat(&false)))

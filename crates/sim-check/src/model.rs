@@ -131,9 +131,19 @@ pub trait Model: Sync {
         None
     }
 
-    /// For each operation of one object, whether it is an info operation whose effect cannot
-    /// matter, so the search may leave it out. The default keeps every operation.
-    fn irrelevant(&self, ops: &[Operation]) -> Vec<bool> {
+    /// For each operation of one object (starting from `init`), whether it is an info operation
+    /// whose effect cannot matter, so the search may leave it out. The default keeps every
+    /// operation.
+    fn irrelevant(&self, init: &Value, ops: &[Operation]) -> Vec<bool> {
+        let _ = init;
+        vec![false; ops.len()]
+    }
+
+    /// Like [`irrelevant`](Model::irrelevant), for a stretch of one object's operations that may
+    /// start in any of `starts` (the incremental check): whether each is an info operation whose
+    /// effect no observation among `ops` can see. The default claims nothing.
+    fn unseen_from(&self, starts: &[&Self::State], ops: &[Operation]) -> Vec<bool> {
+        let _ = starts;
         vec![false; ops.len()]
     }
 
@@ -433,7 +443,7 @@ pub struct Kv;
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Mutex;
 
-fn cas_pair(op: &Operation) -> Option<(&Value, &Value)> {
+pub(crate) fn cas_pair(op: &Operation) -> Option<(&Value, &Value)> {
     match &op.input {
         Value::Array(pair) if pair.len() == 2 => Some((&pair[0], &pair[1])),
         _ => None,
@@ -506,25 +516,30 @@ fn register_effect_key(op: &Operation) -> Option<String> {
 /// Info reads never matter; info writes and cas whose new value nobody observes cannot matter
 /// either: while their value stands no read can return it and no cas can succeed, so dropping
 /// them from a linearization keeps it valid. With appends a value can be extended into an
-/// observed one, so then only info reads are dropped.
-fn register_irrelevant(ops: &[Operation]) -> Vec<bool> {
+/// observed one: then `unseen` decides (and where it cannot, only info reads are dropped).
+fn register_irrelevant(init: &Value, ops: &[Operation]) -> Vec<bool> {
     let has_append = ops.iter().any(|op| op.f == OpFn::Append);
+    if has_append {
+        return crate::unseen::unseen_with_appends(init, ops).unwrap_or_else(|| {
+            ops.iter()
+                .map(|op| op.outcome == Outcome::Info && op.f == OpFn::Read)
+                .collect()
+        });
+    }
     // The values info writes and cas would leave, the only ones whose being observed matters.
     // Most histories have few info operations, so only these values are written out as text,
     // and an observed value is written out only when its hash matches one of them.
     let mut candidates: BTreeSet<String> = BTreeSet::new();
     let mut candidate_hashes: Vec<u64> = Vec::new();
-    if !has_append {
-        for op in ops.iter().filter(|op| op.outcome == Outcome::Info) {
-            let value = match op.f {
-                OpFn::Write => Some(&op.input),
-                OpFn::Cas => cas_pair(op).map(|(_, new)| new),
-                _ => None,
-            };
-            if let Some(value) = value {
-                candidates.insert(value.to_string());
-                candidate_hashes.push(value_hash(value));
-            }
+    for op in ops.iter().filter(|op| op.outcome == Outcome::Info) {
+        let value = match op.f {
+            OpFn::Write => Some(&op.input),
+            OpFn::Cas => cas_pair(op).map(|(_, new)| new),
+            _ => None,
+        };
+        if let Some(value) = value {
+            candidates.insert(value.to_string());
+            candidate_hashes.push(value_hash(value));
         }
     }
     candidate_hashes.sort_unstable();
@@ -557,8 +572,8 @@ fn register_irrelevant(ops: &[Operation]) -> Vec<bool> {
             }
             match op.f {
                 OpFn::Read => true,
-                OpFn::Write if !has_append => !observed.contains(&op.input.to_string()),
-                OpFn::Cas if !has_append => match cas_pair(op) {
+                OpFn::Write => !observed.contains(&op.input.to_string()),
+                OpFn::Cas => match cas_pair(op) {
                     Some((_, new)) => !observed.contains(&new.to_string()),
                     None => true,
                 },
@@ -712,8 +727,20 @@ macro_rules! register_model {
                 register_effect_key(op)
             }
 
-            fn irrelevant(&self, ops: &[Operation]) -> Vec<bool> {
-                register_irrelevant(ops)
+            fn irrelevant(&self, init: &Value, ops: &[Operation]) -> Vec<bool> {
+                register_irrelevant(init, ops)
+            }
+
+            fn unseen_from(&self, starts: &[&Cell], ops: &[Operation]) -> Vec<bool> {
+                // Strings are fingerprints, but the rule asks of the initial value only whether it
+                // is a string or null: a start that is neither goes in as the initial value (with
+                // appends, any one of them makes the rule keep every info write and append;
+                // without, the initial value does not matter), else null stands for them all.
+                let other = starts.iter().find_map(|cell| match cell {
+                    Cell::Value(Json(value)) if !value.is_null() => Some(value),
+                    _ => None,
+                });
+                register_irrelevant(other.unwrap_or(&Value::Null), ops)
             }
 
             fn impossible(&self, init: &Value, ops: &[Operation]) -> Option<(usize, String)> {
