@@ -47,7 +47,6 @@ mod model;
 mod parse;
 mod report;
 mod search;
-mod stretch;
 mod table;
 mod unseen;
 mod writer;
