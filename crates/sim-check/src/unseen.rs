@@ -39,26 +39,7 @@ pub(crate) const WORK_MAX: u64 = 1 << 26;
 /// is neither a string nor null, or the work bound ran out.
 pub(crate) fn unseen_with_appends(init: &Value, ops: &[Operation]) -> Option<Vec<bool>> {
     let live = |op: &&Operation| op.outcome != Outcome::Fail;
-    if !matches!(init, Value::Null | Value::String(_)) {
-        return None;
-    }
-    let mut suffixes = Strings::default();
-    for op in ops.iter().filter(live) {
-        let written = match op.f {
-            OpFn::Write => Some(&op.input),
-            OpFn::Cas => crate::model::cas_pair(op).map(|(_, new)| new),
-            OpFn::Append => {
-                if let Value::String(suffix) = &op.input {
-                    suffixes.insert(suffix.as_bytes());
-                }
-                None
-            }
-            _ => None,
-        };
-        if written.is_some_and(|value| !matches!(value, Value::Null | Value::String(_))) {
-            return None;
-        }
-    }
+    let suffixes = append_suffixes(init, ops)?;
     // What the info operations would leave: a whole value, or a suffix.
     let mut values = Strings::default();
     let mut appended = Strings::default();
@@ -110,6 +91,32 @@ pub(crate) fn unseen_with_appends(init: &Value, ops: &[Operation]) -> Option<Vec
             })
             .collect(),
     )
+}
+
+/// The suffixes of the key's appends (failed ones aside), or `None` when the rule does not
+/// apply: the initial value or some value written is neither a string nor null.
+fn append_suffixes<'a>(init: &Value, ops: &'a [Operation]) -> Option<Strings<'a>> {
+    if !matches!(init, Value::Null | Value::String(_)) {
+        return None;
+    }
+    let mut suffixes = Strings::default();
+    for op in ops.iter().filter(|op| op.outcome != Outcome::Fail) {
+        let written = match op.f {
+            OpFn::Write => Some(&op.input),
+            OpFn::Cas => crate::model::cas_pair(op).map(|(_, new)| new),
+            OpFn::Append => {
+                if let Value::String(suffix) = &op.input {
+                    suffixes.insert(suffix.as_bytes());
+                }
+                None
+            }
+            _ => None,
+        };
+        if written.is_some_and(|value| !matches!(value, Value::Null | Value::String(_))) {
+            return None;
+        }
+    }
+    Some(suffixes)
 }
 
 /// The string an info write, cas or append would leave (the whole value, or the suffix), if it is
