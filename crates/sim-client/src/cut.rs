@@ -50,7 +50,7 @@ impl CutSide {
     }
 }
 
-/// The figure names [`cut_figures`] reports, in order.
+/// The figure names [`Tally::cut_figures`](crate::Tally::cut_figures) reports, in order.
 pub const CUT_FIGURES: [&str; 4] = [
     "cut.majority.ok",
     "cut.majority.failed",
