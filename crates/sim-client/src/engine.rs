@@ -293,11 +293,6 @@ impl<K: ClientPlugin> ClientEngine<K> {
         self.ledger.tally(self.open(), Some(end))
     }
 
-    /// Client `client`'s invoked, completed and ok operations over time.
-    pub fn client_counts(&self, client: usize) -> ClientCounts {
-        self.clients[client].counts
-    }
-
     /// The quiet phase starts now: from here on each client's operations are followed
     /// ([`quiet_counts`](Self::quiet_counts)).
     pub fn quiet_phase(&mut self, now: SimTime) {
