@@ -874,6 +874,17 @@ impl Check<RaftNode> for LeaderAfterHeal {
                     ),
                 ));
             }
+            None if phases.end < deadline => {
+                return CheckReport::not_evaluated(
+                    Self::NAME,
+                    CheckKind::Eventually,
+                    format!(
+                        "the run ended at t={} with no leader yet, before the bound of {} after \
+                         the heal at t={quiet} ran out",
+                        phases.end, self.within
+                    ),
+                );
+            }
             None => {
                 report.violation = Some(violation(
                     phases.end,

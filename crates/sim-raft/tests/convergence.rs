@@ -225,3 +225,54 @@ fn a_restarted_follower_with_the_leaders_applied_index_but_another_state_machine
         "{converged:?}"
     );
 }
+
+/// `raft.leader_after_heal` with no leader by the end of the run: a run that ended before the
+/// bound ran out could not judge it (`not evaluated`), one that outlasted the bound fails. A
+/// majority is crashed just after the heal, so no leader can be elected.
+#[test]
+fn no_leader_after_the_heal_is_not_evaluated_before_the_bound_and_fails_after_it() {
+    let verdict = |quiet_for: SimDuration| {
+        let mut cluster = Cluster::new(
+            snapshotting_suite(false),
+            SimConfig::new(1, 3),
+            Trace::default(),
+        );
+        cluster.start();
+        cluster.run_until(at_secs(2_000));
+        let leader = cluster.nodes_with_role("leader");
+        let [leader] = leader[..] else {
+            panic!("expected one leader at 2s, found {leader:?}");
+        };
+        cluster.crash(leader);
+        cluster.quiet_phase();
+        for node in (0..3).map(NodeId).filter(|&n| n != leader).take(2) {
+            cluster.crash(node);
+        }
+        cluster.run_for(quiet_for);
+        let checks = cluster.finish().checks;
+        let found = checks
+            .into_iter()
+            .find(|c| c.name == "raft.leader_after_heal");
+        found.unwrap_or_else(|| panic!("no raft.leader_after_heal"))
+    };
+    // The default bound is 5s.
+    let early = verdict(SimDuration::from_secs(1));
+    assert!(
+        early.violation.is_none()
+            && early
+                .not_evaluated
+                .as_deref()
+                .is_some_and(|why| why.contains("before the bound of 5s")),
+        "{early:?}"
+    );
+    let late = verdict(SimDuration::from_secs(6));
+    let message = late
+        .violation
+        .as_ref()
+        .map(|v| v.message.clone())
+        .unwrap_or_default();
+    assert!(
+        message.contains("no leader that a majority followed"),
+        "{late:?}"
+    );
+}
