@@ -129,20 +129,27 @@ fn at_secs(millis: u64) -> SimTime {
     SimTime(millis * 1_000_000)
 }
 
-/// A follower crashes at 5.5s, after the nodes took snapshots, restarts 300ms later, and the
-/// quiet phase runs from 6s to 10s: the follower, the leader and every check's report.
-fn restart_a_follower(bug: bool, seed: u64) -> (NodeId, NodeId, Vec<sim_core::CheckReport>) {
+/// The snapshotting cluster (with the planted bug if `bug`) run from its start to `at`, and its
+/// one leader then.
+fn started_with_a_leader(bug: bool, seed: u64, at: SimTime) -> (Cluster<RaftSuite>, NodeId) {
     let mut cluster = Cluster::new(
         snapshotting_suite(bug),
         SimConfig::new(seed, 3),
         Trace::default(),
     );
     cluster.start();
-    cluster.run_until(at_secs(5_500));
+    cluster.run_until(at);
     let leader = cluster.nodes_with_role("leader");
     let [leader] = leader[..] else {
-        panic!("expected one leader at 5.5s, found {leader:?}");
+        panic!("expected one leader at {at}, found {leader:?}");
     };
+    (cluster, leader)
+}
+
+/// A follower crashes at 5.5s, after the nodes took snapshots, restarts 300ms later, and the
+/// quiet phase runs from 6s to 10s: the follower, the leader and every check's report.
+fn restart_a_follower(bug: bool, seed: u64) -> (NodeId, NodeId, Vec<sim_core::CheckReport>) {
+    let (mut cluster, leader) = started_with_a_leader(bug, seed, at_secs(5_500));
     let follower = (0..3).map(NodeId).find(|&n| n != leader);
     let follower = follower.unwrap_or_else(|| panic!("no follower"));
     let snapshots = cluster.sim().process(follower).map(|p| p.snapshots_taken());
@@ -232,17 +239,7 @@ fn a_restarted_follower_with_the_leaders_applied_index_but_another_state_machine
 #[test]
 fn no_leader_after_the_heal_is_not_evaluated_before_the_bound_and_fails_after_it() {
     let verdict = |quiet_for: SimDuration| {
-        let mut cluster = Cluster::new(
-            snapshotting_suite(false),
-            SimConfig::new(1, 3),
-            Trace::default(),
-        );
-        cluster.start();
-        cluster.run_until(at_secs(2_000));
-        let leader = cluster.nodes_with_role("leader");
-        let [leader] = leader[..] else {
-            panic!("expected one leader at 2s, found {leader:?}");
-        };
+        let (mut cluster, leader) = started_with_a_leader(false, 1, at_secs(2_000));
         cluster.crash(leader);
         cluster.quiet_phase();
         for node in (0..3).map(NodeId).filter(|&n| n != leader).take(2) {
