@@ -9,6 +9,8 @@
 //!   values; the history checked as it is recorded by [`sim_check::Incremental`], and kept whole
 //!   as a [`sim_check::History`] only when an output asks), and [`KvWorkload`], the engine
 //!   running it.
+//! - `recorder`: [`Recorder`], where a kv client history goes as it is recorded: the incremental
+//!   checker always, the whole history or a history file only when an output asks.
 //! - `stats`: [`KvWorkload::summary`], the lines a run summary prints.
 //! - `anomalies`: [`Observations`]: stale reads, lost acknowledged writes and session
 //!   guarantees of a history, measured for stores that are not linearizable by design.
@@ -62,6 +64,7 @@
 mod anomalies;
 mod checks;
 mod params;
+mod recorder;
 mod stats;
 mod types;
 mod workload;
@@ -75,6 +78,7 @@ pub const CHECK_NAMES: [&str; 3] = ["kv.linearizable", "kv.progress", "kv.some_o
 pub use anomalies::{Anomaly, Observations, ReadObs, WriteObs};
 pub use checks::{checks, kv_workload, KvCheckParams, Linearizable, Progress, SomeOk};
 pub use params::{Distribution, Mix, ValueFormat, WorkloadParams, CLIENTS_MAX, KEYS_MAX};
+pub use recorder::Recorder;
 pub use sim_client::{
     human_duration, Counts, CutSide, OpRecord, OpStatus, QuietCounts, Tally, CUT_FIGURES,
 };

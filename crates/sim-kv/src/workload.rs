@@ -7,8 +7,8 @@
 //! `Unavailable` to the engine, a reply that does not fit the operation as info), and records
 //! every operation's invoke and completion in simulated time (model `kv`): ok, fail (certainly
 //! did not happen) or info (unknown; the engine then continues the client under a fresh history
-//! process, so the history stays well formed). The history goes to a [`sim_check::Incremental`]
-//! recorder, which checks each key's stretch of history whenever no operation on the key is in
+//! process, so the history stays well formed). The history goes to a [`Recorder`]: its
+//! [`sim_check::Incremental`] checker checks each key's stretch of history whenever no operation on the key is in
 //! flight and forgets it, so a run's memory does not grow with its simulated time; the whole
 //! [`sim_check::History`] is kept besides only when an output asks for it
 //! ([`KvWorkload::keep_whole_history`]: `--history`, `--report`, `sim compare`).
@@ -22,12 +22,11 @@ use std::collections::BTreeMap;
 
 use rand::Rng;
 use serde_json::Value;
-use sim_check::{
-    Event, EventKind, History, HistoryWriter, Incremental, IncrementalResult, Kv, ModelKind, OpFn,
-    OpIndex, Outcome,
-};
+use sim_check::{History, IncrementalResult, OpFn, OpIndex, Outcome};
 use sim_client::{Answer, ClientEngine, ClientPlugin, Invocation, OpRecord, Status};
 use sim_core::rng;
+
+use crate::recorder::Recorder;
 use sim_core::{ClientCtx, NodeId, Process, RequestId, SimRng, SimTime, Workload};
 
 use crate::params::{Distribution, Mix, WorkloadParams};
@@ -79,8 +78,6 @@ pub struct Anomalies {
 pub struct KvPending {
     pub request: KvRequest,
     history: OpIndex,
-    /// The history process that invoked it.
-    process: u64,
     /// An ok read's value (null: absent), once answered.
     read: Value,
 }
@@ -94,12 +91,8 @@ pub struct KvClient {
     key_cumulative: Vec<f64>,
     /// The last value seen per key, so that a compare-and-set has a chance to succeed.
     last_seen: BTreeMap<String, Option<String>>,
-    /// Checks the history as it is recorded and forgets what it checked.
-    checker: Incremental<Kv>,
-    /// The whole history, kept only when an output asks for it ([`KvClient::keep_history`]).
-    history: Option<History>,
-    /// Where the history is written as it is recorded (`--history FILE`), if anywhere.
-    out: Option<HistoryWriter>,
+    /// The history: checked as it is recorded, kept or written out when asked.
+    recorder: Recorder,
     anomalies: Anomalies,
 }
 
@@ -127,46 +120,39 @@ impl KvClient {
             keys,
             key_cumulative,
             last_seen: BTreeMap::new(),
-            checker: Incremental::new(ModelKind::Kv, Kv, Value::Null, STATE_BUDGET_DEFAULT),
-            history: None,
-            out: None,
+            recorder: Recorder::new(STATE_BUDGET_DEFAULT),
             anomalies: Anomalies::default(),
         }
     }
 
     /// Each stretch of a key's history between quiescent cuts may explore this many states.
     pub fn set_state_budget(&mut self, max_states: u64) {
-        self.checker = Incremental::new(ModelKind::Kv, Kv, Value::Null, max_states);
+        self.recorder.set_state_budget(max_states);
     }
 
     /// Keep the whole history from now on (call it before the run), for `--history` and reports.
     pub fn keep_history(&mut self) {
-        if self.history.is_none() {
-            self.history = Some(History::new(ModelKind::Kv, Value::Null));
-        }
+        self.recorder.keep();
     }
 
     /// Write the history to `out` as it is recorded; [`KvClient::end_history`] closes it.
     pub fn stream_history(&mut self, out: Box<dyn std::io::Write>) {
-        self.out = Some(HistoryWriter::new(out, ModelKind::Kv, &Value::Null));
+        self.recorder.stream(out);
     }
 
     /// Closes the streamed history: the first error writing it, if any.
     pub fn end_history(&mut self) -> std::io::Result<()> {
-        match &mut self.out {
-            Some(out) => out.finish(),
-            None => Ok(()),
-        }
+        self.recorder.end()
     }
 
     /// The whole history, when it was kept ([`KvClient::keep_history`]).
     pub fn history(&self) -> Option<&History> {
-        self.history.as_ref()
+        self.recorder.history()
     }
 
     /// The linearizability verdict on the history so far (operations in flight count as info).
     pub fn linearizability(&self) -> IncrementalResult {
-        self.checker.result()
+        self.recorder.result()
     }
 
     pub fn anomalies(&self) -> Anomalies {
@@ -262,29 +248,9 @@ impl ClientPlugin for KvClient {
             },
         };
         let (f, argument) = history_invoke(&op);
-        let key = Some(op.key().to_string());
-        if let Some(out) = &mut self.out {
-            out.event(&Event {
-                process: invocation.process,
-                kind: EventKind::Invoke,
-                f,
-                key: key.clone(),
-                value: argument.clone(),
-                time_ns: Some(invocation.at.0),
-            });
-        }
-        if let Some(kept) = &mut self.history {
-            kept.invoke(
-                invocation.process,
-                f,
-                key.clone(),
-                argument.clone(),
-                invocation.at.0,
-            );
-        }
-        let history = self
-            .checker
-            .invoke(invocation.process, f, key, argument, invocation.at.0);
+        let history =
+            self.recorder
+                .invoke(invocation.process, f, op.key(), argument, invocation.at.0);
         KvPending {
             request: KvRequest {
                 client: invocation.session,
@@ -292,7 +258,6 @@ impl ClientPlugin for KvClient {
                 op,
             },
             history,
-            process: invocation.process,
             read: Value::Null,
         }
     }
@@ -337,21 +302,7 @@ impl ClientPlugin for KvClient {
             Value::Null
         };
         let read = value_as_option(&value);
-        if let Some(out) = &mut self.out {
-            let (f, _) = history_invoke(&op.request.op);
-            out.event(&Event {
-                process: op.process,
-                kind: outcome.into(),
-                f,
-                key: Some(op.request.op.key().to_string()),
-                value: value.clone(),
-                time_ns: Some(at.0),
-            });
-        }
-        if let Some(kept) = &mut self.history {
-            kept.complete(op.history, outcome, value.clone(), at.0);
-        }
-        self.checker.complete(op.history, outcome, value, at.0);
+        self.recorder.complete(op.history, outcome, value, at.0);
         if status == Status::Ok {
             self.learn(&op.request.op, read);
         }
@@ -454,7 +405,7 @@ impl KvWorkload {
 
     /// The states each stretch of a key's history may explore.
     pub fn state_budget(&self) -> u64 {
-        self.engine.plugin().checker.max_states()
+        self.engine.plugin().recorder.max_states()
     }
 
     /// Every operation invoked, in invoke order; kept only with the whole history
