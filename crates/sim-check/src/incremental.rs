@@ -38,7 +38,7 @@ use crate::history::{describe_key, Event, EventKind, History, ModelKind, OpFn, O
 use crate::history::{Operation, Outcome};
 use crate::model::{Model, Replay, StateTest};
 use crate::report::render_text;
-use crate::table::Interner;
+use crate::stretch::{Config, Stretch};
 use crate::Budget;
 
 /// The most configurations a key's frontier may hold; more make the key unknown.
@@ -78,14 +78,6 @@ struct SegmentOp {
     op: Operation,
     invoked_ns: u64,
     completed_ns: Option<u64>,
-}
-
-/// One configuration of a frontier: a state and the info operations that may still apply.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Config<S> {
-    state: S,
-    /// Invoke indices of the open info operations, ascending.
-    open: Vec<usize>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -309,11 +301,22 @@ where
     fn cut(&mut self, partition: &Option<String>, time_ns: u64) -> Option<SegmentFailure> {
         let state = self.keys.get_mut(partition)?;
         let segment = std::mem::take(&mut state.segment);
-        let outcome = advance(&self.model, state, &segment, self.max_states);
+        let outcome = advance(
+            &self.model,
+            state,
+            &segment,
+            self.max_states,
+            Cut::Deferrable,
+        );
+        if let Advance::Deferred = outcome {
+            // Not a cut after all: the segment goes on to the next quiescent moment.
+            state.segment = segment;
+            return None;
+        }
         let from_ns = state.cut_ns;
         state.cut_ns = time_ns;
         match outcome {
-            Advance::Ok => None,
+            Advance::Ok | Advance::Deferred => None,
             Advance::Unknown(reason) => {
                 state.status = Status::Unknown(reason);
                 state.frontier.clear();
@@ -349,8 +352,14 @@ where
             let mut state = state.clone();
             if state.status == Status::Checking && !state.segment.is_empty() {
                 let segment = std::mem::take(&mut state.segment);
-                match advance(&self.model, &mut state, &segment, self.max_states) {
-                    Advance::Ok => {}
+                match advance(
+                    &self.model,
+                    &mut state,
+                    &segment,
+                    self.max_states,
+                    Cut::Last,
+                ) {
+                    Advance::Ok | Advance::Deferred => {}
                     Advance::Unknown(reason) => state.status = Status::Unknown(reason),
                     Advance::Empty => {
                         state.status = Status::NotLinearizable;
@@ -458,7 +467,26 @@ enum Advance {
     Ok,
     Empty,
     Unknown(String),
+    /// The frontier would have been large: the segment is kept and searched again, longer, at
+    /// the next quiescent moment.
+    Deferred,
 }
+
+/// What a cut is for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Cut {
+    /// A quiescent moment while recording: a cut whose frontier would be large may be skipped.
+    Deferrable,
+    /// The end of what was recorded: only whether the frontier is empty matters.
+    Last,
+}
+
+/// A frontier larger than this is not made at a quiescent moment: the segment goes on instead.
+/// A frontier is large when info operations took effect before appends in every order; the
+/// next write usually collapses it again, so the longer segment costs less than the frontier.
+const DEFER_FRONTIER: usize = 64;
+/// The longest segment (operations) that a large frontier may keep going.
+const DEFER_OPS_MAX: usize = 2048;
 
 /// Searches `segment` from every configuration of the key's frontier and replaces the frontier
 /// with the configurations in which all of the segment's ok operations have taken effect.
@@ -467,6 +495,7 @@ fn advance<M: Model>(
     key: &mut KeyState<M::State>,
     segment: &[SegmentOp],
     max_states: u64,
+    cut: Cut,
 ) -> Advance {
     // Failed operations never take effect; info operations that change nothing never matter.
     let fresh: Vec<&SegmentOp> = segment
@@ -481,7 +510,12 @@ fn advance<M: Model>(
         model,
         ops: &ops,
         carried_count: carried.len(),
+        last: cut == Cut::Last,
     };
+    let deferrable = cut == Cut::Deferrable && segment.len() < DEFER_OPS_MAX;
+    if deferrable && stretch.ends_open(&stretch.unseen(&key.frontier)) {
+        return Advance::Deferred;
+    }
     let (ends, explored) = stretch.explore(&key.frontier, max_states);
     key.states_explored += explored;
     let name = describe_key(ops.first().and_then(|op| op.key.as_deref()));
@@ -493,7 +527,14 @@ fn advance<M: Model>(
     if ends.is_empty() {
         return Advance::Empty;
     }
+    if cut == Cut::Last {
+        // Nothing follows: some linearization exists, and the frontier is not needed.
+        return Advance::Ok;
+    }
     let frontier = prune(ends);
+    if frontier.len() > DEFER_FRONTIER && deferrable {
+        return Advance::Deferred;
+    }
     if frontier.len() > FRONTIER_MAX {
         return Advance::Unknown(format!(
             "more than {FRONTIER_MAX} configurations of key {name} were possible at once"
@@ -511,90 +552,6 @@ fn advance<M: Model>(
         .collect();
     key.frontier = frontier;
     Advance::Ok
-}
-
-/// One stretch's search: the carried info operations, then the stretch's own, by position.
-struct Stretch<'a, M: Model> {
-    model: &'a M,
-    ops: &'a [&'a Operation],
-    carried_count: usize,
-}
-
-impl<M: Model> Stretch<'_, M> {
-    /// Every configuration reachable from `frontier` in which all the stretch's ok operations
-    /// have taken effect (`None` when `max_states` ran out), and the configurations explored.
-    fn explore(
-        &self,
-        frontier: &[Config<M::State>],
-        max_states: u64,
-    ) -> (Option<Vec<Config<M::State>>>, u64) {
-        let ops = self.ops;
-        let required: Vec<usize> = (self.carried_count..ops.len())
-            .filter(|&p| ops[p].outcome == Outcome::Ok)
-            .collect();
-        let mut states: Interner<M::State> = Interner::new();
-        let mut seen: BTreeSet<(Vec<u64>, u32)> = BTreeSet::new();
-        let mut stack: Vec<(Vec<u64>, u32)> = Vec::new();
-        for config in frontier {
-            let applied = self.start(config);
-            let id = states.intern(config.state.clone());
-            if seen.insert((applied.clone(), id)) {
-                stack.push((applied, id));
-            }
-        }
-        let mut ends: Vec<Config<M::State>> = Vec::new();
-        let mut explored: u64 = 0;
-        while let Some((applied, id)) = stack.pop() {
-            explored += 1;
-            if explored > max_states {
-                return (None, explored);
-            }
-            if required.iter().all(|&p| is_set(&applied, p)) {
-                let open = (0..ops.len())
-                    .filter(|&p| !is_set(&applied, p))
-                    .map(|p| ops[p].index)
-                    .collect();
-                let state = states.get(id).clone();
-                ends.push(Config { state, open });
-                continue;
-            }
-            // An operation may go next only if every ok operation that returned before it was
-            // invoked has gone already.
-            let horizon = required
-                .iter()
-                .filter(|&&p| !is_set(&applied, p))
-                .filter_map(|&p| ops[p].complete_index)
-                .min()
-                .unwrap_or(usize::MAX);
-            for (position, op) in ops.iter().enumerate() {
-                let waits = position >= self.carried_count && op.index > horizon;
-                if is_set(&applied, position) || waits {
-                    continue;
-                }
-                let Some(next) = self.model.step(states.get(id), op) else {
-                    continue;
-                };
-                let next_id = states.intern(next);
-                let mut next_applied = applied.clone();
-                set(&mut next_applied, position);
-                if seen.insert((next_applied.clone(), next_id)) {
-                    stack.push((next_applied, next_id));
-                }
-            }
-        }
-        (Some(ends), explored)
-    }
-
-    /// The operations already out of play in `config`: the carried ones it no longer holds open.
-    fn start(&self, config: &Config<M::State>) -> Vec<u64> {
-        let mut applied = vec![0u64; self.ops.len().div_ceil(64).max(1)];
-        for (position, op) in self.ops[..self.carried_count].iter().enumerate() {
-            if config.open.binary_search(&op.index).is_err() {
-                set(&mut applied, position);
-            }
-        }
-        applied
-    }
 }
 
 /// Drops duplicate configurations and those whose open operations are a strict subset of
@@ -622,14 +579,6 @@ fn prune<S: Eq>(configs: Vec<Config<S>>) -> Vec<Config<S>> {
 /// Whether sorted `small` is a subset of sorted `large`.
 fn is_subset(small: &[usize], large: &[usize]) -> bool {
     small.iter().all(|item| large.binary_search(item).is_ok())
-}
-
-fn set(bits: &mut [u64], position: usize) {
-    bits[position / 64] |= 1 << (position % 64);
-}
-
-fn is_set(bits: &[u64], position: usize) -> bool {
-    bits[position / 64] & (1 << (position % 64)) != 0
 }
 
 /// The failure of `segment` as a small history of its own, checked from the frontier's first

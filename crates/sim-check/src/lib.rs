@@ -47,6 +47,7 @@ mod model;
 mod parse;
 mod report;
 mod search;
+mod stretch;
 mod table;
 mod unseen;
 mod writer;
