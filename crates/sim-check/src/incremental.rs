@@ -25,6 +25,13 @@
 //! the key `unknown`, never linearizable. The check runs on the recording thread in recording
 //! order, so it depends on nothing but the history.
 //!
+//! The search of a segment lives in `stretch` (`Stretch`: a subsumption memo, reads first,
+//! info operations that cannot matter pruned). A quiescent moment is not taken as a cut when the
+//! frontier would be large (more than `DEFER_FRONTIER` configurations) or when info operations no
+//! read of the segment sees could end it in every order: the segment goes on to the next
+//! quiescent moment (up to `DEFER_OPS_MAX` operations), which is the same check with one cut
+//! fewer.
+//!
 //! A failing segment is explained as `check` explains a history: the segment (with the info
 //! operations it carried in) is checked again as a small history of its own, from the first
 //! state of the frontier, and rendered with [`render_text`](crate::render_text).
@@ -364,11 +371,7 @@ where
                     Advance::Empty => {
                         state.status = Status::NotLinearizable;
                         if failure.is_none() {
-                            let to_ns = segment
-                                .iter()
-                                .filter_map(|s| s.completed_ns.or(Some(s.invoked_ns)))
-                                .max()
-                                .unwrap_or(state.cut_ns);
+                            let to_ns = segment_end(&segment).unwrap_or(state.cut_ns);
                             failure = Some(explain(
                                 self.kind,
                                 &self.model,
@@ -415,6 +418,14 @@ where
             failure,
         }
     }
+}
+
+/// The last time an operation of `segment` was invoked or completed.
+fn segment_end(segment: &[SegmentOp]) -> Option<u64> {
+    segment
+        .iter()
+        .filter_map(|s| s.completed_ns.or(Some(s.invoked_ns)))
+        .max()
 }
 
 /// Records every event of `history` into an [`Incremental`] recorder (in the history's order)

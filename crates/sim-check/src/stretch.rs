@@ -1,7 +1,7 @@
 //! The search of one stretch of a key's history for the incremental check: every configuration
 //! in which all the stretch's ok operations have taken effect, up to domination.
 //!
-//! Owns [`Stretch`] and [`Config`]. A configuration of the search is (operations applied, model
+//! Owns `Stretch` and `Config`. A configuration of the search is (operations applied, model
 //! state); the ok ("required") operations must all be applied, info operations (the carried ones
 //! and the stretch's own) may be applied or left open. A configuration *dominates* another with
 //! the same state and the same required operations applied whose info operations applied are a
@@ -127,8 +127,8 @@ impl<M: Model> Stretch<'_, M> {
         let ops = self.ops;
         let words = ops.len().div_ceil(64).max(1);
         let mut required_mask = vec![0u64; words];
-        for position in self.carried_count..ops.len() {
-            if ops[position].outcome == Outcome::Ok {
+        for (position, op) in ops.iter().enumerate().skip(self.carried_count) {
+            if op.outcome == Outcome::Ok {
                 set(&mut required_mask, position);
             }
         }
