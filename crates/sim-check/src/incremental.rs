@@ -36,16 +36,18 @@
 //! operations it carried in) is checked again as a small history of its own, from the first
 //! state of the frontier, and rendered with [`render_text`](crate::render_text).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde_json::Value;
 
 use crate::check::{check_with, CheckResult, KeyResult, Verdict};
+use crate::cuts::Context;
+use crate::defer::Skipped;
 use crate::history::{describe_key, Event, EventKind, History, ModelKind, OpFn, OpIndex};
 use crate::history::{Operation, Outcome};
 use crate::model::{Model, Replay, StateTest};
 use crate::report::render_text;
-use crate::stretch::{Config, Stretch};
+use crate::stretch::Config;
 use crate::Budget;
 
 /// The most configurations a key's frontier may hold; more make the key unknown.
@@ -81,33 +83,36 @@ impl<M: Model> std::fmt::Debug for Incremental<M> {
 
 /// An operation of a segment, with its real times.
 #[derive(Clone, Debug)]
-struct SegmentOp {
-    op: Operation,
-    invoked_ns: u64,
-    completed_ns: Option<u64>,
+pub(crate) struct SegmentOp {
+    pub(crate) op: Operation,
+    pub(crate) invoked_ns: u64,
+    pub(crate) completed_ns: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum Status {
+pub(crate) enum Status {
     Checking,
     NotLinearizable,
     Unknown(String),
 }
 
+/// What the check knows of one key: its frontier at the last cut and the segment since.
 #[derive(Clone)]
-struct KeyState<S> {
+pub(crate) struct KeyState<S> {
     /// The operations since the last cut, in invoke order, failed ones included.
-    segment: Vec<SegmentOp>,
+    pub(crate) segment: Vec<SegmentOp>,
     /// Operations on this key in flight.
-    in_flight: usize,
-    frontier: Vec<Config<S>>,
+    pub(crate) in_flight: usize,
+    pub(crate) frontier: Vec<Config<S>>,
     /// The info operations some configuration of the frontier still holds open.
-    carried: BTreeMap<usize, SegmentOp>,
-    status: Status,
-    op_count: usize,
-    states_explored: u64,
+    pub(crate) carried: BTreeMap<usize, SegmentOp>,
+    pub(crate) status: Status,
+    pub(crate) op_count: usize,
+    pub(crate) states_explored: u64,
     /// When the last cut was, for messages.
-    cut_ns: u64,
+    pub(crate) cut_ns: u64,
+    /// The quiescent moments the segment went on past.
+    pub(crate) skipped: Skipped,
 }
 
 /// Why a segment is not linearizable: the segment as a small history and its check.
@@ -259,6 +264,7 @@ where
                 op_count: 0,
                 states_explored: 0,
                 cut_ns: 0,
+                skipped: Skipped::default(),
             });
         state.op_count += 1;
         state.in_flight += 1;
@@ -304,48 +310,17 @@ where
         }
     }
 
-    /// Checks the segment of `partition` against its frontier and moves the frontier past it.
+    /// Checks the segment of `partition` against its frontier and moves the frontier past it,
+    /// or lets the segment go on past this quiescent moment.
     fn cut(&mut self, partition: &Option<String>, time_ns: u64) -> Option<SegmentFailure> {
         let state = self.keys.get_mut(partition)?;
-        let segment = std::mem::take(&mut state.segment);
-        let outcome = advance(
-            &self.model,
-            state,
-            &segment,
-            self.max_states,
-            Cut::Deferrable,
-        );
-        if let Advance::Deferred = outcome {
-            // Not a cut after all: the segment goes on to the next quiescent moment.
-            state.segment = segment;
-            return None;
-        }
-        let from_ns = state.cut_ns;
-        state.cut_ns = time_ns;
-        match outcome {
-            Advance::Ok | Advance::Deferred => None,
-            Advance::Unknown(reason) => {
-                state.status = Status::Unknown(reason);
-                state.frontier.clear();
-                state.carried.clear();
-                None
-            }
-            Advance::Empty => {
-                state.status = Status::NotLinearizable;
-                let failure = explain(
-                    self.kind,
-                    &self.model,
-                    partition,
-                    state,
-                    &segment,
-                    (from_ns, time_ns),
-                    self.max_states,
-                );
-                state.frontier.clear();
-                state.carried.clear();
-                Some(failure)
-            }
-        }
+        let context = Context {
+            kind: self.kind,
+            model: &self.model,
+            partition,
+            max_states: self.max_states,
+        };
+        state.quiescent(&context, time_ns)
     }
 
     /// The verdict on everything recorded so far; operations still in flight count as info.
@@ -357,33 +332,15 @@ where
         let mut unknown_reason = None;
         for (partition, state) in &self.keys {
             let mut state = state.clone();
-            if state.status == Status::Checking && !state.segment.is_empty() {
-                let segment = std::mem::take(&mut state.segment);
-                match advance(
-                    &self.model,
-                    &mut state,
-                    &segment,
-                    self.max_states,
-                    Cut::Last,
-                ) {
-                    Advance::Ok | Advance::Deferred => {}
-                    Advance::Unknown(reason) => state.status = Status::Unknown(reason),
-                    Advance::Empty => {
-                        state.status = Status::NotLinearizable;
-                        if failure.is_none() {
-                            let to_ns = segment_end(&segment).unwrap_or(state.cut_ns);
-                            failure = Some(explain(
-                                self.kind,
-                                &self.model,
-                                partition,
-                                &state,
-                                &segment,
-                                (state.cut_ns, to_ns),
-                                self.max_states,
-                            ));
-                        }
-                    }
-                }
+            let context = Context {
+                kind: self.kind,
+                model: &self.model,
+                partition,
+                max_states: self.max_states,
+            };
+            let found = state.finish(&context);
+            if failure.is_none() {
+                failure = found;
             }
             states_explored += state.states_explored;
             let verdict = match &state.status {
@@ -418,14 +375,6 @@ where
             failure,
         }
     }
-}
-
-/// The last time an operation of `segment` was invoked or completed.
-fn segment_end(segment: &[SegmentOp]) -> Option<u64> {
-    segment
-        .iter()
-        .filter_map(|s| s.completed_ns.or(Some(s.invoked_ns)))
-        .max()
 }
 
 /// Records every event of `history` into an [`Incremental`] recorder (in the history's order)
@@ -474,127 +423,9 @@ where
     recorder.result()
 }
 
-enum Advance {
-    Ok,
-    Empty,
-    Unknown(String),
-    /// The frontier would have been large: the segment is kept and searched again, longer, at
-    /// the next quiescent moment.
-    Deferred,
-}
-
-/// What a cut is for.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Cut {
-    /// A quiescent moment while recording: a cut whose frontier would be large may be skipped.
-    Deferrable,
-    /// The end of what was recorded: only whether the frontier is empty matters.
-    Last,
-}
-
-/// A frontier larger than this is not made at a quiescent moment: the segment goes on instead.
-/// A frontier is large when info operations took effect before appends in every order; the
-/// next write usually collapses it again, so the longer segment costs less than the frontier.
-const DEFER_FRONTIER: usize = 64;
-/// The longest segment (operations) that a large frontier may keep going.
-const DEFER_OPS_MAX: usize = 2048;
-
-/// Searches `segment` from every configuration of the key's frontier and replaces the frontier
-/// with the configurations in which all of the segment's ok operations have taken effect.
-fn advance<M: Model>(
-    model: &M,
-    key: &mut KeyState<M::State>,
-    segment: &[SegmentOp],
-    max_states: u64,
-    cut: Cut,
-) -> Advance {
-    // Failed operations never take effect; info operations that change nothing never matter.
-    let fresh: Vec<&SegmentOp> = segment
-        .iter()
-        .filter(|s| s.op.outcome != Outcome::Fail)
-        .filter(|s| !(s.op.outcome == Outcome::Info && model.read_only(&s.op)))
-        .collect();
-    // Positions: the carried info operations first, then the segment's.
-    let carried: Vec<&SegmentOp> = key.carried.values().collect();
-    let ops: Vec<&Operation> = carried.iter().chain(&fresh).map(|s| &s.op).collect();
-    let stretch = Stretch {
-        model,
-        ops: &ops,
-        carried_count: carried.len(),
-        last: cut == Cut::Last,
-    };
-    let deferrable = cut == Cut::Deferrable && segment.len() < DEFER_OPS_MAX;
-    if deferrable && stretch.ends_open(&stretch.unseen(&key.frontier)) {
-        return Advance::Deferred;
-    }
-    let (ends, explored) = stretch.explore(&key.frontier, max_states);
-    key.states_explored += explored;
-    let name = describe_key(ops.first().and_then(|op| op.key.as_deref()));
-    let Some(ends) = ends else {
-        return Advance::Unknown(format!(
-            "the state budget of {max_states} states per stretch ran out on key {name}"
-        ));
-    };
-    if ends.is_empty() {
-        return Advance::Empty;
-    }
-    if cut == Cut::Last {
-        // Nothing follows: some linearization exists, and the frontier is not needed.
-        return Advance::Ok;
-    }
-    let frontier = prune(ends);
-    if frontier.len() > DEFER_FRONTIER && deferrable {
-        return Advance::Deferred;
-    }
-    if frontier.len() > FRONTIER_MAX {
-        return Advance::Unknown(format!(
-            "more than {FRONTIER_MAX} configurations of key {name} were possible at once"
-        ));
-    }
-    let still_open: BTreeSet<usize> = frontier
-        .iter()
-        .flat_map(|c| c.open.iter().copied())
-        .collect();
-    key.carried = carried
-        .into_iter()
-        .chain(fresh)
-        .filter(|s| still_open.contains(&s.op.index))
-        .map(|s| (s.op.index, s.clone()))
-        .collect();
-    key.frontier = frontier;
-    Advance::Ok
-}
-
-/// Drops duplicate configurations and those whose open operations are a strict subset of
-/// another's with the same state: everything they allow, the other allows.
-fn prune<S: Eq>(configs: Vec<Config<S>>) -> Vec<Config<S>> {
-    let mut kept: Vec<Config<S>> = Vec::new();
-    for config in configs {
-        let covered = kept
-            .iter()
-            .any(|other| other.state == config.state && is_subset(&config.open, &other.open));
-        if covered {
-            continue;
-        }
-        kept.retain(|other| !(other.state == config.state && is_subset(&other.open, &config.open)));
-        kept.push(config);
-        if kept.len() > FRONTIER_MAX {
-            // Too many either way (the caller gives up on the key): stop before the pruning
-            // itself, quadratic, costs more than the search did.
-            break;
-        }
-    }
-    kept
-}
-
-/// Whether sorted `small` is a subset of sorted `large`.
-fn is_subset(small: &[usize], large: &[usize]) -> bool {
-    small.iter().all(|item| large.binary_search(item).is_ok())
-}
-
 /// The failure of `segment` as a small history of its own, checked from the frontier's first
 /// state.
-fn explain<M: Model>(
+pub(crate) fn explain<M: Model>(
     kind: ModelKind,
     model: &M,
     partition: &Option<String>,

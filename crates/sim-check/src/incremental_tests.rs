@@ -450,3 +450,109 @@ proptest! {
         prop_assert_eq!(&incremental.verdict, &whole.verdict, "history {}", history.to_json());
     }
 }
+
+/// The shape on which a segment that went on past quiescent moments used to grow without end
+/// (sim-kv's toy property test, its saved case: 2 clients, 1 key, appends only, seed 0): rounds
+/// of two concurrent appends or one alone, every one ok, and no read ever, so each concurrent
+/// pair doubles the orders the key could be in and nothing sorts them out. With `lost`, every
+/// seventh append ends info (its client goes on as a new process). With `stale_at`, a read after
+/// that round returns what the key held after the first round only: not linearizable.
+fn concurrent_appends_history(rounds: u64, lost: bool, stale_at: Option<u64>) -> History {
+    let mut script = Script::new(ModelKind::Kv);
+    let key = Some("k0");
+    let mut process = [0u64, 1];
+    let mut count = 0u64;
+    let mut end = |script: &mut Script, process: &mut [u64; 2], slot: usize| {
+        count += 1;
+        let kind = if lost && count.is_multiple_of(7) {
+            EventKind::Info
+        } else {
+            EventKind::Ok
+        };
+        script.end(process[slot], OpFn::Append, key, kind, Value::Null);
+        if kind == EventKind::Info {
+            process[slot] += 2;
+        }
+    };
+    for round in 0..rounds {
+        let append = |slot: u64| json!(format!("+c{slot}-{round}"));
+        if round % 3 == 2 {
+            let slot = (round / 3 % 2) as usize;
+            script.invoke(process[slot], OpFn::Append, key, append(slot as u64));
+            end(&mut script, &mut process, slot);
+        } else {
+            script.invoke(process[0], OpFn::Append, key, append(0));
+            script.invoke(process[1], OpFn::Append, key, append(1));
+            let first = (round % 2) as usize;
+            end(&mut script, &mut process, first);
+            end(&mut script, &mut process, 1 - first);
+        }
+        if stale_at == Some(round) {
+            script.invoke(process[0], OpFn::Read, key, Value::Null).end(
+                process[0],
+                OpFn::Read,
+                key,
+                EventKind::Ok,
+                json!("+c0-0+c1-0"),
+            );
+        }
+    }
+    script.history
+}
+
+/// On that shape the incremental check answers within a small number of states: a quiescent
+/// moment whose frontier would be large but within [`FRONTIER_MAX`](crate::FRONTIER_MAX) may be
+/// skipped, at most [`DEFER_CUTS_MAX`](crate::DEFER_CUTS_MAX) times in a row, and a search that
+/// finds more distinct end states than that stops at once: the key is unknown (the orders are
+/// real, no read tells them apart), as it is when every quiescent moment is a cut. The
+/// whole-history check finds it linearizable. A stale read is caught while the frontier is small,
+/// and never passes later.
+#[test]
+fn concurrent_appends_that_no_read_sorts_out_are_decided_within_a_small_budget() {
+    let possible_at_once = |verdict: &Verdict| matches!(verdict, Verdict::Unknown { reason } if reason.contains("possible at once"));
+    for (rounds, lost) in [(212, false), (212, true), (40, false), (600, true)] {
+        let history = concurrent_appends_history(rounds, lost, None);
+        let whole = check(&history, &Budget::default());
+        assert_eq!(
+            whole.verdict,
+            Verdict::Linearizable,
+            "rounds {rounds}, lost {lost}"
+        );
+        let incremental = check_incrementally(&history, Kv, &Budget::default());
+        let verdict = &incremental.verdict;
+        assert!(
+            possible_at_once(verdict),
+            "rounds {rounds}, lost {lost}: {verdict:?}"
+        );
+        assert!(
+            incremental.states_explored < 200_000,
+            "rounds {rounds}, lost {lost}: {} states",
+            incremental.states_explored
+        );
+    }
+    for stale_at in [3, 5] {
+        let history = concurrent_appends_history(212, false, Some(stale_at));
+        let whole = check(&history, &Budget::default());
+        assert_eq!(
+            whole.verdict,
+            Verdict::NotLinearizable,
+            "stale at {stale_at}"
+        );
+        let incremental = check_incrementally(&history, Kv, &Budget::default());
+        assert_eq!(
+            incremental.verdict,
+            Verdict::NotLinearizable,
+            "stale at {stale_at}"
+        );
+        assert!(incremental.failure.is_some());
+        assert!(incremental.states_explored < 10_000, "stale at {stale_at}");
+    }
+    let history = concurrent_appends_history(212, false, Some(30));
+    let incremental = check_incrementally(&history, Kv, &Budget::default());
+    assert!(
+        possible_at_once(&incremental.verdict),
+        "{:?}",
+        incremental.verdict
+    );
+    assert!(incremental.states_explored < 200_000);
+}

@@ -38,6 +38,8 @@
 pub mod bench;
 mod check;
 mod clock;
+mod cuts;
+mod defer;
 pub mod exact;
 pub mod field;
 mod formats;
@@ -60,6 +62,7 @@ pub use check::{
     check, check_with, exit_code, Budget, Candidate, CheckResult, Explanation, KeyResult,
     PrefixStep, Verdict, FIRST_ROUND_STATES, ROUND_GROWTH,
 };
+pub use defer::{DEFER_CUTS_MAX, DEFER_OPS_MAX, DEFER_STATES_MAX};
 pub use history::{
     Event, EventError, EventKind, History, ModelKind, OpFn, OpIndex, Operation, Outcome,
 };

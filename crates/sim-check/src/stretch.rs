@@ -26,7 +26,7 @@
 //! with fewer info operations applied), so the end configurations found dominate every reachable
 //! one. The search is deterministic: it depends only on the operations and the frontier.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::history::{Operation, Outcome};
 use crate::model::Model;
@@ -74,9 +74,9 @@ struct Tables<'a, M: Model> {
     required_mask: Vec<u64>,
     /// Per position: an info operation whose effect no operation of the stretch can observe.
     unseen: Vec<bool>,
-    /// Per position: a required operation that cannot take effect while the effect of an unseen
+    /// Bits of the required operations that cannot take effect while the effect of an unseen
     /// info operation stands (a read, or a blind write that ends it).
-    ends_taint: Vec<bool>,
+    ends_mask: Vec<u64>,
 }
 
 impl<M: Model> Tables<'_, M> {
@@ -115,37 +115,39 @@ impl<M: Model> Tables<'_, M> {
     }
 }
 
+/// What a stretch's search may spend, and when it may stop early.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits {
+    /// The most configurations the search may explore.
+    pub(crate) max_states: u64,
+    /// The most distinct states the end configurations may hold: past that the search stops
+    /// (a frontier holds at least one configuration per distinct end state, so it would be
+    /// larger still).
+    pub(crate) max_end_states: usize,
+}
+
+/// What a stretch's search found.
+pub(crate) enum Explored<S> {
+    /// Every end configuration, up to domination (with [`Stretch::last`], only the first found).
+    Ends(Vec<Config<S>>),
+    /// [`Limits::max_states`] ran out.
+    OutOfStates,
+    /// The end configurations held more than [`Limits::max_end_states`] distinct states.
+    TooManyEnds,
+}
+
 impl<M: Model> Stretch<'_, M> {
     /// Every configuration reachable from `frontier` in which all the stretch's ok operations
-    /// have taken effect, up to domination (`None` when `max_states` ran out), and the
-    /// configurations explored.
+    /// have taken effect, up to domination, within `limits`; `unseen` is
+    /// [`unseen`](Self::unseen) of the same frontier. Also the configurations explored.
     pub(crate) fn explore(
         &self,
         frontier: &[Config<M::State>],
-        max_states: u64,
-    ) -> (Option<Vec<Config<M::State>>>, u64) {
+        unseen: Vec<bool>,
+        limits: Limits,
+    ) -> (Explored<M::State>, u64) {
         let ops = self.ops;
-        let words = ops.len().div_ceil(64).max(1);
-        let mut required_mask = vec![0u64; words];
-        for (position, op) in ops.iter().enumerate().skip(self.carried_count) {
-            if op.outcome == Outcome::Ok {
-                set(&mut required_mask, position);
-            }
-        }
-        let unseen = self.unseen(frontier);
-        let ends_taint = (0..ops.len())
-            .map(|p| is_set(&required_mask, p) && self.ends_taint(p))
-            .collect();
-        let mut tables = Tables {
-            model: self.model,
-            ops,
-            states: Interner::new(),
-            steps: TransitionCache::with_expected(4 * ops.len()),
-            memo: BTreeMap::new(),
-            required_mask,
-            unseen,
-            ends_taint,
-        };
+        let mut tables = self.tables(unseen);
         let mut stack: Vec<Node> = Vec::new();
         for config in frontier.iter().rev() {
             let applied = self.start(config);
@@ -159,22 +161,60 @@ impl<M: Model> Stretch<'_, M> {
             }
         }
         let mut ends: Vec<Config<M::State>> = Vec::new();
+        let mut end_states: BTreeSet<u32> = BTreeSet::new();
         let mut explored: u64 = 0;
         while let Some(node) = stack.pop() {
             explored += 1;
-            if explored > max_states {
-                return (None, explored);
+            if explored > limits.max_states {
+                return (Explored::OutOfStates, explored);
             }
-            if self.expand(&mut tables, &node, &mut stack) {
-                let open = (0..ops.len())
-                    .filter(|&p| !is_set(&node.applied, p))
-                    .map(|p| ops[p].index)
-                    .collect();
-                let state = tables.states.get(node.state).clone();
-                ends.push(Config { state, open });
+            if !self.expand(&mut tables, &node, &mut stack) {
+                continue;
+            }
+            let open = (0..ops.len())
+                .filter(|&p| !is_set(&node.applied, p))
+                .map(|p| ops[p].index)
+                .collect();
+            let state = tables.states.get(node.state).clone();
+            ends.push(Config { state, open });
+            end_states.insert(node.state);
+            if self.last {
+                // Nothing follows: that one end exists is all that matters.
+                break;
+            }
+            if end_states.len() > limits.max_end_states {
+                return (Explored::TooManyEnds, explored);
             }
         }
-        (Some(ends), explored)
+        (Explored::Ends(ends), explored)
+    }
+
+    /// The search's tables, empty, for this stretch with its `unseen` info operations.
+    fn tables(&self, unseen: Vec<bool>) -> Tables<'_, M> {
+        let ops = self.ops;
+        let words = ops.len().div_ceil(64).max(1);
+        let mut required_mask = vec![0u64; words];
+        for (position, op) in ops.iter().enumerate().skip(self.carried_count) {
+            if op.outcome == Outcome::Ok {
+                set(&mut required_mask, position);
+            }
+        }
+        let mut ends_mask = vec![0u64; words];
+        for position in 0..ops.len() {
+            if is_set(&required_mask, position) && self.ends_taint(position) {
+                set(&mut ends_mask, position);
+            }
+        }
+        Tables {
+            model: self.model,
+            ops,
+            states: Interner::new(),
+            steps: TransitionCache::with_expected(4 * ops.len()),
+            memo: BTreeMap::new(),
+            required_mask,
+            unseen,
+            ends_mask,
+        }
     }
 
     /// Per position: an info operation whose effect no operation of the stretch can observe,
@@ -217,37 +257,46 @@ impl<M: Model> Stretch<'_, M> {
     /// required operation applied).
     fn expand(&self, tables: &mut Tables<'_, M>, node: &Node, stack: &mut Vec<Node>) -> bool {
         let ops = self.ops;
-        let unapplied_required = (self.carried_count..ops.len())
-            .filter(|&p| ops[p].outcome == Outcome::Ok && !is_set(&node.applied, p));
-        // An operation may go next only if every ok operation that returned before it was
-        // invoked has gone already.
-        let Some(horizon) = unapplied_required
-            .map(|p| ops[p].complete_index.unwrap_or(usize::MAX))
-            .min()
-        else {
+        let applied = &node.applied;
+        let all_required = applied
+            .iter()
+            .zip(&tables.required_mask)
+            .all(|(bits, mask)| mask & !bits == 0);
+        if all_required {
             return true;
-        };
-        let allowed = |p: usize| {
-            !is_set(&node.applied, p) && (p < self.carried_count || ops[p].index < horizon)
-        };
+        }
+        // An operation may go next only if every ok operation that returned before it was
+        // invoked has gone already. The stretch's own operations are in invoke order, and each
+        // completes after it is invoked: the scan stops at the first one invoked after the
+        // earliest completion found, and those that may go are a prefix of them.
+        let mut horizon = usize::MAX;
+        for p in unset(applied, self.carried_count..ops.len()) {
+            if ops[p].index > horizon {
+                break;
+            }
+            if ops[p].outcome == Outcome::Ok {
+                horizon = horizon.min(ops[p].complete_index.unwrap_or(usize::MAX));
+            }
+        }
+        let window =
+            self.carried_count + ops[self.carried_count..].partition_point(|op| op.index < horizon);
         // Reads first: a required read-only operation that holds now goes next, alone.
-        let forced = (self.carried_count..ops.len()).find(|&p| {
-            allowed(p)
-                && ops[p].outcome == Outcome::Ok
+        let forced = unset(applied, self.carried_count..window).find(|&p| {
+            ops[p].outcome == Outcome::Ok
                 && self.model.read_only(ops[p])
                 && tables.step(node.state, p).is_some()
         });
         // An unseen info operation is useful only where its effect can last to the end: not
         // while a read or a blind write is still to come (and never in the last stretch).
         let taint_ends = self.last
-            || (self.carried_count..ops.len())
-                .any(|p| tables.ends_taint[p] && !is_set(&node.applied, p));
+            || applied
+                .iter()
+                .zip(&tables.ends_mask)
+                .any(|(bits, mask)| mask & !bits != 0);
         let useful = |p: usize| !(taint_ends && tables.unseen.get(p).copied().unwrap_or(false));
         let mut children: Vec<usize> = match forced {
             Some(p) => vec![p],
-            None => (0..ops.len())
-                .filter(|&p| allowed(p) && useful(p))
-                .collect(),
+            None => unset(applied, 0..window).filter(|&p| useful(p)).collect(),
         };
         // Required operations are popped first: push the info ones before them.
         children.sort_by_key(|&p| ops[p].outcome == Outcome::Ok);
@@ -303,6 +352,26 @@ impl<M: Model> Stretch<'_, M> {
         }
         applied
     }
+}
+
+/// The positions in `range` whose bit is not set in `bits`, in order.
+fn unset(bits: &[u64], range: std::ops::Range<usize>) -> impl Iterator<Item = usize> + '_ {
+    let end = range.end;
+    let mut next = range.start;
+    std::iter::from_fn(move || {
+        while next < end {
+            let word = next / 64;
+            let free = !bits[word] & (u64::MAX << (next % 64));
+            if free == 0 {
+                next = (word + 1) * 64;
+                continue;
+            }
+            let position = word * 64 + free.trailing_zeros() as usize;
+            next = position + 1;
+            return (position < end).then_some(position);
+        }
+        None
+    })
 }
 
 fn is_subset(small: &[u64], large: &[u64]) -> bool {
