@@ -5,7 +5,7 @@
 //! Any quiescent moment may be a cut, and none has to be: searching two segments together is the
 //! same check with one cut fewer (the real-time order within the longer segment still holds every
 //! operation that completed before the moment ahead of every one invoked after it). So skipping a
-//! moment never changes a verdict; it changes what the check costs, both ways. A moment is
+//! moment never changes a decided verdict; it changes what the check costs, both ways. A moment is
 //! skipped when taking it would be expensive or hopeless, and a later one may do better:
 //! - unseen info operations could end the segment in every order (`Stretch::ends_open`): a later
 //!   read or write sorts them out, and the longer search applies them only after it;
@@ -17,10 +17,11 @@
 //! A segment that nothing ever settles (appends no read ever sorts out, a search that stays too
 //! hard) must not grow, or be searched again, without end: it goes on past at most
 //! [`DEFER_CUTS_MAX`] moments and [`DEFER_OPS_MAX`] operations, its trial searches explore at most
-//! [`DEFER_STATES_MAX`] states together, and once a search ran out no other is tried until the
-//! segment must be cut. Past a bound the moment is a cut as if nothing had been skipped: searched
-//! with the whole state budget and `FRONTIER_MAX`, so the key is decided, or unknown with the
-//! reason, exactly as every cut is.
+//! [`DEFER_STATES_MAX`] states together, and once a trial ran out no other is tried until the
+//! segment must be cut. A segment that reaches a bound, or whose trial runs out after it skipped a
+//! moment, takes every moment it skipped as a cut, in order (`cuts`, replay): the check then
+//! decides the key, or makes it unknown with the reason, exactly as it does when it skips
+//! nothing, at that cost plus the bounded trials.
 
 use crate::cuts::Advance;
 

@@ -26,11 +26,12 @@
 //! order, so it depends on nothing but the history.
 //!
 //! The search of a segment lives in `stretch` (`Stretch`: a subsumption memo, reads first,
-//! info operations that cannot matter pruned). A quiescent moment is not taken as a cut when the
-//! frontier would be large (more than `DEFER_FRONTIER` configurations) or when info operations no
-//! read of the segment sees could end it in every order: the segment goes on to the next
-//! quiescent moment (up to `DEFER_OPS_MAX` operations), which is the same check with one cut
-//! fewer.
+//! info operations that cannot matter pruned). Not every quiescent moment is taken as a cut: when
+//! the frontier would be large, when info operations no read of the segment sees could end it in
+//! every order, or when every end is too many to find, the segment goes on to the next quiescent
+//! moment, which is the same check with one cut fewer. `defer` bounds how far (moments,
+//! operations, trial states), and `cuts` takes every skipped moment as a cut after all when a
+//! bound is reached or the longer segment is too hard.
 //!
 //! A failing segment is explained as `check` explains a history: the segment (with the info
 //! operations it carried in) is checked again as a small history of its own, from the first

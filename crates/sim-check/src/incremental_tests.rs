@@ -556,3 +556,24 @@ fn concurrent_appends_that_no_read_sorts_out_are_decided_within_a_small_budget()
     );
     assert!(incremental.states_explored < 200_000);
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// With budgets small enough that searches run out all the time (so that segments go on past
+    /// moments unsearched, replay the moments they skipped, and give up), the incremental check
+    /// never contradicts the whole-history check: whenever it decides, it decides the same.
+    #[test]
+    fn with_small_budgets_a_decided_incremental_verdict_is_the_whole_history_verdict(
+        steps in prop::collection::vec((0u8..3, any::<u8>(), any::<u8>(), any::<u8>()), 0..64),
+        max_states in 1u64..64,
+    ) {
+        let history = random_info_heavy_history(&steps);
+        let whole = check(&history, &Budget::default());
+        let budget = Budget { max_states, ..Budget::default() };
+        let incremental = check_incrementally(&history, Kv, &budget);
+        if !matches!(incremental.verdict, Verdict::Unknown { .. }) {
+            prop_assert_eq!(&incremental.verdict, &whole.verdict, "history {}", history.to_json());
+        }
+    }
+}
