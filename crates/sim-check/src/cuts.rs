@@ -4,11 +4,11 @@
 //!
 //! Owns `Context` and the methods of `KeyState` that move its frontier (`quiescent`, `finish`).
 //! The rules for going on past a moment, and their bounds, are in `defer`; the search of a
-//! segment is `Stretch`. A segment that went on past moments is searched as one; when that
-//! search runs out of its trial budget, or the segment reaches a bound, every moment it went on
-//! past is taken as a cut, in order (`replay`), which is what the check does when it skips
-//! nothing: the verdict and the cost are then those of cutting at every quiescent moment, plus
-//! the bounded trials.
+//! segment is `Stretch`. A segment that went on past moments is searched as one, within the trial
+//! budget while it may still go on or once it reached a bound; when that search runs out, every
+//! moment the segment went on past is taken as a cut, in order (`replay`), which is what the check
+//! does when it skips nothing: the verdict and the cost are then those of cutting at every
+//! quiescent moment, plus the bounded trials.
 
 use std::collections::BTreeSet;
 
@@ -47,6 +47,9 @@ enum Cut {
     Deferrable,
     /// A quiescent moment that is a cut.
     Plain,
+    /// A quiescent moment that must be a cut, of a segment that went on past others (a bound
+    /// of `defer` is reached): searched as one within the trial budget, else replayed.
+    Bound,
     /// The end of what was recorded, on a segment that went on past moments: one linearization
     /// is enough, searched within a trial budget.
     LastTrial,
@@ -65,15 +68,14 @@ impl<S: Clone + Eq + Sync> KeyState<S> {
     ) -> Option<SegmentFailure> {
         let segment = std::mem::take(&mut self.segment);
         let moment = (segment.len(), time_ns);
-        if !self.skipped.allows(segment.len()) {
-            if self.skipped.moments.is_empty() {
-                let outcome = self.advance(cx.model, &segment, cx.max_states, Cut::Plain);
-                return self.settle(cx, outcome, &segment, time_ns);
-            }
-            self.skipped.moments.push(moment);
-            return self.replay(cx, &segment);
-        }
-        match self.advance(cx.model, &segment, cx.max_states, Cut::Deferrable) {
+        let cut = if self.skipped.allows(segment.len()) {
+            Cut::Deferrable
+        } else if self.skipped.moments.is_empty() {
+            Cut::Plain
+        } else {
+            Cut::Bound
+        };
+        match self.advance(cx.model, &segment, cx.max_states, cut) {
             Advance::Deferred => {
                 self.skipped.moments.push(moment);
                 self.segment = segment;
@@ -203,14 +205,15 @@ impl<S: Clone + Eq> KeyState<S> {
             last: matches!(cut, Cut::Last | Cut::LastTrial),
         };
         let deferrable = cut == Cut::Deferrable;
-        if deferrable && self.skipped.hard {
+        match cut {
             // Searched in vain already: no search until the segment must be cut.
-            return self.skipped.defer(0);
+            Cut::Deferrable if self.skipped.hard => return self.skipped.defer(0),
+            Cut::Bound if self.skipped.hard => return Advance::Replay,
+            _ => {}
         }
-        let budget = if deferrable {
-            self.skipped.trial_states(budget)
-        } else {
-            budget
+        let budget = match cut {
+            Cut::Deferrable | Cut::Bound => self.skipped.trial_states(budget),
+            _ => budget,
         };
         let (found, explored) = search(&stretch, &self.frontier, budget, deferrable);
         self.states_explored += explored;
@@ -270,7 +273,7 @@ fn out_of_states(
             skipped.hard = true;
             skipped.defer(explored)
         }
-        Cut::LastTrial => Advance::Replay,
+        Cut::Bound | Cut::LastTrial => Advance::Replay,
         Cut::Plain | Cut::Last => Advance::Unknown(format!(
             "the state budget of {budget} states per stretch ran out on key {}",
             key_name(ops)

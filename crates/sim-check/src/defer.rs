@@ -18,10 +18,11 @@
 //! hard) must not grow, or be searched again, without end: it goes on past at most
 //! [`DEFER_CUTS_MAX`] moments and [`DEFER_OPS_MAX`] operations, its trial searches explore at most
 //! [`DEFER_STATES_MAX`] states together, and once a trial ran out no other is tried until the
-//! segment must be cut. A segment that reaches a bound, or whose trial runs out after it skipped a
-//! moment, takes every moment it skipped as a cut, in order (`cuts`, replay): the check then
-//! decides the key, or makes it unknown with the reason, exactly as it does when it skips
-//! nothing, at that cost plus the bounded trials.
+//! segment must be cut. A segment that reaches a bound is searched as one with what is left of
+//! the trial budget; when that, or a trial after the segment skipped a moment, runs out, every
+//! moment it skipped is taken as a cut, in order (`cuts`, replay): the check then decides the
+//! key, or makes it unknown with the reason, exactly as it does when it skips nothing, at that
+//! cost plus the bounded trials.
 
 use crate::cuts::Advance;
 
