@@ -25,20 +25,30 @@
 //! the key `unknown`, never linearizable. The check runs on the recording thread in recording
 //! order, so it depends on nothing but the history.
 //!
+//! The search of a segment lives in `stretch` (`Stretch`: a subsumption memo, reads first,
+//! info operations that cannot matter pruned). Not every quiescent moment is taken as a cut: when
+//! the frontier would be large, when info operations no read of the segment sees could end it in
+//! every order, or when every end is too many to find, the segment goes on to the next quiescent
+//! moment, which is the same check with one cut fewer. `defer` bounds how far (moments,
+//! operations, trial states), and `cuts` takes every skipped moment as a cut after all when a
+//! bound is reached or the longer segment is too hard.
+//!
 //! A failing segment is explained as `check` explains a history: the segment (with the info
 //! operations it carried in) is checked again as a small history of its own, from the first
 //! state of the frontier, and rendered with [`render_text`](crate::render_text).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde_json::Value;
 
 use crate::check::{check_with, CheckResult, KeyResult, Verdict};
+use crate::cuts::Context;
+use crate::defer::Skipped;
 use crate::history::{describe_key, Event, EventKind, History, ModelKind, OpFn, OpIndex};
 use crate::history::{Operation, Outcome};
 use crate::model::{Model, Replay, StateTest};
 use crate::report::render_text;
-use crate::table::Interner;
+use crate::stretch::Config;
 use crate::Budget;
 
 /// The most configurations a key's frontier may hold; more make the key unknown.
@@ -74,41 +84,36 @@ impl<M: Model> std::fmt::Debug for Incremental<M> {
 
 /// An operation of a segment, with its real times.
 #[derive(Clone, Debug)]
-struct SegmentOp {
-    op: Operation,
-    invoked_ns: u64,
-    completed_ns: Option<u64>,
-}
-
-/// One configuration of a frontier: a state and the info operations that may still apply.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Config<S> {
-    state: S,
-    /// Invoke indices of the open info operations, ascending.
-    open: Vec<usize>,
+pub(crate) struct SegmentOp {
+    pub(crate) op: Operation,
+    pub(crate) invoked_ns: u64,
+    pub(crate) completed_ns: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum Status {
+pub(crate) enum Status {
     Checking,
     NotLinearizable,
     Unknown(String),
 }
 
+/// What the check knows of one key: its frontier at the last cut and the segment since.
 #[derive(Clone)]
-struct KeyState<S> {
+pub(crate) struct KeyState<S> {
     /// The operations since the last cut, in invoke order, failed ones included.
-    segment: Vec<SegmentOp>,
+    pub(crate) segment: Vec<SegmentOp>,
     /// Operations on this key in flight.
-    in_flight: usize,
-    frontier: Vec<Config<S>>,
+    pub(crate) in_flight: usize,
+    pub(crate) frontier: Vec<Config<S>>,
     /// The info operations some configuration of the frontier still holds open.
-    carried: BTreeMap<usize, SegmentOp>,
-    status: Status,
-    op_count: usize,
-    states_explored: u64,
+    pub(crate) carried: BTreeMap<usize, SegmentOp>,
+    pub(crate) status: Status,
+    pub(crate) op_count: usize,
+    pub(crate) states_explored: u64,
     /// When the last cut was, for messages.
-    cut_ns: u64,
+    pub(crate) cut_ns: u64,
+    /// The quiescent moments the segment went on past.
+    pub(crate) skipped: Skipped,
 }
 
 /// Why a segment is not linearizable: the segment as a small history and its check.
@@ -260,6 +265,7 @@ where
                 op_count: 0,
                 states_explored: 0,
                 cut_ns: 0,
+                skipped: Skipped::default(),
             });
         state.op_count += 1;
         state.in_flight += 1;
@@ -305,37 +311,17 @@ where
         }
     }
 
-    /// Checks the segment of `partition` against its frontier and moves the frontier past it.
+    /// Checks the segment of `partition` against its frontier and moves the frontier past it,
+    /// or lets the segment go on past this quiescent moment.
     fn cut(&mut self, partition: &Option<String>, time_ns: u64) -> Option<SegmentFailure> {
         let state = self.keys.get_mut(partition)?;
-        let segment = std::mem::take(&mut state.segment);
-        let outcome = advance(&self.model, state, &segment, self.max_states);
-        let from_ns = state.cut_ns;
-        state.cut_ns = time_ns;
-        match outcome {
-            Advance::Ok => None,
-            Advance::Unknown(reason) => {
-                state.status = Status::Unknown(reason);
-                state.frontier.clear();
-                state.carried.clear();
-                None
-            }
-            Advance::Empty => {
-                state.status = Status::NotLinearizable;
-                let failure = explain(
-                    self.kind,
-                    &self.model,
-                    partition,
-                    state,
-                    &segment,
-                    (from_ns, time_ns),
-                    self.max_states,
-                );
-                state.frontier.clear();
-                state.carried.clear();
-                Some(failure)
-            }
-        }
+        let context = Context {
+            kind: self.kind,
+            model: &self.model,
+            partition,
+            max_states: self.max_states,
+        };
+        state.quiescent(&context, time_ns)
     }
 
     /// The verdict on everything recorded so far; operations still in flight count as info.
@@ -347,31 +333,15 @@ where
         let mut unknown_reason = None;
         for (partition, state) in &self.keys {
             let mut state = state.clone();
-            if state.status == Status::Checking && !state.segment.is_empty() {
-                let segment = std::mem::take(&mut state.segment);
-                match advance(&self.model, &mut state, &segment, self.max_states) {
-                    Advance::Ok => {}
-                    Advance::Unknown(reason) => state.status = Status::Unknown(reason),
-                    Advance::Empty => {
-                        state.status = Status::NotLinearizable;
-                        if failure.is_none() {
-                            let to_ns = segment
-                                .iter()
-                                .filter_map(|s| s.completed_ns.or(Some(s.invoked_ns)))
-                                .max()
-                                .unwrap_or(state.cut_ns);
-                            failure = Some(explain(
-                                self.kind,
-                                &self.model,
-                                partition,
-                                &state,
-                                &segment,
-                                (state.cut_ns, to_ns),
-                                self.max_states,
-                            ));
-                        }
-                    }
-                }
+            let context = Context {
+                kind: self.kind,
+                model: &self.model,
+                partition,
+                max_states: self.max_states,
+            };
+            let found = state.finish(&context);
+            if failure.is_none() {
+                failure = found;
             }
             states_explored += state.states_explored;
             let verdict = match &state.status {
@@ -454,187 +424,9 @@ where
     recorder.result()
 }
 
-enum Advance {
-    Ok,
-    Empty,
-    Unknown(String),
-}
-
-/// Searches `segment` from every configuration of the key's frontier and replaces the frontier
-/// with the configurations in which all of the segment's ok operations have taken effect.
-fn advance<M: Model>(
-    model: &M,
-    key: &mut KeyState<M::State>,
-    segment: &[SegmentOp],
-    max_states: u64,
-) -> Advance {
-    // Failed operations never take effect; info operations that change nothing never matter.
-    let fresh: Vec<&SegmentOp> = segment
-        .iter()
-        .filter(|s| s.op.outcome != Outcome::Fail)
-        .filter(|s| !(s.op.outcome == Outcome::Info && model.read_only(&s.op)))
-        .collect();
-    // Positions: the carried info operations first, then the segment's.
-    let carried: Vec<&SegmentOp> = key.carried.values().collect();
-    let ops: Vec<&Operation> = carried.iter().chain(&fresh).map(|s| &s.op).collect();
-    let stretch = Stretch {
-        model,
-        ops: &ops,
-        carried_count: carried.len(),
-    };
-    let (ends, explored) = stretch.explore(&key.frontier, max_states);
-    key.states_explored += explored;
-    let name = describe_key(ops.first().and_then(|op| op.key.as_deref()));
-    let Some(ends) = ends else {
-        return Advance::Unknown(format!(
-            "the state budget of {max_states} states per stretch ran out on key {name}"
-        ));
-    };
-    if ends.is_empty() {
-        return Advance::Empty;
-    }
-    let frontier = prune(ends);
-    if frontier.len() > FRONTIER_MAX {
-        return Advance::Unknown(format!(
-            "more than {FRONTIER_MAX} configurations of key {name} were possible at once"
-        ));
-    }
-    let still_open: BTreeSet<usize> = frontier
-        .iter()
-        .flat_map(|c| c.open.iter().copied())
-        .collect();
-    key.carried = carried
-        .into_iter()
-        .chain(fresh)
-        .filter(|s| still_open.contains(&s.op.index))
-        .map(|s| (s.op.index, s.clone()))
-        .collect();
-    key.frontier = frontier;
-    Advance::Ok
-}
-
-/// One stretch's search: the carried info operations, then the stretch's own, by position.
-struct Stretch<'a, M: Model> {
-    model: &'a M,
-    ops: &'a [&'a Operation],
-    carried_count: usize,
-}
-
-impl<M: Model> Stretch<'_, M> {
-    /// Every configuration reachable from `frontier` in which all the stretch's ok operations
-    /// have taken effect (`None` when `max_states` ran out), and the configurations explored.
-    fn explore(
-        &self,
-        frontier: &[Config<M::State>],
-        max_states: u64,
-    ) -> (Option<Vec<Config<M::State>>>, u64) {
-        let ops = self.ops;
-        let required: Vec<usize> = (self.carried_count..ops.len())
-            .filter(|&p| ops[p].outcome == Outcome::Ok)
-            .collect();
-        let mut states: Interner<M::State> = Interner::new();
-        let mut seen: BTreeSet<(Vec<u64>, u32)> = BTreeSet::new();
-        let mut stack: Vec<(Vec<u64>, u32)> = Vec::new();
-        for config in frontier {
-            let applied = self.start(config);
-            let id = states.intern(config.state.clone());
-            if seen.insert((applied.clone(), id)) {
-                stack.push((applied, id));
-            }
-        }
-        let mut ends: Vec<Config<M::State>> = Vec::new();
-        let mut explored: u64 = 0;
-        while let Some((applied, id)) = stack.pop() {
-            explored += 1;
-            if explored > max_states {
-                return (None, explored);
-            }
-            if required.iter().all(|&p| is_set(&applied, p)) {
-                let open = (0..ops.len())
-                    .filter(|&p| !is_set(&applied, p))
-                    .map(|p| ops[p].index)
-                    .collect();
-                let state = states.get(id).clone();
-                ends.push(Config { state, open });
-                continue;
-            }
-            // An operation may go next only if every ok operation that returned before it was
-            // invoked has gone already.
-            let horizon = required
-                .iter()
-                .filter(|&&p| !is_set(&applied, p))
-                .filter_map(|&p| ops[p].complete_index)
-                .min()
-                .unwrap_or(usize::MAX);
-            for (position, op) in ops.iter().enumerate() {
-                let waits = position >= self.carried_count && op.index > horizon;
-                if is_set(&applied, position) || waits {
-                    continue;
-                }
-                let Some(next) = self.model.step(states.get(id), op) else {
-                    continue;
-                };
-                let next_id = states.intern(next);
-                let mut next_applied = applied.clone();
-                set(&mut next_applied, position);
-                if seen.insert((next_applied.clone(), next_id)) {
-                    stack.push((next_applied, next_id));
-                }
-            }
-        }
-        (Some(ends), explored)
-    }
-
-    /// The operations already out of play in `config`: the carried ones it no longer holds open.
-    fn start(&self, config: &Config<M::State>) -> Vec<u64> {
-        let mut applied = vec![0u64; self.ops.len().div_ceil(64).max(1)];
-        for (position, op) in self.ops[..self.carried_count].iter().enumerate() {
-            if config.open.binary_search(&op.index).is_err() {
-                set(&mut applied, position);
-            }
-        }
-        applied
-    }
-}
-
-/// Drops duplicate configurations and those whose open operations are a strict subset of
-/// another's with the same state: everything they allow, the other allows.
-fn prune<S: Eq>(configs: Vec<Config<S>>) -> Vec<Config<S>> {
-    let mut kept: Vec<Config<S>> = Vec::new();
-    for config in configs {
-        let covered = kept
-            .iter()
-            .any(|other| other.state == config.state && is_subset(&config.open, &other.open));
-        if covered {
-            continue;
-        }
-        kept.retain(|other| !(other.state == config.state && is_subset(&other.open, &config.open)));
-        kept.push(config);
-        if kept.len() > FRONTIER_MAX {
-            // Too many either way (the caller gives up on the key): stop before the pruning
-            // itself, quadratic, costs more than the search did.
-            break;
-        }
-    }
-    kept
-}
-
-/// Whether sorted `small` is a subset of sorted `large`.
-fn is_subset(small: &[usize], large: &[usize]) -> bool {
-    small.iter().all(|item| large.binary_search(item).is_ok())
-}
-
-fn set(bits: &mut [u64], position: usize) {
-    bits[position / 64] |= 1 << (position % 64);
-}
-
-fn is_set(bits: &[u64], position: usize) -> bool {
-    bits[position / 64] & (1 << (position % 64)) != 0
-}
-
 /// The failure of `segment` as a small history of its own, checked from the frontier's first
 /// state.
-fn explain<M: Model>(
+pub(crate) fn explain<M: Model>(
     kind: ModelKind,
     model: &M,
     partition: &Option<String>,

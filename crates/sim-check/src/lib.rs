@@ -15,7 +15,8 @@
 //! [`field`] (histories shaped like Jepsen's and Porcupine's tests, `sim bench field`), `model` (the [`Model`] trait and built-in models), `search` (the
 //! Wing–Gong–Lowe search with memoisation for one object), `table` (its hash tables), `check`
 //! (splitting by key, running the searches, combining), `incremental` ([`Incremental`]: checking
-//! a history as it is recorded, key by key at quiescent cuts, in memory that does not grow), `report` (text and JSON), `writer` ([`HistoryWriter`]: a history written as it is recorded), [`bench`](mod@bench) (a
+//! a history as it is recorded, key by key at quiescent cuts, in memory that does not grow), `stretch` (its
+//! search of one stretch), `unseen` (info operations no observation can see, left out), `report` (text and JSON), `writer` ([`HistoryWriter`]: a history written as it is recorded), [`bench`](mod@bench) (a
 //! generator of histories and a benchmark). The command line lives in the `sim` binary; this crate
 //! reads no files except through [`load_history`] and reads the clock only for a timeout or a
 //! benchmark (`clock`).
@@ -37,6 +38,8 @@
 pub mod bench;
 mod check;
 mod clock;
+mod cuts;
+mod defer;
 pub mod exact;
 pub mod field;
 mod formats;
@@ -47,6 +50,7 @@ mod model;
 mod parse;
 mod report;
 mod search;
+mod stretch;
 mod table;
 mod unseen;
 mod writer;
@@ -58,6 +62,7 @@ pub use check::{
     check, check_with, exit_code, Budget, Candidate, CheckResult, Explanation, KeyResult,
     PrefixStep, Verdict, FIRST_ROUND_STATES, ROUND_GROWTH,
 };
+pub use defer::{DEFER_CUTS_MAX, DEFER_OPS_MAX, DEFER_STATES_MAX};
 pub use history::{
     Event, EventError, EventKind, History, ModelKind, OpFn, OpIndex, Operation, Outcome,
 };

@@ -139,6 +139,14 @@ pub trait Model: Sync {
         vec![false; ops.len()]
     }
 
+    /// Like [`irrelevant`](Model::irrelevant), for a stretch of one object's operations that may
+    /// start in any of `starts` (the incremental check): whether each is an info operation whose
+    /// effect no observation among `ops` can see. The default claims nothing.
+    fn unseen_from(&self, starts: &[&Self::State], ops: &[Operation]) -> Vec<bool> {
+        let _ = starts;
+        vec![false; ops.len()]
+    }
+
     /// An operation of one object that can never take effect whatever the order, and why. Lets the
     /// checker answer at once where the search would have to try every order. The default finds
     /// none.
@@ -721,6 +729,18 @@ macro_rules! register_model {
 
             fn irrelevant(&self, init: &Value, ops: &[Operation]) -> Vec<bool> {
                 register_irrelevant(init, ops)
+            }
+
+            fn unseen_from(&self, starts: &[&Cell], ops: &[Operation]) -> Vec<bool> {
+                // Strings are fingerprints, but the rule asks of the initial value only whether it
+                // is a string or null: a start that is neither goes in as the initial value (with
+                // appends, any one of them makes the rule keep every info write and append;
+                // without, the initial value does not matter), else null stands for them all.
+                let other = starts.iter().find_map(|cell| match cell {
+                    Cell::Value(Json(value)) if !value.is_null() => Some(value),
+                    _ => None,
+                });
+                register_irrelevant(other.unwrap_or(&Value::Null), ops)
             }
 
             fn impossible(&self, init: &Value, ops: &[Operation]) -> Option<(usize, String)> {

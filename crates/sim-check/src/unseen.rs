@@ -1,7 +1,7 @@
 //! Info operations whose effect no observation can ever see, for a register (or a kv key) with
 //! appends: the search may leave them out.
 //!
-//! Owns [`unseen_with_appends`]. Without appends the rule is simple (an info write whose value no
+//! Owns `unseen_with_appends`. Without appends the rule is simple (an info write whose value no
 //! read returns and no cas expects cannot matter; see `model::register_irrelevant`). With appends a
 //! value can be extended before it is read, so the rule looks at what an info operation's effect
 //! can grow into:
@@ -22,7 +22,7 @@
 //! (info operations need not take effect). Any decomposition of an observation is allowed (a
 //! suffix may be used more than once), which can only keep more operations than needed.
 //!
-//! The work is bounded: past [`WORK_MAX`] steps the rule gives up and keeps everything, which is
+//! The work is bounded: past `WORK_MAX` steps the rule gives up and keeps everything, which is
 //! always sound. The bound counts steps, not time, so the answer is the same on every run.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -74,23 +74,22 @@ pub(crate) fn unseen_with_appends(init: &Value, ops: &[Operation]) -> Option<Vec
             }
         }
     }
-    Some(
-        ops.iter()
-            .map(|op| {
-                if op.outcome != Outcome::Info {
-                    return false;
-                }
-                match (op.f, effect(op)) {
-                    (OpFn::Read, _) => true,
-                    (OpFn::Append, Some(suffix)) => !suffix.is_empty() && !seen.contains(suffix),
-                    (OpFn::Write | OpFn::Cas, Some(value)) => !seen.contains(value),
-                    // A malformed cas never takes effect; a null or non-string one is kept.
-                    (OpFn::Cas, None) => crate::model::cas_pair(op).is_none(),
-                    _ => false,
-                }
-            })
-            .collect(),
-    )
+    Some(ops.iter().map(|op| unseen(op, &seen)).collect())
+}
+
+/// Whether `op` is an info operation whose effect is not in `seen` (an info read always is).
+fn unseen(op: &Operation, seen: &BTreeSet<&[u8]>) -> bool {
+    if op.outcome != Outcome::Info {
+        return false;
+    }
+    match (op.f, effect(op)) {
+        (OpFn::Read, _) => true,
+        (OpFn::Append, Some(suffix)) => !suffix.is_empty() && !seen.contains(suffix),
+        (OpFn::Write | OpFn::Cas, Some(value)) => !seen.contains(value),
+        // A malformed cas never takes effect; a null or non-string one is kept.
+        (OpFn::Cas, None) => crate::model::cas_pair(op).is_none(),
+        _ => false,
+    }
 }
 
 /// The suffixes of the key's appends (failed ones aside), or `None` when the rule does not
