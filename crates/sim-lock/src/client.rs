@@ -97,6 +97,8 @@ pub struct LockClient {
     keepalive_due: bool,
     /// A release waiting for the outstanding request (sessions are sequential).
     release_due: Option<String>,
+    /// The think time ran out while a request was out: the acquire follows its answer.
+    acquire_due: bool,
     majority: Option<Attempt>,
 }
 
@@ -118,6 +120,7 @@ impl LockClient {
             next_value: 0,
             keepalive_due: false,
             release_due: None,
+            acquire_due: false,
             majority: None,
         }
     }
@@ -286,7 +289,7 @@ impl LockClient {
         }
     }
 
-    /// Sends a release or a keep-alive that waited for the previous request.
+    /// Sends a release, a keep-alive or an acquire that waited for the previous request.
     fn next_request(&mut self, ctx: &mut Ctx<'_, LockNode>) {
         if self.pending.is_some() || self.session.is_none() {
             return;
@@ -295,6 +298,11 @@ impl LockClient {
             let op = LockOp::Release { lock: lock.clone() };
             let kind = OpKind::Release { lock };
             return self.send_new(ctx, op, Purpose::Release, Some(kind));
+        }
+        // The acquire before the keep-alive: keep-alives fall due every period, and one sent
+        // ahead of the acquire each time could put it off for ever.
+        if std::mem::take(&mut self.acquire_due) && self.idle() {
+            return self.acquire(ctx);
         }
         if self.keepalive_due {
             self.keepalive_due = false;
@@ -322,6 +330,7 @@ impl LockClient {
         self.waiting = None;
         self.release_due = None;
         self.keepalive_due = false;
+        self.acquire_due = false;
         self.lease_until = None;
         if let Some(pending) = self.pending.take() {
             if let Some(kind) = pending.kind {
@@ -605,16 +614,23 @@ impl LockClient {
         }
     }
 
+    /// Neither holding, nor waiting for, nor going for a lock.
+    fn idle(&self) -> bool {
+        self.holding.is_none() && self.waiting.is_none() && self.majority.is_none()
+    }
+
+    /// The think time ran out: go for a lock. In Raft mode a request that is out (a keep-alive,
+    /// every quarter ttl) goes first and the acquire follows its answer; thinking again instead
+    /// could fall on a keep-alive in flight every time, and the client would never ask.
     fn on_think(&mut self, ctx: &mut Ctx<'_, LockNode>) {
-        let idle = self.holding.is_none() && self.waiting.is_none() && self.majority.is_none();
-        let ready = match self.config.mode {
-            ServiceMode::Majority => true,
-            ServiceMode::Raft => self.session.is_some() && self.pending.is_none(),
-        };
-        if idle && ready {
-            self.acquire(ctx);
-        } else if idle {
-            self.think(ctx);
+        if !self.idle() {
+            return;
+        }
+        match self.config.mode {
+            ServiceMode::Majority => self.acquire(ctx),
+            ServiceMode::Raft if self.session.is_none() => self.think(ctx),
+            ServiceMode::Raft if self.pending.is_some() => self.acquire_due = true,
+            ServiceMode::Raft => self.acquire(ctx),
         }
     }
 

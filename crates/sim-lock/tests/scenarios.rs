@@ -242,3 +242,34 @@ fn the_swarm_scenario_passes_its_first_seeds() {
         assert!(!report.parameters.is_empty(), "the seed sampled its member");
     }
 }
+
+/// Sessions are sequential, so a client whose think time runs out while a request is out (a
+/// keep-alive, say) acquires after its answer. Here keep-alives fall due faster than the service
+/// answers them, so one is always out: a client that thought again instead of waiting its turn
+/// never asked for the lock, and one that sent the due keep-alive first never got its turn.
+#[test]
+fn a_client_acquires_even_when_a_keepalive_is_always_out() {
+    let mut info = ClusterInfo::uniform(6, SimDuration::from_secs(10), SimDuration::ZERO);
+    info.node_kinds = ["server", "server", "server", "client", "client", "resource"]
+        .map(String::from)
+        .to_vec();
+    let params = sim_lock::family::Params {
+        keepalive: Some(SimDuration::from_millis(1)),
+        ..Default::default()
+    };
+    let suite = LockSuite::new(&info, params, Default::default(), Default::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut cluster = Cluster::new(suite, SimConfig::new(1, 6), Trace::default());
+    cluster.start();
+    for client in [NodeId(3), NodeId(4)] {
+        let held = cluster.run_until_event(secs(5), |_, node, events| {
+            node == client
+                && events
+                    .iter()
+                    .any(|e| matches!(e, LockEvent::Believes { .. }))
+        });
+        assert_eq!(held, Some(client), "{client} never held the lock");
+    }
+    let finished = cluster.finish();
+    assert!(finished.passed(), "{:?}", finished.failure());
+}
