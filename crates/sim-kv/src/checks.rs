@@ -214,7 +214,7 @@ impl<P: Process> Check<P> for Linearizable {
 
 /// The violation of `kv.linearizable`: the operation that cannot be placed, with its key, process
 /// and times, then the failing stretch of the history explained.
-fn failure_violation(result: &IncrementalResult, end: SimTime) -> Violation {
+pub fn failure_violation(result: &IncrementalResult, end: SimTime) -> Violation {
     let Some(failure) = &result.failure else {
         return Violation {
             time: end,

@@ -76,7 +76,9 @@ mod toy;
 pub const CHECK_NAMES: [&str; 3] = ["kv.linearizable", "kv.progress", "kv.some_ok"];
 
 pub use anomalies::{Anomaly, Observations, ReadObs, WriteObs};
-pub use checks::{checks, kv_workload, KvCheckParams, Linearizable, Progress, SomeOk};
+pub use checks::{
+    checks, failure_violation, kv_workload, KvCheckParams, Linearizable, Progress, SomeOk,
+};
 pub use params::{Distribution, Mix, ValueFormat, WorkloadParams, CLIENTS_MAX, KEYS_MAX};
 pub use recorder::Recorder;
 pub use sim_client::{

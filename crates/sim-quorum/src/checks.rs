@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::Deserialize;
-use sim_check::{render_text, Budget, Verdict};
+use sim_check::Verdict;
 use sim_core::{
     Check, CheckKind, CheckReport, NodeId, Observation, Phases, SimDuration, SimTime, Simulation,
     Violation,
@@ -54,7 +54,8 @@ pub struct CheckParams {
     pub sessions: Option<Rule>,
     /// The convergence bound after the quiet phase starts; absent: the whole quiet phase.
     pub converge_within: Option<SimDuration>,
-    /// The most search states the linearizability checker may explore per key.
+    /// The most search states the linearizability checker may explore per stretch of a key's
+    /// history (between moments with no operation on the key in flight).
     pub state_budget: Option<u64>,
 }
 
@@ -93,7 +94,6 @@ pub fn checks(expect: &Expectations, config: &Arc<Config>) -> Vec<Box<dyn Check<
     vec![
         Box::new(Linearizable {
             expectation: expect.linearizable,
-            state_budget: expect.state_budget,
         }),
         Box::new(Anomalies::new(STALE_READS, expect.stale_reads, config)),
         Box::new(Anomalies::new(LOST_WRITES, expect.lost_writes, config)),
@@ -146,7 +146,6 @@ pub fn converged(
 /// `quorum.linearizable`.
 struct Linearizable {
     expectation: Expectation,
-    state_budget: u64,
 }
 
 impl Check<QuorumNode> for Linearizable {
@@ -162,14 +161,17 @@ impl Check<QuorumNode> for Linearizable {
         let Some(workload) = quorum_workload(sim) else {
             return no_workload(LINEARIZABLE, CheckKind::Always);
         };
-        let history = workload.client().history();
-        let budget = Budget {
-            max_states: self.state_budget,
-            ..Budget::default()
-        };
-        let result = sim_check::check(history, &budget);
+        // Checked as it was recorded, stretch by stretch, within the state budget the suite
+        // gave the workload (`QuorumWorkload::with_state_budget`).
+        let result = workload.client().linearizability();
         let observed = self.expectation == Expectation::Observed;
-        let mut figures = vec![("operations".to_string(), result.op_count.to_string())];
+        let mut figures = vec![
+            ("operations".to_string(), result.op_count.to_string()),
+            (
+                "states explored".to_string(),
+                result.states_explored.to_string(),
+            ),
+        ];
         let verdict = match &result.verdict {
             Verdict::Linearizable => "linearizable".to_string(),
             Verdict::Unknown { .. } => "unknown".to_string(),
@@ -179,11 +181,8 @@ impl Check<QuorumNode> for Linearizable {
             Verdict::NotLinearizable => "not linearizable".to_string(),
         };
         figures.insert(0, ("verdict".to_string(), verdict));
-        let violation =
-            (result.verdict == Verdict::NotLinearizable && !observed).then(|| Violation {
-                time: phases.end,
-                message: render_text(&result, history).trim_end().to_string(),
-            });
+        let violation = (result.verdict == Verdict::NotLinearizable && !observed)
+            .then(|| sim_kv::failure_violation(&result, phases.end));
         // Neither held nor failed: a search that gave up judged nothing.
         let not_evaluated = match &result.verdict {
             Verdict::Unknown { reason } => Some(format!("the search gave up: {reason}")),

@@ -39,6 +39,7 @@ use crate::node::{Config, Mode, QuorumNode, Versioning};
 use crate::placement::{Placement, Scheme, VNODES_MAX};
 use crate::types::Level;
 use crate::workload::{quorum_workload, QuorumWorkload, WorkloadParams};
+use sim_check::History;
 
 /// `[protocol]` less its name; `None` is the mode's default.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -295,10 +296,10 @@ impl Suite for QuorumSuite {
     }
 
     fn workload(&self) -> Option<Box<dyn Workload<QuorumNode>>> {
-        Some(Box::new(QuorumWorkload::new(
-            &self.workload,
-            self.node_count,
-        )))
+        Some(Box::new(
+            QuorumWorkload::new(&self.workload, self.node_count)
+                .with_state_budget(self.expect.state_budget),
+        ))
     }
 
     fn checks(&self) -> Vec<Box<dyn Check<QuorumNode>>> {
@@ -314,7 +315,9 @@ impl Suite for QuorumSuite {
     }
 
     fn history(&self, sim: &Simulation<QuorumNode>) -> Option<serde_json::Value> {
-        quorum_workload(sim).map(|w| w.client().history().to_json())
+        quorum_workload(sim)
+            .and_then(|w| w.client().history())
+            .map(History::to_json)
     }
 }
 

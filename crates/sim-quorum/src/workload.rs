@@ -16,10 +16,10 @@ use std::collections::BTreeMap;
 use rand::Rng;
 use serde::Deserialize;
 use serde_json::Value;
-use sim_check::{History, ModelKind, OpFn, OpIndex, Outcome};
+use sim_check::{History, IncrementalResult, OpFn, OpIndex, Outcome};
 use sim_client::{Answer, ClientEngine, ClientPlugin, Invocation, Status};
 use sim_core::{rng, ClientCtx, NodeId, RequestId, SimRng, SimTime, SuiteError, Workload};
-use sim_kv::{Observations, ReadObs, WriteObs};
+use sim_kv::{Observations, ReadObs, Recorder, WriteObs};
 
 use crate::node::QuorumNode;
 use crate::types::{Level, QuorumOp, QuorumRequest, QuorumResponse};
@@ -102,6 +102,7 @@ pub struct QuorumPending {
     history: OpIndex,
     read: Option<(Vec<String>, Option<VClock>)>,
     session: u64,
+    invoked: SimTime,
 }
 
 /// The plug-in; see the module docs.
@@ -113,8 +114,11 @@ pub struct QuorumClient {
     write: Level,
     /// Each session's context per key, from its last read.
     contexts: BTreeMap<(u64, String), VClock>,
-    history: History,
+    /// The kv history: checked as it is recorded, kept or written out only when asked.
+    recorder: Recorder,
     observations: Observations,
+    /// Puts in flight, by history index: they may yet take effect.
+    puts_in_flight: BTreeMap<OpIndex, WriteObs>,
     /// The most siblings one read returned, and reads that returned more than one.
     pub max_siblings: usize,
     pub sibling_reads: u64,
@@ -128,15 +132,27 @@ impl QuorumClient {
             read: params.read.unwrap_or(Level::Quorum),
             write: params.write.unwrap_or(Level::Quorum),
             contexts: BTreeMap::new(),
-            history: History::new(ModelKind::Kv, Value::Null),
+            recorder: Recorder::new(sim_check::Budget::default().max_states),
             observations: Observations::default(),
+            puts_in_flight: BTreeMap::new(),
             max_siblings: 0,
             sibling_reads: 0,
         }
     }
 
-    pub fn history(&self) -> &History {
-        &self.history
+    /// The whole history, when it was kept ([`QuorumWorkload::keep_whole_history`]).
+    pub fn history(&self) -> Option<&History> {
+        self.recorder.history()
+    }
+
+    /// The linearizability verdict on the history so far (operations in flight count as info).
+    pub fn linearizability(&self) -> IncrementalResult {
+        self.recorder.result()
+    }
+
+    /// The states each stretch of a key's history may explore.
+    pub fn state_budget(&self) -> u64 {
+        self.recorder.max_states()
     }
 
     pub fn observations(&self) -> &Observations {
@@ -194,9 +210,19 @@ impl ClientPlugin for QuorumClient {
         } else {
             self.contexts.get(&(session, key.clone())).cloned()
         };
-        let history =
-            self.history
-                .invoke(invocation.process, f, Some(key), argument, invocation.at.0);
+        let history = self
+            .recorder
+            .invoke(invocation.process, f, &key, argument, invocation.at.0);
+        if let QuorumOp::Put { value, .. } = &op {
+            let write = WriteObs {
+                key: key.clone(),
+                value: value.clone(),
+                session,
+                invoked_ns: invocation.at.0,
+                completed_ns: None,
+            };
+            self.puts_in_flight.insert(history, write);
+        }
         QuorumPending {
             request: QuorumRequest {
                 client: session,
@@ -208,6 +234,7 @@ impl ClientPlugin for QuorumClient {
             history,
             read: None,
             session,
+            invoked: invocation.at,
         }
     }
 
@@ -229,13 +256,9 @@ impl ClientPlugin for QuorumClient {
     }
 
     fn complete(&mut self, op: QuorumPending, status: Status, at: SimTime) {
-        let invoked_ns = self
-            .history
-            .events()
-            .get(op.history.0)
-            .and_then(|e| e.time_ns)
-            .unwrap_or(0);
+        let invoked_ns = op.invoked.0;
         let key = op.request.op.key().to_string();
+        self.puts_in_flight.remove(&op.history);
         match (&op.request.op, status, op.read) {
             (QuorumOp::Get { .. }, Status::Ok, Some((values, context))) => {
                 self.max_siblings = self.max_siblings.max(values.len());
@@ -249,7 +272,7 @@ impl ClientPlugin for QuorumClient {
                         (Outcome::Fail, Value::Null)
                     }
                 };
-                self.history.complete(op.history, outcome, value, at.0);
+                self.recorder.complete(op.history, outcome, value, at.0);
                 if let Some(context) = context {
                     self.contexts.insert((op.session, key.clone()), context);
                 }
@@ -267,7 +290,7 @@ impl ClientPlugin for QuorumClient {
                     Status::Fail => (Outcome::Fail, None),
                     Status::Info => (Outcome::Info, None),
                 };
-                self.history
+                self.recorder
                     .complete(op.history, outcome, Value::Null, at.0);
                 if status != Status::Fail {
                     self.observations.writes.push(WriteObs {
@@ -285,7 +308,7 @@ impl ClientPlugin for QuorumClient {
                 } else {
                     Outcome::Info
                 };
-                self.history
+                self.recorder
                     .complete(op.history, outcome, Value::Null, at.0);
             }
         }
@@ -319,29 +342,30 @@ impl QuorumWorkload {
 
     /// The writes and reads so far; writes still outstanding count as unacknowledged.
     pub fn observations(&self) -> Observations {
-        let mut observations = self.client().observations().clone();
+        let client = self.client();
+        let mut observations = client.observations().clone();
         // Puts still outstanding may yet take effect: their values name writes, precede nothing.
-        for op in self.client().history().operations() {
-            if op.f == OpFn::Write && op.complete_index.is_none() {
-                if let (Some(key), Some(value)) = (op.key.clone(), op.input.as_str()) {
-                    let invoked_ns = self
-                        .client()
-                        .history()
-                        .events()
-                        .get(op.index)
-                        .and_then(|e| e.time_ns)
-                        .unwrap_or(0);
-                    observations.writes.push(WriteObs {
-                        key,
-                        value: value.to_string(),
-                        session: op.process,
-                        invoked_ns,
-                        completed_ns: None,
-                    });
-                }
-            }
-        }
         observations
+            .writes
+            .extend(client.puts_in_flight.values().cloned());
+        observations
+    }
+
+    /// Keep the whole history (call it before the run): otherwise it is checked as it is
+    /// recorded and forgotten.
+    pub fn keep_whole_history(&mut self) {
+        self.engine.plugin_mut().recorder.keep();
+        self.engine.keep_records();
+    }
+
+    /// Each stretch of a key's history between quiescent cuts may explore `max_states` states
+    /// (`[checks] state_budget`). Call it before the run.
+    pub fn with_state_budget(mut self, max_states: u64) -> Self {
+        self.engine
+            .plugin_mut()
+            .recorder
+            .set_state_budget(max_states);
+        self
     }
 }
 
@@ -378,6 +402,23 @@ impl Workload<QuorumNode> for QuorumWorkload {
 
     fn quiet_phase(&mut self, now: sim_core::SimTime) {
         self.engine.quiet_phase(now);
+    }
+
+    fn keep_history(&mut self) {
+        self.keep_whole_history();
+    }
+
+    fn stream_history(
+        &mut self,
+        out: Box<dyn std::io::Write>,
+    ) -> Result<(), Box<dyn std::io::Write>> {
+        self.engine.plugin_mut().recorder.stream(out);
+        Ok(())
+    }
+
+    fn end_history(&mut self) -> Result<(), String> {
+        let recorder = &mut self.engine.plugin_mut().recorder;
+        recorder.end().map_err(|e| e.to_string())
     }
 }
 
