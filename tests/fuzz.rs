@@ -701,6 +701,17 @@ sometimes = ["raft.elections", "raft.snapshots_installed"]
         "{printed}"
     );
     assert!(!printed.contains("FAILED: raft.elections"), "{printed}");
+    // Each seed's pass says nothing of the moment it never reached: the campaign says so.
+    assert!(
+        printed.contains("raft.snapshots_installed: 2 of 2, first at seed 0"),
+        "{printed}"
+    );
+    let summary = json(&dir.join("summary.json"));
+    assert_eq!(
+        summary["not_evaluated"]["raft.snapshots_installed"]["seeds"], 2,
+        "{summary}"
+    );
+    assert!(summary["not_evaluated"].get("raft.elections").is_none());
 
     let reached = text.replace(", \"raft.snapshots_installed\"", "");
     let file = crate::support::temp_file("moments-reached.toml", &reached);

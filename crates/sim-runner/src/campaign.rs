@@ -26,7 +26,7 @@ use sim_core::hash::StableHasher;
 use sim_core::{CheckKind, SimDuration};
 use sim_scenario::{Scenario, ScenarioError};
 
-use crate::coverage::{self, FigureTally};
+use crate::coverage::{self, FigureTally, Unjudged};
 use crate::driver::RunOptions;
 use crate::family::Families;
 use crate::record::{FailureRecord, Provenance};
@@ -179,6 +179,9 @@ pub struct SeedLine {
     /// The run's figures (`Suite::figures`): coverage of the family's moments.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub figures: Vec<(String, u64)>,
+    /// The checks that had nothing to judge (or gave up) in this run: neither held nor failed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_evaluated: Vec<String>,
 }
 
 /// How every seed of a campaign runs.
@@ -224,6 +227,12 @@ pub fn run_seed(
         determinism: None,
         rechecked: false,
         figures: report.figures.clone(),
+        not_evaluated: report
+            .checks
+            .iter()
+            .filter(|c| c.not_evaluated.is_some())
+            .map(|c| c.name.clone())
+            .collect(),
     };
     if line.passed {
         crate::recheck::if_sampled(&mut line, scenario, seed_options, &report)?;
@@ -419,6 +428,9 @@ pub struct Summary {
     /// Each figure the runs reported (`Suite::figures`), by name ([`crate::coverage`]).
     #[serde(default)]
     pub figures: BTreeMap<String, FigureTally>,
+    /// Each check that some seed did not evaluate: in how many seeds, the first of them.
+    #[serde(default)]
+    pub not_evaluated: BTreeMap<String, Unjudged>,
     /// Whether every seed of the space was run (false after a stop or a time budget).
     pub complete: bool,
     /// The wall time of the (last) invocation that ran seeds, and how many it ran: a resumed
@@ -452,6 +464,7 @@ impl Summary {
             rechecked: 0,
             recheck_one_in: 0,
             figures: BTreeMap::new(),
+            not_evaluated: BTreeMap::new(),
             complete: false,
             wall_seconds: 0.0,
             seeds_timed: 0,
@@ -474,6 +487,7 @@ impl Summary {
                 }
             }
             coverage::add_figures(&mut self.figures, line.seed, &line.figures);
+            coverage::add_unjudged(&mut self.not_evaluated, line.seed, &line.not_evaluated);
             if let Some(d) = &line.determinism {
                 self.determinism_bugs.push(DeterminismEntry {
                     seed: line.seed,
@@ -551,6 +565,11 @@ impl Summary {
         }
         w.push_str(&coverage::render_sometimes(&self.coverage));
         w.push_str(&coverage::render_figures(&self.figures));
+        w.push_str(&coverage::render_unjudged(
+            &self.not_evaluated,
+            self.seeds_run,
+            &self.scenario_file,
+        ));
         let never = self.moments_never_met();
         w.push_str(&coverage::render_never_met(&never, self.seeds_run));
         let groups = self.failures_by_check();
@@ -642,6 +661,7 @@ impl Summary {
                 m.first_met = coverage::first_of(m.first_met, c.first_met);
             }
             coverage::merge_figures(&mut merged.figures, &s.figures);
+            coverage::merge_unjudged(&mut merged.not_evaluated, &s.not_evaluated);
             merged.complete &= s.complete;
             // Shards run side by side: the campaign took as long as the slowest.
             merged.wall_seconds = merged.wall_seconds.max(s.wall_seconds);

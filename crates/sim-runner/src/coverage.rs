@@ -174,6 +174,57 @@ pub fn render_figures(tallies: &BTreeMap<String, FigureTally>) -> String {
     out
 }
 
+/// A check that some seeds did not evaluate (nothing to judge, or a search that gave up): such a
+/// seed's pass says nothing about it, so a campaign shows how many there were.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unjudged {
+    /// Seeds that ran the check without evaluating it.
+    pub seeds: u64,
+    /// The lowest of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_seed: Option<u64>,
+}
+
+/// Folds one seed's not-evaluated checks in.
+pub fn add_unjudged(into: &mut BTreeMap<String, Unjudged>, seed: u64, names: &[String]) {
+    for name in names {
+        let u = into.entry(name.clone()).or_default();
+        u.seeds += 1;
+        u.first_seed = min_some(u.first_seed, Some(seed));
+    }
+}
+
+/// Folds another shard's not-evaluated checks in.
+pub fn merge_unjudged(into: &mut BTreeMap<String, Unjudged>, from: &BTreeMap<String, Unjudged>) {
+    for (name, u) in from {
+        let m = into.entry(name.clone()).or_default();
+        m.seeds += u.seeds;
+        m.first_seed = min_some(m.first_seed, u.first_seed);
+    }
+}
+
+/// The checks some seeds did not evaluate, one line each with the run that says why (one line
+/// saying so when every check judged every seed).
+pub fn render_unjudged(unjudged: &BTreeMap<String, Unjudged>, seeds: u64, file: &str) -> String {
+    let mut out = String::new();
+    if unjudged.is_empty() {
+        let _ = writeln!(out, "unjudged   none: every check judged every seed");
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "unjudged   checks not evaluated (neither held nor failed), by seeds:"
+    );
+    let program = crate::program_name();
+    for (name, u) in unjudged {
+        let why = u.first_seed.map_or(String::new(), |s| {
+            format!(", first at seed {s}: `{program} run {file} --seed {s}` says why")
+        });
+        let _ = writeln!(out, "           {name}: {} of {seeds}{why}", u.seeds);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,6 +255,29 @@ mod tests {
         let mut never = BTreeMap::new();
         add_figures(&mut never, 0, &[("z".into(), 0)]);
         assert!(render_figures(&never).contains("NEVER REACHED"));
+    }
+
+    #[test]
+    fn checks_not_evaluated_are_counted_by_seed_and_merge_exactly() {
+        let mut a = BTreeMap::new();
+        add_unjudged(&mut a, 7, &["c.search".into()]);
+        add_unjudged(&mut a, 2, &[]);
+        let mut b = BTreeMap::new();
+        add_unjudged(&mut b, 4, &["c.search".into(), "c.converged".into()]);
+        merge_unjudged(&mut a, &b);
+        assert_eq!(
+            a["c.search"],
+            Unjudged {
+                seeds: 2,
+                first_seed: Some(4)
+            }
+        );
+        assert_eq!(a["c.converged"].seeds, 1);
+        let text = render_unjudged(&a, 3, "s.toml");
+        assert!(text.contains("c.search: 2 of 3, first at seed 4"), "{text}");
+        assert!(text.contains("run s.toml --seed 4"), "{text}");
+        let none = render_unjudged(&BTreeMap::new(), 3, "s.toml");
+        assert!(none.contains("every check judged every seed"), "{none}");
     }
 
     #[test]
