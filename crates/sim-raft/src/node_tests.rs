@@ -436,24 +436,50 @@ fn fast_backtracking_hint_values() {
 }
 
 /// §5.3 with pipelining (etcd's `maybeDecrTo`): appends overtake each other on the network, and
-/// a follower rejects one that arrives before its predecessors ("prev index beyond my log").
-/// That rejection answers no current probe (the leader has sent more since): it is ignored, and
-/// nothing is resent, since the appends in flight fill the gap.
+/// a follower rejects one that arrives before its predecessors ("prev index beyond my log"). Its
+/// entries are lost to the follower, and so are those of every later append in flight, so the
+/// leader backtracks on the first such rejection and probes; the rest of the old pipeline's
+/// rejections do not answer the probe and are ignored, so the suffix goes once.
 #[test]
-fn stale_rejection_ignored() {
+fn an_overtaking_append_rejected_backtracks_once() {
     let mut h = replicating_leader(3);
     let term = h.process.term();
-    // n2 holds index 1 only, and got the append at prev 2 first.
+    // n2 holds index 1 only, and got the append at prev 2 before the one at prev 1.
     h.deliver(n(1), reject(term, 2, 2, None));
+    assert_eq!(appends_to(&h, n(1)), vec![1], "probe from the hint");
+    assert!(h.process.probing[1]);
+    // The append at prev 3 overtook too: its rejection answers no probe.
+    h.deliver(n(1), reject(term, 3, 2, None));
     assert!(
         appends_to(&h, n(1)).is_empty(),
-        "a stale rejection made the leader resend"
+        "a second resend for the same gap"
     );
-    assert_eq!(h.process.next_index[1], 5, "the pipeline moved back");
-    // The appends in flight arrive after all.
+    // The append at prev 1 arrives after all, then the probe: replication resumes.
+    h.deliver(n(1), ack(term, 2));
     h.deliver(n(1), ack(term, 4));
     assert_eq!(h.process.match_index[1], 4);
-    assert!(appends_to(&h, n(1)).is_empty());
+    assert!(!h.process.probing[1]);
+}
+
+/// A rejection counts however late it comes back, while replicating: a follower whose round
+/// trip is longer than the heartbeat interval, and whose every reply comes back after the next
+/// heartbeat went out, is still backtracked (it used to be left behind for good).
+#[test]
+fn a_late_rejection_of_an_older_heartbeat_backtracks() {
+    let mut h = replicating_leader(0);
+    let term = h.process.term();
+    // Entry 2 goes out (and is lost), then the heartbeat at prev 2, which n2 rejects.
+    h.request(RequestId(1), put(1, 1, "k", "v"));
+    h.set_time(SimTime(50_000_000));
+    h.fire(Timer::Heartbeat);
+    assert_eq!(appends_to(&h, n(1)), vec![2]);
+    // Before that rejection is back, entry 3 and the next heartbeat go out.
+    h.request(RequestId(2), put(2, 1, "k", "v"));
+    h.set_time(SimTime(100_000_000));
+    h.fire(Timer::Heartbeat);
+    assert_eq!(appends_to(&h, n(1)), vec![3]);
+    h.deliver(n(1), reject(term, 2, 2, None));
+    assert_eq!(appends_to(&h, n(1)), vec![1], "probe from the hint");
 }
 
 /// §5.3 (fast backtracking): a rejection of the latest append answers the current probe; the

@@ -524,6 +524,20 @@ impl Summary {
         groups
     }
 
+    /// The coverage part of the text: sometimes checks, moments, checks not evaluated, and the
+    /// moments asked for that no seed reached.
+    fn render_coverage(&self, w: &mut String) {
+        w.push_str(&coverage::render_sometimes(&self.coverage));
+        w.push_str(&coverage::render_figures(&self.figures));
+        w.push_str(&coverage::render_unjudged(
+            &self.not_evaluated,
+            self.seeds_run,
+            &self.scenario_file,
+        ));
+        let never = self.moments_never_met();
+        w.push_str(&coverage::render_never_met(&never, self.seeds_run));
+    }
+
     /// The end-of-campaign text. `record_path` names a seed's record, for the reproduce lines.
     pub fn render_text(&self, record_path: &dyn Fn(u64) -> String) -> String {
         let mut out = String::new();
@@ -563,15 +577,7 @@ impl Summary {
                 self.jobs
             );
         }
-        w.push_str(&coverage::render_sometimes(&self.coverage));
-        w.push_str(&coverage::render_figures(&self.figures));
-        w.push_str(&coverage::render_unjudged(
-            &self.not_evaluated,
-            self.seeds_run,
-            &self.scenario_file,
-        ));
-        let never = self.moments_never_met();
-        w.push_str(&coverage::render_never_met(&never, self.seeds_run));
+        self.render_coverage(w);
         let groups = self.failures_by_check();
         if groups.is_empty() {
             let _ = writeln!(w, "failures   none");
