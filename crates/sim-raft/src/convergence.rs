@@ -135,6 +135,9 @@ struct Converged {
     agreed: Option<(NodeId, u64, SimTime, u64)>,
     /// When every live node reached the target under that leader.
     converged: Option<(SimTime, NodeId, u64, u64)>,
+    /// Until then, as of the latest step within the bound: each live node short of the target,
+    /// with its commit and applied index.
+    behind: Vec<(NodeId, u64, u64)>,
     /// The first instant of full agreement: one leader and term, one commit index and one
     /// applied index on every live node, identical state machines.
     agreement: Option<Agreement>,
@@ -154,6 +157,7 @@ impl Converged {
             quiet_start: None,
             agreed: None,
             converged: None,
+            behind: Vec::new(),
             agreement: None,
             clients_done: None,
             comparisons: 0,
@@ -200,6 +204,14 @@ impl Converged {
             live(sim).all(|(_, p)| p.commit_index() >= target && p.last_applied() >= target);
         if caught_up {
             self.converged = Some((sim.now(), leader, term, target));
+        } else if self
+            .quiet_start
+            .is_some_and(|q| sim.now() <= q.saturating_add(self.within))
+        {
+            self.behind = live(sim)
+                .filter(|(_, p)| p.commit_index() < target || p.last_applied() < target)
+                .map(|(n, p)| (n, p.commit_index(), p.last_applied()))
+                .collect();
         }
         caught_up
     }
@@ -427,10 +439,25 @@ impl Converged {
     /// The violation of a cluster that never converged by `deadline`.
     fn never_converged(&self, quiet: SimTime, deadline: SimTime) -> Violation {
         let how = match self.agreed {
-            Some((leader, term, since, target)) => format!(
-                "every live node follows {leader} in term {term} since t={since}, but some node \
-                 has not committed and applied its commit index {target}"
-            ),
+            Some((leader, term, since, target)) => {
+                let behind: Vec<String> = self
+                    .behind
+                    .iter()
+                    .map(|(n, commit, applied)| {
+                        format!("{n} (commit index {commit}, applied {applied})")
+                    })
+                    .collect();
+                format!(
+                    "every live node follows {leader} in term {term} since t={since}, but {} \
+                     had not committed and applied {leader}'s commit index of then, {target}, \
+                     by t={deadline}",
+                    if behind.is_empty() {
+                        "some node".to_string()
+                    } else {
+                        behind.join(" and ")
+                    }
+                )
+            }
             None => "the live nodes never agreed on one term and one leader".into(),
         };
         Violation {

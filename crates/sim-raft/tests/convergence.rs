@@ -278,3 +278,44 @@ fn no_leader_after_the_heal_is_not_evaluated_before_the_bound_and_fails_after_it
         "{late:?}"
     );
 }
+
+/// A follower down through the fault phase restarts at the heal far behind, and with one entry
+/// per append under steady load it cannot catch up before the run ends: `raft.converged` fails,
+/// naming the node, its commit and applied index, and the index it had to reach.
+#[test]
+fn a_follower_that_never_catches_up_is_named_with_its_indices() {
+    let text = r#"
+duration = "5s"
+quiet = "300ms"
+[cluster]
+nodes = 3
+[protocol]
+name = "raft"
+max_entries_per_append = 1
+[workload]
+clients = 4
+[checks]
+converge_within = "200ms"
+[[faults]]
+at = "500ms"
+kind = "crash"
+node = "role:follower"
+"#;
+    let report = run(text, 1);
+    assert_eq!(report.failed_check().as_deref(), Some("raft.converged"));
+    let message = report.failure().unwrap_or_default();
+    let behind = after(&message, "but ");
+    assert!(behind.starts_with('n'), "{message}");
+    assert!(
+        message.contains(&format!("{behind} (commit index ")),
+        "{message}"
+    );
+    let target: u64 = after(&message, "commit index of then, ")
+        .parse()
+        .unwrap_or_else(|e| panic!("{e}: {message}"));
+    let applied: u64 = after(&message, "applied ")
+        .trim_end_matches(')')
+        .parse()
+        .unwrap_or_else(|e| panic!("{e}: {message}"));
+    assert!(applied < target, "{message}");
+}
