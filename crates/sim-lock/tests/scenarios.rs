@@ -97,17 +97,17 @@ fn the_same_seed_gives_the_same_trace() {
 
 /// Three servers (n1-n3), two clients (n4, n5) and the resource (n6), built as the runner does.
 fn cluster(seed: u64) -> Cluster<LockSuite> {
+    cluster_with(seed, Default::default())
+}
+
+/// [`cluster`] with `[protocol]` settings of its own.
+fn cluster_with(seed: u64, params: sim_lock::family::Params) -> Cluster<LockSuite> {
     let mut info = ClusterInfo::uniform(6, SimDuration::from_secs(10), SimDuration::ZERO);
     info.node_kinds = ["server", "server", "server", "client", "client", "resource"]
         .map(String::from)
         .to_vec();
-    let suite = LockSuite::new(
-        &info,
-        Default::default(),
-        Default::default(),
-        Default::default(),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    let suite = LockSuite::new(&info, params, Default::default(), Default::default())
+        .unwrap_or_else(|e| panic!("{e}"));
     let mut cluster = Cluster::new(suite, SimConfig::new(seed, 6), Trace::default());
     cluster.start();
     cluster
@@ -249,18 +249,11 @@ fn the_swarm_scenario_passes_its_first_seeds() {
 /// never asked for the lock, and one that sent the due keep-alive first never got its turn.
 #[test]
 fn a_client_acquires_even_when_a_keepalive_is_always_out() {
-    let mut info = ClusterInfo::uniform(6, SimDuration::from_secs(10), SimDuration::ZERO);
-    info.node_kinds = ["server", "server", "server", "client", "client", "resource"]
-        .map(String::from)
-        .to_vec();
     let params = sim_lock::family::Params {
         keepalive: Some(SimDuration::from_millis(1)),
         ..Default::default()
     };
-    let suite = LockSuite::new(&info, params, Default::default(), Default::default())
-        .unwrap_or_else(|e| panic!("{e}"));
-    let mut cluster = Cluster::new(suite, SimConfig::new(1, 6), Trace::default());
-    cluster.start();
+    let mut cluster = cluster_with(1, params);
     for client in [NodeId(3), NodeId(4)] {
         let held = cluster.run_until_event(secs(5), |_, node, events| {
             node == client
