@@ -701,17 +701,11 @@ sometimes = ["raft.elections", "raft.snapshots_installed"]
         "{printed}"
     );
     assert!(!printed.contains("FAILED: raft.elections"), "{printed}");
-    // Each seed's pass says nothing of the moment it never reached: the campaign says so.
+    // A sometimes check not met is counted as such, not again as a check not evaluated.
     assert!(
-        printed.contains("raft.snapshots_installed: 2 of 2, first at seed 0"),
+        printed.contains("unjudged   none: every check judged every seed"),
         "{printed}"
     );
-    let summary = json(&dir.join("summary.json"));
-    assert_eq!(
-        summary["not_evaluated"]["raft.snapshots_installed"]["seeds"], 2,
-        "{summary}"
-    );
-    assert!(summary["not_evaluated"].get("raft.elections").is_none());
 
     let reached = text.replace(", \"raft.snapshots_installed\"", "");
     let file = crate::support::temp_file("moments-reached.toml", &reached);
@@ -727,4 +721,35 @@ sometimes = ["raft.elections", "raft.snapshots_installed"]
     assert!(error.contains(":13:"), "{error}");
     assert!(error.contains("field \"checks.sometimes\""), "{error}");
     assert!(error.contains("raft.snapshots_installed"), "{error}");
+}
+
+/// A check that judged nothing in a seed (here: a detector never suspected a node that was up,
+/// so "trusted again" had nothing to judge) leaves that seed's pass or failure silent about it;
+/// the campaign counts such seeds per check, names the first, and keeps them in `summary.json`.
+#[test]
+fn a_campaign_counts_the_seeds_that_did_not_evaluate_each_check() {
+    let dir = fresh_dir("unjudged");
+    let out = sim(&["fuzz", FLAKY, "--seeds", "1..3", "--out", s(&dir)]);
+    let printed = stdout(&out);
+    assert_eq!(code(&out), 1, "{printed}{}", stderr(&out));
+    assert!(
+        printed.contains("unjudged   checks not evaluated (neither held nor failed), by seeds:"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("fd.heartbeat.trusted_again: 2 of 2, first at seed 1"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("fd.phi.trusted_again: 1 of 2, first at seed 2"),
+        "{printed}"
+    );
+    let summary = json(&dir.join("summary.json"));
+    assert_eq!(
+        summary["not_evaluated"]["fd.phi.trusted_again"]["first_seed"], 2,
+        "{summary}"
+    );
+    assert!(summary["not_evaluated"]
+        .get("fd.heartbeat.accuracy")
+        .is_none());
 }

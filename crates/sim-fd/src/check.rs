@@ -333,7 +333,7 @@ impl Tracker {
                     self.first_miss[d] = Some(Violation {
                         time: deadline,
                         message: format!(
-                            "fd.{detector}.completeness violated at t={deadline}: {monitor} did not suspect {target} within {} of {what}{since}",
+                            "{monitor} did not suspect {target} within {} of {what}{since}",
                             self.bound
                         ),
                     });
@@ -526,9 +526,9 @@ impl FdCheck {
                 Some(Violation {
                     time,
                     message: format!(
-                        "fd.{}.accuracy violated at t={time}: {} false suspicions, more than the {max} allowed; {}",
-                        self.detector,
+                        "{} false suspicions by the {} detector, more than the {max} allowed; {}",
                         tally.false_suspicions,
+                        self.detector,
                         self.tracker.describe_latest_false(self.detector)
                     ),
                 })
@@ -611,8 +611,8 @@ impl Check<FdNode> for FdCheck {
                     self.violation = Some(Violation {
                         time: phases.end,
                         message: format!(
-                            "fd.{}.detected_a_failure violated: {} failures lasted longer than {} and none was ever suspected",
-                            self.detector, tally.long_failures, self.tracker.bound
+                            "{} failures lasted longer than {} and the {} detector never suspected one",
+                            tally.long_failures, self.tracker.bound, self.detector
                         ),
                     });
                 }
@@ -627,7 +627,7 @@ impl Check<FdNode> for FdCheck {
                     self.violation = Some(Violation {
                         time: phases.end,
                         message: format!(
-                            "fd.phi_vs_heartbeat violated: phi made {} false suspicions, the fixed timeout {}; phi must make fewer",
+                            "phi made {} false suspicions, the fixed timeout {}; phi must make fewer",
                             phi.false_suspicions, heartbeat.false_suspicions
                         ),
                     });

@@ -370,7 +370,7 @@ fn a_detector_slower_than_the_bound_fails_completeness() {
     assert_eq!(violation.time, secs(9));
     assert_eq!(
         violation.message,
-        "fd.heartbeat.completeness violated at t=9s: n1 did not suspect n3 within 5s of its crash at t=4s"
+        "n1 did not suspect n3 within 5s of its crash at t=4s"
     );
     assert_eq!(
         outcome.first_violation.as_ref(),
@@ -399,14 +399,12 @@ fn exceeding_the_false_suspicion_limit_fails_accuracy() {
     assert!(
         violation
             .message
-            .starts_with("fd.phi.accuracy violated at t="),
+            .contains("false suspicions by the phi detector, more than the 1 allowed"),
         "{}",
         violation.message
     );
     assert!(
-        violation
-            .message
-            .contains("2 false suspicions, more than the 1 allowed"),
+        violation.message.starts_with("2 false suspicions"),
         "{}",
         violation.message
     );

@@ -180,6 +180,7 @@ pub struct SeedLine {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub figures: Vec<(String, u64)>,
     /// The checks that had nothing to judge (or gave up) in this run: neither held nor failed.
+    /// Sometimes checks are left out: `sometimes` says whether each was met.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub not_evaluated: Vec<String>,
 }
@@ -227,10 +228,11 @@ pub fn run_seed(
         determinism: None,
         rechecked: false,
         figures: report.figures.clone(),
+        // Sometimes checks not met are `sometimes`' own business, counted above.
         not_evaluated: report
             .checks
             .iter()
-            .filter(|c| c.not_evaluated.is_some())
+            .filter(|c| c.not_evaluated.is_some() && c.kind != CheckKind::Sometimes)
             .map(|c| c.name.clone())
             .collect(),
     };
