@@ -266,3 +266,15 @@ fn a_client_acquires_even_when_a_keepalive_is_always_out() {
     let finished = cluster.finish();
     assert!(finished.passed(), "{:?}", finished.failure());
 }
+
+/// Swarm seed 1919: a follower catching up replayed a grant to n5's session that the service
+/// had freed long before, then installed a snapshot that skipped the free; `lock.liveness` took
+/// the replayed grant for a holding, and when n5 was paused it reported the lock never released.
+/// Only a replica applying past every index reported before is the service's news.
+#[test]
+fn a_replica_replaying_old_grants_is_not_taken_for_the_service() {
+    let report = run(&load("lock/swarm.toml"), 1919);
+    assert!(report.passed(), "{:?}", report.failure());
+    let liveness = report.checks.iter().find(|c| c.name == "lock.liveness");
+    assert!(liveness.is_some_and(|c| c.held()), "{liveness:?}");
+}

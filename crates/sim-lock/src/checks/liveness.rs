@@ -33,6 +33,9 @@ pub struct Liveness {
     deadlines: BTreeMap<(String, u64), SimTime>,
     /// The first session-release deadline missed: `(deadline, lock, session, client)`.
     missed: Option<(SimTime, String, u64, NodeId)>,
+    /// The highest index any replica had applied when it reported something: what a replica
+    /// applies at or below it was reported before (see [`Liveness::first_report`]).
+    applied_high: u64,
 }
 
 impl Liveness {
@@ -50,7 +53,29 @@ impl Liveness {
             down: BTreeMap::new(),
             deadlines: BTreeMap::new(),
             missed: None,
+            applied_high: 0,
         }
+    }
+
+    /// Whether the grants and frees `node` just reported are the service's news rather than a
+    /// replay: every replica reports the entries it applies, so a follower catching up or a
+    /// replica replaying its log after a restart reports grants the service made (and often
+    /// undid) long ago, and a snapshot it installs next skips their frees. Taken as holdings,
+    /// they would stay held for ever. A replica that applied past every index reported before is
+    /// the first to report those entries; one that did not is replaying. (A handler's entries
+    /// may straddle the mark; their grants and frees then come in log order, so a replayed
+    /// grant is freed again, or its free was never applied and it is still held.) Majority-mode
+    /// servers replicate nothing.
+    fn first_report(&mut self, sim: &Simulation<LockNode>, node: NodeId) -> bool {
+        let Some(server) = sim.process(node).and_then(LockNode::raft_server) else {
+            return true;
+        };
+        let applied = server.raft().last_applied();
+        if applied <= self.applied_high {
+            return false;
+        }
+        self.applied_high = applied;
+        true
     }
 
     /// The deadline by which a silent client's sessions must be released.
@@ -163,7 +188,8 @@ impl Check<LockNode> for Liveness {
                 self.went_silent(node, change, now);
             }
             Observation::Handled { node, events } => {
-                for event in events {
+                let news = events.is_empty() || self.first_report(sim, node);
+                for event in events.iter().filter(|_| news) {
                     match event {
                         LockEvent::Believes { .. } if self.quiet_start.is_some() => {
                             self.held_after_heal.entry(node).or_insert(now);
