@@ -155,6 +155,19 @@ impl LockMachine {
         &self.locks
     }
 
+    /// Whether `session` ended here: the machine applied a request of it (so its opening, which
+    /// is each session's first request) and no longer has it. Only an end removes a session,
+    /// and a session never comes back (its id is not reused: a late copy of its opening is a
+    /// duplicate).
+    pub fn has_ended(&self, session: u64) -> bool {
+        self.replies.contains_key(&session) && !self.sessions.contains_key(&session)
+    }
+
+    /// The latest request of `client` this machine applied (its number) and its answer.
+    pub fn last_reply(&self, client: u64) -> Option<(u64, &LockResponse)> {
+        self.replies.get(&client).map(|(seq, r)| (*seq, r))
+    }
+
     pub fn counter(&self) -> u64 {
         self.counter
     }
