@@ -531,6 +531,41 @@ mod tests {
         assert_eq!(answer(&mut m, 9, late), LockResponse::NoSession);
     }
 
+    /// A session has ended once the machine applied a request of it and no longer has it; its
+    /// latest answer is the one its last applied request got, and a request applied after the end
+    /// finds no session (the rule `lock.linearizable` settles given-up operations by).
+    #[test]
+    fn a_session_has_ended_once_applied_and_gone_and_its_last_answer_is_kept() {
+        let mut m = machine(&[]);
+        assert!(!m.has_ended(1) && !m.has_ended(9), "open, and never seen");
+        answer(&mut m, 4, request(1, 2, acquire(Mode::Write), 0));
+        assert_eq!(
+            m.last_reply(1),
+            Some((2, &LockResponse::Granted { token: 4 }))
+        );
+        let due = LockOp::Expire { session: 1 };
+        answer(&mut m, 5, request(SERVICE_CLIENT, 1, due, 1500));
+        assert!(m.has_ended(1) && !m.has_ended(2));
+        let late = request(1, 3, LockOp::Release { lock: "L".into() }, 1600);
+        assert_eq!(answer(&mut m, 6, late), LockResponse::NotHeld);
+        assert_eq!(m.last_reply(1), Some((3, &LockResponse::NotHeld)));
+        assert!(m.has_ended(1), "a session never comes back");
+        let copy = request(
+            1,
+            1,
+            LockOp::OpenSession {
+                node: NodeId(1),
+                ttl: SimDuration::from_secs(1),
+            },
+            1700,
+        );
+        assert!(
+            m.apply(7, &copy).response().is_none(),
+            "a late copy of the opening is stale"
+        );
+        assert!(m.has_ended(1));
+    }
+
     /// Thesis §6.3: a retried `(client, seq)` gets the recorded answer and is not applied twice.
     #[test]
     fn a_retried_request_is_applied_once() {

@@ -33,7 +33,8 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 use sim_check::{IncrementalResult, OpFn, Outcome, Verdict};
 use sim_core::{
-    Check, CheckKind, CheckReport, NodeChange, NodeId, Observation, Phases, SimTime, Simulation, Violation,
+    Check, CheckKind, CheckReport, NodeChange, NodeId, Observation, Phases, SimTime, Simulation,
+    Violation,
 };
 
 use super::recorder::{GivenUp, LockRecorder, Retained};
@@ -193,7 +194,9 @@ impl Linearizable {
             });
             let (outcome, value) = match (applied, &op.lock) {
                 (Some(answer), _) => answer,
-                (None, Some(lock)) if !self.recorder.touched_since(lock, op.session, op.invoked) => {
+                (None, Some(lock))
+                    if !self.recorder.touched_since(lock, op.session, op.invoked) =>
+                {
                     (Outcome::Fail, Value::Null)
                 }
                 (None, _) => (Outcome::Info, Value::Null),
@@ -482,5 +485,40 @@ impl Check<LockNode> for Linearizable {
             return not_evaluated("no client operation was recorded".to_string());
         }
         self.report(&result, phases)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A given-up operation that was its session's latest applied request ends with the answer
+    /// it got (a compare-and-set that succeeded with no value); one that was not applied, or
+    /// found no session, failed.
+    #[test]
+    fn a_given_up_operation_ends_with_its_own_answer_or_fails() {
+        let granted = LockResponse::Granted { token: 7 };
+        let answer = Linearizable::answered((5, 3), OpFn::Write, Some((3, &granted)));
+        assert_eq!(answer, Some((Outcome::Ok, json!("granted"))));
+        assert_eq!(
+            Linearizable::answered((5, 3), OpFn::Write, Some((2, &granted))),
+            None
+        );
+        assert_eq!(Linearizable::answered((5, 3), OpFn::Write, None), None);
+        let set = LockResponse::Counter { value: 4 };
+        assert_eq!(
+            Linearizable::answered((5, 3), OpFn::Cas, Some((3, &set))),
+            Some((Outcome::Ok, Value::Null))
+        );
+        let failed = LockResponse::CasFailed { current: 9 };
+        assert_eq!(
+            Linearizable::answered((5, 3), OpFn::Cas, Some((3, &failed))),
+            Some((Outcome::Fail, Value::Null))
+        );
+        let gone = LockResponse::NoSession;
+        assert_eq!(
+            Linearizable::answered((5, 3), OpFn::Write, Some((3, &gone))),
+            Some((Outcome::Fail, Value::Null))
+        );
     }
 }
