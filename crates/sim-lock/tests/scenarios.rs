@@ -369,6 +369,14 @@ fn scripted_long_run(
             cluster.set_clock(NodeId(client), clock);
         }
     }
+    scripted_nemesis(&mut cluster, secs_total);
+    let finished = cluster.finish();
+    (check, finished)
+}
+
+/// Every 2s a client crashes and restarts, the leader is cut off, a client pauses past its ttl,
+/// or messages are lost, in turn, until `secs_total`.
+fn scripted_nemesis(cluster: &mut Cluster<LockSuite>, secs_total: u64) {
     for step in 0..secs_total / 2 {
         cluster.run_for(SimDuration::from_secs(1));
         let client = NodeId(3 + (step / 4 % 3) as u32);
@@ -396,8 +404,6 @@ fn scripted_long_run(
         }
         cluster.run_until(secs(2 * (step + 1)));
     }
-    let finished = cluster.finish();
-    (check, finished)
 }
 
 /// The incremental verdict is the whole history's: the same history, checked whole by
