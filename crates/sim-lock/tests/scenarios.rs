@@ -475,4 +475,9 @@ fn what_lock_linearizable_retains_stays_bounded_over_a_long_run() {
         (0, 0),
         "all settled at the end"
     );
+    // The expiries remembered against replays are forgotten once every snapshot covers them.
+    let (remembered, entered) = check.service_steps();
+    eprintln!("remembered {remembered} of {entered}");
+    assert!(entered > 1000, "{entered} service steps");
+    assert!(remembered * 4 < entered as usize, "{remembered} of {entered}");
 }

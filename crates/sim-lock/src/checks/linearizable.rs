@@ -27,7 +27,7 @@
 //! With the planted bug `acquire_without_session` a request may act after its session's end, and
 //! a given-up operation settled at the end stays info.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
@@ -38,6 +38,7 @@ use sim_core::{
 };
 
 use super::recorder::{GivenUp, LockRecorder, Retained};
+use super::replay::{self, FirstReports};
 use super::{with_record, CheckParams, SharedRecord};
 use crate::bugs::Bug;
 use crate::config::{Config, ServiceMode};
@@ -70,14 +71,17 @@ pub struct Linearizable {
     /// Operations invoked and not completed, by `(session, seq)`: invocation time, lock, and
     /// the client node (whose crash ends them).
     open: BTreeMap<(u64, u64), OpenOp>,
-    /// Service steps already entered: `(lock, session, token)` freed, `(lock, session)` left.
-    freed: BTreeSet<(String, u64, u64)>,
-    left: BTreeSet<(String, u64)>,
+    /// Service steps already entered, while a replica may still replay them: `(lock, session,
+    /// token)` freed, `(lock, session)` left.
+    freed: FirstReports<(String, u64, u64)>,
+    left: FirstReports<(String, u64)>,
     next_service: u64,
     /// An event the history cannot take: a bug in the recorder, reported rather than ignored.
     error: Option<(SimTime, String)>,
     /// The most entries the recorder retained at once, for tests that it stays bounded.
     peak: Retained,
+    /// The most service steps remembered at once (`freed` and `left`).
+    peak_steps: usize,
 }
 
 impl Linearizable {
@@ -85,16 +89,17 @@ impl Linearizable {
 
     pub fn new(config: Arc<Config>, params: &CheckParams, record: SharedRecord) -> Self {
         Linearizable {
+            freed: FirstReports::new(&config.servers),
+            left: FirstReports::new(&config.servers),
             config,
             enabled: params.linearizability,
             record,
             recorder: LockRecorder::new(params.state_budget),
             open: BTreeMap::new(),
-            freed: BTreeSet::new(),
-            left: BTreeSet::new(),
             next_service: SERVICE_PROCESS,
             error: None,
             peak: Retained::default(),
+            peak_steps: 0,
         }
     }
 
@@ -114,9 +119,10 @@ impl Linearizable {
         self.peak
     }
 
-    /// The service steps remembered so that a replica's replay of a change is entered once.
-    pub fn service_steps_remembered(&self) -> usize {
-        self.freed.len() + self.left.len()
+    /// The most service steps remembered at once so that a replica's replay of a change is
+    /// entered once ([`FirstReports`]), and how many service steps were entered in all.
+    pub fn service_steps(&self) -> (usize, u64) {
+        (self.peak_steps, self.next_service - SERVICE_PROCESS)
     }
 
     fn note_peak(&mut self) {
@@ -125,6 +131,7 @@ impl Linearizable {
         p.in_flight = p.in_flight.max(now.in_flight);
         p.given_up = p.given_up.max(now.given_up);
         p.touched = p.touched.max(now.touched);
+        self.peak_steps = self.peak_steps.max(self.freed.len() + self.left.len());
     }
 
     /// How a given-up operation of `session` ended, from a replica's latest answer to the
@@ -426,6 +433,7 @@ impl Check<LockNode> for Linearizable {
             }
             _ => return None,
         };
+        let upto = replay::applied(sim, node).unwrap_or(u64::MAX);
         for event in events {
             match event {
                 LockEvent::Op(record) => self.op(now, node, record),
@@ -438,18 +446,22 @@ impl Check<LockNode> for Linearizable {
                     token,
                 } => {
                     self.recorder.touch(now, lock, *session);
-                    if self.freed.insert((lock.clone(), *session, *token)) {
+                    if self.freed.first((lock.clone(), *session, *token), upto) {
                         self.expire(now, lock, *session);
                     }
                 }
                 LockEvent::Left { lock, session } => {
                     self.recorder.touch(now, lock, *session);
-                    if self.left.insert((lock.clone(), *session)) {
+                    if self.left.first((lock.clone(), *session), upto) {
                         self.expire(now, lock, *session);
                     }
                 }
                 _ => {}
             }
+        }
+        if let Some(index) = replay::synced_snapshot(sim, node) {
+            self.freed.snapshot(node, index);
+            self.left.snapshot(node, index);
         }
         self.ended_sessions(sim, node, now);
         self.note_peak();

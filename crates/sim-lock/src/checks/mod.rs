@@ -26,6 +26,7 @@ pub mod fencing;
 pub mod linearizable;
 pub mod liveness;
 pub mod recorder;
+pub mod replay;
 
 use std::sync::{Arc, Mutex};
 
