@@ -15,17 +15,18 @@
 //!
 //! A client that gives up on an operation (its session was lost) records it as info: it may or
 //! may not have taken effect; so is an operation in flight when its client crashed. Either is the
-//! last request of its session (the client opens a new session after it), and every request of a
-//! session is applied before the session's end, or finds no session and does nothing. So when a
-//! replica shows the session ended, its latest answer to the session settles the operation: the
-//! operation's own answer if it was applied (it completes with it, at that moment), and
-//! otherwise it failed. Until then it stays in flight, so its key has no quiescent moment. An
-//! operation still unsettled when the run ends completes with its answer if some replica applied
-//! it; otherwise a lock operation took effect only if the service reported a change of that lock
-//! for that session (`granted`, `freed`, `left`) at or after its invocation (it stays info), and
-//! a lock operation with no such report failed. A read given up on changes nothing: info at once.
-//! With the planted bug `acquire_without_session` a request may act after its session's end, and
-//! a given-up operation settled at the end stays info.
+//! last request of its session (the client opens a new session after it), and the machine applies
+//! a request once. So when a replica shows the session ended, its latest answer to the session
+//! settles the operation: if it is the operation's own, the operation completes with it at that
+//! moment. Otherwise the operation was not applied before the end, and after the end an acquire
+//! finds no session and a release finds nothing held: a lock operation failed. A compare-and-set
+//! may still be applied after the end (the counter knows no sessions), and so may a lock operation
+//! under a planted bug that skips the session or owner check: those stay info. Until it is
+//! settled the operation stays in flight, so its key has no quiescent moment. One still unsettled
+//! when the run ends completes with its answer if some replica applied it; otherwise a lock
+//! operation took effect only if the service reported a change of that lock for that session
+//! (`granted`, `freed`, `left`) at or after its invocation (it stays info), and failed if not; a
+//! compare-and-set stays info. A read given up on changes nothing: info at once.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -59,6 +60,8 @@ struct OpenOp {
     lock: Option<String>,
     f: OpFn,
     client: NodeId,
+    /// See [`GivenUp::acts_after_end`].
+    acts_after_end: bool,
 }
 
 /// `lock.linearizable`.
@@ -150,34 +153,34 @@ impl Linearizable {
     }
 
     /// Resolves the given-up operations of sessions that the replica `node` shows ended: it
-    /// applied their opening and no longer has them. A session's requests are applied before
-    /// its end or find no session and do nothing, and a client's given-up operation is its
-    /// session's last request (it opens a new session after it): so the replica's latest answer
-    /// to the session is the operation's if it was applied at all, and it failed otherwise.
-    /// With the planted bug that acquires for sessions that are gone an operation may still take
-    /// effect after the end: it stays info.
+    /// applied their opening and no longer has them. A client's given-up operation is its
+    /// session's last request (it opens a new session after it), and the machine applies a
+    /// request once (it dedupes by sequence number), so if the replica's latest answer to the
+    /// session is the operation's, the operation took effect with that answer. Otherwise it was
+    /// not applied before the end; after the end an acquire finds no session and a release finds
+    /// nothing held, so a lock operation failed; a compare-and-set may still be applied (the
+    /// counter knows no sessions), and so may a lock operation with a planted bug that skips the
+    /// session or owner check: those stay info.
     fn ended_sessions(&mut self, sim: &Simulation<LockNode>, node: NodeId, now: SimTime) {
         let Some(server) = sim.process(node).and_then(LockNode::raft_server) else {
             return;
         };
         let machine = server.raft().kv();
-        let unchecked = self.config.bugs.has(Bug::AcquireWithoutSession);
         for session in self.recorder.sessions() {
             if !machine.has_ended(session) {
                 continue;
             }
-            let ops: Vec<((u64, u64), OpFn)> = self
+            let ops: Vec<((u64, u64), OpFn, bool)> = self
                 .recorder
                 .given_up()
                 .filter(|(_, g)| g.session == session)
-                .map(|(&id, g)| (id, g.f))
+                .map(|(&id, g)| (id, g.f, g.acts_after_end))
                 .collect();
-            for (id, f) in ops {
-                let (outcome, value) = if unchecked {
-                    (Outcome::Info, Value::Null)
-                } else {
-                    Self::answered(id, f, machine.last_reply(session))
-                        .unwrap_or((Outcome::Fail, Value::Null))
+            for (id, f, acts_after_end) in ops {
+                let (outcome, value) = match Self::answered(id, f, machine.last_reply(session)) {
+                    Some(answer) => answer,
+                    None if acts_after_end => (Outcome::Info, Value::Null),
+                    None => (Outcome::Fail, Value::Null),
                 };
                 self.recorder.resolve(id, outcome, value, now);
             }
@@ -280,6 +283,7 @@ impl Linearizable {
             lock: op.lock,
             f: op.f,
             invoked: op.invoked,
+            acts_after_end: op.acts_after_end,
         };
         self.recorder.give_up(id, given);
     }
@@ -306,11 +310,18 @@ impl Linearizable {
                     return;
                 }
                 let lock = (f == OpFn::Write).then(|| key.clone());
+                let bugs = &self.config.bugs;
+                let acts_after_end = match &record.kind {
+                    OpKind::Acquire { .. } => bugs.has(Bug::AcquireWithoutSession),
+                    OpKind::Release { .. } => bugs.has(Bug::ReleaseAnyOwner),
+                    OpKind::CounterGet | OpKind::CounterCas { .. } => true,
+                };
                 let open = OpenOp {
                     invoked: now,
                     lock,
                     f,
                     client,
+                    acts_after_end,
                 };
                 self.open.insert(id, open);
                 with_record(&self.record, |r| r.history_ops += 1);

@@ -33,6 +33,10 @@ pub struct GivenUp {
     pub lock: Option<String>,
     pub f: OpFn,
     pub invoked: SimTime,
+    /// Whether the service may still apply it, with effect, after the session's end: a
+    /// compare-and-set (the counter knows no sessions), or a lock operation with a planted bug
+    /// that skips the session or owner check.
+    pub acts_after_end: bool,
 }
 
 /// How many entries each retained structure holds, for tests that it stays bounded.
