@@ -479,5 +479,8 @@ fn what_lock_linearizable_retains_stays_bounded_over_a_long_run() {
     let (remembered, entered) = check.service_steps();
     eprintln!("remembered {remembered} of {entered}");
     assert!(entered > 1000, "{entered} service steps");
-    assert!(remembered * 4 < entered as usize, "{remembered} of {entered}");
+    assert!(
+        remembered * 4 < entered as usize,
+        "{remembered} of {entered}"
+    );
 }

@@ -39,7 +39,7 @@ use sim_core::{
 };
 
 use super::recorder::{GivenUp, LockRecorder, Retained};
-use super::replay::{self, FirstReports};
+use super::replay::{self, FirstReports, Frontier, Novelty};
 use super::{with_record, CheckParams, SharedRecord};
 use crate::bugs::Bug;
 use crate::config::{Config, ServiceMode};
@@ -77,7 +77,10 @@ pub struct Linearizable {
     /// Service steps already entered, while a replica may still replay them: `(lock, session,
     /// token)` freed, `(lock, session)` left.
     freed: FirstReports<(String, u64, u64)>,
+    /// A session can leave a lock's queue more than once, so a `left` report is a replay when
+    /// its server applied only entries some server had applied ([`Frontier`]).
     left: FirstReports<(String, u64)>,
+    frontier: Frontier,
     next_service: u64,
     /// An event the history cannot take: a bug in the recorder, reported rather than ignored.
     error: Option<(SimTime, String)>,
@@ -94,6 +97,7 @@ impl Linearizable {
         Linearizable {
             freed: FirstReports::new(&config.servers),
             left: FirstReports::new(&config.servers),
+            frontier: Frontier::default(),
             config,
             enabled: params.linearizability,
             record,
@@ -438,6 +442,7 @@ impl Check<LockNode> for Linearizable {
                 node,
                 change: NodeChange::Crashed,
             } => {
+                self.frontier.crashed(node);
                 self.crashed(now, node);
                 self.note_peak();
                 return None;
@@ -445,6 +450,10 @@ impl Check<LockNode> for Linearizable {
             _ => return None,
         };
         let upto = replay::applied(sim, node).unwrap_or(u64::MAX);
+        let novelty = match replay::applied(sim, node) {
+            Some(applied) => self.frontier.handled(node, applied),
+            None => Novelty::Mixed,
+        };
         for event in events {
             match event {
                 LockEvent::Op(record) => self.op(now, node, record),
@@ -463,7 +472,16 @@ impl Check<LockNode> for Linearizable {
                 }
                 LockEvent::Left { lock, session } => {
                     self.recorder.touch(now, lock, *session);
-                    if self.left.first((lock.clone(), *session), upto) {
+                    let key = (lock.clone(), *session);
+                    let new = match novelty {
+                        Novelty::New => {
+                            self.left.remember(key, upto);
+                            true
+                        }
+                        Novelty::Replay => false,
+                        Novelty::Mixed => self.left.first(key, upto),
+                    };
+                    if new {
                         self.expire(now, lock, *session);
                     }
                 }

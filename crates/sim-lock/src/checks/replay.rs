@@ -54,6 +54,11 @@ impl<K: Ord> FirstReports<K> {
         true
     }
 
+    /// Remembers `key` as reported (again) at `upto`: a change known to be new.
+    pub fn remember(&mut self, key: K, upto: u64) {
+        self.seen.insert(key, upto);
+    }
+
     /// Whether `key` was reported before and may still be replayed.
     pub fn contains(&self, key: &K) -> bool {
         self.seen.contains_key(key)
@@ -85,6 +90,47 @@ impl<K: Ord> FirstReports<K> {
     }
 }
 
+/// Whether the changes a server reports in one handler are new or replays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Novelty {
+    /// It applied only entries no replica had applied: every report is a first report.
+    New,
+    /// It applied only entries some replica had applied: every report is a replay.
+    Replay,
+    /// Some of each: the reports are told apart by what they change ([`FirstReports`]).
+    Mixed,
+}
+
+/// Tells, per handler, whether a server applied entries for the first time anywhere, from each
+/// server's applied index after its previous handler and the highest index any server applied.
+#[derive(Debug, Default)]
+pub struct Frontier {
+    applied: BTreeMap<NodeId, u64>,
+    highest: u64,
+}
+
+impl Frontier {
+    /// Server `node`'s handler left it at applied index `now`.
+    pub fn handled(&mut self, node: NodeId, now: u64) -> Novelty {
+        let before = self.applied.get(&node).copied().unwrap_or(0);
+        let novelty = if now <= before || now <= self.highest {
+            Novelty::Replay
+        } else if before >= self.highest {
+            Novelty::New
+        } else {
+            Novelty::Mixed
+        };
+        self.applied.insert(node, now);
+        self.highest = self.highest.max(now);
+        novelty
+    }
+
+    /// Server `node` crashed: it restarts from its snapshot and may apply old entries again.
+    pub fn crashed(&mut self, node: NodeId) {
+        self.applied.insert(node, 0);
+    }
+}
+
 /// Server `node`'s applied index now (after its handler), if it is up.
 pub fn applied(sim: &Simulation<LockNode>, node: NodeId) -> Option<u64> {
     let server = sim.process(node).and_then(LockNode::raft_server)?;
@@ -107,6 +153,26 @@ pub fn synced_snapshot(sim: &Simulation<LockNode>, node: NodeId) -> Option<u64> 
 mod tests {
     use super::*;
 
+    /// The leader's handlers apply entries first (new), a follower's after (replays), a new
+    /// leader that applies old and new entries at once is mixed, and a restarted server replays.
+    #[test]
+    fn a_handler_applies_new_entries_only_past_every_server() {
+        let mut frontier = Frontier::default();
+        assert_eq!(frontier.handled(NodeId(0), 5), Novelty::New);
+        assert_eq!(frontier.handled(NodeId(1), 5), Novelty::Replay);
+        assert_eq!(frontier.handled(NodeId(0), 9), Novelty::New);
+        assert_eq!(frontier.handled(NodeId(1), 12), Novelty::Mixed);
+        assert_eq!(
+            frontier.handled(NodeId(1), 12),
+            Novelty::Replay,
+            "nothing applied"
+        );
+        frontier.crashed(NodeId(1));
+        assert_eq!(frontier.handled(NodeId(1), 4), Novelty::Replay);
+        assert_eq!(frontier.handled(NodeId(1), 12), Novelty::Replay);
+        assert_eq!(frontier.handled(NodeId(1), 13), Novelty::New);
+    }
+
     /// A change is first once; it is forgotten only when every server's snapshot covers the
     /// index it was reported at, and a server behind keeps it.
     #[test]
@@ -122,7 +188,10 @@ mod tests {
         reports.snapshot(NodeId(2), 200);
         assert!(!reports.contains(&("L1", 7)) && reports.contains(&("L1", 8)));
         reports.snapshot(NodeId(2), 150);
-        assert!(reports.contains(&("L1", 8)), "a lower reading changes nothing");
+        assert!(
+            reports.contains(&("L1", 8)),
+            "a lower reading changes nothing"
+        );
         reports.snapshot(NodeId(9), 1000);
         assert!(reports.contains(&("L1", 8)), "not a server");
         reports.snapshot(NodeId(2), 300);
