@@ -348,6 +348,22 @@ impl Linearizable {
         }
     }
 
+    /// A server reported that `session` left `lock`'s queue: an expiry, unless it is a replay.
+    fn left(&mut self, now: SimTime, lock: &str, session: u64, novelty: Novelty, upto: u64) {
+        let key = (lock.to_string(), session);
+        let new = match novelty {
+            Novelty::New => {
+                self.left.remember(key, upto);
+                true
+            }
+            Novelty::Replay => false,
+            Novelty::Mixed => self.left.first(key, upto),
+        };
+        if new {
+            self.expire(now, lock, session);
+        }
+    }
+
     /// The service ended `session`'s part in `lock`: an instantaneous expiry.
     fn expire(&mut self, now: SimTime, lock: &str, session: u64) {
         let id = (self.next_service, 0);
@@ -449,11 +465,9 @@ impl Check<LockNode> for Linearizable {
             }
             _ => return None,
         };
-        let upto = replay::applied(sim, node).unwrap_or(u64::MAX);
-        let novelty = match replay::applied(sim, node) {
-            Some(applied) => self.frontier.handled(node, applied),
-            None => Novelty::Mixed,
-        };
+        let applied = replay::applied(sim, node);
+        let upto = applied.unwrap_or(u64::MAX);
+        let novelty = applied.map_or(Novelty::Mixed, |a| self.frontier.handled(node, a));
         for event in events {
             match event {
                 LockEvent::Op(record) => self.op(now, node, record),
@@ -472,18 +486,7 @@ impl Check<LockNode> for Linearizable {
                 }
                 LockEvent::Left { lock, session } => {
                     self.recorder.touch(now, lock, *session);
-                    let key = (lock.clone(), *session);
-                    let new = match novelty {
-                        Novelty::New => {
-                            self.left.remember(key, upto);
-                            true
-                        }
-                        Novelty::Replay => false,
-                        Novelty::Mixed => self.left.first(key, upto),
-                    };
-                    if new {
-                        self.expire(now, lock, *session);
-                    }
+                    self.left(now, lock, *session, novelty, upto);
                 }
                 _ => {}
             }
