@@ -119,6 +119,11 @@ fn fraction(field: &str, value: f64) -> Result<(), SuiteError> {
 }
 
 impl LockSuite {
+    /// The run's settings, as the nodes and checks see them.
+    pub fn config(&self) -> &Arc<Config> {
+        &self.config
+    }
+
     fn record(&self) -> Record {
         let shared = self
             .record

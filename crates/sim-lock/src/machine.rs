@@ -155,6 +155,19 @@ impl LockMachine {
         &self.locks
     }
 
+    /// Whether `session` ended here: the machine applied a request of it (so its opening, which
+    /// is each session's first request) and no longer has it. Only an end removes a session,
+    /// and a session never comes back (its id is not reused: a late copy of its opening is a
+    /// duplicate).
+    pub fn has_ended(&self, session: u64) -> bool {
+        self.replies.contains_key(&session) && !self.sessions.contains_key(&session)
+    }
+
+    /// The latest request of `client` this machine applied (its number) and its answer.
+    pub fn last_reply(&self, client: u64) -> Option<(u64, &LockResponse)> {
+        self.replies.get(&client).map(|(seq, r)| (*seq, r))
+    }
+
     pub fn counter(&self) -> u64 {
         self.counter
     }
@@ -516,6 +529,41 @@ mod tests {
         );
         let late = request(1, 4, acquire(Mode::Write), 1600);
         assert_eq!(answer(&mut m, 9, late), LockResponse::NoSession);
+    }
+
+    /// A session has ended once the machine applied a request of it and no longer has it; its
+    /// latest answer is the one its last applied request got, and a request applied after the end
+    /// finds no session (the rule `lock.linearizable` settles given-up operations by).
+    #[test]
+    fn a_session_has_ended_once_applied_and_gone_and_its_last_answer_is_kept() {
+        let mut m = machine(&[]);
+        assert!(!m.has_ended(1) && !m.has_ended(9), "open, and never seen");
+        answer(&mut m, 4, request(1, 2, acquire(Mode::Write), 0));
+        assert_eq!(
+            m.last_reply(1),
+            Some((2, &LockResponse::Granted { token: 4 }))
+        );
+        let due = LockOp::Expire { session: 1 };
+        answer(&mut m, 5, request(SERVICE_CLIENT, 1, due, 1500));
+        assert!(m.has_ended(1) && !m.has_ended(2));
+        let late = request(1, 3, LockOp::Release { lock: "L".into() }, 1600);
+        assert_eq!(answer(&mut m, 6, late), LockResponse::NotHeld);
+        assert_eq!(m.last_reply(1), Some((3, &LockResponse::NotHeld)));
+        assert!(m.has_ended(1), "a session never comes back");
+        let copy = request(
+            1,
+            1,
+            LockOp::OpenSession {
+                node: NodeId(1),
+                ttl: SimDuration::from_secs(1),
+            },
+            1700,
+        );
+        assert!(
+            m.apply(7, &copy).response().is_none(),
+            "a late copy of the opening is stale"
+        );
+        assert!(m.has_ended(1));
     }
 
     /// Thesis §6.3: a retried `(client, seq)` gets the recorded answer and is not applied twice.

@@ -4,7 +4,11 @@
 //! bug is caught within its budget by its check, and the same seed passes with the bug removed.
 //! A scripted case drives the runner's `Cluster` directly.
 
+use sim_check::Verdict;
 use sim_core::{ClusterInfo, NodeId, SimConfig, SimDuration, SimTime, Suite, Trace};
+use sim_lock::bugs::Bug;
+use sim_lock::checks::linearizable::Linearizable;
+use sim_lock::checks::CheckParams;
 use sim_lock::node::LockEvent;
 use sim_lock::LockSuite;
 use sim_runner::test_support::{self, load};
@@ -277,4 +281,210 @@ fn a_replica_replaying_old_grants_is_not_taken_for_the_service() {
     assert!(report.passed(), "{:?}", report.failure());
     let liveness = report.checks.iter().find(|c| c.name == "lock.liveness");
     assert!(liveness.is_some_and(|c| c.held()), "{liveness:?}");
+}
+
+/// `lock.linearizable` shared with the test, which reads its recorder after the run.
+struct Probe(std::rc::Rc<std::cell::RefCell<Linearizable>>);
+
+impl sim_core::Check<sim_lock::node::LockNode> for Probe {
+    fn name(&self) -> &str {
+        Linearizable::NAME
+    }
+
+    fn kind(&self) -> sim_core::CheckKind {
+        sim_core::CheckKind::Always
+    }
+
+    fn observe(
+        &mut self,
+        sim: &sim_core::Simulation<sim_lock::node::LockNode>,
+        obs: &sim_core::Observation<'_, sim_lock::node::LockNode>,
+    ) -> Option<sim_core::Violation> {
+        self.0.borrow_mut().observe(sim, obs)
+    }
+
+    fn finish(
+        &mut self,
+        sim: &sim_core::Simulation<sim_lock::node::LockNode>,
+        phases: &sim_core::Phases,
+    ) -> sim_core::CheckReport {
+        self.0.borrow_mut().finish(sim, phases)
+    }
+}
+
+/// Three servers, three clients (30% readers) and a resource for `secs_total` seconds, with `bugs`,
+/// under a scripted nemesis: every 2s a client crashes and restarts, the leader is cut off, a
+/// client pauses past its ttl, or messages are lost. Returns the linearizability check (with its whole history kept) and the
+/// finished run.
+fn scripted_long_run(
+    seed: u64,
+    bugs: Vec<Bug>,
+    secs_total: u64,
+) -> (
+    std::rc::Rc<std::cell::RefCell<Linearizable>>,
+    sim_runner::Finished<LockSuite>,
+) {
+    let mut info = ClusterInfo::uniform(7, SimDuration::from_secs(secs_total), SimDuration::ZERO);
+    info.node_kinds = [
+        "server", "server", "server", "client", "client", "client", "resource",
+    ]
+    .map(String::from)
+    .to_vec();
+    // With a bug, the clients' clocks run slow (as in its scenario): their leases outlast
+    // their sessions, and late releases reach the service.
+    let slow = !bugs.is_empty();
+    let params = sim_lock::family::Params {
+        bugs,
+        ttl: SimDuration::from_millis(if slow { 600 } else { 1000 }),
+        keepalive: slow.then(|| SimDuration::from_millis(450)),
+        ..Default::default()
+    };
+    let workload = sim_lock::family::WorkloadParams {
+        read_fraction: Some(0.3),
+        ..Default::default()
+    };
+    let suite = LockSuite::new(&info, params, workload, Default::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let check = Linearizable::new(
+        std::sync::Arc::clone(suite.config()),
+        &CheckParams::default(),
+        Default::default(),
+    );
+    let check = std::rc::Rc::new(std::cell::RefCell::new(check));
+    check.borrow_mut().keep_history();
+    let mut checks = suite.checks();
+    checks.retain(|c| c.name() != Linearizable::NAME);
+    checks.push(Box::new(Probe(std::rc::Rc::clone(&check))));
+    let mut cluster = Cluster::with_parts(
+        suite,
+        SimConfig::new(seed, 7),
+        Trace::default(),
+        None,
+        checks,
+    );
+    cluster.run_past_violations();
+    cluster.start();
+    if slow {
+        cluster.run_until(SimTime(500_000_000));
+        for client in 3..6 {
+            let clock = sim_core::Clock {
+                offset_ns: 0,
+                drift_ppm: -400_000,
+            };
+            cluster.set_clock(NodeId(client), clock);
+        }
+    }
+    scripted_nemesis(&mut cluster, secs_total);
+    let finished = cluster.finish();
+    (check, finished)
+}
+
+/// Every 2s a client crashes and restarts, the leader is cut off, a client pauses past its ttl,
+/// or messages are lost, in turn, until `secs_total`.
+fn scripted_nemesis(cluster: &mut Cluster<LockSuite>, secs_total: u64) {
+    for step in 0..secs_total / 2 {
+        cluster.run_for(SimDuration::from_secs(1));
+        let client = NodeId(3 + (step / 4 % 3) as u32);
+        match step % 4 {
+            0 => {
+                cluster.crash(client);
+                cluster.run_for(SimDuration::from_millis(300));
+                cluster.restart(client);
+            }
+            1 => {
+                if let Some(&leader) = cluster.nodes_with_role("leader").first() {
+                    cluster.isolate(leader);
+                }
+                cluster.run_for(SimDuration::from_millis(800));
+                cluster.heal();
+            }
+            2 => cluster.pause(client, SimDuration::from_millis(1500)),
+            _ => {
+                let mut network = cluster.sim().network().clone();
+                network.drop_probability = 0.2;
+                cluster.set_network(network);
+                cluster.run_for(SimDuration::from_millis(600));
+                cluster.restore_network();
+            }
+        }
+        cluster.run_until(secs(2 * (step + 1)));
+    }
+}
+
+/// The incremental verdict is the whole history's: the same history, checked whole by
+/// `sim-check`, gets the same verdict, on correct runs and on the planted bug that releases
+/// another session's lock (not linearizable).
+#[test]
+fn the_incremental_lock_verdict_equals_the_whole_history_verdict() {
+    let budget = sim_check::Budget {
+        max_states: 2_000_000,
+        ..Default::default()
+    };
+    let verdicts = |seed: u64, bugs: Vec<Bug>| {
+        let (check, finished) = scripted_long_run(seed, bugs, 40);
+        let report = finished
+            .checks
+            .iter()
+            .find(|c| c.name == Linearizable::NAME)
+            .unwrap_or_else(|| panic!("no {}", Linearizable::NAME))
+            .clone();
+        let check = check.borrow();
+        let history = check.recorder().history().unwrap_or_else(|| panic!("kept"));
+        assert!(
+            history.operations().len() > 300,
+            "{}",
+            history.operations().len()
+        );
+        let whole = sim_check::check_with(history, &sim_check::LockTable, &budget);
+        let incremental = check.recorder().result();
+        assert_eq!(whole.verdict, incremental.verdict, "seed {seed}");
+        assert_eq!(
+            report.held(),
+            whole.verdict == Verdict::Linearizable,
+            "{report:?}"
+        );
+        whole.verdict
+    };
+    for seed in [1, 2] {
+        assert_eq!(verdicts(seed, vec![]), Verdict::Linearizable, "seed {seed}");
+    }
+    let caught = (0..10)
+        .find(|&seed| verdicts(seed, vec![Bug::ReleaseAnyOwner]) == Verdict::NotLinearizable);
+    assert!(
+        caught.is_some(),
+        "release_any_owner never made the history non-linearizable"
+    );
+}
+
+/// Over a long run (with client crashes, a cut-off leader and lost messages) what
+/// `lock.linearizable` retains stays bounded by what is undecided: a few operations in flight,
+/// a few given up on, a few live sessions' report times; the history itself is thousands of
+/// operations long.
+#[test]
+fn what_lock_linearizable_retains_stays_bounded_over_a_long_run() {
+    let (check, finished) = scripted_long_run(4, vec![], 240);
+    assert!(finished.passed(), "{:?}", finished.failure());
+    let check = check.borrow();
+    let ops = check
+        .recorder()
+        .history()
+        .map_or(0, |h| h.operations().len());
+    assert!(ops > 3000, "{ops} operations");
+    let peak = check.peak();
+    assert!(peak.in_flight <= 12, "{peak:?}");
+    assert!(peak.given_up <= 6, "{peak:?}");
+    assert!(peak.touched <= 12, "{peak:?}");
+    let now = check.recorder().retained();
+    assert_eq!(
+        (now.in_flight, now.given_up),
+        (0, 0),
+        "all settled at the end"
+    );
+    // The expiries remembered against replays are forgotten once every snapshot covers them.
+    let (remembered, entered) = check.service_steps();
+    assert!(entered > 1000, "{entered} service steps");
+    assert!(
+        remembered * 4 < entered as usize,
+        "{remembered} of {entered}"
+    );
 }

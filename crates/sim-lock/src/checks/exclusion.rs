@@ -8,13 +8,14 @@
 //! catching up, a replica replaying its log after a restart) are recognised by `(lock, session,
 //! token)` and skipped.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use sim_core::{
     Check, CheckKind, CheckReport, NodeId, Observation, Phases, SimTime, Simulation, Violation,
 };
 
+use super::replay::{self, FirstReports};
 use super::{with_record, SharedRecord};
 use crate::config::{Config, ServiceMode};
 use crate::machine::Mode;
@@ -37,8 +38,9 @@ pub struct MutualExclusion {
     holders: BTreeMap<String, BTreeMap<u64, Held>>,
     /// Per lock, the highest token granted so far.
     highest: BTreeMap<String, u64>,
-    /// Holdings that ended: `(lock, session, token)`.
-    freed: BTreeSet<(String, u64, u64)>,
+    /// Holdings that ended, `(lock, session, token)`, while a replica may still replay them
+    /// ([`FirstReports`]).
+    freed: FirstReports<(String, u64, u64)>,
     grants: u64,
 }
 
@@ -47,11 +49,11 @@ impl MutualExclusion {
 
     pub fn new(config: Arc<Config>, record: SharedRecord) -> Self {
         MutualExclusion {
+            freed: FirstReports::new(&config.servers),
             config,
             record,
             holders: BTreeMap::new(),
             highest: BTreeMap::new(),
-            freed: BTreeSet::new(),
             grants: 0,
         }
     }
@@ -101,9 +103,14 @@ impl MutualExclusion {
         violation
     }
 
-    fn freed(&mut self, lock: &str, session: u64, token: u64) {
+    /// The holdings that ended and are remembered, while a replica may still replay them.
+    pub fn freed_remembered(&self) -> usize {
+        self.freed.len()
+    }
+
+    fn freed(&mut self, lock: &str, session: u64, token: u64, upto: u64) {
         let key = (lock.to_string(), session, token);
-        if !self.freed.insert(key) {
+        if !self.freed.first(key, upto) {
             return;
         }
         with_record(&self.record, |r| r.releases += 1);
@@ -133,6 +140,7 @@ impl Check<LockNode> for MutualExclusion {
             return None;
         };
         let now = sim.now();
+        let upto = replay::applied(sim, node).unwrap_or(u64::MAX);
         let mut violation = None;
         for event in events {
             match event {
@@ -155,9 +163,12 @@ impl Check<LockNode> for MutualExclusion {
                     lock,
                     session,
                     token,
-                } => self.freed(lock, *session, *token),
+                } => self.freed(lock, *session, *token, upto),
                 _ => {}
             }
+        }
+        if let Some(index) = replay::synced_snapshot(sim, node) {
+            self.freed.snapshot(node, index);
         }
         violation
     }

@@ -11,7 +11,7 @@
 //! - `lock.liveness` (eventually, [`liveness`]): after the faults heal every client that is up
 //!   is granted a lock within `grant_within`; the locks of a session whose client crashed (or
 //!   stayed paused) are released within its ttl plus `release_within`.
-//! - `lock.linearizable` (always, judged at the end, [`linearizable`]): the clients' history of
+//! - `lock.linearizable` (always, judged as the run goes, [`linearizable`]): the clients' history of
 //!   lock and counter operations against the checker's lock model (owners, read-write locks,
 //!   queues, expiry) and register.
 //! - `lock.converged` (eventually, [`converged`]): within `converge_within` of the heal the
@@ -25,6 +25,8 @@ pub mod exclusion;
 pub mod fencing;
 pub mod linearizable;
 pub mod liveness;
+pub mod recorder;
+pub mod replay;
 
 use std::sync::{Arc, Mutex};
 
@@ -58,7 +60,8 @@ pub struct CheckParams {
     pub release_within: SimDuration,
     /// `lock.linearizable`: check the history at the end of the run.
     pub linearizability: bool,
-    /// The linearizability checker's search budget (states) per lock.
+    /// The linearizability checker's search budget (states) per stretch of a lock's (or the
+    /// counter's) history between two quiescent moments.
     pub state_budget: u64,
     /// `lock.converged`: the live replicas agree this long after the heal.
     pub converge_within: SimDuration,
