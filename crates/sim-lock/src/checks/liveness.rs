@@ -11,6 +11,7 @@ use sim_core::{
     SimDuration, SimTime, Simulation, Violation,
 };
 
+use super::replay::{self, Frontier, Novelty};
 use super::CheckParams;
 use crate::config::{Config, ServiceMode};
 use crate::node::{LockEvent, LockNode};
@@ -33,9 +34,9 @@ pub struct Liveness {
     deadlines: BTreeMap<(String, u64), SimTime>,
     /// The first session-release deadline missed: `(deadline, lock, session, client)`.
     missed: Option<(SimTime, String, u64, NodeId)>,
-    /// The highest index any replica had applied when it reported something: what a replica
-    /// applies at or below it was reported before (see [`Liveness::first_report`]).
-    applied_high: u64,
+    /// How far each replica applied: what one applies where another has been is a replay
+    /// (see [`Liveness::first_report`]).
+    frontier: Frontier,
 }
 
 impl Liveness {
@@ -53,7 +54,7 @@ impl Liveness {
             down: BTreeMap::new(),
             deadlines: BTreeMap::new(),
             missed: None,
-            applied_high: 0,
+            frontier: Frontier::default(),
         }
     }
 
@@ -61,21 +62,12 @@ impl Liveness {
     /// replay: every replica reports the entries it applies, so a follower catching up or a
     /// replica replaying its log after a restart reports grants the service made (and often
     /// undid) long ago, and a snapshot it installs next skips their frees. Taken as holdings,
-    /// they would stay held for ever. A replica that applied past every index reported before is
-    /// the first to report those entries; one that did not is replaying. (A handler's entries
-    /// may straddle the mark; their grants and frees then come in log order, so a replayed
-    /// grant is freed again, or its free was never applied and it is still held.) Majority-mode
-    /// servers replicate nothing.
+    /// they would stay held for ever (lock swarm seed 1919). A handler whose entries straddle
+    /// the frontier counts as news: its grants and frees come in log order, so a replayed grant
+    /// is freed again, or its free was never applied and it is still held. Majority-mode servers
+    /// replicate nothing.
     fn first_report(&mut self, sim: &Simulation<LockNode>, node: NodeId) -> bool {
-        let Some(server) = sim.process(node).and_then(LockNode::raft_server) else {
-            return true;
-        };
-        let applied = server.raft().last_applied();
-        if applied <= self.applied_high {
-            return false;
-        }
-        self.applied_high = applied;
-        true
+        replay::applied(sim, node).is_none_or(|a| self.frontier.handled(node, a) != Novelty::Replay)
     }
 
     /// The deadline by which a silent client's sessions must be released.
@@ -187,6 +179,10 @@ impl Check<LockNode> for Liveness {
             Observation::Node { node, change } if self.config.clients.contains(&node) => {
                 self.went_silent(node, change, now);
             }
+            Observation::Node {
+                node,
+                change: NodeChange::Crashed,
+            } => self.frontier.crashed(node),
             Observation::Handled { node, events } => {
                 let news = events.is_empty() || self.first_report(sim, node);
                 for event in events.iter().filter(|_| news) {
