@@ -859,7 +859,7 @@ mod tests {
     /// Neither check may call a correct store's history non-linearizable. Each may give up on a
     /// hard one: lost appends and compare-and-sets with no read to pin them down leave
     /// exponentially many orders possible (one such case takes the whole check 23M states), so
-    /// both searches are bounded, and when both decide they must agree.
+    /// both searches are bounded.
     fn assert_never_refuted(workload: &KvWorkload) {
         let incremental = workload.linearizability().verdict;
         assert!(
@@ -878,12 +878,6 @@ mod tests {
                 "{other:?}: {}",
                 sim_check::render_text(&whole, kept(workload))
             ),
-        }
-        if incremental == sim_check::Verdict::Linearizable {
-            assert!(
-                !matches!(whole.verdict, sim_check::Verdict::NotLinearizable),
-                "the two checks disagree"
-            );
         }
     }
 
