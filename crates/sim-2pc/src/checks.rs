@@ -43,6 +43,7 @@ use sim_core::{
 };
 
 use crate::config::{Config, Mode};
+use crate::decisions;
 use crate::node::TxnNode;
 use crate::types::{Account, Durable, Outcome, TxnEvent, TxnId};
 
@@ -219,13 +220,7 @@ impl Tracker {
             return;
         }
         let durable = |txn: TxnId| {
-            let decided = matches!(
-                storage.get(&Durable::key("d", txn)),
-                Some(Durable::Decided {
-                    outcome: Outcome::Commit,
-                    ..
-                })
-            );
+            let decided = decisions::logged(storage, txn) == Some(Outcome::Commit);
             decided
                 && p.decided(txn) == Some(Outcome::Commit)
                 && !p.is_prepared(txn)

@@ -51,6 +51,7 @@ pub mod checks;
 pub mod config;
 pub mod convergence;
 pub mod coordinator;
+pub mod decisions;
 pub mod node;
 pub mod participant;
 pub mod saga;
