@@ -43,9 +43,8 @@ use sim_core::{
 };
 
 use crate::config::{Config, Mode};
-use crate::decisions;
 use crate::node::TxnNode;
-use crate::types::{Account, Durable, Outcome, TxnEvent, TxnId};
+use crate::types::{Account, Outcome, TxnEvent, TxnId};
 
 /// The check names, in report order.
 pub const NAMES: [&str; 7] = [
@@ -219,13 +218,7 @@ impl Tracker {
         if storage.is_dirty() {
             return;
         }
-        let durable = |txn: TxnId| {
-            let decided = decisions::logged(storage, txn) == Some(Outcome::Commit);
-            decided
-                && p.decided(txn) == Some(Outcome::Commit)
-                && !p.is_prepared(txn)
-                && storage.get(&Durable::key("p", txn)).is_none()
-        };
+        let durable = |txn: TxnId| p.holds_commit_durably(storage, txn);
         let settled: Vec<TxnId> = pending.iter().copied().filter(|&t| durable(t)).collect();
         for txn in settled {
             if let Some(set) = self.to_confirm.get_mut(&node) {

@@ -103,6 +103,29 @@ impl Participant {
         self.waiting.contains_key(&txn)
     }
 
+    /// Every transaction with state here: prepared, waiting for locks, or holding a lock.
+    pub fn active_txns(&self) -> BTreeSet<TxnId> {
+        let mut txns: BTreeSet<TxnId> = self.prepared.keys().copied().collect();
+        txns.extend(self.waiting.keys().copied());
+        for lock in self.locks.values() {
+            txns.extend(lock.writer);
+            txns.extend(lock.readers.iter().copied());
+        }
+        txns
+    }
+
+    /// Whether this participant holds the commit of `txn` durably: its disk synced, the
+    /// decision on it, PREPARED gone, and the decision known in memory. Such a participant
+    /// never prepares nor learns `txn` again (a prepare is answered from the decision), so
+    /// nothing it does later is about `txn`.
+    pub fn holds_commit_durably(&self, storage: &sim_core::Storage<Durable>, txn: TxnId) -> bool {
+        !storage.is_dirty()
+            && self.decided(txn) == Some(Outcome::Commit)
+            && !self.is_prepared(txn)
+            && decisions::logged(storage, txn) == Some(Outcome::Commit)
+            && storage.get(&Durable::key("p", txn)).is_none()
+    }
+
     /// The accounts on which `txn` holds a lock here (as writer or reader).
     pub fn locked_by(&self, txn: TxnId) -> Vec<Account> {
         let holds = |l: &Lock| l.writer == Some(txn) || l.readers.contains(&txn);
