@@ -46,6 +46,7 @@
 //! audit reads the constant total: a snapshot no serial order would break), no overdraft
 //! (a lost update or write skew shows as a negative balance or a changed total) and termination.
 
+pub mod answers;
 pub mod bugs;
 pub mod checks;
 pub mod config;
