@@ -35,7 +35,10 @@ impl Answers {
         if let Some(answer) = self.other.get(key) {
             return Some(answer.clone());
         }
-        let code = *self.sessions.get(&key.0)?.get(usize::try_from(key.1).ok()?)?;
+        let code = *self
+            .sessions
+            .get(&key.0)?
+            .get(usize::try_from(key.1).ok()?)?;
         match code {
             0 => None,
             COMMITTED => Some(TxnReply::Committed { total: None }),

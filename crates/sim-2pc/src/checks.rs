@@ -38,8 +38,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use sim_core::{
-    Check, CheckKind, CheckReport, NodeId, Observation, Phases, SimDuration, SimTime, Simulation,
-    Violation,
+    Check, CheckKind, CheckReport, NodeChange, NodeId, Observation, Phases, SimDuration, SimTime,
+    Simulation, Violation,
 };
 
 use crate::config::{Config, Mode};
@@ -191,7 +191,7 @@ impl Tracker {
 
     /// A coordinator (re)started: the transactions it was running and had not decided are lost
     /// (its new incarnation issues larger ids), hence closed.
-    fn coordinator_restarted(&mut self, coordinator: NodeId) {
+    pub fn coordinator_restarted(&mut self, coordinator: NodeId) {
         let lost: Vec<TxnId> = self
             .running
             .iter()
@@ -574,6 +574,19 @@ impl Tracker {
     pub fn committed(&self) -> u64 {
         self.blocking.committed
     }
+
+    /// Entries kept about single transactions (votes, decisions, what participants learned,
+    /// doubts, transactions running or awaiting durable commits), for the retained-state tests.
+    pub fn retained(&self) -> usize {
+        self.decisions.len()
+            + self.learned.len()
+            + self.prepared.len()
+            + self.open.len()
+            + self.sagas.len()
+            + self.running.len()
+            + self.unsettled.len()
+            + self.to_confirm.values().map(BTreeSet::len).sum::<usize>()
+    }
 }
 
 /// One property, judged from its own [`Tracker`].
@@ -615,8 +628,21 @@ impl Check<TxnNode> for TxnCheck {
         sim: &Simulation<TxnNode>,
         observation: &Observation<'_, TxnNode>,
     ) -> Option<Violation> {
-        let Observation::Handled { node, events } = *observation else {
-            return None;
+        let (node, events) = match *observation {
+            Observation::Handled { node, events } => (node, events),
+            Observation::Node {
+                node,
+                change: NodeChange::Restarted,
+            } => {
+                // The restart's own events (`Recovered`) are not shown as handled.
+                if sim.process(node).and_then(TxnNode::coordinator).is_some()
+                    && self.tracker.config.mode == Mode::TwoPc
+                {
+                    self.tracker.coordinator_restarted(node);
+                }
+                return None;
+            }
+            _ => return None,
         };
         let found = self.tracker.observe(sim.now(), node, events);
         self.tracker.confirm(sim, node);

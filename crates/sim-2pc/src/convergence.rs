@@ -36,8 +36,8 @@ use std::sync::Arc;
 
 use sim_client::human_duration;
 use sim_core::{
-    Check, CheckKind, CheckReport, NodeId, NodeStatus, Observation, Phases, SimDuration, SimTime,
-    Simulation, Violation,
+    Check, CheckKind, CheckReport, NodeChange, NodeId, NodeStatus, Observation, Phases,
+    SimDuration, SimTime, Simulation, Violation,
 };
 
 use crate::config::{Config, Mode};
@@ -438,8 +438,7 @@ impl Converged {
             message: format!(
                 "the {} transactions begun by the heal at t={quiet} were not all settled at every \
                  live node within {}: {now}",
-                self.judged_count,
-                self.within
+                self.judged_count, self.within
             ),
         }
     }
@@ -508,6 +507,13 @@ impl Check<TxnNode> for Converged {
             }
             Observation::Node { node, .. } if self.quiet_start.is_some() && two_pc => {
                 self.revive_at(sim, node);
+            }
+            Observation::Node {
+                node,
+                change: NodeChange::Restarted,
+            } if two_pc && sim.process(node).and_then(TxnNode::coordinator).is_some() => {
+                // The restart's own `Recovered` is not shown as handled.
+                self.follow(node, &TxnEvent::Recovered { commits: 0 });
             }
             Observation::QuietPhase if self.quiet_start.is_none() => {
                 self.quiet_start = Some(sim.now());

@@ -62,6 +62,12 @@ impl Coordinator {
         }
     }
 
+    /// Entries kept about transactions in flight (running, keyed, sagas), for the
+    /// retained-state tests; the answers are counted in bytes by [`Answers::bytes`].
+    pub fn in_flight(&self) -> usize {
+        self.txns.len() + self.by_key.len() + self.sagas.len()
+    }
+
     /// Transactions decided commit and not yet acknowledged by every participant.
     pub fn unacknowledged(&self) -> usize {
         self.txns.values().filter(|t| t.committed).count()

@@ -122,12 +122,7 @@ impl Decisions {
 
 /// The disk key of the chunk holding `txn`'s entry.
 fn key(txn: TxnId) -> String {
-    format!(
-        "d/{}.{}/{}",
-        txn.coordinator,
-        txn.epoch,
-        txn.seq / CHUNK
-    )
+    format!("d/{}.{}/{}", txn.coordinator, txn.epoch, txn.seq / CHUNK)
 }
 
 /// Writes `txn`'s decision to disk (unsynced, as any write).
@@ -190,7 +185,12 @@ mod tests {
         d.insert(ids[0], Outcome::Abort);
         map.insert(ids[0], Outcome::Abort);
         for seq in 0..6000 {
-            for t in [txn(0, 1, seq), txn(1, 1, seq), txn(0, 2, seq), txn(2, 1, seq)] {
+            for t in [
+                txn(0, 1, seq),
+                txn(1, 1, seq),
+                txn(0, 2, seq),
+                txn(2, 1, seq),
+            ] {
                 assert_eq!(d.get(t), map.get(&t).copied(), "{t}");
             }
         }

@@ -65,4 +65,6 @@ pub use node::TxnNode;
 pub use suite::TxnSuite;
 
 #[cfg(test)]
+mod gc_tests;
+#[cfg(test)]
 mod tests;

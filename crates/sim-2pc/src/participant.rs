@@ -103,6 +103,12 @@ impl Participant {
         self.waiting.contains_key(&txn)
     }
 
+    /// Entries kept about transactions in flight (prepared, waiting, locks), for the
+    /// retained-state tests.
+    pub fn in_flight(&self) -> usize {
+        self.prepared.len() + self.prepared_at.len() + self.waiting.len() + self.locks.len()
+    }
+
     /// Every transaction with state here: prepared, waiting for locks, or holding a lock.
     pub fn active_txns(&self) -> BTreeSet<TxnId> {
         let mut txns: BTreeSet<TxnId> = self.prepared.keys().copied().collect();
