@@ -123,7 +123,7 @@ mod tests {
         ];
         for session in 1..4u64 {
             for seq in 1..40u64 {
-                if (session + seq) % 3 == 0 {
+                if (session + seq).is_multiple_of(3) {
                     continue;
                 }
                 let reply = replies[((session * 7 + seq) % 5) as usize].clone();

@@ -72,7 +72,7 @@ fn late_questions_about_old_decisions_get_the_decision_after_a_crash() {
     h.start();
     let n = 2 * CHUNK + 10;
     for seq in 1..=n {
-        if seq % 3 == 0 {
+        if seq.is_multiple_of(3) {
             // Asked by a peer before any prepare: aborts, and records it (forced).
             h.deliver(P3, Msg::Inquire { txn: txn(seq) });
         } else {
@@ -128,7 +128,7 @@ fn a_retry_long_after_the_answer_gets_the_same_answer() {
     let request = |seq: u64| TxnRequest {
         session: 1,
         seq,
-        op: if seq % 2 == 0 {
+        op: if seq.is_multiple_of(2) {
             TxnOp::Audit
         } else {
             TxnOp::Transfer {
@@ -144,18 +144,18 @@ fn a_retry_long_after_the_answer_gets_the_same_answer() {
         let Some(TxnEvent::Began { txn: id }) = h.outputs().events.first().cloned() else {
             panic!("{:?}", h.outputs().events)
         };
-        let reason = if seq % 3 == 0 { "funds" } else { "" };
+        let reason = if seq.is_multiple_of(3) { "funds" } else { "" };
         let mut replies = Vec::new();
         for (p, value) in [(P2, 40), (P3, 60)] {
             let vote = Msg::Vote {
                 txn: id,
-                yes: seq % 3 != 0,
+                yes: !seq.is_multiple_of(3),
                 reads: vec![(p.0, value)],
                 reason,
             };
             replies.extend(h.deliver(p, vote).replies.clone());
         }
-        if seq % 3 != 0 {
+        if !seq.is_multiple_of(3) {
             replies.extend(
                 h.fire(crate::types::Timer::SendDecision(id))
                     .replies
@@ -299,27 +299,13 @@ fn secs(s: u64) -> SimTime {
     SimTime(s * 1_000_000_000)
 }
 
-/// A long run under crashes of every node and partitions: the entries kept about single
-/// transactions by the checks, the participants and the coordinators stay bounded by what is
-/// in flight, while thousands of transactions run; only the compact tables grow, by their
-/// quarter byte (decisions) and byte (answers) per transaction.
-#[test]
-fn what_is_retained_stays_bounded_over_a_long_run() {
-    let mut info = ClusterInfo::uniform(
-        6,
-        secs(120).saturating_since(SimTime::ZERO),
-        SimDuration::ZERO,
-    );
-    info.node_kinds = [
-        "coordinator",
-        "coordinator",
-        "participant",
-        "participant",
-        "participant",
-        "participant",
-    ]
-    .map(String::from)
-    .to_vec();
+/// Two coordinators, four participants, 12 accounts, 6 clients.
+fn long_run_cluster() -> Cluster<TxnSuite> {
+    let mut info = ClusterInfo::uniform(6, SimDuration::from_secs(120), SimDuration::ZERO);
+    let kinds = ["coordinator", "coordinator"]
+        .into_iter()
+        .chain(["participant"; 4]);
+    info.node_kinds = kinds.map(String::from).collect();
     let workload: WorkloadParams = toml::from_str("clients = 6").expect("valid");
     let params = Params {
         accounts: 12,
@@ -327,75 +313,107 @@ fn what_is_retained_stays_bounded_over_a_long_run() {
     };
     let suite = TxnSuite::new(&info, params, workload, CheckParams::default())
         .unwrap_or_else(|e| panic!("{e}"));
-    let config = Arc::new(suite.config().clone());
-    let mut cluster: Cluster<TxnSuite> =
-        Cluster::new(Rc::new(suite), SimConfig::new(3, 6), Trace::default());
+    let mut cluster = Cluster::new(Rc::new(suite), SimConfig::new(3, 6), Trace::default());
     cluster.start();
-    let mut tracker = Tracker::new(Arc::clone(&config));
-    let mut converged = Converged::new(config, SimDuration::from_secs(5));
-    let mut began = 0u64;
-    let mut peak = [0usize; 4];
-    for second in 1..=90u64 {
-        // A fault each second, round the nodes: crash and restart, or isolate and heal.
-        let node = NodeId((second % 6) as u32);
-        if second % 2 == 0 {
-            cluster.crash(node);
-        } else {
-            cluster.isolate(node);
-        }
-        for half in [500_000_000, 1_000_000_000] {
-            let until = SimTime((second - 1) * 1_000_000_000 + half);
-            cluster.run_until_event(until, |sim, node, events| {
-                began += events
-                    .iter()
-                    .filter(|e| matches!(e, TxnEvent::Began { .. }))
-                    .count() as u64;
-                tracker.observe(sim.now(), node, events);
-                tracker.confirm(sim, node);
-                converged.observe(sim, &Observation::Handled { node, events });
-                false
-            });
-            if half == 500_000_000 && cluster.restart(node) {
-                let restarted = Observation::Node {
-                    node,
-                    change: NodeChange::Restarted,
-                };
-                if cluster
-                    .process(node)
-                    .and_then(TxnNode::coordinator)
-                    .is_some()
-                {
-                    tracker.coordinator_restarted(node);
-                }
-                converged.observe(cluster.sim(), &restarted);
-            }
-            cluster.heal();
-        }
-        if second < 30 {
-            continue;
-        }
-        let sim = cluster.sim();
-        let nodes: Vec<&TxnNode> = (0..6).filter_map(|n| sim.process(NodeId(n))).collect();
-        let participants: usize = nodes
-            .iter()
-            .filter_map(|n| n.participant())
-            .map(Participant::in_flight)
-            .sum();
-        let coordinators: usize = nodes
-            .iter()
-            .filter_map(|n| n.coordinator())
-            .map(Coordinator::in_flight)
-            .sum();
-        let now = [
-            tracker.retained(),
-            converged.kept(),
-            participants,
-            coordinators,
-        ];
-        for (p, n) in peak.iter_mut().zip(now) {
-            *p = (*p).max(n);
+    cluster
+}
+
+/// The checks' state, fed as the runner feeds its own checks.
+struct Probe {
+    tracker: Tracker,
+    converged: Converged,
+    began: u64,
+}
+
+impl Probe {
+    fn new(config: &Config) -> Self {
+        let config = Arc::new(config.clone());
+        Probe {
+            tracker: Tracker::new(Arc::clone(&config)),
+            converged: Converged::new(config, SimDuration::from_secs(5)),
+            began: 0,
         }
     }
+
+    fn handled(&mut self, sim: &sim_core::Simulation<TxnNode>, node: NodeId, events: &[TxnEvent]) {
+        let began = events
+            .iter()
+            .filter(|e| matches!(e, TxnEvent::Began { .. }));
+        self.began += began.count() as u64;
+        self.tracker.observe(sim.now(), node, events);
+        self.tracker.confirm(sim, node);
+        self.converged
+            .observe(sim, &Observation::Handled { node, events });
+    }
+
+    fn restarted(&mut self, sim: &sim_core::Simulation<TxnNode>, node: NodeId) {
+        if sim.process(node).and_then(TxnNode::coordinator).is_some() {
+            self.tracker.coordinator_restarted(node);
+        }
+        let change = NodeChange::Restarted;
+        self.converged
+            .observe(sim, &Observation::Node { node, change });
+    }
+
+    /// Entries kept now: by the tracker, `2pc.converged`, participants, coordinators.
+    fn retained(&self, sim: &sim_core::Simulation<TxnNode>) -> [usize; 4] {
+        let nodes: Vec<&TxnNode> = (0..6).filter_map(|n| sim.process(NodeId(n))).collect();
+        let participants = nodes.iter().filter_map(|n| n.participant());
+        let coordinators = nodes.iter().filter_map(|n| n.coordinator());
+        [
+            self.tracker.retained(),
+            self.converged.kept(),
+            participants.map(Participant::in_flight).sum(),
+            coordinators.map(Coordinator::in_flight).sum(),
+        ]
+    }
+}
+
+/// One second of the long run: a fault on `node` (a crash, or isolation) for half of it.
+fn faulty_second(cluster: &mut Cluster<TxnSuite>, probe: &mut Probe, second: u64, node: NodeId) {
+    if second.is_multiple_of(2) {
+        cluster.crash(node);
+    } else {
+        cluster.isolate(node);
+    }
+    let start = secs(second - 1);
+    for half in [500_000_000, 1_000_000_000] {
+        let until = SimTime(start.0 + half);
+        cluster.run_until_event(until, |sim, node, events| {
+            probe.handled(sim, node, events);
+            false
+        });
+        if half == 500_000_000 && cluster.restart(node) {
+            probe.restarted(cluster.sim(), node);
+        }
+        cluster.heal();
+    }
+}
+
+/// A long run under crashes of every node and partitions: the entries kept about single
+/// transactions by the checks, the participants and the coordinators stay bounded by what is
+/// in flight, while thousands of transactions run; only the compact tables grow, by their
+/// quarter byte (decisions) and byte (answers) per transaction.
+#[test]
+fn what_is_retained_stays_bounded_over_a_long_run() {
+    let mut cluster = long_run_cluster();
+    let mut probe = Probe::new(cluster.suite().config());
+    let mut peak = [0usize; 4];
+    for second in 1..=90u64 {
+        faulty_second(
+            &mut cluster,
+            &mut probe,
+            second,
+            NodeId((second % 6) as u32),
+        );
+        if second >= 30 {
+            let now = probe.retained(cluster.sim());
+            for (p, n) in peak.iter_mut().zip(now) {
+                *p = (*p).max(n);
+            }
+        }
+    }
+    let began = probe.began;
     assert!(began > 10_000, "only {began} transactions began");
     // Bounded by the transactions in flight (6 clients) and those caught in the latest faults,
     // never by the thousands run.
@@ -417,23 +435,14 @@ fn what_is_retained_stays_bounded_over_a_long_run() {
         "coordinators kept {coordinators} at their peak"
     );
     let sim = cluster.sim();
-    for n in 0..6 {
-        let Some(node) = sim.process(NodeId(n)) else {
-            continue;
-        };
+    for node in (0..6).filter_map(|n| sim.process(NodeId(n))) {
         if let Some(p) = node.participant() {
-            assert!(
-                p.decisions().bytes() as u64 <= began / 4 + CHUNK,
-                "{}",
-                p.decisions().bytes()
-            );
+            let bytes = p.decisions().bytes() as u64;
+            assert!(bytes <= began / 4 + CHUNK, "decisions {bytes} bytes");
         }
         if let Some(c) = node.coordinator() {
-            assert!(
-                c.answers.bytes() as u64 <= began + 6,
-                "{}",
-                c.answers.bytes()
-            );
+            let bytes = c.answers.bytes() as u64;
+            assert!(bytes <= began + 6, "answers {bytes} bytes");
         }
     }
 }

@@ -15,7 +15,10 @@
 //!   locks held until the decision, recovery of in-doubt transactions, cooperative termination;
 //! - [`saga`]: the Saga mode of the coordinator;
 //! - [`workload`]: the clients; [`checks`]: the checks and the blocking measured;
-//!   [`suite`]: the family; [`bugs`]: six planted mistakes.
+//!   [`suite`]: the family; [`bugs`]: six planted mistakes;
+//! - [`decisions`], [`answers`]: what participants and coordinators must answer however late,
+//!   kept compactly (a quarter byte per transaction, a byte per operation), so that memory
+//!   stays flat over long runs.
 //!
 //! # `[protocol]` keys
 //!
