@@ -17,13 +17,29 @@
 //!
 //! The tracker also measures blocking: per participant, the time spent prepared and undecided
 //! while holding locks, and the prepares that waited on those locks.
+//!
+//! # Memory
+//!
+//! The tracker keeps a transaction only while a later event can still be judged against it,
+//! so its memory follows the transactions in flight, not the length of the run:
+//!
+//! - the yes votes (`prepared`) matter only to the COMMIT that may follow them: they go when the
+//!   coordinator decides (commit or abort) or restarts (losing the transactions it had not
+//!   decided); a coordinator issues ids in increasing order and never decides an id twice, so a
+//!   vote that arrives later for such a *closed* transaction is not kept;
+//! - an aborted (or lost) transaction is forgotten when it closes: no participant can learn
+//!   commit for it, nor can COMMIT be logged for it, so no later event about it can be a
+//!   violation;
+//! - a committed one is kept until every participant holds the commit durably (its disk synced
+//!   with the decision on it and PREPARED gone): such a participant never learns the
+//!   transaction again, so none of its later events can be judged against the record.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use sim_core::{
-    Check, CheckKind, CheckReport, NodeId, Observation, Phases, SimDuration, SimTime, Simulation,
-    Violation,
+    Check, CheckKind, CheckReport, NodeChange, NodeId, Observation, Phases, SimDuration, SimTime,
+    Simulation, Violation,
 };
 
 use crate::config::{Config, Mode};
@@ -111,6 +127,15 @@ pub struct Tracker {
     /// The committed value of every account.
     ledger: BTreeMap<Account, i64>,
     blocking: Blocking,
+    /// Transactions begun (2PC) and not yet decided by their coordinator nor lost with it.
+    running: BTreeSet<TxnId>,
+    /// The latest transaction each coordinator began: an id up to it that is not running is
+    /// closed (see the module docs).
+    last_began: BTreeMap<NodeId, TxnId>,
+    /// Committed transactions kept until these participants hold the commit durably.
+    unsettled: BTreeMap<TxnId, BTreeSet<NodeId>>,
+    /// Per participant, the commits it learned whose durability is not yet confirmed.
+    to_confirm: BTreeMap<NodeId, BTreeSet<TxnId>>,
 }
 
 impl Tracker {
@@ -127,6 +152,88 @@ impl Tracker {
             sagas: BTreeMap::new(),
             ledger,
             blocking: Blocking::default(),
+            running: BTreeSet::new(),
+            last_began: BTreeMap::new(),
+            unsettled: BTreeMap::new(),
+            to_confirm: BTreeMap::new(),
+        }
+    }
+
+    /// Whether `txn`'s coordinator decided it (or lost it in a crash): no COMMIT can come for
+    /// it any more.
+    fn closed(&self, txn: TxnId) -> bool {
+        !self.running.contains(&txn)
+            && self
+                .last_began
+                .get(&txn.coordinator)
+                .is_some_and(|&last| txn <= last)
+    }
+
+    /// Whether the tracker keeps nothing more about `txn` (closed and not a commit kept).
+    fn forgotten(&self, txn: TxnId) -> bool {
+        self.closed(txn) && !self.unsettled.contains_key(&txn)
+    }
+
+    /// Drops every record of `txn` (its yes votes, decision and what participants learned).
+    fn forget(&mut self, txn: TxnId) {
+        self.prepared.remove(&txn);
+        self.decisions.remove(&txn);
+        self.unsettled.remove(&txn);
+        let learned: Vec<(TxnId, NodeId)> = self
+            .learned
+            .range((txn, NodeId(0))..=(txn, NodeId(u32::MAX)))
+            .map(|(&k, _)| k)
+            .collect();
+        for key in learned {
+            self.learned.remove(&key);
+        }
+    }
+
+    /// A coordinator (re)started: the transactions it was running and had not decided are lost
+    /// (its new incarnation issues larger ids), hence closed.
+    pub fn coordinator_restarted(&mut self, coordinator: NodeId) {
+        let lost: Vec<TxnId> = self
+            .running
+            .iter()
+            .copied()
+            .filter(|t| t.coordinator == coordinator)
+            .collect();
+        for txn in lost {
+            self.running.remove(&txn);
+            self.forget(txn);
+        }
+    }
+
+    /// After `node` handled an event: the commits it learned that are now durable on its disk
+    /// (synced, the decision there, PREPARED gone) are settled there; a commit settled at every
+    /// participant is forgotten.
+    pub fn confirm(&mut self, sim: &Simulation<TxnNode>, node: NodeId) {
+        let Some(pending) = self.to_confirm.get(&node) else {
+            return;
+        };
+        let storage = sim.storage(node);
+        let Some(p) = sim.process(node).and_then(TxnNode::participant) else {
+            return;
+        };
+        if storage.is_dirty() {
+            return;
+        }
+        let durable = |txn: TxnId| p.holds_commit_durably(storage, txn);
+        let settled: Vec<TxnId> = pending.iter().copied().filter(|&t| durable(t)).collect();
+        for txn in settled {
+            if let Some(set) = self.to_confirm.get_mut(&node) {
+                set.remove(&txn);
+            }
+            let Some(waiting) = self.unsettled.get_mut(&txn) else {
+                continue;
+            };
+            waiting.remove(&node);
+            if waiting.is_empty() {
+                self.forget(txn);
+            }
+        }
+        if self.to_confirm.get(&node).is_some_and(BTreeSet::is_empty) {
+            self.to_confirm.remove(&node);
         }
     }
 
@@ -182,6 +289,14 @@ impl Tracker {
             TxnEvent::Began { txn } if self.config.mode == Mode::Saga => {
                 self.sagas.insert(*txn, now);
             }
+            TxnEvent::Began { txn } => {
+                self.running.insert(*txn);
+                let last = self.last_began.entry(txn.coordinator).or_insert(*txn);
+                *last = (*last).max(*txn);
+            }
+            TxnEvent::Recovered { .. } if self.config.mode == Mode::TwoPc => {
+                self.coordinator_restarted(node);
+            }
             TxnEvent::LocalApplied {
                 saga,
                 index,
@@ -219,10 +334,13 @@ impl Tracker {
                 ));
             }
         }
-        self.prepared
-            .entry(txn)
-            .or_default()
-            .insert(node, writes.to_vec());
+        // A vote for a closed transaction can never make a COMMIT valid: not kept.
+        if !self.closed(txn) {
+            self.prepared
+                .entry(txn)
+                .or_default()
+                .insert(node, writes.to_vec());
+        }
         self.open.entry((node, txn)).or_insert(now);
     }
 
@@ -251,7 +369,12 @@ impl Tracker {
                 ));
             }
         }
-        let votes = self.prepared.get(&txn).cloned().unwrap_or_default();
+        let votes = self.prepared.remove(&txn).unwrap_or_default();
+        self.running.remove(&txn);
+        self.unsettled
+            .entry(txn)
+            .or_default()
+            .extend(participants.iter().copied());
         let missing: Vec<String> = participants
             .iter()
             .filter(|p| !votes.contains_key(p))
@@ -314,9 +437,13 @@ impl Tracker {
         // is a stale inquiry from a participant that already knows the commit, which ignores
         // it; it changes a decision only if some participant learns it (`learned_decision`).
         if presumed {
-            self.decisions
-                .entry(txn)
-                .or_insert((Outcome::Abort, now, node));
+            // About a closed transaction, forgotten: its decision was made and is judged by
+            // no later event (see the module docs), or it was lost, never to be committed.
+            if !self.forgotten(txn) {
+                self.decisions
+                    .entry(txn)
+                    .or_insert((Outcome::Abort, now, node));
+            }
             return;
         }
         if let Some(&(Outcome::Commit, at, by)) = self.decisions.get(&txn) {
@@ -328,6 +455,10 @@ impl Tracker {
         if let std::collections::btree_map::Entry::Vacant(e) = self.decisions.entry(txn) {
             e.insert((Outcome::Abort, now, node));
             self.blocking.aborted += 1;
+        }
+        self.running.remove(&txn);
+        if !self.unsettled.contains_key(&txn) {
+            self.forget(txn);
         }
     }
 
@@ -367,7 +498,17 @@ impl Tracker {
             )),
             _ => {}
         }
+        if self.forgotten(txn) {
+            return;
+        }
         self.learned.insert((txn, node), (outcome, now));
+        let settling = self
+            .unsettled
+            .get(&txn)
+            .is_some_and(|waiting| waiting.contains(&node));
+        if settling && outcome == Outcome::Commit {
+            self.to_confirm.entry(node).or_default().insert(txn);
+        }
     }
 
     fn local_applied(
@@ -433,6 +574,19 @@ impl Tracker {
     pub fn committed(&self) -> u64 {
         self.blocking.committed
     }
+
+    /// Entries kept about single transactions (votes, decisions, what participants learned,
+    /// doubts, transactions running or awaiting durable commits), for the retained-state tests.
+    pub fn retained(&self) -> usize {
+        self.decisions.len()
+            + self.learned.len()
+            + self.prepared.len()
+            + self.open.len()
+            + self.sagas.len()
+            + self.running.len()
+            + self.unsettled.len()
+            + self.to_confirm.values().map(BTreeSet::len).sum::<usize>()
+    }
 }
 
 /// One property, judged from its own [`Tracker`].
@@ -474,10 +628,24 @@ impl Check<TxnNode> for TxnCheck {
         sim: &Simulation<TxnNode>,
         observation: &Observation<'_, TxnNode>,
     ) -> Option<Violation> {
-        let Observation::Handled { node, events } = *observation else {
-            return None;
+        let (node, events) = match *observation {
+            Observation::Handled { node, events } => (node, events),
+            Observation::Node {
+                node,
+                change: NodeChange::Restarted,
+            } => {
+                // The restart's own events (`Recovered`) are not shown as handled.
+                if sim.process(node).and_then(TxnNode::coordinator).is_some()
+                    && self.tracker.config.mode == Mode::TwoPc
+                {
+                    self.tracker.coordinator_restarted(node);
+                }
+                return None;
+            }
+            _ => return None,
         };
         let found = self.tracker.observe(sim.now(), node, events);
+        self.tracker.confirm(sim, node);
         let time = sim.now();
         if let Some((_, message)) = found.into_iter().find(|(w, _)| *w == self.which) {
             return Some(Violation { time, message });

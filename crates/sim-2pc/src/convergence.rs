@@ -15,14 +15,29 @@
 //! ack forever, a participant whose decision disagrees), once, at the first moment everything is
 //! settled. It is `not evaluated` without a quiet phase, when no transaction began before the
 //! heal, and when the run ended before the bound with the nodes not yet settled.
+//!
+//! # Memory
+//!
+//! In 2PC mode the check does not keep every transaction until the heal. It *retires* one once
+//! it is settled for good unless a node shows it again: an aborted transaction (or one lost with
+//! its coordinator) when its coordinator closes it, a committed one once every participant it
+//! named holds the commit durably ([`holds_commit_durably`](crate::participant::Participant::holds_commit_durably)). A retired
+//! transaction is counted among those judged; ids are dense per coordinator incarnation, so an
+//! id up to the latest begun that is no longer kept is known to be retired. A retired
+//! transaction can be unsettled again only through state a node shows: a coordinator that
+//! recovers it from its log, a participant that prepares it (a late prepare), waits for it,
+//! recovers it from its disk or keeps a lock of it. So at the heal, and whenever after it a node
+//! restarts or reports a prepare or a lock wait, the check looks at that node's state and judges
+//! again every retired transaction it finds there, exactly where the full list would have had
+//! it. Saga mode keeps every saga until the heal.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use sim_client::human_duration;
 use sim_core::{
-    Check, CheckKind, CheckReport, NodeId, NodeStatus, Observation, Phases, SimDuration, SimTime,
-    Simulation, Violation,
+    Check, CheckKind, CheckReport, NodeChange, NodeId, NodeStatus, Observation, Phases,
+    SimDuration, SimTime, Simulation, Violation,
 };
 
 use crate::config::{Config, Mode};
@@ -35,6 +50,18 @@ pub const NAME: &str = "2pc.converged";
 /// The most unsettled transactions a violation lists.
 const LISTED_MAX: usize = 4;
 
+/// How far the pending list has been worked through, for the retired transactions (settled, so
+/// dropped from the pending list when the walk passes them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sweep {
+    /// None passed yet: every retired transaction is still pending.
+    Start,
+    /// The walk stopped at this (unsettled) transaction: retired ones above it are pending.
+    At(TxnId),
+    /// A full pass happened: no retired transaction is pending.
+    Done,
+}
+
 /// `2pc.converged`.
 #[derive(Debug)]
 pub struct Converged {
@@ -45,8 +72,22 @@ pub struct Converged {
     seen: BTreeMap<TxnId, BTreeSet<NodeId>>,
     /// Transactions whose COMMIT some coordinator logged.
     committed: BTreeSet<TxnId>,
-    /// The transactions seen by the heal: what the check judges.
-    judged: Vec<TxnId>,
+    /// The latest transaction each coordinator began (2PC): an id up to it no longer in `seen`
+    /// is retired.
+    last_began: BTreeMap<NodeId, TxnId>,
+    /// Transactions retired before the heal (see the module docs).
+    retired: usize,
+    /// Committed transactions in `seen`, with the participants not yet known to hold the commit
+    /// durably.
+    unconfirmed: BTreeMap<TxnId, BTreeSet<NodeId>>,
+    /// Per participant, commits it learned that are not yet confirmed durable there.
+    to_confirm: BTreeMap<NodeId, BTreeSet<TxnId>>,
+    /// The transactions seen by the heal that the check follows (not retired, or shown again).
+    judged: BTreeSet<TxnId>,
+    /// How many transactions were seen by the heal: those followed and those retired.
+    judged_count: usize,
+    /// Which retired transactions the original full list would still hold as pending.
+    sweep: Sweep,
     /// Judged transactions not yet seen settled since the last full pass.
     pending: BTreeSet<TxnId>,
     /// When every judged transaction was first settled at once.
@@ -65,7 +106,13 @@ impl Converged {
             quiet_start: None,
             seen: BTreeMap::new(),
             committed: BTreeSet::new(),
-            judged: Vec::new(),
+            last_began: BTreeMap::new(),
+            retired: 0,
+            unconfirmed: BTreeMap::new(),
+            to_confirm: BTreeMap::new(),
+            judged: BTreeSet::new(),
+            judged_count: 0,
+            sweep: Sweep::Start,
             pending: BTreeSet::new(),
             settled_at: None,
             passes: 0,
@@ -73,7 +120,149 @@ impl Converged {
         }
     }
 
+    /// Whether `txn` was seen and retired (2PC): begun, and no longer kept.
+    fn retired(&self, txn: TxnId) -> bool {
+        self.config.mode == Mode::TwoPc
+            && self
+                .last_began
+                .get(&txn.coordinator)
+                .is_some_and(|&last| txn <= last)
+            && !self.seen.contains_key(&txn)
+            && !self.judged.contains(&txn)
+    }
+
+    /// Stops keeping `txn` before the heal: it is settled for good unless a node shows it again.
+    fn retire(&mut self, txn: TxnId) {
+        if self.quiet_start.is_some() || self.seen.remove(&txn).is_none() {
+            return;
+        }
+        self.committed.remove(&txn);
+        self.unconfirmed.remove(&txn);
+        self.retired += 1;
+    }
+
+    /// Follows the events that retire transactions (2PC, before the heal).
+    fn follow(&mut self, node: NodeId, event: &TxnEvent) {
+        match event {
+            TxnEvent::Began { txn } => {
+                let last = self.last_began.entry(txn.coordinator).or_insert(*txn);
+                *last = (*last).max(*txn);
+            }
+            TxnEvent::Aborted {
+                txn,
+                presumed: false,
+            } if !self.committed.contains(txn) => self.retire(*txn),
+            TxnEvent::Recovered { .. } => {
+                let lost: Vec<TxnId> = self
+                    .seen
+                    .keys()
+                    .copied()
+                    .filter(|t| t.coordinator == node && !self.committed.contains(t))
+                    .collect();
+                for txn in lost {
+                    self.retire(txn);
+                }
+            }
+            TxnEvent::CommitLogged { txn, participants } => {
+                let named = participants.iter().copied().collect();
+                self.unconfirmed.insert(*txn, named);
+            }
+            TxnEvent::Learned {
+                txn,
+                outcome: Outcome::Commit,
+                ..
+            } if self
+                .unconfirmed
+                .get(txn)
+                .is_some_and(|named| named.contains(&node)) =>
+            {
+                self.to_confirm.entry(node).or_default().insert(*txn);
+            }
+            _ => {}
+        }
+    }
+
+    /// After `node` handled an event: the commits it now holds durably are confirmed there; a
+    /// commit confirmed at every participant it named is retired.
+    fn confirm(&mut self, sim: &Simulation<TxnNode>, node: NodeId) {
+        let Some(pending) = self.to_confirm.get(&node) else {
+            return;
+        };
+        let storage = sim.storage(node);
+        let Some(p) = sim.process(node).and_then(TxnNode::participant) else {
+            return;
+        };
+        if storage.is_dirty() {
+            return;
+        }
+        let held: Vec<TxnId> = pending
+            .iter()
+            .copied()
+            .filter(|&t| p.holds_commit_durably(storage, t))
+            .collect();
+        for txn in held {
+            if let Some(set) = self.to_confirm.get_mut(&node) {
+                set.remove(&txn);
+            }
+            let Some(named) = self.unconfirmed.get_mut(&txn) else {
+                continue;
+            };
+            named.remove(&node);
+            if named.is_empty() {
+                self.retire(txn);
+            }
+        }
+        if self.to_confirm.get(&node).is_some_and(BTreeSet::is_empty) {
+            self.to_confirm.remove(&node);
+        }
+    }
+
+    /// Judges again the retired transactions `node`'s state shows (at the heal, or after it).
+    fn revive_at(&mut self, sim: &Simulation<TxnNode>, node: NodeId) {
+        let Some(process) = sim.process(node) else {
+            return;
+        };
+        let shown: Vec<(TxnId, Option<Vec<NodeId>>)> = match process {
+            TxnNode::Coordinator(c) => c
+                .txns
+                .iter()
+                .map(|(&t, txn)| (t, txn.committed.then(|| txn.participants.clone())))
+                .collect(),
+            TxnNode::Participant(p) => p.active_txns().into_iter().map(|t| (t, None)).collect(),
+        };
+        for (txn, commit) in shown {
+            self.revive(txn, commit);
+        }
+    }
+
+    /// Judges `txn` again if it was retired; `commit` names the participants of a commit.
+    fn revive(&mut self, txn: TxnId, commit: Option<Vec<NodeId>>) {
+        if !self.retired(txn) {
+            return;
+        }
+        if let Some(named) = commit {
+            self.committed.insert(txn);
+            self.seen.entry(txn).or_default().extend(named);
+        }
+        self.judged.insert(txn);
+        let pending = match self.sweep {
+            Sweep::Start => true,
+            Sweep::At(at) => txn > at,
+            Sweep::Done => false,
+        };
+        if pending {
+            self.pending.insert(txn);
+        }
+    }
+
     fn note(&mut self, event: &TxnEvent) {
+        if self.retired(event_txn(event).unwrap_or(TxnId {
+            coordinator: NodeId(u32::MAX),
+            epoch: 0,
+            seq: 0,
+        })) {
+            return;
+        }
         let txn = match event {
             TxnEvent::CommitLogged { txn, participants } => {
                 self.committed.insert(*txn);
@@ -192,11 +381,15 @@ impl Converged {
         // Most steps look at one transaction: the first pending one, dropped once settled.
         while let Some(&txn) = self.pending.first() {
             if !self.unsettled(sim, txn).is_empty() {
+                if self.sweep != Sweep::Done {
+                    self.sweep = Sweep::At(txn);
+                }
                 return;
             }
             self.pending.remove(&txn);
         }
         // Every one was settled at some moment; a full pass says whether all are now.
+        self.sweep = Sweep::Done;
         self.passes += 1;
         let open: BTreeSet<TxnId> = self
             .judged
@@ -245,10 +438,40 @@ impl Converged {
             message: format!(
                 "the {} transactions begun by the heal at t={quiet} were not all settled at every \
                  live node within {}: {now}",
-                self.judged.len(),
-                self.within
+                self.judged_count, self.within
             ),
         }
+    }
+}
+
+impl Converged {
+    /// After the heal: an event that shows a retired transaction in a node's state again.
+    fn revive_by(&mut self, sim: &Simulation<TxnNode>, node: NodeId, event: &TxnEvent) {
+        match event {
+            TxnEvent::Prepared { txn, .. } | TxnEvent::LockWait { txn, .. } => {
+                self.revive(*txn, None);
+            }
+            TxnEvent::Restarted { .. } | TxnEvent::Recovered { .. } => self.revive_at(sim, node),
+            _ => {}
+        }
+    }
+
+    /// Transactions the check keeps (for the retained-state tests).
+    pub fn kept(&self) -> usize {
+        self.seen.len() + self.committed.len() + self.unconfirmed.len() + self.judged.len()
+    }
+}
+
+/// The transaction an event is about, if it is one `note` keeps.
+fn event_txn(event: &TxnEvent) -> Option<TxnId> {
+    match event {
+        TxnEvent::CommitLogged { txn, .. }
+        | TxnEvent::Began { txn }
+        | TxnEvent::Prepared { txn, .. }
+        | TxnEvent::VotedNo { txn, .. }
+        | TxnEvent::LockWait { txn, .. }
+        | TxnEvent::Aborted { txn, .. } => Some(*txn),
+        _ => None,
     }
 }
 
@@ -266,21 +489,49 @@ impl Check<TxnNode> for Converged {
         sim: &Simulation<TxnNode>,
         observation: &Observation<'_, TxnNode>,
     ) -> Option<Violation> {
+        let two_pc = self.config.mode == Mode::TwoPc;
         match *observation {
-            Observation::Handled { events, .. } => {
+            Observation::Handled { node, events } => {
                 for event in events {
+                    if self.quiet_start.is_some() && two_pc {
+                        self.revive_by(sim, node, event);
+                    }
                     self.note(event);
+                    if self.quiet_start.is_none() && two_pc {
+                        self.follow(node, event);
+                    }
                 }
+                if self.quiet_start.is_none() && two_pc {
+                    self.confirm(sim, node);
+                }
+            }
+            Observation::Node { node, .. } if self.quiet_start.is_some() && two_pc => {
+                self.revive_at(sim, node);
+            }
+            Observation::Node {
+                node,
+                change: NodeChange::Restarted,
+            } if two_pc && sim.process(node).and_then(TxnNode::coordinator).is_some() => {
+                // The restart's own `Recovered` is not shown as handled.
+                self.follow(node, &TxnEvent::Recovered { commits: 0 });
             }
             Observation::QuietPhase if self.quiet_start.is_none() => {
                 self.quiet_start = Some(sim.now());
                 self.judged = self.seen.keys().copied().collect();
-                self.pending = self.judged.iter().copied().collect();
+                self.judged_count = self.retired + self.judged.len();
+                self.pending = self.judged.clone();
+                self.to_confirm.clear();
+                self.unconfirmed.clear();
+                if two_pc {
+                    for node in sim.node_ids().collect::<Vec<_>>() {
+                        self.revive_at(sim, node);
+                    }
+                }
             }
             _ => {}
         }
         let quiet = self.quiet_start?;
-        if self.judged.is_empty() {
+        if self.judged_count == 0 {
             return None;
         }
         self.track(sim);
@@ -299,7 +550,7 @@ impl Check<TxnNode> for Converged {
                 "the run has no quiet phase",
             );
         };
-        if self.judged.is_empty() {
+        if self.judged_count == 0 {
             return CheckReport::not_evaluated(
                 NAME,
                 CheckKind::Eventually,
@@ -310,7 +561,7 @@ impl Check<TxnNode> for Converged {
         let mut figures = vec![
             (
                 "transactions judged".to_string(),
-                self.judged.len().to_string(),
+                self.judged_count.to_string(),
             ),
             ("full passes".to_string(), self.passes.to_string()),
         ];

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use sim_core::{Ctx, NodeId, RequestId, SimDuration};
 
+use crate::answers::Answers;
 use crate::bugs::Bug;
 use crate::config::{Config, Mode};
 use crate::node::TxnNode;
@@ -41,10 +42,10 @@ pub struct Coordinator {
     pub(crate) epoch: u64,
     pub(crate) next_seq: u64,
     pub(crate) txns: BTreeMap<TxnId, Txn>,
-    /// Client key (session, seq) to the transaction running it.
+    /// Client key (session, seq) to the transaction running it, until it is answered.
     pub(crate) by_key: BTreeMap<(u64, u64), TxnId>,
-    /// Answers already given, for retries.
-    pub(crate) answers: BTreeMap<(u64, u64), TxnReply>,
+    /// Answers already given, for retries (a byte per operation, see [`Answers`]).
+    pub(crate) answers: Answers,
     pub(crate) sagas: BTreeMap<TxnId, Saga>,
 }
 
@@ -56,9 +57,15 @@ impl Coordinator {
             next_seq: 0,
             txns: BTreeMap::new(),
             by_key: BTreeMap::new(),
-            answers: BTreeMap::new(),
+            answers: Answers::new(),
             sagas: BTreeMap::new(),
         }
+    }
+
+    /// Entries kept about transactions in flight (running, keyed, sagas), for the
+    /// retained-state tests; the answers are counted in bytes by [`Answers::bytes`].
+    pub fn in_flight(&self) -> usize {
+        self.txns.len() + self.by_key.len() + self.sagas.len()
     }
 
     /// Transactions decided commit and not yet acknowledged by every participant.
@@ -97,8 +104,7 @@ impl Coordinator {
                 prepares: BTreeMap::new(),
             };
             let total = record.total;
-            self.answers.insert(key, TxnReply::Committed { total });
-            self.by_key.insert(key, record.txn);
+            self.answered(key, TxnReply::Committed { total });
             self.txns.insert(record.txn, txn);
             ctx.set_timer(SimDuration::ZERO, Timer::SendDecision(record.txn));
         }
@@ -112,7 +118,7 @@ impl Coordinator {
         }
         let key = (req.session, req.seq);
         if let Some(answer) = self.answers.get(&key) {
-            return ctx.reply(id, answer.clone());
+            return ctx.reply(id, answer);
         }
         if let Some(txn) = self.by_key.get(&key) {
             // A retry of a transaction in flight: answer this attempt when it ends.
@@ -300,7 +306,14 @@ impl Coordinator {
         if let Some(id) = t.request {
             ctx.reply(id, answer.clone());
         }
-        self.answers.insert(t.key, answer);
+        self.answered(t.key, answer);
+    }
+
+    /// Keeps the answer for `key`; the key no longer needs its transaction (a request for it
+    /// is answered from here).
+    pub(crate) fn answered(&mut self, key: (u64, u64), answer: TxnReply) {
+        self.by_key.remove(&key);
+        self.answers.insert(key, answer);
     }
 
     pub fn on_timer(&mut self, ctx: &mut Ctx<'_, TxnNode>, timer: Timer) {
@@ -334,13 +347,14 @@ impl Coordinator {
         }
         let answer = match self.answers.get(&t.key) {
             // Recovered from the log: the total was read before the crash.
-            Some(answer) => answer.clone(),
+            Some(answer) => answer,
             None => TxnReply::Committed { total },
         };
         if let Some(id) = t.request.take() {
             ctx.reply(id, answer.clone());
         }
-        self.answers.insert(t.key, answer);
+        let key = t.key;
+        self.answered(key, answer);
     }
 
     /// Resends what is unanswered: prepares without a vote, commits without an ack.

@@ -15,7 +15,10 @@
 //!   locks held until the decision, recovery of in-doubt transactions, cooperative termination;
 //! - [`saga`]: the Saga mode of the coordinator;
 //! - [`workload`]: the clients; [`checks`]: the checks and the blocking measured;
-//!   [`suite`]: the family; [`bugs`]: six planted mistakes.
+//!   [`suite`]: the family; [`bugs`]: six planted mistakes;
+//! - [`decisions`], [`answers`]: what participants and coordinators must answer however late,
+//!   kept compactly (a quarter byte per transaction, a byte per operation), so that memory
+//!   stays flat over long runs.
 //!
 //! # `[protocol]` keys
 //!
@@ -46,11 +49,13 @@
 //! audit reads the constant total: a snapshot no serial order would break), no overdraft
 //! (a lost update or write skew shows as a negative balance or a changed total) and termination.
 
+pub mod answers;
 pub mod bugs;
 pub mod checks;
 pub mod config;
 pub mod convergence;
 pub mod coordinator;
+pub mod decisions;
 pub mod node;
 pub mod participant;
 pub mod saga;
@@ -62,5 +67,7 @@ pub use config::{Config, Mode, Params};
 pub use node::TxnNode;
 pub use suite::TxnSuite;
 
+#[cfg(test)]
+mod gc_tests;
 #[cfg(test)]
 mod tests;

@@ -10,6 +10,7 @@ use sim_core::{Ctx, NodeId, SimDuration, SimTime};
 
 use crate::bugs::Bug;
 use crate::config::Config;
+use crate::decisions::{self, Decisions};
 use crate::node::TxnNode;
 use crate::types::{
     Account, Durable, Msg, Outcome, PreparedRecord, Priority, Step, Timer, TxnEvent, TxnId,
@@ -43,7 +44,7 @@ pub struct Participant {
     /// When each prepared transaction was prepared (or recovered), by the local clock.
     prepared_at: BTreeMap<TxnId, SimTime>,
     waiting: BTreeMap<TxnId, Waiting>,
-    decided: BTreeMap<TxnId, Outcome>,
+    decided: Decisions,
     locks: BTreeMap<Account, Lock>,
 }
 
@@ -55,7 +56,7 @@ impl Participant {
             prepared: BTreeMap::new(),
             prepared_at: BTreeMap::new(),
             waiting: BTreeMap::new(),
-            decided: BTreeMap::new(),
+            decided: Decisions::new(),
             locks: BTreeMap::new(),
         }
     }
@@ -84,7 +85,12 @@ impl Participant {
 
     /// The decision this participant knows for `txn`, if any.
     pub fn decided(&self, txn: TxnId) -> Option<Outcome> {
-        self.decided.get(&txn).copied()
+        self.decided.get(txn)
+    }
+
+    /// Every decision this participant knows (for the retained-state tests and figures).
+    pub fn decisions(&self) -> &Decisions {
+        &self.decided
     }
 
     /// Whether `txn` is prepared and undecided here (in doubt).
@@ -95,6 +101,35 @@ impl Participant {
     /// Whether a prepare of `txn` waits here for locks.
     pub fn is_waiting(&self, txn: TxnId) -> bool {
         self.waiting.contains_key(&txn)
+    }
+
+    /// Entries kept about transactions in flight (prepared, waiting, locks), for the
+    /// retained-state tests.
+    pub fn in_flight(&self) -> usize {
+        self.prepared.len() + self.prepared_at.len() + self.waiting.len() + self.locks.len()
+    }
+
+    /// Every transaction with state here: prepared, waiting for locks, or holding a lock.
+    pub fn active_txns(&self) -> BTreeSet<TxnId> {
+        let mut txns: BTreeSet<TxnId> = self.prepared.keys().copied().collect();
+        txns.extend(self.waiting.keys().copied());
+        for lock in self.locks.values() {
+            txns.extend(lock.writer);
+            txns.extend(lock.readers.iter().copied());
+        }
+        txns
+    }
+
+    /// Whether this participant holds the commit of `txn` durably: its disk synced, the
+    /// decision on it, PREPARED gone, and the decision known in memory. Such a participant
+    /// never prepares nor learns `txn` again (a prepare is answered from the decision), so
+    /// nothing it does later is about `txn`.
+    pub fn holds_commit_durably(&self, storage: &sim_core::Storage<Durable>, txn: TxnId) -> bool {
+        !storage.is_dirty()
+            && self.decided(txn) == Some(Outcome::Commit)
+            && !self.is_prepared(txn)
+            && decisions::logged(storage, txn) == Some(Outcome::Commit)
+            && storage.get(&Durable::key("p", txn)).is_none()
     }
 
     /// The accounts on which `txn` holds a lock here (as writer or reader).
@@ -116,11 +151,7 @@ impl Participant {
             };
             self.balances.insert(account, balance);
         }
-        for (_, record) in ctx.storage().range_prefix("d/") {
-            if let Durable::Decided { txn, outcome } = record {
-                self.decided.insert(txn, outcome);
-            }
-        }
+        self.decided = Decisions::load(ctx.storage());
         let now = ctx.local_time();
         for (_, record) in ctx.storage().range_prefix("p/") {
             if let Durable::Prepared(record) = record {
@@ -180,7 +211,7 @@ impl Participant {
     }
 
     fn on_prepare(&mut self, ctx: &mut Ctx<'_, TxnNode>, txn: TxnId, w: Waiting) {
-        if let Some(&outcome) = self.decided.get(&txn) {
+        if let Some(outcome) = self.decided.get(txn) {
             // A duplicate, or a prepare after this node already gave up on the transaction.
             let reads = Vec::new();
             let yes = outcome == Outcome::Commit;
@@ -333,11 +364,7 @@ impl Participant {
         ctx.cancel_timer(Timer::LockTimeout(txn));
         self.decided.insert(txn, Outcome::Abort);
         // Presumed abort: the record need not be forced.
-        let record = Durable::Decided {
-            txn,
-            outcome: Outcome::Abort,
-        };
-        ctx.storage().put(Durable::key("d", txn), record);
+        decisions::log(ctx.storage(), txn, Outcome::Abort);
         ctx.report(TxnEvent::VotedNo { txn, reason });
         let vote = Msg::Vote {
             txn,
@@ -364,7 +391,7 @@ impl Participant {
             }
             return;
         }
-        let known = self.decided.get(&txn).copied();
+        let known = self.decided.get(txn);
         if o == Outcome::Commit && self.config.is_coordinator(from) {
             // A resent commit already applied, or (with a bug) one this node forgot it
             // prepared: either way there is nothing left to apply.
@@ -394,8 +421,7 @@ impl Participant {
                     .put(format!("b/{account}"), Durable::Balance(balance));
             }
         }
-        ctx.storage()
-            .put(Durable::key("d", txn), Durable::Decided { txn, outcome });
+        decisions::log(ctx.storage(), txn, outcome);
         ctx.storage().remove(&Durable::key("p", txn));
         if outcome == Outcome::Commit && !self.config.has(Bug::AckBeforeSync) {
             ctx.storage().sync();
@@ -471,18 +497,14 @@ impl Participant {
         if self.prepared.contains_key(&txn) {
             return;
         }
-        if let Some(&outcome) = self.decided.get(&txn) {
+        if let Some(outcome) = self.decided.get(txn) {
             return ctx.send(from, Msg::Decision { txn, outcome });
         }
         if let Some(w) = self.waiting.remove(&txn) {
             self.vote_no(ctx, txn, w.coordinator, "peer in doubt");
         } else {
             self.decided.insert(txn, Outcome::Abort);
-            let record = Durable::Decided {
-                txn,
-                outcome: Outcome::Abort,
-            };
-            ctx.storage().put(Durable::key("d", txn), record);
+            decisions::log(ctx.storage(), txn, Outcome::Abort);
         }
         // Forced: having told a peer abort, this node must never vote yes later.
         ctx.storage().sync();

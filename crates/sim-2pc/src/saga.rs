@@ -182,8 +182,7 @@ impl Coordinator {
         if let Some(id) = s.request {
             ctx.reply(id, answer.clone());
         }
-        self.answers
-            .insert((s.record.session, s.record.seq), answer);
+        self.answered((s.record.session, s.record.seq), answer);
         ctx.report(TxnEvent::SagaFinished { saga, completed });
     }
 
@@ -194,16 +193,16 @@ impl Coordinator {
                 continue;
             };
             let key = (record.session, record.seq);
-            self.by_key.insert(key, record.saga);
             if let Some(completed) = record.finished {
                 let answer = if completed {
                     TxnReply::Committed { total: None }
                 } else {
                     TxnReply::Aborted { reason: "refused" }
                 };
-                self.answers.insert(key, answer);
+                self.answered(key, answer);
                 continue;
             }
+            self.by_key.insert(key, record.saga);
             resumed += 1;
             let s = Saga {
                 request: None,

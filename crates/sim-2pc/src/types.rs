@@ -155,10 +155,13 @@ pub enum Durable {
     Commit(CommitRecord),
     /// Participant: PREPARED, with its writes and locks.
     Prepared(PreparedRecord),
-    /// Participant: the decision it learned.
-    Decided {
-        txn: TxnId,
-        outcome: Outcome,
+    /// Participant: the decisions it knows of [`CHUNK`](crate::decisions::CHUNK) transactions
+    /// of one coordinator incarnation, two bits each (see [`crate::decisions`]).
+    Decisions {
+        coordinator: NodeId,
+        epoch: u64,
+        chunk: u64,
+        bits: Vec<u8>,
     },
     /// Saga coordinator: the saga and how far it got.
     Saga(SagaRecord),
@@ -171,7 +174,8 @@ pub enum Durable {
 
 impl Durable {
     /// The storage key of a transaction's record: `c/` (coordinator COMMIT), `p/` (participant
-    /// PREPARED), `d/` (participant decision), `s/` (saga).
+    /// PREPARED), `s/` (saga). A participant's decisions are under `d/`, by chunk
+    /// ([`crate::decisions`]).
     pub fn key(kind: &str, txn: TxnId) -> String {
         format!("{kind}/{txn}")
     }
