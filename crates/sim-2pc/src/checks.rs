@@ -43,6 +43,7 @@ use sim_core::{
 };
 
 use crate::config::{Config, Mode};
+use crate::durable::DurableCommits;
 use crate::node::TxnNode;
 use crate::types::{Account, Outcome, TxnEvent, TxnId};
 
@@ -132,10 +133,8 @@ pub struct Tracker {
     /// The latest transaction each coordinator began: an id up to it that is not running is
     /// closed (see the module docs).
     last_began: BTreeMap<NodeId, TxnId>,
-    /// Committed transactions kept until these participants hold the commit durably.
-    unsettled: BTreeMap<TxnId, BTreeSet<NodeId>>,
-    /// Per participant, the commits it learned whose durability is not yet confirmed.
-    to_confirm: BTreeMap<NodeId, BTreeSet<TxnId>>,
+    /// Committed transactions kept until every participant they named holds the commit durably.
+    unsettled: DurableCommits,
 }
 
 impl Tracker {
@@ -154,8 +153,7 @@ impl Tracker {
             blocking: Blocking::default(),
             running: BTreeSet::new(),
             last_began: BTreeMap::new(),
-            unsettled: BTreeMap::new(),
-            to_confirm: BTreeMap::new(),
+            unsettled: DurableCommits::default(),
         }
     }
 
@@ -171,14 +169,14 @@ impl Tracker {
 
     /// Whether the tracker keeps nothing more about `txn` (closed and not a commit kept).
     fn forgotten(&self, txn: TxnId) -> bool {
-        self.closed(txn) && !self.unsettled.contains_key(&txn)
+        self.closed(txn) && !self.unsettled.contains(txn)
     }
 
     /// Drops every record of `txn` (its yes votes, decision and what participants learned).
     fn forget(&mut self, txn: TxnId) {
         self.prepared.remove(&txn);
         self.decisions.remove(&txn);
-        self.unsettled.remove(&txn);
+        self.unsettled.remove(txn);
         let learned: Vec<(TxnId, NodeId)> = self
             .learned
             .range((txn, NodeId(0))..=(txn, NodeId(u32::MAX)))
@@ -208,32 +206,8 @@ impl Tracker {
     /// (synced, the decision there, PREPARED gone) are settled there; a commit settled at every
     /// participant is forgotten.
     pub fn confirm(&mut self, sim: &Simulation<TxnNode>, node: NodeId) {
-        let Some(pending) = self.to_confirm.get(&node) else {
-            return;
-        };
-        let storage = sim.storage(node);
-        let Some(p) = sim.process(node).and_then(TxnNode::participant) else {
-            return;
-        };
-        if storage.is_dirty() {
-            return;
-        }
-        let durable = |txn: TxnId| p.holds_commit_durably(storage, txn);
-        let settled: Vec<TxnId> = pending.iter().copied().filter(|&t| durable(t)).collect();
-        for txn in settled {
-            if let Some(set) = self.to_confirm.get_mut(&node) {
-                set.remove(&txn);
-            }
-            let Some(waiting) = self.unsettled.get_mut(&txn) else {
-                continue;
-            };
-            waiting.remove(&node);
-            if waiting.is_empty() {
-                self.forget(txn);
-            }
-        }
-        if self.to_confirm.get(&node).is_some_and(BTreeSet::is_empty) {
-            self.to_confirm.remove(&node);
+        for txn in self.unsettled.confirm(sim, node) {
+            self.forget(txn);
         }
     }
 
@@ -371,10 +345,7 @@ impl Tracker {
         }
         let votes = self.prepared.remove(&txn).unwrap_or_default();
         self.running.remove(&txn);
-        self.unsettled
-            .entry(txn)
-            .or_default()
-            .extend(participants.iter().copied());
+        self.unsettled.committed(txn, participants.iter().copied());
         let missing: Vec<String> = participants
             .iter()
             .filter(|p| !votes.contains_key(p))
@@ -457,7 +428,7 @@ impl Tracker {
             self.blocking.aborted += 1;
         }
         self.running.remove(&txn);
-        if !self.unsettled.contains_key(&txn) {
+        if !self.unsettled.contains(txn) {
             self.forget(txn);
         }
     }
@@ -502,12 +473,8 @@ impl Tracker {
             return;
         }
         self.learned.insert((txn, node), (outcome, now));
-        let settling = self
-            .unsettled
-            .get(&txn)
-            .is_some_and(|waiting| waiting.contains(&node));
-        if settling && outcome == Outcome::Commit {
-            self.to_confirm.entry(node).or_default().insert(txn);
+        if outcome == Outcome::Commit {
+            self.unsettled.learned(node, txn);
         }
     }
 
@@ -585,7 +552,6 @@ impl Tracker {
             + self.sagas.len()
             + self.running.len()
             + self.unsettled.len()
-            + self.to_confirm.values().map(BTreeSet::len).sum::<usize>()
     }
 }
 

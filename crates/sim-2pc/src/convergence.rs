@@ -41,6 +41,7 @@ use sim_core::{
 };
 
 use crate::config::{Config, Mode};
+use crate::durable::DurableCommits;
 use crate::node::TxnNode;
 use crate::types::{Outcome, TxnEvent, TxnId};
 
@@ -79,9 +80,7 @@ pub struct Converged {
     retired: usize,
     /// Committed transactions in `seen`, with the participants not yet known to hold the commit
     /// durably.
-    unconfirmed: BTreeMap<TxnId, BTreeSet<NodeId>>,
-    /// Per participant, commits it learned that are not yet confirmed durable there.
-    to_confirm: BTreeMap<NodeId, BTreeSet<TxnId>>,
+    unconfirmed: DurableCommits,
     /// The transactions seen by the heal that the check follows (not retired, or shown again).
     judged: BTreeSet<TxnId>,
     /// How many transactions were seen by the heal: those followed and those retired.
@@ -108,8 +107,7 @@ impl Converged {
             committed: BTreeSet::new(),
             last_began: BTreeMap::new(),
             retired: 0,
-            unconfirmed: BTreeMap::new(),
-            to_confirm: BTreeMap::new(),
+            unconfirmed: DurableCommits::default(),
             judged: BTreeSet::new(),
             judged_count: 0,
             sweep: Sweep::Start,
@@ -137,7 +135,7 @@ impl Converged {
             return;
         }
         self.committed.remove(&txn);
-        self.unconfirmed.remove(&txn);
+        self.unconfirmed.remove(txn);
         self.retired += 1;
     }
 
@@ -164,20 +162,14 @@ impl Converged {
                 }
             }
             TxnEvent::CommitLogged { txn, participants } => {
-                let named = participants.iter().copied().collect();
-                self.unconfirmed.insert(*txn, named);
+                self.unconfirmed
+                    .committed(*txn, participants.iter().copied());
             }
             TxnEvent::Learned {
                 txn,
                 outcome: Outcome::Commit,
                 ..
-            } if self
-                .unconfirmed
-                .get(txn)
-                .is_some_and(|named| named.contains(&node)) =>
-            {
-                self.to_confirm.entry(node).or_default().insert(*txn);
-            }
+            } => self.unconfirmed.learned(node, *txn),
             _ => {}
         }
     }
@@ -185,35 +177,8 @@ impl Converged {
     /// After `node` handled an event: the commits it now holds durably are confirmed there; a
     /// commit confirmed at every participant it named is retired.
     fn confirm(&mut self, sim: &Simulation<TxnNode>, node: NodeId) {
-        let Some(pending) = self.to_confirm.get(&node) else {
-            return;
-        };
-        let storage = sim.storage(node);
-        let Some(p) = sim.process(node).and_then(TxnNode::participant) else {
-            return;
-        };
-        if storage.is_dirty() {
-            return;
-        }
-        let held: Vec<TxnId> = pending
-            .iter()
-            .copied()
-            .filter(|&t| p.holds_commit_durably(storage, t))
-            .collect();
-        for txn in held {
-            if let Some(set) = self.to_confirm.get_mut(&node) {
-                set.remove(&txn);
-            }
-            let Some(named) = self.unconfirmed.get_mut(&txn) else {
-                continue;
-            };
-            named.remove(&node);
-            if named.is_empty() {
-                self.retire(txn);
-            }
-        }
-        if self.to_confirm.get(&node).is_some_and(BTreeSet::is_empty) {
-            self.to_confirm.remove(&node);
+        for txn in self.unconfirmed.confirm(sim, node) {
+            self.retire(txn);
         }
     }
 
@@ -520,7 +485,6 @@ impl Check<TxnNode> for Converged {
                 self.judged = self.seen.keys().copied().collect();
                 self.judged_count = self.retired + self.judged.len();
                 self.pending = self.judged.clone();
-                self.to_confirm.clear();
                 self.unconfirmed.clear();
                 if two_pc {
                     for node in sim.node_ids().collect::<Vec<_>>() {

@@ -20,27 +20,13 @@ use crate::decisions::CHUNK;
 use crate::node::TxnNode;
 use crate::participant::Participant;
 use crate::suite::{CheckParams, TxnSuite};
-use crate::types::{Msg, Outcome, Priority, Step, TxnEvent, TxnId, TxnOp, TxnReply, TxnRequest};
+use crate::tests::{txn, C, P2, P3};
+use crate::types::{Msg, Outcome, Priority, Step, TxnEvent, TxnOp, TxnReply, TxnRequest};
 use crate::workload::WorkloadParams;
 
-const C: NodeId = NodeId(0);
-const P2: NodeId = NodeId(1);
-const P3: NodeId = NodeId(2);
-
+/// The shared configuration, without planted bugs.
 fn config() -> Arc<Config> {
-    let params = Params {
-        accounts: 4,
-        ..Params::default()
-    };
-    Arc::new(Config::new(params, vec![C], vec![P2, P3]).expect("valid"))
-}
-
-fn txn(seq: u64) -> TxnId {
-    TxnId {
-        coordinator: C,
-        epoch: 1,
-        seq,
-    }
+    crate::tests::config(&[])
 }
 
 fn read_prepare(seq: u64) -> Msg {

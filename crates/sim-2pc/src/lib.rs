@@ -56,6 +56,7 @@ pub mod config;
 pub mod convergence;
 pub mod coordinator;
 pub mod decisions;
+pub mod durable;
 pub mod node;
 pub mod participant;
 pub mod saga;

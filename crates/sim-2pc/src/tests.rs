@@ -15,11 +15,12 @@ use crate::types::{
     Msg, Outcome, Priority, Step, Timer, TxnEvent, TxnId, TxnOp, TxnReply, TxnRequest,
 };
 
-const C: NodeId = NodeId(0);
-const P2: NodeId = NodeId(1);
-const P3: NodeId = NodeId(2);
+pub(crate) const C: NodeId = NodeId(0);
+pub(crate) const P2: NodeId = NodeId(1);
+pub(crate) const P3: NodeId = NodeId(2);
 
-fn config(bugs: &[Bug]) -> Arc<Config> {
+/// Four accounts on n2 and n3, coordinated by n1, with `bugs` planted.
+pub(crate) fn config(bugs: &[Bug]) -> Arc<Config> {
     let params = Params {
         accounts: 4,
         bugs: bugs.to_vec(),
@@ -28,7 +29,8 @@ fn config(bugs: &[Bug]) -> Arc<Config> {
     Arc::new(Config::new(params, vec![C], vec![P2, P3]).expect("valid"))
 }
 
-fn txn(seq: u64) -> TxnId {
+/// Transaction `seq` of n1's first incarnation.
+pub(crate) fn txn(seq: u64) -> TxnId {
     TxnId {
         coordinator: C,
         epoch: 1,
