@@ -1,46 +1,45 @@
 //! Consistency anomalies of a key-value history, measured and named rather than assumed away:
 //! stale reads, lost acknowledged writes, and the session guarantees read-your-writes and
-//! monotonic reads.
+//! monotonic reads, judged as the history is recorded in memory that does not grow with it.
 //!
-//! Owns [`Observations`] (the writes and reads of a run, each read with every value it returned,
-//! so a store that returns siblings is judged by all of them), [`Observations::from_history`]
-//! for a `sim-check` kv history, and the analyses [`Observations::stale_reads`],
-//! [`Observations::lost_writes`], [`Observations::read_your_writes`] and
-//! [`Observations::monotonic_reads`].
+//! Owns [`AnomalyTracker`] (fed each operation's invocation and completion, in time order, by a
+//! client as it runs, or by [`AnomalyTracker::from_history`] for a `sim-check` kv history), its
+//! analyses [`AnomalyTracker::stale_reads`], [`AnomalyTracker::read_your_writes`],
+//! [`AnomalyTracker::monotonic_reads`] (each read judged when it completes) and
+//! [`AnomalyTracker::lost_writes`] (judged against the converged replicas at the end), and
+//! [`Found`], what each reports. The writes a later read may name are kept by `writes`'
+//! `WriteLog`, which spills old ones to a temporary file.
 //!
-//! Every written value is unique (the kv clients write `c3-17`), so a value names its write.
-//! Writes are ordered only by real time: `V` precedes `W` when `V` completed before `W` was
-//! invoked. A read is *stale* when some write completed before the read began and every value
-//! the read returned precedes that write (or it returned nothing). An acknowledged write is
+//! The definitions. Every written value is unique (the kv clients write `c3-17`), so a value
+//! names its write; a value no write wrote (or whose write failed) is never judged, and a read
+//! returns only values of writes invoked before it completed. Writes are ordered only by real
+//! time: `V` precedes `W` when `V` completed before `W` was invoked. A read is *stale* when some
+//! write completed before the read began and every value the read returned precedes that write
+//! (or it returned nothing); a write that was never acknowledged precedes nothing. It misses an
+//! own write (*read-your-writes*) when that write is its session's. It breaks *monotonic reads*
+//! when an earlier read of its session and key, completed before it began, returned a value
+//! whose write was invoked after every value it returned completed. An acknowledged write is
 //! *lost* when, once replicas have converged, no surviving value is that write or one that does
-//! not precede it. A value no write of the history wrote is never judged: these analyses count
-//! what the history proves, and leave what it cannot decide to the linearizability checker.
+//! not precede it. These analyses count what the history proves, and leave what it cannot
+//! decide to the linearizability checker.
+//!
+//! How a read is judged when it completes. The newest write a read could have missed is the
+//! write invoked last among those acknowledged before the read began; `Newest` keeps it per
+//! key (and per key and session) as acknowledgements arrive, and the read takes it when it is
+//! invoked. The read is stale exactly when that write was invoked no earlier than the moment
+//! after the newest value it returned was acknowledged, and that write is the one its message
+//! names.
+
+#[cfg(test)]
+mod tests;
+mod writes;
 
 use std::collections::BTreeMap;
 
 use serde_json::Value;
 use sim_check::{History, OpFn, Outcome};
 
-/// One write: its key, value, and when it was invoked and (if acknowledged) completed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct WriteObs {
-    pub key: String,
-    pub value: String,
-    pub session: u64,
-    pub invoked_ns: u64,
-    /// `None` unless it completed ok: an unacknowledged write precedes nothing.
-    pub completed_ns: Option<u64>,
-}
-
-/// One ok read and every value it returned (none: the key was absent).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ReadObs {
-    pub key: String,
-    pub values: Vec<String>,
-    pub session: u64,
-    pub invoked_ns: u64,
-    pub completed_ns: u64,
-}
+use writes::{ValueRef, WriteLog, WriteRec};
 
 /// One anomaly: what it is about, for a message.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,455 +51,519 @@ pub struct Anomaly {
     pub message: String,
 }
 
-/// The writes and reads of a run.
-#[derive(Clone, Debug, Default)]
-pub struct Observations {
-    pub writes: Vec<WriteObs>,
-    pub reads: Vec<ReadObs>,
+/// The anomalies of one kind: how many, and the first (in the order reads completed; for lost
+/// writes, the earliest acknowledged).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Found {
+    pub count: u64,
+    pub first: Option<Anomaly>,
 }
 
-impl Observations {
-    /// The puts, compare-and-sets and ok reads of a kv history, each process taken as a
-    /// session. Appends are left out: their values are concatenations, not one write's.
+impl Found {
+    /// Counts one more; `anomaly` is built only for the first.
+    fn add(&mut self, anomaly: impl FnOnce() -> Anomaly) {
+        self.count += 1;
+        if self.first.is_none() {
+            self.first = Some(anomaly());
+        }
+    }
+}
+
+/// A write a read may have missed.
+#[derive(Clone, Debug)]
+struct Witness {
+    value: ValueRef,
+    session: u64,
+    invoked_ns: u64,
+    completed_ns: u64,
+}
+
+/// The write invoked last among those acknowledged so far, and among those acknowledged before
+/// the latest acknowledgement's moment: so that a read invoked at that same moment takes only
+/// writes acknowledged strictly before it.
+#[derive(Clone, Debug, Default)]
+struct Newest {
+    at_ns: u64,
+    before: Option<Witness>,
+    through: Option<Witness>,
+}
+
+impl Newest {
+    fn acknowledged(&mut self, write: &Witness) {
+        if write.completed_ns > self.at_ns {
+            self.before = self.through.clone();
+            self.at_ns = write.completed_ns;
+        }
+        if self
+            .through
+            .as_ref()
+            .is_none_or(|newest| write.invoked_ns > newest.invoked_ns)
+        {
+            self.through = Some(write.clone());
+        }
+    }
+
+    /// The newest write acknowledged strictly before `at_ns` (no earlier than the latest
+    /// acknowledgement seen).
+    fn before(&self, at_ns: u64) -> Option<Witness> {
+        if at_ns > self.at_ns {
+            self.through.clone()
+        } else {
+            self.before.clone()
+        }
+    }
+}
+
+/// A write in flight.
+#[derive(Clone, Debug)]
+struct PendingWrite {
+    key: u32,
+    value: ValueRef,
+    session: u64,
+    invoked_ns: u64,
+}
+
+/// A read in flight, with the newest writes it could miss, taken when it was invoked.
+#[derive(Clone, Debug)]
+struct PendingRead {
+    key: u32,
+    session: u64,
+    invoked_ns: u64,
+    newest: Option<Witness>,
+    own: Option<Witness>,
+}
+
+/// A session's last ok read of a key.
+#[derive(Clone, Debug)]
+struct LastRead {
+    invoked_ns: u64,
+    completed_ns: u64,
+    values: Vec<ValueRef>,
+}
+
+/// What is known of the write of a value.
+#[derive(Clone, Copy, Debug)]
+enum Written {
+    /// No write of it was invoked, or it failed.
+    Unknown,
+    /// In flight, or the client gave up on it: it precedes nothing.
+    Unacknowledged {
+        invoked_ns: u64,
+    },
+    Acknowledged {
+        invoked_ns: u64,
+        completed_ns: u64,
+    },
+}
+
+/// The anomalies of a kv history, judged as it is recorded; see the module docs. Operations are
+/// named by the caller's `op` numbers, unique among those in flight; calls come in time order.
+#[derive(Debug, Default)]
+pub struct AnomalyTracker {
+    keys: BTreeMap<String, u32>,
+    key_names: Vec<String>,
+    writes: WriteLog,
+    pending_writes: BTreeMap<u64, PendingWrite>,
+    /// The writes in flight, by key and value.
+    pending_values: BTreeMap<(u32, ValueRef), u64>,
+    pending_reads: BTreeMap<u64, PendingRead>,
+    newest: BTreeMap<u32, Newest>,
+    newest_own: BTreeMap<(u32, u64), Newest>,
+    last_read: BTreeMap<(u64, u32), LastRead>,
+    stale: Found,
+    own: Found,
+    monotonic: Found,
+    /// A spilled write that could not be read back: the analyses judged without it.
+    error: Option<String>,
+}
+
+impl AnomalyTracker {
+    pub fn new() -> Self {
+        AnomalyTracker::default()
+    }
+
+    /// A tracker whose write log spills `block` writes at a time (tests use tiny blocks).
+    pub fn with_block(block: usize) -> Self {
+        AnomalyTracker {
+            writes: WriteLog::with_block(block),
+            ..AnomalyTracker::default()
+        }
+    }
+
+    /// The judgements of a `sim-check` kv history: its puts, compare-and-sets and reads, each
+    /// process taken as a session. Appends are left out: their values are concatenations, not
+    /// one write's. Events are taken in time order (a history without times judges nothing
+    /// stale: no write completed before anything began).
     pub fn from_history(history: &History) -> Self {
         let events = history.events();
         let time = |index: usize| events.get(index).and_then(|e| e.time_ns).unwrap_or(0);
-        let mut observations = Observations::default();
-        for op in history.operations() {
-            let Some(key) = op.key.clone() else { continue };
-            let invoked_ns = time(op.index);
-            let completed_ns = match op.outcome {
-                Outcome::Ok => op.complete_index.map(time),
-                Outcome::Fail | Outcome::Info => None,
+        let operations = history.operations();
+        let mut steps: Vec<(u64, usize, usize)> = Vec::new();
+        for (n, op) in operations.iter().enumerate() {
+            steps.push((time(op.index), op.index, n));
+            if let Some(complete) = op.complete_index {
+                steps.push((time(complete), complete, n));
+            }
+        }
+        steps.sort_unstable();
+        let mut tracker = AnomalyTracker::new();
+        for (at_ns, event, n) in steps {
+            let op = &operations[n];
+            let Some(key) = op.key.as_deref() else {
+                continue;
             };
             let written = match op.f {
-                OpFn::Write => op.input.as_str().map(str::to_string),
-                OpFn::Cas => op
-                    .input
-                    .as_array()
-                    .and_then(|pair| pair.get(1))
-                    .and_then(Value::as_str)
-                    .map(str::to_string),
+                OpFn::Write => Some(&op.input),
+                OpFn::Cas => op.input.as_array().and_then(|pair| pair.get(1)),
                 _ => None,
             };
-            if let Some(value) = written {
-                if op.outcome != Outcome::Fail {
-                    observations.writes.push(WriteObs {
-                        key: key.clone(),
-                        value,
-                        session: op.process,
-                        invoked_ns,
-                        completed_ns,
-                    });
+            let id = n as u64;
+            match (op.f, written, event == op.index) {
+                (OpFn::Read, _, true) => tracker.read_invoked(id, key, op.process, at_ns),
+                (OpFn::Read, _, false) => {
+                    let values = match op.output.as_ref() {
+                        Some(Value::Null) | None => Vec::new(),
+                        Some(value) => vec![value_ref(value)],
+                    };
+                    tracker.read_done(id, op.outcome, values, at_ns);
                 }
-            }
-            if let (OpFn::Read, Some(completed_ns), Some(output)) =
-                (op.f, completed_ns, op.output.as_ref())
-            {
-                let values = output
-                    .as_str()
-                    .map(|v| vec![v.to_string()])
-                    .unwrap_or_default();
-                observations.reads.push(ReadObs {
-                    key,
-                    values,
-                    session: op.process,
-                    invoked_ns,
-                    completed_ns,
-                });
+                (_, Some(value), true) => {
+                    tracker.write_invoked_ref(id, key, value_ref(value), op.process, at_ns)
+                }
+                (_, Some(_), false) => tracker.write_completed(id, op.outcome, at_ns),
+                (_, None, _) => {}
             }
         }
-        observations
+        tracker
     }
 
-    /// Each written value's write.
-    fn by_value(&self) -> BTreeMap<(&str, &str), &WriteObs> {
-        self.writes
-            .iter()
-            .map(|w| ((w.key.as_str(), w.value.as_str()), w))
-            .collect()
+    /// A write of `value` to `key` by `session` was invoked at `at_ns`.
+    pub fn write_invoked(&mut self, op: u64, key: &str, value: &str, session: u64, at_ns: u64) {
+        self.write_invoked_ref(op, key, ValueRef::of_str(value), session, at_ns);
     }
 
-    /// The latest completion among `values`' writes: `Some(None)` when one of them never
-    /// completed or is unknown (it precedes nothing), `Some(Some(0))`-like floor for none.
-    fn latest_completion(
-        by_value: &BTreeMap<(&str, &str), &WriteObs>,
-        key: &str,
-        values: &[String],
-    ) -> Option<u64> {
-        let mut latest = 0u64;
-        for value in values {
-            match by_value
-                .get(&(key, value.as_str()))
-                .and_then(|w| w.completed_ns)
-            {
-                Some(completed) => latest = latest.max(completed + 1),
-                None => return None,
-            }
+    fn write_invoked_ref(&mut self, op: u64, key: &str, value: ValueRef, session: u64, at: u64) {
+        let key = self.key_id(key);
+        self.pending_values.insert((key, value.clone()), op);
+        let write = PendingWrite {
+            key,
+            value,
+            session,
+            invoked_ns: at,
+        };
+        self.pending_writes.insert(op, write);
+    }
+
+    /// Write `op` ended at `at_ns`: acknowledged (`Ok`), given up on (`Info`: it may yet take
+    /// effect) or failed (`Fail`: it took no effect, and its value names no write).
+    pub fn write_completed(&mut self, op: u64, outcome: Outcome, at_ns: u64) {
+        let Some(write) = self.pending_writes.remove(&op) else {
+            return;
+        };
+        self.pending_values
+            .remove(&(write.key, write.value.clone()));
+        let completed_ns = match outcome {
+            Outcome::Ok => Some(at_ns),
+            Outcome::Info => None,
+            Outcome::Fail => return,
+        };
+        if let Some(completed_ns) = completed_ns {
+            let witness = Witness {
+                value: write.value.clone(),
+                session: write.session,
+                invoked_ns: write.invoked_ns,
+                completed_ns,
+            };
+            self.newest
+                .entry(write.key)
+                .or_default()
+                .acknowledged(&witness);
+            self.newest_own
+                .entry((write.key, write.session))
+                .or_default()
+                .acknowledged(&witness);
         }
-        Some(latest)
+        let record = WriteRec {
+            key: write.key,
+            session: write.session,
+            invoked_ns: write.invoked_ns,
+            completed_ns,
+        };
+        self.writes.insert(write.value, record);
     }
 
-    /// Reads that missed a write completed before they began. The write named is the earliest
-    /// completed of those the read missed.
-    pub fn stale_reads(&self) -> Vec<Anomaly> {
-        self.missed_writes(false)
-            .into_iter()
-            .map(|(read, missed)| Anomaly {
-                key: read.key.clone(),
+    /// A read of `key` by `session` was invoked at `at_ns`.
+    pub fn read_invoked(&mut self, op: u64, key: &str, session: u64, at_ns: u64) {
+        let key = self.key_id(key);
+        let newest = self.newest.get(&key).and_then(|n| n.before(at_ns));
+        let own = self
+            .newest_own
+            .get(&(key, session))
+            .and_then(|n| n.before(at_ns));
+        let read = PendingRead {
+            key,
+            session,
+            invoked_ns: at_ns,
+            newest,
+            own,
+        };
+        self.pending_reads.insert(op, read);
+    }
+
+    /// Read `op` ended at `at_ns`; if `Ok`, it returned `values` (none: the key was absent;
+    /// several: siblings, all judged). It is judged now.
+    pub fn read_completed(&mut self, op: u64, outcome: Outcome, values: &[String], at_ns: u64) {
+        let values = values.iter().map(|v| ValueRef::of_str(v)).collect();
+        self.read_done(op, outcome, values, at_ns);
+    }
+
+    fn read_done(&mut self, op: u64, outcome: Outcome, values: Vec<ValueRef>, at_ns: u64) {
+        let Some(read) = self.pending_reads.remove(&op) else {
+            return;
+        };
+        if outcome != Outcome::Ok {
+            return;
+        }
+        if let Err(error) = self.judge_read(&read, &values) {
+            self.error.get_or_insert(error);
+        }
+        let last = LastRead {
+            invoked_ns: read.invoked_ns,
+            completed_ns: at_ns,
+            values,
+        };
+        self.last_read.insert((read.session, read.key), last);
+    }
+
+    /// Judges an ok read that returned `values` against the writes it could have missed and
+    /// its session's last read of the key.
+    fn judge_read(&mut self, read: &PendingRead, values: &[ValueRef]) -> Result<(), String> {
+        let Some(latest) = self.latest_acknowledged(read.key, values)? else {
+            return Ok(());
+        };
+        let key = &self.key_names[read.key as usize];
+        let shown = || values.iter().map(ValueRef::render).collect::<Vec<_>>();
+        if let Some(missed) = read.newest.as_ref().filter(|w| w.invoked_ns >= latest) {
+            self.stale.add(|| Anomaly {
+                key: key.clone(),
                 session: read.session,
                 at_ns: read.invoked_ns,
                 message: format!(
-                    "a read of {} by session {} invoked at {}ns returned {:?}, missing {:?} \
+                    "a read of {key} by session {} invoked at {}ns returned {:?}, missing {:?} \
                      written by session {} and acknowledged at {}ns",
-                    read.key,
                     read.session,
                     read.invoked_ns,
-                    read.values,
-                    missed.value,
+                    shown(),
+                    missed.value.render(),
                     missed.session,
-                    missed.completed_ns.unwrap_or(0)
+                    missed.completed_ns
                 ),
-            })
-            .collect()
-    }
-
-    /// Each read that missed a write completed before it began (of its own session only, if
-    /// `own_session`), with the earliest completed such write.
-    fn missed_writes(&self, own_session: bool) -> Vec<(&ReadObs, &WriteObs)> {
-        let by_value = self.by_value();
-        let session = |s: u64| if own_session { s } else { 0 };
-        let groups = MissedWrites::group(&self.writes, |w| (w.key.as_str(), session(w.session)));
-        self.reads
-            .iter()
-            .filter_map(|read| {
-                let latest = Self::latest_completion(&by_value, &read.key, &read.values)?;
-                let missed = groups
-                    .get(&(read.key.as_str(), session(read.session)))?
-                    .earliest_missed(latest, read.invoked_ns)?;
-                Some((read, missed))
-            })
-            .collect()
-    }
-
-    /// Acknowledged writes that no surviving value (`survivors`: each key's values once the
-    /// replicas converged) is, or follows.
-    pub fn lost_writes(&self, survivors: &BTreeMap<String, Vec<String>>) -> Vec<Anomaly> {
-        let by_value = self.by_value();
-        let mut anomalies = Vec::new();
-        for write in &self.writes {
-            let Some(completed) = write.completed_ns else {
-                continue;
-            };
-            let surviving = survivors.get(&write.key).map(Vec::as_slice).unwrap_or(&[]);
-            if surviving.contains(&write.value) {
-                continue;
-            }
-            let Some(latest) = Self::latest_completion(&by_value, &write.key, surviving) else {
-                continue;
-            };
-            if write.invoked_ns >= latest {
-                anomalies.push(Anomaly {
-                    key: write.key.clone(),
-                    session: write.session,
-                    at_ns: completed,
-                    message: format!(
-                        "the write of {:?} to {} by session {}, acknowledged at {}ns, is lost: \
-                         the replicas converged on {:?}, written before it",
-                        write.value, write.key, write.session, completed, surviving
-                    ),
-                });
-            }
+            });
         }
-        anomalies
-    }
-
-    /// Reads that missed an acknowledged write of their own session (the earliest completed
-    /// of those missed is named).
-    pub fn read_your_writes(&self) -> Vec<Anomaly> {
-        self.missed_writes(true)
-            .into_iter()
-            .map(|(read, own)| Anomaly {
-                key: read.key.clone(),
+        if let Some(own) = read.own.as_ref().filter(|w| w.invoked_ns >= latest) {
+            self.own.add(|| Anomaly {
+                key: key.clone(),
                 session: read.session,
                 at_ns: read.invoked_ns,
                 message: format!(
-                    "session {} read {:?} from {} at {}ns, missing its own write {:?} \
+                    "session {} read {:?} from {key} at {}ns, missing its own write {:?} \
                      acknowledged at {}ns",
                     read.session,
-                    read.values,
-                    read.key,
+                    shown(),
                     read.invoked_ns,
-                    own.value,
-                    own.completed_ns.unwrap_or(0)
+                    own.value.render(),
+                    own.completed_ns
                 ),
-            })
-            .collect()
+            });
+        }
+        self.judge_monotonic(read, values, latest)
+    }
+
+    /// Judges an ok read whose values' latest acknowledgement was just before `latest` against
+    /// its session's last read of the key.
+    fn judge_monotonic(
+        &mut self,
+        read: &PendingRead,
+        values: &[ValueRef],
+        latest: u64,
+    ) -> Result<(), String> {
+        let key = &self.key_names[read.key as usize];
+        let Some(earlier) = self.last_read.get(&(read.session, read.key)) else {
+            return Ok(());
+        };
+        if earlier.completed_ns >= read.invoked_ns {
+            return Ok(());
+        }
+        let shown = || values.iter().map(ValueRef::render).collect::<Vec<_>>();
+        for value in &earlier.values {
+            let invoked = match self.written(read.key, value)? {
+                Written::Unknown => continue,
+                Written::Unacknowledged { invoked_ns }
+                | Written::Acknowledged { invoked_ns, .. } => invoked_ns,
+            };
+            if invoked >= latest {
+                let earlier_ns = earlier.invoked_ns;
+                self.monotonic.add(|| Anomaly {
+                    key: key.clone(),
+                    session: read.session,
+                    at_ns: read.invoked_ns,
+                    message: format!(
+                        "session {} read {:?} from {key} at {}ns after reading the newer {:?} \
+                         at {earlier_ns}ns",
+                        read.session,
+                        shown(),
+                        read.invoked_ns,
+                        value.render(),
+                    ),
+                });
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// The moment after the latest acknowledgement among `values`' writes (0 for none), or
+    /// `None` when one of them was never acknowledged or is unknown: it precedes nothing.
+    fn latest_acknowledged(&self, key: u32, values: &[ValueRef]) -> Result<Option<u64>, String> {
+        let mut latest = 0u64;
+        for value in values {
+            match self.written(key, value)? {
+                Written::Acknowledged { completed_ns, .. } => {
+                    latest = latest.max(completed_ns.saturating_add(1))
+                }
+                Written::Unknown | Written::Unacknowledged { .. } => return Ok(None),
+            }
+        }
+        Ok(Some(latest))
+    }
+
+    /// What is known of the write of `value` to `key`.
+    fn written(&self, key: u32, value: &ValueRef) -> Result<Written, String> {
+        if let Some(op) = self.pending_values.get(&(key, value.clone())) {
+            let invoked_ns = self.pending_writes[op].invoked_ns;
+            return Ok(Written::Unacknowledged { invoked_ns });
+        }
+        Ok(match self.writes.get(key, value)? {
+            None => Written::Unknown,
+            Some(WriteRec {
+                invoked_ns,
+                completed_ns: None,
+                ..
+            }) => Written::Unacknowledged { invoked_ns },
+            Some(WriteRec {
+                invoked_ns,
+                completed_ns: Some(completed_ns),
+                ..
+            }) => Written::Acknowledged {
+                invoked_ns,
+                completed_ns,
+            },
+        })
+    }
+
+    fn key_id(&mut self, key: &str) -> u32 {
+        if let Some(id) = self.keys.get(key) {
+            return *id;
+        }
+        let id = self.key_names.len() as u32;
+        self.keys.insert(key.to_string(), id);
+        self.key_names.push(key.to_string());
+        id
+    }
+
+    /// Every key an operation named.
+    pub fn keys(&self) -> &[String] {
+        &self.key_names
+    }
+
+    /// Reads that missed a write completed before they began (the write named is the one
+    /// invoked last of those).
+    pub fn stale_reads(&self) -> Result<Found, String> {
+        self.judged(&self.stale)
+    }
+
+    /// Reads that missed an acknowledged write of their own session.
+    pub fn read_your_writes(&self) -> Result<Found, String> {
+        self.judged(&self.own)
     }
 
     /// Reads that returned only values older than what an earlier read of the same session and
     /// key returned.
-    pub fn monotonic_reads(&self) -> Vec<Anomaly> {
-        let by_value = self.by_value();
-        let mut last: BTreeMap<(u64, &str), &ReadObs> = BTreeMap::new();
-        let mut reads: Vec<&ReadObs> = self.reads.iter().collect();
-        reads.sort_by_key(|r| (r.invoked_ns, r.completed_ns));
-        let mut anomalies = Vec::new();
-        for read in reads {
-            if let Some(earlier) = last.get(&(read.session, read.key.as_str())) {
-                if earlier.completed_ns < read.invoked_ns {
-                    let latest = Self::latest_completion(&by_value, &read.key, &read.values);
-                    let newer_seen = earlier.values.iter().find(|v| {
-                        let written = by_value.get(&(read.key.as_str(), v.as_str()));
-                        matches!((latest, written), (Some(l), Some(w)) if w.invoked_ns >= l)
-                    });
-                    if let Some(newer) = newer_seen {
-                        anomalies.push(Anomaly {
-                            key: read.key.clone(),
-                            session: read.session,
-                            at_ns: read.invoked_ns,
-                            message: format!(
-                                "session {} read {:?} from {} at {}ns after reading the newer \
-                                 {newer:?} at {}ns",
-                                read.session,
-                                read.values,
-                                read.key,
-                                read.invoked_ns,
-                                earlier.invoked_ns
-                            ),
-                        });
-                    }
+    pub fn monotonic_reads(&self) -> Result<Found, String> {
+        self.judged(&self.monotonic)
+    }
+
+    fn judged(&self, found: &Found) -> Result<Found, String> {
+        match &self.error {
+            Some(error) => Err(error.clone()),
+            None => Ok(found.clone()),
+        }
+    }
+
+    /// Acknowledged writes that no surviving value (`survivors`: each key's values once the
+    /// replicas converged) is, or follows. The one named is the earliest acknowledged.
+    pub fn lost_writes(&self, survivors: &BTreeMap<String, Vec<String>>) -> Result<Found, String> {
+        if let Some(error) = &self.error {
+            return Err(error.clone());
+        }
+        // Each key's moment after its survivors' latest acknowledgement.
+        let mut judged: BTreeMap<u32, (u64, Vec<ValueRef>, &[String])> = BTreeMap::new();
+        for (key, surviving) in survivors {
+            let Some(&id) = self.keys.get(key) else {
+                continue;
+            };
+            let refs: Vec<ValueRef> = surviving.iter().map(|v| ValueRef::of_str(v)).collect();
+            if let Some(latest) = self.latest_acknowledged(id, &refs)? {
+                judged.insert(id, (latest, refs, surviving));
+            }
+        }
+        let mut count = 0;
+        let mut first: Option<(u64, ValueRef, WriteRec)> = None;
+        self.writes.for_each(|value, write| {
+            let Some(completed) = write.completed_ns else {
+                return;
+            };
+            let Some((latest, refs, _)) = judged.get(&write.key) else {
+                return;
+            };
+            if write.invoked_ns >= *latest && !refs.contains(value) {
+                count += 1;
+                if first
+                    .as_ref()
+                    .is_none_or(|(earliest, ..)| completed < *earliest)
+                {
+                    first = Some((completed, value.clone(), *write));
                 }
             }
-            last.insert((read.session, read.key.as_str()), read);
-        }
-        anomalies
-    }
-}
-
-/// One group's writes (a key's, or a key's within one session), indexed so that a read asks in
-/// O(log n) which write it missed: [`MissedWrites::earliest_missed`]. Scanning every write for
-/// every read made the analyses quadratic (a two-minute quorum run spent 85% of its time there).
-struct MissedWrites<'a> {
-    /// Sorted by invocation time.
-    writes: Vec<&'a WriteObs>,
-    /// `suffix[i]`: the index in `writes` of the earliest completion among `writes[i..]`
-    /// (ties: the write recorded first), or `None` when none of them completed.
-    suffix: Vec<Option<usize>>,
-}
-
-impl<'a> MissedWrites<'a> {
-    /// `writes` grouped by `group`, each group indexed.
-    fn group<K: Ord>(
-        writes: &'a [WriteObs],
-        group: impl Fn(&'a WriteObs) -> K,
-    ) -> BTreeMap<K, MissedWrites<'a>> {
-        let mut groups: BTreeMap<K, Vec<(usize, &'a WriteObs)>> = BTreeMap::new();
-        for (recorded, write) in writes.iter().enumerate() {
-            groups
-                .entry(group(write))
-                .or_default()
-                .push((recorded, write));
-        }
-        groups
-            .into_iter()
-            .map(|(key, members)| (key, MissedWrites::new(members)))
-            .collect()
-    }
-
-    /// Indexes `members` (each with its place in the order writes were recorded).
-    fn new(mut members: Vec<(usize, &'a WriteObs)>) -> Self {
-        members.sort_by_key(|(recorded, w)| (w.invoked_ns, *recorded));
-        let rank = |i: usize| {
-            let (recorded, w) = members[i];
-            w.completed_ns.map(|completed| (completed, recorded))
-        };
-        let mut suffix = vec![None; members.len()];
-        let mut best: Option<usize> = None;
-        for i in (0..members.len()).rev() {
-            if let Some(this) = rank(i) {
-                if best.and_then(rank).is_none_or(|b| this <= b) {
-                    best = Some(i);
-                }
+        })?;
+        let first = first.map(|(completed, value, write)| {
+            let key = &self.key_names[write.key as usize];
+            let surviving = judged.get(&write.key).map_or(&[][..], |(_, _, s)| s);
+            Anomaly {
+                key: key.clone(),
+                session: write.session,
+                at_ns: completed,
+                message: format!(
+                    "the write of {:?} to {key} by session {}, acknowledged at {completed}ns, is \
+                     lost: the replicas converged on {surviving:?}, written before it",
+                    value.render(),
+                    write.session,
+                ),
             }
-            suffix[i] = best;
-        }
-        MissedWrites {
-            writes: members.into_iter().map(|(_, w)| w).collect(),
-            suffix,
-        }
+        });
+        Ok(Found { count, first })
     }
 
-    /// The earliest completed write invoked at or after `latest` (the moment after the newest
-    /// write a read returned completed) that completed before `invoked` (the read's start):
-    /// a write the read should have seen.
-    fn earliest_missed(&self, latest: u64, invoked: u64) -> Option<&'a WriteObs> {
-        let from = self.writes.partition_point(|w| w.invoked_ns < latest);
-        let best = self.writes[self.suffix.get(from).copied()??];
-        best.completed_ns
-            .is_some_and(|completed| completed < invoked)
-            .then_some(best)
+    /// The finished writes kept in memory and spilled to disk.
+    pub fn write_counts(&self) -> (usize, usize) {
+        self.writes.counts()
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    fn write(value: &str, session: u64, invoked: u64, completed: Option<u64>) -> WriteObs {
-        WriteObs {
-            key: "k".into(),
-            value: value.into(),
-            session,
-            invoked_ns: invoked,
-            completed_ns: completed,
-        }
-    }
-
-    fn read(values: &[&str], session: u64, invoked: u64, completed: u64) -> ReadObs {
-        ReadObs {
-            key: "k".into(),
-            values: values.iter().map(|v| v.to_string()).collect(),
-            session,
-            invoked_ns: invoked,
-            completed_ns: completed,
-        }
-    }
-
-    #[test]
-    fn a_read_that_misses_a_completed_write_is_stale_and_a_concurrent_one_is_not() {
-        let obs = Observations {
-            writes: vec![write("a", 1, 0, Some(10)), write("b", 1, 20, Some(30))],
-            reads: vec![
-                read(&["a"], 2, 40, 50),      // stale: b completed at 30
-                read(&["a"], 2, 25, 35),      // b was concurrent: not stale
-                read(&[], 2, 15, 16),         // absent after a completed: stale
-                read(&["a", "b"], 2, 60, 61), // siblings including b: not stale
-            ],
-        };
-        let stale = obs.stale_reads();
-        assert_eq!(stale.len(), 2, "{stale:?}");
-        assert_eq!(stale[0].at_ns, 40);
-        assert_eq!(stale[1].at_ns, 15);
-    }
-
-    #[test]
-    fn an_acknowledged_write_is_lost_when_the_survivor_precedes_it() {
-        let obs = Observations {
-            writes: vec![
-                write("a", 1, 0, Some(10)),
-                write("b", 2, 20, Some(30)),
-                write("c", 3, 25, None),
-            ],
-            reads: Vec::new(),
-        };
-        let survivors = BTreeMap::from([("k".to_string(), vec!["a".to_string()])]);
-        let lost = obs.lost_writes(&survivors);
-        assert_eq!(lost.len(), 1, "{lost:?}");
-        assert!(lost[0].message.contains("\"b\""));
-        // b survives: a was overwritten by a later write, nothing is lost.
-        let survivors = BTreeMap::from([("k".to_string(), vec!["b".to_string()])]);
-        assert!(obs.lost_writes(&survivors).is_empty());
-    }
-
-    #[test]
-    fn session_guarantees_are_judged_per_session() {
-        let obs = Observations {
-            writes: vec![write("a", 1, 0, Some(10)), write("b", 1, 20, Some(30))],
-            reads: vec![
-                read(&["b"], 1, 40, 41),
-                read(&["a"], 1, 50, 51),
-                read(&["a"], 2, 50, 51),
-            ],
-        };
-        assert_eq!(obs.read_your_writes().len(), 1);
-        assert_eq!(obs.monotonic_reads().len(), 1);
-        assert_eq!(obs.monotonic_reads()[0].session, 1);
-    }
-
-    /// The definitions read literally: every write against every read.
-    fn missed_by_definition<'a>(
-        obs: &'a Observations,
-        read: &ReadObs,
-        same_session: bool,
-    ) -> Option<&'a WriteObs> {
-        let latest = Observations::latest_completion(&obs.by_value(), &read.key, &read.values)?;
-        obs.writes
-            .iter()
-            .filter(|w| {
-                w.key == read.key
-                    && (!same_session || w.session == read.session)
-                    && w.completed_ns.is_some_and(|c| c < read.invoked_ns)
-                    && w.invoked_ns >= latest
-            })
-            .min_by_key(|w| w.completed_ns)
-    }
-
-    fn history_strategy() -> impl Strategy<Value = Observations> {
-        let write = (0..2u8, 0..3u64, 0..40u64, proptest::option::of(0..20u64));
-        let read = (
-            0..2u8,
-            0..3u64,
-            0..60u64,
-            0..5u64,
-            proptest::collection::vec(0..12usize, 0..3),
-        );
-        (
-            proptest::collection::vec(write, 0..12),
-            proptest::collection::vec(read, 0..12),
-        )
-            .prop_map(|(writes, reads)| {
-                let writes: Vec<WriteObs> = writes
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, (key, session, invoked, length))| WriteObs {
-                        key: format!("k{key}"),
-                        value: format!("v{i}"),
-                        session,
-                        invoked_ns: invoked,
-                        completed_ns: length.map(|l| invoked + l),
-                    })
-                    .collect();
-                let reads = reads
-                    .into_iter()
-                    .map(|(key, session, invoked, length, values)| ReadObs {
-                        key: format!("k{key}"),
-                        // Values of writes to this key, and some no write wrote.
-                        values: values.into_iter().map(|v| format!("v{v}")).collect(),
-                        session,
-                        invoked_ns: invoked,
-                        completed_ns: invoked + length,
-                    })
-                    .collect();
-                Observations { writes, reads }
-            })
-    }
-
-    proptest! {
-        /// The indexed analyses find exactly the reads the definitions do, and name the
-        /// earliest-completed write each read missed.
-        #[test]
-        fn indexed_analyses_match_the_definitions(obs in history_strategy()) {
-            for own_session in [false, true] {
-                let expected: Vec<(*const ReadObs, Option<u64>)> = obs
-                    .reads
-                    .iter()
-                    .filter_map(|read| {
-                        let missed = missed_by_definition(&obs, read, own_session)?;
-                        Some((read as *const ReadObs, missed.completed_ns))
-                    })
-                    .collect();
-                // Ties in completion time may name either write: compare the completion.
-                let got: Vec<(*const ReadObs, Option<u64>)> = obs
-                    .missed_writes(own_session)
-                    .into_iter()
-                    .map(|(read, missed)| (read as *const ReadObs, missed.completed_ns))
-                    .collect();
-                prop_assert_eq!(got, expected);
-            }
-            prop_assert_eq!(obs.stale_reads().len(), obs.missed_writes(false).len());
-            prop_assert_eq!(obs.read_your_writes().len(), obs.missed_writes(true).len());
-        }
+/// A history value as a written value: a string as itself, anything else as its JSON text.
+fn value_ref(value: &Value) -> ValueRef {
+    match value {
+        Value::String(text) => ValueRef::of_str(text),
+        other => ValueRef::Json(other.to_string()),
     }
 }

@@ -12,8 +12,9 @@
 //! - `recorder`: [`Recorder`], where a kv client history goes as it is recorded: the incremental
 //!   checker always, the whole history or a history file only when an output asks.
 //! - `stats`: [`KvWorkload::summary`], the lines a run summary prints.
-//! - `anomalies`: [`Observations`]: stale reads, lost acknowledged writes and session
-//!   guarantees of a history, measured for stores that are not linearizable by design.
+//! - `anomalies`: [`AnomalyTracker`]: stale reads, lost acknowledged writes and session
+//!   guarantees of a history, judged as it is recorded, for stores that are not linearizable by
+//!   design.
 //! - `checks`: [`KvCheckParams`] and [`checks`]: `kv.linearizable`, `kv.progress`, `kv.some_ok`.
 //!
 //! The store itself (sessions, log order, leader redirects) is the protocol's: this crate only
@@ -75,7 +76,7 @@ mod toy;
 /// Every check name this crate's checks use.
 pub const CHECK_NAMES: [&str; 3] = ["kv.linearizable", "kv.progress", "kv.some_ok"];
 
-pub use anomalies::{Anomaly, Observations, ReadObs, WriteObs};
+pub use anomalies::{Anomaly, AnomalyTracker, Found};
 pub use checks::{
     checks, failure_violation, kv_workload, KvCheckParams, Linearizable, Progress, SomeOk,
 };

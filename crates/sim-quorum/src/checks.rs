@@ -5,11 +5,11 @@
 //!
 //! Owns [`CheckParams`] (the `[checks]` table), [`Expectation`], [`Rule`], [`checks`] and the
 //! checks: `quorum.linearizable` (always), `quorum.stale_reads`, `quorum.lost_writes`,
-//! `quorum.read_your_writes`, `quorum.monotonic_reads` (always, judged on the whole history at
-//! the end), `quorum.convergence` (eventually: within `converge_within` of the quiet phase's
+//! `quorum.read_your_writes`, `quorum.monotonic_reads` (always: each read judged as it
+//! completes, lost writes against the converged replicas at the end), `quorum.convergence` (eventually: within `converge_within` of the quiet phase's
 //! start, every home replica of every key holds everything any node held for it at that start)
 //! and `quorum.some_ok` (sometimes). The anomaly definitions are `sim-kv`'s
-//! [`sim_kv::Observations`]. A counted anomaly never fails a run: an AP store is not wrong for
+//! [`sim_kv::AnomalyTracker`]. A counted anomaly never fails a run: an AP store is not wrong for
 //! being AP; the figures say how much it gave up.
 
 use std::collections::BTreeMap;
@@ -199,7 +199,8 @@ impl Check<QuorumNode> for Linearizable {
 }
 
 /// `quorum.stale_reads`, `quorum.lost_writes`, `quorum.read_your_writes`,
-/// `quorum.monotonic_reads`: judged on the whole history once the run ends.
+/// `quorum.monotonic_reads`: the client's tracker judged each read as it completed; lost writes
+/// are judged once the run ends.
 struct Anomalies {
     name: &'static str,
     rule: Rule,
@@ -216,25 +217,25 @@ impl Anomalies {
     }
 }
 
-/// The anomalies of kind `name` in a finished run.
+/// The anomalies of kind `name` in a finished run (an error: a write the tracker spilled to disk
+/// could not be read back, so nothing was judged).
 pub fn anomalies(
     name: &str,
     sim: &Simulation<QuorumNode>,
     config: &Config,
-) -> Option<Vec<sim_kv::Anomaly>> {
-    let workload = quorum_workload(sim)?;
-    let observations = workload.observations();
+) -> Option<Result<sim_kv::Found, String>> {
+    let tracker = quorum_workload(sim)?.client().anomalies();
     Some(match name {
-        STALE_READS => observations.stale_reads(),
+        STALE_READS => tracker.stale_reads(),
         LOST_WRITES => {
             let survivors = converged(sim, config)
                 .into_iter()
                 .map(|(key, versions)| (key, versions.into_iter().map(|v| v.value).collect()))
                 .collect();
-            observations.lost_writes(&survivors)
+            tracker.lost_writes(&survivors)
         }
-        READ_YOUR_WRITES => observations.read_your_writes(),
-        _ => observations.monotonic_reads(),
+        READ_YOUR_WRITES => tracker.read_your_writes(),
+        _ => tracker.monotonic_reads(),
     })
 }
 
@@ -248,18 +249,22 @@ impl Check<QuorumNode> for Anomalies {
     }
 
     fn finish(&mut self, sim: &Simulation<QuorumNode>, _phases: &Phases) -> CheckReport {
-        let Some(found) = anomalies(self.name, sim, &self.config) else {
-            return no_workload(self.name, CheckKind::Always);
+        let found = match anomalies(self.name, sim, &self.config) {
+            None => return no_workload(self.name, CheckKind::Always),
+            Some(Err(error)) => {
+                return CheckReport::not_evaluated(self.name, CheckKind::Always, &error)
+            }
+            Some(Ok(found)) => found,
         };
         let rule = match self.rule {
             Rule::Forbidden => "forbidden",
             Rule::Counted => "counted",
         };
         let figures = vec![
-            ("found".to_string(), found.len().to_string()),
+            ("found".to_string(), found.count.to_string()),
             ("rule".to_string(), rule.to_string()),
         ];
-        let violation = match (self.rule, found.first()) {
+        let violation = match (self.rule, found.first) {
             (Rule::Forbidden, Some(first)) => Some(Violation {
                 time: SimTime(first.at_ns),
                 message: format!(
@@ -268,7 +273,7 @@ impl Check<QuorumNode> for Anomalies {
                     SimTime(first.at_ns),
                     first.key,
                     first.message,
-                    found.len()
+                    found.count
                 ),
             }),
             _ => None,

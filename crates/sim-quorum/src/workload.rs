@@ -7,8 +7,9 @@
 //! puts). A read that returns siblings hands the client their merged clock; the client's next
 //! write of that key sends it back, so the write supersedes every sibling it saw (Dynamo,
 //! section 4.4). The client records a `sim-check` kv history (a read of several siblings is
-//! recorded as fail: no single value was read, and a read changes nothing) and, for the anomaly checks, every read with all
-//! its values.
+//! recorded as fail: no single value was read, and a read changes nothing) and feeds
+//! `sim-kv`'s [`AnomalyTracker`] every operation, each read with all its values, so that the
+//! anomaly checks judge each read as it completes.
 
 use std::any::Any;
 use std::collections::BTreeMap;
@@ -19,7 +20,7 @@ use serde_json::Value;
 use sim_check::{History, IncrementalResult, OpFn, OpIndex, Outcome};
 use sim_client::{Answer, ClientEngine, ClientPlugin, Invocation, Status};
 use sim_core::{rng, ClientCtx, NodeId, RequestId, SimRng, SimTime, SuiteError, Workload};
-use sim_kv::{Observations, ReadObs, Recorder, WriteObs};
+use sim_kv::{AnomalyTracker, Recorder};
 
 use crate::node::QuorumNode;
 use crate::types::{Level, QuorumOp, QuorumRequest, QuorumResponse};
@@ -102,7 +103,6 @@ pub struct QuorumPending {
     history: OpIndex,
     read: Option<(Vec<String>, Option<VClock>)>,
     session: u64,
-    invoked: SimTime,
 }
 
 /// The plug-in; see the module docs.
@@ -116,9 +116,8 @@ pub struct QuorumClient {
     contexts: BTreeMap<(u64, String), VClock>,
     /// The kv history: checked as it is recorded, kept or written out only when asked.
     recorder: Recorder,
-    observations: Observations,
-    /// Puts in flight, by history index: they may yet take effect.
-    puts_in_flight: BTreeMap<OpIndex, WriteObs>,
+    /// The anomalies, judged as operations complete.
+    anomalies: AnomalyTracker,
     /// The most siblings one read returned, and reads that returned more than one.
     pub max_siblings: usize,
     pub sibling_reads: u64,
@@ -133,8 +132,7 @@ impl QuorumClient {
             write: params.write.unwrap_or(Level::Quorum),
             contexts: BTreeMap::new(),
             recorder: Recorder::new(sim_check::Budget::default().max_states),
-            observations: Observations::default(),
-            puts_in_flight: BTreeMap::new(),
+            anomalies: AnomalyTracker::new(),
             max_siblings: 0,
             sibling_reads: 0,
         }
@@ -155,8 +153,9 @@ impl QuorumClient {
         self.recorder.max_states()
     }
 
-    pub fn observations(&self) -> &Observations {
-        &self.observations
+    /// The stale reads, lost writes and session anomalies judged so far.
+    pub fn anomalies(&self) -> &AnomalyTracker {
+        &self.anomalies
     }
 
     pub fn keys(&self) -> &[String] {
@@ -213,15 +212,16 @@ impl ClientPlugin for QuorumClient {
         let history = self
             .recorder
             .invoke(invocation.process, f, &key, argument, invocation.at.0);
-        if let QuorumOp::Put { value, .. } = &op {
-            let write = WriteObs {
-                key: key.clone(),
-                value: value.clone(),
-                session,
-                invoked_ns: invocation.at.0,
-                completed_ns: None,
-            };
-            self.puts_in_flight.insert(history, write);
+        let at_ns = invocation.at.0;
+        match &op {
+            QuorumOp::Put { value, .. } => {
+                self.anomalies
+                    .write_invoked(op_id(history), &key, value, session, at_ns)
+            }
+            QuorumOp::Get { .. } => {
+                self.anomalies
+                    .read_invoked(op_id(history), &key, session, at_ns)
+            }
         }
         QuorumPending {
             request: QuorumRequest {
@@ -234,7 +234,6 @@ impl ClientPlugin for QuorumClient {
             history,
             read: None,
             session,
-            invoked: invocation.at,
         }
     }
 
@@ -256,9 +255,13 @@ impl ClientPlugin for QuorumClient {
     }
 
     fn complete(&mut self, op: QuorumPending, status: Status, at: SimTime) {
-        let invoked_ns = op.invoked.0;
         let key = op.request.op.key().to_string();
-        self.puts_in_flight.remove(&op.history);
+        let outcome = match status {
+            Status::Ok => Outcome::Ok,
+            Status::Fail => Outcome::Fail,
+            Status::Info => Outcome::Info,
+        };
+        let id = op_id(op.history);
         match (&op.request.op, status, op.read) {
             (QuorumOp::Get { .. }, Status::Ok, Some((values, context))) => {
                 self.max_siblings = self.max_siblings.max(values.len());
@@ -274,35 +277,18 @@ impl ClientPlugin for QuorumClient {
                 };
                 self.recorder.complete(op.history, outcome, value, at.0);
                 if let Some(context) = context {
-                    self.contexts.insert((op.session, key.clone()), context);
+                    self.contexts.insert((op.session, key), context);
                 }
-                self.observations.reads.push(ReadObs {
-                    key,
-                    values,
-                    session: op.session,
-                    invoked_ns,
-                    completed_ns: at.0,
-                });
+                self.anomalies
+                    .read_completed(id, Outcome::Ok, &values, at.0);
             }
-            (QuorumOp::Put { value, .. }, status, _) => {
-                let (outcome, completed_ns) = match status {
-                    Status::Ok => (Outcome::Ok, Some(at.0)),
-                    Status::Fail => (Outcome::Fail, None),
-                    Status::Info => (Outcome::Info, None),
-                };
+            (QuorumOp::Put { .. }, ..) => {
                 self.recorder
                     .complete(op.history, outcome, Value::Null, at.0);
-                if status != Status::Fail {
-                    self.observations.writes.push(WriteObs {
-                        key,
-                        value: value.clone(),
-                        session: op.session,
-                        invoked_ns,
-                        completed_ns,
-                    });
-                }
+                self.anomalies.write_completed(id, outcome, at.0);
             }
-            (QuorumOp::Get { .. }, status, _) => {
+            (QuorumOp::Get { .. }, ..) => {
+                // An ok get always carries its read; without one it is info.
                 let outcome = if status == Status::Fail {
                     Outcome::Fail
                 } else {
@@ -310,9 +296,15 @@ impl ClientPlugin for QuorumClient {
                 };
                 self.recorder
                     .complete(op.history, outcome, Value::Null, at.0);
+                self.anomalies.read_completed(id, outcome, &[], at.0);
             }
         }
     }
+}
+
+/// The tracker's name for an operation: its place in the history.
+fn op_id(history: OpIndex) -> u64 {
+    history.0 as u64
 }
 
 /// The engine running [`QuorumClient`]: what the suite's `workload()` returns.
@@ -338,17 +330,6 @@ impl QuorumWorkload {
     /// The operations so far added up (see [`sim_client::Tally`]).
     pub fn tally(&self) -> sim_client::Tally {
         self.engine.tally()
-    }
-
-    /// The writes and reads so far; writes still outstanding count as unacknowledged.
-    pub fn observations(&self) -> Observations {
-        let client = self.client();
-        let mut observations = client.observations().clone();
-        // Puts still outstanding may yet take effect: their values name writes, precede nothing.
-        observations
-            .writes
-            .extend(client.puts_in_flight.values().cloned());
-        observations
     }
 
     /// Keep the whole history (call it before the run): otherwise it is checked as it is
