@@ -8,7 +8,7 @@
 //! writes of values its client numbered (`c3-17`: [`ValueRef::Numbered`]) are kept in sequence
 //! order; the newest `2 * block` stay in memory, and older ones go, `block` at a time, to an
 //! anonymous temporary file (`tempfile::tempfile`, deleted by the system when the log is
-//! dropped), with only each block's sequence range and offset left in memory (28 bytes per
+//! dropped), with only each block's sequence range and offset left in memory (36 bytes per
 //! write on disk, about 0.03 bytes in memory). A lookup of an old value reads its block back.
 //! Values not numbered that way (another tool's history) are kept in memory.
 //!
