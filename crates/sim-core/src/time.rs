@@ -180,11 +180,16 @@ impl Add for SimDuration {
 }
 
 impl fmt::Display for SimDuration {
-    /// The shortest exact human form: `150ms`, `5s`, `2m`, `1.204317s`.
+    /// The shortest exact human form: `150ms`, `5s`, `2m`, `1500ms`; a second or more that is
+    /// no whole number of milliseconds shows as seconds with its fraction, `1.204317s`, rather
+    /// than `1204317us`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ns = self.0;
         if ns == 0 {
             return f.write_str("0s");
+        }
+        if ns >= 1_000_000_000 && !ns.is_multiple_of(1_000_000) {
+            return fmt::Display::fmt(&SimTime(ns), f);
         }
         const UNITS: [(u64, &str); 6] = [
             (3_600_000_000_000, "h"),
@@ -328,6 +333,10 @@ mod tests {
         assert_eq!(SimTime(1_204_317_000).to_string(), "1.204317s");
         assert_eq!(SimTime(2_000_000_000).to_string(), "2s");
         assert_eq!(SimDuration::from_millis(150).to_string(), "150ms");
+        assert_eq!(SimDuration::from_millis(1500).to_string(), "1500ms");
+        assert_eq!(SimDuration(1_204_317_000).to_string(), "1.204317s");
+        assert_eq!(SimDuration(3_000_026_354).to_string(), "3.000026354s");
+        assert_eq!(SimDuration(1_204_317).to_string(), "1204317ns");
     }
 
     proptest! {
