@@ -6,11 +6,11 @@
 //! Owns [`CheckParams`] (the `[checks]` table), [`Expectation`], [`Rule`], [`checks`] and the
 //! checks: `quorum.linearizable` (always), `quorum.stale_reads`, `quorum.lost_writes`,
 //! `quorum.read_your_writes`, `quorum.monotonic_reads` (always: each read judged as it
-//! completes, lost writes against the converged replicas at the end), `quorum.convergence` (eventually: within `converge_within` of the quiet phase's
-//! start, every home replica of every key holds everything any node held for it at that start)
-//! and `quorum.some_ok` (sometimes). The anomaly definitions are `sim-kv`'s
-//! [`sim_kv::AnomalyTracker`]. A counted anomaly never fails a run: an AP store is not wrong for
-//! being AP; the figures say how much it gave up.
+//! completes, lost writes against the converged replicas at the end), `quorum.convergence`
+//! (eventually: within `converge_within` of the quiet phase's start, every home replica of every
+//! key holds everything any node held for it at that start) and `quorum.some_ok` (sometimes).
+//! The anomaly definitions are `sim-kv`'s [`sim_kv::AnomalyTracker`]. A counted anomaly never
+//! fails a run: an AP store is not wrong for being AP; the figures say how much it gave up.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

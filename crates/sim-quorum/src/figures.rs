@@ -3,7 +3,9 @@
 //! Owns [`summary`] (placement and keys per node, the engine's operation statistics, anomalies
 //! found, siblings, hints still held) and [`figures`]: `sim-client`'s `cut.*` availability per
 //! side of a partition, `reads.ok`, `writes.ok`, `reads.stale`, `writes.lost` (the same names
-//! `sim-raft` reports, so `sim compare` lines a CP and an AP store up) and `reads.siblings` (reads that returned more than one sibling).
+//! `sim-raft` reports, so `sim compare` lines a CP and an AP store up) and `reads.siblings`
+//! (reads that returned more than one sibling). An anomaly figure that could not be judged is
+//! left out.
 
 use sim_core::{RunInfo, Simulation};
 
