@@ -113,9 +113,7 @@ impl FencingSafety {
             }
         }
     }
-}
 
-impl FencingSafety {
     /// The resource refused a write: fencing may refuse only a token lower than one it
     /// accepted, so a holder's writes under the newest grant always go through.
     fn refuse(&self, now: SimTime, lock: &str, token: u64, client: NodeId) -> Option<Violation> {
