@@ -1,5 +1,6 @@
 //! `lock.fencing_safety`: the resource never accepts a write whose token is lower than one it
-//! has accepted; and the overlap clients believe in, measured.
+//! has accepted, and never refuses one whose token is not (a holder's writes under the newest
+//! grant go through); and the overlap clients believe in, measured.
 //!
 //! A client believes it holds a lock from its `believes` event until its `doubts` event or its
 //! crash (a paused client still believes: nothing ran to tell it otherwise). Two clients
@@ -112,6 +113,26 @@ impl FencingSafety {
             }
         }
     }
+
+    /// The resource refused a write: fencing may refuse only a token lower than one it
+    /// accepted, so a holder's writes under the newest grant always go through.
+    fn refuse(&self, now: SimTime, lock: &str, token: u64, client: NodeId) -> Option<Violation> {
+        let accepted = self.accepted.get(lock).copied();
+        let highest = accepted.map_or(0, |(highest, _, _)| highest);
+        if token < highest {
+            return None;
+        }
+        let from =
+            accepted.map_or_else(String::new, |(_, by, at)| format!(" (from {by} at t={at})"));
+        Some(Violation {
+            time: now,
+            message: format!(
+                "the resource refused a write to lock {lock} by {client} with token {token} at t={now}, \
+                 though the highest token it had accepted was {highest}{from}: fencing refuses only \
+                 lower tokens"
+            ),
+        })
+    }
 }
 
 impl Check<LockNode> for FencingSafety {
@@ -147,8 +168,14 @@ impl Check<LockNode> for FencingSafety {
                         } => {
                             violation = violation.or(self.accept(now, lock, *token, *client));
                         }
-                        LockEvent::Rejected { .. } => {
-                            with_record(&self.record, |r| r.writes_rejected += 1)
+                        LockEvent::Rejected {
+                            lock,
+                            token,
+                            client,
+                            ..
+                        } => {
+                            with_record(&self.record, |r| r.writes_rejected += 1);
+                            violation = violation.or(self.refuse(now, lock, *token, *client));
                         }
                         LockEvent::SessionOpened { .. } => {
                             with_record(&self.record, |r| r.sessions_opened += 1)
