@@ -22,6 +22,11 @@ pub enum Bug {
     /// accepts a paused holder's stale write. Exposed by `bugs/resource_token_in_memory.toml`,
     /// caught by `lock.fencing_safety`.
     ResourceTokenInMemory,
+    /// The resource fences with `token <= highest` instead of `token < highest`: it refuses a
+    /// holder's second write under its own grant, so work done under a valid lock is lost.
+    /// Exposed by `bugs/fence_refuses_own_token.toml`, caught by `lock.fencing_safety` (fencing
+    /// may refuse only a token lower than one accepted).
+    FenceRefusesOwnToken,
     /// An acquire is not checked against the session table: a client whose session expired
     /// (keep-alives lost) and whose retried acquire arrives afterwards is granted the lock for a
     /// session that no longer exists, so no expiry ever releases it. Exposed by
@@ -34,10 +39,11 @@ pub enum Bug {
 }
 
 impl Bug {
-    pub const ALL: [Bug; 5] = [
+    pub const ALL: [Bug; 6] = [
         Bug::WriterIgnoresReaders,
         Bug::TokenResetsWhenFree,
         Bug::ResourceTokenInMemory,
+        Bug::FenceRefusesOwnToken,
         Bug::AcquireWithoutSession,
         Bug::ReleaseAnyOwner,
     ];
@@ -47,6 +53,7 @@ impl Bug {
             Bug::WriterIgnoresReaders => "writer_ignores_readers",
             Bug::TokenResetsWhenFree => "token_resets_when_free",
             Bug::ResourceTokenInMemory => "resource_token_in_memory",
+            Bug::FenceRefusesOwnToken => "fence_refuses_own_token",
             Bug::AcquireWithoutSession => "acquire_without_session",
             Bug::ReleaseAnyOwner => "release_any_owner",
         }

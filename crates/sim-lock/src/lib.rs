@@ -27,6 +27,7 @@
 //! | `writer_ignores_readers` | `scenarios/lock/bugs/writer_ignores_readers.toml` | `lock.mutual_exclusion` |
 //! | `token_resets_when_free` | `scenarios/lock/bugs/token_resets_when_free.toml` | `lock.mutual_exclusion` |
 //! | `resource_token_in_memory` | `scenarios/lock/bugs/resource_token_in_memory.toml` | `lock.fencing_safety` |
+//! | `fence_refuses_own_token` | `scenarios/lock/bugs/fence_refuses_own_token.toml` | `lock.fencing_safety` |
 //! | `acquire_without_session` | `scenarios/lock/bugs/acquire_without_session.toml` | `lock.liveness` |
 //! | `release_any_owner` | `scenarios/lock/bugs/release_any_owner.toml` | `lock.linearizable` |
 

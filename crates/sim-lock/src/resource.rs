@@ -3,7 +3,8 @@
 //! sequencers checked by the server).
 //!
 //! The highest token per lock is durable: a resource that forgot it on a restart would accept a
-//! stale holder's write (the planted bug `resource_token_in_memory`). Without fencing it
+//! stale holder's write (the planted bug `resource_token_in_memory`); one that refused its own
+//! holder's token would lose the holder's work (`fence_refuses_own_token`). Without fencing it
 //! accepts every write, which is the unsafe design the scenarios measure.
 
 use std::collections::BTreeMap;
@@ -57,7 +58,12 @@ impl Resource {
             return;
         };
         let highest = self.highest.get(&lock).copied().unwrap_or(0);
-        if self.config.fencing && token < highest {
+        let stale = if self.config.bugs.has(Bug::FenceRefusesOwnToken) {
+            token <= highest
+        } else {
+            token < highest
+        };
+        if self.config.fencing && stale {
             ctx.report(LockEvent::Rejected {
                 lock,
                 token,

@@ -27,10 +27,11 @@ const SCENARIOS: [&str; 5] = [
     "lock/lossy-sessions.toml",
 ];
 
-const BUGS: [&str; 5] = [
+const BUGS: [&str; 6] = [
     "lock/bugs/writer_ignores_readers.toml",
     "lock/bugs/token_resets_when_free.toml",
     "lock/bugs/resource_token_in_memory.toml",
+    "lock/bugs/fence_refuses_own_token.toml",
     "lock/bugs/acquire_without_session.toml",
     "lock/bugs/release_any_owner.toml",
 ];

@@ -2,9 +2,9 @@
 //! summary and the figures.
 //!
 //! - `lock.fencing_safety` (always, [`fencing`]): the resource never accepts a write whose token
-//!   is lower than one it accepted, nor refuses one whose token is not. It also measures the overlap clients believe in: the time
-//!   during which two clients each believe they hold a lock (a writer beside anyone), which is
-//!   what fencing protects against.
+//!   is lower than one it accepted, nor refuses one whose token is not. It also measures the
+//!   overlap clients believe in: the time during which two clients each believe they hold a lock
+//!   (a writer beside anyone), which is what fencing protects against.
 //! - `lock.mutual_exclusion` (always, [`exclusion`]): as the service sees it (its replicas'
 //!   applied grants and releases), no two sessions hold a lock at once, nor a writer beside a
 //!   reader, and every grant's token is higher than the lock's earlier grants'.
