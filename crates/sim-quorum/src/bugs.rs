@@ -26,15 +26,20 @@ pub enum Bug {
     /// A replica acknowledges a write before syncing it, so a crash right after forgets an
     /// acknowledged write. `scenarios/quorum/bugs/ack_before_sync.toml`, `quorum.linearizable`.
     AckBeforeSync,
+    /// Sloppy quorum: a write sent to a fallback carries no hint, so the fallback stores it as
+    /// its own data for a key it does not own and never hands it back.
+    /// `scenarios/quorum/bugs/sloppy_write_without_hint.toml`, `quorum.placement`.
+    SloppyWriteWithoutHint,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 5] = [
+    pub const ALL: [Bug; 6] = [
         Bug::AbdReadWithoutWriteBack,
         Bug::AbdWriteWithoutQuery,
         Bug::CountSentAsAcked,
         Bug::MergeByClockSum,
         Bug::AckBeforeSync,
+        Bug::SloppyWriteWithoutHint,
     ];
 
     pub fn name(self) -> &'static str {
@@ -44,6 +49,7 @@ impl Bug {
             Bug::CountSentAsAcked => "count_sent_as_acked",
             Bug::MergeByClockSum => "merge_by_clock_sum",
             Bug::AckBeforeSync => "ack_before_sync",
+            Bug::SloppyWriteWithoutHint => "sloppy_write_without_hint",
         }
     }
 }

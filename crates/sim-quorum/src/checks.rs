@@ -8,7 +8,9 @@
 //! `quorum.read_your_writes`, `quorum.monotonic_reads` (always: each read judged as it
 //! completes, lost writes against the converged replicas at the end), `quorum.convergence`
 //! (eventually: within `converge_within` of the quiet phase's start, every home replica of every
-//! key holds everything any node held for it at that start) and `quorum.some_ok` (sometimes).
+//! key holds everything any node held for it at that start), `quorum.placement` (always: a node
+//! stores a key as its own data only if it is one of the key's home replicas; a fallback keeps a
+//! hint) and `quorum.some_ok` (sometimes).
 //! The anomaly definitions are `sim-kv`'s [`sim_kv::AnomalyTracker`]. A counted anomaly never
 //! fails a run: an AP store is not wrong for being AP; the figures say how much it gave up.
 
@@ -76,16 +78,18 @@ pub const LOST_WRITES: &str = "quorum.lost_writes";
 pub const READ_YOUR_WRITES: &str = "quorum.read_your_writes";
 pub const MONOTONIC_READS: &str = "quorum.monotonic_reads";
 pub const CONVERGENCE: &str = "quorum.convergence";
+pub const PLACEMENT: &str = "quorum.placement";
 pub const SOME_OK: &str = "quorum.some_ok";
 
 /// Every check name, for the declaration.
-pub const CHECK_NAMES: [&str; 7] = [
+pub const CHECK_NAMES: [&str; 8] = [
     LINEARIZABLE,
     STALE_READS,
     LOST_WRITES,
     READ_YOUR_WRITES,
     MONOTONIC_READS,
     CONVERGENCE,
+    PLACEMENT,
     SOME_OK,
 ];
 
@@ -105,6 +109,11 @@ pub fn checks(expect: &Expectations, config: &Arc<Config>) -> Vec<Box<dyn Check<
             snapshot: None,
             deadline: None,
             verdict: None,
+        }),
+        Box::new(Placement {
+            config: Arc::clone(config),
+            keys_held: BTreeMap::new(),
+            stores: 0,
         }),
         Box::new(SomeOk),
     ]
@@ -397,6 +406,76 @@ impl Check<QuorumNode> for Convergence {
             kind: CheckKind::Eventually,
             violation,
             figures,
+            not_evaluated: None,
+        }
+    }
+}
+
+/// `quorum.placement`: a node stores a key as its own data only if it is one of the key's home
+/// replicas; a fallback standing in for one keeps the write as a hint and hands it back (Dynamo,
+/// section 4.6). A node's own keys are never dropped, so each node's keys are checked when
+/// their number grows: once per key and node, not per event.
+struct Placement {
+    config: Arc<Config>,
+    /// The number of keys each node held as its own when last looked at.
+    keys_held: BTreeMap<NodeId, usize>,
+    /// Keys found stored as a node's own, all at home replicas.
+    stores: u64,
+}
+
+impl Check<QuorumNode> for Placement {
+    fn name(&self) -> &str {
+        PLACEMENT
+    }
+
+    fn kind(&self) -> CheckKind {
+        CheckKind::Always
+    }
+
+    fn observe(
+        &mut self,
+        sim: &Simulation<QuorumNode>,
+        observation: &Observation<'_, QuorumNode>,
+    ) -> Option<Violation> {
+        let Observation::Handled { node, .. } = *observation else {
+            return None;
+        };
+        let store = sim.process(node)?.store();
+        let held = self.keys_held.entry(node).or_insert(0);
+        if store.len() == *held {
+            return None;
+        }
+        *held = store.len();
+        self.stores = self.keys_held.values().map(|&n| n as u64).sum();
+        let (key, versions) = store.iter().find(|(key, _)| {
+            !self
+                .config
+                .placement
+                .home(key, self.config.replicas)
+                .contains(&node)
+        })?;
+        let home = self.config.placement.home(key, self.config.replicas);
+        let values: Vec<&str> = versions.iter().map(|v| v.value.as_str()).collect();
+        Some(Violation {
+            time: sim.now(),
+            message: format!(
+                "node {node} stores key {key} as its own data ({values:?}) at t={}, but the key's \
+                 home replicas are {home:?}: a node standing in for a home replica must keep the \
+                 write as a hint and hand it back",
+                sim.now()
+            ),
+        })
+    }
+
+    fn finish(&mut self, _sim: &Simulation<QuorumNode>, _phases: &Phases) -> CheckReport {
+        CheckReport {
+            name: PLACEMENT.to_string(),
+            kind: CheckKind::Always,
+            violation: None,
+            figures: vec![(
+                "keys stored by home replicas".to_string(),
+                self.stores.to_string(),
+            )],
             not_evaluated: None,
         }
     }

@@ -354,11 +354,13 @@ impl QuorumNode {
             return;
         };
         let key = coord.key.clone();
+        let without_hint = self.config.has(Bug::SloppyWriteWithoutHint);
         let mut messages = Vec::new();
         for &(home, fallback) in &sends {
             coord.contacted.push(fallback);
             coord.standing_in.insert(fallback, home);
-            messages.push((fallback, phase_message(coord, op, Some(home))));
+            let hint = (!without_hint).then_some(home);
+            messages.push((fallback, phase_message(coord, op, hint)));
         }
         for (fallback, msg) in messages {
             self.send(ctx, fallback, msg);

@@ -98,19 +98,25 @@ fn refuse_in_abd(params: &Params, workload: &WorkloadParams) -> Result<(), Suite
     Ok(())
 }
 
-fn check_bugs(bugs: &BTreeSet<Bug>, mode: Mode, versioning: Versioning) -> Result<(), SuiteError> {
+fn check_bugs(
+    bugs: &BTreeSet<Bug>,
+    mode: Mode,
+    versioning: Versioning,
+    sloppy_quorum: bool,
+) -> Result<(), SuiteError> {
     for &bug in bugs {
         let fits = match bug {
             Bug::AbdReadWithoutWriteBack | Bug::AbdWriteWithoutQuery => mode == Mode::Abd,
             Bug::CountSentAsAcked => mode == Mode::Dynamo,
             Bug::MergeByClockSum => mode == Mode::Dynamo && versioning == Versioning::VectorClocks,
             Bug::AckBeforeSync => true,
+            Bug::SloppyWriteWithoutHint => sloppy_quorum,
         };
         if !fits {
             return Err(error(
                 "protocol.bugs",
                 format!(
-                    "{} cannot take effect in this mode and versioning",
+                    "{} cannot take effect in this mode, versioning and quorum",
                     bug.name()
                 ),
             ));
@@ -186,14 +192,15 @@ fn build_config(
         None => dynamo.then(|| SimDuration::from_secs(1)),
     };
     let bugs: BTreeSet<Bug> = params.bugs.iter().copied().collect();
-    check_bugs(&bugs, mode, versioning)?;
+    let sloppy_quorum = dynamo && params.sloppy_quorum.unwrap_or(true);
+    check_bugs(&bugs, mode, versioning, sloppy_quorum)?;
     let nodes = (0..cluster.node_count as u32).map(NodeId).collect();
     Ok(Config {
         mode,
         versioning,
         replicas,
         placement: Placement::new(scheme, nodes),
-        sloppy_quorum: dynamo && params.sloppy_quorum.unwrap_or(true),
+        sloppy_quorum,
         hinted_handoff: dynamo && params.hinted_handoff.unwrap_or(true),
         read_repair: dynamo && params.read_repair.unwrap_or(true),
         anti_entropy,
