@@ -30,16 +30,22 @@ pub enum Bug {
     /// its own data for a key it does not own and never hands it back.
     /// `scenarios/quorum/bugs/sloppy_write_without_hint.toml`, `quorum.placement`.
     SloppyWriteWithoutHint,
+    /// Vector clocks: a read's context is the clock of the first sibling it returns instead of
+    /// all of them merged, so the client's next write supersedes only that sibling and the
+    /// others live on beside it. `scenarios/quorum/bugs/context_of_first_sibling.toml`,
+    /// `quorum.superseded`.
+    ContextOfFirstSibling,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 6] = [
+    pub const ALL: [Bug; 7] = [
         Bug::AbdReadWithoutWriteBack,
         Bug::AbdWriteWithoutQuery,
         Bug::CountSentAsAcked,
         Bug::MergeByClockSum,
         Bug::AckBeforeSync,
         Bug::SloppyWriteWithoutHint,
+        Bug::ContextOfFirstSibling,
     ];
 
     pub fn name(self) -> &'static str {
@@ -50,6 +56,7 @@ impl Bug {
             Bug::MergeByClockSum => "merge_by_clock_sum",
             Bug::AckBeforeSync => "ack_before_sync",
             Bug::SloppyWriteWithoutHint => "sloppy_write_without_hint",
+            Bug::ContextOfFirstSibling => "context_of_first_sibling",
         }
     }
 }

@@ -10,7 +10,8 @@
 //! (eventually: within `converge_within` of the quiet phase's start, every home replica of every
 //! key holds everything any node held for it at that start), `quorum.placement` (always: a node
 //! stores a key as its own data only if it is one of the key's home replicas; a fallback keeps a
-//! hint) and `quorum.some_ok` (sometimes).
+//! hint), `quorum.superseded` (always, vector clocks: no read returns a write beside a value the
+//! write's context superseded; `supersede.rs`) and `quorum.some_ok` (sometimes).
 //! The anomaly definitions are `sim-kv`'s [`sim_kv::AnomalyTracker`]. A counted anomaly never
 //! fails a run: an AP store is not wrong for being AP; the figures say how much it gave up.
 
@@ -24,7 +25,7 @@ use sim_core::{
     Violation,
 };
 
-use crate::node::{Config, Mode, QuorumNode};
+use crate::node::{Config, Mode, QuorumNode, Versioning};
 use crate::version::{merge, Versioned};
 use crate::workload::quorum_workload;
 
@@ -79,10 +80,11 @@ pub const READ_YOUR_WRITES: &str = "quorum.read_your_writes";
 pub const MONOTONIC_READS: &str = "quorum.monotonic_reads";
 pub const CONVERGENCE: &str = "quorum.convergence";
 pub const PLACEMENT: &str = "quorum.placement";
+pub const SUPERSEDED: &str = "quorum.superseded";
 pub const SOME_OK: &str = "quorum.some_ok";
 
 /// Every check name, for the declaration.
-pub const CHECK_NAMES: [&str; 8] = [
+pub const CHECK_NAMES: [&str; 9] = [
     LINEARIZABLE,
     STALE_READS,
     LOST_WRITES,
@@ -90,6 +92,7 @@ pub const CHECK_NAMES: [&str; 8] = [
     MONOTONIC_READS,
     CONVERGENCE,
     PLACEMENT,
+    SUPERSEDED,
     SOME_OK,
 ];
 
@@ -114,6 +117,9 @@ pub fn checks(expect: &Expectations, config: &Arc<Config>) -> Vec<Box<dyn Check<
             config: Arc::clone(config),
             keys_held: BTreeMap::new(),
             stores: 0,
+        }),
+        Box::new(Superseded {
+            config: Arc::clone(config),
         }),
         Box::new(SomeOk),
     ]
@@ -476,6 +482,47 @@ impl Check<QuorumNode> for Placement {
                 "keys stored by home replicas".to_string(),
                 self.stores.to_string(),
             )],
+            not_evaluated: None,
+        }
+    }
+}
+
+/// `quorum.superseded`: no read returns a write beside a value the write's context superseded
+/// (see `supersede.rs`).
+struct Superseded {
+    config: Arc<Config>,
+}
+
+impl Check<QuorumNode> for Superseded {
+    fn name(&self) -> &str {
+        SUPERSEDED
+    }
+
+    fn kind(&self) -> CheckKind {
+        CheckKind::Always
+    }
+
+    fn finish(&mut self, sim: &Simulation<QuorumNode>, _phases: &Phases) -> CheckReport {
+        if self.config.mode != Mode::Dynamo || self.config.versioning != Versioning::VectorClocks {
+            return CheckReport::not_evaluated(
+                SUPERSEDED,
+                CheckKind::Always,
+                "only vector clocks carry a read's context into a write",
+            );
+        }
+        let Some(workload) = quorum_workload(sim) else {
+            return no_workload(SUPERSEDED, CheckKind::Always);
+        };
+        let supersession = workload.client().supersession();
+        let violation = supersession.first.as_ref().map(|first| Violation {
+            time: SimTime(first.at_ns),
+            message: format!("{} ({} in all)", first.message, supersession.found),
+        });
+        CheckReport {
+            name: SUPERSEDED.to_string(),
+            kind: CheckKind::Always,
+            violation,
+            figures: vec![("found".to_string(), supersession.found.to_string())],
             not_evaluated: None,
         }
     }

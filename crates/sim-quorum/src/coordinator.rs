@@ -199,15 +199,21 @@ impl QuorumNode {
 
     fn on_dynamo_read_reply(&mut self, ctx: &mut Ctx<'_, Self>, op: u64) {
         let read_repair = self.config.read_repair;
+        let first_sibling_only = self.config.has(Bug::ContextOfFirstSibling);
         let Some(coord) = self.ops.get_mut(&op) else {
             return;
         };
         if !coord.replied && coord.replies.len() >= coord.needed {
             coord.replied = true;
             let values = coord.merged.iter().map(|v| v.value.clone()).collect();
+            let covered = if first_sibling_only {
+                &coord.merged[..coord.merged.len().min(1)]
+            } else {
+                &coord.merged[..]
+            };
             let response = QuorumResponse::Value {
                 values,
-                context: context(&coord.merged),
+                context: context(covered),
             };
             answer(ctx, coord.request, response);
             ctx.set_timer(self.config.coordinator_timeout, Timer::RepairWindow(op));

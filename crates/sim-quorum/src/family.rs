@@ -108,7 +108,9 @@ fn check_bugs(
         let fits = match bug {
             Bug::AbdReadWithoutWriteBack | Bug::AbdWriteWithoutQuery => mode == Mode::Abd,
             Bug::CountSentAsAcked => mode == Mode::Dynamo,
-            Bug::MergeByClockSum => mode == Mode::Dynamo && versioning == Versioning::VectorClocks,
+            Bug::MergeByClockSum | Bug::ContextOfFirstSibling => {
+                mode == Mode::Dynamo && versioning == Versioning::VectorClocks
+            }
             Bug::AckBeforeSync => true,
             Bug::SloppyWriteWithoutHint => sloppy_quorum,
         };

@@ -16,7 +16,10 @@
 //! - [`message`]: what nodes send, their timers and events;
 //! - [`workload`]: the clients on `sim-client`'s engine;
 //! - [`checks`]: linearizability (required or observed), stale reads, lost writes, session
-//!   guarantees (forbidden or counted), convergence, some progress;
+//!   guarantees (forbidden or counted), convergence, placement, superseded siblings, some
+//!   progress;
+//! - [`supersede`]: what a write with a read's context promises (no read returns it beside a
+//!   value it superseded);
 //! - [`figures`]: the summary and the figures `sim compare` tabulates;
 //! - [`bugs`]: the planted bugs;
 //! - [`family`]: [`QuorumSuite`] with its `[protocol]` keys and their defaults.
@@ -32,6 +35,7 @@ pub mod figures;
 pub mod message;
 pub mod node;
 pub mod placement;
+pub mod supersede;
 pub mod types;
 pub mod version;
 pub mod workload;

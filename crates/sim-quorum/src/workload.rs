@@ -23,6 +23,7 @@ use sim_core::{rng, ClientCtx, NodeId, RequestId, SimRng, SimTime, SuiteError, W
 use sim_kv::{AnomalyTracker, Recorder};
 
 use crate::node::QuorumNode;
+use crate::supersede::Supersession;
 use crate::types::{Level, QuorumOp, QuorumRequest, QuorumResponse};
 use crate::version::VClock;
 
@@ -118,6 +119,8 @@ pub struct QuorumClient {
     recorder: Recorder,
     /// The anomalies, judged as operations complete.
     anomalies: AnomalyTracker,
+    /// Whether a write with a read's context came back beside a value it superseded.
+    supersession: Supersession,
     /// The most siblings one read returned, and reads that returned more than one.
     pub max_siblings: usize,
     pub sibling_reads: u64,
@@ -133,6 +136,7 @@ impl QuorumClient {
             contexts: BTreeMap::new(),
             recorder: Recorder::new(sim_check::Budget::default().max_states),
             anomalies: AnomalyTracker::new(),
+            supersession: Supersession::default(),
             max_siblings: 0,
             sibling_reads: 0,
         }
@@ -156,6 +160,11 @@ impl QuorumClient {
     /// The stale reads, lost writes and session anomalies judged so far.
     pub fn anomalies(&self) -> &AnomalyTracker {
         &self.anomalies
+    }
+
+    /// The reads that returned a write beside a value it superseded, judged so far.
+    pub fn supersession(&self) -> &Supersession {
+        &self.supersession
     }
 
     pub fn keys(&self) -> &[String] {
@@ -213,6 +222,9 @@ impl ClientPlugin for QuorumClient {
             .recorder
             .invoke(invocation.process, f, &key, argument, invocation.at.0);
         let at_ns = invocation.at.0;
+        if let (QuorumOp::Put { value, .. }, Some(_)) = (&op, &context) {
+            self.supersession.write_with_context(session, &key, value);
+        }
         match &op {
             QuorumOp::Put { value, .. } => {
                 self.anomalies
@@ -277,8 +289,10 @@ impl ClientPlugin for QuorumClient {
                 };
                 self.recorder.complete(op.history, outcome, value, at.0);
                 if let Some(context) = context {
-                    self.contexts.insert((op.session, key), context);
+                    self.supersession.read_context(op.session, &key, &values);
+                    self.contexts.insert((op.session, key.clone()), context);
                 }
+                self.supersession.read(op.session, &key, &values, at.0);
                 self.anomalies
                     .read_completed(id, Outcome::Ok, &values, at.0);
             }

@@ -24,13 +24,14 @@ const SCENARIOS: [&str; 6] = [
     "quorum/dynamo-nemesis.toml",
 ];
 
-const BUGS: [&str; 6] = [
+const BUGS: [&str; 7] = [
     "quorum/bugs/abd_read_without_write_back.toml",
     "quorum/bugs/abd_write_without_query.toml",
     "quorum/bugs/count_sent_as_acked.toml",
     "quorum/bugs/merge_by_clock_sum.toml",
     "quorum/bugs/ack_before_sync.toml",
     "quorum/bugs/sloppy_write_without_hint.toml",
+    "quorum/bugs/context_of_first_sibling.toml",
 ];
 
 #[test]
