@@ -15,7 +15,7 @@
 //! independent server for the lock and holds it when a majority granted it within the TTL, for
 //! `ttl - elapsed - drift allowance`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use rand::Rng;
@@ -90,6 +90,9 @@ pub struct LockClient {
     /// When the lease ends, by this client's clock.
     lease_until: Option<SimTime>,
     holding: Option<Holding>,
+    /// The newest token this client held each lock under: a grant notice with a token no newer
+    /// is a late copy of one it already acted on (tokens grow with every grant).
+    held_tokens: BTreeMap<String, u64>,
     waiting: Option<(String, Mode)>,
     writes_left: u32,
     writing: bool,
@@ -114,6 +117,7 @@ impl LockClient {
             next_attempt: 1,
             lease_until: None,
             holding: None,
+            held_tokens: BTreeMap::new(),
             waiting: None,
             writes_left: 0,
             writing: false,
@@ -383,6 +387,8 @@ impl LockClient {
 
     fn hold(&mut self, ctx: &mut Ctx<'_, LockNode>, lock: String, mode: Mode, token: u64) {
         ctx.cancel_timer(LockTimer::Poll);
+        let held = self.held_tokens.entry(lock.clone()).or_insert(token);
+        *held = (*held).max(token);
         ctx.report(LockEvent::Believes {
             lock: lock.clone(),
             mode,
@@ -566,7 +572,10 @@ impl LockClient {
             } => {
                 let ours = self.session == Some(session)
                     && self.waiting.as_ref() == Some(&(lock.clone(), mode));
-                if ours && self.holding.is_none() {
+                // A notice delayed past the grant it announced (acted on, the lock since
+                // released and asked for again) must not be taken for a new grant.
+                let fresh = self.held_tokens.get(&lock).is_none_or(|&held| token > held);
+                if ours && fresh && self.holding.is_none() {
                     self.waiting = None;
                     self.hold(ctx, lock, mode, token);
                 }

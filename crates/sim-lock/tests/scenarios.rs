@@ -284,6 +284,17 @@ fn a_replica_replaying_old_grants_is_not_taken_for_the_service() {
     assert!(liveness.is_some_and(|c| c.held()), "{liveness:?}");
 }
 
+/// Swarm seed 708: a grant notice delayed 336ms by a latency spike reached n3 after it had
+/// acted on that grant (token 234), released the lock and queued for it again; n3 took the old
+/// notice for a new grant and believed it held the lock beside n5 (token 251). No node had
+/// been paused and no clock disturbed, so `lock.fencing_safety` calls it out. A notice whose
+/// token is no newer than one the client already held is a late copy.
+#[test]
+fn a_late_grant_notice_is_not_taken_for_a_new_grant() {
+    let report = run(&load("lock/swarm.toml"), 708);
+    assert!(report.passed(), "{:?}", report.failure());
+}
+
 /// `lock.linearizable` shared with the test, which reads its recorder after the run.
 struct Probe(std::rc::Rc<std::cell::RefCell<Linearizable>>);
 

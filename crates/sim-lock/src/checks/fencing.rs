@@ -6,6 +6,13 @@
 //! crash (a paused client still believes: nothing ran to tell it otherwise). Two clients
 //! believing at once, a writer among them, is an overlap; its total, count and longest go to
 //! the summary and the figures. Fencing is what keeps an overlap from reaching the resource.
+//!
+//! Overlap has two excuses: a paused node (a client stalled past its lease, a server that
+//! expired a session late) and a disturbed clock (a lease measured by a clock running slow or
+//! jumping). Before the first pause or clock fault of a run, leases alone must keep clients
+//! apart: the client measures its lease from when it sent the request that set it, and the
+//! service from when it applied it, so the client stops believing first. An overlap that
+//! starts then fails the check, naming the clients, their tokens and the stretch.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -26,6 +33,8 @@ struct Beliefs {
     believers: BTreeMap<NodeId, (Mode, u64)>,
     since: SimTime,
     overlap_started: Option<SimTime>,
+    /// Who believed when the current overlap started.
+    overlap_between: Vec<(NodeId, Mode, u64)>,
 }
 
 impl Beliefs {
@@ -41,6 +50,11 @@ pub struct FencingSafety {
     /// Per lock, the highest token the resource accepted, with the writer and time.
     accepted: BTreeMap<String, (u64, NodeId, SimTime)>,
     beliefs: BTreeMap<String, Beliefs>,
+    /// The first pause or clock fault of the run, if any: before it, leases alone must keep
+    /// clients from believing at once.
+    disturbed_at: Option<SimTime>,
+    /// An overlap that started before any pause or clock fault, once it has closed.
+    unexcused: Option<Violation>,
 }
 
 impl FencingSafety {
@@ -52,6 +66,8 @@ impl FencingSafety {
             record,
             accepted: BTreeMap::new(),
             beliefs: BTreeMap::new(),
+            disturbed_at: None,
+            unexcused: None,
         }
     }
 
@@ -70,9 +86,32 @@ impl FencingSafety {
         let after = beliefs.conflicting();
         beliefs.since = now;
         match (before, after) {
-            (false, true) => beliefs.overlap_started = Some(now),
+            (false, true) => {
+                beliefs.overlap_started = Some(now);
+                beliefs.overlap_between = beliefs
+                    .believers
+                    .iter()
+                    .map(|(&n, &(m, t))| (n, m, t))
+                    .collect();
+            }
             (true, false) => {
                 if let Some(start) = beliefs.overlap_started.take().filter(|&s| now > s) {
+                    if self.disturbed_at.is_none_or(|d| start < d) && self.unexcused.is_none() {
+                        let who: Vec<String> = beliefs
+                            .overlap_between
+                            .iter()
+                            .map(|(n, m, t)| format!("{n} ({m:?}, token {t})"))
+                            .collect();
+                        self.unexcused = Some(Violation {
+                            time: now,
+                            message: format!(
+                                "{} all believed they held lock {lock} from t={start} to t={now}, \
+                                 and no node had been paused nor any clock disturbed by then: \
+                                 leases alone must keep clients from believing at once",
+                                who.join(" and ")
+                            ),
+                        });
+                    }
                     let length = now.saturating_since(start);
                     with_record(&self.record, |r| {
                         r.overlap =
@@ -183,7 +222,7 @@ impl Check<LockNode> for FencingSafety {
                         _ => {}
                     }
                 }
-                violation
+                violation.or_else(|| self.unexcused.take())
             }
             Observation::Node {
                 node,
@@ -198,6 +237,13 @@ impl Check<LockNode> for FencingSafety {
                 for lock in locks {
                     self.believe(&lock, node, None, now);
                 }
+                self.unexcused.take()
+            }
+            Observation::Node {
+                change: NodeChange::Paused | NodeChange::ClockChanged,
+                ..
+            } => {
+                self.disturbed_at.get_or_insert(now);
                 None
             }
             _ => None,
@@ -222,7 +268,8 @@ impl Check<LockNode> for FencingSafety {
         CheckReport {
             name: Self::NAME.to_string(),
             kind: CheckKind::Always,
-            violation: None,
+            // An overlap still open at the end, unexcused.
+            violation: self.unexcused.take(),
             figures: vec![
                 (
                     "believed overlap".to_string(),
