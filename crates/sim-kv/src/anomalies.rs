@@ -183,7 +183,8 @@ impl AnomalyTracker {
     }
 
     /// A tracker whose write log spills `block` writes at a time (tests use tiny blocks).
-    pub fn with_block(block: usize) -> Self {
+    #[cfg(test)]
+    pub(crate) fn with_block(block: usize) -> Self {
         AnomalyTracker {
             writes: WriteLog::with_block(block),
             ..AnomalyTracker::default()
@@ -555,7 +556,8 @@ impl AnomalyTracker {
     }
 
     /// The finished writes kept in memory and spilled to disk.
-    pub fn write_counts(&self) -> (usize, usize) {
+    #[cfg(test)]
+    pub(crate) fn write_counts(&self) -> (usize, usize) {
         self.writes.counts()
     }
 }

@@ -303,10 +303,10 @@ impl ClientPlugin for QuorumClient {
             }
             (QuorumOp::Get { .. }, ..) => {
                 // An ok get always carries its read; without one it is info.
-                let outcome = if status == Status::Fail {
-                    Outcome::Fail
-                } else {
+                let outcome = if outcome == Outcome::Ok {
                     Outcome::Info
+                } else {
+                    outcome
                 };
                 self.recorder
                     .complete(op.history, outcome, Value::Null, at.0);

@@ -188,6 +188,7 @@ impl WriteLog {
     }
 
     /// Writes kept in memory and spilled, for the memory figures of tests.
+    #[cfg(test)]
     pub fn counts(&self) -> (usize, usize) {
         let in_memory =
             self.other.len() + self.numbered.values().map(|t| t.tail.len()).sum::<usize>();
